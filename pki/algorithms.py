@@ -1,0 +1,271 @@
+"""One small interface over the three signature families: RSA, ECDSA P-256 and SM2/SM3.
+
+Callers hold a :class:`SigningKey` — something that can sign and tell its public key and
+algorithm identifiers — and never the private key bytes.  :class:`SoftwareKey` is the
+in-memory implementation the file key store hands out; a PKCS#11 token would be another
+implementation of the same protocol (``pki.keystore`` only ever returns ``SigningKey``).
+
+Everything speaks asn1crypto types at the edges (``PublicKeyInfo``,
+``SignedDigestAlgorithm``) because certificates, CRLs, CMS and OCSP are built with
+asn1crypto; the crypto itself runs in ``cryptography`` (RSA, ECDSA) or Tongsuo (SM2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from asn1crypto import algos, keys
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from pki import sm2
+from pki.asn1 import oids
+from pki.errors import SignatureInvalid, UnsupportedAlgorithm
+
+__all__ = [
+    "KeyAlgorithm",
+    "SignatureScheme",
+    "SigningKey",
+    "SoftwareKey",
+    "digest",
+    "generate",
+    "load_pkcs8",
+    "scheme_for",
+    "verify",
+]
+
+
+class KeyAlgorithm(StrEnum):
+    """Key types this service generates and stores."""
+
+    RSA2048 = "rsa2048"
+    RSA3072 = "rsa3072"
+    P256 = "p256"
+    SM2 = "sm2"
+
+    @property
+    def family(self) -> str:
+        """``rsa``, ``ecdsa`` or ``sm2``: the family decides CA hierarchy and CMS profile."""
+        return {"rsa2048": "rsa", "rsa3072": "rsa", "p256": "ecdsa", "sm2": "sm2"}[self.value]
+
+    @property
+    def default_scheme(self) -> SignatureScheme:
+        return {
+            "rsa": SignatureScheme.RSA_PKCS1V15_SHA256,
+            "ecdsa": SignatureScheme.ECDSA_SHA256,
+            "sm2": SignatureScheme.SM2_SM3,
+        }[self.family]
+
+
+class SignatureScheme(StrEnum):
+    """Signature schemes; the value is asn1crypto's name for the algorithm identifier."""
+
+    RSA_PKCS1V15_SHA256 = "sha256_rsa"
+    RSA_PSS_SHA256 = "rsassa_pss"
+    ECDSA_SHA256 = "sha256_ecdsa"
+    SM2_SM3 = "sm2_sm3"
+
+    @property
+    def digest_algorithm(self) -> str:
+        """asn1crypto name of the digest the scheme hashes with (``sha256`` or ``sm3``)."""
+        return "sm3" if self is SignatureScheme.SM2_SM3 else "sha256"
+
+    def algorithm_identifier(self) -> algos.SignedDigestAlgorithm:
+        """The AlgorithmIdentifier that goes into certificates, CRLs, CMS and OCSP."""
+        if self is SignatureScheme.RSA_PSS_SHA256:
+            return algos.SignedDigestAlgorithm(
+                {
+                    "algorithm": "rsassa_pss",
+                    "parameters": algos.RSASSAPSSParams(
+                        {
+                            "hash_algorithm": {"algorithm": "sha256"},
+                            "mask_gen_algorithm": {
+                                "algorithm": "mgf1",
+                                "parameters": {"algorithm": "sha256"},
+                            },
+                            "salt_length": 32,
+                        }
+                    ),
+                }
+            )
+        if self is SignatureScheme.RSA_PKCS1V15_SHA256:
+            return algos.SignedDigestAlgorithm({"algorithm": self.value, "parameters": None})
+        return algos.SignedDigestAlgorithm({"algorithm": self.value})
+
+
+def scheme_for(algorithm: algos.SignedDigestAlgorithm) -> SignatureScheme:
+    """Map an AlgorithmIdentifier read from a certificate/CMS to a scheme we verify."""
+    name = algorithm["algorithm"].native
+    try:
+        scheme = SignatureScheme(name)
+    except ValueError:
+        raise UnsupportedAlgorithm(
+            f"unsupported signature algorithm {algorithm['algorithm'].dotted}"
+        ) from None
+    if scheme is SignatureScheme.RSA_PSS_SHA256:
+        params = algorithm["parameters"]
+        if params["hash_algorithm"]["algorithm"].native != "sha256":
+            raise UnsupportedAlgorithm("RSASSA-PSS is supported with SHA-256 only")
+    return scheme
+
+
+def digest(algorithm: str, data: bytes) -> bytes:
+    """Hash ``data`` with ``sha256``, ``sha384``, ``sha512`` or ``sm3`` (asn1crypto names)."""
+    if algorithm == "sm3":
+        return sm2.sm3(data)
+    try:
+        hash_cls = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}[
+            algorithm
+        ]
+    except KeyError:
+        raise UnsupportedAlgorithm(f"unsupported digest algorithm {algorithm}") from None
+    h = hashes.Hash(hash_cls())
+    h.update(data)
+    return h.finalize()
+
+
+@runtime_checkable
+class SigningKey(Protocol):
+    """What a caller may do with a private key: sign, and describe itself. Nothing else."""
+
+    @property
+    def key_algorithm(self) -> KeyAlgorithm: ...
+
+    @property
+    def public_key_info(self) -> keys.PublicKeyInfo: ...
+
+    def sign(self, data: bytes, scheme: SignatureScheme | None = None) -> bytes:
+        """Sign ``data`` (the message, not a pre-computed digest) with ``scheme``."""
+        ...
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SoftwareKey:
+    """A private key held in process memory, loaded once and reused for every signature.
+
+    Keeping the loaded object (instead of re-parsing PKCS#8 per signature) is what makes
+    signing fast: ``cryptography`` re-validates an RSA key on every load.
+    """
+
+    key_algorithm: KeyAlgorithm
+    _private: object
+    public_key_info: keys.PublicKeyInfo
+
+    def __repr__(self) -> str:  # never show key material
+        return f"SoftwareKey({self.key_algorithm.value})"
+
+    def sign(self, data: bytes, scheme: SignatureScheme | None = None) -> bytes:
+        scheme = scheme or self.key_algorithm.default_scheme
+        _check_scheme(self.key_algorithm, scheme)
+        key = self._private
+        if scheme is SignatureScheme.SM2_SM3:
+            return sm2.sign(key, data)
+        if scheme is SignatureScheme.ECDSA_SHA256:
+            return key.sign(data, ec.ECDSA(hashes.SHA256()))
+        if scheme is SignatureScheme.RSA_PSS_SHA256:
+            return key.sign(data, _pss(), hashes.SHA256())
+        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+    def pkcs8_der(self) -> bytes:
+        """Unencrypted PKCS#8. Only the key store calls this, to encrypt it at once."""
+        if self.key_algorithm is KeyAlgorithm.SM2:
+            return sm2.private_key_to_pkcs8_der(self._private)
+        return self._private.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+
+def _pss() -> padding.PSS:
+    return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+
+
+def _check_scheme(key_algorithm: KeyAlgorithm, scheme: SignatureScheme) -> None:
+    allowed = {
+        "rsa": {SignatureScheme.RSA_PKCS1V15_SHA256, SignatureScheme.RSA_PSS_SHA256},
+        "ecdsa": {SignatureScheme.ECDSA_SHA256},
+        "sm2": {SignatureScheme.SM2_SM3},
+    }[key_algorithm.family]
+    if scheme not in allowed:
+        raise UnsupportedAlgorithm(f"a {key_algorithm.value} key cannot sign with {scheme.value}")
+
+
+def generate(key_algorithm: KeyAlgorithm | str) -> SoftwareKey:
+    """A new private key of the given type, in memory."""
+    key_algorithm = KeyAlgorithm(key_algorithm)
+    if key_algorithm is KeyAlgorithm.SM2:
+        private = sm2.generate_private_key()
+        spki = sm2.public_key_to_spki_der(private.public_key())
+    else:
+        if key_algorithm is KeyAlgorithm.P256:
+            private = ec.generate_private_key(ec.SECP256R1())
+        else:
+            bits = 2048 if key_algorithm is KeyAlgorithm.RSA2048 else 3072
+            private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        spki = private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    return SoftwareKey(key_algorithm, private, keys.PublicKeyInfo.load(spki))
+
+
+def load_pkcs8(key_algorithm: KeyAlgorithm | str, pkcs8_der: bytes) -> SoftwareKey:
+    """Rebuild a :class:`SoftwareKey` from unencrypted PKCS#8 (the key store's decryption)."""
+    key_algorithm = KeyAlgorithm(key_algorithm)
+    if key_algorithm is KeyAlgorithm.SM2:
+        private = sm2.load_private_key_der(pkcs8_der)
+        spki = sm2.public_key_to_spki_der(private.public_key())
+    else:
+        private = serialization.load_der_private_key(
+            pkcs8_der, password=None, unsafe_skip_rsa_key_validation=True
+        )
+        spki = private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    return SoftwareKey(key_algorithm, private, keys.PublicKeyInfo.load(spki))
+
+
+def verify(
+    public_key_info: keys.PublicKeyInfo,
+    data: bytes,
+    signature: bytes,
+    algorithm: SignatureScheme | algos.SignedDigestAlgorithm,
+) -> None:
+    """Raise :class:`SignatureInvalid` unless ``signature`` over ``data`` verifies.
+
+    The public key's own type is checked against the scheme, so an RSA key cannot be made
+    to "verify" an SM2 signature identifier or the other way round.
+    """
+    scheme = algorithm if isinstance(algorithm, SignatureScheme) else scheme_for(algorithm)
+    spki = public_key_info.dump()
+    key_type = public_key_info["algorithm"]["algorithm"].native
+    if scheme is SignatureScheme.SM2_SM3:
+        curve = _named_curve(public_key_info)
+        if key_type != "ec" or curve != oids.SM2_CURVE:
+            raise SignatureInvalid("SM2 signature but the public key is not on the SM2 curve")
+        sm2.verify(sm2.load_public_key_der(spki), data, signature)
+        return
+    if key_type == "ec" and _named_curve(public_key_info) == oids.SM2_CURVE:
+        raise SignatureInvalid(f"SM2 public key cannot verify a {scheme.value} signature")
+    public = serialization.load_der_public_key(spki)
+    try:
+        if scheme is SignatureScheme.ECDSA_SHA256 and isinstance(public, ec.EllipticCurvePublicKey):
+            public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        elif scheme is SignatureScheme.RSA_PSS_SHA256 and isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, data, _pss(), hashes.SHA256())
+        elif scheme is SignatureScheme.RSA_PKCS1V15_SHA256 and isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            raise SignatureInvalid(f"{scheme.value} signature does not fit a {key_type} key")
+    except InvalidSignature as exc:
+        raise SignatureInvalid(f"{scheme.value} signature does not verify") from exc
+
+
+def _named_curve(public_key_info: keys.PublicKeyInfo) -> str | None:
+    params = public_key_info["algorithm"]["parameters"]
+    if params.name != "named":
+        return None
+    return params.chosen.dotted

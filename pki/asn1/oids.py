@@ -1,0 +1,46 @@
+"""The one place where the Chinese commercial cryptography OIDs are taught to asn1crypto.
+
+asn1crypto keeps its OID tables as class-level ``_map`` dictionaries; adding the SM2/SM3
+entries there (instead of comparing dotted strings all over the code) lets every
+``Certificate``, ``CertificateList``, ``SignedData`` and ``TSTInfo`` we parse or build
+name the algorithms ``sm3`` and ``sm2_sm3`` like any other.  The mapping is idempotent.
+"""
+
+from asn1crypto import algos, cms, keys
+
+__all__ = [
+    "GBT35275_DATA",
+    "GBT35275_SIGNED_DATA",
+    "SM2_CURVE",
+    "SM2_DEFAULT_SIGNER_ID",
+    "SM2_SM3",
+    "SM3",
+]
+
+SM2_CURVE = "1.2.156.10197.1.301"
+"""sm2p256v1 curve, carried in the id-ecPublicKey parameters (GM/T 0006)."""
+SM3 = "1.2.156.10197.1.401"
+"""SM3 digest (GB/T 32905)."""
+SM2_SM3 = "1.2.156.10197.1.501"
+"""SM2 signature with SM3 digest (GM/T 0006, GB/T 35275)."""
+GBT35275_DATA = "1.2.156.10197.6.1.4.2.1"
+"""GB/T 35275 'data' content type."""
+GBT35275_SIGNED_DATA = "1.2.156.10197.6.1.4.2.2"
+"""GB/T 35275 'signedData' content type."""
+SM2_DEFAULT_SIGNER_ID = b"1234567812345678"
+"""Default signer ID hashed into the Z value (GB/T 32918.2, GM/T 0009)."""
+
+
+def _register() -> None:
+    if SM2_CURVE not in keys.NamedCurve._map:
+        keys.NamedCurve.register("sm2p256v1", SM2_CURVE, 32)
+    algos.DigestAlgorithmId._map[SM3] = "sm3"
+    algos.DigestAlgorithmId._reverse_map = None
+    algos.SignedDigestAlgorithmId._map[SM2_SM3] = "sm2_sm3"
+    algos.SignedDigestAlgorithmId._reverse_map = None
+    cms.ContentType._map[GBT35275_DATA] = "gbt35275_data"
+    cms.ContentType._map[GBT35275_SIGNED_DATA] = "gbt35275_signed_data"
+    cms.ContentType._reverse_map = None
+
+
+_register()
