@@ -1,0 +1,1 @@
+"""``sealctl``: the security officers' command line (typer + rich, ``sealctl <noun> <verb>``)."""

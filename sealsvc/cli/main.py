@@ -1,0 +1,38 @@
+"""Entry point of ``sealctl``: the top-level app and the registration of each noun."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sealsvc.config import Settings
+
+app = typer.Typer(
+    name="sealctl",
+    help="Operate the sealsvc electronic seal service: CAs, seals, CRLs, audit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="SEALSVC_DATA_DIR",
+            help="Data directory (key store, database, CA PEM files). Default: ./data",
+        ),
+    ] = None,
+) -> None:
+    """sealsvc operator CLI. The master passphrase is read from SEALSVC_PASSPHRASE or
+    SEALSVC_PASSPHRASE_FILE, never from the command line."""
+    ctx.obj = Settings.load(data_dir)
+
+
+# Nouns register here, one line each: app.add_typer(<noun>.app, name="<noun>").

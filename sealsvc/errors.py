@@ -1,0 +1,56 @@
+"""Domain errors of sealsvc.
+
+Each error has a one-line, operator-readable message (no key material, no stack trace) and
+a ``status`` that the API maps to an HTTP status and a problem+json ``type``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Conflict",
+    "InvalidInput",
+    "InvalidTransition",
+    "NotFound",
+    "SealNotUsable",
+    "SealsvcError",
+]
+
+
+class SealsvcError(Exception):
+    """Base class of every error the service reports to a user."""
+
+    status: int = 400
+    kind: str = "error"
+
+
+class InvalidInput(SealsvcError):
+    """The request or file is malformed, too large or otherwise unacceptable."""
+
+    kind = "invalid-input"
+
+
+class NotFound(SealsvcError):
+    """A department, seal, licence or template does not exist."""
+
+    status = 404
+    kind = "not-found"
+
+
+class Conflict(SealsvcError):
+    """The object already exists or was changed concurrently."""
+
+    status = 409
+    kind = "conflict"
+
+
+class InvalidTransition(Conflict):
+    """A lifecycle transition that the current state does not allow."""
+
+    kind = "invalid-transition"
+
+
+class SealNotUsable(SealsvcError):
+    """The seal is suspended, revoked or expired and cannot seal a document."""
+
+    status = 409
+    kind = "seal-not-usable"
