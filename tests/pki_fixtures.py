@@ -18,11 +18,13 @@ whole hierarchy is valid.
 from __future__ import annotations
 
 import functools
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from asn1crypto import keys, x509
+from asn1crypto import algos, keys, pem, x509
+from gmssl import sm2 as gmssl_sm2
 
 from pki import algorithms
 from pki.algorithms import KeyAlgorithm, SigningKey
@@ -32,11 +34,20 @@ __all__ = [
     "BACKDATE",
     "BASE_URL",
     "FAMILIES",
+    "SM2_DISTID",
     "Hierarchy",
     "build_hierarchy",
+    "flip_last_byte_of",
+    "gmssl_verify",
     "issue_leaf",
+    "openssl",
+    "resign",
     "write_pem",
+    "write_public_key",
 ]
+
+SM2_DISTID = "distid:1234567812345678"
+"""The option OpenSSL 3.0 needs (``-vfyopt`` / ``-pkeyopt``) before it checks an SM2 signature."""
 
 FAMILIES = ("rsa", "ecdsa", "sm2")
 """Hierarchies one can ask for; every certificate in one hierarchy uses the same family."""
@@ -242,3 +253,72 @@ def write_pem(directory: Path, name: str, *certificates: x509.Certificate) -> Pa
     path = Path(directory) / name
     path.write_bytes(b"".join(certificate_pem(c) for c in certificates))
     return path
+
+
+def write_public_key(directory: Path, name: str, public_key_info: keys.PublicKeyInfo) -> Path:
+    """Write a SubjectPublicKeyInfo as PEM (``openssl pkeyutl -pubin -inkey``)."""
+    path = Path(directory) / name
+    path.write_bytes(pem.armor("PUBLIC KEY", public_key_info.dump()))
+    return path
+
+
+def openssl(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``openssl`` command line; never raises on a non-zero exit (tests assert on it)."""
+    return subprocess.run(
+        ["openssl", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=60,
+        check=False,
+    )
+
+
+def gmssl_verify(public_key_info: keys.PublicKeyInfo, message: bytes, der_signature: bytes) -> bool:
+    """Check an SM2-with-SM3 signature (default signer ID) with the pure-Python ``gmssl``.
+
+    gmssl wants the public key as hex X||Y and the signature as hex r||s (32 bytes each);
+    its constructor strips a leading "04" with ``str.lstrip`` (which would also eat leading
+    0/4 digits of X), so the key is set on the instance directly.
+    """
+    point = public_key_info["public_key"].native  # uncompressed point 04 || X || Y
+    if len(point) != 65 or point[0] != 4:
+        raise ValueError("expected an uncompressed SM2 public key")
+    signature = algos.DSASignature.load(der_signature)
+    r, s = signature["r"].native, signature["s"].native
+    checker = gmssl_sm2.CryptSM2(private_key="", public_key="")
+    checker.public_key = point[1:].hex()
+    return bool(checker.verify_with_sm3(f"{r:064x}{s:064x}", message))
+
+
+def flip_last_byte_of(der: bytes, needle: bytes) -> bytes:
+    """``der`` with the last byte of the first ``needle`` occurrence inverted.
+
+    Aim at a field whose bytes may take any value (a serial number, a CRL number) so the
+    result still parses and only the signature check can notice the tampering.
+    """
+    at = der.index(needle) + len(needle) - 1
+    return der[:at] + bytes([der[at] ^ 0xFF]) + der[at + 1 :]
+
+
+def resign(
+    certificate: x509.Certificate, key: SigningKey, **tbs_changes: object
+) -> x509.Certificate:
+    """A copy of ``certificate`` with ``tbs_changes`` applied, signed by ``key``.
+
+    Bypasses every check of ``issue_certificate`` on purpose: this is how negative tests
+    get a certificate signed by the wrong key or carrying an odd extension.
+    """
+    tbs = x509.TbsCertificate.load(certificate["tbs_certificate"].dump())
+    for field, value in tbs_changes.items():
+        tbs[field] = value
+    scheme = algorithms.scheme_for(certificate["signature_algorithm"])
+    return x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": certificate["signature_algorithm"],
+            "signature_value": key.sign(tbs.dump(), scheme),
+        }
+    )
