@@ -1,0 +1,67 @@
+"""Crash-safe file writes: a reader sees the old file or the new one, never half of one.
+
+Key files, CA certificates, CRLs and sealed PDFs are all written through
+:func:`atomic_write`.  The recipe is the classic one: write a temporary file *in the same
+directory* (``rename`` is only atomic within one file system), ``fsync`` it so its data
+is on disk before the name points at it, rename it over the target, then ``fsync`` the
+directory so the rename itself survives a power cut.  If anything fails the temporary
+file is removed and the target keeps its previous content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_write", "fsync_directory"]
+
+
+def fsync_directory(directory: Path) -> None:
+    """Flush a directory entry change (create, rename, unlink) to disk."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, exclusive: bool = False) -> None:
+    """Replace ``path`` with ``data`` atomically; the file gets exactly ``mode`` (no umask).
+
+    ``mode`` is applied to the temporary file before any byte is written, so a secret is
+    never readable by others, not even for an instant.  With ``exclusive=True`` an
+    existing ``path`` is never replaced: the finished temporary file is hard-linked to
+    the name (which fails if the name exists) and :class:`FileExistsError` is raised —
+    two processes creating the same file cannot silently overwrite each other.
+
+    Raises :class:`OSError` (or :class:`TypeError` for non-bytes data) with the temporary
+    file already removed and ``path`` untouched.
+    """
+    path = Path(path)
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"atomic_write needs bytes, not {type(data).__name__}")
+    directory = path.parent
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if exclusive:
+            os.link(tmp, path)
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_directory(directory)

@@ -1,0 +1,525 @@
+"""The encrypted key store: private keys at rest under one master passphrase.
+
+Callers never see key bytes.  They ask a :class:`KeyStore` for a signer handle
+(:class:`pki.algorithms.SigningKey`) and sign through it; that is the whole contract, so a
+PKCS#11 token (SoftHSM2, a network HSM) can later implement :class:`KeyStore` and hand
+out handles whose key never leaves the token.  :class:`FileKeyStore` is the software
+implementation.
+
+On-disk layout of a :class:`FileKeyStore` directory (mode 0700, every file 0600)::
+
+    keystore.json      {"format": "sealsvc-keystore", "version": 1,
+                        "kdf": {"name": "scrypt", "n": 32768, "r": 8, "p": 1, "salt": b64},
+                        "cipher": "aes-256-gcm",
+                        "verifier": {"nonce": b64, "ciphertext": b64}}
+    <key_id>.key       {"version": 1, "key_id", "algorithm", "label", "created_at",
+                        "public_key": b64 SPKI DER, "nonce": b64, "ciphertext": b64}
+
+Why a store-wide key and not one PKCS#8 PBES2 file per key: a passphrase KDF has to be
+slow (scrypt with n=2**15 takes ~0.1 s and 32 MiB here) to resist guessing.  PBES2 would
+pay that for every key load; deriving the master key ONCE when the store is opened and
+encrypting each key's PKCS#8 with AES-256-GCM under it makes loading a key cost
+microseconds, while an attacker with the files still has to pay scrypt per guess.
+
+The ``verifier`` is the AES-GCM encryption of a fixed constant: decrypting it tells a
+wrong passphrase apart at open time, with one clear :class:`WrongPassphrase`, instead of
+an obscure failure on the first signature.  Each key's ciphertext is bound (as GCM
+associated data) to the key file's metadata — key id, algorithm, label, creation time
+and public key — so swapping ciphertexts between key files or editing a label is
+detected as corruption, not silently accepted.
+
+Key ids are the hex of the first 20 bytes of SHA-256 over the DER SubjectPublicKeyInfo,
+like an X.509 key identifier: stable, derived from the key, and — as they must match
+``[0-9a-f]{40}`` exactly — safe to use as file names (``../x`` is refused).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from asn1crypto import keys
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from pki import algorithms
+from pki.algorithms import KeyAlgorithm, SignatureScheme, SigningKey, SoftwareKey
+from pki.errors import KeyStoreError, PkiError, UnsupportedAlgorithm, WrongPassphrase
+from pki.fsutil import atomic_write, fsync_directory
+
+__all__ = ["FileKeyStore", "KeyInfo", "KeyStore", "StoredKey", "compute_key_id"]
+
+_FORMAT = "sealsvc-keystore"
+_VERSION = 1
+_CIPHER = "aes-256-gcm"
+_STORE_FILE = "keystore.json"
+_KEY_SUFFIX = ".key"
+_KEY_ID = re.compile(r"[0-9a-f]{40}")
+# scrypt cost: n=2**15, r=8 → 32 MiB and ~0.1 s per derivation on the reference machine.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
+# Bounds accepted when OPENING a store, so an edited keystore.json cannot make us allocate
+# gigabytes (n=2**30) nor accept a trivially weak KDF (n=2).
+_SCRYPT_N_RANGE, _SCRYPT_R_RANGE, _SCRYPT_P_RANGE = (2**14, 2**20), (1, 32), (1, 16)
+_VERIFIER_PLAINTEXT = b"sealsvc key store master key verifier v1"
+_VERIFIER_AAD = b"sealsvc-keystore/verifier/v1"
+_KEY_AAD_PREFIX = b"sealsvc-keystore/key/v1\x00"
+_MAX_FILE_BYTES = 64 * 1024  # a 3072-bit RSA key file is ~4 KiB
+_MAX_LABEL = 200
+
+
+def compute_key_id(public_key_info: keys.PublicKeyInfo) -> str:
+    """The key id of a public key: hex of SHA-256(SPKI DER) truncated to 20 bytes."""
+    return hashlib.sha256(public_key_info.dump()).digest()[:20].hex()
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What the store tells about a key without touching its private part."""
+
+    key_id: str
+    """40 lowercase hex characters, derived from the public key (:func:`compute_key_id`)."""
+
+    algorithm: KeyAlgorithm
+    """The key type; decides the signature schemes the key can produce."""
+
+    label: str
+    """Free text an operator gave at generation time, e.g. the seal code it was made for."""
+
+    created_at: datetime
+    """When the key was generated (UTC, whole seconds)."""
+
+    public_key_info: keys.PublicKeyInfo = field(compare=False, repr=False)
+    """The public key (left out of ``==`` — asn1crypto values compare by identity and
+    ``key_id`` already identifies the key — and of ``repr``, to keep log lines short)."""
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class StoredKey:
+    """A signer handle for a key in a :class:`FileKeyStore`: signs, never exports.
+
+    It wraps the loaded :class:`SoftwareKey` so that callers get only the
+    :class:`SigningKey` surface (``SoftwareKey.pkcs8_der`` is for the store alone).  It is
+    immutable, so one handle may sign from many threads at once.
+    """
+
+    key_id: str
+    _key: SoftwareKey
+
+    def __repr__(self) -> str:
+        return f"StoredKey({self.key_id}, {self._key.key_algorithm.value})"
+
+    @property
+    def key_algorithm(self) -> KeyAlgorithm:
+        return self._key.key_algorithm
+
+    @property
+    def public_key_info(self) -> keys.PublicKeyInfo:
+        return self._key.public_key_info
+
+    def sign(self, data: bytes, scheme: SignatureScheme | None = None) -> bytes:
+        """Sign ``data`` (the message, not a digest) with ``scheme`` or the key's default."""
+        return self._key.sign(data, scheme)
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """Where private keys live.  Callers get :class:`SigningKey` handles, never key bytes.
+
+    Every method raises :class:`KeyStoreError` (one-line message, no key material) when
+    the key is unknown or its storage is unusable.
+    """
+
+    def generate(self, algorithm: KeyAlgorithm | str, label: str = "") -> KeyInfo:
+        """Create a new key inside the store and return its description."""
+        ...
+
+    def signer(self, key_id: str) -> SigningKey:
+        """A handle that signs with the key; loaded once per process and reused."""
+        ...
+
+    def info(self, key_id: str) -> KeyInfo:
+        """Describe one key."""
+        ...
+
+    def list(self) -> list[KeyInfo]:
+        """Describe all keys, oldest first."""
+        ...
+
+    def delete(self, key_id: str) -> None:
+        """Destroy a key (e.g. to undo a half-done seal issuance)."""
+        ...
+
+
+class FileKeyStore:
+    """A :class:`KeyStore` in a directory, encrypted under a master passphrase.
+
+    Construct it with :meth:`create`, :meth:`open` or :meth:`open_or_create`; the master
+    key is derived once there and kept only inside an AES-GCM object.  Loaded keys are
+    cached per instance, so each key file is decrypted and parsed once per process;
+    the cache is guarded by a lock, which makes the store safe to share between threads.
+    """
+
+    __slots__ = ("_aead", "_cache", "_directory", "_lock")
+
+    def __init__(self, directory: Path, aead: AESGCM) -> None:
+        """Internal: use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
+        self._directory = directory
+        self._aead = aead
+        self._cache: dict[str, StoredKey] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"FileKeyStore({str(self._directory)!r})"
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    # -- construction ----------------------------------------------------------------
+
+    @classmethod
+    def create(cls, directory: Path, passphrase: str) -> FileKeyStore:
+        """Initialise a new store in ``directory`` (created with mode 0700 if needed).
+
+        Refuses a directory that already holds a store, or key files without one (a new
+        salt would make them undecryptable).
+        """
+        directory = Path(directory)
+        secret = _passphrase_bytes(passphrase)
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)
+        except OSError as exc:
+            raise KeyStoreError(
+                f"cannot create key store directory {directory}: {_why(exc)}"
+            ) from None
+        store_file = directory / _STORE_FILE
+        if store_file.exists():
+            raise KeyStoreError(f"a key store is already initialised at {directory}")
+        if any(_key_files(directory)):
+            raise KeyStoreError(
+                f"{directory} holds key files but no {_STORE_FILE}; not initialising over them"
+            )
+        salt = os.urandom(16)
+        aead = AESGCM(_derive(secret, salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P))
+        nonce = os.urandom(12)
+        document = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "kdf": {
+                "name": "scrypt",
+                "n": _SCRYPT_N,
+                "r": _SCRYPT_R,
+                "p": _SCRYPT_P,
+                "salt": _b64(salt),
+            },
+            "cipher": _CIPHER,
+            "verifier": {
+                "nonce": _b64(nonce),
+                "ciphertext": _b64(aead.encrypt(nonce, _VERIFIER_PLAINTEXT, _VERIFIER_AAD)),
+            },
+        }
+        try:
+            atomic_write(store_file, _json_bytes(document), 0o600, exclusive=True)
+        except FileExistsError:
+            raise KeyStoreError(f"a key store is already initialised at {directory}") from None
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write {store_file}: {_why(exc)}") from None
+        return cls(directory, aead)
+
+    @classmethod
+    def open(cls, directory: Path, passphrase: str) -> FileKeyStore:
+        """Open an existing store; :class:`WrongPassphrase` if the passphrase does not fit."""
+        directory = Path(directory)
+        secret = _passphrase_bytes(passphrase)
+        store_file = directory / _STORE_FILE
+        if not store_file.is_file():
+            raise KeyStoreError(f"no key store at {directory} ({_STORE_FILE} is missing)")
+        document = _read_json(store_file)
+        try:
+            if document["format"] != _FORMAT or document["version"] != _VERSION:
+                raise KeyStoreError(f"{store_file} is not a version {_VERSION} sealsvc key store")
+            if document["cipher"] != _CIPHER:
+                raise KeyStoreError(f"{store_file} names an unsupported cipher")
+            kdf = document["kdf"]
+            n, r, p = kdf["n"], kdf["r"], kdf["p"]
+            if kdf["name"] != "scrypt" or not _kdf_params_ok(n, r, p):
+                raise KeyStoreError(f"{store_file} names unsupported or unsafe KDF parameters")
+            salt = _unb64(kdf["salt"])
+            nonce = _unb64(document["verifier"]["nonce"])
+            verifier = _unb64(document["verifier"]["ciphertext"])
+        except (KeyError, TypeError, ValueError):
+            raise KeyStoreError(f"{store_file} is corrupt") from None
+        aead = AESGCM(_derive(secret, salt, n, r, p))
+        try:
+            plaintext = aead.decrypt(nonce, verifier, _VERIFIER_AAD)
+        except (InvalidTag, ValueError):
+            plaintext = None
+        if plaintext != _VERIFIER_PLAINTEXT:
+            raise WrongPassphrase(f"wrong master passphrase for the key store at {directory}")
+        return cls(directory, aead)
+
+    @classmethod
+    def open_or_create(cls, directory: Path, passphrase: str) -> FileKeyStore:
+        """Open the store in ``directory``, initialising it first if there is none."""
+        directory = Path(directory)
+        if not (directory / _STORE_FILE).exists():
+            try:
+                return cls.create(directory, passphrase)
+            except KeyStoreError:
+                # Another process may have initialised it in between; opening settles it
+                # (and reports the original problem if there still is no store).
+                if not (directory / _STORE_FILE).exists():
+                    raise
+        return cls.open(directory, passphrase)
+
+    # -- KeyStore --------------------------------------------------------------------
+
+    def generate(self, algorithm: KeyAlgorithm | str, label: str = "") -> KeyInfo:
+        """Generate a key in memory, write it encrypted (0600, atomically), cache its handle."""
+        key_algorithm = _key_algorithm(algorithm)
+        _check_label(label)
+        key = algorithms.generate(key_algorithm)
+        info = KeyInfo(
+            key_id=compute_key_id(key.public_key_info),
+            algorithm=key_algorithm,
+            label=label,
+            created_at=datetime.now(UTC).replace(microsecond=0),
+            public_key_info=key.public_key_info,
+        )
+        metadata = _metadata(info)
+        nonce = os.urandom(12)
+        ciphertext = self._aead.encrypt(nonce, key.pkcs8_der(), _aad(metadata))
+        envelope = {**metadata, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
+        path = self._key_path(info.key_id)
+        try:
+            atomic_write(path, _json_bytes(envelope), 0o600, exclusive=True)
+        except FileExistsError:
+            raise KeyStoreError(f"key {info.key_id} already exists in {self._directory}") from None
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write key file {path}: {_why(exc)}") from None
+        with self._lock:
+            self._cache[info.key_id] = StoredKey(info.key_id, key)
+        return info
+
+    def signer(self, key_id: str) -> StoredKey:
+        """The cached handle for ``key_id``, decrypting the key file on first use."""
+        _check_key_id(key_id)
+        with self._lock:
+            handle = self._cache.get(key_id)
+            if handle is None:
+                info, pkcs8 = self._read(key_id)
+                handle = StoredKey(key_id, _load(info, pkcs8, self._key_path(key_id)))
+                self._cache[key_id] = handle
+            return handle
+
+    def info(self, key_id: str) -> KeyInfo:
+        """Describe ``key_id``; the key file is authenticated, so the answer can be trusted."""
+        _check_key_id(key_id)
+        return self._read(key_id)[0]
+
+    def list(self) -> list[KeyInfo]:
+        """All keys, oldest first; a corrupt key file is reported, not skipped."""
+        try:
+            names = [p.name.removesuffix(_KEY_SUFFIX) for p in _key_files(self._directory)]
+        except OSError as exc:
+            raise KeyStoreError(f"cannot list {self._directory}: {_why(exc)}") from None
+        infos = [self._read(key_id)[0] for key_id in names]
+        return sorted(infos, key=lambda i: (i.created_at, i.key_id))
+
+    def delete(self, key_id: str) -> None:
+        """Remove the key file and forget the cached handle."""
+        _check_key_id(key_id)
+        path = self._key_path(key_id)
+        with self._lock:
+            try:
+                path.unlink()
+                fsync_directory(self._directory)
+            except FileNotFoundError:
+                raise self._missing(key_id) from None
+            except OSError as exc:
+                raise KeyStoreError(f"cannot delete key file {path}: {_why(exc)}") from None
+            finally:
+                self._cache.pop(key_id, None)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _key_path(self, key_id: str) -> Path:
+        return self._directory / f"{key_id}{_KEY_SUFFIX}"
+
+    def _missing(self, key_id: str) -> KeyStoreError:
+        return KeyStoreError(f"no key {key_id} in the key store at {self._directory}")
+
+    def _read(self, key_id: str) -> tuple[KeyInfo, bytes]:
+        """Parse and authenticate a key file: its description and the decrypted PKCS#8."""
+        path = self._key_path(key_id)
+        if not path.exists():
+            raise self._missing(key_id)
+        envelope = _read_json(path)
+        corrupt = KeyStoreError(f"key file {path} is corrupt")
+        try:
+            if envelope["version"] != _VERSION:
+                raise corrupt
+            public_key_der = _unb64(envelope["public_key"])
+            created_at = datetime.fromisoformat(envelope["created_at"])
+            info = KeyInfo(
+                key_id=envelope["key_id"],
+                algorithm=KeyAlgorithm(envelope["algorithm"]),
+                label=envelope["label"],
+                created_at=created_at,
+                public_key_info=keys.PublicKeyInfo.load(public_key_der, strict=True),
+            )
+            nonce = _unb64(envelope["nonce"])
+            ciphertext = _unb64(envelope["ciphertext"])
+            if (
+                not isinstance(info.label, str)
+                or created_at.tzinfo is None
+                or info.key_id != key_id
+                or compute_key_id(info.public_key_info) != key_id
+            ):
+                raise corrupt
+        except (KeyError, TypeError, ValueError):
+            raise corrupt from None
+        try:
+            pkcs8 = self._aead.decrypt(nonce, ciphertext, _aad(envelope))
+        except (InvalidTag, ValueError):
+            raise KeyStoreError(
+                f"key file {path} is corrupt or was altered (authentication failed)"
+            ) from None
+        return info, pkcs8
+
+
+def _load(info: KeyInfo, pkcs8: bytes, path: Path) -> SoftwareKey:
+    """Rebuild the key and make sure it is the key the file claims to hold."""
+    try:
+        key = algorithms.load_pkcs8(info.algorithm, pkcs8)
+    except (ValueError, TypeError, PkiError):
+        raise KeyStoreError(
+            f"key file {path} holds an unreadable {info.algorithm.value} key"
+        ) from None
+    if key.public_key_info.dump() != info.public_key_info.dump():
+        raise KeyStoreError(f"key file {path}: private key does not match its public key")
+    return key
+
+
+def _metadata(info: KeyInfo) -> dict[str, Any]:
+    return {
+        "version": _VERSION,
+        "key_id": info.key_id,
+        "algorithm": info.algorithm.value,
+        "label": info.label,
+        "created_at": info.created_at.isoformat(),
+        "public_key": _b64(info.public_key_info.dump()),
+    }
+
+
+def _aad(envelope: dict[str, Any]) -> bytes:
+    """GCM associated data: every metadata field of the key file, canonically encoded."""
+    bound = {
+        k: envelope[k]
+        for k in ("version", "key_id", "algorithm", "label", "created_at", "public_key")
+    }
+    return _KEY_AAD_PREFIX + json.dumps(bound, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _derive(secret: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(secret)
+
+
+def _kdf_params_ok(n: Any, r: Any, p: Any) -> bool:
+    ints = all(type(v) is int for v in (n, r, p))
+    return (
+        ints
+        and n & (n - 1) == 0
+        and _SCRYPT_N_RANGE[0] <= n <= _SCRYPT_N_RANGE[1]
+        and _SCRYPT_R_RANGE[0] <= r <= _SCRYPT_R_RANGE[1]
+        and _SCRYPT_P_RANGE[0] <= p <= _SCRYPT_P_RANGE[1]
+    )
+
+
+def _passphrase_bytes(passphrase: str) -> bytes:
+    """UTF-8 of the NFC form: the same passphrase typed on another system (or input
+    method) may arrive in another Unicode normalisation and must still open the store."""
+    if not isinstance(passphrase, str) or not passphrase:
+        raise KeyStoreError("the master passphrase must be a non-empty string")
+    return unicodedata.normalize("NFC", passphrase).encode("utf-8")
+
+
+def _key_algorithm(algorithm: KeyAlgorithm | str) -> KeyAlgorithm:
+    try:
+        return KeyAlgorithm(algorithm)
+    except ValueError:
+        choices = ", ".join(a.value for a in KeyAlgorithm)
+        raise UnsupportedAlgorithm(
+            f"unknown key algorithm {algorithm!r}; use one of {choices}"
+        ) from None
+
+
+def _check_label(label: str) -> None:
+    if not isinstance(label, str) or len(label) > _MAX_LABEL:
+        raise KeyStoreError(f"a key label must be a string of at most {_MAX_LABEL} characters")
+    if any(unicodedata.category(c) == "Cc" for c in label):
+        raise KeyStoreError("a key label must not contain control characters")
+
+
+def _check_key_id(key_id: str) -> None:
+    if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
+        shown = repr(key_id)[:60] if isinstance(key_id, str) else type(key_id).__name__
+        raise KeyStoreError(f"invalid key id {shown}: expected 40 lowercase hex characters")
+
+
+def _key_files(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.name.endswith(_KEY_SUFFIX) and _KEY_ID.fullmatch(p.name.removesuffix(_KEY_SUFFIX))
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            raw = f.read(_MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read {path}: {_why(exc)}") from None
+    if len(raw) > _MAX_FILE_BYTES:
+        raise KeyStoreError(f"{path} is corrupt (larger than {_MAX_FILE_BYTES} bytes)")
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise KeyStoreError(f"{path} is corrupt (not valid JSON)") from None
+    if not isinstance(document, dict):
+        raise KeyStoreError(f"{path} is corrupt (not a JSON object)")
+    return document
+
+
+def _json_bytes(document: dict[str, Any]) -> bytes:
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    if not isinstance(text, str):
+        raise TypeError("base64 field is not a string")
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise ValueError("bad base64") from exc
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
