@@ -31,9 +31,11 @@ __all__ = [
     "ProfileSpec",
     "build_name",
     "certificate_pem",
+    "common_name",
     "issue_certificate",
     "key_identifier",
     "load_certificate",
+    "name_text",
     "random_serial",
     "x509_time",
 ]
@@ -123,6 +125,33 @@ def build_name(**attributes: str) -> x509.Name:
     if "common_name" not in ordered:
         raise CertificateError("a certificate subject needs a common name")
     return x509.Name.build(ordered)
+
+
+_SHORT_NAMES = {
+    "country_name": "C",
+    "state_or_province_name": "ST",
+    "locality_name": "L",
+    "organization_name": "O",
+    "organizational_unit_name": "OU",
+    "common_name": "CN",
+    "serial_number": "serialNumber",
+}
+
+
+def name_text(name: x509.Name) -> str:
+    """RFC 4514-style one-line form (most specific first), e.g. ``CN=…,OU=…,O=…,C=CN``."""
+    parts = []
+    for rdn in reversed(list(name.chosen)):
+        for attribute in rdn:
+            kind = attribute["type"]
+            label = _SHORT_NAMES.get(kind.native, kind.dotted)
+            parts.append(f"{label}={attribute['value'].native}")
+    return ",".join(parts)
+
+
+def common_name(name: x509.Name) -> str:
+    """The CN of a name, or its one-line form when it has none."""
+    return name.native.get("common_name") or name_text(name)
 
 
 def random_serial() -> int:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from sealsvc.cli import audit, ca, dept
 from sealsvc.config import Settings
 
 app = typer.Typer(
@@ -36,3 +37,8 @@ def main(
 
 
 # Nouns register here, one line each: app.add_typer(<noun>.app, name="<noun>").
+app.command("init")(ca.init)
+app.add_typer(ca.app, name="ca")
+app.add_typer(ca.crl_app, name="crl")
+app.add_typer(dept.app, name="dept")
+app.add_typer(audit.app, name="audit")
