@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from asn1crypto import core, keys, pem, x509
+from asn1crypto import keys, pem, x509
 
 from pki.algorithms import SignatureScheme, SigningKey
 from pki.errors import CertificateError
@@ -296,6 +296,6 @@ def load_certificate(data: bytes) -> x509.Certificate:
             _, _, data = pem.unarmor(data)
         certificate = x509.Certificate.load(data)
         certificate.native  # noqa: B018  (forces a full parse so errors surface here)
-    except (ValueError, TypeError, core.ParsingError) as exc:
+    except (ValueError, TypeError) as exc:
         raise CertificateError(f"not a valid X.509 certificate: {exc}") from None
     return certificate
