@@ -1,0 +1,31 @@
+"""The electronic seal's image: drawn from the seal's data, or a validated uploaded scan.
+
+``draw``/``render_pdf`` paint vector graphics with reportlab, ``render_png`` paints pixels
+with Pillow; both take every position from :func:`sealsvc.sealimage.layout.layout`.
+"""
+
+from __future__ import annotations
+
+from sealsvc.sealimage.design import SealDesign
+from sealsvc.sealimage.errors import SealFontNotFound, SealImageError
+from sealsvc.sealimage.fonts import FONT_ENV, SealFont, load_font
+from sealsvc.sealimage.layout import SEAL_RED, SealLayout, layout
+from sealsvc.sealimage.raster import render_png
+from sealsvc.sealimage.upload import load_uploaded_png
+from sealsvc.sealimage.vector import draw, render_pdf
+
+__all__ = [
+    "FONT_ENV",
+    "SEAL_RED",
+    "SealDesign",
+    "SealFont",
+    "SealFontNotFound",
+    "SealImageError",
+    "SealLayout",
+    "draw",
+    "layout",
+    "load_font",
+    "load_uploaded_png",
+    "render_pdf",
+    "render_png",
+]

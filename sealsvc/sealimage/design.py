@@ -1,0 +1,57 @@
+"""What a seal image is drawn from: the seal's organisation, kind and code."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from sealsvc.sealimage.errors import SealImageError
+
+__all__ = ["MAX_CODE", "MAX_KIND", "MAX_NAME", "SealDesign"]
+
+MAX_NAME = 30  # beyond this the glyphs would have to shrink below a readable size
+MAX_KIND = 12
+MAX_CODE = 24
+_DIAMETER_RANGE = (20.0, 80.0)
+
+
+def _check_text(label: str, value: str, limit: int) -> None:
+    if not value.strip():
+        raise SealImageError(f"seal {label} must not be empty")
+    if value != value.strip():
+        raise SealImageError(f"seal {label} must not start or end with spaces")
+    if len(value) > limit:
+        raise SealImageError(f"seal {label} has {len(value)} characters; at most {limit} fit")
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise SealImageError(f"seal {label} contains control or unassigned characters")
+
+
+@dataclass(frozen=True)
+class SealDesign:
+    """The data a seal image shows, in the layout of a Chinese official seal.
+
+    ``kind`` is the line under the star (e.g. "行政审批专用章"); ``None``, "" or "公章" draw no
+    line, because a 公章 shows only the organisation's name. ``code`` runs along the lower arc.
+    """
+
+    organisation: str
+    kind: str | None
+    code: str | None
+    diameter_mm: float = 42.0
+
+    def __post_init__(self) -> None:
+        _check_text("organisation", self.organisation, MAX_NAME)
+        if self.kind:
+            _check_text("kind", self.kind, MAX_KIND)
+        if self.code:
+            _check_text("code", self.code, MAX_CODE)
+        low, high = _DIAMETER_RANGE
+        if not low <= self.diameter_mm <= high:
+            raise SealImageError(
+                f"seal diameter {self.diameter_mm} mm is outside {low:g}-{high:g} mm"
+            )
+
+    @property
+    def kind_line(self) -> str | None:
+        """The text under the star, or ``None`` for a 公章."""
+        return self.kind if self.kind and self.kind != "公章" else None

@@ -1,0 +1,84 @@
+"""The seal as vector graphics on a reportlab canvas, and as a one-page PDF.
+
+The PDF is the appearance pyHanko stamps on sealed documents; licences call :func:`draw` on
+their own page. Nothing is painted behind the seal, so the page shows through; reportlab
+embeds the subset of the TrueType font the seal uses.
+"""
+
+from __future__ import annotations
+
+import io
+
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+
+from sealsvc.sealimage.design import SealDesign
+from sealsvc.sealimage.fonts import SealFont, load_font
+from sealsvc.sealimage.layout import SEAL_RED, layout
+
+__all__ = ["draw", "render_pdf"]
+
+
+def draw(
+    canvas: Canvas,
+    design: SealDesign,
+    center_x: float,
+    center_y: float,
+    diameter_pt: float | None = None,
+    *,
+    font: SealFont | None = None,
+) -> None:
+    """Draw the seal centred at (center_x, center_y), ``diameter_pt`` across.
+
+    The default size is the design's true diameter, as the seal appears on paper.
+    """
+    font = font or load_font()
+    geometry = layout(design, font)
+    scale = (diameter_pt / geometry.diameter) if diameter_pt else mm  # points per layout mm
+    canvas.saveState()
+    try:
+        red = tuple(c / 255 for c in SEAL_RED)
+        canvas.setFillColorRGB(*red)
+        canvas.setStrokeColorRGB(*red)
+        canvas.translate(center_x, center_y)
+        canvas.scale(scale, scale)
+        canvas.setLineWidth(geometry.ring_width)
+        canvas.circle(0, 0, geometry.diameter / 2 - geometry.ring_width / 2, stroke=1, fill=0)
+        star = canvas.beginPath()
+        star.moveTo(*geometry.star[0])
+        for point in geometry.star[1:]:
+            star.lineTo(*point)
+        star.close()
+        canvas.drawPath(star, stroke=0, fill=1)
+        canvas.setLineJoin(1)
+        for g in geometry.glyphs:
+            canvas.saveState()
+            canvas.translate(g.x, g.y)
+            canvas.rotate(g.rotation)
+            canvas.scale(g.hscale, 1)
+            canvas.setLineWidth(2 * g.embolden)  # a stroke is centred on the outline
+            text = canvas.beginText()
+            text.setTextRenderMode(2)  # fill, then stroke
+            text.setFont(font.name, g.size)
+            text.setTextOrigin(-canvas.stringWidth(g.char, font.name, g.size) / 2, 0)
+            text.textOut(g.char)
+            canvas.drawText(text)
+            canvas.restoreState()
+    finally:
+        canvas.restoreState()
+
+
+def render_pdf(design: SealDesign, *, font: SealFont | None = None) -> bytes:
+    """A one-page PDF exactly the seal's size, transparent around the seal."""
+    font = font or load_font()
+    side = design.diameter_mm * mm
+    out = io.BytesIO()
+    # the seal's own font as the initial font, so the page references no unembedded Helvetica
+    canvas = Canvas(
+        out, pagesize=(side, side), invariant=True, pageCompression=1, initialFontName=font.name
+    )
+    canvas.setTitle(f"{design.organisation} {design.kind or ''}".strip())
+    draw(canvas, design, side / 2, side / 2, font=font)
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
