@@ -1,0 +1,125 @@
+"""Seal a PDF with a registered seal: the service-level flow around :mod:`sealsvc.pades`.
+
+registry check → key handle from the key store (the key never leaves it) → pyHanko writes
+the PDF (with our TSA / OCSP / CRLs in-process for B-T, B-LT, B-LTA) → audit entry →
+sealed bytes.
+
+Two checks guard against a seal used after it was revoked: one before signing (fast
+refusal) and one in the transaction that writes the ``seal.use`` audit entry, which
+re-reads the seal's status.  A document signed while a revocation commits is therefore
+never handed out: its audit transaction sees the revocation and the result is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pki.certificates import load_certificate
+from pki.clock import now_utc
+from pki.fsutil import atomic_write
+from sealsvc import audit, seals
+from sealsvc.errors import InvalidInput
+from sealsvc.pades import SealingMaterial, SealOptions, TsaTimeStamper, seal_pdf
+from sealsvc.trust_services import TrustServices
+
+__all__ = ["SealResult", "Sealer", "write_output"]
+
+
+@dataclass(frozen=True)
+class SealResult:
+    """A sealed document and what the audit log recorded about it."""
+
+    pdf: bytes
+    seal_code: str
+    level: str
+    input_sha256: str
+    output_sha256: str
+    certificate_serial: str
+    audit_seq: int
+
+
+class Sealer:
+    """Seals documents for one service process (CLI invocation or API worker)."""
+
+    def __init__(self, context, trust: TrustServices | None = None) -> None:
+        self._context = context
+        self.trust = trust or TrustServices(context)
+
+    def seal(
+        self,
+        pdf: bytes,
+        seal_code: str,
+        options: SealOptions,
+        *,
+        actor: str,
+        details: dict | None = None,
+        now: datetime | None = None,
+    ) -> SealResult:
+        """Seal ``pdf`` with seal ``seal_code``; raise a :class:`SealsvcError` on any refusal."""
+        limit = self._context.settings.max_pdf_bytes
+        if len(pdf) > limit:
+            raise InvalidInput(f"the PDF is {len(pdf)} bytes; the limit is {limit} bytes")
+        now = now or now_utc()
+        database = self._context.database
+        with database.session(read_only=True) as session:
+            material = seals.signing_material(session, seal_code, now=now)
+            stamp = (
+                seals.stamp_pdf_for(session, seal_code) if not options.placement.invisible else None
+            )
+        certificate = load_certificate(material.certificate_der)
+        hierarchy = material.hierarchy
+        tsa = self.trust.tsa(hierarchy) if options.level.needs_timestamp else None
+        sealed = seal_pdf(
+            pdf,
+            SealingMaterial(
+                key=self._context.keystore.signer(material.key_id),
+                certificate=certificate,
+                chain=tuple(load_certificate(der) for der in material.chain_ders),
+                stamp_pdf=stamp,
+                timestamper=TsaTimeStamper(tsa.respond) if tsa else None,
+                validation_data=lambda: self.trust.validation_data(hierarchy, certificate),
+            ),
+            options,
+        )
+        input_sha256 = hashlib.sha256(pdf).hexdigest()
+        output_sha256 = hashlib.sha256(sealed).hexdigest()
+        with database.session() as session:
+            # Re-check inside the audit transaction: a revocation that committed while we
+            # were signing wins, and the signed bytes are dropped.
+            seals.signing_material(session, seal_code, now=now_utc(), lock=True)
+            entry = audit.append(
+                session,
+                action="seal.use",
+                actor=actor,
+                seal_code=seal_code,
+                department_code=material.department_code,
+                document_hash=output_sha256,
+                details={
+                    "input_sha256": input_sha256,
+                    "level": options.level.value,
+                    "certificate_serial": str(certificate.serial_number),
+                    "certify": options.certify,
+                    **(details or {}),
+                },
+            )
+            audit_seq = entry.seq
+        return SealResult(
+            pdf=sealed,
+            seal_code=seal_code,
+            level=options.level.value,
+            input_sha256=input_sha256,
+            output_sha256=output_sha256,
+            certificate_serial=str(certificate.serial_number),
+            audit_seq=audit_seq,
+        )
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write a sealed PDF atomically: a crash leaves the old file or the new, never half."""
+    try:
+        atomic_write(path, data, mode=0o644)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None

@@ -1,0 +1,132 @@
+"""The service's own TSA, OCSP responder and CRLs, wired to the registry's live state.
+
+``pki`` has them as plain objects (``TimeStampAuthority``, ``OcspResponder``, CRL bytes);
+this module picks the current TSA / OCSP signer certificates of a hierarchy, loads their
+keys from the key store once per process, answers OCSP from the ``certificates`` table
+(so a revocation is visible the moment it commits) and assembles the validation data that
+sealing embeds for B-LT / B-LTA.  The HTTP endpoints serve the same objects.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from asn1crypto import crl, ocsp, x509
+from sqlalchemy import select
+
+from pki.certificates import Profile, load_certificate
+from pki.clock import now_utc
+from pki.ocsp import CertStatus, OcspResponder, build_request
+from pki.tsa import TimeStampAuthority
+from sealsvc.ca import HIERARCHIES, CaSet
+from sealsvc.errors import NotFound
+from sealsvc.models import Certificate, CertificateStatus
+from sealsvc.pades import RevocationMaterial
+
+__all__ = ["TrustServices"]
+
+
+class TrustServices:
+    """Per-process cache of TSA and OCSP responders for both hierarchies.
+
+    Objects are rebuilt when the current TSA/OCSP certificate of a hierarchy changes (a
+    re-issued TSA certificate is picked up without a restart).
+    """
+
+    def __init__(self, context, clock: Callable[[], datetime] = now_utc) -> None:
+        self._context = context
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tsa: dict[str, tuple[int, TimeStampAuthority]] = {}
+        self._ocsp: dict[str, tuple[int, OcspResponder]] = {}
+
+    def _ca_set(self, hierarchy: str) -> CaSet:
+        if hierarchy not in HIERARCHIES:
+            raise NotFound(f"unknown hierarchy {hierarchy!r}")
+        with self._context.database.session(read_only=True) as session:
+            return self._context.ca.ca_set(session, hierarchy)
+
+    def tsa(self, hierarchy: str) -> TimeStampAuthority:
+        """The time-stamp authority of ``hierarchy`` (RSA TSA for RSA seals, SM2 for SM2)."""
+        ca_set = self._ca_set(hierarchy)
+        with self._lock:
+            cached = self._tsa.get(hierarchy)
+            if cached is None or cached[0] != ca_set.tsa.id:
+                authority = TimeStampAuthority(
+                    load_certificate(ca_set.tsa.der),
+                    self._context.keystore.signer(ca_set.tsa.key_id),
+                    chain=list(ca_set.chain()),
+                    clock=self._clock,
+                )
+                cached = self._tsa[hierarchy] = (ca_set.tsa.id, authority)
+        return cached[1]
+
+    def ocsp(self, hierarchy: str) -> OcspResponder:
+        """The OCSP responder for certificates of the current issuing CA of ``hierarchy``."""
+        ca_set = self._ca_set(hierarchy)
+        with self._lock:
+            cached = self._ocsp.get(hierarchy)
+            if cached is None or cached[0] != ca_set.ocsp.id:
+                issuing_id = ca_set.issuing.id
+                responder = OcspResponder(
+                    load_certificate(ca_set.ocsp.der),
+                    self._context.keystore.signer(ca_set.ocsp.key_id),
+                    load_certificate(ca_set.issuing.der),
+                    status_lookup=lambda serial: self.status(hierarchy, issuing_id, serial),
+                    clock=self._clock,
+                )
+                cached = self._ocsp[hierarchy] = (ca_set.ocsp.id, responder)
+        return cached[1]
+
+    def status(self, hierarchy: str, issuer_id: int, serial: int) -> CertStatus:
+        """Live status of a certificate of issuer ``issuer_id`` from the registry."""
+        with self._context.database.session(read_only=True) as session:
+            row = session.scalars(
+                select(Certificate).where(
+                    Certificate.hierarchy == hierarchy,
+                    Certificate.serial == str(serial),
+                    Certificate.issuer_certificate_id == issuer_id,
+                )
+            ).first()
+            if row is None:
+                return CertStatus("unknown")
+            if row.status == CertificateStatus.REVOKED.value:
+                return CertStatus("revoked", row.revoked_at, row.revocation_reason or "unspecified")
+            if row.status == CertificateStatus.ON_HOLD.value:
+                return CertStatus("revoked", row.revoked_at, "certificate_hold")
+            return CertStatus("good")
+
+    def latest_crl_der(self, hierarchy: str, issuer: Profile) -> bytes:
+        """The newest CRL of the root or issuing CA of ``hierarchy`` (DER)."""
+        with self._context.database.session(read_only=True) as session:
+            ca_set = self._context.ca.ca_set(session, hierarchy)
+            row = self._context.ca.latest_crl(
+                session, ca_set.root if issuer is Profile.ROOT_CA else ca_set.issuing
+            )
+            if row is None:
+                raise NotFound(f"no CRL has been published for the {hierarchy} {issuer.value}")
+            return row.der
+
+    def validation_data(self, hierarchy: str, certificate: x509.Certificate) -> RevocationMaterial:
+        """What a B-LT seal embeds: CA/TSA/OCSP certificates, both CRLs, a fresh OCSP answer."""
+        ca_set = self._ca_set(hierarchy)
+        issuing, root = ca_set.chain()
+        responder = self.ocsp(hierarchy)
+        response = ocsp.OCSPResponse.load(
+            responder.respond(build_request(certificate, issuing, nonce=False))
+        )
+        return RevocationMaterial(
+            certificates=(
+                issuing,
+                root,
+                load_certificate(ca_set.tsa.der),
+                load_certificate(ca_set.ocsp.der),
+            ),
+            crls=tuple(
+                crl.CertificateList.load(self.latest_crl_der(hierarchy, p))
+                for p in (Profile.ROOT_CA, Profile.ISSUING_CA)
+            ),
+            ocsp_responses=(response,),
+        )
