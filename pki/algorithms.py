@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 from asn1crypto import algos, keys
@@ -243,14 +244,13 @@ def verify(
     spki = public_key_info.dump()
     key_type = public_key_info["algorithm"]["algorithm"].native
     if scheme is SignatureScheme.SM2_SM3:
-        curve = _named_curve(public_key_info)
-        if key_type != "ec" or curve != oids.SM2_CURVE:
+        if key_type != "ec" or _named_curve(public_key_info) != oids.SM2_CURVE:
             raise SignatureInvalid("SM2 signature but the public key is not on the SM2 curve")
-        sm2.verify(sm2.load_public_key_der(spki), data, signature)
+        sm2.verify(_load_public_key(spki, sm2_curve=True), data, signature)
         return
     if key_type == "ec" and _named_curve(public_key_info) == oids.SM2_CURVE:
         raise SignatureInvalid(f"SM2 public key cannot verify a {scheme.value} signature")
-    public = serialization.load_der_public_key(spki)
+    public = _load_public_key(spki, sm2_curve=False)
     try:
         if scheme is SignatureScheme.ECDSA_SHA256 and isinstance(public, ec.EllipticCurvePublicKey):
             public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
@@ -262,6 +262,17 @@ def verify(
             raise SignatureInvalid(f"{scheme.value} signature does not fit a {key_type} key")
     except InvalidSignature as exc:
         raise SignatureInvalid(f"{scheme.value} signature does not verify") from exc
+
+
+@lru_cache(maxsize=256)
+def _load_public_key(spki: bytes, sm2_curve: bool) -> object:
+    """The loaded public key for SPKI DER, cached because the same few CA, OCSP, TSA and
+    seal keys verify over and over, and parsing one (with its EC point check) costs up to a
+    fifth of an ECDSA verification.  Keyed by the exact DER, so a cache hit is the same key;
+    loaded keys are immutable and safe to share between threads."""
+    if sm2_curve:
+        return sm2.load_public_key_der(spki)
+    return serialization.load_der_public_key(spki)
 
 
 def _named_curve(public_key_info: keys.PublicKeyInfo) -> str | None:

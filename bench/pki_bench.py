@@ -1,0 +1,181 @@
+"""Signature throughput of ``pki.algorithms`` next to ``openssl speed`` on the same machine.
+
+    python bench/pki_bench.py [--seconds 3]
+
+Measures, on one thread, the public path the service itself uses — ``SoftwareKey.sign``
+(message in, DER signature out) and ``algorithms.verify`` (asn1crypto ``PublicKeyInfo``,
+message, signature) — for RSA-2048, ECDSA P-256 and SM2, and puts each rate beside what
+``openssl speed -seconds N <alg>`` reports for the same algorithm (one core by default).
+The ratio ours/openssl shows what the Python layers cost; the goal is at least 80 %.
+
+``openssl speed`` signs a fixed short digest for RSA and ECDSA, while our path also hashes
+the message; the benchmark therefore signs a 32-byte message so hashing is negligible.
+The "backend" column is the bare library call (``cryptography`` or Tongsuo, key already
+loaded): ours/backend is the cost of our Python layer, backend/openssl that of the library
+(``cryptography`` wheels bundle their own OpenSSL and set up a fresh context per call).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from rich.console import Console
+from rich.table import Table
+
+from pki import algorithms, sm2
+from pki.algorithms import KeyAlgorithm
+
+__all__ = ["Result", "main", "measure", "openssl_speed"]
+
+GOAL = 0.80
+MESSAGE = bytes(range(32))
+
+# (our key algorithm, ``openssl speed`` argument, start of its result row)
+ALGORITHMS = [
+    (KeyAlgorithm.RSA2048, "rsa2048", "rsa 2048 bits"),
+    (KeyAlgorithm.P256, "ecdsap256", "256 bits ecdsa (nistp256)"),
+    (KeyAlgorithm.SM2, "sm2", "256 bits SM2"),
+]
+
+_ROW_RATES = re.compile(r"(\d+(?:\.\d+)?)\s+(\d+(?:\.\d+)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One algorithm/operation: rates in operations per second of our public path, of the
+    bare backend call, and of ``openssl speed``."""
+
+    algorithm: str
+    operation: str
+    ours: float
+    backend: float
+    openssl: float
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.openssl if self.openssl else 0.0
+
+
+def measure(operation: Callable[[], object], seconds: float) -> float:
+    """Operations per second of ``operation`` over at least ``seconds`` of wall time."""
+    operation()  # warm-up: first-call imports and caches do not count
+    count, batch = 0, 16
+    start = time.perf_counter()
+    while True:
+        for _ in range(batch):
+            operation()
+        count += batch
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return count / elapsed
+
+
+def openssl_speed(name: str, row_label: str, seconds: int) -> tuple[float, float]:
+    """(sign/s, verify/s) from ``openssl speed -seconds N name``.
+
+    The result row ends with the two rates, e.g.
+    ``rsa 2048 bits 0.000810s 0.000019s   1234.0  52006.2`` or
+    `` 256 bits SM2 (CurveSM2)   0.0005s   0.0005s   2044.9   1903.9``.
+    """
+    out = subprocess.run(
+        ["openssl", "speed", "-seconds", str(seconds), name],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for line in out.splitlines():
+        match = _ROW_RATES.search(line)
+        if line.strip().startswith(row_label) and match:
+            return float(match.group(1)), float(match.group(2))
+    raise RuntimeError(f"no '{row_label}' row in the output of openssl speed {name}")
+
+
+def backend_calls(
+    key: algorithms.SoftwareKey, signature: bytes
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """(sign, verify) straight on the library objects, with the public key loaded once."""
+    private = key._private
+    if key.key_algorithm is KeyAlgorithm.SM2:
+        public = sm2.load_public_key_der(key.public_key_info.dump())
+        return (
+            lambda: sm2.sign(private, MESSAGE),
+            lambda: sm2.verify(public, MESSAGE, signature),
+        )
+    public = private.public_key()
+    if key.key_algorithm is KeyAlgorithm.P256:
+        ecdsa = ec.ECDSA(hashes.SHA256())
+        return (
+            lambda: private.sign(MESSAGE, ecdsa),
+            lambda: public.verify(signature, MESSAGE, ecdsa),
+        )
+    return (
+        lambda: private.sign(MESSAGE, padding.PKCS1v15(), hashes.SHA256()),
+        lambda: public.verify(signature, MESSAGE, padding.PKCS1v15(), hashes.SHA256()),
+    )
+
+
+def run(seconds: int) -> list[Result]:
+    results = []
+    for key_algorithm, speed_name, row_label in ALGORITHMS:
+        key = algorithms.generate(key_algorithm)
+        scheme = key_algorithm.default_scheme
+        public_key_info = key.public_key_info
+        signature = key.sign(MESSAGE)
+        sign_rate = measure(lambda key=key: key.sign(MESSAGE), seconds)
+        verify_rate = measure(
+            lambda pki=public_key_info, sig=signature, scheme=scheme: algorithms.verify(
+                pki, MESSAGE, sig, scheme
+            ),
+            seconds,
+        )
+        backend_sign, backend_verify = backend_calls(key, signature)
+        ossl_sign, ossl_verify = openssl_speed(speed_name, row_label, seconds)
+        name = key_algorithm.value
+        results.append(Result(name, "sign", sign_rate, measure(backend_sign, seconds), ossl_sign))
+        results.append(
+            Result(name, "verify", verify_rate, measure(backend_verify, seconds), ossl_verify)
+        )
+    return results
+
+
+def render(results: list[Result], seconds: int) -> Table:
+    table = Table(title=f"pki.algorithms vs openssl speed ({seconds} s each, one thread)")
+    table.add_column("algorithm")
+    table.add_column("operation")
+    for column in ("ours ops/s", "backend ops/s", "openssl ops/s", "ours/backend", "ours/openssl"):
+        table.add_column(column, justify="right")
+    for r in results:
+        style = "green" if r.ratio >= GOAL else "red"
+        table.add_row(
+            r.algorithm,
+            r.operation,
+            f"{r.ours:,.0f}",
+            f"{r.backend:,.0f}",
+            f"{r.openssl:,.0f}",
+            f"{r.ours / r.backend:.0%}",
+            f"[{style}]{r.ratio:.0%}[/]",
+        )
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=3, help="seconds per measurement")
+    args = parser.parse_args(argv)
+    results = run(args.seconds)
+    Console().print(render(results, args.seconds))
+    below = [f"{r.algorithm} {r.operation}" for r in results if r.ratio < GOAL]
+    if below:
+        Console().print(f"below {GOAL:.0%} of openssl: {', '.join(below)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
