@@ -1,0 +1,179 @@
+"""The database: one engine per URL, one transaction per state change, schema by migration.
+
+Two backends and the same code on both:
+
+* **SQLite** (the embedded default, a file in the data directory). Every connection gets
+  ``foreign_keys=ON`` (SQLite's default is off, which would let a seal point at a department
+  that does not exist), WAL journalling (readers do not block the writer) and a busy
+  timeout (a second CLI or service process waits instead of failing with "database is
+  locked"). A writing transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock
+  up front, so two writers queue on the busy timeout rather than both reading the audit
+  chain head and then one failing to upgrade its lock half-way (``SQLITE_BUSY``, which the
+  busy timeout does not cover).
+* **PostgreSQL** (several service nodes): ``SEALSVC_DATABASE_URL=postgresql+psycopg://…``;
+  plain ``postgresql://`` and ``postgres://`` URLs are mapped to the psycopg 3 driver, the
+  one installed.
+
+The schema is created and changed only by the Alembic migrations in
+``sealsvc/migrations`` (:meth:`Database.migrate`), never by ``create_all``: a data directory
+made by an older release is upgraded in place by the same scripts that made a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sealsvc.config import ConfigError, Settings
+
+__all__ = ["BUSY_TIMEOUT_SECONDS", "Database", "normalise_url", "open_database"]
+
+BUSY_TIMEOUT_SECONDS = 30
+"""How long a SQLite writer waits for another writer's transaction before giving up."""
+
+_READ_ONLY = "sealsvc_read_only"
+
+
+def normalise_url(url: str | URL) -> URL:
+    """``url`` with PostgreSQL mapped to the psycopg 3 driver (the only one installed)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+class Database:
+    """An engine and a session factory for one database URL.
+
+    ``session()`` is the unit of work: everything done inside one ``with`` block commits
+    together or not at all. Callers that change state also append their audit entry inside
+    the same block (see :mod:`sealsvc.audit`), so the log never records a change that did
+    not happen, nor misses one that did.
+    """
+
+    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self.engine = create_engine(
+                self.url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}
+            )
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
+        self._read_only_engine = self.engine.execution_options(**{_READ_ONLY: True})
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_only_sessions = sessionmaker(self._read_only_engine, expire_on_commit=False)
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        ``read_only=True`` is a hint for SQLite (a deferred ``BEGIN`` that does not queue
+        behind writers); it does not stop writes. Objects stay usable after the block
+        (``expire_on_commit=False``) so a command can print what it just stored.
+        """
+        factory = self._read_only_sessions if read_only else self._sessions
+        with factory() as session, session.begin():
+            yield session
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (default: the newest) with the Alembic scripts."""
+        with self.engine.begin() as connection:
+            config = alembic_config(connection)
+            command.upgrade(config, revision)
+
+    def current_revision(self) -> str | None:
+        """The Alembic revision the database is at, ``None`` if it was never migrated."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        """The newest revision the installed migration scripts know."""
+        return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests and short-lived CLI processes)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """A programmatic Alembic config (no ``alembic.ini``) pointing at the bundled scripts.
+
+    With ``connection`` the migration runs on it, inside the caller's transaction.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(files("sealsvc") / "migrations"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def open_database(settings: Settings, *, echo: bool = False) -> Database:
+    """The service's database, migrated to the newest schema.
+
+    Creates the data directory for a SQLite file; upgrading an up-to-date database is a
+    no-op, so every CLI command and service start may call this. An unusable URL or an
+    unreachable server is a :class:`~sealsvc.config.ConfigError` naming the database (the
+    password hidden), not a driver traceback.
+    """
+    try:
+        database = Database(settings.database_url, echo=echo)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigError(f"unusable database URL: {exc}") from None
+    try:
+        if database.is_sqlite and database.url.database not in (None, "", ":memory:"):
+            Path(database.url.database).parent.mkdir(parents=True, exist_ok=True)
+        database.migrate()
+    except (OSError, OperationalError) as exc:
+        database.dispose()
+        where = database.url.render_as_string(hide_password=True)
+        reason = getattr(exc, "orig", None) or exc
+        raise ConfigError(f"cannot open database {where}: {reason}") from None
+    return database
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Pragmas on every connection; explicit ``BEGIN [IMMEDIATE]`` instead of pysqlite's.
+
+    pysqlite would otherwise start transactions lazily before the first DML statement and
+    never before a SELECT, which breaks both the write-lock-first rule and transactional
+    DDL; SQLAlchemy documents this recipe ("Serializable isolation / Savepoints /
+    Transactional DDL").
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,0 +1,457 @@
+"""The persistent model of sealsvc: departments, seals, certificates, CRLs and the audit log.
+
+SQLAlchemy 2 declarative classes with typed ``Mapped[...]`` columns. The tables are created
+and changed by the Alembic scripts in ``sealsvc/migrations`` only; a test checks that the
+newest migration and these classes agree (``alembic.autogenerate.compare_metadata``), so a
+change here without a migration fails CI.
+
+Choices that matter to callers:
+
+* Closed vocabularies (statuses, kinds, profiles) are ``StrEnum`` classes stored as short
+  strings with a CHECK constraint: readable in ``psql``/``sqlite3``, portable, and a member
+  compares equal to the stored string.
+* Every timestamp is :class:`UtcDateTime`: stored in UTC, always read back timezone-aware
+  (SQLite would otherwise return naive values and PostgreSQL the session's zone), so the
+  audit hash and validity checks see the same instant on both backends.
+* Certificate serial numbers are decimal strings: RFC 5280 allows 20 octets (160 bits),
+  more than any portable integer column, and SQLite's NUMERIC would round them to a REAL.
+* Constraint names follow :data:`NAMING_CONVENTION`, so later migrations can name what they
+  alter on every backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "AuditEntry",
+    "AuditHead",
+    "Base",
+    "Certificate",
+    "CertificateProfile",
+    "CertificateStatus",
+    "Crl",
+    "Department",
+    "DepartmentKind",
+    "DepartmentNameHistory",
+    "Hierarchy",
+    "ImageSource",
+    "Seal",
+    "SealAlgorithm",
+    "SealStatus",
+    "UtcDateTime",
+    "utcnow",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current instant, timezone-aware UTC (the only kind of datetime stored)."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A ``TIMESTAMP WITH TIME ZONE`` that refuses naive input and always returns UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: store timezone-aware (UTC) datetimes only")
+        value = value.astimezone(UTC)
+        # SQLite keeps the text as given; a fixed UTC form keeps ORDER BY chronological.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime()}  # noqa: RUF012 - SQLAlchemy's hook
+
+
+def _one_of(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of the enum's values (name gets the ``ck_`` prefix)."""
+    allowed = ", ".join(f"'{member.value}'" for member in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name)
+
+
+# --- vocabularies ---------------------------------------------------------------------------
+
+
+class DepartmentKind(StrEnum):
+    """What kind of body a department is; decides nothing technical, shown to operators."""
+
+    GOVERNMENT = "government"
+    DEPARTMENT = "department"
+    PUBLIC_SERVICE_UNIT = "public_service_unit"
+    MANAGEMENT_COMMITTEE = "management_committee"
+
+
+class SealAlgorithm(StrEnum):
+    """Key algorithm of a seal; the same values as ``pki.algorithms.KeyAlgorithm``."""
+
+    RSA2048 = "rsa2048"
+    RSA3072 = "rsa3072"
+    P256 = "p256"
+    SM2 = "sm2"
+
+
+class SealStatus(StrEnum):
+    """Lifecycle state of a seal; only ``active`` seals may seal documents."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class ImageSource(StrEnum):
+    """Whether a seal's image is drawn by the service or an uploaded scan of the physical seal."""
+
+    GENERATED = "generated"
+    UPLOADED = "uploaded"
+
+
+class Hierarchy(StrEnum):
+    """The CA hierarchy a certificate belongs to (international RSA/ECDSA, or SM2)."""
+
+    RSA = "rsa"
+    SM2 = "sm2"
+
+
+class CertificateProfile(StrEnum):
+    """What a certificate is for; decides its extensions (see ``pki`` profiles)."""
+
+    ROOT_CA = "root_ca"
+    ISSUING_CA = "issuing_ca"
+    SEAL = "seal"
+    TSA = "tsa"
+    OCSP = "ocsp"
+
+
+class CertificateStatus(StrEnum):
+    """Revocation-relevant state; ``superseded`` = replaced by a renewal, still not revoked."""
+
+    VALID = "valid"
+    SUPERSEDED = "superseded"
+    ON_HOLD = "on_hold"
+    REVOKED = "revoked"
+
+
+# --- departments ----------------------------------------------------------------------------
+
+
+class Department(Base):
+    """A body that owns seals: the city government, its departments, service units.
+
+    ``code`` is the stable identifier scripts use; ``name`` may change (see
+    :class:`DepartmentNameHistory`) and is unique among active departments only, so a
+    dissolved department's name can be reused by its successor.
+    """
+
+    __tablename__ = "departments"
+    __table_args__ = (
+        _one_of("kind", DepartmentKind, "kind"),
+        Index(
+            "uq_departments_active_name",
+            "name",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped[Department | None] = relationship(remote_side=[id])
+    name_history: Mapped[list[DepartmentNameHistory]] = relationship(
+        back_populates="department", order_by="DepartmentNameHistory.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"Department(code={self.code!r}, name={self.name!r}, active={self.active})"
+
+
+class DepartmentNameHistory(Base):
+    """One rename of a department: old seals and documents carry the old name."""
+
+    __tablename__ = "department_name_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    old_name: Mapped[str] = mapped_column(String(200))
+    new_name: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department] = relationship(back_populates="name_history")
+
+
+# --- seals and certificates -----------------------------------------------------------------
+
+
+class Seal(Base):
+    """An electronic seal: a department's key, its current certificate and its image.
+
+    ``code`` is the 14-digit seal code (印章编码) every seal command and API path takes.
+    ``version`` is SQLAlchemy's optimistic lock: two concurrent lifecycle changes of one
+    seal cannot both commit (the second raises ``StaleDataError``).
+    """
+
+    __tablename__ = "seals"
+    __table_args__ = (
+        _one_of("algorithm", SealAlgorithm, "algorithm"),
+        _one_of("status", SealStatus, "status"),
+        _one_of("image_source", ImageSource, "image_source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    text: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[str] = mapped_column(String(128))
+    current_certificate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("certificates.id", use_alter=True)
+    )
+    status: Mapped[str] = mapped_column(String(16), default=SealStatus.ACTIVE.value)
+    image_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    image_source: Mapped[str] = mapped_column(String(16), default=ImageSource.GENERATED.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    valid_until: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+
+    department: Mapped[Department] = relationship()
+    current_certificate: Mapped[Certificate | None] = relationship(
+        foreign_keys=[current_certificate_id], post_update=True
+    )
+    certificates: Mapped[list[Certificate]] = relationship(
+        foreign_keys="Certificate.seal_id", back_populates="seal", order_by="Certificate.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's hook
+
+    def __repr__(self) -> str:
+        return f"Seal(code={self.code!r}, kind={self.kind!r}, status={self.status!r})"
+
+
+def _der_fingerprint(context: DefaultExecutionContext) -> str:
+    return hashlib.sha256(context.get_current_parameters()["der"]).hexdigest()
+
+
+class Certificate(Base):
+    """Every certificate the service issued or holds: CA, seal, TSA and OCSP certificates.
+
+    ``serial`` is the decimal serial number (see the module note); it is unique within a
+    hierarchy, which implies the RFC 5280 uniqueness per issuer and lets OCSP and CRL code
+    find a certificate by (hierarchy, serial). ``sha256`` (hex of the DER) is filled in
+    automatically and finds the row for a certificate met inside a signed document.
+    """
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        UniqueConstraint("hierarchy", "serial"),
+        _one_of("hierarchy", Hierarchy, "hierarchy"),
+        _one_of("profile", CertificateProfile, "profile"),
+        _one_of("status", CertificateStatus, "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64))
+    hierarchy: Mapped[str] = mapped_column(String(8))
+    profile: Mapped[str] = mapped_column(String(16))
+    issuer_certificate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("certificates.id"), index=True
+    )
+    seal_id: Mapped[int | None] = mapped_column(ForeignKey("seals.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(Text)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, default=_der_fingerprint)
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default=CertificateStatus.VALID.value)
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(64))
+    superseded_at: Mapped[datetime | None]
+
+    issuer: Mapped[Certificate | None] = relationship(remote_side=[id])
+    seal: Mapped[Seal | None] = relationship(foreign_keys=[seal_id], back_populates="certificates")
+
+    @property
+    def serial_number(self) -> int:
+        return int(self.serial)
+
+    def __repr__(self) -> str:
+        return f"Certificate(serial={self.serial}, profile={self.profile!r})"
+
+
+class Crl(Base):
+    """A CRL as issued (DER), one row per CRL number of an issuing CA."""
+
+    __tablename__ = "crls"
+    __table_args__ = (UniqueConstraint("issuer_certificate_id", "crl_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    crl_number: Mapped[int] = mapped_column(BigInteger)
+    this_update: Mapped[datetime]
+    next_update: Mapped[datetime]
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+
+    issuer: Mapped[Certificate] = relationship()
+
+
+# --- audit log ------------------------------------------------------------------------------
+
+
+class AuditEntry(Base):
+    """One entry of the hash-chained audit log; written only by :mod:`sealsvc.audit`.
+
+    ``entry_hash`` is SHA-256 over the canonical encoding of every other column, which
+    includes ``prev_hash``, the hash of entry ``seq - 1``. ``details`` is canonical JSON
+    text (sorted keys, no floats).
+    """
+
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    seal_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    department_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    document_hash: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+    def __repr__(self) -> str:
+        return f"AuditEntry(seq={self.seq}, action={self.action!r})"
+
+
+class AuditHead(Base):
+    """The single row naming the newest audit entry.
+
+    Appenders lock this row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write lock is
+    taken by ``BEGIN IMMEDIATE``), which serialises appends and keeps ``seq`` gap-free. It
+    also lets verification notice entries removed from, or added to, the end of the log.
+    """
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- API keys and licences ------------------------------------------------------------------
+
+
+class ApiKey(Base):
+    """A credential of an approval system: bound to one department (or admin) and scopes.
+
+    Only a SHA-256 of the secret is stored. The secret is 256 random bits, so a fast hash
+    is enough (no dictionary to guess from); ``key_id`` is the public half that finds the
+    row and appears in logs and the audit trail.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    scopes: Mapped[str] = mapped_column(String(200))
+    rate_per_minute: Mapped[int] = mapped_column(Integer, default=600)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    department: Mapped[Department | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"ApiKey({self.key_id!r}, scopes={self.scopes!r})"
+
+
+class LicenceStatus(StrEnum):
+    """A licence is valid until annulled (吊销/注销) or replaced by a new version (变更)."""
+
+    VALID = "valid"
+    ANNULLED = "annulled"
+    SUPERSEDED = "superseded"
+
+
+class Licence(Base):
+    """An issued electronic licence (电子证照): its data, its sealed file, its status."""
+
+    __tablename__ = "licences"
+    __table_args__ = (
+        UniqueConstraint("number", "version"),
+        _one_of("status", LicenceStatus, "licence_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    template: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(Text)
+    seal_codes: Mapped[str] = mapped_column(Text)
+    document_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=LicenceStatus.VALID.value)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status_changed_at: Mapped[datetime | None]
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("licences.id"))
+
+    previous: Mapped[Licence | None] = relationship(remote_side=[id])
+
+    def __repr__(self) -> str:
+        return f"Licence({self.number!r}, v{self.version}, {self.status!r})"

@@ -1,0 +1,199 @@
+"""Shared fixtures: a data directory and settings, the CLI, and real databases.
+
+Fixtures for everyone:
+
+* ``data_dir`` — an empty data directory (``tmp_path / "data"``).
+* ``settings`` — :class:`sealsvc.config.Settings` for ``data_dir`` with SQLite, a test
+  passphrase in ``SEALSVC_PASSPHRASE`` and no ``SEALSVC_DATABASE_URL``; the environment
+  variables are set for the test (so code that calls ``Settings.load()`` sees the same).
+* ``database_url`` — parametrized ``sqlite`` / ``postgres``: a test that uses it (or
+  ``database``, ``settings_on_each_db``) runs once per backend. The PostgreSQL variant gets
+  a fresh, empty database on a real PostgreSQL 15 server that this file starts.
+* ``database`` — a :class:`sealsvc.db.Database` on ``database_url``, migrated to head.
+* ``settings_on_each_db`` — ``settings`` with ``SEALSVC_DATABASE_URL`` = ``database_url``.
+* ``sealctl`` — runs the CLI in-process: ``sealctl("dept", "list", "--json")`` returns
+  click's ``Result`` (``exit_code``, ``stdout``, ``stderr``) with ``--data-dir`` = ``data_dir``
+  and the environment of ``settings`` (or ``settings_on_each_db`` if the test uses it).
+
+The PostgreSQL server (``postgres_server``, session scope) runs from
+``/usr/lib/postgresql/15/bin`` (or ``SEALSVC_PG_BINDIR``) in a temporary directory with
+trust authentication on 127.0.0.1 and a free port; as root it runs as the ``postgres`` OS
+user (PostgreSQL refuses to run as root). Without the binaries the postgres variants skip,
+except under ``CI=true`` where a missing server is a failure: CI must test PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from sealsvc.config import Settings
+from sealsvc.db import Database
+
+TEST_PASSPHRASE = "test passphrase, not a secret"
+INITDB_OPTIONS = ("-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+# A throw-away server: durability off (it is deleted after the run), small WAL.
+FAST_UNSAFE_SETTINGS = (
+    "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
+    "-c wal_level=minimal -c max_wal_senders=0"
+)
+PG_BINDIR = Path(os.environ.get("SEALSVC_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """A running throw-away PostgreSQL server; ``new_database()`` gives an empty database."""
+
+    host: str
+    port: int
+    user: str
+
+    def admin_url(self) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/postgres"
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+    def execute(self, sql: str) -> None:
+        with psycopg.connect(self.admin_url(), autocommit=True) as connection:
+            connection.execute(sql)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _as_server_user(argv: list[str]) -> list[str]:
+    """PostgreSQL will not run as root: run its tools as the ``postgres`` OS user then."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *argv]
+    return argv
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL 15 server for the whole test session (see the module docstring)."""
+    initdb, pg_ctl = PG_BINDIR / "initdb", PG_BINDIR / "pg_ctl"
+    if not (initdb.exists() and pg_ctl.exists()):
+        reason = f"PostgreSQL server binaries not found in {PG_BINDIR} (apt-get install postgresql)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="sealsvc-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    data, log = root / "data", root / "server.log"
+    port = _free_port()
+    run = {"check": True, "capture_output": True, "text": True, "cwd": root}
+    subprocess.run(
+        _as_server_user(
+            [str(initdb), "-D", str(data), "-A", "trust", "-U", "postgres", *INITDB_OPTIONS]
+        ),
+        **run,
+    )
+    options = f"-h 127.0.0.1 -p {port} -k {root} {FAST_UNSAFE_SETTINGS}"
+    try:
+        subprocess.run(
+            _as_server_user(
+                [str(pg_ctl), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
+            ),
+            **run,
+        )
+    except subprocess.CalledProcessError as exc:
+        server_log = log.read_text() if log.exists() else ""
+        pytest.fail(f"PostgreSQL did not start: {exc.stderr}\n{server_log}")
+    try:
+        yield PostgresServer(host="127.0.0.1", port=port, user="postgres")
+    finally:
+        subprocess.run(
+            _as_server_user([str(pg_ctl), "-D", str(data), "-m", "immediate", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database: a SQLite file, or a fresh database on the test server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sealsvc.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"sealsvc_test_{os.getpid()}_{next(_database_numbers)}"
+    server.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.url(name)
+    finally:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """A :class:`Database` on ``database_url``, migrated to the newest schema."""
+    db = Database(database_url)
+    db.migrate()
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty data directory for one test."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for ``data_dir`` on SQLite with the test passphrase (also set in the env)."""
+    monkeypatch.setenv("SEALSVC_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SEALSVC_PASSPHRASE", TEST_PASSPHRASE)
+    for name in ("SEALSVC_PASSPHRASE_FILE", "SEALSVC_DATABASE_URL", "SEALSVC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return Settings.load(data_dir)
+
+
+@pytest.fixture
+def settings_on_each_db(
+    settings: Settings, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """``settings`` with ``SEALSVC_DATABASE_URL`` = ``database_url`` (runs once per backend)."""
+    monkeypatch.setenv("SEALSVC_DATABASE_URL", database_url)
+    return Settings.load(settings.data_dir)
+
+
+@pytest.fixture
+def sealctl(request: pytest.FixtureRequest, settings: Settings) -> Callable[..., Result]:
+    """Run ``sealctl`` in-process with ``--data-dir`` and the test environment."""
+    from sealsvc.cli.main import app
+
+    if "settings_on_each_db" in request.fixturenames:
+        request.getfixturevalue("settings_on_each_db")
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> Result:
+        argv = ["--data-dir", str(settings.data_dir), *args]
+        return runner.invoke(app, argv, input=input, env=dict(os.environ))
+
+    return run
