@@ -8,11 +8,14 @@ from __future__ import annotations
 
 __all__ = [
     "Conflict",
+    "Forbidden",
     "InvalidInput",
     "InvalidTransition",
     "NotFound",
+    "RateLimited",
     "SealNotUsable",
     "SealsvcError",
+    "Unauthorized",
 ]
 
 
@@ -54,3 +57,24 @@ class SealNotUsable(SealsvcError):
 
     status = 409
     kind = "seal-not-usable"
+
+
+class Unauthorized(SealsvcError):
+    """No credential, or one that is unknown or revoked."""
+
+    status = 401
+    kind = "unauthorized"
+
+
+class Forbidden(SealsvcError):
+    """The credential is valid but may not do this (scope, or another department's seal)."""
+
+    status = 403
+    kind = "forbidden"
+
+
+class RateLimited(SealsvcError):
+    """Too many requests for this credential; retry later."""
+
+    status = 429
+    kind = "rate-limited"

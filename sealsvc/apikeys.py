@@ -1,0 +1,130 @@
+"""API keys of approval systems: issued once, stored hashed, bound to a department and scopes.
+
+A key is shown once as ``sk_<key id>_<secret>``.  The key id is public (logs, audit
+trail); the secret is 256 random bits of which only a SHA-256 is stored.  A fast hash is
+right here: a guessable password needs a slow KDF, a 256-bit random secret does not, and
+every API request must authenticate quickly.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sealsvc import audit, departments
+from sealsvc.errors import InvalidInput, NotFound, Unauthorized
+from sealsvc.models import ApiKey, utcnow
+
+__all__ = [
+    "SCOPES",
+    "Principal",
+    "authenticate",
+    "create_api_key",
+    "list_api_keys",
+    "revoke_api_key",
+]
+
+SCOPES = frozenset({"sign", "licence", "verify", "admin"})
+_TOKEN = re.compile(r"sk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key id, its department (None for an admin key) and scopes."""
+
+    key_id: str
+    name: str
+    department_code: str | None
+    scopes: frozenset[str]
+    rate_per_minute: int
+
+    @property
+    def actor(self) -> str:
+        return f"api:{self.key_id}"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def create_api_key(
+    session: Session,
+    *,
+    name: str,
+    scopes: set[str],
+    department: str | None,
+    actor: str,
+    rate_per_minute: int = 600,
+) -> tuple[ApiKey, str]:
+    """A new key; returns the row and the token, which is never stored and never shown again."""
+    unknown = set(scopes) - SCOPES
+    if unknown or not scopes:
+        raise InvalidInput(f"scopes must be a non-empty subset of {', '.join(sorted(SCOPES))}")
+    if not name.strip():
+        raise InvalidInput("an API key needs a name")
+    department_row = departments.get(session, department) if department else None
+    if department_row is None and "admin" not in scopes and {"sign", "licence"} & scopes:
+        raise InvalidInput("a key that signs or issues licences must belong to a department")
+    key_id = secrets.token_hex(8)
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    row = ApiKey(
+        key_id=key_id,
+        secret_sha256=_digest(secret),
+        name=name.strip(),
+        department_id=department_row.id if department_row else None,
+        scopes=",".join(sorted(scopes)),
+        rate_per_minute=rate_per_minute,
+    )
+    session.add(row)
+    session.flush()
+    audit.append(
+        session,
+        action="apikey.create",
+        actor=actor,
+        department_code=department_row.code if department_row else None,
+        details={"key_id": key_id, "name": row.name, "scopes": row.scopes},
+    )
+    return row, f"sk_{key_id}_{secret}"
+
+
+def authenticate(session: Session, token: str) -> Principal:
+    """The principal for ``token``; :class:`Unauthorized` for anything else."""
+    match = _TOKEN.fullmatch(token.strip())
+    if not match:
+        raise Unauthorized("malformed API key")
+    key_id, secret = match.groups()
+    row = session.scalars(select(ApiKey).where(ApiKey.key_id == key_id)).first()
+    # compare even when the row is missing, so timing does not tell which key ids exist
+    expected = row.secret_sha256 if row else "0" * 64
+    if not hmac.compare_digest(expected, _digest(secret)) or row is None:
+        raise Unauthorized("unknown API key")
+    if row.revoked_at is not None:
+        raise Unauthorized("this API key has been revoked")
+    return Principal(
+        key_id=row.key_id,
+        name=row.name,
+        department_code=row.department.code if row.department else None,
+        scopes=frozenset(row.scopes.split(",")),
+        rate_per_minute=row.rate_per_minute,
+    )
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def revoke_api_key(session: Session, key_id: str, *, actor: str) -> ApiKey:
+    row = session.scalars(select(ApiKey).where(ApiKey.key_id == key_id)).first()
+    if row is None:
+        raise NotFound(f"no API key {key_id!r}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.append(session, action="apikey.revoke", actor=actor, details={"key_id": key_id})
+    return row
