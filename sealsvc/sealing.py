@@ -66,9 +66,7 @@ class Sealer:
         database = self._context.database
         with database.session(read_only=True) as session:
             material = seals.signing_material(session, seal_code, now=now)
-            stamp = (
-                seals.stamp_pdf_for(session, seal_code) if not options.placement.invisible else None
-            )
+        stamp = None if options.placement.invisible else seals.seal_stamp_pdf(material.appearance)
         certificate = load_certificate(material.certificate_der)
         hierarchy = material.hierarchy
         tsa = self.trust.tsa(hierarchy) if options.level.needs_timestamp else None

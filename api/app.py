@@ -1,0 +1,69 @@
+"""The FastAPI application: wiring only.
+
+``create_app(settings)`` builds one :class:`~sealsvc.context.ServiceContext` per worker
+process (database engine, key store handle cache, CA, trust services, sealer) and mounts
+the routers.  All domain decisions happen in ``sealsvc``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from api import pki_routes, v1
+from api.problems import install_problem_handlers, problem
+from sealsvc.config import Settings
+from sealsvc.context import ServiceContext
+from sealsvc.sealing import Sealer
+from sealsvc.trust_services import TrustServices
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.load()
+    app = FastAPI(
+        title="sealsvc",
+        summary="Electronic seal service: seal, issue licences, verify (RSA and SM2).",
+        version="1.0.0",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    context = ServiceContext(settings)
+    trust = TrustServices(context)
+    app.state.context = context
+    app.state.trust = trust
+    app.state.sealer = Sealer(context, trust)
+    install_problem_handlers(app)
+    app.include_router(pki_routes.router)
+    app.include_router(v1.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz():
+        """Readiness: the database answers and the key store opens."""
+
+        def check() -> None:
+            with context.database.session(read_only=True) as session:
+                session.execute(text("SELECT 1"))
+            context.keystore.list()
+
+        try:
+            await run_in_threadpool(check)
+        except Exception:
+            return problem(503, "Not ready", "database or key store unavailable", "not-ready")
+        return {"status": "ready"}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics(_: Request) -> PlainTextResponse:
+        """Prometheus metrics."""
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

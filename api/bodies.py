@@ -1,0 +1,47 @@
+"""Reading request bodies with a hard size limit, before anything parses them.
+
+A body over the limit is refused with 413 as soon as the limit is crossed (a declared
+Content-Length is checked first), so a client cannot make the service buffer gigabytes.
+PDF uploads come as multipart field ``file`` or as a raw ``application/pdf`` body.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+from starlette.datastructures import UploadFile
+
+__all__ = ["read_body", "read_pdf_upload"]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"the request body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_pdf_upload(request: Request, limit: int) -> tuple[bytes, dict[str, str]]:
+    """The uploaded PDF and the other form fields (empty for a raw body)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+            raise HTTPException(413, f"the upload is larger than {limit} bytes")
+        form = await request.form(max_files=1, max_fields=50, max_part_size=limit)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(400, "multipart upload without a 'file' field")
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise HTTPException(413, f"the PDF is larger than {limit} bytes")
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        return data, fields
+    if content_type in ("application/pdf", "application/octet-stream"):
+        return await read_body(request, limit), {}
+    raise HTTPException(415, "send the PDF as multipart field 'file' or as an application/pdf body")

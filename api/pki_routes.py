@@ -1,0 +1,92 @@
+"""PKI endpoints at the URLs written into certificates: CA certificates, CRLs, OCSP, TSA.
+
+Public (no API key): relying parties and ``openssl`` fetch them.  Media types follow
+RFC 2585 (``application/pkix-cert``, ``application/pkix-crl``), RFC 6960
+(``application/ocsp-request`` / ``-response``) and RFC 3161 (``application/timestamp-query``
+/ ``-reply``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.bodies import read_body
+from pki.certificates import Profile
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/pki", tags=["pki"])
+Hierarchy = Literal["rsa", "sm2"]
+_MAX_PROTOCOL_BODY = 64 * 1024
+_CERT_PROFILES = {
+    "root": Profile.ROOT_CA,
+    "issuing": Profile.ISSUING_CA,
+    "tsa": Profile.TSA,
+    "ocsp": Profile.OCSP,
+}
+
+
+def _context(request: Request):
+    return request.app.state.context
+
+
+def _certificate_der(request: Request, hierarchy: str, name: str) -> bytes:
+    context = _context(request)
+    with context.database.session(read_only=True) as session:
+        return context.ca.current(session, hierarchy, _CERT_PROFILES[name]).der
+
+
+@router.get("/{hierarchy}/{name}.crt", response_class=Response)
+async def ca_certificate(
+    request: Request, hierarchy: Hierarchy, name: Literal["root", "issuing", "tsa", "ocsp"]
+) -> Response:
+    """A CA, TSA or OCSP-signer certificate (DER)."""
+    der = await run_in_threadpool(_certificate_der, request, hierarchy, name)
+    return Response(der, media_type="application/pkix-cert")
+
+
+@router.get("/{hierarchy}/{name}.crl", response_class=Response)
+async def crl(request: Request, hierarchy: Hierarchy, name: Literal["root", "issuing"]) -> Response:
+    """The newest CRL of the root or issuing CA (DER)."""
+    profile = Profile.ROOT_CA if name == "root" else Profile.ISSUING_CA
+    trust = request.app.state.trust
+    der = await run_in_threadpool(trust.latest_crl_der, hierarchy, profile)
+    return Response(der, media_type="application/pkix-crl")
+
+
+def _ocsp_answer(request: Request, hierarchy: str, request_der: bytes) -> Response:
+    responder = request.app.state.trust.ocsp(hierarchy)
+    return Response(responder.respond(request_der), media_type="application/ocsp-response")
+
+
+@router.post("/{hierarchy}/ocsp", response_class=Response)
+async def ocsp_post(request: Request, hierarchy: Hierarchy) -> Response:
+    """OCSP over POST (RFC 6960 A.1.1)."""
+    body = await read_body(request, _MAX_PROTOCOL_BODY)
+    return await run_in_threadpool(_ocsp_answer, request, hierarchy, body)
+
+
+@router.get("/{hierarchy}/ocsp/{encoded:path}", response_class=Response)
+async def ocsp_get(request: Request, hierarchy: Hierarchy, encoded: str) -> Response:
+    """OCSP over GET: the DER request, base64 and URL-encoded, in the path."""
+    if len(encoded) > _MAX_PROTOCOL_BODY:
+        raise HTTPException(414, "OCSP request too long")
+    try:
+        body = base64.b64decode(encoded, validate=False)
+    except (binascii.Error, ValueError):
+        raise HTTPException(400, "the OCSP request is not base64") from None
+    return await run_in_threadpool(_ocsp_answer, request, hierarchy, body)
+
+
+@router.post("/{hierarchy}/tsa", response_class=Response)
+async def tsa(request: Request, hierarchy: Hierarchy) -> Response:
+    """RFC 3161 time-stamping over HTTP."""
+    body = await read_body(request, _MAX_PROTOCOL_BODY)
+    authority = await run_in_threadpool(request.app.state.trust.tsa, hierarchy)
+    answer = await run_in_threadpool(authority.respond, body)
+    return Response(answer, media_type="application/timestamp-reply")

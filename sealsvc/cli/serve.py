@@ -1,0 +1,63 @@
+"""``sealctl serve``: run the HTTP service (uvicorn) on this data directory.
+
+On first start with an empty data directory it creates the development set-up
+(:mod:`sealsvc.bootstrap`): SQLite database, dev CA hierarchies, seed departments, a
+demo seal per kind, and an admin API key printed once.
+
+The app is given to uvicorn as the import string ``api.app:create_app`` so that several
+worker processes can each build their own; ``sealsvc`` itself never imports ``api``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from sealsvc import bootstrap
+from sealsvc.cli.common import console, settings, user_errors
+from sealsvc.context import ServiceContext
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes.")] = 1,
+    no_bootstrap: Annotated[
+        bool, typer.Option("--no-bootstrap", help="Do not create dev material on first start.")
+    ] = False,
+) -> None:
+    """Start the sealing / licence / verification service.
+
+    Example: SEALSVC_PASSPHRASE_FILE=pass sealctl --data-dir data serve --port 8000 --workers 2
+    """
+    with user_errors():
+        current = settings(ctx)
+        context = ServiceContext(current)
+        if not no_bootstrap:
+            result = bootstrap.ensure_initialised(context)
+            if result.created:
+                console.print(
+                    "[yellow]First start: created DEVELOPMENT CAs, departments and demo seals "
+                    "(not for production).[/]"
+                )
+                for seal in result.seals:
+                    line = f"{seal['code']}  {seal['text']} {seal['kind']} ({seal['algorithm']})"
+                    console.print(f"  demo seal {line}")
+                console.print("Admin API key (shown once, keep it safe):")
+                console.print(result.admin_token, highlight=False, soft_wrap=True)
+        context.close()
+        os.environ["SEALSVC_DATA_DIR"] = str(current.data_dir)
+        os.environ.setdefault("SEALSVC_BASE_URL", current.base_url)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
