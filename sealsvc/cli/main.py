@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sealsvc.cli import audit, ca, dept
+from sealsvc.cli import apikey, audit, ca, dept, serve, sign
 from sealsvc.config import Settings
 
 app = typer.Typer(
@@ -42,3 +42,6 @@ app.add_typer(ca.app, name="ca")
 app.add_typer(ca.crl_app, name="crl")
 app.add_typer(dept.app, name="dept")
 app.add_typer(audit.app, name="audit")
+app.command("sign")(sign.sign)
+app.command("serve")(serve.serve)
+app.add_typer(apikey.app, name="apikey")
