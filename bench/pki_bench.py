@@ -1,6 +1,6 @@
 """Signature throughput of ``pki.algorithms`` next to ``openssl speed`` on the same machine.
 
-    python bench/pki_bench.py [--seconds 3]
+    python bench/pki_bench.py [--seconds 1] [--rounds 3]
 
 Measures, on one thread, the public path the service itself uses — ``SoftwareKey.sign``
 (message in, DER signature out) and ``algorithms.verify`` (asn1crypto ``PublicKeyInfo``,
@@ -115,38 +115,56 @@ def backend_calls(
             lambda: private.sign(MESSAGE, ecdsa),
             lambda: public.verify(signature, MESSAGE, ecdsa),
         )
+    pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
     return (
-        lambda: private.sign(MESSAGE, padding.PKCS1v15(), hashes.SHA256()),
-        lambda: public.verify(signature, MESSAGE, padding.PKCS1v15(), hashes.SHA256()),
+        lambda: private.sign(MESSAGE, pkcs1, sha256),
+        lambda: public.verify(signature, MESSAGE, pkcs1, sha256),
     )
 
 
-def run(seconds: int) -> list[Result]:
+def run(seconds: int, rounds: int) -> list[Result]:
+    """Each rate is the best of ``rounds`` one-``seconds`` windows, the candidates measured
+    in turn so that load from other processes hits them alike (a shared 2-core machine
+    otherwise decides the ratio more than the code does)."""
     results = []
     for key_algorithm, speed_name, row_label in ALGORITHMS:
         key = algorithms.generate(key_algorithm)
         scheme = key_algorithm.default_scheme
         public_key_info = key.public_key_info
         signature = key.sign(MESSAGE)
-        sign_rate = measure(lambda key=key: key.sign(MESSAGE), seconds)
-        verify_rate = measure(
-            lambda pki=public_key_info, sig=signature, scheme=scheme: algorithms.verify(
-                pki, MESSAGE, sig, scheme
-            ),
-            seconds,
-        )
         backend_sign, backend_verify = backend_calls(key, signature)
-        ossl_sign, ossl_verify = openssl_speed(speed_name, row_label, seconds)
-        name = key_algorithm.value
-        results.append(Result(name, "sign", sign_rate, measure(backend_sign, seconds), ossl_sign))
-        results.append(
-            Result(name, "verify", verify_rate, measure(backend_verify, seconds), ossl_verify)
-        )
+        operations = {
+            "ours sign": lambda key=key: key.sign(MESSAGE),
+            "backend sign": backend_sign,
+            "ours verify": lambda pki=public_key_info, sig=signature, scheme=scheme: (
+                algorithms.verify(pki, MESSAGE, sig, scheme)
+            ),
+            "backend verify": backend_verify,
+        }
+        best = dict.fromkeys([*operations, "openssl sign", "openssl verify"], 0.0)
+        for _ in range(rounds):
+            for label, operation in operations.items():
+                best[label] = max(best[label], measure(operation, seconds))
+            ossl_sign, ossl_verify = openssl_speed(speed_name, row_label, seconds)
+            best["openssl sign"] = max(best["openssl sign"], ossl_sign)
+            best["openssl verify"] = max(best["openssl verify"], ossl_verify)
+        for op in ("sign", "verify"):
+            results.append(
+                Result(
+                    key_algorithm.value,
+                    op,
+                    best[f"ours {op}"],
+                    best[f"backend {op}"],
+                    best[f"openssl {op}"],
+                )
+            )
     return results
 
 
-def render(results: list[Result], seconds: int) -> Table:
-    table = Table(title=f"pki.algorithms vs openssl speed ({seconds} s each, one thread)")
+def render(results: list[Result], seconds: int, rounds: int) -> Table:
+    table = Table(
+        title=f"pki.algorithms vs openssl speed (best of {rounds} × {seconds} s, one thread)"
+    )
     table.add_column("algorithm")
     table.add_column("operation")
     for column in ("ours ops/s", "backend ops/s", "openssl ops/s", "ours/backend", "ours/openssl"):
@@ -167,10 +185,11 @@ def render(results: list[Result], seconds: int) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=3, help="seconds per measurement")
+    parser.add_argument("--seconds", type=int, default=1, help="seconds per window")
+    parser.add_argument("--rounds", type=int, default=3, help="windows per rate (best counts)")
     args = parser.parse_args(argv)
-    results = run(args.seconds)
-    Console().print(render(results, args.seconds))
+    results = run(args.seconds, args.rounds)
+    Console().print(render(results, args.seconds, args.rounds))
     below = [f"{r.algorithm} {r.operation}" for r in results if r.ratio < GOAL]
     if below:
         Console().print(f"below {GOAL:.0%} of openssl: {', '.join(below)}")
