@@ -1,0 +1,247 @@
+"""Revocation status of a certificate at a given time, from CRLs and OCSP answers.
+
+One implementation for RSA, ECDSA and SM2: CRL signatures are checked with
+:func:`pki.crl.verify_crl_signature`, OCSP answers with :func:`pki.ocsp.parse_response`
+(both through :mod:`pki.algorithms`).  Evidence comes from the PDF's Document Security
+Store and — only when the caller allows fetching — from the certificate's CRL distribution
+points and OCSP URL, through a :data:`RevocationFetcher` (the default speaks HTTP; tests and
+the service can answer in-process).
+
+The decision follows EN 319 102-1 / EU DSS:
+
+* revoked at or before the proven signing time → ``REVOKED`` (TOTAL_FAILED);
+* revoked after the proven signing time → still good (the seal was made while valid);
+* revoked, but no proof of when the seal was made → ``REVOKED_NO_POE`` (INDETERMINATE);
+* the newest answer says *on hold* (reason certificateHold) → ``ON_HOLD``: DSS's
+  CertificateOnHoldCheck gives INDETERMINATE/TRY_LATER whenever the validation time is
+  after the hold date, even if the seal was time-stamped before — a hold may be lifted or
+  turn into a revocation, so the verdict is deferred;
+* no answer that speaks for the signing time (issued at/after it, or valid across it) →
+  ``NO_DATA`` (INDETERMINATE/TRY_LATER).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from asn1crypto import crl, x509
+
+from pki.crl import load_crl, verify_crl_signature
+from pki.errors import PkiError
+from pki.ocsp import build_request, parse_response
+from sealsvc.verification.report import RevocationCheck
+
+__all__ = [
+    "MAX_FETCH_BYTES",
+    "Evidence",
+    "EvidencePool",
+    "Outcome",
+    "RevocationFetcher",
+    "decide",
+    "http_fetcher",
+]
+
+RevocationFetcher = Callable[[str, bytes | None], bytes]
+"""``fetch(url, ocsp_request_der)`` → response bytes: a POST of an OCSP request, or a GET
+of a CRL when the request is ``None``.  Raise any exception on failure."""
+
+MAX_FETCH_BYTES = 10 * 1024 * 1024
+"""Largest CRL or OCSP response the default fetcher reads."""
+
+TOLERANCE = timedelta(seconds=1)
+"""Clock slack between a time-stamp and an OCSP answer produced right after it."""
+
+_ERRORS = (PkiError, ValueError, TypeError, KeyError)
+
+
+def http_fetcher(url: str, ocsp_request: bytes | None) -> bytes:
+    """Fetch over HTTP(S) with a 10 s timeout and a size cap (the default fetcher)."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"refusing to fetch {url!r}")
+    headers = {"Content-Type": "application/ocsp-request"} if ocsp_request else {}
+    request = urllib.request.Request(url, data=ocsp_request, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        data = response.read(MAX_FETCH_BYTES + 1)
+    if len(data) > MAX_FETCH_BYTES:
+        raise ValueError("response too large")
+    return data
+
+
+class Outcome(Enum):
+    """What the evidence says about the certificate at the proven signing time."""
+
+    GOOD = "good"
+    REVOKED = "revoked"
+    REVOKED_NO_POE = "revoked_no_poe"
+    ON_HOLD = "on_hold"
+    NO_DATA = "no_data"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One verified statement about one certificate."""
+
+    kind: str
+    source: str
+    status: str  # good | revoked | on_hold
+    issued_at: datetime
+    next_update: datetime | None
+    revoked_at: datetime | None
+    reason: str | None
+
+
+class EvidencePool:
+    """CRLs and OCSP responses of one document (plus fetched ones), verified lazily, cached."""
+
+    def __init__(
+        self,
+        crls: Iterable[bytes],
+        ocsps: Iterable[bytes],
+        fetcher: RevocationFetcher | None = None,
+    ) -> None:
+        self._crls: list[tuple[str, crl.CertificateList]] = []
+        for data in crls:
+            try:
+                self._crls.append(("dss", load_crl(data)))
+            except _ERRORS:
+                continue
+        self._ocsps = [("dss", data) for data in ocsps]
+        self._fetcher = fetcher
+        self._fetched: set[bytes] = set()
+        self._cache: dict[tuple[bytes, bytes], list[Evidence]] = {}
+
+    def evidence(self, certificate: x509.Certificate, issuer: x509.Certificate) -> list[Evidence]:
+        """Every verified CRL entry / OCSP answer about ``certificate`` from ``issuer``."""
+        key = (certificate.dump(), issuer.dump())
+        if key not in self._cache:
+            if self._fetcher is not None and key[0] not in self._fetched:
+                self._fetched.add(key[0])
+                self._fetch(certificate, issuer)
+            self._cache[key] = [
+                *self._from_crls(certificate, issuer),
+                *self._from_ocsps(certificate, issuer),
+            ]
+        return self._cache[key]
+
+    def _fetch(self, certificate: x509.Certificate, issuer: x509.Certificate) -> None:
+        assert self._fetcher is not None
+        for url in certificate.ocsp_urls:
+            try:
+                request = build_request(certificate, issuer, nonce=False)
+                self._ocsps.append(("fetched", self._fetcher(url, request)))
+            except Exception:
+                continue
+        for point in certificate.crl_distribution_points:
+            url = point.url
+            if not url:
+                continue
+            try:
+                self._crls.append(("fetched", load_crl(self._fetcher(url, None))))
+            except Exception:
+                continue
+
+    def _from_crls(self, certificate: x509.Certificate, issuer: x509.Certificate) -> list[Evidence]:
+        out = []
+        for source, certificate_list in self._crls:
+            if certificate_list.issuer.dump() != issuer.subject.dump():
+                continue
+            try:
+                verify_crl_signature(certificate_list, issuer)
+            except _ERRORS:
+                continue
+            tbs = certificate_list["tbs_cert_list"]
+            this_update = tbs["this_update"].native
+            next_update = tbs["next_update"].native
+            entry = _crl_entry(certificate_list, certificate.serial_number)
+            if entry is None:
+                out.append(Evidence("crl", source, "good", this_update, next_update, None, None))
+                continue
+            reason = entry.crl_reason_value.native if entry.crl_reason_value else None
+            status = "on_hold" if reason == "certificate_hold" else "revoked"
+            out.append(
+                Evidence(
+                    "crl",
+                    source,
+                    status,
+                    this_update,
+                    next_update,
+                    entry["revocation_date"].native,
+                    reason,
+                )
+            )
+        return out
+
+    def _from_ocsps(
+        self, certificate: x509.Certificate, issuer: x509.Certificate
+    ) -> list[Evidence]:
+        out = []
+        for source, data in self._ocsps:
+            try:
+                answers = parse_response(data, issuer)
+            except _ERRORS:
+                continue
+            for answer in answers:
+                if answer.serial_number != certificate.serial_number or answer.status == "unknown":
+                    continue
+                status = answer.status
+                if status == "revoked" and answer.reason == "certificate_hold":
+                    status = "on_hold"
+                out.append(
+                    Evidence(
+                        "ocsp",
+                        source,
+                        status,
+                        answer.this_update,
+                        answer.next_update,
+                        answer.revoked_at,
+                        answer.reason,
+                    )
+                )
+        return out
+
+
+def _crl_entry(certificate_list: crl.CertificateList, serial: int):
+    for entry in certificate_list["tbs_cert_list"]["revoked_certificates"] or []:
+        if entry["user_certificate"].native == serial:
+            return entry
+    return None
+
+
+def decide(
+    evidence: list[Evidence], best_time: datetime | None, now: datetime
+) -> tuple[Outcome, RevocationCheck]:
+    """Apply the rules of the module docstring; ``best_time`` is the proven signing time."""
+    revoked = [e for e in evidence if e.status == "revoked"]
+    if revoked:
+        first = min(revoked, key=lambda e: e.revoked_at)
+        check = _check(first)
+        if best_time is None:
+            return Outcome.REVOKED_NO_POE, check
+        if first.revoked_at <= best_time:
+            return Outcome.REVOKED, check
+        return Outcome.GOOD, check
+    if evidence:
+        newest = max(evidence, key=lambda e: e.issued_at)
+        if newest.status == "on_hold" and newest.revoked_at <= now:
+            return Outcome.ON_HOLD, _check(newest)
+    at = best_time or now
+    usable = [
+        e
+        for e in evidence
+        if e.status == "good"
+        and (
+            e.issued_at >= at - TOLERANCE
+            or (e.issued_at <= at and (e.next_update is None or at <= e.next_update))
+        )
+    ]
+    if usable:
+        return Outcome.GOOD, _check(max(usable, key=lambda e: e.issued_at))
+    return Outcome.NO_DATA, RevocationCheck("unknown", None, None, None, None, None)
+
+
+def _check(e: Evidence) -> RevocationCheck:
+    return RevocationCheck(e.status, e.source, e.kind, e.issued_at, e.revoked_at, e.reason)

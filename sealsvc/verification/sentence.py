@@ -1,0 +1,108 @@
+"""Plain-Chinese sentences for citizens, one per indication, times in Beijing time.
+
+A citizen holding a licence wants one sentence: who sealed it, when, whether it was
+changed, whether the seal is valid — and if not, what that means for them.  Times are shown
+in China Standard Time (UTC+8, no daylight saving), minutes precision.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
+
+from sealsvc.verification.report import SignatureReport
+
+__all__ = ["BEIJING", "beijing_time", "document_sentence", "signature_sentence"]
+
+BEIJING = timezone(timedelta(hours=8), "CST")
+"""China Standard Time; China has not used daylight saving time since 1991."""
+
+_FAILURE_SENTENCES: dict[AdESSubIndic, str] = {
+    AdESFailure.HASH_FAILURE: "{who}加盖后，文件内容被篡改，印章无效。",
+    AdESFailure.SIG_CRYPTO_FAILURE: "{who}的电子签名校验失败，印章无效。",
+    AdESFailure.REVOKED: "{who}的印章证书在盖章时已被吊销，印章无效。",
+    AdESFailure.FORMAT_FAILURE: "文件中的电子印章数据已损坏或格式无法识别，无法验证。",
+    AdESFailure.NOT_YET_VALID: "{who}盖章时其印章证书尚未生效，印章无效。",
+    AdESIndeterminate.REVOKED_NO_POE: (
+        "{who}的印章证书已被吊销，且没有可信时间证明盖章发生在吊销之前，无法确认印章有效。"
+    ),
+    AdESIndeterminate.REVOKED_CA_NO_POE: (
+        "{who}的签发机构证书已被吊销，且没有可信时间证明盖章发生在吊销之前，无法确认印章有效。"
+    ),
+    AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND: (
+        "{who}的印章证书不是由受信任的电子印章机构签发的，无法确认印章有效。"
+    ),
+    AdESIndeterminate.OUT_OF_BOUNDS_NO_POE: (
+        "{who}的印章证书已过期，且没有可信时间戳证明盖章时证书有效，无法确认印章有效。"
+    ),
+    AdESIndeterminate.TRY_LATER: "暂时无法确认{who}的印章证书状态，请稍后再验证。",
+    AdESIndeterminate.SIG_CONSTRAINTS_FAILURE: (
+        "{who}加盖后，文件发生了该印章不允许的修改，无法确认印章有效。"
+    ),
+    AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE: (
+        "{who}的印章证书不符合电子印章的使用要求，无法确认印章有效。"
+    ),
+    AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE: (
+        "{who}的印章证书链校验失败，无法确认印章有效。"
+    ),
+    AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE: (
+        "{who}使用了本系统不支持的密码算法，无法确认印章有效。"
+    ),
+}
+
+
+def beijing_time(moment: datetime) -> str:
+    """``2026-11-23 10:00`` in Beijing time."""
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def _who(report: SignatureReport) -> str:
+    signer = report.signer
+    if signer is None:
+        return "该印章"
+    name = signer.common_name or signer.organization or signer.subject
+    return f"“{name}”"
+
+
+def signature_sentence(report: SignatureReport, on_hold: bool = False) -> str:
+    """The sentence for one signature (``on_hold`` picks the suspended-seal wording)."""
+    sub = report.sub_indication
+    if sub is None:
+        return _passed(report)
+    if sub is AdESIndeterminate.TRY_LATER and on_hold:
+        return f"{_who(report)}的印章证书目前处于暂停使用（挂起）状态，请待其恢复或注销后再验证。"
+    template = _FAILURE_SENTENCES.get(sub, "{who}无法通过验证（{code}）。")
+    return template.format(who=_who(report), code=sub.standard_name)
+
+
+def _passed(report: SignatureReport) -> str:
+    when = report.best_signature_time or report.claimed_signing_time
+    at = f"于 {beijing_time(when)} " if when else ""
+    changed = report.modifications is not None and report.modifications.level not in (
+        "NONE",
+        "LTA_UPDATES",
+    )
+    after = "盖章后仅追加了允许的后续签章或填写内容" if changed else "盖章后未被修改"
+    if report.kind == "document_timestamp":
+        return f"本文件{at}加盖了可信时间戳，此后未被修改。"
+    signer = report.signer
+    who = (signer.organization or signer.common_name) if signer else "签章人"
+    return f"本文件由{who}{at}加盖电子印章，{after}，印章有效。"
+
+
+def document_sentence(
+    signatures: tuple[SignatureReport, ...], deciding: SignatureReport | None
+) -> str:
+    """The sentence for the whole document."""
+    seals = [s for s in signatures if s.kind == "signature"]
+    if not signatures:
+        return "本文件未加盖电子印章。"
+    if deciding is not None and not deciding.passed:
+        return deciding.sentence
+    if len(seals) == 1:
+        return seals[0].sentence
+    names = "、".join(
+        (s.signer.common_name or s.signer.organization or "") for s in seals if s.signer
+    )
+    return f"本文件共加盖 {len(seals)} 枚电子印章（{names}），均未被篡改，印章均有效。"

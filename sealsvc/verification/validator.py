@@ -1,0 +1,499 @@
+"""``verify(pdf, trust=...)``: the validation report for every seal in a PDF.
+
+Order of the checks per signature (the first failing one decides, as in EN 319 102-1
+§5.3 basic validation followed by §5.5/§5.6 time and LTA processing):
+
+1. format — the CMS can be read, the signer certificate is inside, the algorithm is known;
+2. integrity — ByteRange covers the whole revision, digest = messageDigest, signature;
+3. modifications — pyHanko's difference analysis and DocMDP;
+4. time — the signature time-stamp (B-T) and later document time-stamps (B-LTA) are
+   validated (token signature, imprint, TSA chain) and give the *best signature time*, the
+   earliest proven moment the seal existed;
+5. chain — to a trust anchor at the validation time; if a certificate has expired since,
+   at the best signature time (that is what the time-stamp buys);
+6. revocation — at the best signature time (:mod:`.revocation`).
+
+Document time-stamps are reported like seals.  A time-stamp whose TSA certificate has
+expired is still accepted when a later document time-stamp proves it existed before
+(the B-LTA renewal chain), so documents keep validating years later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+
+from asn1crypto import cms, pem, tsp, x509
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
+from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
+
+from pki import algorithms
+from pki.chain import ChainFailure
+from pki.clock import now_utc
+from pki.errors import PkiError
+from sealsvc.verification import pdf_signatures as pdfsig
+from sealsvc.verification.indication import (
+    CHAIN_SUBINDICATION,
+    REVOCATION_SUBINDICATION,
+    document_verdict,
+    status_of,
+)
+from sealsvc.verification.paths import Purpose, key_family, validate_path
+from sealsvc.verification.report import (
+    CertificateInfo,
+    ChainCheck,
+    DocumentVerdict,
+    RegistryMatch,
+    RevocationCheck,
+    SignatureReport,
+    TimestampCheck,
+    ValidationReport,
+)
+from sealsvc.verification.revocation import (
+    EvidencePool,
+    Outcome,
+    RevocationFetcher,
+    decide,
+    http_fetcher,
+)
+from sealsvc.verification.sentence import document_sentence, signature_sentence
+
+__all__ = ["RegistryLookup", "TrustAnchors", "certificate_info", "verify"]
+
+RegistryLookup = Callable[[str], RegistryMatch | None]
+"""Certificate SHA-256 (hex) → what the registry knows about the seal, or ``None``."""
+
+
+@dataclass(frozen=True)
+class TrustAnchors:
+    """The certificates a path must end in: the service's RSA and SM2 roots plus imports."""
+
+    certificates: tuple[x509.Certificate, ...]
+
+    @classmethod
+    def from_pem(cls, *blobs: bytes) -> TrustAnchors:
+        """Anchors from PEM (one or more certificates per blob) or DER blobs."""
+        found: list[x509.Certificate] = []
+        for blob in blobs:
+            if pem.detect(blob):
+                found.extend(
+                    x509.Certificate.load(der) for _, _, der in pem.unarmor(blob, multiple=True)
+                )
+            else:
+                found.append(x509.Certificate.load(blob))
+        return cls(tuple(found))
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path]) -> TrustAnchors:
+        return cls.from_pem(*(Path(p).read_bytes() for p in paths))
+
+    def __add__(self, other: TrustAnchors) -> TrustAnchors:
+        return TrustAnchors(self.certificates + other.certificates)
+
+
+@dataclass
+class _Context:
+    anchors: tuple[x509.Certificate, ...]
+    now: datetime
+    pool: EvidencePool
+    dss_certs: list[x509.Certificate]
+    registry_lookup: RegistryLookup | None
+    doc_ts_times: dict[int, datetime] = field(default_factory=dict)
+    """Revision of each *valid* document time-stamp → its genTime (proof of existence)."""
+
+
+def verify(
+    pdf: bytes,
+    *,
+    trust: TrustAnchors,
+    registry_lookup: RegistryLookup | None = None,
+    now: datetime | None = None,
+    allow_fetching: bool = False,
+    fetcher: RevocationFetcher | None = None,
+) -> ValidationReport:
+    """Validate every signature in ``pdf``; never raises for bad input.
+
+    ``now`` is the validation time (default: the clock); ``allow_fetching`` lets revocation
+    data be fetched from the certificates' CRL/OCSP URLs through ``fetcher`` (default:
+    HTTP, :func:`.revocation.http_fetcher`).
+    """
+    now = now or now_utc()
+    digest = hashlib.sha256(pdf).hexdigest()
+    try:
+        document = pdfsig.read_document(pdf)
+        crls, ocsps, dss_certs = _read_dss(document)
+    except pdfsig.FormatProblem as exc:
+        return _unreadable(str(exc), now, digest)
+    pool = EvidencePool(crls, ocsps, (fetcher or http_fetcher) if allow_fetching else None)
+    ctx = _Context(trust.certificates, now, pool, dss_certs, registry_lookup)
+    reports: dict[int, SignatureReport] = {}
+    # Latest document time-stamp first: each proves the existence of everything before it.
+    for index in reversed(range(len(document.signatures))):
+        found = document.signatures[index]
+        if found.kind == "document_timestamp":
+            reports[index] = _guard(found, lambda f=found: _document_timestamp(document, f, ctx))
+    for index, found in enumerate(document.signatures):
+        if found.kind == "signature":
+            reports[index] = _guard(found, lambda f=found: _signature(document, f, ctx))
+    signatures = tuple(reports[i] for i in range(len(document.signatures)))
+    verdict, deciding = document_verdict(signatures)
+    if deciding is None:
+        message = "the PDF carries no signature"
+    elif deciding.passed:
+        message = f"all {len(signatures)} signature(s) are valid"
+    else:
+        message = f"{deciding.field_name}: {deciding.message}"
+    return ValidationReport(
+        verdict=verdict,
+        sub_indication=None if deciding is None else deciding.sub_indication,
+        message=message,
+        sentence=document_sentence(signatures, deciding),
+        validation_time=now,
+        document_sha256=digest,
+        signatures=signatures,
+    )
+
+
+def _unreadable(problem: str, now: datetime, digest: str) -> ValidationReport:
+    return ValidationReport(
+        verdict=DocumentVerdict.TOTAL_FAILED,
+        sub_indication=AdESFailure.FORMAT_FAILURE,
+        message=problem,
+        sentence="文件不是有效的PDF文件或已损坏，无法验证电子印章。",
+        validation_time=now,
+        document_sha256=digest,
+    )
+
+
+def _guard(found: pdfsig.FoundSignature, run: Callable[[], SignatureReport]) -> SignatureReport:
+    """A malformed structure deep inside one signature fails that signature, not the run."""
+    try:
+        return run()
+    except (*pdfsig.PARSE_ERRORS, PkiError, NotImplementedError, RecursionError) as exc:
+        return _format_failure(found, f"the signature cannot be processed: {exc}")
+
+
+def _read_dss(document: pdfsig.Document) -> tuple[list[bytes], list[bytes], list[x509.Certificate]]:
+    try:
+        dss = document.reader.root.get("/DSS")
+        if dss is None:
+            return [], [], []
+        dss = dss.get_object()
+
+        def streams(key: str) -> list[bytes]:
+            return [ref.get_object().data for ref in dss.get(key, [])][:1000]
+
+        certs = []
+        for data in streams("/Certs"):
+            try:
+                certs.append(x509.Certificate.load(data))
+            except ValueError:
+                continue
+        return streams("/CRLs"), streams("/OCSPs"), certs
+    except pdfsig.PARSE_ERRORS as exc:
+        raise pdfsig.FormatProblem(f"the document security store cannot be read: {exc}") from None
+
+
+def certificate_info(certificate: x509.Certificate) -> CertificateInfo:
+    """The :class:`CertificateInfo` of a certificate."""
+    names = certificate.subject.native
+
+    def first(value: object) -> str | None:
+        if isinstance(value, list):
+            return str(value[0]) if value else None
+        return None if value is None else str(value)
+
+    return CertificateInfo(
+        subject=certificate.subject.human_friendly,
+        common_name=first(names.get("common_name")),
+        organizational_unit=first(names.get("organizational_unit_name")),
+        organization=first(names.get("organization_name")),
+        serial_hex=f"{certificate.serial_number:x}",
+        issuer=certificate.issuer.human_friendly,
+        algorithm=key_family(certificate),
+        sha256=hashlib.sha256(certificate.dump()).hexdigest(),
+        not_before=certificate.not_valid_before,
+        not_after=certificate.not_valid_after,
+    )
+
+
+def _format_failure(found: pdfsig.FoundSignature, problem: str, **known) -> SignatureReport:
+    return _finish(found, AdESFailure.FORMAT_FAILURE, problem, **known)
+
+
+def _finish(
+    found: pdfsig.FoundSignature,
+    sub: AdESSubIndic | None,
+    message: str,
+    *,
+    on_hold: bool = False,
+    **known,
+) -> SignatureReport:
+    fields = {
+        "signer": None,
+        "claimed_signing_time": None,
+        "best_signature_time": None,
+        "registry": None,
+        "integrity": None,
+        "modifications": None,
+        "chain": None,
+        "timestamp": None,
+        "revocation": None,
+        "warnings": (),
+        **known,
+    }
+    draft = SignatureReport(
+        field_name=found.field_name,
+        kind=found.kind,
+        indication=status_of(sub),
+        sub_indication=sub,
+        message=message,
+        sentence="",
+        **fields,
+    )
+    return SignatureReport(
+        **{**draft.__dict__, "sentence": signature_sentence(draft, on_hold=on_hold)}
+    )
+
+
+# --- time-stamps -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    check: TimestampCheck
+    certificate: x509.Certificate | None
+
+
+def _hash(algorithm: str, data: bytes) -> bytes:
+    try:
+        return algorithms.digest(algorithm, data)
+    except PkiError:
+        return hashlib.new(algorithm, data).digest()
+
+
+def _token(
+    signed_data: cms.SignedData,
+    imprint_of: Callable[[str], bytes],
+    poe_times: Sequence[datetime],
+    ctx: _Context,
+) -> _Token:
+    """Validate an RFC 3161 token: CMS, imprint, TSA chain (now, else at a later POE)."""
+    tst_info = tsp.TSTInfo.load(bytes(signed_data["encap_content_info"]["content"]))
+    gen_time = tst_info["gen_time"].native
+    signer_info = signed_data["signer_infos"][0]
+    content_digest = _hash(signer_info["digest_algorithm"]["algorithm"].native, tst_info.dump())
+    token = pdfsig.check_cms(signed_data, content_digest, "tst_info")
+
+    def result(problem: str | None, authority: str = "?") -> _Token:
+        return _Token(TimestampCheck(gen_time, authority, problem is None, problem), token.signer)
+
+    if token.problem or token.signer is None:
+        return result(token.problem or "the time-stamp token has no signer certificate")
+    authority = certificate_info(token.signer).common_name or token.signer.subject.human_friendly
+    if not (token.intact and token.valid):
+        return result("the time-stamp token's signature does not verify", authority)
+    imprint = tst_info["message_imprint"]
+    if (
+        imprint_of(imprint["hash_algorithm"]["algorithm"].native)
+        != imprint["hashed_message"].native
+    ):
+        return result("the time-stamp does not cover this signature (imprint mismatch)", authority)
+    intermediates = [*token.others, *ctx.dss_certs]
+    path = validate_path(token.signer, intermediates, ctx.anchors, ctx.now, Purpose.TSA)
+    if path.failure is ChainFailure.EXPIRED:
+        for moment in sorted(t for t in poe_times if t >= gen_time):
+            path = validate_path(token.signer, intermediates, ctx.anchors, moment, Purpose.TSA)
+            break
+    if not path.ok:
+        return result(f"the time-stamp authority is not trusted: {path.message}", authority)
+    for certificate, issuer in pairwise(path.path):
+        for evidence in ctx.pool.evidence(certificate, issuer):
+            if evidence.status == "revoked" and evidence.revoked_at <= gen_time:
+                return result("the time-stamp authority's certificate was revoked", authority)
+    return result(None, authority)
+
+
+def _document_timestamp(
+    document: pdfsig.Document, found: pdfsig.FoundSignature, ctx: _Context
+) -> SignatureReport:
+    if found.embedded is None:
+        return _format_failure(found, found.problem or "unreadable document time-stamp")
+    embedded = found.embedded
+    later = [t for rev, t in ctx.doc_ts_times.items() if rev > found.signed_revision]
+    token = _token(embedded.signed_data, lambda alg: embedded.compute_digest(alg), later, ctx)
+    signer = certificate_info(token.certificate) if token.certificate else None
+    cms_ok = token.check.problem is None or "imprint" in token.check.problem
+    integrity = pdfsig.integrity(
+        found,
+        pdfsig.CmsCheck(
+            token.certificate, "imprint" not in (token.check.problem or ""), cms_ok, (), None
+        ),
+    )
+    known = {
+        "signer": signer,
+        "integrity": integrity,
+        "timestamp": token.check,
+        "claimed_signing_time": token.check.time,
+    }
+    if token.certificate is None:
+        return _format_failure(found, token.check.problem or "unreadable token", **known)
+    if not pdfsig.coverage_ok(integrity) or not integrity.digest_matches:
+        return _finish(
+            found, AdESFailure.HASH_FAILURE, "the time-stamped bytes were changed", **known
+        )
+    if not integrity.signature_valid:
+        return _finish(found, AdESFailure.SIG_CRYPTO_FAILURE, token.check.problem or "", **known)
+    known["modifications"] = modifications = pdfsig.modifications(document, found)
+    if not modifications.allowed:
+        return _finish(found, AdESFailure.HASH_FAILURE, modifications.detail or "", **known)
+    if not token.check.valid:
+        return _finish(
+            found, AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND, token.check.problem or "", **known
+        )
+    ctx.doc_ts_times[found.signed_revision] = token.check.time
+    known["best_signature_time"] = token.check.time
+    return _finish(found, None, "the document time-stamp is valid", **known)
+
+
+# --- seals -------------------------------------------------------------------------------
+
+
+def _registry(ctx: _Context, info: CertificateInfo, warnings: list[str]) -> RegistryMatch | None:
+    if ctx.registry_lookup is None:
+        return None
+    try:
+        return ctx.registry_lookup(info.sha256)
+    except Exception as exc:
+        warnings.append(f"the seal registry could not be consulted: {exc}")
+        return None
+
+
+def _signature(
+    document: pdfsig.Document, found: pdfsig.FoundSignature, ctx: _Context
+) -> SignatureReport:
+    if found.embedded is None:
+        return _format_failure(found, found.problem or "unreadable signature")
+    embedded = found.embedded
+    warnings: list[str] = []
+    cms_check = pdfsig.check_cms(embedded.signed_data, pdfsig.digest(found), "data")
+    known: dict = {"claimed_signing_time": _claimed_time(embedded), "warnings": ()}
+    if cms_check.problem or cms_check.signer is None:
+        return _format_failure(found, cms_check.problem or "no signer certificate", **known)
+    signer = cms_check.signer
+    info = certificate_info(signer)
+    known["signer"] = info
+    known["registry"] = _registry(ctx, info, warnings)
+    known["integrity"] = integrity = pdfsig.integrity(found, cms_check)
+
+    def finish(sub: AdESSubIndic | None, message: str, **more) -> SignatureReport:
+        return _finish(found, sub, message, **{**known, "warnings": tuple(warnings)}, **more)
+
+    if not pdfsig.coverage_ok(integrity):
+        return finish(
+            AdESFailure.HASH_FAILURE,
+            f"the byte range does not cover the revision ({integrity.coverage})",
+        )
+    if not integrity.digest_matches:
+        return finish(AdESFailure.HASH_FAILURE, "the signed bytes were changed (digest mismatch)")
+    if not integrity.signature_valid:
+        return finish(AdESFailure.SIG_CRYPTO_FAILURE, "the signature value does not verify")
+    known["modifications"] = modifications = pdfsig.modifications(document, found)
+    if not modifications.allowed:
+        sub = (
+            AdESFailure.HASH_FAILURE
+            if modifications.level == "OTHER"
+            else AdESIndeterminate.SIG_CONSTRAINTS_FAILURE
+        )
+        return finish(sub, f"not allowed changes after signing: {modifications.detail}")
+
+    # Time: the signature time-stamp, else the earliest later document time-stamp.
+    poe_times = [t for rev, t in ctx.doc_ts_times.items() if rev > found.signed_revision]
+    best_time = min(poe_times) if poe_times else None
+    token_data = _signature_timestamp(embedded)
+    if token_data is not None:
+        signature_value = embedded.signer_info["signature"].native
+        token = _token(token_data, lambda alg: _hash(alg, signature_value), poe_times, ctx)
+        known["timestamp"] = token.check
+        if token.check.valid:
+            best_time = token.check.time if best_time is None else min(best_time, token.check.time)
+        else:
+            warnings.append(f"signature time-stamp not usable: {token.check.problem}")
+    known["best_signature_time"] = best_time
+    claimed = known["claimed_signing_time"]
+    if claimed and best_time and abs((claimed - best_time).total_seconds()) > 3600:
+        warnings.append("the claimed signing time differs from the time-stamp by over an hour")
+
+    # Chain, at the validation time; for an expired certificate at the proven time.
+    intermediates = [*cms_check.others, *ctx.dss_certs]
+    path = validate_path(signer, intermediates, ctx.anchors, ctx.now, Purpose.SEAL)
+    validated_at: datetime | None = ctx.now
+    if path.failure is ChainFailure.EXPIRED and best_time is not None:
+        path = validate_path(signer, intermediates, ctx.anchors, best_time, Purpose.SEAL)
+        validated_at = best_time
+    known["chain"] = ChainCheck(
+        trusted=path.ok,
+        path=tuple(c.subject.human_friendly for c in path.path),
+        validated_at=validated_at if path.ok else None,
+        validator=path.validator,
+        problem=path.message,
+    )
+    if not path.ok:
+        return finish(CHAIN_SUBINDICATION[path.failure], path.message or "untrusted chain")
+    if best_time is not None and best_time < signer.not_valid_before:
+        return finish(AdESFailure.NOT_YET_VALID, "sealed before the certificate became valid")
+
+    # Revocation at the proven signing time: the signer, then the CA certificates.
+    outcome, check = _revocation(path.path, best_time, ctx)
+    known["revocation"] = check
+    if outcome is not Outcome.GOOD:
+        return finish(
+            REVOCATION_SUBINDICATION[outcome],
+            _REVOCATION_MESSAGES[outcome],
+            on_hold=outcome is Outcome.ON_HOLD,
+        )
+    return finish(None, "the seal is valid")
+
+
+_REVOCATION_MESSAGES = {
+    Outcome.REVOKED: "the certificate was revoked before the proven signing time",
+    Outcome.REVOKED_NO_POE: "the certificate is revoked and nothing proves the seal is older",
+    Outcome.ON_HOLD: "the certificate is on hold (suspended) at validation time",
+    Outcome.NO_DATA: "no usable revocation information for the signing time",
+}
+
+
+def _revocation(
+    path: tuple[x509.Certificate, ...], best_time: datetime | None, ctx: _Context
+) -> tuple[Outcome, RevocationCheck]:
+    if len(path) < 2:  # the signer is itself a trust anchor
+        return Outcome.GOOD, RevocationCheck("good", None, None, None, None, None)
+    outcome, check = decide(ctx.pool.evidence(path[0], path[1]), best_time, ctx.now)
+    if outcome is not Outcome.GOOD:
+        return outcome, check
+    for certificate, issuer in pairwise(path[1:]):
+        ca_outcome, ca_check = decide(ctx.pool.evidence(certificate, issuer), best_time, ctx.now)
+        if ca_outcome in (Outcome.REVOKED, Outcome.REVOKED_NO_POE):
+            return ca_outcome, ca_check
+    return outcome, check
+
+
+def _claimed_time(embedded) -> datetime | None:
+    try:
+        return extract_self_reported_ts(embedded.signer_info) or embedded.self_reported_timestamp
+    except (*pdfsig.PARSE_ERRORS,):
+        return None
+
+
+def _signature_timestamp(embedded) -> cms.SignedData | None:
+    attrs = embedded.signer_info["unsigned_attrs"]
+    if not attrs or attrs.native is None:
+        return None
+    for attr in attrs:
+        if attr["type"].native == "signature_time_stamp_token":
+            return attr["values"][0]["content"]
+    return None
