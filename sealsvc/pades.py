@@ -392,7 +392,9 @@ def _field_spec(
     else:
         page_index = placement.page - 1
         if placement.x_mm is None or placement.y_mm is None:
-            mediabox = writer.prev.find_page_for_modification(page_index)[0].get_object()["/MediaBox"]
+            mediabox = writer.prev.find_page_for_modification(page_index)[0].get_object()[
+                "/MediaBox"
+            ]
             cx = float(mediabox[2]) * 0.72
             cy = float(mediabox[3]) * 0.18
         else:

@@ -423,6 +423,13 @@ def test_seal_by_position_on_a_later_page() -> None:
     assert rect[2] - rect[0] == pytest.approx(40 * MM, abs=1)
 
 
+def test_seal_by_page_alone_goes_to_the_lower_right() -> None:
+    pdf = seal_b_b(chinese_pdf(2), Placement(page=2))
+    page, rect = widget(pdf, "Seal1")
+    assert page == 1
+    assert centre(rect) == pytest.approx((595.276 * 0.72, 841.89 * 0.18), abs=1)
+
+
 def test_seal_by_anchor_text_covers_the_text(tmp_path: Path) -> None:
     pdf = chinese_pdf(3)
     sealed_pdf = seal_b_b(pdf, Placement(anchor=ANCHOR))
