@@ -1,0 +1,1 @@
+"""Electronic licences (电子证照): templates, rendering, QR verification, the issue pipeline."""

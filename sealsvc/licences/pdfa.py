@@ -1,0 +1,163 @@
+"""PDF/A-2b ingredients for a reportlab canvas: XMP metadata, sRGB output intent, dates.
+
+reportlab has no PDF/A mode, but it embeds TrueType fonts (as subsets) and lets us put
+entries into the document catalog, which is all PDF/A-2 level B needs from the writer
+(ISO 19005-2 §6): embedded fonts, an XMP packet naming the part and conformance and
+agreeing with the Info dictionary (title, author, subject, keywords, producer, creator,
+dates), an output intent with an ICC profile for the DeviceRGB colours we paint, a
+trailer ``/ID``, no encryption and no unembedded Helvetica (the caller sets the canvas's
+initial font to the CJK font).
+
+Dates come from the issue time, not from the clock, so rendering the same licence twice
+gives the same bytes (together with reportlab's ``invariant=1``).
+
+Not done here: an independent PDF/A validator (veraPDF is Java and not installed), so
+conformance is by construction, checked by tests only for the presence of these parts.
+The PAdES seals are added afterwards as incremental updates, which PDF/A-2 allows.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString
+from reportlab.pdfgen.canvas import Canvas
+
+__all__ = ["CHINA_TIME", "SRGB_CANDIDATES", "apply_pdfa", "srgb_profile"]
+
+CHINA_TIME = timezone(timedelta(hours=8), "CST")
+"""Beijing time, the zone printed dates and PDF dates are given in."""
+
+SRGB_CANDIDATES: tuple[Path, ...] = (
+    Path("/usr/share/color/icc/sRGB.icc"),  # icc-profiles-free / colord
+    Path("/usr/share/color/icc/colord/sRGB.icc"),
+    Path("/usr/share/color/icc/ghostscript/srgb.icc"),  # libgs-common (ghostscript)
+)
+
+
+@functools.cache
+def srgb_profile() -> bytes:
+    """An sRGB ICC profile: a system one if installed, else one made by LittleCMS.
+
+    The generated profile gets a fixed creation date (LittleCMS stamps the current
+    time into the header), so it does not make renderings differ.
+    """
+    for path in SRGB_CANDIDATES:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if data[36:40] == b"acsp" and data[16:20] == b"RGB ":
+            return data
+    from PIL import ImageCms
+
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[24:36] = bytes(12)  # dateTimeNumber; the profile ID (84..99) is left zero
+    return bytes(profile)
+
+
+def _pdf_date(at: datetime) -> str:
+    local = at.astimezone(CHINA_TIME)
+    return local.strftime("D:%Y%m%d%H%M%S+08'00'")
+
+
+def _xmp(
+    *,
+    title: str,
+    author: str,
+    subject: str,
+    keywords: str,
+    creator: str,
+    producer: str,
+    at: datetime,
+    document_id: str,
+) -> bytes:
+    stamp = at.astimezone(CHINA_TIME).strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    t, a, s, k = (escape(v) for v in (title, author, subject, keywords))
+    packet = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:pdf="http://ns.adobe.com/pdf/1.3/"
+    xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/">
+   <pdfaid:part>2</pdfaid:part>
+   <pdfaid:conformance>B</pdfaid:conformance>
+   <dc:format>application/pdf</dc:format>
+   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{t}</rdf:li></rdf:Alt></dc:title>
+   <dc:creator><rdf:Seq><rdf:li>{a}</rdf:li></rdf:Seq></dc:creator>
+   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{s}</rdf:li></rdf:Alt></dc:description>
+   <xmp:CreateDate>{stamp}</xmp:CreateDate>
+   <xmp:ModifyDate>{stamp}</xmp:ModifyDate>
+   <xmp:MetadataDate>{stamp}</xmp:MetadataDate>
+   <xmp:CreatorTool>{escape(creator)}</xmp:CreatorTool>
+   <pdf:Producer>{escape(producer)}</pdf:Producer>
+   <pdf:Keywords>{k}</pdf:Keywords>
+   <pdf:Trapped>False</pdf:Trapped>
+   <xmpMM:DocumentID>uuid:{escape(document_id)}</xmpMM:DocumentID>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"""
+    return packet.encode("utf-8")
+
+
+def apply_pdfa(
+    canvas: Canvas,
+    *,
+    title: str,
+    author: str,
+    subject: str,
+    keywords: str,
+    at: datetime,
+    document_id: str,
+) -> None:
+    """Make ``canvas`` write a PDF/A-2b document: call before ``canvas.save()``.
+
+    ``document_id`` (a UUID string) also feeds the trailer ``/ID``, so two licences never
+    share an ID even though reportlab's invariant mode fixes everything else.
+    """
+    creator = "sealsvc licence renderer"
+    canvas.setTitle(title)
+    canvas.setAuthor(author)
+    canvas.setSubject(subject)
+    canvas.setKeywords(keywords)
+    canvas.setCreator(creator)
+    producer = canvas._doc.info.producer
+    pdf_date = _pdf_date(at)
+    canvas.setDateFormatter(lambda *_: pdf_date)
+    canvas._doc.updateSignature(document_id)
+    catalog = canvas._doc.Catalog
+    xmp = PDFStream(
+        PDFDictionary({"Type": PDFName("Metadata"), "Subtype": PDFName("XML")}),
+        _xmp(
+            title=title,
+            author=author,
+            subject=subject,
+            keywords=keywords,
+            creator=creator,
+            producer=producer,
+            at=at,
+            document_id=document_id,
+        ),
+        filters=[],  # PDF/A: the metadata stream must stay readable, unfiltered
+    )
+    catalog.Metadata = xmp
+    icc = PDFStream(PDFDictionary({"N": 3}), srgb_profile())
+    intent = PDFDictionary(
+        {
+            "Type": PDFName("OutputIntent"),
+            "S": PDFName("GTS_PDFA1"),
+            "OutputConditionIdentifier": PDFString("sRGB IEC61966-2.1"),
+            "Info": PDFString("sRGB IEC61966-2.1"),
+            "DestOutputProfile": canvas._doc.Reference(icc),
+        }
+    )
+    catalog.OutputIntents = PDFArray([intent])
+    # PDFCatalog writes only the keys it knows; teach this instance one more.
+    catalog.__NoDefault__ = [*type(catalog).__NoDefault__, "OutputIntents"]

@@ -1,0 +1,616 @@
+"""Issue, re-issue, annul and serve electronic licences.
+
+issue: validate → number → QR (hash of the data, see :mod:`.qr`) → render → seal with
+each seal in turn (the first certifies with DocMDP P=2 so the others may still seal; with
+B-LTA the earlier seals get B-LT and the last one adds the document time-stamp over all)
+→ store the file and the record → audit ``licence.issue``.
+
+Storage and its crash windows. The record (table ``licences``) and the file
+``<data dir>/licences/<number>-v<version>.pdf`` are written so that a failure at any step
+leaves neither: the sealed bytes go to a temporary file in the same directory (written,
+fsynced), then the record and its audit entry commit in one transaction, then the
+temporary file is renamed to its final name and the directory fsynced. If the
+transaction fails the temporary file is removed. What a crash can leave:
+
+* before the commit: a ``.<name>.*.tmp`` file and no record — unreferenced garbage that
+  nothing serves (safe to delete);
+* after the commit, before the rename reaches the disk: a record whose file still has its
+  temporary name — :func:`get_licence_pdf` finds it by its SHA-256 (stored in the record)
+  and completes the rename, so the licence is never lost.
+
+Each seal writes its own ``seal.use`` audit entry when it is applied (that is the
+Sealer's contract: a signature was made). If a later step fails, those entries stay and
+no ``licence.issue`` follows them: the log says truthfully that a seal signed a document
+that was then discarded.
+
+Licence numbers are ``<template prefix><yyyymmdd><8 random digits>`` or supplied by the
+caller; either way they must match :data:`NUMBER_PATTERN` (letters, digits, ``-``), which
+keeps them safe as file names and in URLs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pki.clock import now_utc
+from pki.fsutil import fsync_directory
+from sealsvc import audit
+from sealsvc.config import Settings
+from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealsvcError
+from sealsvc.licences.pdfa import CHINA_TIME
+from sealsvc.licences.qr import QrCode, data_hash, verification_url
+from sealsvc.licences.render import LicencePage, render_licence
+from sealsvc.licences.templates import Template, load_template
+from sealsvc.models import Licence, LicenceStatus
+from sealsvc.pades import Level, Placement, SealOptions
+from sealsvc.sealing import Sealer
+
+__all__ = [
+    "NUMBER_PATTERN",
+    "LicenceFileProblem",
+    "LicenceRecord",
+    "LicenceStatusReport",
+    "annul_licence",
+    "check_number",
+    "get_licence",
+    "get_licence_pdf",
+    "issue_licence",
+    "licence_status",
+    "list_licences",
+    "reissue_licence",
+]
+
+NUMBER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{5,63}$")
+"""Licence numbers: upper-case letters, digits and ``-``; no dots or slashes, so no path
+traversal and nothing a shell or URL would need quoted."""
+
+STAGES = ("validate", "render", "qr", "seal", "store")
+"""Stages :func:`issue_licence` reports in ``timings`` (seconds per stage)."""
+
+
+class LicenceFileProblem(SealsvcError):
+    """The stored file of a licence is missing or does not match its record."""
+
+    status = 500
+    kind = "licence-file-problem"
+
+
+@dataclass(frozen=True)
+class LicenceRecord:
+    """One version of an issued licence, as stored."""
+
+    id: int
+    number: str
+    version: int
+    template: str
+    data: dict[str, str]
+    data_hash: str
+    """16 hex digits of SHA-256 over the canonical data (what the QR code carries)."""
+    verify_url: str
+    seal_codes: tuple[str, ...]
+    document_sha256: str
+    file_name: str
+    status: str
+    issued_at: datetime
+    status_changed_at: datetime | None
+    status_reason: str | None
+    previous_id: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        result = asdict(self)
+        result["seal_codes"] = list(self.seal_codes)
+        for key in ("issued_at", "status_changed_at"):
+            value = result[key]
+            result[key] = value.isoformat() if value else None
+        return result
+
+
+@dataclass(frozen=True)
+class LicenceStatusReport:
+    """What the verification page shows for a licence number (and the QR code's hash)."""
+
+    number: str
+    template: str
+    title: str
+    issuer: str
+    latest_version: int
+    status: str
+    """Status of the latest version: ``valid``, ``annulled`` (吊销/注销)."""
+    issued_at: datetime
+    status_changed_at: datetime | None
+    status_reason: str | None
+    presented_version: int | None
+    """The version whose data hash equals the ``h`` given, if any."""
+    hash_matches: bool | None
+    """``None`` if no hash was given; ``False`` if it matches no version (tampered or forged)."""
+    message: str
+    """One sentence in Chinese for the person who scanned the code."""
+
+    def as_dict(self) -> dict[str, Any]:
+        result = asdict(self)
+        for key in ("issued_at", "status_changed_at"):
+            value = result[key]
+            result[key] = value.isoformat() if value else None
+        return result
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _record(row: Licence, base_url: str) -> LicenceRecord:
+    data = json.loads(row.data)
+    short = data_hash(row.number, row.version, row.template, data)
+    return LicenceRecord(
+        id=row.id,
+        number=row.number,
+        version=row.version,
+        template=row.template,
+        data=data,
+        data_hash=short,
+        verify_url=verification_url(base_url, row.number, short),
+        seal_codes=tuple(json.loads(row.seal_codes)),
+        document_sha256=row.document_sha256,
+        file_name=row.file_name,
+        status=row.status,
+        issued_at=row.issued_at,
+        status_changed_at=row.status_changed_at,
+        status_reason=row.status_reason,
+        previous_id=row.previous_id,
+    )
+
+
+def check_number(number: str) -> str:
+    """``number`` if it is a well-formed licence number, else :class:`InvalidInput`."""
+    if not isinstance(number, str) or not NUMBER_PATTERN.match(number):
+        raise InvalidInput(
+            f"licence number {number!r} is invalid: 6-64 upper-case letters, digits or '-'"
+        )
+    return number
+
+
+def _row(session: Session, number: str, version: int | None, *, lock: bool = False) -> Licence:
+    query = select(Licence).where(Licence.number == check_number(number))
+    if version is None:
+        query = query.order_by(Licence.version.desc()).limit(1)
+    else:
+        query = query.where(Licence.version == version)
+    if lock:
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        which = f" version {version}" if version is not None else ""
+        raise NotFound(f"no licence {number}{which}")
+    return row
+
+
+def get_licence(context, number: str, version: int | None = None) -> LicenceRecord:
+    """The record of licence ``number`` (latest version unless ``version`` is given)."""
+    with context.database.session(read_only=True) as session:
+        return _record(_row(session, number, version), context.settings.base_url)
+
+
+def list_licences(
+    context, *, template: str | None = None, status: str | None = None, limit: int = 200
+) -> list[LicenceRecord]:
+    """The latest version of each licence, newest first, optionally filtered."""
+    if status is not None and status not in {s.value for s in LicenceStatus}:
+        raise InvalidInput(f"unknown status {status!r} (valid, annulled, superseded)")
+    latest = (
+        select(Licence.number, func.max(Licence.version).label("version"))
+        .group_by(Licence.number)
+        .subquery()
+    )
+    query = (
+        select(Licence)
+        .join(latest, (Licence.number == latest.c.number) & (Licence.version == latest.c.version))
+        .order_by(Licence.issued_at.desc(), Licence.id.desc())
+        .limit(limit)
+    )
+    if template is not None:
+        query = query.where(Licence.template == template)
+    if status is not None:
+        query = query.where(Licence.status == status)
+    with context.database.session(read_only=True) as session:
+        return [_record(row, context.settings.base_url) for row in session.scalars(query)]
+
+
+def _licence_dir(context) -> Path:
+    return context.settings.data_dir / "licences"
+
+
+def get_licence_pdf(context, number: str, version: int | None = None) -> bytes:
+    """The stored sealed PDF, byte for byte as issued (checked against its SHA-256)."""
+    record = get_licence(context, number, version)
+    directory = _licence_dir(context)
+    path = directory / record.file_name
+    if not path.exists():
+        _finish_interrupted_rename(directory, record)
+    try:
+        pdf = path.read_bytes()
+    except OSError as exc:
+        raise LicenceFileProblem(
+            f"the file of licence {number} v{record.version} cannot be read: {exc.strerror}"
+        ) from None
+    if hashlib.sha256(pdf).hexdigest() != record.document_sha256:
+        raise LicenceFileProblem(
+            f"the file of licence {number} v{record.version} does not match its record"
+        )
+    return pdf
+
+
+def _finish_interrupted_rename(directory: Path, record: LicenceRecord) -> None:
+    """Complete a rename a crash interrupted (see the module docstring)."""
+    for candidate in directory.glob(f".{record.file_name}.*.tmp"):
+        if hashlib.sha256(candidate.read_bytes()).hexdigest() == record.document_sha256:
+            os.replace(candidate, directory / record.file_name)
+            fsync_directory(directory)
+            return
+
+
+def licence_status(
+    session: Session, number: str, h: str | None = None, *, settings: Settings | None = None
+) -> LicenceStatusReport:
+    """Status of licence ``number`` for the verification page, checking the QR hash ``h``.
+
+    ``settings`` widens the template search path to the data directory's templates.
+    """
+    rows = session.scalars(
+        select(Licence).where(Licence.number == check_number(number)).order_by(Licence.version)
+    ).all()
+    if not rows:
+        raise NotFound(f"no licence {number}")
+    latest = rows[-1]
+    versions = {
+        data_hash(r.number, r.version, r.template, json.loads(r.data)): r.version for r in rows
+    }
+    presented = versions.get(h) if h else None
+    data = json.loads(latest.data)
+    try:
+        template = load_template(latest.template, settings)
+        title, issuer = template.title, data.get(template.spec.issuer_field, "")
+    except SealsvcError:  # a template removed after issue: the record still answers
+        title, issuer = latest.template, ""
+    issued = latest.issued_at.astimezone(CHINA_TIME).strftime("%Y年%m月%d日")
+    if h and presented is None:
+        message = "核验失败：二维码与本证照的登记信息不符，证照内容可能被篡改。"
+    elif presented is not None and presented != latest.version:
+        message = f"此为第{presented}版，已于变更后由第{latest.version}版取代" + (
+            "；最新版已被吊销/注销。" if latest.status == LicenceStatus.ANNULLED else "。"
+        )
+    elif latest.status == LicenceStatus.ANNULLED:
+        message = f"已吊销/注销：{title}（{number}），原因：{latest.status_reason}。"
+    else:
+        message = f"有效：{title}（{number}）第{latest.version}版，由{issuer}于{issued}签发。"
+    return LicenceStatusReport(
+        number=number,
+        template=latest.template,
+        title=title,
+        issuer=issuer,
+        latest_version=latest.version,
+        status=latest.status,
+        issued_at=latest.issued_at,
+        status_changed_at=latest.status_changed_at,
+        status_reason=latest.status_reason,
+        presented_version=presented,
+        hash_matches=None if not h else presented is not None,
+        message=message,
+    )
+
+
+# --- issuing --------------------------------------------------------------------------------
+
+
+@contextmanager
+def _stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def _template(context, template: Template | str) -> Template:
+    return template if isinstance(template, Template) else load_template(template, context.settings)
+
+
+def _check_seal_codes(template: Template, seal_codes: Sequence[str]) -> tuple[str, ...]:
+    codes = tuple(seal_codes)
+    if not codes:
+        raise InvalidInput("a licence needs at least one seal (--seal CODE)")
+    if len(set(codes)) != len(codes):
+        raise InvalidInput("the same seal is given twice")
+    spots = len(template.spec.seals)
+    if len(codes) > spots:
+        raise InvalidInput(f"template {template.name} has room for {spots} seals, got {len(codes)}")
+    return codes
+
+
+def _new_number(session: Session, template: Template, now: datetime) -> str:
+    day = now.astimezone(CHINA_TIME).strftime("%Y%m%d")
+    for _ in range(10):
+        number = f"{template.spec.number_prefix}{day}{secrets.randbelow(10**8):08d}"
+        if session.scalar(select(Licence.id).where(Licence.number == number)) is None:
+            return number
+    raise Conflict("could not find a free licence number; try again")
+
+
+def _seal_level(level: Level, is_last: bool) -> Level:
+    """B-LTA's document time-stamp is needed once, after the last seal."""
+    return Level.B_LT if level is Level.B_LTA and not is_last else level
+
+
+def _seal_all(
+    sealer: Sealer,
+    pdf: bytes,
+    template: Template,
+    seal_codes: tuple[str, ...],
+    *,
+    number: str,
+    version: int,
+    level: Level,
+    actor: str,
+    now: datetime,
+) -> bytes:
+    for index, code in enumerate(seal_codes):
+        spot = template.spec.seals[index]
+        options = SealOptions(
+            level=_seal_level(level, index == len(seal_codes) - 1),
+            placement=Placement(
+                page=spot.page, x_mm=spot.x_mm, y_mm=spot.y_mm, size_mm=spot.size_mm
+            ),
+            reason=f"签发{template.title}（{number}）",
+            location="郑州",
+            certify=index == 0,
+            field_name=f"Seal{index + 1}",
+        )
+        details = {"licence": number, "licence_version": version}
+        pdf = sealer.seal(pdf, code, options, actor=actor, details=details, now=now).pdf
+    return pdf
+
+
+def _write_temporary(directory: Path, name: str, data: bytes) -> Path:
+    directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _produce(
+    context,
+    template: Template,
+    data: dict[str, str],
+    seal_codes: tuple[str, ...],
+    *,
+    number: str,
+    version: int,
+    actor: str,
+    level: Level,
+    now: datetime,
+    sealer: Sealer | None,
+    timings: dict[str, float] | None,
+    replaces: tuple[int, str | None] | None = None,
+) -> LicenceRecord:
+    """Render, seal and store one version; ``replaces`` = (id, reason) of the one it supersedes."""
+    with _stage(timings, "qr"):
+        short = data_hash(number, version, template.name, data)
+        url = verification_url(context.settings.base_url, number, short)
+        code = QrCode.encode(url)
+    with _stage(timings, "render"):
+        pdf = render_licence(template, LicencePage(number, version, data, code, now))
+    with _stage(timings, "seal"):
+        sealed = _seal_all(
+            sealer or Sealer(context),
+            pdf,
+            template,
+            seal_codes,
+            number=number,
+            version=version,
+            level=level,
+            actor=actor,
+            now=now,
+        )
+    with _stage(timings, "store"):
+        return _store(
+            context, template, data, seal_codes, sealed,
+            number=number, version=version, actor=actor, level=level, now=now,
+            short_hash=short, replaces=replaces,
+        )  # fmt: skip
+
+
+def _store(
+    context,
+    template: Template,
+    data: dict[str, str],
+    seal_codes: tuple[str, ...],
+    sealed: bytes,
+    *,
+    number: str,
+    version: int,
+    actor: str,
+    level: Level,
+    now: datetime,
+    short_hash: str,
+    replaces: tuple[int, str | None] | None,
+) -> LicenceRecord:
+    directory = _licence_dir(context)
+    file_name = f"{number}-v{version}.pdf"
+    document_sha256 = hashlib.sha256(sealed).hexdigest()
+    tmp = _write_temporary(directory, file_name, sealed)
+    try:
+        with context.database.session() as session:
+            details: dict[str, Any] = {
+                "number": number,
+                "version": version,
+                "template": template.name,
+                "data_hash": short_hash,
+                "seal_codes": list(seal_codes),
+                "level": level.value,
+            }
+            previous_id = None
+            if replaces is not None:
+                previous_id, reason = replaces
+                old = session.get(Licence, previous_id, with_for_update=True)
+                if old is None or old.status != LicenceStatus.VALID:
+                    raise InvalidTransition(
+                        f"licence {number} changed while it was being re-issued; try again"
+                    )
+                old.status = LicenceStatus.SUPERSEDED.value
+                old.status_changed_at = now
+                old.status_reason = reason or "变更"
+                details["previous_version"] = old.version
+            row = Licence(
+                number=number,
+                version=version,
+                template=template.name,
+                data=json.dumps(data, ensure_ascii=False, sort_keys=True),
+                seal_codes=json.dumps(list(seal_codes)),
+                document_sha256=document_sha256,
+                file_name=file_name,
+                status=LicenceStatus.VALID.value,
+                issued_at=now,
+                previous_id=previous_id,
+            )
+            session.add(row)
+            try:
+                session.flush()
+            except IntegrityError:
+                raise Conflict(f"licence {number} version {version} already exists") from None
+            audit.append(
+                session,
+                action="licence.reissue" if replaces else "licence.issue",
+                actor=actor,
+                seal_code=seal_codes[0],
+                document_hash=document_sha256,
+                details=details,
+            )
+            record = _record(row, context.settings.base_url)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, directory / file_name)
+    fsync_directory(directory)
+    return record
+
+
+def issue_licence(
+    context,
+    template: Template | str,
+    data: Mapping[str, Any],
+    seal_codes: Sequence[str],
+    *,
+    actor: str,
+    level: Level = Level.B_LTA,
+    now: datetime | None = None,
+    number: str | None = None,
+    sealer: Sealer | None = None,
+    timings: dict[str, float] | None = None,
+) -> LicenceRecord:
+    """Issue a licence (version 1): see the module docstring for the steps and guarantees.
+
+    ``number`` may be supplied (an approval system's own numbering) and must be new.
+    ``sealer`` lets a long-running process reuse one (its TSA/OCSP keys stay loaded);
+    ``timings``, if given, receives seconds per stage (:data:`STAGES`).
+    """
+    with _stage(timings, "validate"):
+        template = _template(context, template)
+        clean = template.validate_data(data)
+        codes = _check_seal_codes(template, seal_codes)
+        now = now or now_utc()
+        with context.database.session(read_only=True) as session:
+            if number is None:
+                number = _new_number(session, template, now)
+            elif session.scalar(select(Licence.id).where(Licence.number == check_number(number))):
+                raise Conflict(f"licence {number} already exists")
+    return _produce(
+        context, template, clean, codes,
+        number=number, version=1, actor=actor, level=level, now=now,
+        sealer=sealer, timings=timings,
+    )  # fmt: skip
+
+
+def reissue_licence(
+    context,
+    number: str,
+    changes: Mapping[str, Any],
+    *,
+    actor: str,
+    reason: str | None = None,
+    seal_codes: Sequence[str] | None = None,
+    level: Level = Level.B_LTA,
+    now: datetime | None = None,
+    sealer: Sealer | None = None,
+) -> LicenceRecord:
+    """变更: a new version of a valid licence with ``changes`` applied to its data.
+
+    ``changes`` is merged over the current data (a key set to ``None`` removes an
+    optional field); the seals default to the current version's. The old version becomes
+    ``superseded`` in the transaction that stores the new one.
+    """
+    if not isinstance(changes, Mapping):
+        raise InvalidInput("the changes must be a JSON object")
+    current = get_licence(context, number)
+    if current.status != LicenceStatus.VALID:
+        raise InvalidTransition(
+            f"licence {number} is {current.status}; only a valid one can change"
+        )
+    template = load_template(current.template, context.settings)
+    merged = {**current.data, **changes}
+    clean = template.validate_data({k: v for k, v in merged.items() if v is not None})
+    codes = _check_seal_codes(template, seal_codes or current.seal_codes)
+    return _produce(
+        context, template, clean, codes,
+        number=current.number, version=current.version + 1, actor=actor, level=level,
+        now=now or now_utc(), sealer=sealer, timings=None, replaces=(current.id, reason),
+    )  # fmt: skip
+
+
+def annul_licence(
+    context, number: str, reason: str, *, actor: str, now: datetime | None = None
+) -> LicenceRecord:
+    """吊销/注销: mark the licence's current version annulled; verification then says so."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("annulling a licence needs a reason (--reason)")
+    if len(reason) > 500:
+        raise InvalidInput(f"the reason has {len(reason)} characters; at most 500")
+    with context.database.session() as session:
+        row = _row(session, number, None, lock=True)
+        if row.status != LicenceStatus.VALID:
+            raise InvalidTransition(f"licence {number} is already {row.status}")
+        row.status = LicenceStatus.ANNULLED.value
+        row.status_changed_at = now or now_utc()
+        row.status_reason = reason
+        audit.append(
+            session,
+            action="licence.annul",
+            actor=actor,
+            document_hash=row.document_sha256,
+            details={"number": number, "version": row.version, "reason": reason},
+        )
+        return _record(row, context.settings.base_url)
