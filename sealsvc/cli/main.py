@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sealsvc.cli import apikey, audit, ca, dept, serve, sign
+from sealsvc.cli import apikey, audit, ca, dept, seal, serve, sign
 from sealsvc.config import Settings
 
 app = typer.Typer(
@@ -45,3 +45,4 @@ app.add_typer(audit.app, name="audit")
 app.command("sign")(sign.sign)
 app.command("serve")(serve.serve)
 app.add_typer(apikey.app, name="apikey")
+app.add_typer(seal.app, name="seal")

@@ -1,0 +1,333 @@
+"""``sealctl seal``: issue seals and manage their lifecycle and image."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pki.fsutil import atomic_write
+from sealsvc import audit, seals
+from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
+from sealsvc.context import ServiceContext
+from sealsvc.errors import InvalidInput
+from sealsvc.models import SealStatus
+
+__all__ = ["app", "parse_duration"]
+
+app = typer.Typer(
+    help="Electronic seals: issue, list, show, image, suspend, resume, revoke, rotate, renew.",
+    no_args_is_help=True,
+)
+
+CodeArgument = Annotated[str, typer.Argument(help="The seal's 14-digit code.")]
+DaysOption = Annotated[
+    int | None,
+    typer.Option("--days", min=1, max=3650, help="Certificate validity in days (default 3 years)."),
+]
+_DURATION = re.compile(r"(\d+)\s*([wdhm])")
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+_LIST_COLUMNS = ("code", "kind", "text", "department", "algorithm", "status", "valid_until")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``2w``, ``12h`` or ``10m`` as a :class:`timedelta`."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise InvalidInput(f"duration {text!r} must look like 30d, 2w, 12h or 10m")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _days(days: int | None) -> timedelta | None:
+    return timedelta(days=days) if days else None
+
+
+def _context(ctx: typer.Context) -> ServiceContext:
+    return ServiceContext(settings(ctx))
+
+
+def _report(view: seals.SealView, json_output: bool, what: str) -> None:
+    """One seal after a change: JSON, or one line naming the seal and its state."""
+    if json_output:
+        emit_json(view.as_dict())
+        return
+    current = view.current_certificate
+    console.print(
+        f"seal [bold]{view.code}[/] {what}: {view.status.value}, "
+        f"certificate {format(int(current.serial), 'x')} valid until {view.valid_until:%Y-%m-%d}",
+        highlight=False,
+    )
+
+
+@app.command("issue")
+def issue_command(
+    ctx: typer.Context,
+    department: Annotated[str, typer.Option("--dept", help="Owning department: code or name.")],
+    kind: Annotated[str, typer.Option("--kind", help=f"One of: {', '.join(seals.KIND_CODES)}.")],
+    algorithm: Annotated[
+        str, typer.Option("--alg", help="rsa (= rsa2048), rsa3072, p256 or sm2.")
+    ] = "rsa",
+    text: Annotated[
+        str | None, typer.Option("--text", help="Text on the seal (default: department name).")
+    ] = None,
+    days: DaysOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Issue a seal: a new key in the key store and a certificate from the matching CA.
+
+    Prints the new seal's code (use --json in scripts).
+
+    Example: [bold]sealctl seal issue --dept ZZ-FTZ --kind 行政审批专用章 --alg sm2[/]
+    """
+    with user_errors():
+        view = seals.issue(
+            _context(ctx),
+            department=department,
+            kind=kind,
+            algorithm=algorithm,
+            text=text,
+            validity=_days(days),
+            actor=audit.cli_actor(),
+        )
+    if json_output:
+        emit_json(view.as_dict())
+        return
+    console.print(view.code, highlight=False)
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    department: Annotated[
+        str | None, typer.Option("--dept", help="Only this department (code or name).")
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help=", ".join(s.value for s in SealStatus) + "."),
+    ] = None,
+    expiring: Annotated[
+        str | None,
+        typer.Option("--expiring", help="Only seals whose certificate ends within, e.g. 30d."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List seals by code; the status shown is computed now (an ended certificate = expired).
+
+    Example: [bold]sealctl seal list --expiring 30d[/]
+    """
+    with user_errors():
+        window = parse_duration(expiring) if expiring else None
+        context = _context(ctx)
+        with context.database.session(read_only=True) as session:
+            views = seals.list_seals(
+                session, department=department, status=status, expiring_within=window
+            )
+    if json_output:
+        emit_json([view.as_dict() for view in views])
+        return
+    table = Table(*_LIST_COLUMNS, title=f"{len(views)} seals")
+    for view in views:
+        table.add_row(
+            view.code,
+            view.kind,
+            view.text,
+            view.department_code,
+            view.algorithm,
+            view.status.value,
+            f"{view.valid_until:%Y-%m-%d}",
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show_command(ctx: typer.Context, code: CodeArgument, json_output: JsonOption = False) -> None:
+    """Show a seal with every certificate it has had.
+
+    Example: [bold]sealctl seal show 41010005000001 --json[/]
+    """
+    with user_errors():
+        context = _context(ctx)
+        with context.database.session(read_only=True) as session:
+            view = seals.show(session, code)
+    if json_output:
+        emit_json(view.as_dict())
+        return
+    console.print(
+        f"[bold]{view.code}[/] {view.text} {view.kind} — {view.department_name} "
+        f"({view.department_code}), {view.algorithm}, [bold]{view.status.value}[/], "
+        f"image {view.image_source}",
+        highlight=False,
+    )
+    table = Table("serial", "status", "not_before", "not_after", "key_id", title="certificates")
+    for certificate in view.certificates:
+        table.add_row(
+            format(int(certificate.serial), "x") + (" (current)" if certificate.current else ""),
+            certificate.status,
+            f"{certificate.not_before:%Y-%m-%d}",
+            f"{certificate.not_after:%Y-%m-%d}",
+            certificate.key_id,
+        )
+    console.print(table)
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _read_upload(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+
+
+@app.command("image")
+def image_command(
+    ctx: typer.Context,
+    code: CodeArgument,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the seal image as PNG here.")
+    ] = None,
+    pdf: Annotated[
+        Path | None, typer.Option("--pdf", help="Write the stamp as a one-page PDF here.")
+    ] = None,
+    upload: Annotated[
+        Path | None, typer.Option("--upload", help="Use this scan (PNG) as the seal's image.")
+    ] = None,
+    generated: Annotated[
+        bool, typer.Option("--generated", help="Draw the image from the seal's data again.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Export a seal's image, or replace it with an uploaded scan.
+
+    Examples: [bold]sealctl seal image 41010005000001 -o seal.png --pdf seal.pdf[/],
+    [bold]sealctl seal image 41010005000001 --upload scan.png[/]
+    """
+    with user_errors():
+        if upload is not None and generated:
+            raise InvalidInput("give --upload or --generated, not both")
+        if upload is None and not generated and output is None and pdf is None:
+            raise InvalidInput("nothing to do: give -o FILE.png, --pdf FILE.pdf or --upload")
+        context = _context(ctx)
+        actor = audit.cli_actor()
+        if upload is not None:
+            seals.set_uploaded_image(context, code, _read_upload(upload), actor=actor)
+        elif generated:
+            seals.use_generated_image(context, code, actor=actor)
+        with context.database.session(read_only=True) as session:
+            seal = seals.get(session, code)
+            source = seal.image_source
+            png = seals.seal_png(seal) if output is not None else None
+            stamp = seals.seal_stamp_pdf(seal) if pdf is not None else None
+        written = []
+        for path, data in ((output, png), (pdf, stamp)):
+            if path is not None and data is not None:
+                _write(path, data)
+                written.append(str(path))
+    if json_output:
+        emit_json({"code": code.strip(), "image_source": source, "files": written})
+        return
+    console.print(f"seal {code.strip()}: image {source}", highlight=False)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command("suspend")
+def suspend_command(
+    ctx: typer.Context, code: CodeArgument, json_output: JsonOption = False
+) -> None:
+    """Suspend a seal: its certificate is put on hold on the CRL at once.
+
+    Example: [bold]sealctl seal suspend 41010005000001[/]
+    """
+    with user_errors():
+        view = seals.suspend(_context(ctx), code, actor=audit.cli_actor())
+    _report(view, json_output, "suspended")
+
+
+@app.command("resume")
+def resume_command(ctx: typer.Context, code: CodeArgument, json_output: JsonOption = False) -> None:
+    """Resume a suspended seal: the hold is lifted from the next CRL.
+
+    Example: [bold]sealctl seal resume 41010005000001[/]
+    """
+    with user_errors():
+        view = seals.resume(_context(ctx), code, actor=audit.cli_actor())
+    _report(view, json_output, "resumed")
+
+
+@app.command("revoke")
+def revoke_command(
+    ctx: typer.Context,
+    code: CodeArgument,
+    reason: Annotated[
+        str,
+        typer.Option("--reason", help="RFC 5280 reason: " + ", ".join(seals.REVOCATION_REASONS)),
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """Revoke a seal for good; its certificate is on the CRL at once.
+
+    Example: [bold]sealctl seal revoke 41010005000001 --reason key_compromise[/]
+    """
+    with user_errors():
+        view = seals.revoke(_context(ctx), code, reason=reason, actor=audit.cli_actor())
+    _report(view, json_output, "revoked")
+
+
+@app.command("rotate")
+def rotate_command(
+    ctx: typer.Context, code: CodeArgument, days: DaysOption = None, json_output: JsonOption = False
+) -> None:
+    """Give a seal a new key and certificate; the old certificate stays valid (superseded).
+
+    Example: [bold]sealctl seal rotate 41010005000001[/]
+    """
+    with user_errors():
+        view = seals.rotate(_context(ctx), code, validity=_days(days), actor=audit.cli_actor())
+    _report(view, json_output, "rotated")
+
+
+@app.command("renew")
+def renew_command(
+    ctx: typer.Context, code: CodeArgument, days: DaysOption = None, json_output: JsonOption = False
+) -> None:
+    """Issue a new certificate for the seal's key before the current one expires.
+
+    Example: [bold]sealctl seal renew 41010005000001 --days 730[/]
+    """
+    with user_errors():
+        view = seals.renew(_context(ctx), code, validity=_days(days), actor=audit.cli_actor())
+    _report(view, json_output, "renewed")
+
+
+@app.command("reconcile-keys")
+def reconcile_command(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Only keys at least this old, e.g. 10m or 1d.")
+    ] = "10m",
+    json_output: JsonOption = False,
+) -> None:
+    """Delete key files no certificate refers to (left by an interrupted issuance).
+
+    Example: [bold]sealctl seal reconcile-keys --older-than 1h[/]
+    """
+    with user_errors():
+        deleted = seals.reconcile_orphan_keys(
+            _context(ctx), parse_duration(older_than), actor=audit.cli_actor()
+        )
+    if json_output:
+        emit_json({"deleted": deleted})
+        return
+    console.print(f"deleted {len(deleted)} orphan key(s)", highlight=False)
+    for key_id in deleted:
+        console.print(f"  {key_id}", highlight=False)

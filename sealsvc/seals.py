@@ -1,0 +1,1022 @@
+"""The seal registry: which seals exist, who owns them, and their lifecycle.
+
+A seal is a department's signing key in the key store plus its current certificate from
+the CA of the seal's hierarchy (RSA keys → the RSA hierarchy, SM2 keys → the SM2 one),
+its text and kind, and its image. Every lifecycle change is one database transaction
+together with its audit entry; a change that affects revocation (suspend, resume, revoke)
+publishes the issuing CA's next CRL in that same transaction, so a revocation is never
+committed without being on a CRL, and the PEM/CRL files under ``<data dir>/ca/`` are
+rewritten after the commit.
+
+Seal codes (印章编码) are 14 digits::
+
+    410100 05 000001
+    │      │  └─ sequence number within division and kind, 000001-999999
+    │      └──── kind code (:data:`KIND_CODES`): 01 公章, 02 财务专用章, 03 合同专用章,
+    │            04 业务专用章, 05 行政审批专用章
+    └─────────── administrative division code (GB/T 2260), 410100 = 郑州市
+
+The layout follows the public-security seal registry's code (division + kind + sequence);
+the kind codes and sequence are assigned by sealsvc, so a code is unique in one
+deployment, stable for the seal's lifetime and readable on the seal image.
+
+Lifecycle (stored status; a seal whose current certificate has passed ``notAfter`` is
+*reported* ``expired`` whatever is stored, see :func:`effective_status`)::
+
+    issue → active ⇄ suspended          suspend = certificate on hold (certificateHold on
+              │  │                       the CRL), resume = hold lifted (off the next CRL)
+              │  ├─ rotate: new key + certificate, old certificate superseded
+              │  └─ renew: new certificate for the same key, old one superseded
+              └─ revoke (from active, suspended or expired) → revoked, for ever
+
+Superseded certificates are *not* revoked: documents sealed before a rotation stay valid.
+Revoking a seal revokes every unexpired certificate of its current key (a renewal leaves
+the old certificate of the same key superseded, and it must not outlive the revocation).
+
+Concurrency: a seal row carries an optimistic-lock ``version``; a change that lost a race
+raises :class:`Conflict` ("try again"). :func:`signing_material` reads key id and
+certificate from the same certificate row in one statement, so a concurrent rotation is
+seen entirely or not at all, never as a key of one and a certificate of the other.
+
+Keys are generated inside the transaction that records them; if it fails, the key is
+deleted again. A crash between writing the key file and the commit leaves an unreferenced
+key file (never a row pointing at a missing key); :func:`reconcile_orphan_keys` removes
+such files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from asn1crypto import x509
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen.canvas import Canvas
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from pki.algorithms import KeyAlgorithm
+from pki.certificates import Profile, build_name
+from pki.crl import REASONS
+from pki.errors import KeyStoreError
+from sealsvc import audit, departments
+from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealNotUsable
+from sealsvc.models import (
+    Certificate,
+    CertificateStatus,
+    Department,
+    ImageSource,
+    Seal,
+    SealAlgorithm,
+    SealStatus,
+    utcnow,
+)
+from sealsvc.sealimage import SealDesign, load_uploaded_png, render_pdf, render_png
+
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
+
+__all__ = [
+    "DIVISION_CODE",
+    "KIND_CODES",
+    "REVOCATION_REASONS",
+    "CertificateView",
+    "SealAppearance",
+    "SealSigningMaterial",
+    "SealView",
+    "appearance",
+    "effective_status",
+    "get",
+    "hierarchy_of",
+    "issue",
+    "list_seals",
+    "reconcile_orphan_keys",
+    "renew",
+    "resolve_algorithm",
+    "resume",
+    "revoke",
+    "rotate",
+    "seal_png",
+    "seal_stamp_pdf",
+    "seal_subject",
+    "set_uploaded_image",
+    "show",
+    "signing_material",
+    "stamp_pdf_for",
+    "suspend",
+    "use_generated_image",
+]
+
+DIVISION_CODE = "410100"
+"""GB/T 2260 code of 郑州市, the first six digits of every seal code this deployment issues."""
+
+KIND_CODES: dict[str, str] = {
+    "公章": "01",
+    "财务专用章": "02",
+    "合同专用章": "03",
+    "业务专用章": "04",
+    "行政审批专用章": "05",
+}
+"""Seal kinds the registry issues and their two-digit code inside the seal code."""
+
+REVOCATION_REASONS = tuple(sorted(REASONS - {"certificate_hold"}))
+"""Reasons ``revoke`` accepts (RFC 5280 names); a hold is ``suspend``, not a revocation."""
+
+_SUBJECT_PLACE = {
+    "country_name": "CN",
+    "state_or_province_name": "河南省",
+    "locality_name": "郑州市",
+}
+_SEQUENCE_DIGITS = 6
+_ISSUE_ATTEMPTS = 3
+_STAMP_DIAMETER_MM = 42.0
+_ALGORITHM_ALIASES = {"rsa": SealAlgorithm.RSA2048}
+
+
+# --- vocabulary -----------------------------------------------------------------------------
+
+
+def resolve_algorithm(name: str) -> SealAlgorithm:
+    """``rsa`` (= rsa2048), ``rsa2048``, ``rsa3072``, ``p256`` or ``sm2``."""
+    key = name.strip().lower()
+    if key in _ALGORITHM_ALIASES:
+        return _ALGORITHM_ALIASES[key]
+    try:
+        return SealAlgorithm(key)
+    except ValueError:
+        choices = ", ".join(["rsa", *(a.value for a in SealAlgorithm)])
+        raise InvalidInput(f"unknown seal algorithm {name!r}: use one of {choices}") from None
+
+
+def hierarchy_of(algorithm: SealAlgorithm | str) -> str:
+    """The CA hierarchy that certifies keys of ``algorithm``: ``sm2`` for SM2, else ``rsa``."""
+    return "sm2" if SealAlgorithm(algorithm) is SealAlgorithm.SM2 else "rsa"
+
+
+def _check_kind(kind: str) -> str:
+    kind = kind.strip()
+    if kind not in KIND_CODES:
+        raise InvalidInput(f"unknown seal kind {kind!r}: use one of {', '.join(KIND_CODES)}")
+    return kind
+
+
+def _common_name(text: str, kind: str) -> str:
+    """A 公章 is named by its text alone; a special-purpose seal adds its kind."""
+    return text if kind == "公章" else f"{text}{kind}"
+
+
+def seal_subject(department: Department, text: str, kind: str, code: str) -> x509.Name:
+    """The certificate subject of a seal.
+
+    ``O`` is the organisation the department belongs to (its parent, e.g. 郑州市人民政府;
+    the department itself when it has none), ``OU`` the department, ``CN`` the seal's text
+    plus kind, ``serialNumber`` the seal code, so a relying party can tie a signature to the
+    registry entry.
+    """
+    parent = department.parent
+    return build_name(
+        **_SUBJECT_PLACE,
+        organization_name=parent.name if parent is not None else department.name,
+        organizational_unit_name=department.name,
+        common_name=_common_name(text, kind),
+        serial_number=code,
+    )
+
+
+def effective_status(seal: Seal, not_after: datetime, now: datetime) -> SealStatus:
+    """The status to report and enforce at ``now``: stored status, or ``expired``.
+
+    Expiry is computed, not stored, so it needs no background job and cannot lag: a
+    non-revoked seal whose current certificate ends at or before ``now`` is expired.
+    """
+    if seal.status == SealStatus.REVOKED:
+        return SealStatus.REVOKED
+    if not_after <= now:
+        return SealStatus.EXPIRED
+    return SealStatus(seal.status)
+
+
+# --- read models ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """One certificate a seal has had (current or earlier), as shown to operators."""
+
+    serial: str
+    """Decimal serial number (unique in the hierarchy)."""
+
+    status: str
+    """``valid``, ``on_hold``, ``revoked`` or ``superseded`` (replaced, still not revoked)."""
+
+    current: bool
+    """Whether it is the seal's current certificate."""
+
+    key_id: str
+    """Key store id of the key it certifies; changes on rotation, not on renewal."""
+
+    subject: str
+    """One-line subject, most specific first."""
+
+    not_before: datetime
+    not_after: datetime
+    sha256: str
+    """Hex SHA-256 of the DER, to find it again from a signed document."""
+
+    superseded_at: datetime | None
+    revoked_at: datetime | None
+    revocation_reason: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "serial": self.serial,
+            "serial_hex": format(int(self.serial), "x"),
+            "status": self.status,
+            "current": self.current,
+            "key_id": self.key_id,
+            "subject": self.subject,
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "sha256": self.sha256,
+            "superseded_at": _iso(self.superseded_at),
+            "revoked_at": _iso(self.revoked_at),
+            "revocation_reason": self.revocation_reason,
+        }
+
+
+@dataclass(frozen=True)
+class SealView:
+    """A seal as the CLI and API report it: detached from the database session."""
+
+    code: str
+    text: str
+    kind: str
+    department_code: str
+    department_name: str
+    algorithm: str
+    hierarchy: str
+    key_id: str
+    status: SealStatus
+    """Effective status at the time the view was made (see :func:`effective_status`)."""
+
+    image_source: str
+    created_at: datetime
+    valid_until: datetime
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    certificates: tuple[CertificateView, ...] = field(repr=False)
+    """Every certificate the seal has had, oldest first."""
+
+    @property
+    def current_certificate(self) -> CertificateView:
+        return next(c for c in self.certificates if c.current)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "text": self.text,
+            "kind": self.kind,
+            "department": {"code": self.department_code, "name": self.department_name},
+            "algorithm": self.algorithm,
+            "hierarchy": self.hierarchy,
+            "key_id": self.key_id,
+            "status": self.status.value,
+            "image_source": self.image_source,
+            "created_at": self.created_at.isoformat(),
+            "valid_until": self.valid_until.isoformat(),
+            "revoked_at": _iso(self.revoked_at),
+            "revocation_reason": self.revocation_reason,
+            "current_serial": self.current_certificate.serial,
+            "certificates": [c.as_dict() for c in self.certificates],
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _view(seal: Seal, now: datetime) -> SealView:
+    current = seal.current_certificate
+    if current is None:  # only possible half-way through issue(), never after a commit
+        raise NotFound(f"seal {seal.code} has no certificate")
+    return SealView(
+        code=seal.code,
+        text=seal.text,
+        kind=seal.kind,
+        department_code=seal.department.code,
+        department_name=seal.department.name,
+        algorithm=seal.algorithm,
+        hierarchy=current.hierarchy,
+        key_id=seal.key_id,
+        status=effective_status(seal, current.not_after, now),
+        image_source=seal.image_source,
+        created_at=seal.created_at,
+        valid_until=current.not_after,
+        revoked_at=seal.revoked_at,
+        revocation_reason=seal.revocation_reason,
+        certificates=tuple(
+            CertificateView(
+                serial=c.serial,
+                status=c.status,
+                current=c.id == current.id,
+                key_id=c.key_id,
+                subject=c.subject,
+                not_before=c.not_before,
+                not_after=c.not_after,
+                sha256=c.sha256,
+                superseded_at=c.superseded_at,
+                revoked_at=c.revoked_at,
+                revocation_reason=c.revocation_reason,
+            )
+            for c in seal.certificates
+        ),
+    )
+
+
+def _normalise_code(code: str) -> str:
+    return code.strip()
+
+
+def get(session: Session, code: str) -> Seal:
+    """The seal with this code (its department and certificates loaded with it)."""
+    seal = session.scalars(
+        select(Seal)
+        .where(Seal.code == _normalise_code(code))
+        .options(
+            joinedload(Seal.department).joinedload(Department.parent),
+            joinedload(Seal.current_certificate),
+            selectinload(Seal.certificates),
+        )
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if seal is None:
+        raise NotFound(f"no seal with code {code!r}")
+    return seal
+
+
+def show(session: Session, code: str, *, now: datetime | None = None) -> SealView:
+    """The seal with this code and its certificate history."""
+    return _view(get(session, code), now or utcnow())
+
+
+def list_seals(
+    session: Session,
+    *,
+    department: str | None = None,
+    status: SealStatus | str | None = None,
+    expiring_within: timedelta | None = None,
+    now: datetime | None = None,
+) -> list[SealView]:
+    """Seals ordered by code, filtered by department (code or name), effective status and
+    whether their current certificate ends within ``expiring_within`` from ``now``
+    (non-revoked seals only: a revoked seal needs no renewal)."""
+    now = now or utcnow()
+    statement = (
+        select(Seal)
+        .join(Certificate, Certificate.id == Seal.current_certificate_id)
+        .options(
+            joinedload(Seal.department),
+            joinedload(Seal.current_certificate),
+            selectinload(Seal.certificates),
+        )
+        .order_by(Seal.code)
+    )
+    if department is not None:
+        statement = statement.where(Seal.department_id == departments.get(session, department).id)
+    if status is not None:
+        try:
+            wanted = SealStatus(status)
+        except ValueError:
+            choices = ", ".join(s.value for s in SealStatus)
+            raise InvalidInput(f"unknown seal status {status!r}: use one of {choices}") from None
+        if wanted is SealStatus.REVOKED:
+            statement = statement.where(Seal.status == SealStatus.REVOKED.value)
+        elif wanted is SealStatus.EXPIRED:
+            statement = statement.where(
+                Seal.status != SealStatus.REVOKED.value, Certificate.not_after <= now
+            )
+        else:
+            statement = statement.where(Seal.status == wanted.value, Certificate.not_after > now)
+    if expiring_within is not None:
+        statement = statement.where(
+            Seal.status != SealStatus.REVOKED.value,
+            Certificate.not_after > now,
+            Certificate.not_after <= now + expiring_within,
+        )
+    return [_view(seal, now) for seal in session.scalars(statement).unique()]
+
+
+# --- signing material -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealAppearance:
+    """What a seal's visible stamp is made from: its text, kind, code and uploaded scan."""
+
+    text: str
+    kind: str
+    code: str
+    image_png: bytes | None = field(default=None, repr=False)
+    """The validated uploaded scan, or ``None`` to draw the seal from its data."""
+
+
+def appearance(seal: Seal) -> SealAppearance:
+    """The appearance of a registry row."""
+    uploaded = seal.image_source == ImageSource.UPLOADED and seal.image_png is not None
+    return SealAppearance(seal.text, seal.kind, seal.code, seal.image_png if uploaded else None)
+
+
+@dataclass(frozen=True)
+class SealSigningMaterial:
+    """What the sealing service needs to sign with a usable seal; the key stays in the store.
+
+    ``key_id`` and ``certificate_der`` come from the same certificate row in one read, so
+    they always belong together, even while the seal is being rotated.
+    """
+
+    seal_code: str
+    department_code: str
+    key_id: str
+    """Key store id; the caller asks the key store for a signer handle."""
+
+    algorithm: str
+    certificate_der: bytes = field(repr=False)
+    chain_ders: tuple[bytes, ...] = field(repr=False)
+    """Issuing CA first, then the root."""
+
+    hierarchy: str
+    certificate_serial: str
+    appearance: SealAppearance
+
+
+def _signing_row(session: Session, code: str, lock: bool) -> Any:
+    statement = (
+        select(
+            Seal.code,
+            Seal.status,
+            Seal.algorithm,
+            Seal.text,
+            Seal.kind,
+            Seal.image_source,
+            Seal.image_png,
+            Department.code.label("department_code"),
+            Certificate.key_id,
+            Certificate.der,
+            Certificate.serial,
+            Certificate.hierarchy,
+            Certificate.status.label("certificate_status"),
+            Certificate.not_before,
+            Certificate.not_after,
+            Certificate.issuer_certificate_id,
+        )
+        .join(Certificate, Certificate.id == Seal.current_certificate_id)
+        .join(Department, Department.id == Seal.department_id)
+        .where(Seal.code == _normalise_code(code))
+    )
+    if lock:
+        statement = statement.with_for_update(of=Seal)
+    return session.execute(statement).one_or_none()
+
+
+def _chain(session: Session, issuer_id: int | None) -> tuple[bytes, ...]:
+    """DER of the issuer and its issuers up to the self-signed root."""
+    chain: list[bytes] = []
+    while issuer_id is not None and len(chain) < 4:
+        issuer = session.get_one(Certificate, issuer_id)
+        chain.append(issuer.der)
+        issuer_id = issuer.issuer_certificate_id
+    return tuple(chain)
+
+
+def signing_material(
+    session: Session, code: str, now: datetime | None = None, *, lock: bool = False
+) -> SealSigningMaterial:
+    """Key id, certificate and chain of a seal that may seal documents at ``now``.
+
+    Raises :class:`NotFound` for an unknown code and :class:`SealNotUsable` ("seal … is
+    suspended/revoked/expired") otherwise. ``lock=True`` (in a writing session) locks the
+    seal row until the transaction ends, so a revocation cannot commit in between; the
+    sealing service uses it for its final check in the audit transaction. The key itself
+    is not loaded here.
+    """
+    now = now or utcnow()
+    row = _signing_row(session, code, lock)
+    if row is None:
+        raise NotFound(f"no seal with code {code!r}")
+    if row.status != SealStatus.ACTIVE:
+        raise SealNotUsable(f"seal {row.code} is {row.status}")
+    if row.not_after <= now:
+        raise SealNotUsable(f"seal {row.code} is expired (certificate ended {row.not_after:%F})")
+    if row.not_before > now:
+        raise SealNotUsable(f"seal {row.code} is not valid yet (from {row.not_before:%F %T}Z)")
+    if row.certificate_status != CertificateStatus.VALID:
+        raise SealNotUsable(f"seal {row.code} has a certificate that is {row.certificate_status}")
+    uploaded = row.image_source == ImageSource.UPLOADED and row.image_png is not None
+    return SealSigningMaterial(
+        seal_code=row.code,
+        department_code=row.department_code,
+        key_id=row.key_id,
+        algorithm=row.algorithm,
+        certificate_der=row.der,
+        chain_ders=_chain(session, row.issuer_certificate_id),
+        hierarchy=row.hierarchy,
+        certificate_serial=row.serial,
+        appearance=SealAppearance(
+            row.text, row.kind, row.code, row.image_png if uploaded else None
+        ),
+    )
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def _design(source: SealAppearance) -> SealDesign:
+    return SealDesign(organisation=source.text, kind=source.kind, code=source.code)
+
+
+def _as_appearance(seal: Seal | SealAppearance) -> SealAppearance:
+    return seal if isinstance(seal, SealAppearance) else appearance(seal)
+
+
+@lru_cache(maxsize=64)
+def _stamp_pdf(source: SealAppearance) -> bytes:
+    if source.image_png is None:
+        return render_pdf(_design(source))
+    side = _STAMP_DIAMETER_MM * mm
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=(side, side), invariant=True, pageCompression=1)
+    canvas.setTitle(_common_name(source.text, source.kind))
+    canvas.drawImage(
+        ImageReader(io.BytesIO(source.image_png)),
+        0,
+        0,
+        side,
+        side,
+        mask="auto",
+        preserveAspectRatio=True,
+        anchor="c",
+    )
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def seal_stamp_pdf(seal: Seal | SealAppearance) -> bytes:
+    """The seal's visible stamp as a one-page PDF (42 mm square).
+
+    The uploaded scan placed on the page (transparent paper kept), or else the vector
+    drawing from the seal's text, kind and code. Cached per appearance: the sealing
+    service asks for it on every request.
+    """
+    return _stamp_pdf(_as_appearance(seal))
+
+
+def seal_png(seal: Seal | SealAppearance) -> bytes:
+    """The seal's image as PNG: the uploaded scan, or drawn from its data at 300 dpi."""
+    source = _as_appearance(seal)
+    return source.image_png if source.image_png is not None else render_png(_design(source))
+
+
+def stamp_pdf_for(session: Session, code: str) -> bytes:
+    """:func:`seal_stamp_pdf` of the seal with this code."""
+    return seal_stamp_pdf(get(session, code))
+
+
+# --- transactions ---------------------------------------------------------------------------
+
+
+class _CodeTaken(Conflict):
+    """A unique constraint fired: another writer took the same seal code first."""
+
+
+@dataclass
+class _Change:
+    """One lifecycle transaction: its session, the keys it created, whether a CRL changed."""
+
+    context: ServiceContext
+    session: Session
+    actor: str
+    now: datetime
+    new_keys: list[str] = field(default_factory=list)
+    crl_changed: bool = False
+
+    def generate_key(self, algorithm: SealAlgorithm, code: str, department_code: str) -> str:
+        """A new key in the store, deleted again if this transaction does not commit."""
+        label = f"seal {code}"
+        info = self.context.keystore.generate(KeyAlgorithm(algorithm.value), label=label)
+        self.new_keys.append(info.key_id)
+        audit.append(
+            self.session,
+            action="key.generate",
+            actor=self.actor,
+            seal_code=code,
+            department_code=department_code,
+            details={"key_id": info.key_id, "algorithm": algorithm.value, "label": label},
+        )
+        return info.key_id
+
+    def issue_certificate(
+        self, seal: Seal, department: Department, key_id: str, validity: timedelta | None
+    ) -> Certificate:
+        """A seal certificate for ``key_id`` from the issuing CA of the seal's hierarchy."""
+        return self.context.ca.issue(
+            self.session,
+            hierarchy=hierarchy_of(seal.algorithm),
+            profile=Profile.SEAL,
+            subject=seal_subject(department, seal.text, seal.kind, seal.code),
+            key_id=key_id,
+            actor=self.actor,
+            validity=validity,
+            seal_id=seal.id,
+            seal_code=seal.code,
+        )
+
+    def publish_crl(self, seal: Seal) -> None:
+        """The issuing CA's next CRL, in this transaction (the files follow the commit)."""
+        self.context.ca.publish_crl(
+            self.session, hierarchy_of(seal.algorithm), Profile.ISSUING_CA, actor=self.actor
+        )
+        self.crl_changed = True
+
+    def record(self, seal: Seal, action: str, **details: Any) -> None:
+        audit.append(
+            self.session,
+            action=action,
+            actor=self.actor,
+            seal_code=seal.code,
+            department_code=seal.department.code,
+            details=details,
+        )
+
+
+@contextmanager
+def _change(context: ServiceContext, *, actor: str, now: datetime | None) -> Iterator[_Change]:
+    """Run one lifecycle change: commit it with its audit entries, or undo it entirely.
+
+    On any failure (the commit included) the keys generated for it are deleted again. A
+    lost optimistic-lock race becomes :class:`Conflict`. After a commit that published a
+    CRL, the CA files are rewritten so they never lag the registry.
+    """
+    change: _Change | None = None
+    try:
+        with context.database.session() as session:
+            change = _Change(context, session, actor, now or context.ca.clock())
+            yield change
+    except BaseException as exc:
+        for key_id in change.new_keys if change is not None else ():
+            with contextlib.suppress(KeyStoreError):  # left over: reconcile_orphan_keys
+                context.keystore.delete(key_id)
+        if isinstance(exc, StaleDataError):
+            raise Conflict("the seal was changed concurrently; try again") from None
+        if isinstance(exc, IntegrityError):
+            raise _CodeTaken("the seal code was taken concurrently; try again") from None
+        raise
+    if change.crl_changed:
+        with context.database.session(read_only=True) as session:
+            context.ca.export_files(session)
+
+
+def _load(change: _Change, code: str) -> tuple[Seal, Certificate, SealStatus]:
+    seal = get(change.session, code)
+    current = seal.current_certificate
+    if current is None:
+        raise NotFound(f"seal {seal.code} has no certificate")
+    return seal, current, effective_status(seal, current.not_after, change.now)
+
+
+def _refuse(seal: Seal, status: SealStatus, action: str, allowed: tuple[SealStatus, ...]) -> None:
+    if status in allowed:
+        return
+    hints = {
+        SealStatus.REVOKED: "a revoked seal can never be used again",
+        SealStatus.EXPIRED: "rotate it to give it a new key and certificate",
+        SealStatus.SUSPENDED: "resume it first",
+        SealStatus.ACTIVE: "it is not suspended",
+    }
+    raise InvalidTransition(f"cannot {action} seal {seal.code}: it is {status}; {hints[status]}")
+
+
+def _view_after(change: _Change, seal: Seal) -> SealView:
+    change.session.flush()
+    change.session.refresh(seal, ["certificates"])
+    return _view(seal, change.now)
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+
+def _next_code(session: Session, kind: str, division: str) -> str:
+    prefix = division + KIND_CODES[kind]
+    last = session.scalar(select(func.max(Seal.code)).where(Seal.code.like(f"{prefix}%")))
+    sequence = int(last[len(prefix) :]) + 1 if last else 1
+    if sequence >= 10**_SEQUENCE_DIGITS:
+        raise Conflict(f"all seal codes {prefix}…… are used")
+    return f"{prefix}{sequence:0{_SEQUENCE_DIGITS}d}"
+
+
+def issue(
+    context: ServiceContext,
+    *,
+    department: str,
+    kind: str,
+    actor: str,
+    algorithm: SealAlgorithm | str = SealAlgorithm.RSA2048,
+    text: str | None = None,
+    validity: timedelta | None = None,
+    division: str = DIVISION_CODE,
+) -> SealView:
+    """Issue a new seal: code, key, certificate and registry row in one transaction.
+
+    ``department`` is a code or name of an active department; ``text`` defaults to its
+    name; ``validity`` defaults to the CA's seal lifetime. Audited as ``key.generate``,
+    ``cert.issue`` and ``seal.issue``.
+    """
+    kind = _check_kind(kind)
+    algorithm = resolve_algorithm(algorithm)
+    if not re.fullmatch(r"\d{6}", division):
+        raise InvalidInput(f"division code {division!r} must be 6 digits (GB/T 2260)")
+    if validity is not None and validity <= timedelta(0):
+        raise InvalidInput("a seal's validity must be positive")
+    attempt = 1
+    while True:
+        try:
+            return _issue_once(
+                context, department, kind, actor, algorithm, text, validity, division
+            )
+        except _CodeTaken:  # another node allocated the same code first: take the next one
+            if attempt == _ISSUE_ATTEMPTS:
+                raise
+            attempt += 1
+
+
+def _issue_once(
+    context: ServiceContext,
+    department_key: str,
+    kind: str,
+    actor: str,
+    algorithm: SealAlgorithm,
+    text: str | None,
+    validity: timedelta | None,
+    division: str,
+) -> SealView:
+    with _change(context, actor=actor, now=None) as change:
+        session = change.session
+        department = departments.get(session, department_key)
+        if not department.active:
+            raise InvalidTransition(f"department {department.code} is deactivated")
+        seal_text = (text if text is not None else department.name).strip()
+        code = _next_code(session, kind, division)
+        _design(SealAppearance(seal_text, kind, code))  # the seal must be drawable
+        key_id = change.generate_key(algorithm, code, department.code)
+        seal = Seal(
+            code=code,
+            text=seal_text,
+            kind=kind,
+            department=department,
+            algorithm=algorithm.value,
+            key_id=key_id,
+            status=SealStatus.ACTIVE.value,
+            image_source=ImageSource.GENERATED.value,
+            valid_until=change.now,  # replaced by the certificate's notAfter below
+        )
+        session.add(seal)
+        session.flush()
+        certificate = change.issue_certificate(seal, department, key_id, validity)
+        seal.current_certificate = certificate
+        seal.valid_until = certificate.not_after
+        change.record(
+            seal,
+            "seal.issue",
+            text=seal_text,
+            kind=kind,
+            algorithm=algorithm.value,
+            hierarchy=certificate.hierarchy,
+            serial=certificate.serial,
+            key_id=key_id,
+            not_after=certificate.not_after.isoformat(),
+        )
+        return _view_after(change, seal)
+
+
+def suspend(
+    context: ServiceContext, code: str, *, actor: str, now: datetime | None = None
+) -> SealView:
+    """Suspend an active seal: its certificate goes on hold and onto the CRL at once."""
+    with _change(context, actor=actor, now=now) as change:
+        seal, current, status = _load(change, code)
+        _refuse(seal, status, "suspend", (SealStatus.ACTIVE,))
+        seal.status = SealStatus.SUSPENDED.value
+        current.status = CertificateStatus.ON_HOLD.value
+        current.revoked_at = change.now
+        change.publish_crl(seal)
+        change.record(seal, "seal.suspend", serial=current.serial)
+        return _view_after(change, seal)
+
+
+def resume(
+    context: ServiceContext, code: str, *, actor: str, now: datetime | None = None
+) -> SealView:
+    """Lift a suspension: the certificate is valid again and left off the next CRL.
+
+    A seal whose certificate expired while suspended is resumed but reported expired.
+    """
+    with _change(context, actor=actor, now=now) as change:
+        seal, current, _status = _load(change, code)
+        if seal.status != SealStatus.SUSPENDED:
+            _refuse(seal, SealStatus(seal.status), "resume", (SealStatus.SUSPENDED,))
+        seal.status = SealStatus.ACTIVE.value
+        current.status = CertificateStatus.VALID.value
+        current.revoked_at = None
+        change.publish_crl(seal)
+        change.record(seal, "seal.resume", serial=current.serial)
+        return _view_after(change, seal)
+
+
+def revoke(
+    context: ServiceContext,
+    code: str,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime | None = None,
+) -> SealView:
+    """Revoke a seal for good, with an RFC 5280 reason; its serial is on the CRL at once.
+
+    Every unexpired certificate of the seal's current key is revoked (a renewal's
+    superseded predecessor certifies the same key); certificates of keys retired by an
+    earlier rotation stay superseded, so documents sealed with them stay valid.
+    """
+    if reason not in REVOCATION_REASONS:
+        raise InvalidInput(
+            f"unknown revocation reason {reason!r}: use one of {', '.join(REVOCATION_REASONS)}"
+        )
+    with _change(context, actor=actor, now=now) as change:
+        seal, current, _status = _load(change, code)
+        if seal.status == SealStatus.REVOKED:
+            raise InvalidTransition(
+                f"seal {seal.code} is already revoked ({seal.revocation_reason})"
+            )
+        revoked = [
+            c
+            for c in seal.certificates
+            if c.key_id == seal.key_id
+            and c.status != CertificateStatus.REVOKED
+            and (c.id == current.id or c.not_after > change.now)
+        ]
+        for certificate in revoked:
+            certificate.status = CertificateStatus.REVOKED.value
+            certificate.revoked_at = change.now
+            certificate.revocation_reason = reason
+        seal.status = SealStatus.REVOKED.value
+        seal.revoked_at = change.now
+        seal.revocation_reason = reason
+        change.publish_crl(seal)
+        change.record(seal, "seal.revoke", reason=reason, serials=[c.serial for c in revoked])
+        return _view_after(change, seal)
+
+
+def _supersede(change: _Change, seal: Seal, old: Certificate, new: Certificate) -> None:
+    old.status = CertificateStatus.SUPERSEDED.value
+    old.superseded_at = change.now
+    seal.current_certificate = new
+    seal.key_id = new.key_id
+    seal.valid_until = new.not_after
+
+
+def rotate(
+    context: ServiceContext,
+    code: str,
+    *,
+    actor: str,
+    validity: timedelta | None = None,
+    now: datetime | None = None,
+) -> SealView:
+    """Give an active (or expired) seal a new key and certificate.
+
+    The old certificate becomes ``superseded`` (not revoked) and the old key stays in the
+    key store: documents sealed before remain verifiable and valid.
+    """
+    with _change(context, actor=actor, now=now) as change:
+        seal, old, status = _load(change, code)
+        _refuse(seal, status, "rotate", (SealStatus.ACTIVE, SealStatus.EXPIRED))
+        key_id = change.generate_key(SealAlgorithm(seal.algorithm), seal.code, seal.department.code)
+        new = change.issue_certificate(seal, seal.department, key_id, validity)
+        old_key = seal.key_id
+        _supersede(change, seal, old, new)
+        change.record(
+            seal,
+            "seal.rotate",
+            old_serial=old.serial,
+            old_key_id=old_key,
+            serial=new.serial,
+            key_id=key_id,
+            not_after=new.not_after.isoformat(),
+        )
+        return _view_after(change, seal)
+
+
+def renew(
+    context: ServiceContext,
+    code: str,
+    *,
+    actor: str,
+    validity: timedelta | None = None,
+    now: datetime | None = None,
+) -> SealView:
+    """A new certificate for the same key, before the current one expires.
+
+    An expired seal is not renewed (its key outlived its certified lifetime): rotate it.
+    """
+    with _change(context, actor=actor, now=now) as change:
+        seal, old, status = _load(change, code)
+        _refuse(seal, status, "renew", (SealStatus.ACTIVE,))
+        new = change.issue_certificate(seal, seal.department, seal.key_id, validity)
+        _supersede(change, seal, old, new)
+        change.record(
+            seal,
+            "seal.renew",
+            old_serial=old.serial,
+            serial=new.serial,
+            key_id=seal.key_id,
+            not_after=new.not_after.isoformat(),
+        )
+        return _view_after(change, seal)
+
+
+def set_uploaded_image(context: ServiceContext, code: str, png: bytes, *, actor: str) -> SealView:
+    """Use an uploaded scan of the physical seal as its image (validated, paper made
+    transparent by :func:`sealsvc.sealimage.load_uploaded_png`). Audited as ``seal.image``."""
+    image = load_uploaded_png(png)
+    return _set_image(context, code, image, actor)
+
+
+def use_generated_image(context: ServiceContext, code: str, *, actor: str) -> SealView:
+    """Go back to drawing the seal's image from its data. Audited as ``seal.image``."""
+    return _set_image(context, code, None, actor)
+
+
+def _set_image(context: ServiceContext, code: str, image: bytes | None, actor: str) -> SealView:
+    with _change(context, actor=actor, now=None) as change:
+        seal, _current, _status = _load(change, code)
+        if seal.status == SealStatus.REVOKED:
+            raise InvalidTransition(f"seal {seal.code} is revoked; its image is kept as it was")
+        seal.image_png = image
+        source = ImageSource.GENERATED if image is None else ImageSource.UPLOADED
+        seal.image_source = source.value
+        details: dict[str, Any] = {"source": source.value}
+        if image is not None:
+            details["png_bytes"] = len(image)
+        change.record(seal, "seal.image", **details)
+        return _view_after(change, seal)
+
+
+# --- key store hygiene ----------------------------------------------------------------------
+
+
+def reconcile_orphan_keys(
+    context: ServiceContext,
+    older_than: timedelta = timedelta(minutes=10),
+    *,
+    actor: str = "system:reconcile",
+    now: datetime | None = None,
+) -> list[str]:
+    """Delete key files that no certificate or seal refers to and that are older than
+    ``older_than``; return their ids. Audited as ``key.delete``.
+
+    Such files are what a crash between writing a key and committing its seal leaves
+    behind. The age threshold keeps this from deleting the key of an issuance that is in
+    progress right now.
+    """
+    now = now or utcnow()
+    deleted: list[str] = []
+    with context.database.session() as session:
+        referenced = set(session.scalars(select(Certificate.key_id).distinct()))
+        referenced.update(session.scalars(select(Seal.key_id).distinct()))
+        for info in context.keystore.list():
+            if info.key_id in referenced or info.created_at > now - older_than:
+                continue
+            context.keystore.delete(info.key_id)
+            deleted.append(info.key_id)
+            audit.append(
+                session,
+                action="key.delete",
+                actor=actor,
+                details={
+                    "key_id": info.key_id,
+                    "algorithm": info.algorithm.value,
+                    "label": info.label,
+                    "created_at": info.created_at.isoformat(),
+                    "reason": "orphan: referenced by no certificate",
+                },
+            )
+    return deleted
