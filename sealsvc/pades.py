@@ -31,6 +31,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -195,6 +196,10 @@ class _SealSigner(KeyHandleSigner):
                 yield _FixedAttribute(self._signing_certificate_v2)
             else:
                 yield provider
+        if self.digest_algorithm == "sm3":
+            # GB/T 35275 SignerInfo carries the signing time as a signed attribute; PAdES
+            # baseline (RSA/ECDSA) omits it and relies on /M and the time-stamp instead.
+            yield attributes.SigningTimeProvider(timestamp=datetime.now(UTC))
 
     @property
     def signature_bytes(self) -> int:
