@@ -1,1 +1,47 @@
-"""Electronic licences (电子证照): templates, rendering, QR verification, the issue pipeline."""
+"""Electronic licences (电子证照): templates, rendering, QR verification, the issue pipeline.
+
+``templates`` loads declarative layouts and validates data; ``render`` paints a PDF/A-2b
+page with reportlab; ``qr`` makes the verification code; ``pipeline`` issues, re-issues,
+annuls and serves sealed licences.
+"""
+
+from sealsvc.licences.pipeline import (
+    NUMBER_PATTERN,
+    LicenceFileProblem,
+    LicenceRecord,
+    LicenceStatusReport,
+    annul_licence,
+    check_number,
+    get_licence,
+    get_licence_pdf,
+    issue_licence,
+    licence_status,
+    list_licences,
+    reissue_licence,
+)
+from sealsvc.licences.qr import QrCode, data_hash, verification_url
+from sealsvc.licences.render import LicencePage, render_licence
+from sealsvc.licences.templates import Template, list_templates, load_template
+
+__all__ = [
+    "NUMBER_PATTERN",
+    "LicenceFileProblem",
+    "LicencePage",
+    "LicenceRecord",
+    "LicenceStatusReport",
+    "QrCode",
+    "Template",
+    "annul_licence",
+    "check_number",
+    "data_hash",
+    "get_licence",
+    "get_licence_pdf",
+    "issue_licence",
+    "licence_status",
+    "list_licences",
+    "list_templates",
+    "load_template",
+    "reissue_licence",
+    "render_licence",
+    "verification_url",
+]

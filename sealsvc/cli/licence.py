@@ -1,0 +1,187 @@
+"""``sealctl licence``: issue, list, show, annul, re-issue and download licences."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from sealsvc import audit
+from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
+from sealsvc.context import ServiceContext
+from sealsvc.errors import InvalidInput
+from sealsvc.licences import pipeline
+from sealsvc.licences.pipeline import LicenceRecord
+from sealsvc.pades import Level
+from sealsvc.sealing import write_output
+
+app = typer.Typer(help="Electronic licences (电子证照).", no_args_is_help=True)
+
+LevelOption = Annotated[Level, typer.Option("--level", help="PAdES baseline level.")]
+OutputOption = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Also write the sealed PDF here.")
+]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
+
+
+def _report(record: LicenceRecord, json_output: bool, verb: str, output: Path | None) -> None:
+    if json_output:
+        emit_json({**record.as_dict(), "output": str(output) if output else None})
+        return
+    console.print(
+        f"[green]{verb}[/] licence {record.number} v{record.version} ({record.template}), "
+        f"status {record.status}; verify at {record.verify_url}"
+        + (f"; written to {output}" if output else "")
+    )
+
+
+def _context(ctx: typer.Context) -> ServiceContext:
+    return ServiceContext(settings(ctx))
+
+
+@app.command("issue")
+def issue(
+    ctx: typer.Context,
+    template: Annotated[str, typer.Option("--template", help="Template name.")],
+    data: Annotated[Path, typer.Option("--data", help="JSON file with the field values.")],
+    seal: Annotated[
+        list[str],
+        typer.Option("--seal", help="Seal code; repeat for joint seals (first certifies)."),
+    ],
+    level: LevelOption = Level.B_LTA,
+    number: Annotated[
+        str | None, typer.Option("--number", help="Use this licence number instead of a new one.")
+    ] = None,
+    output: OutputOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Render, seal and store a licence.
+
+    Example: sealctl licence issue --template business_licence --data data.json
+    --seal 41010001000001 --level B-LTA -o licence.pdf
+    """
+    with user_errors():
+        context = _context(ctx)
+        record = pipeline.issue_licence(
+            context, template, _read_json(data), seal,
+            actor=audit.cli_actor(), level=level, number=number,
+        )  # fmt: skip
+        if output:
+            write_output(output, pipeline.get_licence_pdf(context, record.number, record.version))
+        _report(record, json_output, "issued", output)
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    template: Annotated[str | None, typer.Option("--template", help="Only this template.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="valid, annulled or superseded.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 200,
+    json_output: JsonOption = False,
+) -> None:
+    """List licences (latest version of each), newest first."""
+    with user_errors():
+        records = pipeline.list_licences(_context(ctx), template=template, status=status,
+                                         limit=limit)  # fmt: skip
+        if json_output:
+            emit_json([r.as_dict() for r in records])
+            return
+        table = Table("number", "version", "template", "status", "issued at", "seals")
+        for r in records:
+            issued = r.issued_at.isoformat(timespec="seconds")
+            table.add_row(r.number, str(r.version), r.template, r.status, issued,
+                          ", ".join(r.seal_codes))  # fmt: skip
+        console.print(table)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="Licence number.")],
+    version: Annotated[int | None, typer.Option("--version", min=1)] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a licence's record, its data and its verification status."""
+    with user_errors():
+        context = _context(ctx)
+        record = pipeline.get_licence(context, number, version)
+        with context.database.session(read_only=True) as session:
+            status = pipeline.licence_status(session, number, record.data_hash,
+                                             settings=context.settings)  # fmt: skip
+        if json_output:
+            emit_json({**record.as_dict(), "verification": status.as_dict()})
+            return
+        console.print(f"[bold]{status.title}[/] {record.number} v{record.version}: {record.status}")
+        console.print(status.message)
+        table = Table("field", "value")
+        for key, value in record.data.items():
+            table.add_row(key, value)
+        console.print(table)
+        console.print(f"verify: {record.verify_url}\nsha256: {record.document_sha256}")
+
+
+@app.command("annul")
+def annul(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="Licence number.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (吊销/注销 and grounds).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Annul (吊销/注销) a licence; verification shows it from now on."""
+    with user_errors():
+        record = pipeline.annul_licence(_context(ctx), number, reason, actor=audit.cli_actor())
+        _report(record, json_output, "annulled", None)
+
+
+@app.command("reissue")
+def reissue(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="Licence number.")],
+    data: Annotated[Path, typer.Option("--data", help="JSON with the changed fields.")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (变更事项).")] = None,
+    seal: Annotated[
+        list[str] | None, typer.Option("--seal", help="Seal codes (default: the same as before).")
+    ] = None,
+    level: LevelOption = Level.B_LTA,
+    output: OutputOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Re-issue (变更) a licence: a new version with the changes; the old one is superseded."""
+    with user_errors():
+        context = _context(ctx)
+        record = pipeline.reissue_licence(
+            context, number, _read_json(data),
+            actor=audit.cli_actor(), reason=reason, seal_codes=seal or None, level=level,
+        )  # fmt: skip
+        if output:
+            write_output(output, pipeline.get_licence_pdf(context, record.number, record.version))
+        _report(record, json_output, "re-issued", output)
+
+
+@app.command("download")
+def download(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="Licence number.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the PDF.")],
+    version: Annotated[int | None, typer.Option("--version", min=1)] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Write the stored sealed PDF (identical bytes every time)."""
+    with user_errors():
+        context = _context(ctx)
+        record = pipeline.get_licence(context, number, version)
+        write_output(output, pipeline.get_licence_pdf(context, number, record.version))
+        _report(record, json_output, "downloaded", output)
