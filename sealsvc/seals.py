@@ -16,9 +16,9 @@ Seal codes (印章编码) are 14 digits::
     │            04 业务专用章, 05 行政审批专用章
     └─────────── administrative division code (GB/T 2260), 410100 = 郑州市
 
-The layout follows the public-security seal registry's code (division + kind + sequence);
-the kind codes and sequence are assigned by sealsvc, so a code is unique in one
-deployment, stable for the seal's lifetime and readable on the seal image.
+This is sealsvc's own scheme (the kind codes and sequences are assigned here, not by the
+public-security seal registry): a code is unique in one deployment, stable for the seal's
+whole life (rotation and renewal keep it), sortable, and short enough for the seal image.
 
 Lifecycle (stored status; a seal whose current certificate has passed ``notAfter`` is
 *reported* ``expired`` whatever is stored, see :func:`effective_status`)::
