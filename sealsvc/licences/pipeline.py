@@ -31,6 +31,7 @@ keeps them safe as file names and in URLs.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -44,6 +45,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -58,7 +61,7 @@ from sealsvc.licences.qr import QrCode, data_hash, verification_url
 from sealsvc.licences.render import LicencePage, render_licence
 from sealsvc.licences.templates import Template, load_template
 from sealsvc.models import Licence, LicenceStatus
-from sealsvc.pades import Level, Placement, SealOptions
+from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
 
 __all__ = [
@@ -356,6 +359,30 @@ def _seal_level(level: Level, is_last: bool) -> Level:
     return Level.B_LT if level is Level.B_LTA and not is_last else level
 
 
+def _with_seal_fields(pdf: bytes, template: Template, count: int) -> bytes:
+    """Add the empty signature fields Seal1..SealN at the template's seal spots.
+
+    They exist before the first seal certifies the document, so the later seals only
+    fill fields: pyHanko's default diff policy (stricter than ISO 32000's P=2) refuses
+    new visible signature fields after a certification signature.
+    """
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    for index, spot in enumerate(template.spec.seals[:count]):
+        half = spot.size_mm * MM / 2
+        cx, cy = spot.x_mm * MM, spot.y_mm * MM
+        fields.append_signature_field(
+            writer,
+            fields.SigFieldSpec(
+                sig_field_name=f"Seal{index + 1}",
+                on_page=spot.page - 1,
+                box=(round(cx - half), round(cy - half), round(cx + half), round(cy + half)),
+            ),
+        )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def _seal_all(
     sealer: Sealer,
     pdf: bytes,
@@ -368,17 +395,14 @@ def _seal_all(
     actor: str,
     now: datetime,
 ) -> bytes:
+    pdf = _with_seal_fields(pdf, template, len(seal_codes))
     for index, code in enumerate(seal_codes):
-        spot = template.spec.seals[index]
         options = SealOptions(
             level=_seal_level(level, index == len(seal_codes) - 1),
-            placement=Placement(
-                page=spot.page, x_mm=spot.x_mm, y_mm=spot.y_mm, size_mm=spot.size_mm
-            ),
+            placement=Placement(field=f"Seal{index + 1}"),
             reason=f"签发{template.title}（{number}）",
             location="郑州",
             certify=index == 0,
-            field_name=f"Seal{index + 1}",
         )
         details = {"licence": number, "licence_version": version}
         pdf = sealer.seal(pdf, code, options, actor=actor, details=details, now=now).pdf
