@@ -14,7 +14,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from api import pki_routes, v1
-from api.problems import install_problem_handlers, problem
+from api.problems import install_problem_handlers, problem, problem_responses
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.sealing import Sealer
@@ -41,12 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pki_routes.router)
     app.include_router(v1.router)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], summary="Liveness")
     async def healthz() -> dict:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], summary="Readiness", responses=problem_responses(503))
     async def readyz():
         """Readiness: the database answers and the key store opens."""
 
@@ -61,7 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return problem(503, "Not ready", "database or key store unavailable", "not-ready")
         return {"status": "ready"}
 
-    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    @app.get(
+        "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
+    )
     async def metrics(_: Request) -> PlainTextResponse:
         """Prometheus metrics."""
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -16,11 +16,12 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.bodies import read_body
+from api.problems import problem_responses
 from pki.certificates import Profile
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/pki", tags=["pki"])
+router = APIRouter(prefix="/pki", tags=["pki"], responses=problem_responses(400, 404, 422))
 Hierarchy = Literal["rsa", "sm2"]
 _MAX_PROTOCOL_BODY = 64 * 1024
 _CERT_PROFILES = {
@@ -29,6 +30,18 @@ _CERT_PROFILES = {
     "tsa": Profile.TSA,
     "ocsp": Profile.OCSP,
 }
+
+
+def _binary(media_type: str, description: str) -> dict:
+    """An OpenAPI response entry for a DER body of ``media_type``."""
+    schema = {"type": "string", "format": "binary"}
+    return {200: {"content": {media_type: {"schema": schema}}, "description": description}}
+
+
+def _binary_body(media_type: str) -> dict:
+    """``openapi_extra`` for a route whose DER request body is read raw (not by FastAPI)."""
+    content = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 def _context(request: Request):
@@ -41,7 +54,12 @@ def _certificate_der(request: Request, hierarchy: str, name: str) -> bytes:
         return context.ca.current(session, hierarchy, _CERT_PROFILES[name]).der
 
 
-@router.get("/{hierarchy}/{name}.crt", response_class=Response)
+@router.get(
+    "/{hierarchy}/{name}.crt",
+    response_class=Response,
+    summary="CA, TSA or OCSP certificate",
+    responses=_binary("application/pkix-cert", "The certificate (DER)."),
+)
 async def ca_certificate(
     request: Request, hierarchy: Hierarchy, name: Literal["root", "issuing", "tsa", "ocsp"]
 ) -> Response:
@@ -50,7 +68,12 @@ async def ca_certificate(
     return Response(der, media_type="application/pkix-cert")
 
 
-@router.get("/{hierarchy}/{name}.crl", response_class=Response)
+@router.get(
+    "/{hierarchy}/{name}.crl",
+    response_class=Response,
+    summary="Newest CRL",
+    responses=_binary("application/pkix-crl", "The CRL (DER)."),
+)
 async def crl(request: Request, hierarchy: Hierarchy, name: Literal["root", "issuing"]) -> Response:
     """The newest CRL of the root or issuing CA (DER)."""
     profile = Profile.ROOT_CA if name == "root" else Profile.ISSUING_CA
@@ -64,14 +87,31 @@ def _ocsp_answer(request: Request, hierarchy: str, request_der: bytes) -> Respon
     return Response(responder.respond(request_der), media_type="application/ocsp-response")
 
 
-@router.post("/{hierarchy}/ocsp", response_class=Response)
+@router.post(
+    "/{hierarchy}/ocsp",
+    response_class=Response,
+    summary="OCSP (POST)",
+    openapi_extra=_binary_body("application/ocsp-request"),
+    responses={
+        **_binary("application/ocsp-response", "The OCSP response (DER)."),
+        **problem_responses(413),
+    },
+)
 async def ocsp_post(request: Request, hierarchy: Hierarchy) -> Response:
     """OCSP over POST (RFC 6960 A.1.1)."""
     body = await read_body(request, _MAX_PROTOCOL_BODY)
     return await run_in_threadpool(_ocsp_answer, request, hierarchy, body)
 
 
-@router.get("/{hierarchy}/ocsp/{encoded:path}", response_class=Response)
+@router.get(
+    "/{hierarchy}/ocsp/{encoded:path}",
+    response_class=Response,
+    summary="OCSP (GET)",
+    responses={
+        **_binary("application/ocsp-response", "The OCSP response (DER)."),
+        **problem_responses(414),
+    },
+)
 async def ocsp_get(request: Request, hierarchy: Hierarchy, encoded: str) -> Response:
     """OCSP over GET: the DER request, base64 and URL-encoded, in the path."""
     if len(encoded) > _MAX_PROTOCOL_BODY:
@@ -83,7 +123,16 @@ async def ocsp_get(request: Request, hierarchy: Hierarchy, encoded: str) -> Resp
     return await run_in_threadpool(_ocsp_answer, request, hierarchy, body)
 
 
-@router.post("/{hierarchy}/tsa", response_class=Response)
+@router.post(
+    "/{hierarchy}/tsa",
+    response_class=Response,
+    summary="Time-stamp (RFC 3161)",
+    openapi_extra=_binary_body("application/timestamp-query"),
+    responses={
+        **_binary("application/timestamp-reply", "The time-stamp response (DER)."),
+        **problem_responses(413),
+    },
+)
 async def tsa(request: Request, hierarchy: Hierarchy) -> Response:
     """RFC 3161 time-stamping over HTTP."""
     body = await read_body(request, _MAX_PROTOCOL_BODY)

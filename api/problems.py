@@ -12,17 +12,27 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pki.errors import PkiError
 from sealsvc.config import ConfigError
 from sealsvc.errors import SealsvcError
 
-__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem"]
+__all__ = ["PROBLEM_JSON", "Problem", "install_problem_handlers", "problem", "problem_responses"]
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://sealsvc.example/problems/"
 logger = logging.getLogger("sealsvc.api")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of the API is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
 
 
 def problem(status: int, title: str, detail: str | None = None, kind: str = "error", **extra):
@@ -41,10 +51,24 @@ _TITLES = {
     405: "Method not allowed",
     409: "Conflict",
     413: "Payload too large",
+    414: "URI too long",
     415: "Unsupported media type",
     422: "Unprocessable content",
     429: "Too many requests",
+    503: "Service unavailable",
 }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI ``responses`` entries for the given error statuses (problem+json bodies)."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {
+            "description": _TITLES.get(status, "Error"),
+            "content": {PROBLEM_JSON: {"schema": schema}},
+        }
+        for status in statuses
+    }
 
 
 def install_problem_handlers(app: FastAPI) -> None:

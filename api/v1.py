@@ -1,79 +1,141 @@
-"""Version 1 of the API for approval systems: seal a PDF, verify, seal directory."""
+"""Version 1 of the API for approval systems: seal a PDF, and the public seal directory."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api import seal_routes
 from api.auth import Caller, require_scope
 from api.bodies import read_pdf_upload
 from api.metrics import SEALS_APPLIED
-from sealsvc.errors import InvalidInput
+from api.problems import problem_responses
 from sealsvc.pades import Level, Placement, SealOptions
 
-__all__ = ["router"]
+__all__ = ["SignOptions", "router"]
 
 router = APIRouter(prefix="/v1", tags=["v1"])
+router.include_router(seal_routes.router)
+
+_PAGE_EDGE_MM = 5080.0
+"""The largest PDF page side (14,400 points = 200 inches), a bound for coordinates."""
+_Coordinate = Annotated[
+    float | None, Field(ge=0, le=_PAGE_EDGE_MM, allow_inf_nan=False, description="Millimetres.")
+]
+_Text = Annotated[str | None, Field(max_length=200)]
 
 
-def _float(value: str | None, name: str) -> float | None:
-    if value in (None, ""):
-        return None
+class SignOptions(BaseModel):
+    """How to seal: level and placement of the stamp, and the signature's text fields.
+
+    Given as query parameters or as multipart form fields of the same names (a form field
+    wins).  Place the stamp by at most one of position (``x_mm`` and ``y_mm``: the stamp's
+    centre from the page's lower-left corner), ``anchor`` text, ``field`` name or
+    ``invisible``; with none, the stamp goes to a default place on ``page``.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    level: Level = Field(Level.B_T, description="PAdES baseline level.")
+    page: int = Field(1, ge=1, le=100_000, description="1-based page of the stamp.")
+    x_mm: _Coordinate = None
+    y_mm: _Coordinate = None
+    anchor: _Text = Field(None, description="Centre the stamp on this text, e.g. （盖章）.")
+    field: _Text = Field(None, description="Fill this empty signature field.")
+    invisible: bool = Field(False, description="Sign without a visible stamp.")
+    size_mm: float = Field(42.0, ge=5, le=100, description="Diameter of the stamp.")
+    certify: bool = Field(False, description="Certify the document (DocMDP, first seal only).")
+    reason: _Text = None
+    location: _Text = None
+    contact: _Text = None
+
+    def seal_options(self) -> SealOptions:
+        """The domain's options (which check the placement's consistency)."""
+        return SealOptions(
+            level=self.level,
+            placement=Placement(
+                page=self.page,
+                x_mm=self.x_mm,
+                y_mm=self.y_mm,
+                anchor=self.anchor or None,
+                field=self.field or None,
+                invisible=self.invisible,
+                size_mm=self.size_mm,
+            ),
+            reason=self.reason or None,
+            location=self.location or None,
+            contact=self.contact or None,
+            certify=self.certify,
+        )
+
+
+def _with_form_fields(query: SignOptions, fields: dict[str, str]) -> SignOptions:
+    names = SignOptions.model_fields.keys() & fields.keys()
+    if not names:
+        return query
+    merged = {**query.model_dump(exclude_unset=True), **{n: fields[n] for n in names}}
     try:
-        return float(value)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a number") from None
+        return SignOptions.model_validate(merged)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
-def _options(params: dict[str, str]) -> SealOptions:
-    try:
-        level = Level(params.get("level") or "B-T")
-    except ValueError:
-        raise InvalidInput("level must be one of B-B, B-T, B-LT, B-LTA") from None
-    page = params.get("page") or "1"
-    if not page.isdigit():
-        raise InvalidInput("page must be a positive integer")
-    placement = Placement(
-        page=int(page),
-        x_mm=_float(params.get("x_mm"), "x_mm"),
-        y_mm=_float(params.get("y_mm"), "y_mm"),
-        anchor=params.get("anchor") or None,
-        field=params.get("field") or None,
-        invisible=(params.get("invisible") or "").lower() in ("1", "true", "yes"),
-    )
-    return SealOptions(
-        level=level,
-        placement=placement,
-        reason=params.get("reason") or None,
-        location=params.get("location") or None,
-        contact=params.get("contact") or None,
-        certify=(params.get("certify") or "").lower() in ("1", "true", "yes"),
-    )
+_UPLOAD_BODY = {
+    "required": True,
+    "description": "The PDF: multipart field ``file`` (options as further fields) or the raw "
+    "PDF as the body.",
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "additionalProperties": {"type": "string"},
+            }
+        },
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
 
 
 @router.post(
     "/seals/{code}/sign",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "The sealed PDF."}},
+    summary="Seal a PDF",
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+    responses={
+        200: {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The sealed PDF; headers name the seal, the document hash and the "
+            "audit entry.",
+            "headers": {
+                "X-Seal-Code": {"schema": {"type": "string"}},
+                "X-Document-SHA256": {"schema": {"type": "string"}},
+                "X-Audit-Seq": {"schema": {"type": "integer"}},
+            },
+        },
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
+    },
 )
 async def sign(
     request: Request,
     code: str,
     caller: Annotated[Caller, Depends(require_scope("sign"))],
-    level: Annotated[str | None, Query(description="B-B, B-T (default), B-LT, B-LTA")] = None,
+    query: Annotated[SignOptions, Query()],
 ) -> Response:
-    """Seal the uploaded PDF (multipart field ``file`` or raw application/pdf body).
+    """Seal the uploaded PDF with seal ``code`` of the caller's department.
 
-    Options come as query parameters or form fields: ``level``, ``page``, ``x_mm``,
-    ``y_mm``, ``anchor``, ``field``, ``invisible``, ``certify``, ``reason``, ``location``,
-    ``contact``.
+    Needs an API key with the ``sign`` scope (``Authorization: Bearer sk_…``).  409 when
+    the seal is suspended, revoked or expired.  Every seal applied is written to the audit
+    log with the API key id, the client's address and the sealed document's SHA-256.
     """
     context = request.app.state.context
     pdf, fields = await read_pdf_upload(request, context.settings.max_pdf_bytes)
-    params = {**dict(request.query_params), **fields}
-    options = _options(params)
+    options = _with_form_fields(query, fields).seal_options()
     await run_in_threadpool(caller.check_seal, context, code)
     result = await run_in_threadpool(
         request.app.state.sealer.seal,
