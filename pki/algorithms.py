@@ -245,16 +245,14 @@ def verify(
     to "verify" an SM2 signature identifier or the other way round.
     """
     scheme = algorithm if isinstance(algorithm, SignatureScheme) else scheme_for(algorithm)
-    spki = public_key_info.dump()
-    key_type = public_key_info["algorithm"]["algorithm"].native
+    key_type, public = _public_key(public_key_info.dump())
     if scheme is SignatureScheme.SM2_SM3:
-        if key_type != "ec" or _named_curve(public_key_info) != oids.SM2_CURVE:
+        if key_type != "sm2":
             raise SignatureInvalid("SM2 signature but the public key is not on the SM2 curve")
-        sm2.verify(_load_public_key(spki, sm2_curve=True), data, signature)
+        sm2.verify(public, data, signature)
         return
-    if key_type == "ec" and _named_curve(public_key_info) == oids.SM2_CURVE:
+    if key_type == "sm2":
         raise SignatureInvalid(f"SM2 public key cannot verify a {scheme.value} signature")
-    public = _load_public_key(spki, sm2_curve=False)
     try:
         if scheme is SignatureScheme.ECDSA_SHA256 and isinstance(public, ec.EllipticCurvePublicKey):
             public.verify(signature, data, _ECDSA_SHA256)
@@ -269,14 +267,19 @@ def verify(
 
 
 @lru_cache(maxsize=256)
-def _load_public_key(spki: bytes, sm2_curve: bool) -> object:
-    """The loaded public key for SPKI DER, cached because the same few CA, OCSP, TSA and
-    seal keys verify over and over, and parsing one (with its EC point check) costs up to a
-    fifth of an ECDSA verification.  Keyed by the exact DER, so a cache hit is the same key;
-    loaded keys are immutable and safe to share between threads."""
-    if sm2_curve:
-        return sm2.load_public_key_der(spki)
-    return serialization.load_der_public_key(spki)
+def _public_key(spki: bytes) -> tuple[str, object]:
+    """(key type — ``rsa``, ``ec`` or ``sm2`` — and the loaded key) for SPKI DER.
+
+    Cached because the same few CA, OCSP, TSA and seal keys verify over and over, and
+    parsing one (with its EC point check) costs up to a fifth of an ECDSA verification.
+    Keyed by the exact DER, so a hit is the same key; loaded keys are immutable and safe
+    to share between threads.
+    """
+    info = keys.PublicKeyInfo.load(spki)
+    key_type = info["algorithm"]["algorithm"].native
+    if key_type == "ec" and _named_curve(info) == oids.SM2_CURVE:
+        return "sm2", sm2.load_public_key_der(spki)
+    return key_type, serialization.load_der_public_key(spki)
 
 
 def _named_curve(public_key_info: keys.PublicKeyInfo) -> str | None:
