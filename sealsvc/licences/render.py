@@ -87,23 +87,27 @@ def wrap_text(text: str, width: float, measure) -> list[str]:
 
     CJK text may break between any two characters except before closing punctuation;
     Latin words and numbers are not split unless a single one is wider than the line.
+    Widths add up token by token (no kerning in these fonts), so a paragraph of n
+    characters costs n measurements, not n².
     """
     lines: list[str] = []
     for paragraph in text.split("\n"):
-        current = ""
+        current, used = "", 0.0
         for token in _tokens(paragraph):
-            candidate = current + token
-            if not current or measure(candidate) <= width or token in _NO_LINE_START:
-                current = candidate
+            advance = measure(token)
+            if not current or used + advance <= width or token in _NO_LINE_START:
+                current, used = current + token, used + advance
                 continue
             lines.append(current.rstrip())
             current = token.lstrip()
-        while measure(current) > width and len(current) > 1:  # one over-long word
+            used = measure(current)
+        while used > width and len(current) > 1:  # one over-long word
             cut = len(current) - 1
             while cut > 1 and measure(current[:cut]) > width:
                 cut -= 1
             lines.append(current[:cut])
             current = current[cut:]
+            used = measure(current)
         lines.append(current)
     return lines
 
