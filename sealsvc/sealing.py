@@ -47,6 +47,15 @@ class Sealer:
     def __init__(self, context, trust: TrustServices | None = None) -> None:
         self._context = context
         self.trust = trust or TrustServices(context)
+        self._timestampers: dict[str, tuple[object, TsaTimeStamper]] = {}
+
+    def _timestamper(self, hierarchy: str) -> TsaTimeStamper:
+        """One pyHanko time-stamper per TSA, so its cached size estimate is reused."""
+        authority = self.trust.tsa(hierarchy)
+        cached = self._timestampers.get(hierarchy)
+        if cached is None or cached[0] is not authority:
+            cached = self._timestampers[hierarchy] = (authority, TsaTimeStamper(authority.respond))
+        return cached[1]
 
     def seal(
         self,
@@ -69,7 +78,7 @@ class Sealer:
         stamp = None if options.placement.invisible else seals.seal_stamp_pdf(material.appearance)
         certificate = load_certificate(material.certificate_der)
         hierarchy = material.hierarchy
-        tsa = self.trust.tsa(hierarchy) if options.level.needs_timestamp else None
+        timestamper = self._timestamper(hierarchy) if options.level.needs_timestamp else None
         sealed = seal_pdf(
             pdf,
             SealingMaterial(
@@ -77,7 +86,7 @@ class Sealer:
                 certificate=certificate,
                 chain=tuple(load_certificate(der) for der in material.chain_ders),
                 stamp_pdf=stamp,
-                timestamper=TsaTimeStamper(tsa.respond) if tsa else None,
+                timestamper=timestamper,
                 validation_data=lambda: self.trust.validation_data(hierarchy, certificate),
             ),
             options,
