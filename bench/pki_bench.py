@@ -64,15 +64,19 @@ class Result:
 
 
 def measure(operation: Callable[[], object], seconds: float) -> float:
-    """Operations per second of ``operation`` over at least ``seconds`` of wall time."""
+    """Operations per CPU second of ``operation``, over at least ``seconds`` of CPU time.
+
+    CPU time, not wall time, because that is what ``openssl speed`` divides by (unless
+    given ``-elapsed``); on a busy machine wall time would charge us for other processes.
+    """
     operation()  # warm-up: first-call imports and caches do not count
     count, batch = 0, 16
-    start = time.perf_counter()
+    start = time.process_time()
     while True:
         for _ in range(batch):
             operation()
         count += batch
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         if elapsed >= seconds:
             return count / elapsed
 
@@ -123,9 +127,9 @@ def backend_calls(
 
 
 def run(seconds: int, rounds: int) -> list[Result]:
-    """Each rate is the best of ``rounds`` one-``seconds`` windows, the candidates measured
-    in turn so that load from other processes hits them alike (a shared 2-core machine
-    otherwise decides the ratio more than the code does)."""
+    """Each rate is the best of ``rounds`` windows of ``seconds``, the candidates measured
+    in turn so that load from other processes (caches, a busy sibling hyperthread) hits
+    them alike."""
     results = []
     for key_algorithm, speed_name, row_label in ALGORITHMS:
         key = algorithms.generate(key_algorithm)
