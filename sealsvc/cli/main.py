@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sealsvc.cli import apikey, audit, ca, dept, licence, seal, serve, sign, template
+from sealsvc.cli import apikey, audit, ca, dept, licence, seal, serve, sign, template, verify
 from sealsvc.config import Settings
 
 app = typer.Typer(
@@ -48,3 +48,4 @@ app.add_typer(apikey.app, name="apikey")
 app.add_typer(seal.app, name="seal")
 app.add_typer(licence.app, name="licence")
 app.add_typer(template.app, name="template")
+app.command("verify")(verify.verify)

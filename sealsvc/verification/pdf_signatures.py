@@ -161,6 +161,18 @@ def check_cms(signed_data: cms.SignedData, content_digest: bytes, content_type: 
     try:
         certs: SignedDataCerts = extract_certs_for_validation(signed_data)
         signer_info = signed_data["signer_infos"][0]
+        algorithm = signer_info["signature_algorithm"]
+        try:
+            if algorithm["algorithm"].native != "sm2_sm3":
+                algorithm.signature_algo  # noqa: B018 - raises ValueError for an unknown OID
+        except ValueError:
+            return CmsCheck(
+                certs.signer_cert,
+                False,
+                False,
+                (),
+                f"unknown signature algorithm {algorithm['algorithm'].dotted}",
+            )
         intact, valid = validate_sig_integrity(
             signer_info, certs.signer_cert, content_type, content_digest, _VALIDATOR
         )

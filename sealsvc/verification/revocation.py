@@ -225,7 +225,8 @@ def decide(
             return Outcome.REVOKED, check
         return Outcome.GOOD, check
     if evidence:
-        newest = max(evidence, key=lambda e: e.issued_at)
+        # Same second (OCSP and CRL times are whole seconds): the hold wins, conservatively.
+        newest = max(evidence, key=lambda e: (e.issued_at, e.status == "on_hold"))
         if newest.status == "on_hold" and newest.revoked_at <= now:
             return Outcome.ON_HOLD, _check(newest)
     at = best_time or now

@@ -267,6 +267,10 @@ def _finish(
 class _Token:
     check: TimestampCheck
     certificate: x509.Certificate | None
+    cms: pdfsig.CmsCheck
+    """The token's own CMS result; ``intact`` here also requires the imprint to match."""
+    sub: AdESSubIndic | None
+    """Why the token is not usable, as a sub-indication (``None`` when it is)."""
 
 
 def _hash(algorithm: str, data: bytes) -> bytes:
@@ -288,34 +292,49 @@ def _token(
     signer_info = signed_data["signer_infos"][0]
     content_digest = _hash(signer_info["digest_algorithm"]["algorithm"].native, tst_info.dump())
     token = pdfsig.check_cms(signed_data, content_digest, "tst_info")
+    authority = "?"
+    if token.signer is not None:
+        info = certificate_info(token.signer)
+        authority = info.common_name or info.subject
 
-    def result(problem: str | None, authority: str = "?") -> _Token:
-        return _Token(TimestampCheck(gen_time, authority, problem is None, problem), token.signer)
+    def result(problem: str | None, sub: AdESSubIndic | None, checked=token) -> _Token:
+        check = TimestampCheck(gen_time, authority, problem is None, problem)
+        return _Token(check, token.signer, checked, sub)
 
     if token.problem or token.signer is None:
-        return result(token.problem or "the time-stamp token has no signer certificate")
-    authority = certificate_info(token.signer).common_name or token.signer.subject.human_friendly
+        problem = token.problem or "the time-stamp token has no signer certificate"
+        return result(problem, AdESFailure.FORMAT_FAILURE)
     if not (token.intact and token.valid):
-        return result("the time-stamp token's signature does not verify", authority)
+        return result(
+            "the time-stamp token's signature does not verify", AdESFailure.SIG_CRYPTO_FAILURE
+        )
     imprint = tst_info["message_imprint"]
     if (
         imprint_of(imprint["hash_algorithm"]["algorithm"].native)
         != imprint["hashed_message"].native
     ):
-        return result("the time-stamp does not cover this signature (imprint mismatch)", authority)
+        mismatch = pdfsig.CmsCheck(token.signer, False, True, token.others, None)
+        return result(
+            "the time-stamp does not cover what it stamps", AdESFailure.HASH_FAILURE, mismatch
+        )
     intermediates = [*token.others, *ctx.dss_certs]
     path = validate_path(token.signer, intermediates, ctx.anchors, ctx.now, Purpose.TSA)
     if path.failure is ChainFailure.EXPIRED:
-        for moment in sorted(t for t in poe_times if t >= gen_time):
-            path = validate_path(token.signer, intermediates, ctx.anchors, moment, Purpose.TSA)
-            break
+        later = sorted(t for t in poe_times if t >= gen_time)
+        if later:
+            path = validate_path(token.signer, intermediates, ctx.anchors, later[0], Purpose.TSA)
     if not path.ok:
-        return result(f"the time-stamp authority is not trusted: {path.message}", authority)
+        return result(
+            f"the time-stamp authority is not trusted: {path.message}",
+            CHAIN_SUBINDICATION[path.failure],
+        )
     for certificate, issuer in pairwise(path.path):
         for evidence in ctx.pool.evidence(certificate, issuer):
             if evidence.status == "revoked" and evidence.revoked_at <= gen_time:
-                return result("the time-stamp authority's certificate was revoked", authority)
-    return result(None, authority)
+                return result(
+                    "the time-stamp authority's certificate was revoked", AdESFailure.REVOKED
+                )
+    return result(None, None)
 
 
 def _document_timestamp(
@@ -326,35 +345,24 @@ def _document_timestamp(
     embedded = found.embedded
     later = [t for rev, t in ctx.doc_ts_times.items() if rev > found.signed_revision]
     token = _token(embedded.signed_data, lambda alg: embedded.compute_digest(alg), later, ctx)
-    signer = certificate_info(token.certificate) if token.certificate else None
-    cms_ok = token.check.problem is None or "imprint" in token.check.problem
-    integrity = pdfsig.integrity(
-        found,
-        pdfsig.CmsCheck(
-            token.certificate, "imprint" not in (token.check.problem or ""), cms_ok, (), None
-        ),
-    )
     known = {
-        "signer": signer,
-        "integrity": integrity,
+        "signer": certificate_info(token.certificate) if token.certificate else None,
         "timestamp": token.check,
         "claimed_signing_time": token.check.time,
     }
-    if token.certificate is None:
+    if token.sub is AdESFailure.FORMAT_FAILURE:
         return _format_failure(found, token.check.problem or "unreadable token", **known)
+    known["integrity"] = integrity = pdfsig.integrity(found, token.cms)
     if not pdfsig.coverage_ok(integrity) or not integrity.digest_matches:
-        return _finish(
-            found, AdESFailure.HASH_FAILURE, "the time-stamped bytes were changed", **known
-        )
+        message = "the time-stamped bytes were changed"
+        return _finish(found, AdESFailure.HASH_FAILURE, message, **known)
     if not integrity.signature_valid:
         return _finish(found, AdESFailure.SIG_CRYPTO_FAILURE, token.check.problem or "", **known)
     known["modifications"] = modifications = pdfsig.modifications(document, found)
     if not modifications.allowed:
         return _finish(found, AdESFailure.HASH_FAILURE, modifications.detail or "", **known)
-    if not token.check.valid:
-        return _finish(
-            found, AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND, token.check.problem or "", **known
-        )
+    if token.sub is not None:
+        return _finish(found, token.sub, token.check.problem or "", **known)
     ctx.doc_ts_times[found.signed_revision] = token.check.time
     known["best_signature_time"] = token.check.time
     return _finish(found, None, "the document time-stamp is valid", **known)

@@ -1,0 +1,110 @@
+"""``sealctl verify FILE``: the validation report of every seal in a PDF.
+
+Exit code 0 only when the document verdict is TOTAL_PASSED, 1 otherwise, so scripts can
+gate on it.  Trust anchors are the service's roots (``<data dir>/ca/*-root.pem``) plus any
+``--trust`` file; when the data directory has a database, seals are looked up in it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
+from sealsvc.db import open_database
+from sealsvc.errors import InvalidInput
+from sealsvc.verification import TrustAnchors, ValidationReport
+from sealsvc.verification import verify as verify_pdf
+from sealsvc.verification.registry import database_lookup
+from sealsvc.verification.report import indication_name
+from sealsvc.verification.sentence import beijing_time
+
+__all__ = ["verify"]
+
+_COLOURS = {"TOTAL_PASSED": "green", "INDETERMINATE": "yellow", "TOTAL_FAILED": "red"}
+
+
+def verify(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The PDF to verify.")],
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option("--trust", help="Extra trust anchor (PEM/DER), repeatable."),
+    ] = None,
+    online: Annotated[
+        bool, typer.Option("--online", help="Fetch CRL/OCSP from the certificates' URLs.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Verify every seal and time-stamp in FILE and print an ETSI-style report.
+
+    Examples: [cyan]sealctl verify licence.pdf[/] ·
+    [cyan]sealctl verify --json --trust partner-root.pem contract.pdf[/]
+    """
+    config = settings(ctx)
+    with user_errors():
+        try:
+            pdf = file.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+        anchors = _anchors(config.ca_dir, trust or [])
+        lookup = None
+        database_file = config.data_dir / "sealsvc.db"
+        if not config.database_url.startswith("sqlite") or database_file.exists():
+            lookup = database_lookup(open_database(config))
+        report = verify_pdf(pdf, trust=anchors, registry_lookup=lookup, allow_fetching=online)
+    if json_output:
+        emit_json(report.to_dict())
+    else:
+        _print(report)
+    raise typer.Exit(0 if report.passed else 1)
+
+
+def _anchors(ca_dir: Path, extra: list[Path]) -> TrustAnchors:
+    files = sorted(ca_dir.glob("*-root.pem")) if ca_dir.is_dir() else []
+    try:
+        return TrustAnchors.from_files([*files, *extra])
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read the trust anchors: {exc}") from None
+
+
+def _print(report: ValidationReport) -> None:
+    colour = _COLOURS.get(report.verdict.value, "white")
+    sub = f" / {report.sub_indication.standard_name}" if report.sub_indication else ""
+    console.print(f"[bold {colour}]{report.verdict.value}{sub}[/]  {report.sentence}")
+    for s in report.signatures:
+        table = Table(show_header=False, box=None, padding=(0, 1))
+        name = indication_name(s.indication)
+        sub = f" / {s.sub_indication.standard_name}" if s.sub_indication else ""
+        table.add_row("indication", f"[{_COLOURS[name]}]{name}{sub}[/] — {s.message}")
+        if s.signer:
+            table.add_row("seal", f"{s.signer.common_name} ({s.signer.algorithm})")
+            table.add_row(
+                "organisation",
+                f"{s.signer.organization or '-'} / {s.signer.organizational_unit or '-'}",
+            )
+            table.add_row("certificate", f"serial {s.signer.serial_hex}, issuer {s.signer.issuer}")
+        if s.registry:
+            table.add_row(
+                "registry",
+                f"{s.registry.seal_code}: seal {s.registry.seal_status}, "
+                f"certificate {s.registry.certificate_status}",
+            )
+        if s.best_signature_time:
+            table.add_row("proven time", beijing_time(s.best_signature_time) + " (UTC+8)")
+        elif s.claimed_signing_time:
+            table.add_row("claimed time", beijing_time(s.claimed_signing_time) + " (UTC+8)")
+        if s.modifications:
+            m = s.modifications
+            table.add_row("later changes", f"{m.later_revisions} revision(s), {m.level}")
+        if s.revocation:
+            table.add_row(
+                "revocation", f"{s.revocation.status} ({s.revocation.source or 'no data'})"
+            )
+        for warning in s.warnings:
+            table.add_row("warning", warning)
+        console.print(f"\n[bold]{s.field_name}[/] ({s.kind}) {s.sentence}")
+        console.print(table)
