@@ -95,8 +95,10 @@ class Sealer:
         output_sha256 = hashlib.sha256(sealed).hexdigest()
         with database.session() as session:
             # Re-check inside the audit transaction: a revocation that committed while we
-            # were signing wins, and the signed bytes are dropped.
-            seals.signing_material(session, seal_code, now=now_utc(), lock=True)
+            # were signing wins, and the signed bytes are dropped. Same ``now`` as the first
+            # check: with an injected time, the system clock would call a certificate issued
+            # at that time "not valid yet".
+            seals.signing_material(session, seal_code, now=now, lock=True)
             entry = audit.append(
                 session,
                 action="seal.use",

@@ -11,6 +11,7 @@ worker processes can each build their own; ``sealsvc`` itself never imports ``ap
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -21,11 +22,24 @@ from sealsvc.cli.common import console, settings, user_errors
 from sealsvc.context import ServiceContext
 
 
+class LogLevel(StrEnum):
+    """uvicorn's log levels (``debug`` also logs every connection)."""
+
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
+
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Processes.")] = 1,
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", help="uvicorn's log level.")
+    ] = LogLevel.INFO,
     no_bootstrap: Annotated[
         bool, typer.Option("--no-bootstrap", help="Do not create dev material on first start.")
     ] = False,
@@ -58,6 +72,6 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_level=log_level.value,
         proxy_headers=False,
     )

@@ -1,0 +1,301 @@
+"""Expiry and time: the service with its clock moved forward — by injection, never the system's.
+
+Time is injected where the service takes it: ``CertificateAuthority.clock`` (certificates
+and CRLs issued "then"), ``TrustServices(clock=...)`` (time-stamps and OCSP answers), the
+``now=`` of lifecycle changes, ``Sealer.seal`` and ``verify``. What must hold:
+
+* a seal's certificate ends → the seal cannot seal (:class:`SealNotUsable`), and
+  ``sealctl seal list --expiring`` named it before; rotating it makes it usable again;
+* an issuing-CA CRL lives 7 days (``CRL_LIFETIME``): after its ``nextUpdate`` a relying
+  party holding only that CRL cannot tell a B-B seal's status → INDETERMINATE/TRY_LATER,
+  until a new CRL is published; a B-LT seal is unaffected (its evidence speaks for the
+  signing time);
+* a B-LTA licence issued today still verifies six years later — after its seal
+  certificate (3 years) expired, after the seal was rotated, and after the seal was revoked
+  (revoked after the time-stamped signing → still valid); without a time-stamp the same
+  revocation leaves the verdict open (REVOKED_NO_POE).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from pdf_fixtures import chinese_pdf
+from pyhanko.sign.ades.report import AdESIndeterminate, AdESStatus
+
+from pki.certificates import Profile, load_certificate
+from pki.clock import now_utc
+from sealsvc import seals
+from sealsvc.ca import CRL_LIFETIME, VALIDITY
+from sealsvc.context import ServiceContext
+from sealsvc.errors import SealNotUsable
+from sealsvc.licences import get_licence_pdf, issue_licence, load_template
+from sealsvc.models import SealStatus
+from sealsvc.pades import Level, Placement, SealOptions
+from sealsvc.sealing import Sealer
+from sealsvc.trust_services import TrustServices
+from sealsvc.verification import DocumentVerdict, TrustAnchors, ValidationReport, verify
+
+pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+
+ACTOR = "test:time-travel"
+YEAR = timedelta(days=365)
+
+
+@dataclass
+class Clock:
+    """A settable time source; ``None`` follows the system clock."""
+
+    at: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.at or now_utc()
+
+
+@dataclass
+class World:
+    context: ServiceContext
+    clock: Clock
+    trust: TrustServices
+    sealer: Sealer
+    anchors: TrustAnchors
+
+    def travel(self, moment: datetime) -> datetime:
+        """Move the CA's and the TSA/OCSP's time to ``moment`` (the system clock stays)."""
+        self.clock.at = moment
+        return moment
+
+    def seal(self, code: str, level: Level, now: datetime | None = None) -> bytes:
+        options = SealOptions(level=level, placement=Placement(invisible=True))
+        return self.sealer.seal(chinese_pdf(1), code, options, actor=ACTOR, now=now).pdf
+
+    def fetcher(self, *, ocsp: bool) -> Callable[[str, bytes | None], bytes]:
+        """Revocation data as the service publishes it at the clock's time, in-process.
+
+        CRLs are the latest published ones (whatever their age); OCSP is answered by the
+        live responder only when ``ocsp`` — else the relying party has the CRL alone.
+        """
+        base = self.context.settings.base_url
+
+        def fetch(url: str, request: bytes | None) -> bytes:
+            hierarchy, name = url.removeprefix(f"{base}/pki/").split("/", 1)
+            if request is None:
+                issuer = Profile.ROOT_CA if name == "root.crl" else Profile.ISSUING_CA
+                return self.trust.latest_crl_der(hierarchy, issuer)
+            if not ocsp:
+                raise ConnectionError("OCSP responder unreachable")
+            return self.trust.ocsp(hierarchy).respond(request)
+
+        return fetch
+
+    def verify(self, pdf: bytes, at: datetime, *, fetch: bool = False, ocsp: bool = True):
+        fetcher = self.fetcher(ocsp=ocsp) if fetch else None
+        return verify(pdf, trust=self.anchors, now=at, allow_fetching=fetch, fetcher=fetcher)
+
+    def latest_issuing_crl(self, hierarchy: str = "rsa"):
+        with self.context.database.session(read_only=True) as session:
+            ca_set = self.context.ca.ca_set(session, hierarchy)
+            row = self.context.ca.latest_crl(session, ca_set.issuing)
+            return row.this_update, row.next_update, row.crl_number
+
+
+@pytest.fixture
+def world(sqlite_seal_context: ServiceContext) -> World:
+    context = sqlite_seal_context
+    clock = Clock()
+    context.ca.clock = clock
+    trust = TrustServices(context, clock=clock)
+    with context.database.session(read_only=True) as session:
+        roots = tuple(
+            load_certificate(context.ca.ca_set(session, h).root.der) for h in ("rsa", "sm2")
+        )
+    return World(context, clock, trust, Sealer(context, trust), TrustAnchors(roots))
+
+
+def _issue(world: World, algorithm: str = "rsa", validity: timedelta | None = None) -> str:
+    view = seals.issue(
+        world.context,
+        department="郑州市市场监督管理局",
+        kind="公章",
+        algorithm=algorithm,
+        validity=validity,
+        actor=ACTOR,
+    )
+    return view.code
+
+
+def _explain(report: ValidationReport) -> str:
+    return report.to_json()
+
+
+# --- seals expire ----------------------------------------------------------------------------
+
+
+def test_an_expiring_seal_is_listed_then_refused_after_not_after_and_rotation_revives_it(
+    world: World, sealctl: Callable[..., Result]
+) -> None:
+    short = _issue(world, validity=timedelta(days=10))
+    long = _issue(world)
+    with world.context.database.session(read_only=True) as session:
+        not_after = seals.show(session, short).valid_until
+        long_not_after = seals.show(session, long).valid_until
+
+    # Beforehand (the system's now): the CLI names the short-lived seal, and only it.
+    listed = sealctl("seal", "list", "--expiring", "30d", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert [r["code"] for r in rows] == [short]
+    assert rows[0]["status"] == "active"
+    assert sealctl("seal", "list", "--expiring", "5d", "--json").stdout.strip() == "[]"
+
+    # An hour before the end it still seals (B-T: the TSA lives at that time too).
+    world.travel(not_after - timedelta(hours=1))
+    sealed = world.seal(short, Level.B_T, now=world.clock())
+    report = world.verify(sealed, world.clock())
+    assert report.signatures[0].best_signature_time > not_after - timedelta(hours=2)
+    assert report.signatures[0].indication is not AdESStatus.FAILED, _explain(report)
+
+    # At and after notAfter: refused, reported expired, no longer "expiring".
+    for moment in (not_after, not_after + timedelta(seconds=1), not_after + YEAR):
+        with pytest.raises(SealNotUsable, match="expired"):
+            world.seal(short, Level.B_B, now=moment)
+    later = not_after + timedelta(days=1)
+    with world.context.database.session(read_only=True) as session:
+        assert seals.show(session, short, now=later).status is SealStatus.EXPIRED
+        expired = seals.list_seals(session, status="expired", now=later)
+        expiring = seals.list_seals(session, expiring_within=timedelta(days=30), now=later)
+    assert short in [v.code for v in expired]
+    assert short not in [v.code for v in expiring]
+
+    # The default lifetime (3 years) ends the same way.
+    assert abs(long_not_after - now_utc() - VALIDITY[Profile.SEAL]) < timedelta(minutes=10)
+    with pytest.raises(SealNotUsable, match="expired"):
+        world.seal(long, Level.B_B, now=long_not_after + timedelta(seconds=1))
+
+    # Rotated at the injected time, the seal gets a certificate from then and seals again
+    # (this needs Sealer's second, in-transaction check to use the same injected time).
+    moment = world.travel(later)
+    view = seals.rotate(world.context, short, actor=ACTOR, now=moment)
+    assert view.status is SealStatus.ACTIVE
+    assert view.current_certificate.not_before > now_utc() + timedelta(days=5)
+    sealed = world.seal(short, Level.B_T, now=moment)
+    report = world.verify(sealed, moment + timedelta(minutes=1), fetch=True)
+    assert report.passed, _explain(report)
+
+
+# --- CRLs go stale ---------------------------------------------------------------------------
+
+
+def _openssl_next_update(crl_pem: Path) -> datetime:
+    out = subprocess.run(
+        ["openssl", "crl", "-in", str(crl_pem), "-noout", "-nextupdate"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    value = out.strip().removeprefix("nextUpdate=")
+    return datetime.strptime(value, "%b %d %H:%M:%S %Y GMT").replace(tzinfo=UTC)
+
+
+def test_a_stale_crl_leaves_a_b_b_seal_indeterminate_until_a_new_crl_is_published(
+    world: World,
+) -> None:
+    code = _issue(world)  # publishes no CRL: the latest is the one `init` made
+    bare = world.seal(code, Level.B_B)
+    long_term = world.seal(code, Level.B_LT)
+    this_update, next_update, number = world.latest_issuing_crl()
+    assert next_update - this_update == CRL_LIFETIME[Profile.ISSUING_CA] == timedelta(days=7)
+    # The published file says the same to a tool nobody here wrote.
+    with world.context.database.session(read_only=True) as session:
+        world.context.ca.export_files(session)
+    pem = world.context.settings.ca_dir / "rsa-issuing.crl"
+    assert abs(_openssl_next_update(pem) - next_update) < timedelta(seconds=1)
+
+    today = now_utc()
+    fresh = world.verify(bare, today, fetch=True, ocsp=False)
+    assert fresh.passed, _explain(fresh)
+    assert fresh.signatures[0].revocation.kind == "crl"
+
+    stale_at = next_update + timedelta(hours=1)
+    assert next_update < stale_at  # the latest issuing-CA CRL is past its nextUpdate
+    stale = world.verify(bare, stale_at, fetch=True, ocsp=False)
+    assert stale.verdict is DocumentVerdict.INDETERMINATE, _explain(stale)
+    assert stale.sub_indication is AdESIndeterminate.TRY_LATER
+    assert stale.signatures[0].revocation.status == "unknown"
+    # Nothing else to go on (no fetching, no DSS): the same open verdict.
+    blind = world.verify(bare, today)
+    assert blind.sub_indication is AdESIndeterminate.TRY_LATER, _explain(blind)
+
+    # B-LT carries an OCSP answer and CRLs from signing time: a stale CRL does not matter.
+    assert world.verify(long_term, stale_at).passed
+
+    # The service does not re-publish on its own; the next CRL (made "then") cures it.
+    world.travel(stale_at)
+    with world.context.database.session() as session:
+        world.context.ca.publish_crl(session, "rsa", Profile.ISSUING_CA, actor=ACTOR)
+    assert world.latest_issuing_crl()[2] == number + 1
+    cured = world.verify(bare, stale_at + timedelta(minutes=1), fetch=True, ocsp=False)
+    assert cured.passed, _explain(cured)
+
+
+# --- old licences keep verifying -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["rsa", "sm2"])
+def test_a_b_lta_licence_verifies_six_years_later_after_expiry_rotation_and_revocation(
+    world: World, algorithm: str
+) -> None:
+    rotated = _issue(world, algorithm)
+    revoked = _issue(world, algorithm)
+    template = load_template("business_licence")
+    pdfs = {}
+    for code in (rotated, revoked):
+        record = issue_licence(
+            world.context,
+            template,
+            template.example,
+            [code],
+            actor=ACTOR,
+            level=Level.B_LTA,
+            sealer=world.sealer,
+        )
+        pdfs[code] = get_licence_pdf(world.context, record.number)
+    untimed = world.seal(revoked, Level.B_B)  # the control: no time-stamp, no POE
+    issued = now_utc()
+    six_years = issued + 6 * YEAR
+
+    for pdf in pdfs.values():
+        report = world.verify(pdf, six_years)
+        assert report.passed, _explain(report)
+        seal_report = report.signatures[0]
+        assert seal_report.signer.not_after < six_years  # the seal certificate has expired
+        assert seal_report.chain.validated_at == seal_report.best_signature_time
+        assert seal_report.best_signature_time <= issued
+        assert [s.kind for s in report.signatures] == ["signature", "document_timestamp"]
+
+    # A year on, one seal is rotated; two years on, both seals are revoked (the rotated
+    # one's old certificate is superseded, not revoked; the other's is revoked then).
+    moment = world.travel(issued + YEAR)
+    seals.rotate(world.context, rotated, actor=ACTOR, now=moment)
+    moment = world.travel(issued + 2 * YEAR)
+    for code in (rotated, revoked):
+        seals.revoke(world.context, code, reason="cessation_of_operation", actor=ACTOR, now=moment)
+
+    world.travel(six_years)  # OCSP answers from then, CRLs as last published
+    for code, pdf in pdfs.items():
+        report = world.verify(pdf, six_years, fetch=True)
+        assert report.passed, (code, _explain(report))
+    # The revocation was seen, and it is after the proven signing time.
+    check = world.verify(pdfs[revoked], six_years, fetch=True).signatures[0].revocation
+    assert check.status == "revoked" and check.revoked_at > issued, check
+
+    # Without a time-stamp, the same revocation leaves the seal's age unproven.
+    control = world.verify(untimed, issued + 2 * YEAR + timedelta(days=1), fetch=True)
+    assert control.sub_indication is AdESIndeterminate.REVOKED_NO_POE, _explain(control)
