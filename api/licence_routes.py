@@ -1,0 +1,150 @@
+"""Licence endpoints: issue (template + data → sealed B-LTA licence), fetch, download, annul.
+
+Issuing needs the ``licence`` scope and seals of the caller's own department (an admin key
+may use any); reading a record returns the licence's data, so it needs the scope too.  The
+public status of a licence (for the QR code) lives with the citizen verification page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Caller, require_scope
+from api.problems import problem_responses
+from sealsvc import licences
+from sealsvc.errors import Forbidden
+from sealsvc.pades import Level
+
+__all__ = ["LicenceRequest", "router"]
+
+router = APIRouter(prefix="/licences", tags=["licences"])
+
+
+class LicenceRequest(BaseModel):
+    """What an approval system sends to issue a licence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: str = Field(max_length=64, description="Template name, e.g. business_licence.")
+    data: dict[str, Any] = Field(description="Field values, validated against the template.")
+    seals: list[str] = Field(min_length=1, max_length=8, description="Seal codes, in order.")
+    level: Level = Field(Level.B_LTA, description="PAdES level (archive material: B-LTA).")
+
+
+class AnnulRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500, description="Why it is annulled.")
+
+
+def _check_access(caller: Caller, context, record: licences.LicenceRecord) -> None:
+    """A department sees and annuls the licences sealed with one of its own seals."""
+    for code in record.seal_codes:
+        try:
+            caller.check_seal(context, code)
+            return
+        except Forbidden:
+            continue
+    raise Forbidden(f"licence {record.number} was not issued by this API key's department")
+
+
+def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
+    body = record.as_dict()
+    body["download_url"] = (
+        str(request.url_for("download_licence", number=record.number))
+        + f"?version={record.version}"
+    )
+    return body
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Issue a licence",
+    responses=problem_responses(400, 401, 403, 404, 409, 422),
+)
+async def issue(
+    request: Request,
+    body: LicenceRequest,
+    caller: Annotated[Caller, Depends(require_scope("licence"))],
+) -> dict[str, Any]:
+    """Render the template with ``data``, seal it with ``seals`` and store it."""
+    context = request.app.state.context
+    for code in body.seals:
+        await run_in_threadpool(caller.check_seal, context, code)
+    record = await run_in_threadpool(
+        lambda: licences.issue_licence(
+            context,
+            body.template,
+            body.data,
+            body.seals,
+            actor=caller.actor,
+            level=body.level,
+            sealer=request.app.state.sealer,
+        )
+    )
+    return _record(request, record)
+
+
+@router.get("/{number}", summary="A licence record", responses=problem_responses(401, 403, 404))
+async def show(
+    request: Request,
+    number: str,
+    caller: Annotated[Caller, Depends(require_scope("licence"))],
+    version: int | None = None,
+) -> dict[str, Any]:
+    """The stored record: data, hash, seals, status and version."""
+    context = request.app.state.context
+    record = await run_in_threadpool(licences.get_licence, context, number, version)
+    await run_in_threadpool(_check_access, caller, context, record)
+    return _record(request, record)
+
+
+@router.get(
+    "/{number}/pdf",
+    name="download_licence",
+    response_class=Response,
+    summary="Download the sealed licence",
+    responses={200: {"content": {"application/pdf": {}}}, **problem_responses(401, 403, 404)},
+)
+async def download(
+    request: Request,
+    number: str,
+    caller: Annotated[Caller, Depends(require_scope("licence"))],
+    version: int | None = None,
+) -> Response:
+    """The exact bytes issued (re-download is byte-identical)."""
+    context = request.app.state.context
+    record = await run_in_threadpool(licences.get_licence, context, number, version)
+    await run_in_threadpool(_check_access, caller, context, record)
+    pdf = await run_in_threadpool(licences.get_licence_pdf, context, number, version)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'},
+    )
+
+
+@router.post(
+    "/{number}/annul",
+    summary="Annul a licence (吊销/注销)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def annul(
+    request: Request,
+    number: str,
+    body: AnnulRequest,
+    caller: Annotated[Caller, Depends(require_scope("licence"))],
+) -> dict[str, Any]:
+    """Mark the licence annulled; verification and the QR page then say so."""
+    context = request.app.state.context
+    current = await run_in_threadpool(licences.get_licence, context, number, None)
+    await run_in_threadpool(_check_access, caller, context, current)
+    record = await run_in_threadpool(
+        lambda: licences.annul_licence(context, number, body.reason, actor=caller.actor)
+    )
+    return _record(request, record)
