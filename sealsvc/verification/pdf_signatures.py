@@ -159,7 +159,7 @@ def check_cms(signed_data: cms.SignedData, content_digest: bytes, content_type: 
     an algorithm we do not know.
     """
     try:
-        certs: SignedDataCerts = extract_certs_for_validation(signed_data)
+        certs = _signer_and_others(signed_data)
         signer_info = signed_data["signer_infos"][0]
         algorithm = signer_info["signature_algorithm"]
         try:
@@ -181,6 +181,24 @@ def check_cms(signed_data: cms.SignedData, content_digest: bytes, content_type: 
     except (*PARSE_ERRORS, NotImplementedError) as exc:
         return CmsCheck(None, False, False, (), f"unusable CMS signature: {_first_line(exc)}")
     return CmsCheck(certs.signer_cert, intact, valid, tuple(certs.other_certs), None)
+
+
+def _signer_and_others(signed_data: cms.SignedData) -> SignedDataCerts:
+    """The signer's certificate by issuer DER and serial, else pyHanko's RFC 5280 lookup.
+
+    pyHanko compares issuer names with asn1crypto's ``Name.__eq__``, which runs stringprep
+    over every attribute (slow for CJK names); a byte-equal issuer is the normal case.
+    """
+    signer_info = signed_data["signer_infos"][0]
+    sid = signer_info["sid"]
+    certificates = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
+    if sid.name == "issuer_and_serial_number":
+        issuer, serial = sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native
+        for index, cert in enumerate(certificates):
+            if cert.serial_number == serial and cert.issuer.dump() == issuer:
+                others = certificates[:index] + certificates[index + 1 :]
+                return SignedDataCerts(cert, others, [])
+    return extract_certs_for_validation(signed_data)
 
 
 def integrity(found: FoundSignature, cms_check: CmsCheck) -> IntegrityCheck:

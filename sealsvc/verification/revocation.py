@@ -22,13 +22,14 @@ The decision follows EN 319 102-1 / EU DSS:
 
 from __future__ import annotations
 
+import functools
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from asn1crypto import crl, x509
+from asn1crypto import crl, ocsp, x509
 
 from pki.crl import load_crl, verify_crl_signature
 from pki.errors import PkiError
@@ -113,6 +114,10 @@ class EvidencePool:
         self._fetcher = fetcher
         self._fetched: set[bytes] = set()
         self._cache: dict[tuple[bytes, bytes], list[Evidence]] = {}
+        # A seal's and a TSA's certificate share issuer, CRLs and OCSP response: check each
+        # signature once per (item, issuer).
+        self._crl_ok: dict[tuple[int, bytes], bool] = {}
+        self._answers: dict[tuple[int, bytes], list] = {}
 
     def evidence(self, certificate: x509.Certificate, issuer: x509.Certificate) -> list[Evidence]:
         """Every verified CRL entry / OCSP answer about ``certificate`` from ``issuer``."""
@@ -146,12 +151,17 @@ class EvidencePool:
 
     def _from_crls(self, certificate: x509.Certificate, issuer: x509.Certificate) -> list[Evidence]:
         out = []
-        for source, certificate_list in self._crls:
+        for index, (source, certificate_list) in enumerate(self._crls):
             if certificate_list.issuer.dump() != issuer.subject.dump():
                 continue
-            try:
-                verify_crl_signature(certificate_list, issuer)
-            except _ERRORS:
+            key = (index, issuer.dump())
+            if key not in self._crl_ok:
+                try:
+                    verify_crl_signature(certificate_list, issuer)
+                    self._crl_ok[key] = True
+                except _ERRORS:
+                    self._crl_ok[key] = False
+            if not self._crl_ok[key]:
                 continue
             tbs = certificate_list["tbs_cert_list"]
             this_update = tbs["this_update"].native
@@ -179,12 +189,16 @@ class EvidencePool:
         self, certificate: x509.Certificate, issuer: x509.Certificate
     ) -> list[Evidence]:
         out = []
-        for source, data in self._ocsps:
-            try:
-                answers = parse_response(data, issuer)
-            except _ERRORS:
-                continue
-            for answer in answers:
+        for index, (source, data) in enumerate(self._ocsps):
+            if certificate.serial_number not in _ocsp_serials(data):
+                continue  # cheap pre-filter: parse_response decodes the whole response
+            key = (index, issuer.dump())
+            if key not in self._answers:
+                try:
+                    self._answers[key] = parse_response(data, issuer)
+                except _ERRORS:
+                    self._answers[key] = []
+            for answer in self._answers[key]:
                 if answer.serial_number != certificate.serial_number or answer.status == "unknown":
                     continue
                 status = answer.status
@@ -202,6 +216,17 @@ class EvidencePool:
                     )
                 )
         return out
+
+
+@functools.lru_cache(maxsize=256)
+def _ocsp_serials(data: bytes) -> frozenset[int]:
+    """Serial numbers an OCSP response answers about (unverified; only to skip others)."""
+    try:
+        basic = ocsp.OCSPResponse.load(data).basic_ocsp_response
+        responses = basic["tbs_response_data"]["responses"]
+        return frozenset(r["cert_id"]["serial_number"].native for r in responses)
+    except (*_ERRORS, AttributeError):
+        return frozenset()
 
 
 def _crl_entry(certificate_list: crl.CertificateList, serial: int):

@@ -46,7 +46,9 @@ def validate(
         allow_fetching=False,
         revocation_mode="soft-fail",
     )
-    validator = CertificateValidator(leaf, list(intermediates), validation_context=context)
+    # The intermediates are in the context's registry already; registering them twice
+    # costs a stringprep of every name (asn1crypto's Name.hashable).
+    validator = CertificateValidator(leaf, validation_context=context)
     try:
         path = asyncio.run(validator.async_validate_path())
     except PathBuildingError as exc:

@@ -27,7 +27,7 @@ from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
-from asn1crypto import cms, pem, tsp, x509
+from asn1crypto import cms, core, pem, tsp, x509
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
 
@@ -73,6 +73,12 @@ class TrustAnchors:
     """The certificates a path must end in: the service's RSA and SM2 roots plus imports."""
 
     certificates: tuple[x509.Certificate, ...]
+
+    def __post_init__(self) -> None:
+        # Re-parse from DER: an asn1crypto object built in memory re-encodes itself on every
+        # dump(), which path building and CRL/OCSP matching do many times per document.
+        parsed = tuple(x509.Certificate.load(c.dump()) for c in self.certificates)
+        object.__setattr__(self, "certificates", parsed)
 
     @classmethod
     def from_pem(cls, *blobs: bytes) -> TrustAnchors:
@@ -273,6 +279,11 @@ class _Token:
     """Why the token is not usable, as a sub-indication (``None`` when it is)."""
 
 
+def _unique(certificates: list[x509.Certificate]) -> list[x509.Certificate]:
+    """Each certificate once: the CMS and the DSS usually carry the same CA certificates."""
+    return list({c.dump(): c for c in certificates}.values())
+
+
 def _hash(algorithm: str, data: bytes) -> bytes:
     try:
         return algorithms.digest(algorithm, data)
@@ -317,7 +328,7 @@ def _token(
         return result(
             "the time-stamp does not cover what it stamps", AdESFailure.HASH_FAILURE, mismatch
         )
-    intermediates = [*token.others, *ctx.dss_certs]
+    intermediates = _unique([*token.others, *ctx.dss_certs])
     path = validate_path(token.signer, intermediates, ctx.anchors, ctx.now, Purpose.TSA)
     if path.failure is ChainFailure.EXPIRED:
         later = sorted(t for t in poe_times if t >= gen_time)
@@ -437,7 +448,7 @@ def _signature(
         warnings.append("the claimed signing time differs from the time-stamp by over an hour")
 
     # Chain, at the validation time; for an expired certificate at the proven time.
-    intermediates = [*cms_check.others, *ctx.dss_certs]
+    intermediates = _unique([*cms_check.others, *ctx.dss_certs])
     path = validate_path(signer, intermediates, ctx.anchors, ctx.now, Purpose.SEAL)
     validated_at: datetime | None = ctx.now
     if path.failure is ChainFailure.EXPIRED and best_time is not None:
@@ -499,7 +510,7 @@ def _claimed_time(embedded) -> datetime | None:
 
 def _signature_timestamp(embedded) -> cms.SignedData | None:
     attrs = embedded.signer_info["unsigned_attrs"]
-    if not attrs or attrs.native is None:
+    if isinstance(attrs, core.Void):  # never ``.native``: it would decode the whole token
         return None
     for attr in attrs:
         if attr["type"].native == "signature_time_stamp_token":
