@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta, timezone
@@ -348,6 +349,18 @@ def test_truncated_file(rsa, rsa_files, cut):
 def test_not_a_pdf(rsa, data):
     report = check(verify(data, trust=rsa.trust), FAILED, AdESFailure.FORMAT_FAILURE)
     assert report.signatures == () and "PDF" in report.sentence
+
+
+def test_random_corruption_never_raises(sm2, sm2_files):
+    """Bytes overwritten anywhere in an SM2 B-LTA file: always a report, never an exception."""
+    rng = random.Random(20261123)
+    pdf = sm2_files[Level.B_LTA]
+    for _ in range(25):
+        data = bytearray(pdf)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        report = verify(bytes(data), trust=sm2.trust)
+        assert report.verdict in DocumentVerdict
 
 
 # --- foreign signers and independent verdicts --------------------------------------------------

@@ -21,6 +21,7 @@ expired is still accepted when a later document time-stamp proves it existed bef
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,6 +64,8 @@ from sealsvc.verification.revocation import (
 from sealsvc.verification.sentence import document_sentence, signature_sentence
 
 __all__ = ["RegistryLookup", "TrustAnchors", "certificate_info", "verify"]
+
+_log = logging.getLogger(__name__)
 
 RegistryLookup = Callable[[str], RegistryMatch | None]
 """Certificate SHA-256 (hex) → what the registry knows about the seal, or ``None``."""
@@ -180,6 +183,9 @@ def _guard(found: pdfsig.FoundSignature, run: Callable[[], SignatureReport]) -> 
     try:
         return run()
     except (*pdfsig.PARSE_ERRORS, PkiError, NotImplementedError, RecursionError) as exc:
+        return _format_failure(found, f"the signature cannot be processed: {exc}")
+    except Exception as exc:  # a validator must answer for any input; log what we missed
+        _log.exception("unexpected error while validating %s", found.field_name)
         return _format_failure(found, f"the signature cannot be processed: {exc}")
 
 
