@@ -180,7 +180,8 @@ def _record(row: Licence, base_url: str) -> LicenceRecord:
 
 def check_number(number: str) -> str:
     """``number`` if it is a well-formed licence number, else :class:`InvalidInput`."""
-    if not isinstance(number, str) or not NUMBER_PATTERN.match(number):
+    # fullmatch: ``$`` in the pattern also matches before a trailing newline.
+    if not isinstance(number, str) or not NUMBER_PATTERN.fullmatch(number):
         raise InvalidInput(
             f"licence number {number!r} is invalid: 6-64 upper-case letters, digits or '-'"
         )

@@ -464,7 +464,7 @@ _cache: dict[tuple[Path, int], Template] = {}
 
 def load_template(name: str, settings: Settings | None = None) -> Template:
     """The template called ``name``; :class:`NotFound` or :class:`InvalidInput` if not usable."""
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):  # ``$`` allows a final \n
         raise InvalidInput(
             f"template name {name!r} is invalid (lower-case letters, digits and _ only)"
         )
