@@ -90,7 +90,9 @@ async def issue(
     return _record(request, record)
 
 
-@router.get("/{number}", summary="A licence record", responses=problem_responses(401, 403, 404))
+@router.get(
+    "/{number}", summary="A licence record", responses=problem_responses(401, 403, 404, 422)
+)
 async def show(
     request: Request,
     number: str,
@@ -109,7 +111,7 @@ async def show(
     name="download_licence",
     response_class=Response,
     summary="Download the sealed licence",
-    responses={200: {"content": {"application/pdf": {}}}, **problem_responses(401, 403, 404)},
+    responses={200: {"content": {"application/pdf": {}}}, **problem_responses(401, 403, 404, 422)},
 )
 async def download(
     request: Request,
