@@ -66,10 +66,15 @@ class Sealer:
         actor: str,
         details: dict | None = None,
         now: datetime | None = None,
+        trusted_input: bool = False,
     ) -> SealResult:
-        """Seal ``pdf`` with seal ``seal_code``; raise a :class:`SealsvcError` on any refusal."""
+        """Seal ``pdf`` with seal ``seal_code``; raise a :class:`SealsvcError` on any refusal.
+
+        The size limit guards against hostile uploads; ``trusted_input`` lifts it for
+        documents the service rendered itself (licences), which are not uploads.
+        """
         limit = self._context.settings.max_pdf_bytes
-        if len(pdf) > limit:
+        if not trusted_input and len(pdf) > limit:
             raise InvalidInput(f"the PDF is {len(pdf)} bytes; the limit is {limit} bytes")
         now = now or now_utc()
         database = self._context.database

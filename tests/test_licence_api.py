@@ -1,0 +1,155 @@
+"""Licence endpoints: issue over HTTP, fetch the record, download identical bytes, annul.
+
+Runs against the bootstrapped app of ``api_fixtures`` (real CAs, seals, SQLite); the
+issued PDFs are checked with poppler's ``pdfsig`` and the licence's stored SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from api.problems import PROBLEM_JSON
+
+if TYPE_CHECKING:
+    from api_fixtures import ApiWorld
+
+pytest_plugins = ("api_fixtures",)  # api_world
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+MARKET = "ZZ-D26"  # 郑州市市场监督管理局
+CONSTRUCTION = "ZZ-D14"  # 郑州市城乡建设局
+
+
+def _example(name: str) -> dict:
+    return json.loads((TEMPLATES / name / "example.json").read_text(encoding="utf-8"))
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _issue(world: ApiWorld, token: str, **overrides) -> tuple[int, dict]:
+    body = {
+        "template": "business_licence",
+        "data": _example("business_licence"),
+        "seals": [world.demo_seal(MARKET).code],
+        "level": "B-T",
+    }
+    body.update(overrides)
+    response = world.client.post("/v1/licences", json=body, headers=_bearer(token))
+    return response.status_code, response.json()
+
+
+def _pdfsig(pdf: bytes) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
+        handle.write(pdf)
+        handle.flush()
+        return subprocess.run(
+            ["pdfsig", handle.name], capture_output=True, text=True, check=False
+        ).stdout
+
+
+@pytest.fixture(scope="module")
+def market_token(api_world: ApiWorld) -> str:
+    return api_world.api_key(department=MARKET, scopes={"licence"})
+
+
+@pytest.fixture(scope="module")
+def issued(api_world: ApiWorld, market_token: str) -> dict:
+    status, body = _issue(api_world, market_token)
+    assert status == 201, body
+    return body
+
+
+def test_issue_returns_the_record_and_a_download_url(api_world: ApiWorld, issued: dict) -> None:
+    assert issued["template"] == "business_licence"
+    assert issued["version"] == 1 and issued["status"] == "valid"
+    assert issued["data"]["name"] == _example("business_licence")["name"]
+    assert issued["download_url"].endswith(f"/v1/licences/{issued['number']}/pdf?version=1")
+    entries = api_world.audit_entries(issued["seal_codes"][0])
+    assert entries and entries[-1]["actor"].startswith("api:")
+
+
+def test_download_is_byte_identical_and_validly_sealed(
+    api_world: ApiWorld, market_token: str, issued: dict
+) -> None:
+    first = api_world.client.get(
+        f"/v1/licences/{issued['number']}/pdf", headers=_bearer(market_token)
+    )
+    second = api_world.client.get(
+        f"/v1/licences/{issued['number']}/pdf", headers=_bearer(market_token)
+    )
+    assert first.status_code == 200 and first.headers["content-type"] == "application/pdf"
+    assert first.content == second.content
+    assert hashlib.sha256(first.content).hexdigest() == issued["document_sha256"]
+    assert "Signature is Valid." in _pdfsig(first.content)
+
+
+def test_record_needs_the_licence_scope_and_the_right_department(
+    api_world: ApiWorld, issued: dict
+) -> None:
+    path = f"/v1/licences/{issued['number']}"
+    assert api_world.client.get(path).status_code == 401
+    verify_only = api_world.api_key(department=MARKET, scopes={"verify"})
+    assert api_world.client.get(path, headers=_bearer(verify_only)).status_code == 403
+    other = api_world.api_key(department=CONSTRUCTION, scopes={"licence"})
+    refused = api_world.client.get(path, headers=_bearer(other))
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == PROBLEM_JSON
+    assert api_world.client.get(f"{path}/pdf", headers=_bearer(other)).status_code == 403
+    admin = api_world.client.get(path, headers=_bearer(api_world.admin_token))
+    assert admin.status_code == 200 and admin.json()["number"] == issued["number"]
+
+
+def test_issue_with_another_departments_seal_is_forbidden(api_world: ApiWorld) -> None:
+    other = api_world.api_key(department=CONSTRUCTION, scopes={"licence"})
+    status, body = _issue(api_world, other)
+    assert status == 403, body
+    assert "another department" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "needle"),
+    [
+        ({"template": "no_such_template"}, 404, "no_such_template"),
+        ({"data": {"name": "缺字段"}}, 400, "business_scope) is required"),
+        ({"seals": []}, 422, "seals"),
+        ({"level": "B-X"}, 422, "level"),
+    ],
+)
+def test_bad_requests_get_problem_json_and_store_nothing(
+    api_world: ApiWorld, market_token: str, overrides: dict, status: int, needle: str
+) -> None:
+    before = sorted((api_world.settings.data_dir / "licences").glob("*"))
+    got, body = _issue(api_world, market_token, **overrides)
+    assert got == status, body
+    assert needle in json.dumps(body, ensure_ascii=False)
+    assert sorted((api_world.settings.data_dir / "licences").glob("*")) == before
+
+
+def test_annul_marks_the_licence_and_refuses_twice(api_world: ApiWorld, market_token: str) -> None:
+    status, body = _issue(api_world, market_token)
+    assert status == 201, body
+    path = f"/v1/licences/{body['number']}/annul"
+    annulled = api_world.client.post(
+        path, json={"reason": "依法吊销"}, headers=_bearer(market_token)
+    )
+    assert annulled.status_code == 200, annulled.text
+    assert annulled.json()["status"] == "annulled"
+    again = api_world.client.post(path, json={"reason": "再次"}, headers=_bearer(market_token))
+    assert again.status_code == 409 and again.headers["content-type"] == PROBLEM_JSON
+    empty = api_world.client.post(path, json={"reason": ""}, headers=_bearer(market_token))
+    assert empty.status_code == 422
+
+
+def test_unknown_and_hostile_numbers_are_4xx(api_world: ApiWorld, market_token: str) -> None:
+    for number in ("YYZZ0000000000000000", "..%2f..%2fetc%2fpasswd", "a b"):
+        response = api_world.client.get(f"/v1/licences/{number}", headers=_bearer(market_token))
+        assert 400 <= response.status_code < 500, (number, response.status_code)
