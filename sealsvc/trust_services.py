@@ -15,6 +15,7 @@ from datetime import datetime
 
 from asn1crypto import crl, ocsp, x509
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from pki.certificates import Profile, load_certificate
 from pki.clock import now_utc
@@ -25,7 +26,10 @@ from sealsvc.errors import NotFound
 from sealsvc.models import Certificate, CertificateStatus
 from sealsvc.pades import RevocationMaterial
 
-__all__ = ["TrustServices"]
+__all__ = ["CRL_REFRESH_ACTOR", "TrustServices"]
+
+CRL_REFRESH_ACTOR = "service:crl-refresh"
+"""Audit actor of CRLs the service re-issues because the previous one aged."""
 
 
 class TrustServices:
@@ -99,15 +103,32 @@ class TrustServices:
             return CertStatus("good")
 
     def latest_crl_der(self, hierarchy: str, issuer: Profile) -> bytes:
-        """The newest CRL of the root or issuing CA of ``hierarchy`` (DER)."""
+        """The newest CRL of the root or issuing CA of ``hierarchy`` (DER), kept fresh.
+
+        A CRL past half its lifetime is replaced by a new one before it is served or
+        embedded, so relying parties never get a stale CRL from a running service even when
+        nothing was revoked for a week.  Two workers refreshing at once race on the CRL
+        number's unique constraint; the loser simply serves the winner's CRL.
+        """
+        ca = self._context.ca
         with self._context.database.session(read_only=True) as session:
-            ca_set = self._context.ca.ca_set(session, hierarchy)
-            row = self._context.ca.latest_crl(
-                session, ca_set.root if issuer is Profile.ROOT_CA else ca_set.issuing
-            )
+            row = self._latest_crl(session, hierarchy, issuer)
+        if row is None or ca.clock() >= row.this_update + (row.next_update - row.this_update) / 2:
+            try:
+                with self._context.database.session() as session:
+                    row = ca.publish_crl(session, hierarchy, issuer, actor=CRL_REFRESH_ACTOR)
+            except IntegrityError:
+                with self._context.database.session(read_only=True) as session:
+                    row = self._latest_crl(session, hierarchy, issuer)
             if row is None:
                 raise NotFound(f"no CRL has been published for the {hierarchy} {issuer.value}")
-            return row.der
+        return row.der
+
+    def _latest_crl(self, session, hierarchy: str, issuer: Profile):
+        ca_set = self._context.ca.ca_set(session, hierarchy)
+        return self._context.ca.latest_crl(
+            session, ca_set.root if issuer is Profile.ROOT_CA else ca_set.issuing
+        )
 
     def validation_data(self, hierarchy: str, certificate: x509.Certificate) -> RevocationMaterial:
         """What a B-LT seal embeds: CA/TSA/OCSP certificates, both CRLs, a fresh OCSP answer."""

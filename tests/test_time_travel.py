@@ -32,7 +32,7 @@ from pyhanko.sign.ades.report import AdESIndeterminate, AdESStatus
 
 from pki.certificates import Profile, load_certificate
 from pki.clock import now_utc
-from sealsvc import seals
+from sealsvc import audit, seals
 from sealsvc.ca import CRL_LIFETIME, VALIDITY
 from sealsvc.context import ServiceContext
 from sealsvc.errors import SealNotUsable
@@ -40,7 +40,7 @@ from sealsvc.licences import get_licence_pdf, issue_licence, load_template
 from sealsvc.models import SealStatus
 from sealsvc.pades import Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
-from sealsvc.trust_services import TrustServices
+from sealsvc.trust_services import CRL_REFRESH_ACTOR, TrustServices
 from sealsvc.verification import DocumentVerdict, TrustAnchors, ValidationReport, verify
 
 pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
@@ -204,7 +204,7 @@ def _openssl_next_update(crl_pem: Path) -> datetime:
     return datetime.strptime(value, "%b %d %H:%M:%S %Y GMT").replace(tzinfo=UTC)
 
 
-def test_a_stale_crl_leaves_a_b_b_seal_indeterminate_until_a_new_crl_is_published(
+def test_a_stale_crl_leaves_a_b_b_seal_indeterminate_and_the_service_refreshes_its_crl(
     world: World,
 ) -> None:
     code = _issue(world)  # publishes no CRL: the latest is the one `init` made
@@ -222,10 +222,22 @@ def test_a_stale_crl_leaves_a_b_b_seal_indeterminate_until_a_new_crl_is_publishe
     fresh = world.verify(bare, today, fetch=True, ocsp=False)
     assert fresh.passed, _explain(fresh)
     assert fresh.signatures[0].revocation.kind == "crl"
+    assert world.latest_issuing_crl()[2] == number  # still young: not re-issued
 
+    # A relying party that only has the old CRL (the service unreachable) cannot decide.
+    old_crl = world.trust.latest_crl_der("rsa", Profile.ISSUING_CA)
     stale_at = next_update + timedelta(hours=1)
-    assert next_update < stale_at  # the latest issuing-CA CRL is past its nextUpdate
-    stale = world.verify(bare, stale_at, fetch=True, ocsp=False)
+
+    def old_crls_only(url: str, request: bytes | None) -> bytes:
+        if request is not None:
+            raise ConnectionError("OCSP responder unreachable")
+        if url.endswith("/root.crl"):
+            return world.trust.latest_crl_der("rsa", Profile.ROOT_CA)
+        return old_crl
+
+    stale = verify(
+        bare, trust=world.anchors, now=stale_at, allow_fetching=True, fetcher=old_crls_only
+    )
     assert stale.verdict is DocumentVerdict.INDETERMINATE, _explain(stale)
     assert stale.sub_indication is AdESIndeterminate.TRY_LATER
     assert stale.signatures[0].revocation.status == "unknown"
@@ -236,13 +248,15 @@ def test_a_stale_crl_leaves_a_b_b_seal_indeterminate_until_a_new_crl_is_publishe
     # B-LT carries an OCSP answer and CRLs from signing time: a stale CRL does not matter.
     assert world.verify(long_term, stale_at).passed
 
-    # The service does not re-publish on its own; the next CRL (made "then") cures it.
+    # The running service re-issues an aged CRL before serving it: fetching from it then
+    # gives a current CRL (the next number), and the B-B seal passes again.
     world.travel(stale_at)
-    with world.context.database.session() as session:
-        world.context.ca.publish_crl(session, "rsa", Profile.ISSUING_CA, actor=ACTOR)
-    assert world.latest_issuing_crl()[2] == number + 1
     cured = world.verify(bare, stale_at + timedelta(minutes=1), fetch=True, ocsp=False)
     assert cured.passed, _explain(cured)
+    assert world.latest_issuing_crl()[2] == number + 1
+    with world.context.database.session(read_only=True) as session:
+        actors = {e.actor for e in audit.query(session, action="crl.publish")}
+    assert CRL_REFRESH_ACTOR in actors
 
 
 # --- old licences keep verifying -------------------------------------------------------------
