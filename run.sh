@@ -13,7 +13,6 @@ export PATH="$PWD/.venv/bin:$PATH"
 data_dir="${SEALSVC_DATA_DIR:-data}"
 [[ "$data_dir" = /* ]] || data_dir="$PWD/$data_dir"
 
-init_options=()
 if [ -z "${SEALSVC_PASSPHRASE:-}" ] && [ -z "${SEALSVC_PASSPHRASE_FILE:-}" ]; then
   dev_file="$data_dir/dev-passphrase"
   if [ ! -s "$dev_file" ]; then
@@ -28,14 +27,9 @@ if [ -z "${SEALSVC_PASSPHRASE:-}" ] && [ -z "${SEALSVC_PASSPHRASE_FILE:-}" ]; th
     echo "run.sh: created a DEVELOPMENT-ONLY master passphrase in $dev_file" >&2
   fi
   export SEALSVC_PASSPHRASE_FILE="$dev_file"
-  init_options=(--dev)  # CA names then say they are development material
 fi
 
-if sealctl serve --help >/dev/null 2>&1; then
-  exec sealctl serve
-fi
-# `ca show` fails until the CA hierarchies exist (and `init` refuses to run twice).
-if ! sealctl ca show --json >/dev/null 2>&1; then
-  sealctl init "${init_options[@]}"
-fi
-exec sealctl ca show
+# First start on an empty data directory creates the dev CAs, departments, demo seals and
+# prints an admin API key once; later starts just serve.  Extra arguments go to `serve`
+# (e.g. ./run.sh --port 8080 --workers 2).
+exec sealctl --data-dir "$data_dir" serve "$@"
