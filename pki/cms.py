@@ -23,6 +23,7 @@ signing time is the caller's question (chain, revocation, time).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -125,6 +126,9 @@ def build_signed_data(
     (``sha256`` or ``sm3``).  ``certificates`` are the certificates to embed — normally
     the signer's and its chain, possibly none (an RFC 3161 token without certReq); the
     SignerInfo identifies the signer by issuer and serial number (version 1).
+
+    The result is parsed from its own DER, so dumping it again costs nothing and it
+    shares no mutable parts with other results.
     """
     scheme = scheme or signer_key.key_algorithm.default_scheme
     digest_algorithm = digest_algorithm or scheme.digest_algorithm
@@ -138,55 +142,114 @@ def build_signed_data(
     else:
         content_digest = algorithms.digest(digest_algorithm, content)
 
+    parts = _signer_parts(signer_certificate.dump(), scheme, digest_algorithm)
+    # Each attribute is frozen before the SET OF sorts (and so dumps) them all.
     attributes = [
-        cms.CMSAttribute({"type": "content_type", "values": [content_type]}),
-        cms.CMSAttribute({"type": "message_digest", "values": [content_digest]}),
+        _content_type_attribute(content_type),
+        _parsed(cms.CMSAttribute({"type": "message_digest", "values": [content_digest]})),
     ]
     if signing_time is not None:
         attributes.append(
-            cms.CMSAttribute({"type": "signing_time", "values": [_cms_time(signing_time)]})
+            _parsed(cms.CMSAttribute({"type": "signing_time", "values": [_cms_time(signing_time)]}))
         )
     if include_signing_certificate_v2:
-        ess_hash = "sm3" if scheme is SignatureScheme.SM2_SM3 else "sha256"
-        attributes.append(signing_certificate_v2(signer_certificate, ess_hash))
+        attributes.append(parts.signing_certificate_v2)
     attributes.extend(signed_attributes)
-    signed_attrs = _parsed(cms.CMSAttributes(attributes))
     # RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF (tag 0x31),
     # which is what dumping the untagged CMSAttributes gives (asn1crypto sorts SET OF).
-    signature = signer_key.sign(signed_attrs.dump(), scheme)
+    attrs_der = cms.CMSAttributes(attributes).dump()
+    signature = signer_key.sign(attrs_der, scheme)
 
-    signer_info = cms.SignerInfo(
-        {
-            "version": "v1",
-            "sid": cms.SignerIdentifier(
-                name="issuer_and_serial_number",
-                value={
-                    "issuer": signer_certificate.issuer,
-                    "serial_number": signer_certificate.serial_number,
+    # Built bottom-up, each level frozen (re-read from its DER) before it goes into its
+    # parent: asn1crypto re-encodes a freshly built subtree every time an ancestor is
+    # built or dumped, and deep-copies it when a tagged field wraps it, so unfrozen
+    # nesting encodes the signer info once per level above it.
+    signer_info = _parsed(
+        cms.SignerInfo(
+            {
+                "version": "v1",
+                "sid": parts.sid,
+                "digest_algorithm": parts.digest_algorithm,
+                "signed_attrs": cms.CMSAttributes.load(attrs_der),
+                "signature_algorithm": parts.signature_algorithm,
+                "signature": signature,
+            }
+        )
+    )
+    signed_data = _parsed(
+        cms.SignedData(
+            {
+                # RFC 5652 §5.1: version 3 whenever eContentType is not id-data.
+                "version": "v1" if content_type == "data" else "v3",
+                "digest_algorithms": parts.digest_algorithms,
+                # A dict: the field's class depends on the version (PKCS #7 compatibility).
+                "encap_content_info": {
+                    "content_type": content_type,
+                    "content": None if content is None else core.ParsableOctetString(content),
                 },
-            ),
-            "digest_algorithm": {"algorithm": digest_algorithm},
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": scheme.algorithm_identifier(),
-            "signature": signature,
-        }
+                "certificates": _certificate_set(tuple(c.dump() for c in certificates)),
+                "signer_infos": [signer_info],
+            }
+        )
     )
-    embedded = _unique(certificates)
-    signed_data = cms.SignedData(
-        {
-            # RFC 5652 §5.1: version 3 whenever eContentType is not id-data.
-            "version": "v1" if content_type == "data" else "v3",
-            "digest_algorithms": [{"algorithm": digest_algorithm}],
-            "encap_content_info": {
-                "content_type": content_type,
-                "content": None if content is None else core.ParsableOctetString(content),
-            },
-            "certificates": [cms.CertificateChoices(name="certificate", value=c) for c in embedded]
-            or None,
-            "signer_infos": [signer_info],
-        }
+    return _parsed(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}))
+
+
+@dataclass(frozen=True)
+class _SignerParts:
+    """The parts of a SignerInfo/SignedData that depend only on the signer and algorithms.
+
+    asn1crypto re-encodes a freshly built structure's whole subtree on every ``dump()``
+    of it or of a parent, which made these parts most of the cost of a time-stamp token;
+    parsed from DER (and, for the signing-certificate-v2 hash, computed) once per signer,
+    they serialise from cached bytes.  Never mutate them: they are shared.
+    """
+
+    sid: cms.SignerIdentifier
+    digest_algorithm: cms.DigestAlgorithm
+    digest_algorithms: cms.DigestAlgorithms
+    signature_algorithm: cms.SignedDigestAlgorithm
+    signing_certificate_v2: cms.CMSAttribute
+
+
+@functools.lru_cache(maxsize=64)
+def _signer_parts(
+    certificate_der: bytes, scheme: SignatureScheme, digest_algorithm: str
+) -> _SignerParts:
+    certificate = x509.Certificate.load(certificate_der)
+    sid = cms.SignerIdentifier(
+        name="issuer_and_serial_number",
+        value={"issuer": certificate.issuer, "serial_number": certificate.serial_number},
     )
-    return cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+    algorithm = cms.DigestAlgorithm({"algorithm": digest_algorithm})
+    ess_hash = "sm3" if scheme is SignatureScheme.SM2_SM3 else "sha256"
+    return _SignerParts(
+        sid=_parsed(sid),
+        digest_algorithm=_parsed(algorithm),
+        digest_algorithms=_parsed(cms.DigestAlgorithms([algorithm])),
+        signature_algorithm=_parsed(scheme.algorithm_identifier()),
+        signing_certificate_v2=_parsed(signing_certificate_v2(certificate, ess_hash)),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _certificate_set(certificate_ders: tuple[bytes, ...]) -> cms.CertificateSet | None:
+    """The SignedData ``certificates`` [0] field: these certificates, duplicates dropped."""
+    unique = list(dict.fromkeys(certificate_ders))
+    if not unique:
+        return None
+    built = cms.CertificateSet(
+        [
+            cms.CertificateChoices(name="certificate", value=x509.Certificate.load(der))
+            for der in unique
+        ]
+    )
+    return _parsed(built)
+
+
+@functools.lru_cache(maxsize=16)
+def _content_type_attribute(content_type: str) -> cms.CMSAttribute:
+    return _parsed(cms.CMSAttribute({"type": "content_type", "values": [content_type]}))
 
 
 def verify_signed_data(
@@ -260,17 +323,6 @@ def _parsed(value: core.Asn1Value) -> core.Asn1Value:
     a parsed copy dumps its cached bytes.  The DER is identical either way.
     """
     return value.__class__.load(value.dump())
-
-
-def _unique(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:
-    seen: set[bytes] = set()
-    out = []
-    for cert in certs:
-        der = cert.dump()
-        if der not in seen:
-            seen.add(der)
-            out.append(cert)
-    return out
 
 
 def _unpack(

@@ -51,6 +51,10 @@ class TimeStampResp(core.Sequence):
     ]
 
 
+_GRANTED = tsp.PKIStatusInfo.load(tsp.PKIStatusInfo({"status": "granted"}).dump())
+"""The status of every granted response, parsed once so it serialises from cached bytes."""
+
+
 class TimeStampRejected(PkiError):
     """A time-stamp request the TSA will not grant; ``failure_info`` is the RFC 3161 reason."""
 
@@ -102,6 +106,21 @@ class TimeStampAuthority:
         self.accuracy_ms = accuracy_ms
         self._serial_source = serial_source or random_serial
         self._clock = clock
+        # The per-token constants, built once and parsed back so each token serialises
+        # them from cached bytes; ``tsa`` is loaded under the [0] its TSTInfo field wears,
+        # so asn1crypto does not deep-copy the name into a re-tagged clone per token.
+        validity = self.certificate["tbs_certificate"]["validity"]
+        self._validity = (validity["not_before"].native, validity["not_after"].native)
+        self._embedded = (self.certificate, *self.chain)
+        self._tsa_name = x509.GeneralName.load(
+            x509.GeneralName(name="directory_name", value=self.certificate.subject)
+            .retag({"explicit": 0})
+            .dump(),
+            explicit=0,
+        )
+        seconds, millis = divmod(accuracy_ms, 1000)
+        accuracy = {k: v for k, v in (("seconds", seconds), ("millis", millis)) if v}
+        self._accuracy = tsp.Accuracy.load(tsp.Accuracy(accuracy).dump())
 
     def __repr__(self) -> str:
         return f"TimeStampAuthority({self.certificate.subject.human_friendly!r})"
@@ -137,7 +156,7 @@ class TimeStampAuthority:
                     "unaccepted_policy", f"policy {request['req_policy'].dotted} not offered"
                 )
             token = self._token(
-                request["message_imprint"].copy(),
+                request["message_imprint"],
                 request["nonce"].native,
                 request["cert_req"].native,
             )
@@ -146,15 +165,15 @@ class TimeStampAuthority:
         except PkiError as exc:  # the key store or token failed: the client may retry
             _log.error("time-stamp signing failed: %s", exc)
             return _rejection("system_failure", "the TSA could not sign")
-        return TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+        return TimeStampResp({"status": _GRANTED, "time_stamp_token": token}).dump()
 
     def _token(
         self, imprint: tsp.MessageImprint, nonce: int | None, cert_req: bool
     ) -> cms.ContentInfo:
         _check_imprint(imprint)
         gen_time = self._gen_time()
-        validity = self.certificate["tbs_certificate"]["validity"]
-        if not validity["not_before"].native <= gen_time <= validity["not_after"].native:
+        not_before, not_after = self._validity
+        if not not_before <= gen_time <= not_after:
             raise TimeStampRejected("system_failure", "the TSA certificate is not valid now")
         tst_info = tsp.TSTInfo(
             {
@@ -163,9 +182,9 @@ class TimeStampAuthority:
                 "message_imprint": imprint,
                 "serial_number": self._serial_source(),
                 "gen_time": gen_time,
-                "accuracy": self._accuracy(),
+                "accuracy": self._accuracy,
                 "nonce": nonce,
-                "tsa": x509.GeneralName(name="directory_name", value=self.certificate.subject),
+                "tsa": self._tsa_name,
             }
         )
         return build_signed_data(
@@ -173,7 +192,7 @@ class TimeStampAuthority:
             tst_info.dump(),
             self._key,
             self.certificate,
-            [self.certificate, *self.chain] if cert_req else [],
+            self._embedded if cert_req else (),
             signing_time=gen_time,
         )
 
@@ -185,10 +204,6 @@ class TimeStampAuthority:
         if self.accuracy_ms < 1000:  # genTime no finer than the accuracy we can vouch for
             return now.replace(microsecond=now.microsecond // 1000 * 1000)
         return now.replace(microsecond=0)
-
-    def _accuracy(self) -> dict[str, int]:
-        seconds, millis = divmod(self.accuracy_ms, 1000)
-        return {k: v for k, v in (("seconds", seconds), ("millis", millis)) if v}
 
 
 def _parse_request(request_der: bytes) -> tsp.TimeStampReq:

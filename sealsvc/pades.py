@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from asn1crypto import cms, crl, ocsp, tsp, x509
+from asn1crypto import algos, cms, crl, ocsp, tsp, x509
 from pdfminer.psparser import PSException
 from pyhanko.pdf_utils import content, generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -45,6 +45,11 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import attributes, fields, signers
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.sign.timestamps.common_utils import (
+    TimestampRequestError,
+    get_nonce,
+    handle_tsp_response,
+)
 from pyhanko.sign.validation import read_certification_data
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.stamp import StaticStampStyle
@@ -159,15 +164,80 @@ class TsaTimeStamper(TimeStamper):
 
     The TSA is any callable from TimeStampReq DER to TimeStampResp DER (``pki.tsa``'s
     ``TimeStampAuthority.respond``), so the in-process path exercises exactly the bytes
-    the HTTP endpoint serves, nonce check included.
+    the HTTP endpoint serves: every token is requested with a fresh nonce, and the answer
+    must echo that nonce and the requested message imprint.
+
+    The request is built from cached, parsed parts (a freshly built asn1crypto structure
+    re-encodes itself on every dump), and the dummy token pyHanko uses to size the
+    signature is shared by every time-stamper of the same TSA, so a time-stamper made
+    per seal costs one TSA call per seal rather than two.
     """
 
     def __init__(self, respond: Callable[[bytes], bytes]) -> None:
         super().__init__(include_nonce=True)
         self._respond = respond
 
+    def request_cms(self, message_digest: bytes, md_algorithm: str) -> tuple[int, tsp.TimeStampReq]:
+        nonce = get_nonce()
+        request = tsp.TimeStampReq(
+            {
+                "version": "v1",
+                "message_imprint": {
+                    "hash_algorithm": _digest_algorithm(md_algorithm),
+                    "hashed_message": message_digest,
+                },
+                "nonce": nonce,
+                "cert_req": True,
+            }
+        )
+        return nonce, request
+
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         return tsp.TimeStampResp.load(self._respond(req.dump()))
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        nonce, request = self.request_cms(message_digest, md_algorithm)
+        # pyHanko checks the status; the nonce we check ourselves (pyHanko's own check
+        # crashes formatting its message for an integer nonce) along with the imprint,
+        # which pyHanko does not check: a token over another imprint would not cover
+        # this signature.
+        token = handle_tsp_response(await self.async_request_tsa_response(request), None)
+        tst_info = token["content"]["encap_content_info"]["content"].parsed
+        if tst_info["nonce"].native != nonce:
+            raise TimestampRequestError("the time-stamp token does not echo our nonce")
+        if tst_info["message_imprint"].dump() != request["message_imprint"].dump():
+            raise TimestampRequestError("the time-stamp token covers another message imprint")
+        return token
+
+    async def async_dummy_response(self, md_algorithm: str) -> cms.ContentInfo:
+        key = (self._respond, md_algorithm)
+        with _DUMMY_TOKENS_LOCK:
+            token = _DUMMY_TOKENS.get(key)
+        if token is None:
+            token = await super().async_dummy_response(md_algorithm)
+            with _DUMMY_TOKENS_LOCK:
+                _DUMMY_TOKENS[key] = token
+                while len(_DUMMY_TOKENS) > _DUMMY_TOKENS_MAX:
+                    _DUMMY_TOKENS.popitem(last=False)
+        elif md_algorithm not in self._dummy_response_cache:
+            self._register_dummy(md_algorithm, token)
+        return token
+
+
+_DUMMY_TOKENS: OrderedDict[tuple[Callable[[bytes], bytes], str], cms.ContentInfo] = OrderedDict()
+"""Dummy tokens by (TSA callable, digest): only their size matters, and it is the TSA's."""
+_DUMMY_TOKENS_MAX = 32
+_DUMMY_TOKENS_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _digest_algorithm(md_algorithm: str) -> algos.DigestAlgorithm:
+    """The imprint's AlgorithmIdentifier, parsed from DER so it serialises from cache.
+
+    Built as pyHanko builds it (NULL parameters for the SHA-2 family), so the request
+    bytes are the ones pyHanko itself would send.
+    """
+    return algos.DigestAlgorithm.load(algos.DigestAlgorithm({"algorithm": md_algorithm}).dump())
 
 
 class _SealSigner(KeyHandleSigner):

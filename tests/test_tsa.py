@@ -10,6 +10,7 @@ recomputed with ``openssl dgst -sm3``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms, core, tsp
 from pki_fixtures import Hierarchy, build_hierarchy, write_pem
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 
 from pki import algorithms
@@ -25,6 +27,7 @@ from pki.certificates import POLICY_TSA, Profile
 from pki.cms import build_signed_data, verify_signed_data
 from pki.errors import CertificateError, SignatureInvalid
 from pki.tsa import TimeStampAuthority, TimeStampRejected, TimeStampResp
+from sealsvc.pades import TsaTimeStamper
 
 DATA = "深圳市市场监督管理局 行政许可决定书 2024-001\n".encode()
 
@@ -160,7 +163,8 @@ def test_sm2_token_cross_checked(workdir: Path) -> None:
     assert "Status: Granted." in text
     assert "Hash Algorithm: sm3" in text
     request_nonce = tsp.TimeStampReq.load(request)["nonce"].native
-    assert f"Nonce: 0x{request_nonce:X}" in text
+    # openssl pads the hex to whole bytes (0x07AB…), so compare numbers, not text.
+    assert int(re.search(r"Nonce: 0x([0-9A-F]+)", text)[1], 16) == request_nonce
 
     token = response_of((workdir / "resp.tsr").read_bytes())["time_stamp_token"]
     signer_info, tst_info = token_parts(token)
@@ -455,3 +459,79 @@ def test_profile_of_the_fixture_tsa_is_what_the_tsa_requires() -> None:
     h = build_hierarchy("sm2")
     assert h.tsa.extended_key_usage_value.native == ["time_stamping"]
     assert Profile.TSA.value == "tsa"
+
+
+# --- cached parts and the in-process client --------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["rsa", "sm2"])
+def test_tokens_share_no_mutable_parts(family: str) -> None:
+    """Per-signer parts are cached; changing one token must not leak into the next."""
+    h = build_hierarchy(family)
+    tsa = make_tsa(h)
+    digest = "sm3" if family == "sm2" else "sha256"
+    first = tsa.stamp(bytes(32), digest)
+    signer_info = first["content"]["signer_infos"][0]
+    signer_info["sid"].chosen["serial_number"] = 1
+    first["content"]["certificates"][0].chosen["tbs_certificate"]["serial_number"] = 2
+    second = tsa.stamp(bytes(32), digest)
+    assert verify_signed_data(second).certificate.dump() == h.tsa.dump()
+    embedded = {choice.chosen.dump() for choice in second["content"]["certificates"]}
+    assert embedded == {h.tsa.dump(), h.issuing.dump()}
+
+
+def _timestamper(h: Hierarchy, tamper: object = None) -> TsaTimeStamper:
+    tsa = make_tsa(h)
+
+    def respond(request_der: bytes) -> bytes:
+        request = tsp.TimeStampReq.load(request_der)
+        if tamper == "nonce":
+            request["nonce"] = request["nonce"].native + 1
+        elif tamper == "imprint":
+            request["message_imprint"]["hashed_message"] = bytes(32)
+        return tsa.respond(request.dump())
+
+    return TsaTimeStamper(respond)
+
+
+def test_in_process_timestamper_checks_nonce_and_imprint() -> None:
+    h = build_hierarchy("rsa")
+    digest = algorithms.digest("sha256", DATA)
+    token = asyncio.run(_timestamper(h).async_timestamp(digest, "sha256"))
+    tst_info = token_parts(token)[1]
+    assert tst_info["message_imprint"]["hashed_message"].native == digest
+    assert verify_signed_data(token).content_type == "tst_info"
+    with pytest.raises(TimestampRequestError, match="nonce"):
+        asyncio.run(_timestamper(h, "nonce").async_timestamp(digest, "sha256"))
+    with pytest.raises(TimestampRequestError, match="imprint"):
+        asyncio.run(_timestamper(h, "imprint").async_timestamp(digest, "sha256"))
+
+
+def test_in_process_request_is_what_pyhanko_would_send() -> None:
+    """The cached-parts request encodes exactly like pyHanko's own (same nonce)."""
+    h = build_hierarchy("sm2")
+    ours = _timestamper(h)
+    for md in ("sha256", "sm3"):
+        nonce, request = ours.request_cms(bytes(32), md)
+        ours.include_nonce = False
+        _, reference = super(TsaTimeStamper, ours).request_cms(bytes(32), md)
+        ours.include_nonce = True
+        reference["nonce"] = nonce
+        assert request.dump() == reference.dump()
+
+
+def test_dummy_token_is_shared_by_time_stampers_of_one_tsa() -> None:
+    h = build_hierarchy("rsa")
+    calls: list[bytes] = []
+    tsa = make_tsa(h)
+
+    def respond(request_der: bytes) -> bytes:
+        calls.append(request_der)
+        return tsa.respond(request_der)
+
+    first = asyncio.run(TsaTimeStamper(respond).async_dummy_response("sha256"))
+    second = asyncio.run(TsaTimeStamper(respond).async_dummy_response("sha256"))
+    assert len(calls) == 1
+    assert first.dump() == second.dump()
+    other = asyncio.run(TsaTimeStamper(make_tsa(h).respond).async_dummy_response("sha256"))
+    assert other.dump() != first.dump()  # another TSA instance gets its own token
