@@ -13,12 +13,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from api import pki_routes, v1
+from api import pages, pki_routes, v1
 from api.problems import install_problem_handlers, problem, problem_responses
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.sealing import Sealer
 from sealsvc.trust_services import TrustServices
+from sealsvc.verification.service import DocumentVerifier
 
 __all__ = ["create_app"]
 
@@ -37,9 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.context = context
     app.state.trust = trust
     app.state.sealer = Sealer(context, trust)
+    app.state.verifier = DocumentVerifier(context)
     install_problem_handlers(app)
     app.include_router(pki_routes.router)
     app.include_router(v1.router)
+    app.include_router(pages.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     async def healthz() -> dict:

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api import licence_routes, seal_routes
+from api import licence_routes, seal_routes, verify_routes
 from api.auth import Caller, require_scope
 from api.bodies import read_pdf_upload
 from api.metrics import SEALS_APPLIED
@@ -21,6 +21,7 @@ __all__ = ["SignOptions", "router"]
 router = APIRouter(prefix="/v1", tags=["v1"])
 router.include_router(seal_routes.router)
 router.include_router(licence_routes.router)
+router.include_router(verify_routes.router)
 
 _PAGE_EDGE_MM = 5080.0
 """The largest PDF page side (14,400 points = 200 inches), a bound for coordinates."""

@@ -1,0 +1,242 @@
+"""The citizen verification page (Chinese, server-rendered, no JavaScript).
+
+* ``GET /verify`` — an upload form (a plain multipart ``<form>``: works on any phone);
+* ``POST /verify`` — the verdict in green / amber / red, each seal with its image (when it
+  is one of ours), sealing organisation, Beijing time, integrity and the plain-Chinese
+  sentence, the licence's registry status and the file's SHA-256 against the registered one;
+* ``GET /verify/{licence_no}?h=…`` — what the licence's QR code opens: the registry record
+  (type, number, issuing authority, status, issue date — no personal data) with the QR
+  hash check, and a form to compare the citizen's own copy with the registered file.
+
+The uploaded PDF is hostile — seal names come from its certificates — so every value
+goes through Jinja2's autoescaping, and a Content-Security-Policy forbids scripts and
+foreign resources outright.  Errors are pages too (400, 404, 413, 415), never JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from pyhanko.sign.ades.report import AdESStatus
+from starlette.concurrency import run_in_threadpool
+
+from api.bodies import read_pdf_upload
+from api.verify_routes import check_upload
+from sealsvc.errors import InvalidInput, NotFound
+from sealsvc.licences import licence_status
+from sealsvc.licences.identify import LicenceMatch
+from sealsvc.licences.pdfa import CHINA_TIME
+from sealsvc.verification.report import DocumentVerdict, SignatureReport
+from sealsvc.verification.sentence import beijing_time
+from sealsvc.verification.service import DocumentCheck
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/verify", tags=["citizen page"], include_in_schema=False)
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+_VERDICTS = {
+    DocumentVerdict.TOTAL_PASSED: ("ok", "✓", "验证通过"),
+    DocumentVerdict.INDETERMINATE: ("warn", "?", "无法确认"),
+    DocumentVerdict.TOTAL_FAILED: ("bad", "✗", "验证失败"),
+    DocumentVerdict.NOT_SIGNED: ("warn", "?", "未加盖电子印章"),
+}
+_INDICATIONS = {
+    AdESStatus.PASSED: ("ok", "有效"),
+    AdESStatus.INDETERMINATE: ("warn", "无法确认"),
+    AdESStatus.FAILED: ("bad", "无效"),
+}
+_LICENCE_STATUS = {
+    "valid": ("ok", "有效"),
+    "annulled": ("bad", "已注销/吊销"),
+    "superseded": ("warn", "已变更"),
+}
+_ERRORS = {
+    400: ("无法处理该请求", "请求有误，请返回验证首页重新选择 PDF 文件。"),
+    404: ("未找到该证照", "登记系统中没有此编号的电子证照，请核对二维码或编号。"),
+    413: ("文件过大", "上传的文件超过了大小限制，请上传不超过 {max_mb} MB 的 PDF 文件。"),
+    415: ("请选择 PDF 文件", "请通过页面上的表单选择 PDF 文件后再提交。"),
+}
+
+
+def _max_mb(request: Request) -> str:
+    return f"{request.app.state.context.settings.max_pdf_bytes / 1024 / 1024:g}"
+
+
+def _page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    html = _templates.get_template(template).render(max_mb=_max_mb(request), **values)
+    return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+
+def _error(request: Request, status: int, message: str | None = None) -> HTMLResponse:
+    heading, default = _ERRORS.get(status, _ERRORS[400])
+    return _page(
+        request,
+        "error.html",
+        status,
+        page_title=heading,
+        heading=heading,
+        message=message or default.format(max_mb=_max_mb(request)),
+        tone="warn" if status == 404 else "bad",
+        show_form=status in (413, 415),
+    )
+
+
+def _seal_view(s: SignatureReport) -> dict[str, Any]:
+    tone, label = _INDICATIONS[s.indication]
+    signer = s.signer
+    timestamp = s.kind == "document_timestamp"
+    if s.best_signature_time:
+        time = beijing_time(s.best_signature_time) + "（可信时间戳）"
+    elif s.claimed_signing_time:
+        time = beijing_time(s.claimed_signing_time) + "（签章方自报，无时间戳证明）"
+    else:
+        time = "未知"
+    if s.integrity is None:
+        intact, intact_tone = "无法检查", "bad"
+    elif (
+        s.integrity.digest_matches
+        and s.integrity.signature_valid
+        and (s.modifications is None or s.modifications.allowed)
+    ):
+        intact, intact_tone = "盖章后未被篡改", "ok"
+    else:
+        intact, intact_tone = "盖章后已被篡改", "bad"
+    if signer is None:
+        name, organisation = "无法识别的印章", "未知"
+    else:
+        name = signer.common_name or signer.organization or signer.subject
+        organisation = "，".join(
+            part for part in (signer.organization, signer.organizational_unit) if part
+        ) or (signer.subject)
+    return {
+        "kind": s.kind,
+        "name": "可信时间戳" if timestamp else name,
+        "organisation": organisation,
+        "tone": tone,
+        "label": label,
+        "time": time,
+        "intact": intact,
+        "intact_tone": intact_tone,
+        "sentence": s.sentence,
+        "image_url": f"/v1/seals/{s.registry.seal_code}/image.png"
+        if s.registry and not timestamp
+        else None,
+    }
+
+
+def _licence_view(match: LicenceMatch) -> dict[str, Any]:
+    tone, label = _LICENCE_STATUS.get(match.status, ("warn", match.status))
+    registry = match.registry
+    return {
+        "title": registry.title,
+        "number": registry.number,
+        "issuer": registry.issuer,
+        "tone": tone,
+        "status_label": label,
+        "status_reason": registry.status_reason if match.status == "annulled" else None,
+        "version": match.version,
+        "latest_version": registry.latest_version,
+        "document_matches": match.document_matches,
+        "registered_sha256": match.registered_sha256,
+    }
+
+
+def _result(request: Request, result: DocumentCheck) -> HTMLResponse:
+    report = result.report
+    tone, mark, title = _VERDICTS[report.verdict]
+    return _page(
+        request,
+        "result.html",
+        page_title=title,
+        verdict={"tone": tone, "mark": mark, "title": title},
+        report=report,
+        seals=[_seal_view(s) for s in report.signatures],
+        licence=_licence_view(result.licence) if result.licence else None,
+        validated_at=beijing_time(report.validation_time),
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+async def form(request: Request) -> HTMLResponse:
+    """The upload form."""
+    return _page(request, "verify.html", page_title="验证电子文件")
+
+
+@router.post("", response_class=HTMLResponse)
+async def verify(request: Request) -> HTMLResponse:
+    """Verify the uploaded PDF (and compare it with licence ``licence_no`` when given)."""
+    try:
+        pdf, fields = await read_pdf_upload(
+            request, request.app.state.context.settings.max_pdf_bytes
+        )
+    except HTTPException as exc:
+        return _error(request, exc.status_code if exc.status_code in _ERRORS else 400)
+    number = fields.get("licence_no") or None
+    try:
+        result = await check_upload(request, pdf, number)
+    except InvalidInput:
+        return _error(request, 400, "证照编号格式不正确。")
+    except NotFound:
+        return _error(request, 404)
+    return _result(request, result)
+
+
+@router.get("/{licence_no:path}", response_class=HTMLResponse)
+async def licence_page(request: Request, licence_no: str, h: str | None = None) -> HTMLResponse:
+    """What the QR code opens: the registry record, the QR hash check, a compare form.
+
+    The number is matched as a path so that one with slashes gets the 400 page too.
+    """
+    context = request.app.state.context
+
+    def read():
+        with context.database.session(read_only=True) as session:
+            return licence_status(session, licence_no, h or None, settings=context.settings)
+
+    try:
+        status = await run_in_threadpool(read)
+    except InvalidInput:
+        return _error(request, 400, "证照编号格式不正确，请核对二维码。")
+    except NotFound:
+        return _error(request, 404)
+    status_tone, status_label = _LICENCE_STATUS.get(status.status, ("warn", status.status))
+    if status.hash_matches is False:
+        tone, mark, heading = "bad", "✗", "核验失败"
+    elif status.status == "annulled":
+        tone, mark, heading = "bad", "✗", status_label
+    elif status.presented_version in (None, status.latest_version):
+        tone, mark, heading = "ok", "✓", "证照有效"
+    else:
+        tone, mark, heading = "warn", "!", "已变更"
+    return _page(
+        request,
+        "licence.html",
+        page_title=f"{status.title} {status.number}",
+        record=status,
+        status_tone=status_tone,
+        status_label=status_label,
+        tone=tone,
+        mark=mark,
+        heading=heading,
+        issued=status.issued_at.astimezone(CHINA_TIME).strftime("%Y年%m月%d日"),
+    )

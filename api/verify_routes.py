@@ -1,0 +1,70 @@
+"""``POST /v1/verify``: the validation report of an uploaded PDF, for anyone.
+
+Public like the seal directory: citizens, other departments and their systems verify
+documents without an API key (a key, if sent, is neither needed nor checked).  The answer
+is the report of :mod:`sealsvc.verification` (schema ``sealsvc.verification/1``, see
+``docs/verification-report.md``) plus a ``licence`` key.  A file that is not a readable
+PDF is not an error of the request: it is answered 200 with the report's verdict
+``TOTAL_FAILED`` / ``FORMAT_FAILURE``, the same answer ``sealctl verify`` gives.  Only the
+envelope is refused: 413 over the size limit, 415 for another media type, 400 for a
+multipart body without ``file``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.bodies import read_pdf_upload
+from api.metrics import VERIFICATIONS
+from api.problems import problem_responses
+from sealsvc.verification.service import DocumentCheck, DocumentVerifier
+
+__all__ = ["check_upload", "router"]
+
+router = APIRouter(prefix="/verify", tags=["verify"])
+
+_UPLOAD_BODY = {
+    "required": True,
+    "description": "The PDF: multipart field ``file`` or the raw PDF as the body.",
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+async def check_upload(
+    request: Request, pdf: bytes, licence_number: str | None = None
+) -> DocumentCheck:
+    """Verify ``pdf`` in the threadpool with the app's verifier; count the verdict."""
+    verifier: DocumentVerifier = request.app.state.verifier
+    result = await run_in_threadpool(lambda: verifier.check(pdf, licence_number=licence_number))
+    VERIFICATIONS.labels(indication=result.report.verdict.value).inc()
+    return result
+
+
+@router.post(
+    "",
+    summary="Verify a sealed PDF",
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+    responses={
+        200: {
+            "description": "The verification report (schema ``sealsvc.verification/1``) "
+            "plus ``licence``: null, or the registered licence the file is or names "
+            "(number, title, issuer, status valid/annulled/superseded, "
+            "document_matches, registered_sha256 …).",
+        },
+        **problem_responses(400, 413, 415),
+    },
+)
+async def verify_pdf(request: Request) -> dict:
+    """Verify every seal and time-stamp of the uploaded PDF; no API key needed."""
+    pdf, _ = await read_pdf_upload(request, request.app.state.context.settings.max_pdf_bytes)
+    return (await check_upload(request, pdf)).to_dict()

@@ -1,0 +1,123 @@
+"""Which registered licence is this PDF, and does it match the registered file?
+
+A citizen uploads a file that claims to be a licence.  We find the licence by, in order:
+
+1. the number the caller names (the QR page's upload form says which licence it is about);
+2. the file's SHA-256, equal to a registered version's ``document_sha256`` (an untouched
+   download);
+3. the number the renderer wrote into the XMP metadata (``<pdf:Keywords>template,
+   number</pdf:Keywords>``; PDF/A keeps that stream unfiltered, so a byte search finds it
+   without parsing the hostile file a second time).  This finds altered or re-sealed
+   copies of our licences.
+
+The metadata is the uploader's to forge, so it only chooses *which* record to compare
+with: whether the file is the one registered is decided by the SHA-256 alone, and whether
+its seals hold by the verification report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sealsvc.config import Settings
+from sealsvc.errors import InvalidInput, NotFound
+from sealsvc.licences.pipeline import LicenceStatusReport, check_number, licence_status
+from sealsvc.models import Licence
+
+__all__ = ["LicenceMatch", "identify_licence", "number_in_metadata"]
+
+_KEYWORDS = re.compile(rb"<pdf:Keywords>[a-z0-9_]{1,64}, ([A-Z0-9][A-Z0-9-]{5,63})</pdf:Keywords>")
+
+
+@dataclass(frozen=True)
+class LicenceMatch:
+    """A registered licence an uploaded file was matched with, and how well it matches."""
+
+    registry: LicenceStatusReport
+    """The licence's registry record (latest version's status, title, issuer, message)."""
+    found_by: str
+    """``requested`` (the caller named the number), ``sha256`` (the file is a registered
+    file) or ``metadata`` (the file's metadata names the number)."""
+    version: int | None
+    """The registered version whose file the upload is byte for byte, ``None`` if none."""
+    status: str
+    """Status of that version (``valid``, ``annulled``, ``superseded``), else of the latest."""
+    document_matches: bool
+    """The upload's SHA-256 equals a registered file of this licence."""
+    registered_sha256: str
+    """SHA-256 of the matched version's file, else of the latest version's."""
+
+    def as_dict(self) -> dict[str, Any]:
+        registry = self.registry
+        return {
+            "number": registry.number,
+            "template": registry.template,
+            "title": registry.title,
+            "issuer": registry.issuer,
+            "found_by": self.found_by,
+            "version": self.version,
+            "latest_version": registry.latest_version,
+            "status": self.status,
+            "latest_status": registry.status,
+            "status_reason": registry.status_reason,
+            "issued_at": registry.issued_at.isoformat(),
+            "document_matches": self.document_matches,
+            "registered_sha256": self.registered_sha256,
+        }
+
+
+def number_in_metadata(pdf: bytes) -> str | None:
+    """The licence number our renderer wrote into the XMP metadata (the last one found)."""
+    found = _KEYWORDS.findall(pdf)
+    return found[-1].decode("ascii") if found else None
+
+
+def identify_licence(
+    session: Session,
+    pdf_sha256: str,
+    pdf: bytes,
+    *,
+    number: str | None = None,
+    settings: Settings | None = None,
+) -> LicenceMatch | None:
+    """The licence the file is (or claims to be); ``None`` when it is none of ours.
+
+    A ``number`` the caller names must be well-formed (:class:`InvalidInput`) and
+    registered (:class:`NotFound`).
+    """
+    found_by = "requested"
+    if number is not None:
+        check_number(number)
+    else:
+        number = session.scalars(
+            select(Licence.number).where(Licence.document_sha256 == pdf_sha256)
+        ).first()
+        found_by = "sha256"
+    if number is None:
+        number, found_by = number_in_metadata(pdf), "metadata"
+        if number is None:
+            return None
+    try:
+        registry = licence_status(session, number, settings=settings)
+    except (NotFound, InvalidInput):
+        if found_by == "requested":
+            raise
+        return None
+    rows = session.scalars(
+        select(Licence).where(Licence.number == number).order_by(Licence.version)
+    ).all()
+    matched = next((r for r in rows if r.document_sha256 == pdf_sha256), None)
+    shown = matched or rows[-1]
+    return LicenceMatch(
+        registry=registry,
+        found_by=found_by,
+        version=matched.version if matched else None,
+        status=shown.status,
+        document_matches=matched is not None,
+        registered_sha256=shown.document_sha256,
+    )

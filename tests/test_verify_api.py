@@ -1,0 +1,355 @@
+"""``POST /v1/verify`` and the citizen page ``/verify`` on the bootstrapped app (TestClient).
+
+Licences are issued through the API with the demo RSA and SM2 seals, then verified as
+uploaded, tampered (an unsigned update that replaces the page content), annulled and
+re-sealed by a stranger.  A PDF sealed with an openssl-made certificate whose names are
+HTML checks that the page escapes what comes out of certificates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pdf_fixtures import chinese_pdf
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import signers
+from verify_corpus import append_page_content_update
+
+from api.app import create_app
+from api.problems import PROBLEM_JSON
+from sealsvc.verification import JSON_SCHEMA
+
+if TYPE_CHECKING:
+    from api_fixtures import ApiWorld
+
+pytest_plugins = ("api_fixtures",)  # api_world
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+MARKET = "ZZ-D26"  # 郑州市市场监督管理局
+LIMIT = 512 * 1024
+"""Upload limit of this module's app: a B-T licence is about 160 KB."""
+HOSTILE_CN = "<script>alert(1)</script>"
+HOSTILE_O = '"><img src=x onerror=alert(2)>'
+
+
+def _example(name: str) -> dict:
+    return json.loads((TEMPLATES / name / "example.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def client(api_world: ApiWorld) -> Iterator[TestClient]:
+    """The app on ``api_world``'s data directory with an upload limit above a licence's size."""
+    app = create_app(dataclasses.replace(api_world.settings, max_pdf_bytes=LIMIT))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+    app.state.context.close()
+
+
+@pytest.fixture(scope="module")
+def market_token(api_world: ApiWorld) -> str:
+    return api_world.api_key(department=MARKET, scopes={"licence"})
+
+
+def _issue(world: ApiWorld, client: TestClient, token: str, algorithm: str) -> tuple[dict, bytes]:
+    response = client.post(
+        "/v1/licences",
+        json={
+            "template": "business_licence",
+            "data": _example("business_licence"),
+            "seals": [world.demo_seal(MARKET, algorithm).code],
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.text
+    record = response.json()
+    pdf = client.get(record["download_url"], headers={"Authorization": f"Bearer {token}"}).content
+    return record, pdf
+
+
+@pytest.fixture(scope="module")
+def licences(
+    api_world: ApiWorld, client: TestClient, market_token: str
+) -> dict[str, tuple[dict, bytes]]:
+    return {alg: _issue(api_world, client, market_token, alg) for alg in ("rsa", "sm2")}
+
+
+def _verify_json(client: TestClient, pdf: bytes, **kwargs) -> dict:
+    response = client.post(
+        "/v1/verify", content=pdf, headers={"Content-Type": "application/pdf"}, **kwargs
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _report_part(body: dict) -> dict:
+    """The body without ``licence``: exactly the schema ``sealsvc.verification/1``."""
+    import jsonschema
+
+    report = {k: v for k, v in body.items() if k != "licence"}
+    jsonschema.validate(report, JSON_SCHEMA)
+    return report
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["rsa", "sm2"])
+def test_issued_licence_passes_and_is_recognised(
+    client: TestClient, licences: dict, algorithm: str
+) -> None:
+    record, pdf = licences[algorithm]
+    body = _verify_json(client, pdf)  # no API key: the endpoint is public
+    report = _report_part(body)
+    assert report["schema"] == "sealsvc.verification/1"
+    assert report["verdict"] == "TOTAL_PASSED", report["message"]
+    assert report["document_sha256"] == hashlib.sha256(pdf).hexdigest()
+    (seal,) = [s for s in report["signatures"] if s["kind"] == "signature"]
+    assert seal["signer"]["algorithm"] == algorithm.upper()
+    assert seal["registry"]["seal_code"] == record["seal_codes"][0]
+    licence = body["licence"]
+    assert licence["number"] == record["number"] and licence["found_by"] == "sha256"
+    assert licence["status"] == "valid" and licence["version"] == 1
+    assert licence["document_matches"] is True
+    assert licence["registered_sha256"] == record["document_sha256"]
+    assert licence["title"] == "营业执照" and licence["issuer"] == "郑州市市场监督管理局"
+
+
+def test_multipart_upload_and_a_verify_key_work_too(
+    api_world: ApiWorld, client: TestClient, licences: dict
+) -> None:
+    _, pdf = licences["rsa"]
+    token = api_world.api_key(department=None, scopes={"verify"})
+    response = client.post(
+        "/v1/verify",
+        files={"file": ("licence.pdf", pdf, "application/pdf")},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200 and response.json()["verdict"] == "TOTAL_PASSED"
+
+
+@pytest.mark.parametrize("algorithm", ["rsa", "sm2"])
+def test_tampered_licence_fails_and_differs_from_the_registered_file(
+    client: TestClient, licences: dict, algorithm: str
+) -> None:
+    record, pdf = licences[algorithm]
+    body = _verify_json(client, append_page_content_update(pdf))
+    assert body["verdict"] == "TOTAL_FAILED" and body["sub_indication"] == "HASH_FAILURE"
+    licence = body["licence"]  # found through the number in the XMP metadata
+    assert licence["number"] == record["number"] and licence["found_by"] == "metadata"
+    assert licence["document_matches"] is False and licence["version"] is None
+
+
+def test_annulled_licence_shows_annulled(
+    api_world: ApiWorld, client: TestClient, market_token: str
+) -> None:
+    record, pdf = _issue(api_world, client, market_token, "rsa")
+    annulled = client.post(
+        f"/v1/licences/{record['number']}/annul",
+        json={"reason": "申请人申请注销"},
+        headers={"Authorization": f"Bearer {market_token}"},
+    )
+    assert annulled.status_code == 200, annulled.text
+    body = _verify_json(client, pdf)
+    assert body["verdict"] == "TOTAL_PASSED"  # the seals are still the seals
+    assert body["licence"]["status"] == "annulled"
+    assert body["licence"]["status_reason"] == "申请人申请注销"
+    page = client.post("/verify", files={"file": ("l.pdf", pdf, "application/pdf")})
+    assert page.status_code == 200 and "已注销/吊销" in page.text and "申请人申请注销" in page.text
+    qr = client.get(f"/verify/{record['number']}")
+    assert qr.status_code == 200 and "已注销/吊销" in qr.text
+
+
+def test_unsigned_and_foreign_documents_have_no_licence(client: TestClient) -> None:
+    body = _verify_json(client, chinese_pdf(1))
+    assert body["verdict"] == "NOT_SIGNED" and body["licence"] is None
+
+
+@pytest.mark.parametrize("garbage", [b"", b"hello", b"%PDF-1.7\n%%EOF", b"\x00" * 1000])
+def test_not_a_pdf_is_a_format_failure_report(client: TestClient, garbage: bytes) -> None:
+    body = _verify_json(client, garbage)
+    assert body["verdict"] == "TOTAL_FAILED" and body["sub_indication"] == "FORMAT_FAILURE"
+    assert body["licence"] is None
+    _report_part(body)
+
+
+def test_envelope_errors_are_problems(client: TestClient) -> None:
+    limit = LIMIT
+    cases = [
+        (413, {"content": b"%PDF-" + b"0" * limit, "headers": {"Content-Type": "application/pdf"}}),
+        (413, {"files": {"file": ("big.pdf", b"%PDF-" + b"0" * limit, "application/pdf")}}),
+        (415, {"content": b"%PDF-1.7", "headers": {"Content-Type": "text/plain"}}),
+        (400, {"files": {"other": ("x.pdf", b"%PDF-1.7", "application/pdf")}}),
+    ]
+    for status, kwargs in cases:
+        response = client.post("/v1/verify", **kwargs)
+        assert response.status_code == status, (status, response.text)
+        assert response.headers["content-type"] == PROBLEM_JSON
+
+
+def test_verifications_are_counted_by_verdict(client: TestClient) -> None:
+    def counted() -> float:
+        text = client.get("/metrics").text
+        found = re.search(r'sealsvc_verifications_total\{indication="NOT_SIGNED"\} (\S+)', text)
+        return float(found.group(1)) if found else 0.0
+
+    before = counted()
+    _verify_json(client, chinese_pdf(1))
+    assert counted() == before + 1
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.one_of(
+        st.binary(max_size=2048),
+        st.binary(max_size=512).map(lambda b: b"%PDF-1.7\n" + b),
+    ),
+    content_type=st.sampled_from(["application/pdf", "multipart/form-data", "text/html"]),
+)
+def test_garbage_never_5xx(client: TestClient, body: bytes, content_type: str) -> None:
+    for path in ("/v1/verify", "/verify"):
+        response = client.post(path, content=body, headers={"Content-Type": content_type})
+        assert response.status_code < 500, (path, response.text)
+
+
+# --- HTML --------------------------------------------------------------------------------------
+
+
+def _upload_page(client: TestClient, pdf: bytes, **data: str):
+    return client.post("/verify", files={"file": ("doc.pdf", pdf, "application/pdf")}, data=data)
+
+
+def test_form_page(client: TestClient) -> None:
+    page = client.get("/verify")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'name="viewport"' in page.text and 'enctype="multipart/form-data"' in page.text
+    assert "<script" not in page.text
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none'
+
+
+def test_result_page_passes_with_seal_image_and_hash(client: TestClient, licences: dict) -> None:
+    record, pdf = licences["sm2"]
+    page = _upload_page(client, pdf)
+    assert page.status_code == 200
+    text = page.text
+    assert "验证通过" in text and "与登记的文件一致" in text and "有效" in text
+    assert hashlib.sha256(pdf).hexdigest() in text
+    image = f"/v1/seals/{record['seal_codes'][0]}/image.png"
+    assert f'src="{image}"' in text
+    assert client.get(image).headers["content-type"] == "image/png"
+    assert "（可信时间戳）" in text  # proven time, in Beijing time
+
+
+def test_result_page_fails_for_tampered_copy(client: TestClient, licences: dict) -> None:
+    _, pdf = licences["rsa"]
+    page = _upload_page(client, append_page_content_update(pdf))
+    assert page.status_code == 200
+    assert "验证失败" in page.text and "与登记的文件不一致" in page.text
+    assert "盖章后已被篡改" in page.text
+
+
+def test_compare_with_a_named_licence(client: TestClient, licences: dict) -> None:
+    rsa_record, _ = licences["rsa"]
+    _, sm2_pdf = licences["sm2"]
+    page = _upload_page(client, sm2_pdf, licence_no=rsa_record["number"])
+    assert page.status_code == 200
+    assert rsa_record["number"] in page.text and "与登记的文件不一致" in page.text
+    assert _upload_page(client, sm2_pdf, licence_no="../../etc").status_code == 400
+    assert _upload_page(client, sm2_pdf, licence_no="BL2000010100000000").status_code == 404
+
+
+def test_page_errors_are_pages(client: TestClient) -> None:
+    limit = LIMIT
+    too_big = _upload_page(client, b"%PDF-" + b"0" * limit)
+    assert too_big.status_code == 413 and "文件过大" in too_big.text
+    assert too_big.headers["content-type"].startswith("text/html")
+    no_file = client.post("/verify", data={"x": "y"})
+    assert no_file.status_code in (400, 415) and "text/html" in no_file.headers["content-type"]
+    broken = _upload_page(client, b"not a pdf at all")
+    assert broken.status_code == 200 and "验证失败" in broken.text
+    assert "不是有效的PDF文件" in broken.text
+
+
+def test_qr_page(client: TestClient, licences: dict) -> None:
+    record, _ = licences["rsa"]
+    url = record["verify_url"]
+    path = url[url.index("/verify/") :]
+    page = client.get(path)
+    assert page.status_code == 200
+    text = page.text
+    assert "证照有效" in text and "与登记信息一致" in text and record["number"] in text
+    assert "郑州市市场监督管理局" in text and "营业执照" in text
+    data = _example("business_licence")
+    for private in ("legal_representative", "address", "uscc"):
+        assert data[private] not in text  # no personal data on a public page
+    assert f'name="licence_no" value="{record["number"]}"' in text
+    forged = client.get(path.split("?")[0] + "?h=0000000000000000")
+    assert forged.status_code == 200 and "与登记信息不符" in forged.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/verify/BL2000010100000000", 404),
+        ("/verify/..%2F..%2Fetc%2Fpasswd", 400),
+        ("/verify/%2e%2e", 400),
+        ("/verify/abc", 400),
+        ("/verify/" + "A" * 300, 400),
+    ],
+)
+def test_qr_page_errors(client: TestClient, path: str, status: int) -> None:
+    page = client.get(path)
+    assert page.status_code == status
+    assert page.headers["content-type"].startswith("text/html")
+    assert ("未找到该证照" if status == 404 else "格式不正确") in page.text
+
+
+def _openssl(*argv: str | Path) -> None:
+    result = subprocess.run(["openssl", *map(str, argv)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def hostile_pdf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A PDF sealed with a self-made certificate whose names are HTML."""
+    d = tmp_path_factory.mktemp("hostile")
+    (d / "req.cnf").write_text(
+        f"[req]\ndistinguished_name=dn\nprompt=no\nutf8=yes\n[dn]\nO={HOSTILE_O}\nCN={HOSTILE_CN}\n"
+    )
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d / "k.pem",
+             "-out", d / "c.pem", "-days", "5", "-config", d / "req.cnf",
+             "-addext", "keyUsage=critical,digitalSignature,nonRepudiation")  # fmt: skip
+    signer = signers.SimpleSigner.load(str(d / "k.pem"), str(d / "c.pem"))
+    out = io.BytesIO()
+    signers.sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(chinese_pdf(1))),
+        signers.PdfSignatureMetadata(field_name="Sig1"),
+        signer=signer,
+        output=out,
+    )
+    return out.getvalue()
+
+
+def test_hostile_certificate_names_are_escaped(client: TestClient, hostile_pdf: bytes) -> None:
+    body = _verify_json(client, hostile_pdf)
+    assert body["verdict"] == "INDETERMINATE"  # not our CA
+    assert body["signatures"][0]["signer"]["common_name"] == HOSTILE_CN
+    page = _upload_page(client, hostile_pdf)
+    assert page.status_code == 200 and "无法确认" in page.text
+    assert HOSTILE_CN not in page.text and "<img src=x" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page.text
+    assert "<img" not in page.text  # not one of our seals: no image at all
