@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from asn1crypto import keys, pem, x509
+from asn1crypto import core, keys, pem, x509
 
 from pki.algorithms import SignatureScheme, SigningKey
 from pki.errors import CertificateError
@@ -35,6 +35,7 @@ __all__ = [
     "issue_certificate",
     "key_identifier",
     "load_certificate",
+    "load_pem_or_der",
     "name_text",
     "random_serial",
     "x509_time",
@@ -289,13 +290,22 @@ def certificate_pem(certificate: x509.Certificate) -> bytes:
     return pem.armor("CERTIFICATE", certificate.dump())
 
 
-def load_certificate(data: bytes) -> x509.Certificate:
-    """Parse a DER or PEM certificate, with a clear error for anything else."""
+def load_pem_or_der(data: bytes, spec: type[core.Asn1Value], what: str) -> core.Asn1Value:
+    """Parse a DER or PEM structure of type ``spec`` fully, with a clear error naming ``what``.
+
+    asn1crypto parses lazily; touching ``.native`` forces the whole structure now, so a
+    malformed input fails here with one line instead of deep inside a later caller.
+    """
     try:
         if pem.detect(data):
             _, _, data = pem.unarmor(data)
-        certificate = x509.Certificate.load(data)
-        certificate.native  # noqa: B018  (forces a full parse so errors surface here)
+        parsed = spec.load(data)
+        parsed.native  # noqa: B018
     except (ValueError, TypeError) as exc:
-        raise CertificateError(f"not a valid X.509 certificate: {exc}") from None
-    return certificate
+        raise CertificateError(f"not a valid {what}: {exc}") from None
+    return parsed
+
+
+def load_certificate(data: bytes) -> x509.Certificate:
+    """Parse a DER or PEM certificate, with a clear error for anything else."""
+    return load_pem_or_der(data, x509.Certificate, "X.509 certificate")

@@ -16,7 +16,7 @@ from asn1crypto import crl, pem, x509
 
 from pki import algorithms
 from pki.algorithms import SignatureScheme, SigningKey
-from pki.certificates import key_identifier, x509_time
+from pki.certificates import key_identifier, load_pem_or_der, x509_time
 from pki.errors import CertificateError, SignatureInvalid
 
 __all__ = ["REASONS", "RevokedEntry", "build_crl", "crl_pem", "load_crl", "verify_crl_signature"]
@@ -108,14 +108,7 @@ def crl_pem(certificate_list: crl.CertificateList) -> bytes:
 
 def load_crl(data: bytes) -> crl.CertificateList:
     """Parse a DER or PEM CRL, with a clear error for anything else."""
-    try:
-        if pem.detect(data):
-            _, _, data = pem.unarmor(data)
-        parsed = crl.CertificateList.load(data)
-        parsed.native  # noqa: B018  (forces a full parse so errors surface here)
-    except (ValueError, TypeError) as exc:
-        raise CertificateError(f"not a valid CRL: {exc}") from None
-    return parsed
+    return load_pem_or_der(data, crl.CertificateList, "CRL")
 
 
 def verify_crl_signature(
