@@ -125,9 +125,8 @@ def _seal_view(s: SignatureReport) -> dict[str, Any]:
         name, organisation = "无法识别的印章", "未知"
     else:
         name = signer.common_name or signer.organization or signer.subject
-        organisation = "，".join(
-            part for part in (signer.organization, signer.organizational_unit) if part
-        ) or (signer.subject)
+        # The OU names the department holding the seal; the O its government.
+        organisation = signer.organizational_unit or signer.organization or signer.subject
     return {
         "kind": s.kind,
         "name": "可信时间戳" if timestamp else name,

@@ -1,0 +1,179 @@
+"""The citizen page in a real browser: Debian's headless Chromium against ``sealctl serve``.
+
+A licence is issued over HTTP, then uploaded through ``/verify`` the way a citizen does on
+a phone (412×915 CSS pixels, mobile emulation): the verdict must read 验证通过, a tampered
+copy 验证失败, and the QR code's URL must open the registry record.  Screenshots of the
+three pages are written to ``docs/verify-page-*.png``.
+
+Needs ``chromium`` and ``chromium-driver`` (Debian packages).  Without them the test is
+skipped — except in CI (``CI=true``), where it fails.  Selenium is pointed at the Debian
+driver and browser, so selenium-manager never downloads anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from verify_corpus import append_page_content_update
+
+if TYPE_CHECKING:
+    from api_fixtures import LiveServer
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+pytest_plugins = ("api_fixtures",)  # live_server
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+PHONE = {"width": 412, "height": 915, "pixelRatio": 1.5}
+MARKET = "ZZ-D26"
+
+
+def _require_browser() -> None:
+    if CHROMIUM.exists() and CHROMEDRIVER.exists():
+        return
+    message = f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    _require_browser()
+    os.environ["SE_OFFLINE"] = "true"  # selenium-manager, should anything call it: no network
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--lang=zh-CN",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(argument)
+    options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def licence(live_server: LiveServer) -> tuple[dict, bytes]:
+    data = json.loads((TEMPLATES / "business_licence" / "example.json").read_text("utf-8"))
+    with live_server.client() as client:
+        response = client.post(
+            "/v1/licences",
+            json={
+                "template": "business_licence",
+                "data": data,
+                "seals": [live_server.demo_seal(MARKET, "sm2").code],
+            },
+        )
+        assert response.status_code == 201, response.text
+        record = response.json()
+        pdf = client.get(record["download_url"]).content
+    return record, pdf
+
+
+def _screenshot(driver: WebDriver, name: str) -> None:
+    """The whole page (not just the viewport), as the phone renders it."""
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+    )
+    (DOCS / name).write_bytes(base64.b64decode(shot["data"]))
+
+
+def _wait_for_images(driver: WebDriver) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script(
+            "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
+        )
+    )
+
+
+def _upload(driver: WebDriver, server: LiveServer, pdf: bytes, directory: Path) -> str:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    path = directory / "licence.pdf"
+    path.write_bytes(pdf)
+    driver.get(f"{server.url}/verify")
+    assert "验证电子文件" in driver.title
+    driver.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(path))
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    verdict = WebDriverWait(driver, 120).until(
+        expected_conditions.presence_of_element_located((By.ID, "verdict"))
+    )
+    _wait_for_images(driver)
+    return verdict.text
+
+
+def test_citizen_verifies_a_licence_in_a_browser(
+    browser: WebDriver, live_server: LiveServer, licence: tuple[dict, bytes], tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    record, pdf = licence
+    verdict = _upload(browser, live_server, pdf, tmp_path)
+    assert "验证通过" in verdict
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "与登记的文件一致" in body and record["number"] in body and "有效" in body
+    (image,) = browser.find_elements(By.CSS_SELECTOR, ".seal img")
+    assert image.get_attribute("naturalWidth") not in (None, "0")
+    # The page fits the phone: nothing wider than the viewport.
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"]
+    _screenshot(browser, "verify-page-pass.png")
+
+    verdict = _upload(browser, live_server, append_page_content_update(pdf), tmp_path)
+    assert "验证失败" in verdict
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "与登记的文件不一致" in body and "盖章后已被篡改" in body
+    _screenshot(browser, "verify-page-fail.png")
+
+
+def test_qr_code_url_opens_the_registry_record(
+    browser: WebDriver, live_server: LiveServer, licence: tuple[dict, bytes]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    record, _ = licence
+    assert record["verify_url"].startswith(live_server.url)  # SEALSVC_BASE_URL of the server
+    browser.get(record["verify_url"])
+    verdict = browser.find_element(By.ID, "verdict").text
+    assert "证照有效" in verdict
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "与登记信息一致" in body and record["number"] in body and "营业执照" in body
+    hidden = browser.find_element(By.CSS_SELECTOR, "input[name=licence_no]")
+    assert hidden.get_attribute("value") == record["number"]
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"]
+    _screenshot(browser, "verify-page-qr.png")
+    assert httpx.get(record["verify_url"]).headers["content-security-policy"]
