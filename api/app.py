@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.context = context
     app.state.trust = trust
     app.state.sealer = Sealer(context, trust)
-    app.state.verifier = DocumentVerifier(context)
+    app.state.verifier = DocumentVerifier(context, trust)
     install_problem_handlers(app)
     app.include_router(pki_routes.router)
     app.include_router(v1.router)

@@ -19,10 +19,12 @@ from sqlalchemy.exc import IntegrityError
 
 from pki.certificates import Profile, load_certificate
 from pki.clock import now_utc
+from pki.errors import PkiError
 from pki.ocsp import CertStatus, OcspResponder, build_request
 from pki.tsa import TimeStampAuthority
 from sealsvc.ca import HIERARCHIES, CaSet
-from sealsvc.errors import NotFound
+from sealsvc.config import ConfigError
+from sealsvc.errors import NotFound, SealsvcError
 from sealsvc.models import Certificate, CertificateStatus
 from sealsvc.pades import RevocationMaterial
 
@@ -151,3 +153,33 @@ class TrustServices:
             ),
             ocsp_responses=(response,),
         )
+
+    def local_fetcher(
+        self, fallback: Callable[[str, bytes | None], bytes] | None = None
+    ) -> Callable[[str, bytes | None], bytes]:
+        """A revocation fetcher for verification that answers this service's own URLs
+        (``{base_url}/pki/{rsa|sm2}/ocsp``, ``…/root.crl``, ``…/issuing.crl``) in-process.
+
+        Our own seals' status is then known to verification without an HTTP round trip to
+        ourselves.  Any other URL goes to ``fallback`` or is not fetched at all: a hostile
+        PDF must not make the service send requests to addresses it names (SSRF).
+        """
+        prefix = f"{self._context.settings.base_url}/pki/"
+        crls = {"root.crl": Profile.ROOT_CA, "issuing.crl": Profile.ISSUING_CA}
+
+        def fetch(url: str, ocsp_request: bytes | None) -> bytes:
+            if not url.startswith(prefix):
+                if fallback is None:
+                    raise ConnectionError(f"not fetching {url}: not this service's URL")
+                return fallback(url, ocsp_request)
+            hierarchy, _, name = url.removeprefix(prefix).partition("/")
+            try:
+                if ocsp_request is not None and name == "ocsp":
+                    return self.ocsp(hierarchy).respond(ocsp_request)
+                if ocsp_request is None and name in crls:
+                    return self.latest_crl_der(hierarchy, crls[name])
+            except (SealsvcError, PkiError, ConfigError) as exc:
+                raise ConnectionError(f"{url}: {exc}") from None
+            raise ConnectionError(f"{url} is not a revocation service of sealsvc")
+
+        return fetch

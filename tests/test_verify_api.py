@@ -353,3 +353,35 @@ def test_hostile_certificate_names_are_escaped(client: TestClient, hostile_pdf: 
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert "&lt;img src=x onerror=alert(2)&gt;" in page.text
     assert "<img" not in page.text  # not one of our seals: no image at all
+
+
+@pytest.mark.parametrize("algorithm", ["rsa", "sm2"])
+def test_b_t_seal_passes_with_the_services_own_revocation_answers(
+    api_world: ApiWorld, client: TestClient, algorithm: str
+) -> None:
+    """A B-T seal carries no revocation data; the service answers for its own certificates
+    in-process (OCSP), so citizens get a verdict without any network fetch."""
+    seal = api_world.demo_seal("ZZ-D26" if algorithm == "rsa" else "ZZ-FTZ", algorithm)
+    signed = client.post(
+        f"/v1/seals/{seal.code}/sign?level=B-T&invisible=true",
+        content=chinese_pdf(1),
+        headers={
+            "Authorization": f"Bearer {api_world.admin_token}",
+            "Content-Type": "application/pdf",
+        },
+    )
+    assert signed.status_code == 200, signed.text
+    body = _verify_json(client, signed.content)
+    assert body["verdict"] == "TOTAL_PASSED", json.dumps(body, ensure_ascii=False)[:800]
+    assert body["signatures"][0]["revocation"]["status"] == "good"
+
+
+def test_urls_of_other_hosts_are_never_fetched(api_world: ApiWorld) -> None:
+    """A hostile PDF may name any CRL/OCSP URL; the service's fetcher refuses foreign ones."""
+    fetch = api_world.app.state.trust.local_fetcher()
+    with pytest.raises(ConnectionError, match="not this service"):
+        fetch("http://169.254.169.254/latest/meta-data", None)
+    with pytest.raises(ConnectionError):
+        fetch(f"{api_world.settings.base_url}/pki/rsa/../../etc/passwd", None)
+    crl = fetch(f"{api_world.settings.base_url}/pki/rsa/issuing.crl", None)
+    assert crl[:1] == b"\x30"

@@ -14,13 +14,15 @@ import typer
 from rich.table import Table
 
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
-from sealsvc.db import open_database
+from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
-from sealsvc.verification import TrustAnchors, ValidationReport
+from sealsvc.trust_services import TrustServices
+from sealsvc.verification import TrustAnchors, ValidationReport, http_fetcher
 from sealsvc.verification import verify as verify_pdf
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import indication_name
 from sealsvc.verification.sentence import beijing_time
+from sealsvc.verification.service import service_anchors
 
 __all__ = ["verify"]
 
@@ -52,10 +54,20 @@ def verify(
             raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
         anchors = _anchors(config.ca_dir, trust or [])
         lookup = None
+        fetcher = http_fetcher if online else None
         database_file = config.data_dir / "sealsvc.db"
         if not config.database_url.startswith("sqlite") or database_file.exists():
-            lookup = database_lookup(open_database(config))
-        report = verify_pdf(pdf, trust=anchors, registry_lookup=lookup, allow_fetching=online)
+            context = ServiceContext(config)
+            lookup = database_lookup(context.database)
+            # our own CRL/OCSP answered in-process; other URLs only with --online
+            fetcher = TrustServices(context).local_fetcher(fallback=fetcher)
+        report = verify_pdf(
+            pdf,
+            trust=anchors,
+            registry_lookup=lookup,
+            allow_fetching=fetcher is not None,
+            fetcher=fetcher,
+        )
     if json_output:
         emit_json(report.to_dict())
     else:
@@ -64,9 +76,8 @@ def verify(
 
 
 def _anchors(ca_dir: Path, extra: list[Path]) -> TrustAnchors:
-    files = sorted(ca_dir.glob("*-root.pem")) if ca_dir.is_dir() else []
     try:
-        return TrustAnchors.from_files([*files, *extra])
+        return service_anchors(ca_dir) + TrustAnchors.from_files(extra)
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read the trust anchors: {exc}") from None
 

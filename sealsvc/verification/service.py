@@ -4,6 +4,9 @@
 holds the trust anchors — the service's own RSA and SM2 roots from ``<data dir>/ca/`` —
 and the registry lookup, and answers each upload with the validation report plus, when
 the file is (or claims to be) one of our licences, the licence's registry status.
+Revocation data of our own certificates comes from the service's OCSP responder and CRLs
+in-process (a B-T seal then verifies without embedded revocation data); other URLs named
+in an uploaded file are never fetched.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from sealsvc.licences.identify import LicenceMatch, identify_licence
 from sealsvc.licences.pipeline import check_number
+from sealsvc.trust_services import TrustServices
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import ValidationReport
 from sealsvc.verification.validator import TrustAnchors, verify
@@ -44,9 +48,10 @@ class DocumentCheck:
 class DocumentVerifier:
     """Verifies uploads against the service's trust anchors and registry; thread-safe."""
 
-    def __init__(self, context) -> None:
+    def __init__(self, context, trust: TrustServices | None = None) -> None:
         self._context = context
         self._lookup = database_lookup(context.database)
+        self._fetcher = (trust or TrustServices(context)).local_fetcher()
         self._lock = threading.Lock()
         self._anchors: TrustAnchors | None = None
 
@@ -65,7 +70,13 @@ class DocumentVerifier:
         """
         if licence_number is not None:
             check_number(licence_number)
-        report = verify(pdf, trust=self.anchors(), registry_lookup=self._lookup)
+        report = verify(
+            pdf,
+            trust=self.anchors(),
+            registry_lookup=self._lookup,
+            allow_fetching=True,
+            fetcher=self._fetcher,
+        )
         with self._context.database.session(read_only=True) as session:
             licence = identify_licence(
                 session,
