@@ -484,8 +484,24 @@ def _signing_row(session: Session, code: str, lock: bool) -> Any:
         .where(Seal.code == _normalise_code(code))
     )
     if lock:
-        statement = statement.with_for_update(of=Seal)
+        _lock_seal(session, code)
     return session.execute(statement).one_or_none()
+
+
+def _lock_seal(session: Session, code: str) -> None:
+    """Lock the seal's row until the transaction ends (a no-op on SQLite, whose writers
+    already hold the database lock).
+
+    A statement of its own, so that the reads after it see the committed state of every
+    table: PostgreSQL re-checks a ``FOR UPDATE`` row that a concurrent transaction changed
+    against the *old* versions of the rows joined to it, so a join locked across a
+    rotation found no certificate row at all ("no seal with code …"). Every writer locks
+    the seal before appending to the audit log (whose head it locks next), so the two
+    locks are always taken in the same order and cannot deadlock.
+    """
+    session.execute(
+        select(Seal.id).where(Seal.code == _normalise_code(code)).with_for_update()
+    ).one_or_none()
 
 
 def _chain(session: Session, issuer_id: int | None) -> tuple[bytes, ...]:
@@ -687,6 +703,7 @@ def _change(context: ServiceContext, *, actor: str, now: datetime | None) -> Ite
 
 
 def _load(change: _Change, code: str) -> tuple[Seal, Certificate, SealStatus]:
+    _lock_seal(change.session, code)  # before any audit entry (key.generate): lock order
     seal = get(change.session, code)
     current = seal.current_certificate
     if current is None:

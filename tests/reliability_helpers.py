@@ -1,0 +1,467 @@
+"""Tools for the crash-consistency and concurrency suites: real processes, real checks.
+
+* :class:`ServerProcess` — ``sealctl --data-dir D serve`` in its own process group, so
+  ``kill -9`` takes the uvicorn supervisor and its workers down at once, like a power
+  cut takes a node; it can be started again on the same data directory.
+* :class:`ArmedCommand` — a ``sealctl`` command in a subprocess that has already paid its
+  start-up (Python imports) and waits for "go" on stdin; the kill delay is then measured
+  from the moment the command's own work starts, not from ``exec``.  Run as
+  ``python tests/reliability_helpers.py <sealctl args>``.
+* :func:`check_data_dir` — everything that must hold in a data directory after any crash:
+  registry ⇄ key store, key files, audit chain, licence files.
+* :func:`validate_rsa_seal`, :func:`timestamp_serials` — a sealed PDF checked by pyHanko's
+  validator, and the serials of its RFC 3161 tokens.
+
+Import as ``from reliability_helpers import ...`` (pytest puts ``tests/`` on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from api_fixtures import (
+    _DEMO_LINE,
+    _TOKEN,
+    SEALCTL,
+    DemoSeal,
+    _demo_seals,
+    _server_environ,
+    _wait_ready,
+)
+from asn1crypto import cms, crl, tsp, x509
+from conftest import _free_port
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko_certvalidator import ValidationContext
+from sqlalchemy import select
+
+from pki.certificates import load_certificate
+from pki.keystore import FileKeyStore
+from sealsvc import audit
+from sealsvc.context import ServiceContext
+from sealsvc.licences import get_licence_pdf
+from sealsvc.models import Certificate, Licence, Seal
+
+__all__ = [
+    "ArmedCommand",
+    "DataDirState",
+    "RsaTrust",
+    "ServerProcess",
+    "check_data_dir",
+    "pdfsig_valid_signatures",
+    "rsa_trust",
+    "signer_serial",
+    "signing_time",
+    "timestamp_serials",
+    "validate_rsa_seal",
+]
+
+_KEYSTORE_FILE = "keystore.json"
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class ServerProcess:
+    """``sealctl serve`` on ``data_dir``; startable again after :meth:`kill9`."""
+
+    data_dir: Path
+    database_url: str | None = None
+    workers: int = 1
+    port: int = field(default_factory=_free_port)
+    admin_token: str = ""
+    demo_seals: list[DemoSeal] = field(default_factory=list)
+    starts: int = 0
+    _process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def environ(self) -> dict[str, str]:
+        environ = _server_environ(self.url)
+        if self.database_url:
+            environ["SEALSVC_DATABASE_URL"] = self.database_url
+        return environ
+
+    def context(self) -> ServiceContext:
+        """A fresh in-process context on the same data directory and database."""
+        from sealsvc.config import Settings
+
+        return ServiceContext(Settings.load(self.data_dir, self.environ))
+
+    def start(self, timeout: float = 90) -> None:
+        """Start (first start: bootstrap, parse token and demo seals) and wait for /healthz."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.data_dir.parent / f"serve-{self.port}-{self.starts}.log"
+        argv = [str(SEALCTL), "--data-dir", str(self.data_dir), "serve", "--port", str(self.port)]
+        if self.starts:
+            argv.append("--no-bootstrap")  # initialised by the first start
+        with log.open("wb") as sink:
+            self._process = subprocess.Popen(
+                [*argv, "--workers", str(self.workers)],
+                env=self.environ,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: kill9 reaches the workers
+            )
+        output = _wait_ready(self._process, self.url, log, timeout)
+        if self.starts == 0:
+            token = _TOKEN.search(output)
+            assert token is not None, f"no admin token in the first start's output:\n{output}"
+            self.admin_token = token.group(1)
+            self.demo_seals = _demo_seals(_DEMO_LINE.findall(output))
+        self.starts += 1
+
+    def kill9(self) -> None:
+        """SIGKILL the whole process group (supervisor and workers), no clean-up at all."""
+        assert self._process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait()
+        self._wait_port_free()
+
+    def stop(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        os.killpg(self._process.pid, signal.SIGTERM)
+        try:
+            self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+
+    def _wait_port_free(self) -> None:
+        """Orphaned workers die with their group; wait until nothing answers any more."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=0.2)
+            except httpx.TransportError:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"something still answers on {self.url} after kill -9")
+
+    def client(self, timeout: float = 60) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def demo_seal(self, department: str, algorithm: str = "rsa") -> DemoSeal:
+        return next(
+            s
+            for s in self.demo_seals
+            if s.department == department and s.algorithm.startswith(algorithm)
+        )
+
+
+class ArmedCommand:
+    """A ``sealctl`` subprocess that does its imports at once and its work on :meth:`fire`.
+
+    Starting the next one while the previous one is checked hides the import time.
+    """
+
+    def __init__(self, data_dir: Path, environ: dict[str, str], *args: str) -> None:
+        argv = [sys.executable, __file__, "--data-dir", str(data_dir), *args]
+        self._process = subprocess.Popen(
+            argv,
+            env=environ,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.fired_at = 0.0
+
+    def fire(self) -> None:
+        """Wait until its imports are done, then let it run."""
+        assert self._process.stdin is not None and self._process.stdout is not None
+        if self._process.stdout.readline() != b"ready\n":
+            raise AssertionError(f"armed sealctl did not start: {self._process.stderr.read()}")
+        self.fired_at = time.monotonic()
+        self._process.stdin.write(b"go\n")
+        self._process.stdin.flush()
+
+    def kill9_after(self, delay: float) -> bool:
+        """SIGKILL ``delay`` seconds after :meth:`fire`; ``True`` if it had finished already."""
+        time.sleep(max(0.0, self.fired_at + delay - time.monotonic()))
+        finished = self._process.poll() is not None
+        if not finished:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.communicate()
+        return finished
+
+    def finish(self, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Let it run to the end: its exit status and output."""
+        out, err = self._process.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(
+            self._process.args, self._process.returncode, out.decode(), err.decode()
+        )
+
+
+def _armed_main() -> None:
+    """Entry point of :class:`ArmedCommand`: import sealctl, say ready, wait, run."""
+    from sealsvc.cli.main import app
+
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
+    app(sys.argv[1:], prog_name="sealctl")
+
+
+# --- checks on a data directory ------------------------------------------------------------
+
+
+@dataclass
+class DataDirState:
+    """What :func:`check_data_dir` found (figures for the test output)."""
+
+    seals: int = 0
+    certificates: int = 0
+    key_files: int = 0
+    orphan_keys: list[str] = field(default_factory=list)
+    licences: int = 0
+    renames_finished: int = 0
+    """Licences whose file still had its temporary name (commit done, rename cut off)."""
+    garbage_tmp: list[str] = field(default_factory=list)
+    """Temporary licence files no record refers to (crash before the commit)."""
+    audit_entries: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def check_data_dir(
+    context: ServiceContext, verified_licences: set[str] | None = None
+) -> DataDirState:
+    """Everything a crash must not break; ``problems`` lists each violation found.
+
+    ``verified_licences`` (file SHA-256s) is filled as licences are checked with pdfsig,
+    so a long test checks each licence file once.
+    """
+    state = DataDirState()
+    keys_dir = context.settings.keys_dir
+    # A fresh store: every key file is read and decrypted from disk, no cached handles.
+    store = FileKeyStore.open(keys_dir, context.settings.passphrase())
+    _check_key_files(store, keys_dir, state)
+    with context.database.session(read_only=True) as session:
+        referenced = _check_registry(session, store, state)
+        report = audit.verify(session)
+        state.audit_entries = report.entries
+        state.problems += [f"audit: {p.message}" for p in report.problems]
+        licence_rows = session.scalars(select(Licence).order_by(Licence.id)).all()
+    state.orphan_keys = sorted(
+        info.key_id for info in store.list() if info.key_id not in referenced
+    )
+    _check_licences(context, licence_rows, state, verified_licences)
+    return state
+
+
+def _check_key_files(store: FileKeyStore, keys_dir: Path, state: DataDirState) -> None:
+    names = sorted(p.name for p in keys_dir.iterdir())
+    stray = [n for n in names if n != _KEYSTORE_FILE and not n.endswith(".key")]
+    state.problems += [f"keys/: stray file {n} (half-written key?)" for n in stray]
+    for info in store.list():  # authenticates each file's metadata
+        state.key_files += 1
+        try:
+            store.signer(info.key_id)  # decrypts and checks private ⇄ public
+        except Exception as exc:
+            state.problems.append(f"key {info.key_id} does not load: {exc}")
+
+
+def _key_matches(store: FileKeyStore, key_id: str, der: bytes) -> str | None:
+    """``None`` if ``key_id`` is in the store and holds the certificate's public key."""
+    try:
+        stored = store.signer(key_id).public_key_info.dump()
+    except Exception as exc:
+        return f"missing or unreadable: {exc}"
+    if stored != load_certificate(der).public_key.dump():
+        return "does not hold the certificate's public key"
+    return None
+
+
+def _check_registry(session, store: FileKeyStore, state: DataDirState) -> set[str]:
+    """Every certificate's key exists and matches; every seal's current certificate too."""
+    referenced: set[str] = set()
+    certificates = {c.id: c for c in session.scalars(select(Certificate))}
+    state.certificates = len(certificates)
+    for row in certificates.values():
+        referenced.add(row.key_id)
+        problem = _key_matches(store, row.key_id, row.der)
+        if problem:
+            state.problems.append(f"certificate {row.serial}: key {row.key_id} {problem}")
+    for seal in session.scalars(select(Seal)):
+        state.seals += 1
+        referenced.add(seal.key_id)
+        current = certificates.get(seal.current_certificate_id)
+        if current is None:
+            state.problems.append(f"seal {seal.code}: current certificate missing")
+        elif current.seal_id != seal.id or current.key_id != seal.key_id:
+            state.problems.append(f"seal {seal.code}: current certificate is not its own")
+    return referenced
+
+
+def _check_licences(
+    context: ServiceContext,
+    rows: list[Licence],
+    state: DataDirState,
+    verified: set[str] | None,
+) -> None:
+    directory = context.settings.data_dir / "licences"
+    state.licences = len(rows)
+    for row in rows:
+        pending = not (directory / row.file_name).exists()
+        try:
+            pdf = get_licence_pdf(context, row.number, row.version)  # finishes the rename
+        except Exception as exc:
+            state.problems.append(f"licence {row.number} v{row.version}: {exc}")
+            continue
+        state.renames_finished += pending
+        digest = hashlib.sha256(pdf).hexdigest()
+        if verified is not None and digest in verified:
+            continue
+        seals_count = len(json.loads(row.seal_codes))
+        valid = pdfsig_valid_signatures(pdf, directory.parent / ".pdfsig-check.pdf")
+        if valid < seals_count:
+            state.problems.append(f"licence {row.number}: pdfsig finds {valid} valid signatures")
+        elif verified is not None:
+            verified.add(digest)
+    names = {row.file_name for row in rows}
+    for path in sorted(directory.iterdir()) if directory.exists() else ():
+        if path.name.endswith(".pdf"):
+            if path.name not in names:
+                state.problems.append(f"licences/{path.name} has no record")
+        elif path.name.endswith(".tmp"):
+            state.garbage_tmp.append(path.name)  # no record: the crash came before the commit
+        else:
+            state.problems.append(f"licences/: unexpected file {path.name}")
+
+
+def pdfsig_valid_signatures(pdf: bytes, scratch: Path) -> int:
+    """How many signatures poppler's ``pdfsig`` reports as "Signature is Valid."."""
+    scratch.write_bytes(pdf)
+    try:
+        result = subprocess.run(
+            ["pdfsig", "-no-ocsp", str(scratch)], capture_output=True, text=True, timeout=60
+        )
+    finally:
+        scratch.unlink(missing_ok=True)
+    output = result.stdout + result.stderr
+    if "Signature is Invalid" in output:
+        return 0
+    return output.count("Signature is Valid.")
+
+
+# --- sealed PDFs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RsaTrust:
+    """The RSA hierarchy's root (the only trust anchor), issuing CA and newest CRLs."""
+
+    root: x509.Certificate
+    issuing: x509.Certificate
+    crls: tuple[crl.CertificateList, ...]
+
+    def validation_context(self, moment: datetime | None = None) -> ValidationContext:
+        """Never fetch; ``soft-fail``: a certificate the CRLs list as revoked (at
+        ``moment``, default now) fails, one they do not list (a superseded one) passes."""
+        return ValidationContext(
+            trust_roots=[self.root],
+            other_certs=[self.issuing],
+            crls=list(self.crls),
+            allow_fetching=False,
+            revocation_mode="soft-fail",
+            moment=moment,
+        )
+
+
+def rsa_trust(context: ServiceContext) -> RsaTrust:
+    """:class:`RsaTrust` as the registry holds it now."""
+    with context.database.session(read_only=True) as session:
+        ca_set = context.ca.ca_set(session, "rsa")
+        crls = []
+        for issuer in (ca_set.root, ca_set.issuing):
+            newest = context.ca.latest_crl(session, issuer)
+            if newest is not None:
+                crls.append(crl.CertificateList.load(newest.der))
+        return RsaTrust(
+            x509.Certificate.load(ca_set.root.der),
+            x509.Certificate.load(ca_set.issuing.der),
+            tuple(crls),
+        )
+
+
+def validate_rsa_seal(pdf: bytes, trust: RsaTrust, *, at_signing_time: bool = False) -> str | None:
+    """``None`` if the last signature and its time-stamp validate, else why not.
+
+    ``at_signing_time`` validates at the signature time-stamp's time (``trust`` must then
+    hold CRLs issued before it: pyHanko refuses a CRL newer than the validation time).
+    """
+    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[-1]
+    validation_context = trust.validation_context(signing_time(pdf) if at_signing_time else None)
+    status = validate_pdf_signature(
+        signature, validation_context, ts_validation_context=validation_context
+    )
+    if not status.bottom_line:
+        return status.pretty_print_details()
+    ts = status.timestamp_validity
+    if ts is not None and not (ts.intact and ts.valid and ts.trusted):
+        return "time-stamp does not validate"
+    return None
+
+
+def signing_time(pdf: bytes) -> datetime:
+    """``genTime`` of the last signature's signature time-stamp (B-T and above)."""
+    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[-1]
+    (info,) = _timestamp_infos(signature)
+    return info["gen_time"].native
+
+
+def signer_serial(pdf: bytes) -> int:
+    """Serial number of the certificate that made the last signature."""
+    signature = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[-1]
+    return signature.signer_cert.serial_number
+
+
+def _timestamp_infos(signature: EmbeddedPdfSignature) -> list[tsp.TSTInfo]:
+    """TSTInfo of a document time-stamp, or of a signature's signature-time-stamp tokens."""
+    tokens: list[cms.SignedData] = []
+    if signature.sig_object.get("/SubFilter") == "/ETSI.RFC3161":
+        tokens.append(signature.signed_data)
+    for attribute in signature.signer_info["unsigned_attrs"] or ():
+        if attribute["type"].native == "signature_time_stamp_token":
+            tokens += [value["content"] for value in attribute["values"]]
+    infos = []
+    for signed_data in tokens:
+        content = signed_data["encap_content_info"]["content"]
+        parsed = content.parsed
+        infos.append(
+            parsed if isinstance(parsed, tsp.TSTInfo) else tsp.TSTInfo.load(content.contents)
+        )
+    return infos
+
+
+def timestamp_serials(pdf: bytes) -> list[int]:
+    """TSTInfo serial numbers of every RFC 3161 token in the PDF's signatures."""
+    return [
+        info["serial_number"].native
+        for signature in PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+        for info in _timestamp_infos(signature)
+    ]
+
+
+if __name__ == "__main__":
+    _armed_main()
