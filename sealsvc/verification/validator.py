@@ -25,10 +25,11 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import pairwise
+from itertools import islice, pairwise
 from pathlib import Path
 
 from asn1crypto import cms, core, pem, tsp, x509
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
 
@@ -66,6 +67,11 @@ from sealsvc.verification.sentence import document_sentence, signature_sentence
 __all__ = ["RegistryLookup", "TrustAnchors", "certificate_info", "verify"]
 
 _log = logging.getLogger(__name__)
+
+_MAX_DSS_ENTRIES = 1000
+"""Most certificates, CRLs or OCSP responses read from the DSS (each kind)."""
+_MAX_DSS_BYTES = 64 * 1024 * 1024
+"""Most bytes the decoded DSS may take: far above real CRLs and OCSP responses."""
 
 RegistryLookup = Callable[[str], RegistryMatch | None]
 """Certificate SHA-256 (hex) → what the registry knows about the seal, or ``None``."""
@@ -195,17 +201,35 @@ def _read_dss(document: pdfsig.Document) -> tuple[list[bytes], list[bytes], list
         if dss is None:
             return [], [], []
         dss = dss.get_object()
+        budget = _MAX_DSS_BYTES
 
-        def streams(key: str) -> list[bytes]:
-            return [ref.get_object().data for ref in dss.get(key, [])][:1000]
+        def streams(key: str, purpose: DecodePurpose) -> list[bytes]:
+            # pyHanko's per-purpose limits (a certificate inflates to 1 MiB at most, a CRL
+            # to 50x its size …) and a total: the decoded DSS stays in memory while we
+            # validate, so without both a 5 MB upload held ~900 MB.
+            nonlocal budget
+            found = []
+            for ref in islice(dss.get(key, ()), _MAX_DSS_ENTRIES):
+                data = ref.get_object().read_data(purpose)
+                budget -= len(data)
+                if budget < 0:
+                    raise pdfsig.FormatProblem(
+                        f"the document security store holds over {_MAX_DSS_BYTES} bytes"
+                    )
+                found.append(data)
+            return found
 
         certs = []
-        for data in streams("/Certs"):
+        for data in streams("/Certs", DecodePurpose.CERTIFICATE):
             try:
                 certs.append(x509.Certificate.load(data))
             except ValueError:
                 continue
-        return streams("/CRLs"), streams("/OCSPs"), certs
+        return (
+            streams("/CRLs", DecodePurpose.CRL),
+            streams("/OCSPs", DecodePurpose.OCSP_RESPONSE),
+            certs,
+        )
     except pdfsig.PARSE_ERRORS as exc:
         raise pdfsig.FormatProblem(f"the document security store cannot be read: {exc}") from None
 

@@ -1,0 +1,279 @@
+"""Run every benchmark once and write ``docs/benchmarks.md``.
+
+    python bench/run_all.py [--quick] [--output docs/benchmarks.md] [--only pki seal …]
+
+Each ``bench/*_bench.py`` script runs in its own subprocess (so one crash or hang costs one
+section, not the report) with a per-script timeout and iteration counts reduced through
+its own flags to keep the whole run to about ten minutes on two cores; ``--quick`` cuts
+them further for a smoke test.  Each script's table is copied verbatim, with the goal
+lines it printed; the report adds the machine (CPU model, ``nproc``, memory, load average
+at the start and end — the benchmarks share the machine with whatever else runs), the
+Python, OpenSSL and library versions, the date, and a one-line reading of every goal:
+met, missed, or not measured.  Exit status 1 if a script failed or timed out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["BENCHES", "Bench", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One benchmark script: its flags for the report run and for ``--quick``."""
+
+    name: str
+    script: str
+    title: str
+    args: tuple[str, ...]
+    quick_args: tuple[str, ...]
+    timeout: int
+    compares: str
+    """What the script puts our numbers next to, for the reader of the report."""
+
+
+BENCHES: tuple[Bench, ...] = (
+    Bench("pki", "pki_bench.py", "Signatures: pki.algorithms vs openssl speed",
+          ("--seconds", "1", "--rounds", "2"), ("--seconds", "1", "--rounds", "1"), 240,
+          "`openssl speed` (same machine, one core) and the bare backend call"),
+    Bench("seal", "seal_bench.py", "PAdES sealing: seal_pdf vs bare pyHanko",
+          ("--seconds", "1.0"), ("--seconds", "0.3"), 300,
+          "bare pyHanko `PdfSigner.sign_pdf` with its defaults"),
+    Bench("verify", "verify_bench.py", "Verification: verify vs pyHanko's validator",
+          ("--seconds", "2"), ("--seconds", "0.5"), 300,
+          "pyHanko's `validate_pdf_signature` with the same trust root"),
+    Bench("licence", "licence_bench.py", "Licences issued end to end",
+          ("--count", "20"), ("--count", "5"), 420,
+          "itself: the share of each pipeline stage, one process vs a pool"),
+    Bench("api", "api_bench.py", "HTTP: sealctl serve vs in-process Sealer",
+          ("--requests", "60", "--in-process", "30"), ("--requests", "16", "--in-process", "8"),
+          600, "`Sealer.seal` in-process in 1 and N processes"),
+    Bench("memory", "memory_bench.py", "Peak memory: 100-page PDF and a decompression bomb",
+          ("--pages", "100", "--level", "B-LT"), ("--pages", "20", "--level", "B-LT"), 600,
+          "the child process's own baseline (interpreter, libraries, keys, input)"),
+)  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    bench: Bench
+    command: str
+    seconds: float
+    returncode: int | None
+    """``None`` when the script was stopped at its timeout."""
+    output: str
+
+
+def _run(bench: Bench, quick: bool) -> Outcome:
+    argv = [sys.executable, str(ROOT / "bench" / bench.script),
+            *(bench.quick_args if quick else bench.args)]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "160", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    shown = "python " + " ".join(argv[1:]).replace(str(ROOT) + "/", "")
+    print(f"→ {shown}", flush=True)
+    start = time.monotonic()
+    try:
+        done = subprocess.run(
+            argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=bench.timeout
+        )
+        code, output = (
+            done.returncode,
+            done.stdout
+            + (f"\n[stderr]\n{done.stderr[-3000:]}" if done.returncode not in (0, 1) else ""),
+        )
+    except subprocess.TimeoutExpired as exc:
+        code = None
+        partial = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        output = partial + f"\n[stopped after the {bench.timeout} s timeout]"
+    seconds = time.monotonic() - start
+    print(f"  {'timeout' if code is None else f'exit {code}'} after {seconds:.0f} s", flush=True)
+    return Outcome(bench, shown, seconds, code, output.rstrip())
+
+
+# --- the machine -----------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def _openssl_cli() -> str:
+    try:
+        return subprocess.run(
+            ["openssl", "version"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not installed"
+
+
+def _versions() -> str:
+    names = ("cryptography", "tongsuopy", "asn1crypto", "pyHanko", "pyhanko-certvalidator",
+             "fastapi", "uvicorn", "reportlab", "pdfminer.six")  # fmt: skip
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+# --- reading the tables -----------------------------------------------------------------------
+
+
+def _goal_lines(output: str) -> list[str]:
+    """Table rows and lines that state a goal verdict (``ok`` / ``MISSED`` / ``goal``)."""
+    wanted = re.compile(r"\b(ok|MISSED|goal|Goal)\b")
+    return [line.strip() for line in output.splitlines() if wanted.search(line)]
+
+
+def _reading(outcome: Outcome) -> str:
+    if outcome.returncode is None:
+        return f"not measured: the script did not finish within {outcome.bench.timeout} s."
+    if outcome.returncode not in (0, 1):
+        return f"not measured: the script failed (exit {outcome.returncode}); see its output."
+    lines = _goal_lines(outcome.output)
+    met = sum(bool(re.search(r"│\s*ok\b|\bok \(|: ok\b|\bok$", line)) for line in lines)
+    missed = sum("MISSED" in line for line in lines)
+    if outcome.bench.name == "memory":
+        return _memory_reading(outcome.output)
+    if not met and not missed:
+        return "no goal stated by the script; numbers for reference."
+    verdict = "all goals met" if not missed else f"{missed} goal row(s) MISSED"
+    return f"{verdict} ({met} row(s) ok, {missed} missed); rows marked in the table."
+
+
+def _memory_reading(output: str) -> str:
+    peaks = [
+        (row[1], float(row[4]), row[-1])
+        for row in (
+            [cell.strip() for cell in line.split("│")[1:-1]]
+            for line in output.splitlines()
+            if line.count("│") >= 8
+        )
+        if len(row) >= 8 and row[4].replace(".", "").isdigit()
+    ]
+    if not peaks:
+        return "no rows could be read; see the table."
+    seal = max((p for op, p, _ in peaks if op == "seal"), default=None)
+    bombs = [(op, p, what) for op, p, what in peaks if "bomb" in op]
+    parts = []
+    if seal is not None:
+        parts.append(f"sealing peaks at {seal:.0f} MiB RSS (whole process)")
+    if bombs:
+        worst = max(p for _, p, _ in bombs)
+        parts.append(f"the 1 GiB bomb never raises RSS above {worst:.0f} MiB")
+    return "; ".join(parts) + "."
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def render(outcomes: list[Outcome], started: datetime, load_start: str, load_end: str) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python bench/run_all.py` — do not edit by hand; re-run it instead.",
+        "Every script ran once, in its own process, one after another, with the reduced",
+        "iteration counts shown; each table below is that script's output, verbatim.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| date (UTC) | {started:%Y-%m-%d %H:%M} |",
+        f"| CPU | {_cpu_model()} |",
+        f"| nproc | {os.cpu_count()} |",
+        f"| memory | {_memory()} |",
+        f"| load average (1/5/15 min) at start | {load_start} |",
+        f"| load average (1/5/15 min) at end | {load_end} |",
+        f"| kernel | {platform.system()} {platform.release()} |",
+        f"| Python | {platform.python_version()} ({platform.python_implementation()}) |",
+        f"| OpenSSL (Python `ssl`) | {ssl.OPENSSL_VERSION} |",
+        f"| OpenSSL (CLI, for `openssl speed`) | {_openssl_cli()} |",
+        f"| libraries | {_versions()} |",
+        "",
+        "A load average near or above the number of cores means other work shared the",
+        "machine during the run: wall-clock rates are then low, ratios measured side by side",
+        "(ours vs openssl, seal_pdf vs bare pyHanko, HTTP vs in-process) much less so.",
+        "",
+        "## Summary",
+        "",
+        "| benchmark | compared with | run time | reading |",
+        "|---|---|---|---|",
+    ]
+    for o in outcomes:
+        lines.append(
+            f"| [{o.bench.title}](#{o.bench.name}) | {o.bench.compares} | "
+            f"{o.seconds:.0f} s | {_reading(o)} |"
+        )
+    for o in outcomes:
+        lines += [
+            "",
+            f'<a id="{o.bench.name}"></a>',
+            f"## {o.bench.title}",
+            "",
+            f"`{o.command}` — {o.seconds:.0f} s, "
+            + ("timed out" if o.returncode is None else f"exit {o.returncode}"),
+            "",
+            "```text",
+            o.output or "(no output)",
+            "```",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smallest counts (smoke test)")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHES])
+    args = parser.parse_args(argv)
+    started, load_start = datetime.now(UTC), _load()
+    outcomes = [_run(b, args.quick) for b in BENCHES if not args.only or b.name in args.only]
+    report = render(outcomes, started, load_start, _load())
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = args.output.with_suffix(".tmp")
+    temporary.write_text(report, encoding="utf-8")
+    temporary.replace(args.output)
+    print(f"wrote {args.output}")
+    return 0 if all(o.returncode in (0, 1) for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
