@@ -48,6 +48,7 @@ __all__ = [
     "cli_actor",
     "compute_hash",
     "entry_to_dict",
+    "lock_chain",
     "query",
     "verify",
 ]
@@ -141,6 +142,16 @@ def _locked_head(session: Session) -> AuditHead:
         .execution_options(populate_existing=True)
     )
     return session.execute(statement).scalar_one()
+
+
+def lock_chain(session: Session) -> None:
+    """Take the chain-head lock now, before the append that would take it anyway.
+
+    Every audited change holds this lock from its first entry until it commits, so what
+    the caller reads after this call includes every change committed before it, and no
+    audited change can commit until the caller's transaction ends.
+    """
+    _locked_head(session)
 
 
 def append(

@@ -484,24 +484,15 @@ def _signing_row(session: Session, code: str, lock: bool) -> Any:
         .where(Seal.code == _normalise_code(code))
     )
     if lock:
-        _lock_seal(session, code)
+        # Serialise on the audit chain head, not on the seal row: every change that can
+        # make a seal unusable appends to the log, so it holds the head until it commits,
+        # and this read (a statement after the lock, hence a fresh snapshot) sees it
+        # committed or not yet begun its entries. Locking the seal row instead deadlocked
+        # on PostgreSQL against a rotation (which takes the head first, for key.generate,
+        # then updates the seal), and a FOR UPDATE on this join found no row when a
+        # rotation committed meanwhile (PostgreSQL re-checks only the locked row).
+        audit.lock_chain(session)
     return session.execute(statement).one_or_none()
-
-
-def _lock_seal(session: Session, code: str) -> None:
-    """Lock the seal's row until the transaction ends (a no-op on SQLite, whose writers
-    already hold the database lock).
-
-    A statement of its own, so that the reads after it see the committed state of every
-    table: PostgreSQL re-checks a ``FOR UPDATE`` row that a concurrent transaction changed
-    against the *old* versions of the rows joined to it, so a join locked across a
-    rotation found no certificate row at all ("no seal with code …"). Every writer locks
-    the seal before appending to the audit log (whose head it locks next), so the two
-    locks are always taken in the same order and cannot deadlock.
-    """
-    session.execute(
-        select(Seal.id).where(Seal.code == _normalise_code(code)).with_for_update()
-    ).one_or_none()
 
 
 def _chain(session: Session, issuer_id: int | None) -> tuple[bytes, ...]:
@@ -520,10 +511,10 @@ def signing_material(
     """Key id, certificate and chain of a seal that may seal documents at ``now``.
 
     Raises :class:`NotFound` for an unknown code and :class:`SealNotUsable` ("seal … is
-    suspended/revoked/expired") otherwise. ``lock=True`` (in a writing session) locks the
-    seal row until the transaction ends, so a revocation cannot commit in between; the
-    sealing service uses it for its final check in the audit transaction. The key itself
-    is not loaded here.
+    suspended/revoked/expired") otherwise. ``lock=True`` (in a writing session) first takes
+    the audit chain head until the transaction ends, so no revocation commits in between
+    and any that committed before is seen; the sealing service uses it for its final
+    check in the audit transaction. The key itself is not loaded here.
     """
     now = now or utcnow()
     row = _signing_row(session, code, lock)
@@ -703,7 +694,6 @@ def _change(context: ServiceContext, *, actor: str, now: datetime | None) -> Ite
 
 
 def _load(change: _Change, code: str) -> tuple[Seal, Certificate, SealStatus]:
-    _lock_seal(change.session, code)  # before any audit entry (key.generate): lock order
     seal = get(change.session, code)
     current = seal.current_certificate
     if current is None:

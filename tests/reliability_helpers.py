@@ -3,10 +3,9 @@
 * :class:`ServerProcess` — ``sealctl --data-dir D serve`` in its own process group, so
   ``kill -9`` takes the uvicorn supervisor and its workers down at once, like a power
   cut takes a node; it can be started again on the same data directory.
-* :class:`ArmedCommand` — a ``sealctl`` command in a subprocess that has already paid its
-  start-up (Python imports) and waits for "go" on stdin; the kill delay is then measured
-  from the moment the command's own work starts, not from ``exec``.  Run as
-  ``python tests/reliability_helpers.py <sealctl args>``.
+* :class:`Forker` — ``sealctl`` commands (the server too) as forks of a process that
+  imported sealctl once, killed with SIGKILL a chosen time after their fork: the delay
+  then falls into the command's own work, not into seconds of Python imports.
 * :func:`check_data_dir` — everything that must hold in a data directory after any crash:
   registry ⇄ key store, key files, audit chain, licence files.
 * :func:`validate_rsa_seal`, :func:`timestamp_serials` — a sealed PDF checked by pyHanko's
@@ -38,7 +37,6 @@ from api_fixtures import (
     DemoSeal,
     _demo_seals,
     _server_environ,
-    _wait_ready,
 )
 from asn1crypto import cms, crl, tsp, x509
 from conftest import _free_port
@@ -56,8 +54,9 @@ from sealsvc.licences import get_licence_pdf
 from sealsvc.models import Certificate, Licence, Seal
 
 __all__ = [
-    "ArmedCommand",
     "DataDirState",
+    "ForkedExit",
+    "Forker",
     "RsaTrust",
     "ServerProcess",
     "check_data_dir",
@@ -86,7 +85,10 @@ class ServerProcess:
     admin_token: str = ""
     demo_seals: list[DemoSeal] = field(default_factory=list)
     starts: int = 0
+    forker: Forker | None = field(default=None, repr=False)
+    """Fork the server from this pre-imported process instead of exec'ing ``sealctl``."""
     _process: subprocess.Popen | None = field(default=None, repr=False)
+    _pid: int | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -95,6 +97,7 @@ class ServerProcess:
     @property
     def environ(self) -> dict[str, str]:
         environ = _server_environ(self.url)
+        environ["SEALSVC_DATA_DIR"] = str(self.data_dir)
         if self.database_url:
             environ["SEALSVC_DATABASE_URL"] = self.database_url
         return environ
@@ -109,19 +112,23 @@ class ServerProcess:
         """Start (first start: bootstrap, parse token and demo seals) and wait for /healthz."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.data_dir.parent / f"serve-{self.port}-{self.starts}.log"
-        argv = [str(SEALCTL), "--data-dir", str(self.data_dir), "serve", "--port", str(self.port)]
+        args = ["--data-dir", str(self.data_dir), "serve", "--port", str(self.port)]
+        args += ["--workers", str(self.workers)]
         if self.starts:
-            argv.append("--no-bootstrap")  # initialised by the first start
-        with log.open("wb") as sink:
-            self._process = subprocess.Popen(
-                [*argv, "--workers", str(self.workers)],
-                env=self.environ,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: kill9 reaches the workers
-            )
-        output = _wait_ready(self._process, self.url, log, timeout)
+            args.append("--no-bootstrap")  # initialised by the first start
+        if self.forker is not None:
+            self._pid = self.forker.start(args, log)
+        else:
+            with log.open("wb") as sink:
+                self._process = subprocess.Popen(
+                    [str(SEALCTL), *args],
+                    env=self.environ,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # its own process group: kill9 reaches the workers
+                )
+        output = self._wait_ready(log, timeout)
         if self.starts == 0:
             token = _TOKEN.search(output)
             assert token is not None, f"no admin token in the first start's output:\n{output}"
@@ -129,15 +136,33 @@ class ServerProcess:
             self.demo_seals = _demo_seals(_DEMO_LINE.findall(output))
         self.starts += 1
 
+    def _wait_ready(self, log: Path, timeout: float) -> str:
+        """The server's output once ``/healthz`` answers."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise AssertionError(f"sealctl serve exited:\n{log.read_text()}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return log.read_text()
+            time.sleep(0.05)
+        raise AssertionError(f"sealctl serve did not answer in {timeout} s:\n{log.read_text()}")
+
     def kill9(self) -> None:
         """SIGKILL the whole process group (supervisor and workers), no clean-up at all."""
-        assert self._process is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._process.pid, signal.SIGKILL)
-        self._process.wait()
+        if self.forker is not None and self._pid is not None:
+            self.forker.wait(self._pid, timeout=0)
+            self._pid = None
+        elif self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
         self._wait_port_free()
 
     def stop(self) -> None:
+        if self.forker is not None:
+            self.kill9()
+            return
         if self._process is None or self._process.poll() is not None:
             return
         os.killpg(self._process.pid, signal.SIGTERM)
@@ -169,58 +194,113 @@ class ServerProcess:
         )
 
 
-class ArmedCommand:
-    """A ``sealctl`` subprocess that does its imports at once and its work on :meth:`fire`.
+@dataclass(frozen=True)
+class ForkedExit:
+    """How a forked command ended."""
 
-    Starting the next one while the previous one is checked hides the import time.
+    finished: bool
+    """It exited by itself before its deadline (else it was killed with SIGKILL)."""
+    exit_code: int | None
+    seconds: float
+    """From fork to exit or kill."""
+
+
+class Forker:
+    """Runs ``sealctl`` commands as forks of a process that imported sealctl (and the
+    API) once, so a command starts its work at once instead of after seconds of imports.
+
+    Each command is a real process of its own (own session, fresh database connections,
+    key store opened from disk) and is killed with SIGKILL exactly ``timeout`` seconds
+    after its fork; that is what makes kill delays of a few hundred milliseconds land in
+    the command's work.  The forking process is ``python tests/reliability_helpers.py``.
     """
 
-    def __init__(self, data_dir: Path, environ: dict[str, str], *args: str) -> None:
-        argv = [sys.executable, __file__, "--data-dir", str(data_dir), *args]
+    def __init__(self, environ: dict[str, str], cwd: Path) -> None:
         self._process = subprocess.Popen(
-            argv,
+            [sys.executable, __file__],
             env=environ,
+            cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        self.fired_at = 0.0
+        self._ready = False
 
-    def fire(self) -> None:
-        """Wait until its imports are done, then let it run."""
+    def _ask(self, request: dict) -> dict:
         assert self._process.stdin is not None and self._process.stdout is not None
-        if self._process.stdout.readline() != b"ready\n":
-            raise AssertionError(f"armed sealctl did not start: {self._process.stderr.read()}")
-        self.fired_at = time.monotonic()
-        self._process.stdin.write(b"go\n")
+        if not self._ready:
+            assert self._process.stdout.readline() == b"ready\n", "the forker did not start"
+            self._ready = True
+        self._process.stdin.write(json.dumps(request).encode() + b"\n")
         self._process.stdin.flush()
+        return json.loads(self._process.stdout.readline())
 
-    def kill9_after(self, delay: float) -> bool:
-        """SIGKILL ``delay`` seconds after :meth:`fire`; ``True`` if it had finished already."""
-        time.sleep(max(0.0, self.fired_at + delay - time.monotonic()))
-        finished = self._process.poll() is not None
-        if not finished:
-            os.killpg(self._process.pid, signal.SIGKILL)
-        self._process.communicate()
-        return finished
+    def start(self, args: list[str], log: Path) -> int:
+        """Fork ``sealctl *args`` (output appended to ``log``); its pid."""
+        return self._ask({"op": "start", "args": args, "log": str(log)})["pid"]
 
-    def finish(self, timeout: float = 60) -> subprocess.CompletedProcess:
-        """Let it run to the end: its exit status and output."""
-        out, err = self._process.communicate(timeout=timeout)
-        return subprocess.CompletedProcess(
-            self._process.args, self._process.returncode, out.decode(), err.decode()
-        )
+    def wait(self, pid: int, timeout: float) -> ForkedExit:
+        """Wait for ``pid`` to exit; SIGKILL its process group ``timeout`` s after its fork."""
+        return ForkedExit(**self._ask({"op": "wait", "pid": pid, "timeout": timeout}))
+
+    def run(self, args: list[str], log: Path, kill_after: float) -> ForkedExit:
+        return self.wait(self.start(args, log), kill_after)
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait(timeout=30)
 
 
-def _armed_main() -> None:
-    """Entry point of :class:`ArmedCommand`: import sealctl, say ready, wait, run."""
+def _forker_main() -> None:
+    """The forking process of :class:`Forker`: one JSON request per line on stdin."""
+    import api.app  # noqa: F401 - imported once here, inherited by every fork
     from sealsvc.cli.main import app
 
-    sys.stdout.write("ready\n")
-    sys.stdout.flush()
-    sys.stdin.readline()
-    app(sys.argv[1:], prog_name="sealctl")
+    forked_at: dict[int, float] = {}
+    print("ready", flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["op"] == "start":
+            pid = os.fork()
+            if pid == 0:
+                _forked_child(app, request["args"], request["log"])
+            forked_at[pid] = time.monotonic()
+            reply: dict = {"pid": pid}
+        else:
+            pid = request["pid"]
+            reply = _reap(pid, forked_at.pop(pid), request["timeout"])
+        print(json.dumps(reply), flush=True)
+
+
+def _forked_child(app, args: list[str], log: str) -> None:
+    os.setsid()
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    code = 1
+    try:
+        app(args, prog_name="sealctl")
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    finally:
+        os._exit(code)
+
+
+def _reap(pid: int, forked_at: float, timeout: float) -> dict:
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            exit_code, finished = os.waitstatus_to_exitcode(status), True
+            break
+        if time.monotonic() >= forked_at + timeout:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            exit_code, finished = None, False
+            break
+        time.sleep(0.002)
+    return {"finished": finished, "exit_code": exit_code, "seconds": time.monotonic() - forked_at}
 
 
 # --- checks on a data directory ------------------------------------------------------------
@@ -464,4 +544,4 @@ def timestamp_serials(pdf: bytes) -> list[int]:
 
 
 if __name__ == "__main__":
-    _armed_main()
+    _forker_main()
