@@ -667,17 +667,33 @@ class _Change:
 
 
 @contextmanager
-def _change(context: ServiceContext, *, actor: str, now: datetime | None) -> Iterator[_Change]:
+def _change(
+    context: ServiceContext, *, actor: str, now: datetime | None, revocation: bool = False
+) -> Iterator[_Change]:
     """Run one lifecycle change: commit it with its audit entries, or undo it entirely.
 
     On any failure (the commit included) the keys generated for it are deleted again. A
     lost optimistic-lock race becomes :class:`Conflict`. After a commit that published a
     CRL, the CA files are rewritten so they never lag the registry.
+
+    A ``revocation`` (revoke, suspend) first takes the audit chain head, which the sealing
+    service's final check also takes (:func:`signing_material` with ``lock=True``), and
+    only then reads the clock, rounded up to the next whole second: every document handed
+    out before the revocation was time-stamped before that instant, also as CRLs and OCSP
+    state it (whole seconds). A revocation time read before waiting for the lock, or
+    truncated by the CRL, fell after documents the service still handed out, which every
+    validator then rejects as sealed with a revoked certificate.
     """
     change: _Change | None = None
     try:
         with context.database.session() as session:
-            change = _Change(context, session, actor, now or context.ca.clock())
+            if revocation:
+                audit.lock_chain(session)
+            if now is None:
+                now = context.ca.clock()
+                if revocation:
+                    now = now.replace(microsecond=0) + timedelta(seconds=1)
+            change = _Change(context, session, actor, now)
             yield change
     except BaseException as exc:
         for key_id in change.new_keys if change is not None else ():
@@ -819,7 +835,7 @@ def suspend(
     context: ServiceContext, code: str, *, actor: str, now: datetime | None = None
 ) -> SealView:
     """Suspend an active seal: its certificate goes on hold and onto the CRL at once."""
-    with _change(context, actor=actor, now=now) as change:
+    with _change(context, actor=actor, now=now, revocation=True) as change:
         seal, current, status = _load(change, code)
         _refuse(seal, status, "suspend", (SealStatus.ACTIVE,))
         seal.status = SealStatus.SUSPENDED.value
@@ -867,7 +883,7 @@ def revoke(
         raise InvalidInput(
             f"unknown revocation reason {reason!r}: use one of {', '.join(REVOCATION_REASONS)}"
         )
-    with _change(context, actor=actor, now=now) as change:
+    with _change(context, actor=actor, now=now, revocation=True) as change:
         seal, current, _status = _load(change, code)
         if seal.status == SealStatus.REVOKED:
             raise InvalidTransition(

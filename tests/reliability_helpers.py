@@ -455,6 +455,14 @@ class RsaTrust:
     issuing: x509.Certificate
     crls: tuple[crl.CertificateList, ...]
 
+    def revocation_time(self, serial: int) -> datetime | None:
+        """When the CRLs say certificate ``serial`` was revoked (or put on hold)."""
+        for certificate_list in self.crls:
+            for entry in certificate_list["tbs_cert_list"]["revoked_certificates"] or ():
+                if entry["user_certificate"].native == serial:
+                    return entry["revocation_date"].native
+        return None
+
     def validation_context(self, moment: datetime | None = None) -> ValidationContext:
         """Never fetch; ``soft-fail``: a certificate the CRLs list as revoked (at
         ``moment``, default now) fails, one they do not list (a superseded one) passes."""

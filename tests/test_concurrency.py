@@ -189,7 +189,6 @@ def _check(
     serial_counts = Counter((c.hierarchy, c.serial) for c in certificates)
     assert max(serial_counts.values()) == 1, f"duplicate certificate serials: {serial_counts}"
     status_of = {c.serial: c.status for c in certificates}
-    revoked_at = {c.serial: c.revoked_at for c in certificates}
 
     ts_serials: list[int] = []
     used_serials: dict[str, set[str]] = {rotated: set(), revoked: set()}
@@ -205,8 +204,15 @@ def _check(
             problem = validate_rsa_seal(outcome.pdf, trust)
         else:
             assert entry.seq < revocation.seq
-            # Signed before the revocation time the CRL states, and valid then.
-            assert signing_time(outcome.pdf) < revoked_at[serial], (outcome.audit_seq, serial)
+            # Time-stamped before the revocation time the CRL states (whole seconds), and
+            # valid then: a document handed out is never "sealed after the revocation".
+            revoked_at = trust.revocation_time(int(serial))
+            assert revoked_at is not None, f"{serial} is not on the newest CRL"
+            sealed_at = signing_time(outcome.pdf)
+            assert sealed_at < revoked_at, (
+                f"{figures}: #{outcome.audit_seq} sealed at {sealed_at}, the CRL says the "
+                f"certificate was revoked at {revoked_at}"
+            )
             problem = validate_rsa_seal(outcome.pdf, trust_before, at_signing_time=True)
         assert problem is None, f"{outcome.code} #{outcome.audit_seq}: {problem}"
         ts_serials += timestamp_serials(outcome.pdf)
