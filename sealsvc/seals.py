@@ -178,16 +178,15 @@ def _common_name(text: str, kind: str) -> str:
 def seal_subject(department: Department, text: str, kind: str, code: str) -> x509.Name:
     """The certificate subject of a seal.
 
-    ``O`` is the organisation the department belongs to (its parent, e.g. 郑州市人民政府;
-    the department itself when it has none), ``OU`` the department, ``CN`` the seal's text
-    plus kind, ``serialNumber`` the seal code, so a relying party can tie a signature to the
-    registry entry.
+    ``O`` is the body that holds the seal (the department, itself an organ of state with
+    its own legal standing, e.g. 郑州市市场监督管理局 — not its parent government), ``CN``
+    the seal's text plus kind, ``serialNumber`` the seal code, so a relying party can tie a
+    signature to the registry entry and a verifier names the right body ("本文件由郑州市
+    市场监督管理局…加盖电子印章").
     """
-    parent = department.parent
     return build_name(
         **_SUBJECT_PLACE,
-        organization_name=parent.name if parent is not None else department.name,
-        organizational_unit_name=department.name,
+        organization_name=department.name,
         common_name=_common_name(text, kind),
         serial_number=code,
     )

@@ -111,8 +111,7 @@ def test_issue_rsa_seal_code_subject_chain_and_audit(
         "C=CN",
         "ST=河南省",
         "L=郑州市",
-        "O=郑州市人民政府",
-        f"OU={FTZ_TEXT}",
+        f"O={FTZ_TEXT}",
         f"CN={FTZ_TEXT}行政审批专用章",
         f"serialNumber={view.code}",
     }
@@ -131,7 +130,7 @@ def test_issue_sm2_public_seal_and_code_sequence(seal_context: ServiceContext) -
     assert (first.hierarchy, first.algorithm) == ("sm2", "sm2")
     # a 公章 is named by its text alone
     assert first.current_certificate.subject.startswith(
-        "CN=郑州市市场监督管理局,OU=郑州市市场监督管理局,"
+        "CN=郑州市市场监督管理局,O=郑州市市场监督管理局,"
     )
     material = _material(seal_context, first.code)
     assert material.hierarchy == "sm2"
