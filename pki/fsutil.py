@@ -13,9 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
-__all__ = ["atomic_write", "fsync_directory"]
+__all__ = [
+    "atomic_write",
+    "fsync_directory",
+    "remove_stale_temporaries",
+]
 
 
 def fsync_directory(directory: Path) -> None:
@@ -65,3 +70,21 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, exclusive: bool 
             tmp.unlink()
         raise
     fsync_directory(directory)
+
+
+def remove_stale_temporaries(directory: Path, older_than_seconds: float) -> list[Path]:
+    """Delete ``atomic_write`` temporaries (``.<name>.*.tmp``) older than the threshold.
+
+    A crash between creating the temporary and renaming it leaves one behind; the age
+    threshold keeps a write that is in progress in another process from being touched.
+    """
+    removed = []
+    cutoff = time.time() - older_than_seconds
+    for candidate in directory.glob(".*.tmp"):
+        try:
+            if candidate.is_file() and candidate.stat().st_mtime < cutoff:
+                candidate.unlink()
+                removed.append(candidate)
+        except FileNotFoundError:  # another process finished or removed it meanwhile
+            continue
+    return removed

@@ -69,6 +69,7 @@ from pki.algorithms import KeyAlgorithm
 from pki.certificates import Profile, build_name
 from pki.crl import REASONS
 from pki.errors import KeyStoreError
+from pki.fsutil import remove_stale_temporaries
 from sealsvc import audit, departments
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealNotUsable
 from sealsvc.models import (
@@ -1017,10 +1018,11 @@ def reconcile_orphan_keys(
 
     Such files are what a crash between writing a key and committing its seal leaves
     behind. The age threshold keeps this from deleting the key of an issuance that is in
-    progress right now.
+    progress right now. Stale temporaries of interrupted key writes go too.
     """
     now = now or utcnow()
     deleted: list[str] = []
+    remove_stale_temporaries(context.settings.keys_dir, older_than.total_seconds())
     with context.database.session() as session:
         referenced = set(session.scalars(select(Certificate.key_id).distinct()))
         referenced.update(session.scalars(select(Seal.key_id).distinct()))

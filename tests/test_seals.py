@@ -7,8 +7,10 @@ with ``openssl``, which nobody here wrote.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -206,6 +208,21 @@ def test_reconcile_orphan_keys_deletes_only_old_unreferenced_keys(
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "key.delete")).one()
         assert orphan.key_id in entry.details
     assert seals.reconcile_orphan_keys(seal_context, actor=ACTOR, now=later) == []
+
+
+def test_reconcile_removes_stale_temporaries_of_interrupted_key_writes(
+    seal_context: ServiceContext,
+) -> None:
+    keys_dir = seal_context.settings.keys_dir
+    stale = keys_dir / ".0123.key.crashed.tmp"
+    fresh = keys_dir / ".4567.key.writing.tmp"
+    stale.write_bytes(b"half a key file")
+    fresh.write_bytes(b"a write in progress")
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    seals.reconcile_orphan_keys(seal_context, actor=ACTOR)
+    assert not stale.exists() and fresh.exists()
+    fresh.unlink()
 
 
 # --- suspend, resume, revoke ----------------------------------------------------------------
