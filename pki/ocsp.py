@@ -147,7 +147,8 @@ class OcspResponder:
             entries = request["tbs_request"]["request_list"]
             if not 0 < len(entries) <= MAX_REQUESTS:
                 raise ValueError(f"a request must ask about 1 to {MAX_REQUESTS} certificates")
-        except (ValueError, TypeError, KeyError):
+        # AttributeError: asn1crypto's ObjectDescriptor (tag 7) has no .native (fuzzing).
+        except (ValueError, TypeError, KeyError, AttributeError):
             return _status_only("malformed_request")
         now = self._clock().astimezone(UTC).replace(microsecond=0)
         try:
@@ -267,7 +268,7 @@ def parse_response(
     try:
         response = ocsp.OCSPResponse.load(response_der, strict=True)
         response.native  # noqa: B018  (forces a full parse so errors surface here)
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # as in respond()
         raise OcspError(f"not an OCSP response: {exc}") from None
     status = response["response_status"].native
     if status != "successful":

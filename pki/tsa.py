@@ -210,7 +210,8 @@ def _parse_request(request_der: bytes) -> tsp.TimeStampReq:
     try:
         request = tsp.TimeStampReq.load(request_der, strict=True)
         request.native  # noqa: B018  (forces a full parse so errors surface here)
-    except (ValueError, TypeError, KeyError) as exc:
+    # AttributeError: asn1crypto's ObjectDescriptor (tag 7) has no .native (found by fuzzing).
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise TimeStampRejected("bad_data_format", f"not a TimeStampReq: {exc}") from None
     if request["version"].native != "v1":
         raise TimeStampRejected("bad_data_format", "TimeStampReq version must be 1")
