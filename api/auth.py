@@ -63,7 +63,7 @@ class Caller:
         if "admin" in self.principal.scopes:
             return
         with context.database.session(read_only=True) as session:
-            owner = seals.get(session, seal_code).department.code
+            owner = seals.owner_department_code(session, seal_code)
         if owner != self.principal.department_code:
             raise Forbidden(f"this API key may not use seal {seal_code} of another department")
 

@@ -101,6 +101,7 @@ __all__ = [
     "hierarchy_of",
     "issue",
     "list_seals",
+    "owner_department_code",
     "reconcile_orphan_keys",
     "renew",
     "resolve_algorithm",
@@ -113,7 +114,6 @@ __all__ = [
     "set_uploaded_image",
     "show",
     "signing_material",
-    "stamp_pdf_for",
     "suspend",
     "use_generated_image",
 ]
@@ -364,6 +364,19 @@ def get(session: Session, code: str) -> Seal:
     return seal
 
 
+def owner_department_code(session: Session, code: str) -> str:
+    """The code of the department that holds seal ``code`` (one indexed lookup: the API
+    asks this on every request to refuse another department's seal)."""
+    owner = session.scalar(
+        select(Department.code)
+        .join(Seal, Seal.department_id == Department.id)
+        .where(Seal.code == _normalise_code(code))
+    )
+    if owner is None:
+        raise NotFound(f"no seal with code {code!r}")
+    return owner
+
+
 def show(session: Session, code: str, *, now: datetime | None = None) -> SealView:
     """The seal with this code and its certificate history."""
     return _view(get(session, code), now or utcnow())
@@ -592,11 +605,6 @@ def seal_png(seal: Seal | SealAppearance) -> bytes:
     """The seal's image as PNG: the uploaded scan, or drawn from its data at 300 dpi."""
     source = _as_appearance(seal)
     return source.image_png if source.image_png is not None else render_png(_design(source))
-
-
-def stamp_pdf_for(session: Session, code: str) -> bytes:
-    """:func:`seal_stamp_pdf` of the seal with this code."""
-    return seal_stamp_pdf(get(session, code))
 
 
 # --- transactions ---------------------------------------------------------------------------

@@ -188,7 +188,9 @@ def test_image_generated_and_uploaded(
     assert [json.loads(details)["source"] for details in actions] == ["uploaded", "generated"]
     with sqlite_seal_context.database.session(read_only=True) as session:
         material = seals.signing_material(session, code)
-        assert seals.stamp_pdf_for(session, code) == seals.seal_stamp_pdf(material.appearance)
+        assert seals.seal_stamp_pdf(seals.get(session, code)) == seals.seal_stamp_pdf(
+            material.appearance
+        )
     assert material.appearance.image_png is None
 
 
