@@ -111,8 +111,16 @@ def canonical_bytes(entry: AuditEntry) -> bytes:
     ``details`` is included as the parsed object, so the hash does not depend on how the
     JSON text happens to be spaced, only on what it says.
     """
-    fields = {
-        "v": FORMAT_VERSION,
+    return _json({"v": FORMAT_VERSION, **_entry_fields(entry)}).encode("utf-8")
+
+
+def _entry_fields(entry: AuditEntry) -> dict[str, Any]:
+    """The recorded fields of an entry (everything but its own hash), ``details`` parsed.
+
+    One list for both the hashed form and the JSON view, so a field added to one cannot
+    be forgotten in the other.
+    """
+    return {
         "seq": entry.seq,
         "at": _format_time(entry.at),
         "actor": entry.actor,
@@ -123,7 +131,6 @@ def canonical_bytes(entry: AuditEntry) -> bytes:
         "details": json.loads(entry.details),
         "prev_hash": entry.prev_hash,
     }
-    return _json(fields).encode("utf-8")
 
 
 def compute_hash(entry: AuditEntry) -> str:
@@ -380,15 +387,4 @@ def query(
 
 def entry_to_dict(entry: AuditEntry) -> dict[str, Any]:
     """An entry as JSON-ready data (``details`` parsed, time in the hashed format)."""
-    return {
-        "seq": entry.seq,
-        "at": _format_time(entry.at),
-        "actor": entry.actor,
-        "action": entry.action,
-        "seal_code": entry.seal_code,
-        "department_code": entry.department_code,
-        "document_hash": entry.document_hash,
-        "details": json.loads(entry.details),
-        "prev_hash": entry.prev_hash,
-        "entry_hash": entry.entry_hash,
-    }
+    return {**_entry_fields(entry), "entry_hash": entry.entry_hash}
