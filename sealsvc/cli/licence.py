@@ -46,6 +46,19 @@ def _report(record: LicenceRecord, json_output: bool, verb: str, output: Path | 
     )
 
 
+def _write_and_report(
+    context: ServiceContext,
+    record: LicenceRecord,
+    json_output: bool,
+    verb: str,
+    output: Path | None,
+) -> None:
+    """After issuing or re-issuing: write the stored PDF if asked to, then report."""
+    if output:
+        write_output(output, pipeline.get_licence_pdf(context, record.number, record.version))
+    _report(record, json_output, verb, output)
+
+
 def _context(ctx: typer.Context) -> ServiceContext:
     return ServiceContext(settings(ctx))
 
@@ -77,9 +90,7 @@ def issue(
             context, template, _read_json(data), seal,
             actor=audit.cli_actor(), level=level, number=number,
         )  # fmt: skip
-        if output:
-            write_output(output, pipeline.get_licence_pdf(context, record.number, record.version))
-        _report(record, json_output, "issued", output)
+        _write_and_report(context, record, json_output, "issued", output)
 
 
 @app.command("list")
@@ -166,9 +177,7 @@ def reissue(
             context, number, _read_json(data),
             actor=audit.cli_actor(), reason=reason, seal_codes=seal or None, level=level,
         )  # fmt: skip
-        if output:
-            write_output(output, pipeline.get_licence_pdf(context, record.number, record.version))
-        _report(record, json_output, "re-issued", output)
+        _write_and_report(context, record, json_output, "re-issued", output)
 
 
 @app.command("download")
