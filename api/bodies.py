@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from starlette.datastructures import UploadFile
 
-__all__ = ["read_body", "read_pdf_upload"]
+__all__ = ["pdf_upload_body", "read_body", "read_pdf_upload"]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -45,3 +45,25 @@ async def read_pdf_upload(request: Request, limit: int) -> tuple[bytes, dict[str
     if content_type in ("application/pdf", "application/octet-stream"):
         return await read_body(request, limit), {}
     raise HTTPException(415, "send the PDF as multipart field 'file' or as an application/pdf body")
+
+
+def pdf_upload_body(description: str, *, other_fields: bool) -> dict[str, object]:
+    """The OpenAPI ``requestBody`` of an endpoint read with :func:`read_pdf_upload`.
+
+    ``other_fields`` documents further string form fields next to ``file`` (options).
+    """
+    schema: dict[str, object] = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary"}},
+    }
+    if other_fields:
+        schema["additionalProperties"] = {"type": "string"}
+    return {
+        "required": True,
+        "description": description,
+        "content": {
+            "multipart/form-data": {"schema": schema},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import licence_routes, seal_routes, verify_routes
 from api.auth import Caller, require_scope
-from api.bodies import read_pdf_upload
+from api.bodies import pdf_upload_body, read_pdf_upload
 from api.metrics import SEALS_APPLIED
 from api.problems import problem_responses
 from sealsvc.pades import Level, Placement, SealOptions
@@ -86,22 +86,10 @@ def _with_form_fields(query: SignOptions, fields: dict[str, str]) -> SignOptions
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
-_UPLOAD_BODY = {
-    "required": True,
-    "description": "The PDF: multipart field ``file`` (options as further fields) or the raw "
-    "PDF as the body.",
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {"file": {"type": "string", "format": "binary"}},
-                "additionalProperties": {"type": "string"},
-            }
-        },
-        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-    },
-}
+_UPLOAD_BODY = pdf_upload_body(
+    "The PDF: multipart field ``file`` (options as further fields) or the raw PDF as the body.",
+    other_fields=True,
+)
 
 
 @router.post(

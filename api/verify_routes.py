@@ -15,7 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.bodies import read_pdf_upload
+from api.bodies import pdf_upload_body, read_pdf_upload
 from api.metrics import VERIFICATIONS
 from api.problems import problem_responses
 from sealsvc.verification.service import DocumentCheck, DocumentVerifier
@@ -24,20 +24,9 @@ __all__ = ["check_upload", "router"]
 
 router = APIRouter(prefix="/verify", tags=["verify"])
 
-_UPLOAD_BODY = {
-    "required": True,
-    "description": "The PDF: multipart field ``file`` or the raw PDF as the body.",
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {"file": {"type": "string", "format": "binary"}},
-            }
-        },
-        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-    },
-}
+_UPLOAD_BODY = pdf_upload_body(
+    "The PDF: multipart field ``file`` or the raw PDF as the body.", other_fields=False
+)
 
 
 async def check_upload(
