@@ -93,6 +93,25 @@ class Setup:
         request = (self.dir / f"{name}.req").read_bytes()
         (self.dir / f"{name}.resp").write_bytes(self.responder.respond(request))
 
+    def verify_with_openssl(
+        self, name: str, *options: str, response: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """openssl checks ``response`` (default ``name``)``.resp`` against ``name.req``.
+
+        The answer is verified up to ``root.pem`` for certificates of ``issuing.pem``.
+        """
+        return self.openssl(
+            "-reqin",
+            f"{name}.req",
+            "-respin",
+            f"{response or name}.resp",
+            "-issuer",
+            "issuing.pem",
+            "-CAfile",
+            "root.pem",
+            *options,
+        )
+
     def response(self, name: str) -> bytes:
         return (self.dir / f"{name}.resp").read_bytes()
 
@@ -129,17 +148,7 @@ def sm2(tmp_path: Path) -> Setup:
 def test_openssl_verifies_and_reads_each_status(rsa: Setup, name: str, expected: list[str]) -> None:
     rsa.exchange(name)
     # -reqin: openssl checks the response against *this* request, nonce included.
-    result = rsa.openssl(
-        "-reqin",
-        f"{name}.req",
-        "-respin",
-        f"{name}.resp",
-        "-issuer",
-        "issuing.pem",
-        "-CAfile",
-        "root.pem",
-        "-resp_text",
-    )
+    result = rsa.verify_with_openssl(name, "-resp_text")
     assert "Response verify OK" in result.stderr, result.stderr
     assert "Nonce Verify error" not in result.stdout + result.stderr
     for line in expected:
@@ -169,32 +178,13 @@ def test_openssl_status_line_per_certificate(rsa: Setup) -> None:
 def test_openssl_notices_a_foreign_nonce(rsa: Setup) -> None:
     rsa.exchange("seal")
     rsa.exchange("held")
-    result = rsa.openssl(
-        "-reqin",
-        "held.req",
-        "-respin",
-        "seal.resp",
-        "-issuer",
-        "issuing.pem",
-        "-CAfile",
-        "root.pem",
-    )
+    result = rsa.verify_with_openssl("held", response="seal")
     assert "Nonce Verify error" in result.stdout + result.stderr
 
 
 def test_openssl_sha256_cert_id(rsa: Setup) -> None:
     rsa.exchange("seal", "-sha256")
-    result = rsa.openssl(
-        "-reqin",
-        "seal.req",
-        "-respin",
-        "seal.resp",
-        "-issuer",
-        "issuing.pem",
-        "-CAfile",
-        "root.pem",
-        "-resp_text",
-    )
+    result = rsa.verify_with_openssl("seal", "-resp_text")
     assert "Response verify OK" in result.stderr
     assert "Hash Algorithm: sha256" in result.stdout
     assert "Cert Status: good" in result.stdout
@@ -230,17 +220,7 @@ def test_ca_signed_responses_carry_no_certificate(rsa: Setup) -> None:
     rsa.exchange("seal")
     basic = ocsp.OCSPResponse.load(rsa.response("seal")).basic_ocsp_response
     assert not basic["certs"]
-    result = rsa.openssl(
-        "-reqin",
-        "seal.req",
-        "-respin",
-        "seal.resp",
-        "-issuer",
-        "issuing.pem",
-        "-CAfile",
-        "root.pem",
-        "-resp_text",
-    )
+    result = rsa.verify_with_openssl("seal", "-resp_text")
     assert "Response verify OK" in result.stderr, result.stderr
     assert "Cert Status: good" in result.stdout
 
