@@ -128,15 +128,7 @@ def test_order_and_duplicates_of_inputs_do_not_matter() -> None:
 def test_builder_tries_the_next_candidate_when_the_first_path_fails() -> None:
     """A CA renewed with the same key: the stale, expired copy must not hide the good one."""
     h = build_hierarchy("rsa")
-    stale = issue_certificate(
-        profile=Profile.ISSUING_CA,
-        subject=h.issuing.subject,
-        subject_public_key=h.issuing_key.public_key_info,
-        issuer_key=h.root_key,
-        issuer_certificate=h.root,
-        not_before=h.not_before,
-        not_after=h.not_before + timedelta(minutes=5),
-    )
+    stale = _reissued_issuing_ca(h, timedelta(minutes=5))
     result = validate_path(h.seal, [stale, h.issuing], [h.root], h.valid_at)
     assert result.path[1].dump() == h.issuing.dump()
     with pytest.raises(ChainError) as caught:
@@ -172,6 +164,19 @@ def test_other_familys_root_is_no_chain() -> None:
 
 
 # --- negative cases, each checked by us and by an outside tool -------------------------------
+
+
+def _reissued_issuing_ca(h: Hierarchy, lifetime: timedelta) -> x509.Certificate:
+    """Another certificate for the issuing CA (same name and key) from the root."""
+    return issue_certificate(
+        profile=Profile.ISSUING_CA,
+        subject=h.issuing.subject,
+        subject_public_key=h.issuing_key.public_key_info,
+        issuer_key=h.root_key,
+        issuer_certificate=h.root,
+        not_before=h.not_before,
+        not_after=h.not_before + lifetime,
+    )
 
 
 def _tampered(cert: x509.Certificate) -> x509.Certificate:
@@ -339,15 +344,7 @@ def test_path_length_exceeded_rsa(tmp_path: Path) -> None:
 def test_ca_without_key_cert_sign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     h = build_hierarchy("rsa")
     monkeypatch.setitem(PROFILES, Profile.ISSUING_CA, ProfileSpec(True, 0, frozenset({"crl_sign"})))
-    crippled = issue_certificate(
-        profile=Profile.ISSUING_CA,
-        subject=h.issuing.subject,
-        subject_public_key=h.issuing_key.public_key_info,
-        issuer_key=h.root_key,
-        issuer_certificate=h.root,
-        not_before=h.not_before,
-        not_after=h.not_before + timedelta(days=365),
-    )
+    crippled = _reissued_issuing_ca(h, timedelta(days=365))  # under the patched profile
     with pytest.raises(ChainError) as caught:
         validate_path(h.seal, [crippled], [h.root], h.valid_at)
     assert caught.value.reason is ChainFailure.CA_KEY_USAGE
