@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 
 from asn1crypto import ocsp, pem, x509
@@ -38,9 +37,8 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from pdf_fixtures import chinese_pdf, reportlab_seal_pdf
-from pki_fixtures import Hierarchy, build_hierarchy, write_pem
+from pki_fixtures import Hierarchy, build_hierarchy, empty_crls, write_pem
 
-from pki.crl import build_crl
 from pki.ocsp import CertStatus, OcspResponder, build_request
 from pki.pdf_signer import KeyHandleSigner
 from pki.tsa import TimeStampAuthority
@@ -78,18 +76,7 @@ def _loaded(certificate: x509.Certificate) -> x509.Certificate:
 def _material(h: Hierarchy) -> SealingMaterial:
     seal, issuing, root, tsa_cert = (_loaded(c) for c in (h.seal, h.issuing, h.root, h.tsa))
     tsa = TimeStampAuthority(tsa_cert, h.tsa_key, [issuing, root])
-    week = (h.not_before, h.not_before + timedelta(days=7))
-    crls = tuple(
-        build_crl(
-            issuer_certificate=ca,
-            issuer_key=key,
-            revoked=[],
-            crl_number=1,
-            this_update=week[0],
-            next_update=week[1],
-        )
-        for ca, key in ((issuing, h.issuing_key), (root, h.root_key))
-    )
+    crls = empty_crls(h, issuing, root)
     responder = OcspResponder(h.ocsp, h.ocsp_key, issuing, lambda serial: CertStatus("good"))
 
     def validation_data() -> RevocationMaterial:

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from asn1crypto import algos, keys, pem, x509
+from asn1crypto import algos, crl, keys, pem, x509
 from gmssl import sm2 as gmssl_sm2
 
 from pki import algorithms
 from pki.algorithms import KeyAlgorithm, SigningKey
 from pki.certificates import IssuerUrls, Profile, build_name, certificate_pem, issue_certificate
+from pki.crl import build_crl
 
 __all__ = [
     "BACKDATE",
@@ -37,6 +38,7 @@ __all__ = [
     "SM2_DISTID",
     "Hierarchy",
     "build_hierarchy",
+    "empty_crls",
     "flip_last_byte_of",
     "gmssl_verify",
     "issue_leaf",
@@ -224,6 +226,33 @@ class _IssuingCa:
             not_after=not_after,
             urls=self.urls,
         )
+
+
+def empty_crls(
+    hierarchy: Hierarchy,
+    issuing: x509.Certificate | None = None,
+    root: x509.Certificate | None = None,
+) -> tuple[crl.CertificateList, crl.CertificateList]:
+    """CRL number 1 of the issuing CA and of the root, nothing revoked, valid for a week.
+
+    ``issuing`` / ``root`` stand in for the hierarchy's own certificates (the benchmark
+    passes copies re-loaded from DER).
+    """
+    week = (hierarchy.not_before, hierarchy.not_before + timedelta(days=7))
+    return tuple(
+        build_crl(
+            issuer_certificate=ca,
+            issuer_key=key,
+            revoked=[],
+            crl_number=1,
+            this_update=week[0],
+            next_update=week[1],
+        )
+        for ca, key in (
+            (issuing or hierarchy.issuing, hierarchy.issuing_key),
+            (root or hierarchy.root, hierarchy.root_key),
+        )
+    )
 
 
 def issue_leaf(

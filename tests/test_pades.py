@@ -20,7 +20,7 @@ import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -40,6 +40,7 @@ from pki_fixtures import (
     SM2_DISTID,
     Hierarchy,
     build_hierarchy,
+    empty_crls,
     gmssl_verify,
     issue_leaf,
     openssl,
@@ -63,7 +64,6 @@ from pyhanko.sign.validation import (
 )
 from pyhanko_certvalidator import ValidationContext
 
-from pki.crl import build_crl
 from pki.ocsp import CertStatus, OcspResponder, build_request
 from pki.tsa import TimeStampAuthority
 from sealsvc.errors import InvalidInput
@@ -96,18 +96,7 @@ def pki(family: str) -> Pki:
     """Seal material with a real TSA, CRLs of both CAs and an OCSP answer for the seal."""
     h = build_hierarchy(family)
     tsa = TimeStampAuthority(h.tsa, h.tsa_key, [h.issuing, h.root])
-    week = (h.not_before, h.not_before + timedelta(days=7))
-    crls = tuple(
-        build_crl(
-            issuer_certificate=ca,
-            issuer_key=key,
-            revoked=[],
-            crl_number=1,
-            this_update=week[0],
-            next_update=week[1],
-        )
-        for ca, key in ((h.issuing, h.issuing_key), (h.root, h.root_key))
-    )
+    crls = empty_crls(h)
     responder = OcspResponder(h.ocsp, h.ocsp_key, h.issuing, lambda serial: CertStatus("good"))
     ocsp_response = responder.respond(build_request(h.seal, h.issuing, hash_algo="sha256"))
     from asn1crypto import ocsp
