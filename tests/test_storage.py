@@ -46,6 +46,18 @@ def _certificate(serial: int, hierarchy: str = "rsa", der: bytes | None = None) 
     )
 
 
+def _seal(code: str, algorithm: str, department: Department) -> Seal:
+    return Seal(
+        code=code,
+        text="测试局",
+        kind="公章",
+        department=department,
+        algorithm=algorithm,
+        key_id="k",
+        valid_until=NOW,
+    )
+
+
 def test_migrations_create_exactly_the_models(database: Database) -> None:
     assert database.current_revision() == database.head_revision()
     with database.engine.connect() as connection:
@@ -143,15 +155,7 @@ def test_certificate_serials_keep_160_bits_and_are_unique_per_hierarchy(
 def test_seal_and_current_certificate_reference_each_other(database: Database) -> None:
     with database.session() as session:
         department = _department()
-        seal = Seal(
-            code="41010000000001",
-            text="测试局",
-            kind="公章",
-            department=department,
-            algorithm="sm2",
-            key_id="k",
-            valid_until=NOW,
-        )
+        seal = _seal("41010000000001", "sm2", department)
         certificate = _certificate(7, "sm2")
         certificate.seal = seal
         seal.current_certificate = certificate
@@ -166,15 +170,7 @@ def test_seal_and_current_certificate_reference_each_other(database: Database) -
 def test_concurrent_seal_changes_are_refused_by_the_version_column(database: Database) -> None:
     with database.session() as session:
         department = _department()
-        seal = Seal(
-            code="41010000000002",
-            text="测试局",
-            kind="公章",
-            department=department,
-            algorithm="rsa2048",
-            key_id="k",
-            valid_until=NOW,
-        )
+        seal = _seal("41010000000002", "rsa2048", department)
         session.add_all([department, seal])
     with database.session(read_only=True) as session:
         stale = session.scalars(select(Seal)).one()
