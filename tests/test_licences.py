@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from sealsvc.licences import (
     licence_status,
     list_licences,
     load_template,
+    reconcile_licence_files,
     reissue_licence,
 )
 from sealsvc.models import AuditEntry, Licence
@@ -310,6 +312,36 @@ def test_download_checks_the_file_and_finishes_an_interrupted_rename(
     final.unlink()
     with pytest.raises(LicenceFileProblem, match="cannot be read"):
         get_licence_pdf(context, record.number)
+
+
+def test_reconcile_finishes_committed_renames_and_sweeps_garbage(
+    sqlite_seal_context: ServiceContext,
+) -> None:
+    context = sqlite_seal_context
+    code = _seal(context, "construction_permit")
+    template = load_template("construction_permit")
+    record = issue_licence(context, template, template.example, [code], actor=ACTOR,
+                           level=Level.B_T)  # fmt: skip
+    directory = context.settings.data_dir / "licences"
+    final = directory / record.file_name
+    pdf = final.read_bytes()
+    committed = directory / f".{record.file_name}.crash1.tmp"
+    os.rename(final, committed)  # crash after the commit, before the rename
+    garbage = directory / ".XKZ-never-committed.pdf.crash2.tmp"  # crash before the commit
+    garbage.write_bytes(b"%PDF-1.7 half a licence")
+    young = directory / ".XKZ-in-progress.pdf.now.tmp"
+    young.write_bytes(b"%PDF-1.7 being written")
+    an_hour_ago = time.time() - 3600
+    for path in (committed, garbage):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+    finished, removed = reconcile_licence_files(context)
+    assert finished == [record.file_name]
+    assert removed == [garbage.name]
+    assert final.read_bytes() == pdf and not committed.exists() and not garbage.exists()
+    assert young.exists()  # an issuance in progress is left alone
+    assert get_licence_pdf(context, record.number) == pdf
+    young.unlink()
 
 
 def test_sealctl_licence_commands(

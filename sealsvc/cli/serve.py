@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from sealsvc import bootstrap
+from sealsvc import bootstrap, licences
 from sealsvc.cli.common import console, settings, user_errors
 from sealsvc.context import ServiceContext
 
@@ -63,6 +63,8 @@ def serve(
                     console.print(f"  demo seal {line}")
                 console.print("Admin API key (shown once, keep it safe):")
                 console.print(result.admin_token, highlight=False, soft_wrap=True)
+        # Whatever a crash left behind: unfinished licence renames, stale temporaries.
+        licences.reconcile_licence_files(context)
         context.close()
         os.environ["SEALSVC_DATA_DIR"] = str(current.data_dir)
         os.environ.setdefault("SEALSVC_BASE_URL", current.base_url)

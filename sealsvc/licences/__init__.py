@@ -17,6 +17,7 @@ from sealsvc.licences.pipeline import (
     issue_licence,
     licence_status,
     list_licences,
+    reconcile_licence_files,
     reissue_licence,
 )
 from sealsvc.licences.qr import QrCode, data_hash, verification_url
@@ -41,6 +42,7 @@ __all__ = [
     "list_licences",
     "list_templates",
     "load_template",
+    "reconcile_licence_files",
     "reissue_licence",
     "render_licence",
     "verification_url",

@@ -41,7 +41,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +265,42 @@ def _finish_interrupted_rename(directory: Path, record: LicenceRecord) -> None:
             os.replace(candidate, directory / record.file_name)
             fsync_directory(directory)
             return
+
+
+def reconcile_licence_files(
+    context, older_than: timedelta = timedelta(minutes=10)
+) -> tuple[list[str], list[str]]:
+    """Clean up after crashes: finish renames of committed licences, delete the rest.
+
+    A temporary older than ``older_than`` whose bytes are a registered licence whose file
+    is missing is renamed into place (crash after the commit); any other one is garbage
+    from a crash before the commit and is removed.  Returns (finished, removed) names.
+    The age threshold leaves issuances that are in progress alone.
+    """
+    directory = _licence_dir(context)
+    if not directory.is_dir():
+        return [], []
+    cutoff = time.time() - older_than.total_seconds()
+    finished: list[str] = []
+    removed: list[str] = []
+    with context.database.session(read_only=True) as session:
+        for candidate in sorted(directory.glob(".*.tmp")):
+            try:
+                if candidate.stat().st_mtime >= cutoff:
+                    continue
+                digest = hashlib.sha256(candidate.read_bytes()).hexdigest()
+            except FileNotFoundError:
+                continue
+            row = session.scalars(select(Licence).where(Licence.document_sha256 == digest)).first()
+            if row is not None and not (directory / row.file_name).exists():
+                os.replace(candidate, directory / row.file_name)
+                finished.append(row.file_name)
+            else:
+                candidate.unlink(missing_ok=True)
+                removed.append(candidate.name)
+    if finished or removed:
+        fsync_directory(directory)
+    return finished, removed
 
 
 def licence_status(
