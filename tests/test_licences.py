@@ -29,6 +29,7 @@ from sealsvc.context import ServiceContext
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from sealsvc.licences import (
     LicenceFileProblem,
+    LicenceRecord,
     annul_licence,
     get_licence,
     get_licence_pdf,
@@ -291,17 +292,22 @@ def test_reissue_makes_a_new_version_and_supersedes_the_old(
     assert [r.version for r in list_licences(context, status="superseded")] == []
 
 
-def test_download_checks_the_file_and_finishes_an_interrupted_rename(
-    sqlite_seal_context: ServiceContext,
-) -> None:
-    context = sqlite_seal_context
+def _issued_permit(context: ServiceContext) -> tuple[LicenceRecord, Path, Path, bytes]:
+    """A B-T 建筑工程施工许可证: its record, the licence directory, its file and bytes."""
     code = _seal(context, "construction_permit")
     template = load_template("construction_permit")
     record = issue_licence(context, template, template.example, [code], actor=ACTOR,
                            level=Level.B_T)  # fmt: skip
     directory = context.settings.data_dir / "licences"
     final = directory / record.file_name
-    pdf = final.read_bytes()
+    return record, directory, final, final.read_bytes()
+
+
+def test_download_checks_the_file_and_finishes_an_interrupted_rename(
+    sqlite_seal_context: ServiceContext,
+) -> None:
+    context = sqlite_seal_context
+    record, directory, final, pdf = _issued_permit(context)
     # a crash after the commit, before the rename: the file still has its temporary name
     os.rename(final, directory / f".{record.file_name}.abc123.tmp")
     assert get_licence_pdf(context, record.number) == pdf
@@ -318,13 +324,7 @@ def test_reconcile_finishes_committed_renames_and_sweeps_garbage(
     sqlite_seal_context: ServiceContext,
 ) -> None:
     context = sqlite_seal_context
-    code = _seal(context, "construction_permit")
-    template = load_template("construction_permit")
-    record = issue_licence(context, template, template.example, [code], actor=ACTOR,
-                           level=Level.B_T)  # fmt: skip
-    directory = context.settings.data_dir / "licences"
-    final = directory / record.file_name
-    pdf = final.read_bytes()
+    record, directory, final, pdf = _issued_permit(context)
     committed = directory / f".{record.file_name}.crash1.tmp"
     os.rename(final, committed)  # crash after the commit, before the rename
     garbage = directory / ".XKZ-never-committed.pdf.crash2.tmp"  # crash before the commit
