@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -319,6 +320,9 @@ class DataDirState:
     """Licences whose file still had its temporary name (commit done, rename cut off)."""
     garbage_tmp: list[str] = field(default_factory=list)
     """Temporary licence files no record refers to (crash before the commit)."""
+    key_temporaries: list[str] = field(default_factory=list)
+    """``.<key id>.key.*.tmp`` of a key write a kill cut off: the store never reads them,
+    ``reconcile_orphan_keys`` sweeps them."""
     audit_entries: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -349,10 +353,15 @@ def check_data_dir(
     return state
 
 
+_KEY_TEMPORARY = re.compile(r"\.[0-9a-f]{40}\.key\.[A-Za-z0-9_]+\.tmp")
+
+
 def _check_key_files(store: FileKeyStore, keys_dir: Path, state: DataDirState) -> None:
     names = sorted(p.name for p in keys_dir.iterdir())
-    stray = [n for n in names if n != _KEYSTORE_FILE and not n.endswith(".key")]
-    state.problems += [f"keys/: stray file {n} (half-written key?)" for n in stray]
+    others = [n for n in names if n != _KEYSTORE_FILE and not n.endswith(".key")]
+    state.key_temporaries = [n for n in others if _KEY_TEMPORARY.fullmatch(n)]
+    stray = [n for n in others if n not in state.key_temporaries]
+    state.problems += [f"keys/: stray file {n}" for n in stray]
     for info in store.list():  # authenticates each file's metadata
         state.key_files += 1
         try:

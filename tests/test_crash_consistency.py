@@ -304,5 +304,6 @@ def test_kill_9_sealctl_seal_rotate(server: ServerProcess) -> None:
     print(f"\n{tally.line()}")
     assert tally.committed >= sum(finished), f"{tally.line()}: a finished rotation is missing"
     assert not state.problems and not state.orphan_keys, (tally.line(), state)
+    assert not state.key_temporaries, ("reconcile leaves no key temporaries", state)
     # Each orphan is a key written by a rotation that was killed before its commit.
     assert len(reconciled) <= tally.kills - tally.committed, tally.line()
