@@ -7,7 +7,8 @@ implementation of the same protocol (``pki.keystore`` only ever returns ``Signin
 
 Everything speaks asn1crypto types at the edges (``PublicKeyInfo``,
 ``SignedDigestAlgorithm``) because certificates, CRLs, CMS and OCSP are built with
-asn1crypto; the crypto itself runs in ``cryptography`` (RSA, ECDSA) or Tongsuo (SM2).
+asn1crypto; the crypto itself runs in the system's OpenSSL 3 (RSA, ECDSA; ``pki.libcrypto``,
+with contexts reused per key and thread) or Tongsuo (SM2; ``pki.sm2``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 from asn1crypto import algos, keys
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives import hashes
 
-from pki import sm2
+from pki import libcrypto, sm2
 from pki.asn1 import oids
 from pki.errors import SignatureInvalid, UnsupportedAlgorithm
 
@@ -147,12 +146,13 @@ class SigningKey(Protocol):
 class SoftwareKey:
     """A private key held in process memory, loaded once and reused for every signature.
 
-    Keeping the loaded object (instead of re-parsing PKCS#8 per signature) is what makes
-    signing fast: ``cryptography`` re-validates an RSA key on every load.
+    Keeping the loaded key (instead of re-parsing PKCS#8 per signature) is what makes
+    signing fast: ``cryptography`` re-validates an RSA key on every load, and OpenSSL 3
+    contexts are worth keeping too (``pki.libcrypto``).
     """
 
     key_algorithm: KeyAlgorithm
-    _private: object
+    _private: libcrypto.PrivateKey | sm2.SM2PrivateKey
     public_key_info: keys.PublicKeyInfo
 
     def __repr__(self) -> str:  # never show key material
@@ -160,77 +160,69 @@ class SoftwareKey:
 
     def sign(self, data: bytes, scheme: SignatureScheme | None = None) -> bytes:
         scheme = scheme or self.key_algorithm.default_scheme
-        _check_scheme(self.key_algorithm, scheme)
-        key = self._private
+        if scheme not in _ALLOWED_SCHEMES[self.key_algorithm.family]:
+            raise UnsupportedAlgorithm(
+                f"a {self.key_algorithm.value} key cannot sign with {scheme.value}"
+            )
         if scheme is SignatureScheme.SM2_SM3:
-            return sm2.sign(key, data)
-        if scheme is SignatureScheme.ECDSA_SHA256:
-            return key.sign(data, _ECDSA_SHA256)
-        if scheme is SignatureScheme.RSA_PSS_SHA256:
-            return key.sign(data, _PSS, _SHA256)
-        return key.sign(data, _PKCS1V15, _SHA256)
+            return sm2.sign(self._private, data)
+        return self._private.sign(data, _PADDING[scheme])
 
     def pkcs8_der(self) -> bytes:
         """Unencrypted PKCS#8. Only the key store calls this, to encrypt it at once."""
         if self.key_algorithm is KeyAlgorithm.SM2:
             return sm2.private_key_to_pkcs8_der(self._private)
-        return self._private.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return self._private.pkcs8_der()
 
 
-# Built once: ``cryptography`` pays ~15 µs per ECDSA signature for a fresh ECDSA(SHA256())
-# object (a third of a P-256 signature); the objects are immutable, so sharing is safe.
-_SHA256 = hashes.SHA256()
-_ECDSA_SHA256 = ec.ECDSA(_SHA256)
-_PKCS1V15 = padding.PKCS1v15()
-_PSS = padding.PSS(mgf=padding.MGF1(_SHA256), salt_length=32)
+_PADDING = {
+    SignatureScheme.RSA_PKCS1V15_SHA256: libcrypto.Padding.RSA_PKCS1V15,
+    SignatureScheme.RSA_PSS_SHA256: libcrypto.Padding.RSA_PSS,
+    SignatureScheme.ECDSA_SHA256: libcrypto.Padding.ECDSA,
+}
 _ALLOWED_SCHEMES = {
     "rsa": frozenset({SignatureScheme.RSA_PKCS1V15_SHA256, SignatureScheme.RSA_PSS_SHA256}),
     "ecdsa": frozenset({SignatureScheme.ECDSA_SHA256}),
     "sm2": frozenset({SignatureScheme.SM2_SM3}),
 }
-
-
-def _check_scheme(key_algorithm: KeyAlgorithm, scheme: SignatureScheme) -> None:
-    if scheme not in _ALLOWED_SCHEMES[key_algorithm.family]:
-        raise UnsupportedAlgorithm(f"a {key_algorithm.value} key cannot sign with {scheme.value}")
+_RSA_BITS = {KeyAlgorithm.RSA2048: 2048, KeyAlgorithm.RSA3072: 3072}
 
 
 def generate(key_algorithm: KeyAlgorithm | str) -> SoftwareKey:
     """A new private key of the given type, in memory."""
     key_algorithm = KeyAlgorithm(key_algorithm)
     if key_algorithm is KeyAlgorithm.SM2:
-        private = sm2.generate_private_key()
-        spki = sm2.public_key_to_spki_der(private.public_key())
-    else:
-        if key_algorithm is KeyAlgorithm.P256:
-            private = ec.generate_private_key(ec.SECP256R1())
-        else:
-            bits = 2048 if key_algorithm is KeyAlgorithm.RSA2048 else 3072
-            private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-        spki = private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    return SoftwareKey(key_algorithm, private, keys.PublicKeyInfo.load(spki))
+        return _sm2_key(sm2.generate_private_key())
+    if key_algorithm is KeyAlgorithm.P256:
+        return _openssl_key(key_algorithm, libcrypto.PrivateKey.generate_ec("P-256"))
+    return _openssl_key(key_algorithm, libcrypto.PrivateKey.generate_rsa(_RSA_BITS[key_algorithm]))
 
 
 def load_pkcs8(key_algorithm: KeyAlgorithm | str, pkcs8_der: bytes) -> SoftwareKey:
-    """Rebuild a :class:`SoftwareKey` from unencrypted PKCS#8 (the key store's decryption)."""
+    """Rebuild a :class:`SoftwareKey` from unencrypted PKCS#8 (the key store's decryption).
+
+    The key must be of the type the store recorded: a swapped or foreign key file is an
+    error here, not a surprise at signing time.
+    """
     key_algorithm = KeyAlgorithm(key_algorithm)
     if key_algorithm is KeyAlgorithm.SM2:
-        private = sm2.load_private_key_der(pkcs8_der)
-        spki = sm2.public_key_to_spki_der(private.public_key())
+        return _sm2_key(sm2.load_private_key_der(pkcs8_der))
+    return _openssl_key(key_algorithm, libcrypto.PrivateKey.from_pkcs8(pkcs8_der))
+
+
+def _sm2_key(private: sm2.SM2PrivateKey) -> SoftwareKey:
+    spki = sm2.public_key_to_spki_der(private.public_key())
+    return SoftwareKey(KeyAlgorithm.SM2, private, keys.PublicKeyInfo.load(spki))
+
+
+def _openssl_key(key_algorithm: KeyAlgorithm, private: libcrypto.PrivateKey) -> SoftwareKey:
+    if key_algorithm is KeyAlgorithm.P256:
+        fits = private.kind == "ec" and private.curve == "prime256v1"
     else:
-        private = serialization.load_der_private_key(
-            pkcs8_der, password=None, unsafe_skip_rsa_key_validation=True
-        )
-        spki = private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    return SoftwareKey(key_algorithm, private, keys.PublicKeyInfo.load(spki))
+        fits = private.kind == "rsa" and private.bits == _RSA_BITS[key_algorithm]
+    if not fits:
+        raise UnsupportedAlgorithm(f"the PKCS#8 key is not a {key_algorithm.value} key")
+    return SoftwareKey(key_algorithm, private, keys.PublicKeyInfo.load(private.spki_der()))
 
 
 def verify(
@@ -253,33 +245,36 @@ def verify(
         return
     if key_type == "sm2":
         raise SignatureInvalid(f"SM2 public key cannot verify a {scheme.value} signature")
-    try:
-        if scheme is SignatureScheme.ECDSA_SHA256 and isinstance(public, ec.EllipticCurvePublicKey):
-            public.verify(signature, data, _ECDSA_SHA256)
-        elif scheme is SignatureScheme.RSA_PSS_SHA256 and isinstance(public, rsa.RSAPublicKey):
-            public.verify(signature, data, _PSS, _SHA256)
-        elif scheme is SignatureScheme.RSA_PKCS1V15_SHA256 and isinstance(public, rsa.RSAPublicKey):
-            public.verify(signature, data, _PKCS1V15, _SHA256)
-        else:
-            raise SignatureInvalid(f"{scheme.value} signature does not fit a {key_type} key")
-    except InvalidSignature as exc:
-        raise SignatureInvalid(f"{scheme.value} signature does not verify") from exc
+    if _KEY_KIND[scheme] != public.kind:
+        raise SignatureInvalid(f"{scheme.value} signature does not fit a {key_type} key")
+    public.verify(data, signature, _PADDING[scheme])
+
+
+_KEY_KIND = {
+    SignatureScheme.RSA_PKCS1V15_SHA256: "rsa",
+    SignatureScheme.RSA_PSS_SHA256: "rsa",
+    SignatureScheme.ECDSA_SHA256: "ec",
+}
 
 
 @lru_cache(maxsize=256)
-def _public_key(spki: bytes) -> tuple[str, object]:
-    """(key type — ``rsa``, ``ec`` or ``sm2`` — and the loaded key) for SPKI DER.
+def _public_key(spki: bytes) -> tuple[str, libcrypto.PublicKey | sm2.SM2PublicKey]:
+    """(key type — asn1crypto's name, or ``sm2`` — and the loaded key) for SPKI DER.
 
     Cached because the same few CA, OCSP, TSA and seal keys verify over and over, and
-    parsing one (with its EC point check) costs up to a fifth of an ECDSA verification.
-    Keyed by the exact DER, so a hit is the same key; loaded keys are immutable and safe
-    to share between threads.
+    parsing one (with its EC point check) costs up to a fifth of an ECDSA verification;
+    a cached key also keeps its per-thread OpenSSL contexts.  Keyed by the exact DER, so a
+    hit is the same key; loaded keys are safe to share between threads.  A key OpenSSL
+    cannot read is a signature that cannot verify.
     """
     info = keys.PublicKeyInfo.load(spki)
     key_type = info["algorithm"]["algorithm"].native
     if key_type == "ec" and _named_curve(info) == oids.SM2_CURVE:
         return "sm2", sm2.load_public_key_der(spki)
-    return key_type, serialization.load_der_public_key(spki)
+    try:
+        return key_type, libcrypto.PublicKey.from_spki(spki)
+    except UnsupportedAlgorithm as exc:
+        raise SignatureInvalid(f"the {key_type} public key cannot be read") from exc
 
 
 def _named_curve(public_key_info: keys.PublicKeyInfo) -> str | None:
