@@ -24,7 +24,7 @@ import ctypes.util
 import hashlib
 import threading
 from enum import Enum
-from typing import Final
+from typing import Final, NamedTuple
 
 import cffi
 
@@ -118,6 +118,14 @@ def _configure(ctx: object, padding: Padding) -> bool:
     return True
 
 
+class _Operation(NamedTuple):
+    ctx: object
+    signature: object
+    """Output buffer of ``EVP_PKEY_sign`` (signatures are public; reused, never returned)."""
+    length: object
+    size: int
+
+
 class _Key:
     """An ``EVP_PKEY`` and, per thread, one initialised context per operation and padding."""
 
@@ -151,17 +159,22 @@ class _Key:
         """SubjectPublicKeyInfo DER of the (public half of the) key."""
         return _i2d(_lib.i2d_PUBKEY, self._pkey, secret=False)
 
-    def _context(self, padding: Padding) -> object:
-        ctx = getattr(self._contexts, padding.name, None)
-        if ctx is None:
+    def _operation(self, padding: Padding) -> _Operation:
+        """This thread's context for ``padding``, with its output buffers, made on first use."""
+        operation = getattr(self._contexts, padding.value, None)
+        if operation is None:
             if self.kind not in ("rsa", "ec") or (self.kind == "ec") != (padding is Padding.ECDSA):
                 raise UnsupportedAlgorithm(f"a {self.kind} key cannot use {padding.value}")
             ctx = _ffi.gc(_lib.EVP_PKEY_CTX_new(self._pkey, _ffi.NULL), _lib.EVP_PKEY_CTX_free)
             if ctx == _ffi.NULL or self._init(ctx) != 1 or not _configure(ctx, padding):
                 _lib.ERR_clear_error()
                 raise UnsupportedAlgorithm(f"OpenSSL cannot set up {padding.value} for this key")
-            setattr(self._contexts, padding.name, ctx)
-        return ctx
+            size = _lib.EVP_PKEY_get_size(self._pkey)
+            operation = _Operation(
+                ctx, _ffi.new("unsigned char[]", size), _ffi.new("size_t *"), size
+            )
+            setattr(self._contexts, padding.value, operation)
+        return operation
 
 
 class PublicKey(_Key):
@@ -174,7 +187,8 @@ class PublicKey(_Key):
     def verify(self, message: bytes, signature: bytes, padding: Padding) -> None:
         """Raise :class:`SignatureInvalid` unless ``signature`` is over SHA-256(message)."""
         digest = hashlib.sha256(message).digest()
-        ok = _lib.EVP_PKEY_verify(self._context(padding), signature, len(signature), digest, 32)
+        ctx = self._operation(padding).ctx
+        ok = _lib.EVP_PKEY_verify(ctx, signature, len(signature), digest, 32)
         if ok != 1:
             _lib.ERR_clear_error()  # 0 = mismatch, < 0 = undecodable; same answer to callers
             raise SignatureInvalid(f"{padding.value} signature does not verify")
@@ -216,9 +230,9 @@ class PrivateKey(_Key):
     def sign(self, message: bytes, padding: Padding) -> bytes:
         """Signature over SHA-256(message): PKCS#1/PSS bytes or DER ECDSA ``{r, s}``."""
         digest = hashlib.sha256(message).digest()
-        size = _lib.EVP_PKEY_get_size(self._pkey)
-        signature, length = _ffi.new("unsigned char[]", size), _ffi.new("size_t *", size)
-        if _lib.EVP_PKEY_sign(self._context(padding), signature, length, digest, 32) != 1:
+        ctx, signature, length, size = self._operation(padding)
+        length[0] = size
+        if _lib.EVP_PKEY_sign(ctx, signature, length, digest, 32) != 1:
             _lib.ERR_clear_error()
             raise UnsupportedAlgorithm(f"OpenSSL failed to compute a {padding.value} signature")
         return _ffi.buffer(signature, length[0])[:]
