@@ -38,6 +38,7 @@ from sealsvc.sealimage import (
     render_png,
 )
 from sealsvc.sealimage import fonts as fonts_module
+from sealsvc.sealimage.design import MAX_CODE, MAX_KIND, MAX_NAME
 
 ZMQ = "中国（河南）自由贸易试验区郑州片区管理委员会"
 GONGZHANG = SealDesign("郑州市人民政府", None, None)
@@ -159,6 +160,19 @@ _CJK = "中国河南郑州市人民政府自由贸易试验区片管理委员会
 def test_any_allowed_design_fits_without_collisions(font, name, kind, code, diameter):
     design = SealDesign(name, kind, code, diameter)
     _check_geometry(design, layout(design, font))
+
+
+@pytest.mark.parametrize("diameter", [38.0, 40.0, 42.0, 45.0])
+def test_longest_allowed_texts_fit_at_every_diameter(font, diameter):
+    """Found by the property test above: a 30-character name over a code line once did not fit."""
+    for name in ("中" * MAX_NAME, "（" * MAX_NAME):
+        for kind, code in (
+            (None, "1" * MAX_CODE),
+            ("合" * MAX_KIND, None),
+            ("合" * MAX_KIND, "1" * MAX_CODE),
+        ):
+            design = SealDesign(name, kind, code, diameter)
+            _check_geometry(design, layout(design, font))
 
 
 # ---------------------------------------------------------------- PNG

@@ -38,7 +38,7 @@ _KIND_TRACKING = 0.08
 _CODE_SIZE = 2.7
 _CODE_TRACKING = 0.12
 _MIN_HSCALE = 0.5  # below this, glyphs shrink instead of narrowing further ...
-_LAST_RESORT_HSCALE = 0.4  # ... and at the smallest size this is the limit
+_LAST_RESORT_HSCALE = 0.36  # ... and at the smallest size this is the limit
 _MARGIN = 0.6  # clearance between text runs, star and ring
 # Ink added around each glyph outline, in em: a light Song face engraved in rubber prints
 # bolder than on screen, and the thin horizontal strokes must survive 150 dpi.
