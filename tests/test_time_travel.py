@@ -21,102 +21,26 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import Result
-from pdf_fixtures import chinese_pdf
 from pyhanko.sign.ades.report import AdESIndeterminate, AdESStatus
+from time_fixtures import ACTOR, YEAR, World
 
-from pki.certificates import Profile, load_certificate
+from pki.certificates import Profile
 from pki.clock import now_utc
 from sealsvc import audit, seals
 from sealsvc.ca import CRL_LIFETIME, VALIDITY
-from sealsvc.context import ServiceContext
 from sealsvc.errors import SealNotUsable
 from sealsvc.licences import get_licence_pdf, issue_licence, load_template
 from sealsvc.models import SealStatus
-from sealsvc.pades import Level, Placement, SealOptions
-from sealsvc.sealing import Sealer
-from sealsvc.trust_services import CRL_REFRESH_ACTOR, TrustServices
-from sealsvc.verification import DocumentVerdict, TrustAnchors, ValidationReport, verify
+from sealsvc.pades import Level
+from sealsvc.trust_services import CRL_REFRESH_ACTOR
+from sealsvc.verification import DocumentVerdict, ValidationReport, verify
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
-
-ACTOR = "test:time-travel"
-YEAR = timedelta(days=365)
-
-
-@dataclass
-class Clock:
-    """A settable time source; ``None`` follows the system clock."""
-
-    at: datetime | None = None
-
-    def __call__(self) -> datetime:
-        return self.at or now_utc()
-
-
-@dataclass
-class World:
-    context: ServiceContext
-    clock: Clock
-    trust: TrustServices
-    sealer: Sealer
-    anchors: TrustAnchors
-
-    def travel(self, moment: datetime) -> datetime:
-        """Move the CA's and the TSA/OCSP's time to ``moment`` (the system clock stays)."""
-        self.clock.at = moment
-        return moment
-
-    def seal(self, code: str, level: Level, now: datetime | None = None) -> bytes:
-        options = SealOptions(level=level, placement=Placement(invisible=True))
-        return self.sealer.seal(chinese_pdf(1), code, options, actor=ACTOR, now=now).pdf
-
-    def fetcher(self, *, ocsp: bool) -> Callable[[str, bytes | None], bytes]:
-        """Revocation data as the service publishes it at the clock's time, in-process.
-
-        CRLs are the latest published ones (whatever their age); OCSP is answered by the
-        live responder only when ``ocsp`` — else the relying party has the CRL alone.
-        """
-        base = self.context.settings.base_url
-
-        def fetch(url: str, request: bytes | None) -> bytes:
-            hierarchy, name = url.removeprefix(f"{base}/pki/").split("/", 1)
-            if request is None:
-                issuer = Profile.ROOT_CA if name == "root.crl" else Profile.ISSUING_CA
-                return self.trust.latest_crl_der(hierarchy, issuer)
-            if not ocsp:
-                raise ConnectionError("OCSP responder unreachable")
-            return self.trust.ocsp(hierarchy).respond(request)
-
-        return fetch
-
-    def verify(self, pdf: bytes, at: datetime, *, fetch: bool = False, ocsp: bool = True):
-        fetcher = self.fetcher(ocsp=ocsp) if fetch else None
-        return verify(pdf, trust=self.anchors, now=at, allow_fetching=fetch, fetcher=fetcher)
-
-    def latest_issuing_crl(self, hierarchy: str = "rsa"):
-        with self.context.database.session(read_only=True) as session:
-            ca_set = self.context.ca.ca_set(session, hierarchy)
-            row = self.context.ca.latest_crl(session, ca_set.issuing)
-            return row.this_update, row.next_update, row.crl_number
-
-
-@pytest.fixture
-def world(sqlite_seal_context: ServiceContext) -> World:
-    context = sqlite_seal_context
-    clock = Clock()
-    context.ca.clock = clock
-    trust = TrustServices(context, clock=clock)
-    with context.database.session(read_only=True) as session:
-        roots = tuple(
-            load_certificate(context.ca.ca_set(session, h).root.der) for h in ("rsa", "sm2")
-        )
-    return World(context, clock, trust, Sealer(context, trust), TrustAnchors(roots))
+pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, world
 
 
 def _issue(world: World, algorithm: str = "rsa", validity: timedelta | None = None) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from asn1crypto import cms, x509
+from asn1crypto import cms, core, x509
 from pyhanko.pdf_utils.generic import DictionaryObject
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -49,6 +49,7 @@ __all__ = [
     "FoundSignature",
     "check_cms",
     "read_document",
+    "signature_timestamp_token",
 ]
 
 MAX_PDF_BYTES = 100 * 1024 * 1024
@@ -282,3 +283,14 @@ def author_revision(document: Document, author_sig: DictionaryObject) -> int:
 
 def _stricter(a: MDPPerm | None, b: MDPPerm) -> MDPPerm:
     return b if a is None else min(a, b, key=lambda p: p.value)
+
+
+def signature_timestamp_token(embedded: EmbeddedPdfSignature) -> cms.SignedData | None:
+    """The RFC 3161 token in the signature-time-stamp unsigned attribute (B-T), if any."""
+    attrs = embedded.signer_info["unsigned_attrs"]
+    if isinstance(attrs, core.Void):  # never ``.native``: it would decode the whole token
+        return None
+    for attr in attrs:
+        if attr["type"].native == "signature_time_stamp_token":
+            return attr["values"][0]["content"]
+    return None

@@ -28,7 +28,7 @@ from datetime import datetime
 from itertools import islice, pairwise
 from pathlib import Path
 
-from asn1crypto import cms, core, pem, tsp, x509
+from asn1crypto import cms, pem, tsp, x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
@@ -463,7 +463,7 @@ def _signature(
     # Time: the signature time-stamp, else the earliest later document time-stamp.
     poe_times = [t for rev, t in ctx.doc_ts_times.items() if rev > found.signed_revision]
     best_time = min(poe_times) if poe_times else None
-    token_data = _signature_timestamp(embedded)
+    token_data = pdfsig.signature_timestamp_token(embedded)
     if token_data is not None:
         signature_value = embedded.signer_info["signature"].native
         token = _token(token_data, lambda alg: _hash(alg, signature_value), poe_times, ctx)
@@ -536,13 +536,3 @@ def _claimed_time(embedded) -> datetime | None:
         return extract_self_reported_ts(embedded.signer_info) or embedded.self_reported_timestamp
     except (*pdfsig.PARSE_ERRORS,):
         return None
-
-
-def _signature_timestamp(embedded) -> cms.SignedData | None:
-    attrs = embedded.signer_info["unsigned_attrs"]
-    if isinstance(attrs, core.Void):  # never ``.native``: it would decode the whole token
-        return None
-    for attr in attrs:
-        if attr["type"].native == "signature_time_stamp_token":
-            return attr["values"][0]["content"]
-    return None
