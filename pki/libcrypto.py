@@ -161,7 +161,8 @@ class _Key:
 
     def _operation(self, padding: Padding) -> _Operation:
         """This thread's context for ``padding``, with its output buffers, made on first use."""
-        operation = getattr(self._contexts, padding.value, None)
+        # ``_value_``: the plain attribute behind ``.value``, which is a slow descriptor.
+        operation = getattr(self._contexts, padding._value_, None)
         if operation is None:
             if self.kind not in ("rsa", "ec") or (self.kind == "ec") != (padding is Padding.ECDSA):
                 raise UnsupportedAlgorithm(f"a {self.kind} key cannot use {padding.value}")
@@ -173,7 +174,7 @@ class _Key:
             operation = _Operation(
                 ctx, _ffi.new("unsigned char[]", size), _ffi.new("size_t *"), size
             )
-            setattr(self._contexts, padding.value, operation)
+            setattr(self._contexts, padding._value_, operation)
         return operation
 
 
