@@ -67,6 +67,8 @@ __all__ = [
     "SealOptions",
     "SealingMaterial",
     "TsaTimeStamper",
+    "add_document_timestamp",
+    "add_validation_data",
     "seal_pdf",
 ]
 
@@ -543,19 +545,26 @@ def seal_pdf(pdf: bytes, material: SealingMaterial, options: SealOptions) -> byt
         reserved = asyncio.run(_reservation(signer, timestamper))
         output = pdf_signer.sign_pdf(writer, bytes_reserved=reserved)
         if level.needs_validation_data:
-            output = _add_validation_data(output, material)
+            assert material.validation_data is not None
+            output = add_validation_data(
+                output, material.validation_data(), (material.certificate, *material.chain)
+            )
         if level is Level.B_LTA:
-            output = _add_document_timestamp(output, material, signer.digest_algorithm)
+            output = add_document_timestamp(output, material.timestamper, signer.digest_algorithm)
     return output.getvalue()
 
 
-def _add_validation_data(output: io.BytesIO, material: SealingMaterial) -> io.BytesIO:
-    assert material.validation_data is not None
-    data = material.validation_data()
+def add_validation_data(
+    pdf: bytes | io.BytesIO,
+    data: RevocationMaterial,
+    certificates: tuple[x509.Certificate, ...] = (),
+) -> io.BytesIO:
+    """Append a DSS update with ``certificates`` and everything in ``data`` (B-LT)."""
+    output = pdf if isinstance(pdf, io.BytesIO) else io.BytesIO(pdf)
     DocumentSecurityStore.add_dss(
         output,
         sig_contents=None,
-        certs=[material.certificate, *material.chain, *data.certificates],
+        certs=[*certificates, *data.certificates],
         crls=list(data.crls),
         ocsps=list(data.ocsp_responses),
     )
@@ -563,10 +572,10 @@ def _add_validation_data(output: io.BytesIO, material: SealingMaterial) -> io.By
     return output
 
 
-def _add_document_timestamp(
-    output: io.BytesIO, material: SealingMaterial, digest_algorithm: str
+def add_document_timestamp(
+    pdf: io.BytesIO, timestamper: TimeStamper, digest_algorithm: str
 ) -> io.BytesIO:
-    assert material.timestamper is not None
-    return signers.PdfTimeStamper(material.timestamper).timestamp_pdf(
-        IncrementalPdfFileWriter(output, strict=False), digest_algorithm
+    """Append a document time-stamp over the whole file (B-LTA, and each renewal)."""
+    return signers.PdfTimeStamper(timestamper).timestamp_pdf(
+        IncrementalPdfFileWriter(pdf, strict=False), digest_algorithm
     )

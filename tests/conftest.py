@@ -42,6 +42,10 @@ from typer.testing import CliRunner
 from sealsvc.config import Settings
 from sealsvc.db import Database
 
+# Fixture modules that test modules also import names from: registered before that import,
+# so pytest can still rewrite their asserts when it loads them as plugins.
+pytest.register_assert_rewrite("time_fixtures")
+
 TEST_PASSPHRASE = "test passphrase, not a secret"
 INITDB_OPTIONS = ("-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
 # A throw-away server: durability off (it is deleted after the run), small WAL.

@@ -7,7 +7,19 @@ from typing import Annotated
 
 import typer
 
-from sealsvc.cli import apikey, audit, ca, dept, licence, seal, serve, sign, template, verify
+from sealsvc.cli import (
+    apikey,
+    archive,
+    audit,
+    ca,
+    dept,
+    licence,
+    seal,
+    serve,
+    sign,
+    template,
+    verify,
+)
 from sealsvc.config import Settings
 
 app = typer.Typer(
@@ -49,3 +61,4 @@ app.add_typer(seal.app, name="seal")
 app.add_typer(licence.app, name="licence")
 app.add_typer(template.app, name="template")
 app.command("verify")(verify.verify)
+app.add_typer(archive.app, name="archive")
