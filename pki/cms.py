@@ -28,6 +28,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from asn1crypto import cms, core, tsp, x509
 
@@ -41,6 +42,8 @@ __all__ = [
     "signing_certificate_v2",
     "verify_signed_data",
 ]
+
+_A = TypeVar("_A", bound=core.Asn1Value)
 
 _ESS_HASHES = frozenset({"sha256", "sha384", "sha512", "sm3"})
 """Digests allowed in ESSCertIDv2 (SHA-1 only appears in the legacy v1 attribute)."""
@@ -146,11 +149,11 @@ def build_signed_data(
     # Each attribute is frozen before the SET OF sorts (and so dumps) them all.
     attributes = [
         _content_type_attribute(content_type),
-        _parsed(cms.CMSAttribute({"type": "message_digest", "values": [content_digest]})),
+        _parsed(cms.CMSAttribute({"type": _MESSAGE_DIGEST, "values": [content_digest]})),
     ]
     if signing_time is not None:
         attributes.append(
-            _parsed(cms.CMSAttribute({"type": "signing_time", "values": [_cms_time(signing_time)]}))
+            _parsed(cms.CMSAttribute({"type": _SIGNING_TIME, "values": [_cms_time(signing_time)]}))
         )
     if include_signing_certificate_v2:
         attributes.append(parts.signing_certificate_v2)
@@ -161,16 +164,16 @@ def build_signed_data(
     signature = signer_key.sign(attrs_der, scheme)
 
     # Built bottom-up, each level frozen (re-read from its DER) before it goes into its
-    # parent: asn1crypto re-encodes a freshly built subtree every time an ancestor is
-    # built or dumped, and deep-copies it when a tagged field wraps it, so unfrozen
-    # nesting encodes the signer info once per level above it.
+    # parent, and loaded under the tag its field wears: asn1crypto re-encodes a freshly
+    # built subtree every time an ancestor is built or dumped, and deep-copies a value
+    # into a re-tagged clone when its tagging differs from the field's.
     signer_info = _parsed(
         cms.SignerInfo(
             {
-                "version": "v1",
+                "version": _V1,
                 "sid": parts.sid,
                 "digest_algorithm": parts.digest_algorithm,
-                "signed_attrs": cms.CMSAttributes.load(attrs_der),
+                "signed_attrs": cms.CMSAttributes.load(attrs_der).retag({"implicit": 0}),
                 "signature_algorithm": parts.signature_algorithm,
                 "signature": signature,
             }
@@ -180,19 +183,23 @@ def build_signed_data(
         cms.SignedData(
             {
                 # RFC 5652 §5.1: version 3 whenever eContentType is not id-data.
-                "version": "v1" if content_type == "data" else "v3",
+                "version": _V1 if content_type == "data" else _V3,
                 "digest_algorithms": parts.digest_algorithms,
                 # A dict: the field's class depends on the version (PKCS #7 compatibility).
                 "encap_content_info": {
-                    "content_type": content_type,
-                    "content": None if content is None else core.ParsableOctetString(content),
+                    "content_type": _content_type(content_type),
+                    "content": None
+                    if content is None
+                    else core.ParsableOctetString(content, explicit=0),
                 },
                 "certificates": _certificate_set(tuple(c.dump() for c in certificates)),
-                "signer_infos": [signer_info],
-            }
-        )
+                "signer_infos": _parsed(cms.SignerInfos([signer_info])),
+            },
+            explicit=0,
+        ),
+        explicit=0,
     )
-    return _parsed(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}))
+    return _parsed(cms.ContentInfo({"content_type": _SIGNED_DATA, "content": signed_data}))
 
 
 @dataclass(frozen=True)
@@ -242,14 +249,20 @@ def _certificate_set(certificate_ders: tuple[bytes, ...]) -> cms.CertificateSet 
         [
             cms.CertificateChoices(name="certificate", value=x509.Certificate.load(der))
             for der in unique
-        ]
+        ],
+        implicit=0,
     )
-    return _parsed(built)
+    return _parsed(built, implicit=0)
 
 
 @functools.lru_cache(maxsize=16)
 def _content_type_attribute(content_type: str) -> cms.CMSAttribute:
     return _parsed(cms.CMSAttribute({"type": "content_type", "values": [content_type]}))
+
+
+@functools.lru_cache(maxsize=16)
+def _content_type(content_type: str) -> cms.ContentType:
+    return _parsed(cms.ContentType(content_type))
 
 
 def verify_signed_data(
@@ -315,14 +328,22 @@ def _cms_time(moment: datetime) -> cms.Time:
     return cms.Time(name="generalized_time", value=moment)
 
 
-def _parsed(value: core.Asn1Value) -> core.Asn1Value:
+def _parsed(value: _A, **tagging: int) -> _A:
     """``value`` re-read from its DER, so its encoding is cached.
 
     asn1crypto re-encodes a freshly built structure's whole subtree each time a parent is
     dumped (quadratic in depth, ~10 ms for a signed-attributes SET with names inside);
-    a parsed copy dumps its cached bytes.  The DER is identical either way.
+    a parsed copy dumps its cached bytes.  The DER is identical either way.  ``tagging``
+    (``explicit=n`` or ``implicit=n``) is the tag ``value`` already wears and keeps.
     """
-    return value.__class__.load(value.dump())
+    return value.__class__.load(value.dump(), **tagging)
+
+
+_V1 = _parsed(cms.CMSVersion("v1"))
+_V3 = _parsed(cms.CMSVersion("v3"))
+_MESSAGE_DIGEST = _parsed(cms.CMSAttributeType("message_digest"))
+_SIGNING_TIME = _parsed(cms.CMSAttributeType("signing_time"))
+_SIGNED_DATA = _parsed(cms.ContentType("signed_data"))
 
 
 def _unpack(

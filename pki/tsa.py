@@ -53,6 +53,7 @@ class TimeStampResp(core.Sequence):
 
 _GRANTED = tsp.PKIStatusInfo.load(tsp.PKIStatusInfo({"status": "granted"}).dump())
 """The status of every granted response, parsed once so it serialises from cached bytes."""
+_TST_INFO_V1 = tsp.Version.load(tsp.Version("v1").dump())
 
 
 class TimeStampRejected(PkiError):
@@ -112,6 +113,7 @@ class TimeStampAuthority:
         validity = self.certificate["tbs_certificate"]["validity"]
         self._validity = (validity["not_before"].native, validity["not_after"].native)
         self._embedded = (self.certificate, *self.chain)
+        self._policy = tsp.ObjectIdentifier.load(tsp.ObjectIdentifier(policy_oid).dump())
         self._tsa_name = x509.GeneralName.load(
             x509.GeneralName(name="directory_name", value=self.certificate.subject)
             .retag({"explicit": 0})
@@ -177,8 +179,8 @@ class TimeStampAuthority:
             raise TimeStampRejected("system_failure", "the TSA certificate is not valid now")
         tst_info = tsp.TSTInfo(
             {
-                "version": "v1",
-                "policy": self.policy_oid,
+                "version": _TST_INFO_V1,
+                "policy": self._policy,
                 "message_imprint": imprint,
                 "serial_number": self._serial_source(),
                 "gen_time": gen_time,

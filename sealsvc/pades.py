@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from asn1crypto import algos, cms, crl, ocsp, tsp, x509
+from asn1crypto import algos, cms, core, crl, ocsp, tsp, x509
 from pdfminer.psparser import PSException
 from pyhanko.pdf_utils import content, generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -181,15 +181,17 @@ class TsaTimeStamper(TimeStamper):
 
     def request_cms(self, message_digest: bytes, md_algorithm: str) -> tuple[int, tsp.TimeStampReq]:
         nonce = get_nonce()
+        imprint = tsp.MessageImprint(
+            {"hash_algorithm": _digest_algorithm(md_algorithm), "hashed_message": message_digest}
+        )
         request = tsp.TimeStampReq(
             {
-                "version": "v1",
-                "message_imprint": {
-                    "hash_algorithm": _digest_algorithm(md_algorithm),
-                    "hashed_message": message_digest,
-                },
+                "version": _REQUEST_V1,
+                # Parsed back so that the request and the imprint check below dump it from
+                # cached bytes instead of encoding it twice.
+                "message_imprint": tsp.MessageImprint.load(imprint.dump()),
                 "nonce": nonce,
-                "cert_req": True,
+                "cert_req": _TRUE,
             }
         )
         return nonce, request
@@ -225,6 +227,9 @@ class TsaTimeStamper(TimeStamper):
             self._register_dummy(md_algorithm, token)
         return token
 
+
+_REQUEST_V1 = tsp.Version.load(tsp.Version("v1").dump())
+_TRUE = core.Boolean.load(core.Boolean(True).dump())
 
 _DUMMY_TOKENS: OrderedDict[tuple[Callable[[bytes], bytes], str], cms.ContentInfo] = OrderedDict()
 """Dummy tokens by (TSA callable, digest): only their size matters, and it is the TSA's."""
@@ -343,6 +348,23 @@ async def _reservation(signer: _SealSigner, timestamper: TimeStamper | None) -> 
         token = await timestamper.async_dummy_response(signer.digest_algorithm)
         size += len(token.dump()) + 64
     return 2 * size  # pyHanko counts the reservation in hex digits
+
+
+async def _sign(
+    pdf_signer: signers.PdfSigner,
+    writer: IncrementalPdfFileWriter,
+    signer: _SealSigner,
+    timestamper: TimeStamper | None,
+) -> io.BytesIO:
+    """Size the /Contents reservation and sign, both in the one event loop of the seal.
+
+    ``PdfSigner.sign_pdf`` is ``asyncio.run`` around ``async_sign_pdf``; running the
+    reservation in a loop of its own started a second loop per seal (~0.3 ms, 4 % of a
+    B-B seal).  The other thing ``sign_pdf`` does, closing the network sessions of a
+    validation context, does not apply: a seal's metadata carries none.
+    """
+    reserved = await _reservation(signer, timestamper)
+    return await pdf_signer.async_sign_pdf(writer, bytes_reserved=reserved)
 
 
 class _StampArtwork:
@@ -542,8 +564,7 @@ def seal_pdf(pdf: bytes, material: SealingMaterial, options: SealOptions) -> byt
             stamp_style=style,
             new_field_spec=_field_spec(pdf, writer, placement, field_name),
         )
-        reserved = asyncio.run(_reservation(signer, timestamper))
-        output = pdf_signer.sign_pdf(writer, bytes_reserved=reserved)
+        output = asyncio.run(_sign(pdf_signer, writer, signer, timestamper))
         if level.needs_validation_data:
             assert material.validation_data is not None
             output = add_validation_data(

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import random
 import re
@@ -370,8 +371,34 @@ def test_sm2_seal_checks_out_with_openssl_and_gmssl(level: Level, tmp_path: Path
         token = signer_info["unsigned_attrs"][0]["values"][0]
         tst = token["content"]["encap_content_info"]["content"].parsed
         assert tst["message_imprint"]["hash_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.401"
+        # The token covers this signature value: its imprint is SM3 over it, per openssl.
+        imprint = tst["message_imprint"]["hashed_message"].native
+        assert imprint == sm3_by_openssl(signature, tmp_path)
         tsa_signer = token["content"]["signer_infos"][0]
         assert tsa_signer["signature_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.501"
+
+
+@pytest.mark.parametrize("family", ["rsa", "sm2"])
+def test_every_time_stamped_seal_gets_a_token_of_its_own(family: str, tmp_path: Path) -> None:
+    """Nothing on the B-T path is served from a cache: the same document sealed twice gets
+    two tokens with their own serials and nonces, each over its own signature value."""
+    material = pki(family).material
+    options = SealOptions(level=Level.B_T, placement=AT)
+    seen: list[tuple[int, int]] = []
+    for _ in range(2):
+        signer_info = take_apart(seal_pdf(chinese_pdf(1), material, options)).signed_data[
+            "signer_infos"
+        ][0]
+        token = signer_info["unsigned_attrs"][0]["values"][0]
+        tst = token["content"]["encap_content_info"]["content"].parsed
+        signature = signer_info["signature"].native
+        if family == "rsa":
+            expected = hashlib.sha256(signature).digest()
+        else:
+            expected = sm3_by_openssl(signature, tmp_path)
+        assert tst["message_imprint"]["hashed_message"].native == expected
+        seen.append((tst["serial_number"].native, tst["nonce"].native))
+    assert seen[0][0] != seen[1][0] and seen[0][1] != seen[1][1]
 
 
 def test_sm2_flipped_byte_inside_the_byte_range_breaks_the_digest(tmp_path: Path) -> None:

@@ -471,6 +471,41 @@ def test_tokens_share_no_mutable_parts(family: str) -> None:
     assert embedded == {h.tsa.dump(), h.issuing.dump()}
 
 
+@pytest.mark.parametrize("family", ["rsa", "sm2"])
+def test_shared_constants_serve_each_signed_data_its_own_fields(family: str) -> None:
+    """Versions, content types and the tagged certificate sets are parsed once and shared
+    by every SignedData; alternating kinds of structure must not leak into one another."""
+    h = build_hierarchy(family)
+    tsa = make_tsa(h)
+    digest = "sm3" if family == "sm2" else "sha256"
+
+    def shape(token: cms.ContentInfo) -> tuple[str, str, list[bytes]]:
+        signed_data = token["content"]
+        certificates = [c.chosen.dump() for c in signed_data["certificates"] or []]
+        content_type = signed_data["encap_content_info"]["content_type"].native
+        return signed_data["version"].native, content_type, sorted(certificates)
+
+    tsa_certs = sorted([h.tsa.dump(), h.issuing.dump()])
+    detached = build_signed_data(
+        "data", None, h.seal_key, h.seal, [h.seal], content_digest=algorithms.digest(digest, DATA)
+    )
+    tokens = [
+        tsa.stamp(bytes(32), digest),
+        tsa.stamp(bytes(32), digest, cert_req=False),
+        detached,
+        tsa.stamp(bytes(32), digest),
+    ]
+    assert [shape(t) for t in tokens] == [
+        ("v3", "tst_info", tsa_certs),
+        ("v3", "tst_info", []),
+        ("v1", "data", [h.seal.dump()]),
+        ("v3", "tst_info", tsa_certs),
+    ]
+    for token in (*tokens[:2], tokens[3]):
+        assert verify_signed_data(token, extra_certificates=[h.tsa]).content_type == "tst_info"
+    assert verify_signed_data(detached, detached_content=DATA).content_type == "data"
+
+
 def _timestamper(h: Hierarchy, tamper: object = None) -> TsaTimeStamper:
     tsa = make_tsa(h)
 
