@@ -14,6 +14,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from api import pages, pki_routes, v1
+from api.cpu_bound import install_cpu_queue
 from api.problems import install_problem_handlers, problem, problem_responses
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sealer = Sealer(context, trust)
     app.state.verifier = DocumentVerifier(context, trust)
     install_problem_handlers(app)
+    install_cpu_queue(app)
     app.include_router(pki_routes.router)
     app.include_router(v1.router)
     app.include_router(pages.router)

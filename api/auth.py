@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from sealsvc import apikeys, seals
@@ -60,11 +61,14 @@ class Caller:
 
     def check_seal(self, context, seal_code: str) -> None:
         """Refuse another department's seal (admin keys may use every seal)."""
+        with context.database.session(read_only=True) as session:
+            self.check_seal_in(session, seal_code)
+
+    def check_seal_in(self, session: Session, seal_code: str) -> None:
+        """:meth:`check_seal` in the caller's transaction."""
         if "admin" in self.principal.scopes:
             return
-        with context.database.session(read_only=True) as session:
-            owner = seals.owner_department_code(session, seal_code)
-        if owner != self.principal.department_code:
+        if seals.owner_department_code(session, seal_code) != self.principal.department_code:
             raise Forbidden(f"this API key may not use seal {seal_code} of another department")
 
 
@@ -78,20 +82,32 @@ def _token(request: Request) -> str:
     raise Unauthorized("an API key is required (Authorization: Bearer sk_…)")
 
 
-def require_scope(scope: str) -> Callable:
+def require_scope(scope: str, *, seal_in_path: str | None = None) -> Callable:
+    """A dependency: the caller's key, which must have ``scope`` (or ``admin``).
+
+    With ``seal_in_path`` the seal named by that path parameter must belong to the key's
+    department too, looked up in the key's own transaction: one database round trip and
+    one thread hop per request instead of two, and a foreign seal is refused before the
+    upload is read.
+    """
+
     async def dependency(request: Request) -> Caller:
         token = _token(request)
         context = request.app.state.context
+        seal_code = request.path_params[seal_in_path] if seal_in_path else None
 
-        def lookup() -> Principal:
+        def authorise() -> Caller:
             with context.database.session(read_only=True) as session:
-                return apikeys.authenticate(session, token)
+                caller = Caller(apikeys.authenticate(session, token))
+                principal = caller.principal
+                if scope not in principal.scopes and "admin" not in principal.scopes:
+                    raise Forbidden(f"this API key lacks the {scope!r} scope")
+                if not _buckets.take(principal.key_id, principal.rate_per_minute):
+                    raise RateLimited("rate limit exceeded for this API key")
+                if seal_code is not None:
+                    caller.check_seal_in(session, seal_code)
+            return caller
 
-        principal = await run_in_threadpool(lookup)
-        if scope not in principal.scopes and "admin" not in principal.scopes:
-            raise Forbidden(f"this API key lacks the {scope!r} scope")
-        if not _buckets.take(principal.key_id, principal.rate_per_minute):
-            raise RateLimited("rate limit exceeded for this API key")
-        return Caller(principal)
+        return await run_in_threadpool(authorise)
 
     return dependency

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, require_scope
+from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses
 from sealsvc import licences
 from sealsvc.errors import Forbidden
@@ -74,10 +75,11 @@ async def issue(
 ) -> dict[str, Any]:
     """Render the template with ``data``, seal it with ``seals`` and store it."""
     context = request.app.state.context
-    for code in body.seals:
-        await run_in_threadpool(caller.check_seal, context, code)
-    record = await run_in_threadpool(
-        lambda: licences.issue_licence(
+
+    def check_and_issue() -> licences.LicenceRecord:
+        for code in body.seals:
+            caller.check_seal(context, code)
+        return licences.issue_licence(
             context,
             body.template,
             body.data,
@@ -86,7 +88,8 @@ async def issue(
             level=body.level,
             sealer=request.app.state.sealer,
         )
-    )
+
+    record = await run_cpu_bound(request, check_and_issue)
     return _record(request, record)
 
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from api import licence_routes, seal_routes, verify_routes
 from api.auth import Caller, require_scope
 from api.bodies import pdf_upload_body, read_pdf_upload
+from api.cpu_bound import run_cpu_bound
 from api.metrics import SEALS_APPLIED
 from api.problems import problem_responses
 from sealsvc.pades import Level, Placement, SealOptions
@@ -114,7 +114,7 @@ _UPLOAD_BODY = pdf_upload_body(
 async def sign(
     request: Request,
     code: str,
-    caller: Annotated[Caller, Depends(require_scope("sign"))],
+    caller: Annotated[Caller, Depends(require_scope("sign", seal_in_path="code"))],
     query: Annotated[SignOptions, Query()],
 ) -> Response:
     """Seal the uploaded PDF with seal ``code`` of the caller's department.
@@ -126,8 +126,8 @@ async def sign(
     context = request.app.state.context
     pdf, fields = await read_pdf_upload(request, context.settings.max_pdf_bytes)
     options = _with_form_fields(query, fields).seal_options()
-    await run_in_threadpool(caller.check_seal, context, code)
-    result = await run_in_threadpool(
+    result = await run_cpu_bound(
+        request,
         request.app.state.sealer.seal,
         pdf,
         code,

@@ -13,9 +13,9 @@ multipart body without ``file``.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from api.bodies import pdf_upload_body, read_pdf_upload
+from api.cpu_bound import run_cpu_bound
 from api.metrics import VERIFICATIONS
 from api.problems import problem_responses
 from sealsvc.verification.service import DocumentCheck, DocumentVerifier
@@ -32,9 +32,9 @@ _UPLOAD_BODY = pdf_upload_body(
 async def check_upload(
     request: Request, pdf: bytes, licence_number: str | None = None
 ) -> DocumentCheck:
-    """Verify ``pdf`` in the threadpool with the app's verifier; count the verdict."""
+    """Verify ``pdf`` with the app's verifier (a CPU-bound job); count the verdict."""
     verifier: DocumentVerifier = request.app.state.verifier
-    result = await run_in_threadpool(lambda: verifier.check(pdf, licence_number=licence_number))
+    result = await run_cpu_bound(request, verifier.check, pdf, licence_number=licence_number)
     VERIFICATIONS.labels(indication=result.report.verdict.value).inc()
     return result
 

@@ -219,6 +219,10 @@ def test_another_departments_seal_is_403(api_world: ApiWorld, d26_key: str) -> N
     other = api_world.demo_seal("ZZ-FTZ", "rsa").code
     body = assert_problem(sign(api_world, other, d26_key), 403)
     assert other in body["detail"]
+    # checked with the key, before the upload is read: its size or format does not matter
+    too_big = b"%" * (api_world.settings.max_pdf_bytes + 1)
+    assert_problem(sign(api_world, other, d26_key, pdf=too_big), 403)
+    assert_problem(sign(api_world, "41010099999999", d26_key, pdf=b"not a PDF"), 404)
     assert api_world.audit_entries(other) == []
 
 

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,6 +124,20 @@ def test_sign_at_b_t_over_http(live_server: LiveServer, algorithm: str, tmp_path
     with httpx.Client(base_url=live_server.url) as client:
         metrics = client.get("/metrics").text
     assert 'sealsvc_seals_applied_total{level="B-T"}' in metrics
+
+
+def test_concurrent_seals_each_answered_and_audited(live_server: LiveServer) -> None:
+    """Eight clients at once on one worker: its CPU queue seals them one after another."""
+    code = live_server.demo_seal("ZZ-FTZ", "rsa").code
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda _: sign(live_server, code, level="B-B"), range(8)))
+    assert [r.status_code for r in responses] == [200] * 8, [r.text for r in responses]
+    hashes = {int(r.headers["X-Audit-Seq"]): r.headers["X-Document-SHA256"] for r in responses}
+    assert len(hashes) == 8
+    logged = {e["seq"]: e["document_hash"] for e in audit_entries(live_server, code)}
+    assert {seq: logged[seq] for seq in hashes} == hashes
+    for response in responses:
+        assert hashlib.sha256(response.content).hexdigest() == response.headers["X-Document-SHA256"]
 
 
 def openssl_ocsp(seal: Path, pems: Path, url: str) -> str:
