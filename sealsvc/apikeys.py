@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from sealsvc import audit, departments
 from sealsvc.errors import InvalidInput, NotFound, Unauthorized
-from sealsvc.models import ApiKey, utcnow
+from sealsvc.models import ApiKey, Department, utcnow
 
 __all__ = [
     "SCOPES",
@@ -100,7 +100,20 @@ def authenticate(session: Session, token: str) -> Principal:
     if not match:
         raise Unauthorized("malformed API key")
     key_id, secret = match.groups()
-    row = session.scalars(select(ApiKey).where(ApiKey.key_id == key_id)).first()
+    # One Core query, the key with its department's code: every API request runs it, and
+    # loading ORM objects (and the department lazily) took twice as long.
+    row = session.execute(
+        select(
+            ApiKey.secret_sha256,
+            ApiKey.revoked_at,
+            ApiKey.name,
+            ApiKey.scopes,
+            ApiKey.rate_per_minute,
+            Department.code.label("department_code"),
+        )
+        .outerjoin(Department, Department.id == ApiKey.department_id)
+        .where(ApiKey.key_id == key_id)
+    ).first()
     # compare even when the row is missing, so timing does not tell which key ids exist
     expected = row.secret_sha256 if row else "0" * 64
     if not hmac.compare_digest(expected, _digest(secret)) or row is None:
@@ -108,9 +121,9 @@ def authenticate(session: Session, token: str) -> Principal:
     if row.revoked_at is not None:
         raise Unauthorized("this API key has been revoked")
     return Principal(
-        key_id=row.key_id,
+        key_id=key_id,
         name=row.name,
-        department_code=row.department.code if row.department else None,
+        department_code=row.department_code,
         scopes=frozenset(row.scopes.split(",")),
         rate_per_minute=row.rate_per_minute,
     )

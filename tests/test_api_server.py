@@ -126,6 +126,31 @@ def test_sign_at_b_t_over_http(live_server: LiveServer, algorithm: str, tmp_path
     assert 'sealsvc_seals_applied_total{level="B-T"}' in metrics
 
 
+def test_key_revoked_by_another_process_is_refused_at_once(live_server: LiveServer) -> None:
+    """No authentication result outlives its key: the next request after a revocation fails."""
+    created = live_server.sealctl(
+        "apikey", "create", "--name", "revoked soon", "--scopes", "sign", "--dept", "ZZ-FTZ",
+        "--json",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    token = json.loads(created.stdout)["token"]
+    code = live_server.demo_seal("ZZ-FTZ", "rsa").code
+
+    def attempt() -> httpx.Response:  # authorised, the body is then refused as not a PDF
+        return httpx.post(
+            f"{live_server.url}/v1/seals/{code}/sign",
+            content=b"not a PDF",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/pdf"},
+        )
+
+    assert attempt().status_code == 400
+    revoked = live_server.sealctl("apikey", "revoke", token.split("_")[1])
+    assert revoked.returncode == 0, revoked.stderr
+    refused = attempt()
+    assert refused.status_code == 401
+    assert "revoked" in refused.json()["detail"]
+
+
 def test_concurrent_seals_each_answered_and_audited(live_server: LiveServer) -> None:
     """Eight clients at once on one worker: its CPU queue seals them one after another."""
     code = live_server.demo_seal("ZZ-FTZ", "rsa").code
