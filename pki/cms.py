@@ -28,12 +28,12 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from asn1crypto import cms, core, tsp, x509
 
 from pki import algorithms
 from pki.algorithms import SignatureScheme, SigningKey
+from pki.asn1.cached import parsed
 from pki.errors import SignatureInvalid, UnsupportedAlgorithm
 
 __all__ = [
@@ -42,8 +42,6 @@ __all__ = [
     "signing_certificate_v2",
     "verify_signed_data",
 ]
-
-_A = TypeVar("_A", bound=core.Asn1Value)
 
 _ESS_HASHES = frozenset({"sha256", "sha384", "sha512", "sm3"})
 """Digests allowed in ESSCertIDv2 (SHA-1 only appears in the legacy v1 attribute)."""
@@ -85,7 +83,7 @@ def signing_certificate_v2(
     """
     if hash_algorithm not in _ESS_HASHES:
         raise UnsupportedAlgorithm(f"unsupported ESSCertIDv2 hash {hash_algorithm}")
-    cert_id = _parsed(
+    cert_id = parsed(
         tsp.ESSCertIDv2(
             {
                 "hash_algorithm": {"algorithm": hash_algorithm},
@@ -149,11 +147,11 @@ def build_signed_data(
     # Each attribute is frozen before the SET OF sorts (and so dumps) them all.
     attributes = [
         _content_type_attribute(content_type),
-        _parsed(cms.CMSAttribute({"type": _MESSAGE_DIGEST, "values": [content_digest]})),
+        parsed(cms.CMSAttribute({"type": _MESSAGE_DIGEST, "values": [content_digest]})),
     ]
     if signing_time is not None:
         attributes.append(
-            _parsed(cms.CMSAttribute({"type": _SIGNING_TIME, "values": [_cms_time(signing_time)]}))
+            parsed(cms.CMSAttribute({"type": _SIGNING_TIME, "values": [_cms_time(signing_time)]}))
         )
     if include_signing_certificate_v2:
         attributes.append(parts.signing_certificate_v2)
@@ -167,7 +165,7 @@ def build_signed_data(
     # parent, and loaded under the tag its field wears: asn1crypto re-encodes a freshly
     # built subtree every time an ancestor is built or dumped, and deep-copies a value
     # into a re-tagged clone when its tagging differs from the field's.
-    signer_info = _parsed(
+    signer_info = parsed(
         cms.SignerInfo(
             {
                 "version": _V1,
@@ -179,7 +177,7 @@ def build_signed_data(
             }
         )
     )
-    signed_data = _parsed(
+    signed_data = parsed(
         cms.SignedData(
             {
                 # RFC 5652 §5.1: version 3 whenever eContentType is not id-data.
@@ -193,13 +191,13 @@ def build_signed_data(
                     else core.ParsableOctetString(content, explicit=0),
                 },
                 "certificates": _certificate_set(tuple(c.dump() for c in certificates)),
-                "signer_infos": _parsed(cms.SignerInfos([signer_info])),
+                "signer_infos": parsed(cms.SignerInfos([signer_info])),
             },
             explicit=0,
         ),
         explicit=0,
     )
-    return _parsed(cms.ContentInfo({"content_type": _SIGNED_DATA, "content": signed_data}))
+    return parsed(cms.ContentInfo({"content_type": _SIGNED_DATA, "content": signed_data}))
 
 
 @dataclass(frozen=True)
@@ -231,11 +229,11 @@ def _signer_parts(
     algorithm = cms.DigestAlgorithm({"algorithm": digest_algorithm})
     ess_hash = "sm3" if scheme is SignatureScheme.SM2_SM3 else "sha256"
     return _SignerParts(
-        sid=_parsed(sid),
-        digest_algorithm=_parsed(algorithm),
-        digest_algorithms=_parsed(cms.DigestAlgorithms([algorithm])),
-        signature_algorithm=_parsed(scheme.algorithm_identifier()),
-        signing_certificate_v2=_parsed(signing_certificate_v2(certificate, ess_hash)),
+        sid=parsed(sid),
+        digest_algorithm=parsed(algorithm),
+        digest_algorithms=parsed(cms.DigestAlgorithms([algorithm])),
+        signature_algorithm=parsed(scheme.algorithm_identifier()),
+        signing_certificate_v2=parsed(signing_certificate_v2(certificate, ess_hash)),
     )
 
 
@@ -252,17 +250,17 @@ def _certificate_set(certificate_ders: tuple[bytes, ...]) -> cms.CertificateSet 
         ],
         implicit=0,
     )
-    return _parsed(built, implicit=0)
+    return parsed(built, implicit=0)
 
 
 @functools.lru_cache(maxsize=16)
 def _content_type_attribute(content_type: str) -> cms.CMSAttribute:
-    return _parsed(cms.CMSAttribute({"type": "content_type", "values": [content_type]}))
+    return parsed(cms.CMSAttribute({"type": "content_type", "values": [content_type]}))
 
 
 @functools.lru_cache(maxsize=16)
 def _content_type(content_type: str) -> cms.ContentType:
-    return _parsed(cms.ContentType(content_type))
+    return parsed(cms.ContentType(content_type))
 
 
 def verify_signed_data(
@@ -328,22 +326,11 @@ def _cms_time(moment: datetime) -> cms.Time:
     return cms.Time(name="generalized_time", value=moment)
 
 
-def _parsed(value: _A, **tagging: int) -> _A:
-    """``value`` re-read from its DER, so its encoding is cached.
-
-    asn1crypto re-encodes a freshly built structure's whole subtree each time a parent is
-    dumped (quadratic in depth, ~10 ms for a signed-attributes SET with names inside);
-    a parsed copy dumps its cached bytes.  The DER is identical either way.  ``tagging``
-    (``explicit=n`` or ``implicit=n``) is the tag ``value`` already wears and keeps.
-    """
-    return value.__class__.load(value.dump(), **tagging)
-
-
-_V1 = _parsed(cms.CMSVersion("v1"))
-_V3 = _parsed(cms.CMSVersion("v3"))
-_MESSAGE_DIGEST = _parsed(cms.CMSAttributeType("message_digest"))
-_SIGNING_TIME = _parsed(cms.CMSAttributeType("signing_time"))
-_SIGNED_DATA = _parsed(cms.ContentType("signed_data"))
+_V1 = parsed(cms.CMSVersion("v1"))
+_V3 = parsed(cms.CMSVersion("v3"))
+_MESSAGE_DIGEST = parsed(cms.CMSAttributeType("message_digest"))
+_SIGNING_TIME = parsed(cms.CMSAttributeType("signing_time"))
+_SIGNED_DATA = parsed(cms.ContentType("signed_data"))
 
 
 def _unpack(

@@ -30,6 +30,7 @@ from asn1crypto import ocsp, x509
 
 from pki import algorithms
 from pki.algorithms import SigningKey
+from pki.asn1.cached import parsed
 from pki.certificates import key_identifier
 from pki.clock import now_utc
 from pki.crl import REASONS
@@ -125,9 +126,9 @@ class OcspResponder:
             raise CertificateError(
                 "the responder certificate must be issued by the CA with the OCSPSigning EKU"
             )
-        # Loaded copies cache their DER; freshly built asn1crypto objects re-encode per dump.
-        self.responder_certificate = x509.Certificate.load(responder_certificate.dump())
-        self.issuer_certificate = x509.Certificate.load(issuer_certificate.dump())
+        # Parsed copies serialise from cached bytes (``pki.asn1.cached``).
+        self.responder_certificate = parsed(responder_certificate)
+        self.issuer_certificate = parsed(issuer_certificate)
         self._key = key
         self._lookup = status_lookup
         self._clock = clock

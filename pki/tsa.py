@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from asn1crypto import cms, core, tsp, x509
 
 from pki.algorithms import SigningKey
+from pki.asn1.cached import parsed
 from pki.certificates import POLICY_TSA, random_serial
 from pki.clock import now_utc
 from pki.cms import build_signed_data
@@ -51,9 +52,9 @@ class TimeStampResp(core.Sequence):
     ]
 
 
-_GRANTED = tsp.PKIStatusInfo.load(tsp.PKIStatusInfo({"status": "granted"}).dump())
+_GRANTED = parsed(tsp.PKIStatusInfo({"status": "granted"}))
 """The status of every granted response, parsed once so it serialises from cached bytes."""
-_TST_INFO_V1 = tsp.Version.load(tsp.Version("v1").dump())
+_TST_INFO_V1 = parsed(tsp.Version("v1"))
 
 
 class TimeStampRejected(PkiError):
@@ -98,11 +99,10 @@ class TimeStampAuthority:
             raise CertificateError("a TSA certificate needs the critical timeStamping EKU only")
         if accuracy_ms < 1:
             raise ValueError("accuracy_ms must be at least 1")
-        # Parsed-from-DER objects cache their encoding; freshly built ones are re-encoded on
-        # every dump (100x slower per token), so keep loaded copies.
-        self.certificate = x509.Certificate.load(certificate.dump())
+        # Parsed copies serialise from cached bytes (``pki.asn1.cached``).
+        self.certificate = parsed(certificate)
         self._key = key
-        self.chain = [x509.Certificate.load(c.dump()) for c in chain]
+        self.chain = [parsed(c) for c in chain]
         self.policy_oid = policy_oid
         self.accuracy_ms = accuracy_ms
         self._serial_source = serial_source or random_serial
@@ -113,16 +113,16 @@ class TimeStampAuthority:
         validity = self.certificate["tbs_certificate"]["validity"]
         self._validity = (validity["not_before"].native, validity["not_after"].native)
         self._embedded = (self.certificate, *self.chain)
-        self._policy = tsp.ObjectIdentifier.load(tsp.ObjectIdentifier(policy_oid).dump())
-        self._tsa_name = x509.GeneralName.load(
-            x509.GeneralName(name="directory_name", value=self.certificate.subject)
-            .retag({"explicit": 0})
-            .dump(),
+        self._policy = parsed(tsp.ObjectIdentifier(policy_oid))
+        self._tsa_name = parsed(
+            x509.GeneralName(name="directory_name", value=self.certificate.subject).retag(
+                {"explicit": 0}
+            ),
             explicit=0,
         )
         seconds, millis = divmod(accuracy_ms, 1000)
         accuracy = {k: v for k, v in (("seconds", seconds), ("millis", millis)) if v}
-        self._accuracy = tsp.Accuracy.load(tsp.Accuracy(accuracy).dump())
+        self._accuracy = parsed(tsp.Accuracy(accuracy))
 
     def __repr__(self) -> str:
         return f"TimeStampAuthority({self.certificate.subject.human_friendly!r})"

@@ -55,6 +55,7 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.stamp import StaticStampStyle
 
 from pki.algorithms import SigningKey
+from pki.asn1.cached import parsed
 from pki.errors import PkiError, UnsupportedAlgorithm
 from pki.pdf_signer import KeyHandleSigner
 from sealsvc.anchors import find_text
@@ -189,7 +190,7 @@ class TsaTimeStamper(TimeStamper):
                 "version": _REQUEST_V1,
                 # Parsed back so that the request and the imprint check below dump it from
                 # cached bytes instead of encoding it twice.
-                "message_imprint": tsp.MessageImprint.load(imprint.dump()),
+                "message_imprint": parsed(imprint),
                 "nonce": nonce,
                 "cert_req": _TRUE,
             }
@@ -228,8 +229,8 @@ class TsaTimeStamper(TimeStamper):
         return token
 
 
-_REQUEST_V1 = tsp.Version.load(tsp.Version("v1").dump())
-_TRUE = core.Boolean.load(core.Boolean(True).dump())
+_REQUEST_V1 = parsed(tsp.Version("v1"))
+_TRUE = parsed(core.Boolean(True))
 
 _DUMMY_TOKENS: OrderedDict[tuple[Callable[[bytes], bytes], str], cms.ContentInfo] = OrderedDict()
 """Dummy tokens by (TSA callable, digest): only their size matters, and it is the TSA's."""
@@ -244,7 +245,7 @@ def _digest_algorithm(md_algorithm: str) -> algos.DigestAlgorithm:
     Built as pyHanko builds it (NULL parameters for the SHA-2 family), so the request
     bytes are the ones pyHanko itself would send.
     """
-    return algos.DigestAlgorithm.load(algos.DigestAlgorithm({"algorithm": md_algorithm}).dump())
+    return parsed(algos.DigestAlgorithm({"algorithm": md_algorithm}))
 
 
 class _SealSigner(KeyHandleSigner):
@@ -263,7 +264,7 @@ class _SealSigner(KeyHandleSigner):
         attribute = simple_cms_attribute(
             "signing_certificate_v2", as_signing_certificate_v2(certificate)
         )
-        self._signing_certificate_v2 = cms.CMSAttribute.load(attribute.dump())
+        self._signing_certificate_v2 = parsed(attribute)
         self.certificate_bytes = sum(len(c.dump()) for c in {certificate, *chain})
         """DER size of every certificate the SignedData embeds (for the reservation)."""
 

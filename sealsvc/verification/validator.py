@@ -34,6 +34,7 @@ from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndi
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
 
 from pki import algorithms
+from pki.asn1.cached import parsed
 from pki.chain import ChainFailure
 from pki.clock import now_utc
 from pki.errors import PkiError
@@ -86,8 +87,7 @@ class TrustAnchors:
     def __post_init__(self) -> None:
         # Re-parse from DER: an asn1crypto object built in memory re-encodes itself on every
         # dump(), which path building and CRL/OCSP matching do many times per document.
-        parsed = tuple(x509.Certificate.load(c.dump()) for c in self.certificates)
-        object.__setattr__(self, "certificates", parsed)
+        object.__setattr__(self, "certificates", tuple(parsed(c) for c in self.certificates))
 
     @classmethod
     def from_pem(cls, *blobs: bytes) -> TrustAnchors:
