@@ -35,6 +35,7 @@ from sealsvc.pades import (
     add_document_timestamp,
     add_validation_data,
 )
+from sealsvc.sealing import check_upload_size
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification.pdf_signatures import (
     FormatProblem,
@@ -74,9 +75,7 @@ class ArchiveExtender:
         :class:`InvalidInput` for anything that is not a readable PDF with at least one
         signature of this service.
         """
-        limit = self._context.settings.max_pdf_bytes
-        if len(pdf) > limit:
-            raise InvalidInput(f"the PDF is {len(pdf)} bytes; the limit is {limit} bytes")
+        check_upload_size(self._context.settings, pdf)
         try:
             document = read_document(pdf)
         except FormatProblem as exc:

@@ -21,11 +21,12 @@ from pki.certificates import load_certificate
 from pki.clock import now_utc
 from pki.fsutil import atomic_write
 from sealsvc import audit, seals
+from sealsvc.config import Settings
 from sealsvc.errors import InvalidInput
 from sealsvc.pades import SealingMaterial, SealOptions, TsaTimeStamper, seal_pdf
 from sealsvc.trust_services import TrustServices
 
-__all__ = ["SealResult", "Sealer", "write_output"]
+__all__ = ["SealResult", "Sealer", "check_upload_size", "write_output"]
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,8 @@ class Sealer:
         The size limit guards against hostile uploads; ``trusted_input`` lifts it for
         documents the service rendered itself (licences), which are not uploads.
         """
-        limit = self._context.settings.max_pdf_bytes
-        if not trusted_input and len(pdf) > limit:
-            raise InvalidInput(f"the PDF is {len(pdf)} bytes; the limit is {limit} bytes")
+        if not trusted_input:
+            check_upload_size(self._context.settings, pdf)
         now = now or now_utc()
         database = self._context.database
         with database.session(read_only=True) as session:
@@ -129,6 +129,13 @@ class Sealer:
             certificate_serial=str(certificate.serial_number),
             audit_seq=audit_seq,
         )
+
+
+def check_upload_size(settings: Settings, pdf: bytes) -> None:
+    """Refuse a PDF above the configured limit before any parsing touches it."""
+    limit = settings.max_pdf_bytes
+    if len(pdf) > limit:
+        raise InvalidInput(f"the PDF is {len(pdf)} bytes; the limit is {limit} bytes")
 
 
 def write_output(path: Path, data: bytes) -> None:

@@ -158,6 +158,12 @@ def test_bad_input_is_a_clear_error_and_leaves_no_trace(
         assert not audit.query(session, action="archive.extend")
 
 
+def test_an_oversized_file_is_refused_before_it_is_parsed(world: World) -> None:
+    too_big = b"%PDF-1.7\n" + bytes(world.context.settings.max_pdf_bytes)
+    with pytest.raises(InvalidInput, match="the limit is"):
+        ArchiveExtender(world.context, world.trust).extend(too_big, actor=ACTOR)
+
+
 def test_a_document_of_another_authority_is_not_extended(world: World) -> None:
     """Its revocation data would have to be fetched from addresses the file names."""
     foreign = certified_no_changes_pdf("rsa")  # sealed under the tests' own CA
