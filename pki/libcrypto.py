@@ -5,95 +5,46 @@ key export to the provider, padding and digest parameters) for every signature a
 verification.  On OpenSSL 3 that set-up costs as much as an RSA verification itself, and
 it held our RSA verify and P-256 rates to 60–75 % of ``openssl speed``, which initialises a
 context once and reuses it.  Here each key keeps one initialised context per thread and
-operation (contexts are not thread-safe, keys are), so an operation costs the SHA-256
-(``hashlib``, itself on this same libcrypto) plus one ``EVP_PKEY_sign``/``EVP_PKEY_verify``.
+operation (contexts are not thread-safe, keys are), and a signature or verification is a
+single C call (``pki._libcrypto``, built from ``pki/_libcrypto_build.py``) that hashes the
+message with SHA-256 and runs ``EVP_PKEY_sign``/``EVP_PKEY_verify`` on that context.
 
 The library is the one Python's own ``hashlib`` and ``ssl`` are linked against (Debian's
-``libssl3``, also behind the ``openssl`` command that the tests cross-check with), loaded
-through cffi in ABI mode: only the stable public OpenSSL 3.0 functions declared below are
-used, and nothing is compiled at install time.  Key bytes go in and out only as DER
-(PKCS#8 for the key store, which encrypts it at once; SubjectPublicKeyInfo for the rest);
-the scratch buffers that held private DER are wiped before they are released.
+``libssl3``, also behind the ``openssl`` command that the tests cross-check with); only
+stable public OpenSSL 3.0 functions are used.  Key bytes go in and out only as DER (PKCS#8
+for the key store, which encrypts it at once; SubjectPublicKeyInfo for the rest); the
+scratch buffers that held private DER are wiped before they are released.
 
 SM2 stays on Tongsuo (``pki.sm2``): its signer-ID handling is what GB/T 32918 needs.
 """
 
 from __future__ import annotations
 
-import ctypes.util
-import hashlib
 import threading
 from enum import Enum
 from typing import Final, NamedTuple
 
-import cffi
-
 from pki.errors import SignatureInvalid, UnsupportedAlgorithm
+
+try:
+    from pki._libcrypto import ffi as _ffi
+    from pki._libcrypto import lib as _lib
+except ImportError as exc:  # an install without a C compiler or OpenSSL headers
+    raise ImportError(
+        "pki._libcrypto is not built: run scripts/bootstrap.sh "
+        "(it needs gcc, python3-dev and libssl-dev)"
+    ) from exc
 
 __all__ = ["OPENSSL_VERSION", "Padding", "PrivateKey", "PublicKey"]
 
-_ffi = cffi.FFI()
-_ffi.cdef(
-    """
-    typedef struct evp_pkey_st EVP_PKEY;
-    typedef struct evp_pkey_ctx_st EVP_PKEY_CTX;
-    typedef struct evp_md_st EVP_MD;
-    typedef struct pkcs8_priv_key_info_st PKCS8_PRIV_KEY_INFO;
-
-    unsigned long OpenSSL_version_num(void);
-    const char *OpenSSL_version(int type);
-    void ERR_clear_error(void);
-
-    EVP_PKEY *EVP_PKEY_Q_keygen(void *libctx, const char *propq, const char *type, ...);
-    EVP_PKEY *d2i_AutoPrivateKey(EVP_PKEY **a, const unsigned char **pp, long length);
-    EVP_PKEY *d2i_PUBKEY(EVP_PKEY **a, const unsigned char **pp, long length);
-    int i2d_PUBKEY(const EVP_PKEY *a, unsigned char **pp);
-    PKCS8_PRIV_KEY_INFO *EVP_PKEY2PKCS8(const EVP_PKEY *pkey);
-    int i2d_PKCS8_PRIV_KEY_INFO(const PKCS8_PRIV_KEY_INFO *a, unsigned char **pp);
-    void PKCS8_PRIV_KEY_INFO_free(PKCS8_PRIV_KEY_INFO *a);
-    void EVP_PKEY_free(EVP_PKEY *pkey);
-    int EVP_PKEY_get_base_id(const EVP_PKEY *pkey);
-    int EVP_PKEY_get_bits(const EVP_PKEY *pkey);
-    int EVP_PKEY_get_size(const EVP_PKEY *pkey);
-    int EVP_PKEY_get_group_name(const EVP_PKEY *pkey, char *name, size_t name_sz,
-                                size_t *gname_len);
-
-    const EVP_MD *EVP_sha256(void);
-    EVP_PKEY_CTX *EVP_PKEY_CTX_new(EVP_PKEY *pkey, void *e);
-    void EVP_PKEY_CTX_free(EVP_PKEY_CTX *ctx);
-    int EVP_PKEY_sign_init(EVP_PKEY_CTX *ctx);
-    int EVP_PKEY_sign(EVP_PKEY_CTX *ctx, unsigned char *sig, size_t *siglen,
-                      const unsigned char *tbs, size_t tbslen);
-    int EVP_PKEY_verify_init(EVP_PKEY_CTX *ctx);
-    int EVP_PKEY_verify(EVP_PKEY_CTX *ctx, const unsigned char *sig, size_t siglen,
-                        const unsigned char *tbs, size_t tbslen);
-    int EVP_PKEY_CTX_set_signature_md(EVP_PKEY_CTX *ctx, const EVP_MD *md);
-    int EVP_PKEY_CTX_set_rsa_padding(EVP_PKEY_CTX *ctx, int pad_mode);
-    int EVP_PKEY_CTX_set_rsa_pss_saltlen(EVP_PKEY_CTX *ctx, int saltlen);
-    int EVP_PKEY_CTX_set_rsa_mgf1_md(EVP_PKEY_CTX *ctx, const EVP_MD *md);
-    """
-)
-
-
-def _load_libcrypto() -> object:
-    candidates = ["libcrypto.so.3", ctypes.util.find_library("crypto")]
-    for name in filter(None, candidates):
-        try:
-            lib = _ffi.dlopen(name)
-        except OSError:
-            continue
-        if lib.OpenSSL_version_num() >= 0x30000000:
-            return lib
+if _lib.OpenSSL_version_num() < 0x30000000:  # built against 3, run with an older library
     raise ImportError("sealsvc needs OpenSSL 3 libcrypto (Debian: apt-get install libssl3)")
-
-
-_lib = _load_libcrypto()
 OPENSSL_VERSION: Final = _ffi.string(_lib.OpenSSL_version(0)).decode()
 
 _EVP_PKEY_RSA, _EVP_PKEY_RSA_PSS, _EVP_PKEY_EC = 6, 912, 408
 _RSA_PKCS1_PADDING, _RSA_PKCS1_PSS_PADDING = 1, 6
 _PSS_SALT_LENGTH = 32  # = the SHA-256 output, what RFC 8017 recommends and we put in params
-_SHA256 = _lib.EVP_sha256()
+_SHA256 = _lib.sealsvc_sha256()  # fetched once, shared with the C helpers
 
 
 class Padding(Enum):
@@ -122,7 +73,6 @@ class _Operation(NamedTuple):
     ctx: object
     signature: object
     """Output buffer of ``EVP_PKEY_sign`` (signatures are public; reused, never returned)."""
-    length: object
     size: int
 
 
@@ -171,9 +121,7 @@ class _Key:
                 _lib.ERR_clear_error()
                 raise UnsupportedAlgorithm(f"OpenSSL cannot set up {padding.value} for this key")
             size = _lib.EVP_PKEY_get_size(self._pkey)
-            operation = _Operation(
-                ctx, _ffi.new("unsigned char[]", size), _ffi.new("size_t *"), size
-            )
+            operation = _Operation(ctx, _ffi.new("char[]", size), size)
             setattr(self._contexts, padding._value_, operation)
         return operation
 
@@ -187,11 +135,9 @@ class PublicKey(_Key):
 
     def verify(self, message: bytes, signature: bytes, padding: Padding) -> None:
         """Raise :class:`SignatureInvalid` unless ``signature`` is over SHA-256(message)."""
-        digest = hashlib.sha256(message).digest()
         ctx = self._operation(padding).ctx
-        ok = _lib.EVP_PKEY_verify(ctx, signature, len(signature), digest, 32)
-        if ok != 1:
-            _lib.ERR_clear_error()  # 0 = mismatch, < 0 = undecodable; same answer to callers
+        message, signature = _c_bytes(message), _c_bytes(signature)
+        if not _lib.sealsvc_verify_sha256(ctx, message, len(message), signature, len(signature)):
             raise SignatureInvalid(f"{padding.value} signature does not verify")
 
 
@@ -230,13 +176,19 @@ class PrivateKey(_Key):
 
     def sign(self, message: bytes, padding: Padding) -> bytes:
         """Signature over SHA-256(message): PKCS#1/PSS bytes or DER ECDSA ``{r, s}``."""
-        digest = hashlib.sha256(message).digest()
-        ctx, signature, length, size = self._operation(padding)
-        length[0] = size
-        if _lib.EVP_PKEY_sign(ctx, signature, length, digest, 32) != 1:
-            _lib.ERR_clear_error()
+        ctx, signature, size = self._operation(padding)
+        message = _c_bytes(message)
+        length = _lib.sealsvc_sign_sha256(ctx, message, len(message), signature, size)
+        if not length:
             raise UnsupportedAlgorithm(f"OpenSSL failed to compute a {padding.value} signature")
-        return _ffi.buffer(signature, length[0])[:]
+        return _ffi.unpack(signature, length)
+
+
+def _c_bytes(data: bytes | bytearray | memoryview) -> object:
+    """``bytes`` pass to C as they are; other buffers (bytearray, memoryview) are wrapped."""
+    if type(data) is bytes:
+        return data
+    return _ffi.from_buffer("unsigned char[]", data)
 
 
 def _d2i(decode: object, der: bytes, what: str) -> object:

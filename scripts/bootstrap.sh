@@ -5,8 +5,8 @@
 #   scripts/bootstrap.sh --test   the same plus the test extras (pytest, gmssl, ruff, ...)
 #
 # Debian packages are installed only when one is missing (one `apt-get update` first).
-# The venv is reinstalled only when pyproject.toml changed since the last run: a stamp
-# file inside .venv keeps the hash of pyproject.toml and the extras it was installed with.
+# The venv is reinstalled only when pyproject.toml or the compiled part changed: a stamp
+# file inside .venv keeps their hash and the extras it was installed with.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,9 +20,10 @@ esac
 
 # Tools the service and its tests call: openssl (SM2 distid checks), poppler (pdfsig,
 # pdftotext), CJK fonts for rendered licences, PostgreSQL for the multi-node database
-# tests, zbar for QR codes, NSS certutil (trust store for pdfsig), chromium for page tests.
+# tests, zbar for QR codes, NSS certutil (trust store for pdfsig), chromium for page tests;
+# gcc with the OpenSSL 3 and Python headers to build pki._libcrypto (pki/_libcrypto_build.py).
 APT_PACKAGES=(
-  openssl poppler-utils fonts-wqy-zenhei fonts-arphic-uming postgresql
+  openssl libssl-dev gcc python3-dev poppler-utils fonts-wqy-zenhei fonts-arphic-uming postgresql
   zbar-tools libzbar0 libnss3-tools chromium chromium-driver curl python3-venv
 )
 
@@ -69,7 +70,8 @@ create_venv() {
 
 install_python_packages() {
   local stamp=.venv/.sealsvc-bootstrap hash wanted
-  hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  # The compiled part (setup.py, pki/_libcrypto_build.py) is rebuilt when it changes too.
+  hash="$(cat pyproject.toml setup.py pki/_libcrypto_build.py | sha256sum | cut -d' ' -f1)"
   wanted="$hash ${extras:-runtime}"
   # A test install covers the runtime one, so `./run.sh` after `./test.sh` costs nothing.
   if [ -f "$stamp" ]; then

@@ -69,6 +69,28 @@ def test_signatures_verify_in_cryptography_and_back(
         ours.verify(MESSAGE + b".", theirs, pad)
 
 
+@pytest.mark.parametrize(("kind", "pad"), CASES)
+def test_any_buffer_and_any_length_is_hashed_whole(
+    keys: dict[str, libcrypto.PrivateKey], kind: str, pad: Padding
+) -> None:
+    """The C helper hashes what it is given: bytes, bytearray or a memoryview slice, empty
+    or megabytes; ``cryptography`` checks each signature over the plain bytes."""
+    big = bytes(range(256)) * 8192  # 2 MiB
+    public = libcrypto.PublicKey.from_spki(keys[kind].spki_der())
+    theirs = _cryptography_public(keys[kind])
+    for message, plain in [
+        (b"", b""),
+        (bytearray(MESSAGE), MESSAGE),
+        (memoryview(big)[5:-7], big[5:-7]),
+        (big, big),
+    ]:
+        signature = keys[kind].sign(message, pad)
+        theirs.verify(signature, plain, *_CRYPTOGRAPHY_PADDING[pad]())
+        public.verify(message, bytearray(signature), pad)
+        with pytest.raises(SignatureInvalid):
+            public.verify(plain + b".", signature, pad)
+
+
 def test_generated_keys_are_what_was_asked_and_pass_openssl_check(
     keys: dict[str, libcrypto.PrivateKey], tmp_path: Path
 ) -> None:
