@@ -21,7 +21,9 @@ SM2 stays on Tongsuo (``pki.sm2``): its signer-ID handling is what GB/T 32918 ne
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from enum import Enum
+from functools import partial
 from typing import Final, NamedTuple
 
 from pki.errors import SignatureInvalid, UnsupportedAlgorithm
@@ -35,7 +37,7 @@ except ImportError as exc:  # an install without a C compiler or OpenSSL headers
         "(it needs gcc, python3-dev and libssl-dev)"
     ) from exc
 
-__all__ = ["OPENSSL_VERSION", "Padding", "PrivateKey", "PublicKey"]
+__all__ = ["OPENSSL_VERSION", "Padding", "PrivateKey", "PublicKey", "Signer", "Verifier"]
 
 if _lib.OpenSSL_version_num() < 0x30000000:  # built against 3, run with an older library
     raise ImportError("sealsvc needs OpenSSL 3 libcrypto (Debian: apt-get install libssl3)")
@@ -76,14 +78,25 @@ class _Operation(NamedTuple):
     size: int
 
 
+Signer = Callable[[bytes], bytes]
+Verifier = Callable[[bytes, bytes], None]
+
+
 class _Key:
-    """An ``EVP_PKEY`` and, per thread, one initialised context per operation and padding."""
+    """An ``EVP_PKEY`` and, per thread, one initialised context per operation and padding.
+
+    ``signer(padding)``/``verifier(padding)`` hand out a function bound to this key and
+    padding: per call it does one thread-local lookup and one C call, which is all the
+    Python a P-256 signature can afford.  The bound functions hold the key's ``EVP_PKEY``
+    and contexts, not the key object, so no reference cycle keeps a key alive.
+    """
 
     _init = staticmethod(_lib.EVP_PKEY_verify_init)
 
     def __init__(self, pkey: object) -> None:
         self._pkey = _ffi.gc(pkey, _lib.EVP_PKEY_free)
         self._contexts = threading.local()
+        self._bound: dict[Padding, Callable] = {}
         base_id = _lib.EVP_PKEY_get_base_id(pkey)
         self.kind = {_EVP_PKEY_RSA: "rsa", _EVP_PKEY_RSA_PSS: "rsa", _EVP_PKEY_EC: "ec"}.get(
             base_id, "other"
@@ -109,21 +122,65 @@ class _Key:
         """SubjectPublicKeyInfo DER of the (public half of the) key."""
         return _i2d(_lib.i2d_PUBKEY, self._pkey, secret=False)
 
-    def _operation(self, padding: Padding) -> _Operation:
-        """This thread's context for ``padding``, with its output buffers, made on first use."""
-        # ``_value_``: the plain attribute behind ``.value``, which is a slow descriptor.
-        operation = getattr(self._contexts, padding._value_, None)
-        if operation is None:
+    def _bind(self, padding: Padding, bind: Callable[..., Callable]) -> Callable:
+        """The function ``bind`` makes for ``padding``, made once per key and padding."""
+        bound = self._bound.get(padding)
+        if bound is None:
             if self.kind not in ("rsa", "ec") or (self.kind == "ec") != (padding is Padding.ECDSA):
                 raise UnsupportedAlgorithm(f"a {self.kind} key cannot use {padding.value}")
-            ctx = _ffi.gc(_lib.EVP_PKEY_CTX_new(self._pkey, _ffi.NULL), _lib.EVP_PKEY_CTX_free)
-            if ctx == _ffi.NULL or self._init(ctx) != 1 or not _configure(ctx, padding):
-                _lib.ERR_clear_error()
-                raise UnsupportedAlgorithm(f"OpenSSL cannot set up {padding.value} for this key")
-            size = _lib.EVP_PKEY_get_size(self._pkey)
-            operation = _Operation(ctx, _ffi.new("char[]", size), size)
-            setattr(self._contexts, padding._value_, operation)
-        return operation
+            make = partial(_new_operation, self._pkey, self._init, padding, self._contexts)
+            bound = self._bound[padding] = bind(self._contexts, padding._value_, make, padding)
+        return bound
+
+
+def _new_operation(
+    pkey: object, init: Callable[[object], int], padding: Padding, contexts: threading.local
+) -> _Operation:
+    """This thread's context for ``padding``, with its output buffer, stored in ``contexts``."""
+    ctx = _ffi.gc(_lib.EVP_PKEY_CTX_new(pkey, _ffi.NULL), _lib.EVP_PKEY_CTX_free)
+    if ctx == _ffi.NULL or init(ctx) != 1 or not _configure(ctx, padding):
+        _lib.ERR_clear_error()
+        raise UnsupportedAlgorithm(f"OpenSSL cannot set up {padding.value} for this key")
+    size = _lib.EVP_PKEY_get_size(pkey)
+    operation = _Operation(ctx, _ffi.new("char[]", size), size)
+    setattr(contexts, padding._value_, operation)  # ``_value_``: ``.value`` is a slow descriptor
+    return operation
+
+
+def _bind_signer(
+    contexts: threading.local, name: str, make: Callable[[], _Operation], padding: Padding
+) -> Signer:
+    sign_sha256, unpack = _lib.sealsvc_sign_sha256, _ffi.unpack
+    failure = f"OpenSSL failed to compute a {padding.value} signature"
+
+    def sign(message: bytes) -> bytes:
+        ctx, signature, size = getattr(contexts, name, None) or make()
+        if type(message) is not bytes:
+            message = _c_bytes(message)
+        length = sign_sha256(ctx, message, len(message), signature, size)
+        if not length:
+            raise UnsupportedAlgorithm(failure)
+        return unpack(signature, length)
+
+    return sign
+
+
+def _bind_verifier(
+    contexts: threading.local, name: str, make: Callable[[], _Operation], padding: Padding
+) -> Verifier:
+    verify_sha256 = _lib.sealsvc_verify_sha256
+    failure = f"{padding.value} signature does not verify"
+
+    def verify(message: bytes, signature: bytes) -> None:
+        ctx = (getattr(contexts, name, None) or make()).ctx
+        if type(message) is not bytes:
+            message = _c_bytes(message)
+        if type(signature) is not bytes:
+            signature = _c_bytes(signature)
+        if not verify_sha256(ctx, message, len(message), signature, len(signature)):
+            raise SignatureInvalid(failure)
+
+    return verify
 
 
 class PublicKey(_Key):
@@ -133,12 +190,13 @@ class PublicKey(_Key):
     def from_spki(cls, spki_der: bytes) -> PublicKey:
         return cls(_d2i(_lib.d2i_PUBKEY, spki_der, "SubjectPublicKeyInfo"))
 
+    def verifier(self, padding: Padding) -> Verifier:
+        """``verify(message, signature)`` for ``padding``; raises :class:`SignatureInvalid`."""
+        return self._bind(padding, _bind_verifier)
+
     def verify(self, message: bytes, signature: bytes, padding: Padding) -> None:
         """Raise :class:`SignatureInvalid` unless ``signature`` is over SHA-256(message)."""
-        ctx = self._operation(padding).ctx
-        message, signature = _c_bytes(message), _c_bytes(signature)
-        if not _lib.sealsvc_verify_sha256(ctx, message, len(message), signature, len(signature)):
-            raise SignatureInvalid(f"{padding.value} signature does not verify")
+        self.verifier(padding)(message, signature)
 
 
 class PrivateKey(_Key):
@@ -174,20 +232,17 @@ class PrivateKey(_Key):
             raise UnsupportedAlgorithm("OpenSSL cannot encode this key as PKCS#8")
         return _i2d(_lib.i2d_PKCS8_PRIV_KEY_INFO, info, secret=True)
 
+    def signer(self, padding: Padding) -> Signer:
+        """``sign(message)`` for ``padding``: PKCS#1/PSS bytes or DER ECDSA ``{r, s}``."""
+        return self._bind(padding, _bind_signer)
+
     def sign(self, message: bytes, padding: Padding) -> bytes:
         """Signature over SHA-256(message): PKCS#1/PSS bytes or DER ECDSA ``{r, s}``."""
-        ctx, signature, size = self._operation(padding)
-        message = _c_bytes(message)
-        length = _lib.sealsvc_sign_sha256(ctx, message, len(message), signature, size)
-        if not length:
-            raise UnsupportedAlgorithm(f"OpenSSL failed to compute a {padding.value} signature")
-        return _ffi.unpack(signature, length)
+        return self.signer(padding)(message)
 
 
-def _c_bytes(data: bytes | bytearray | memoryview) -> object:
-    """``bytes`` pass to C as they are; other buffers (bytearray, memoryview) are wrapped."""
-    if type(data) is bytes:
-        return data
+def _c_bytes(data: bytearray | memoryview) -> object:
+    """Other buffers than ``bytes`` (which pass to C as they are), wrapped without a copy."""
     return _ffi.from_buffer("unsigned char[]", data)
 
 

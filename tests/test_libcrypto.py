@@ -7,7 +7,9 @@ hygiene — each get a test.
 
 from __future__ import annotations
 
+import gc
 import subprocess
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -190,6 +192,25 @@ def test_unreadable_public_key_in_a_certificate_is_an_invalid_signature(
     )
     with pytest.raises(SignatureInvalid, match="cannot be read"):
         algorithms.verify(broken, MESSAGE, b"\x30\x00", SignatureScheme.ECDSA_SHA256)
+
+
+def test_a_key_that_has_signed_is_freed_when_dropped() -> None:
+    """The bound signers and per-thread contexts hold the EVP_PKEY, never the key object,
+    so dropping the last reference frees it at once (no cycle waiting for the GC)."""
+    gc.disable()
+    try:
+        for make, pad in [
+            (libcrypto.PrivateKey.generate_ec, Padding.ECDSA),
+            (lambda: libcrypto.PrivateKey.generate_rsa(2048), Padding.RSA_PSS),
+        ]:
+            key = make()
+            public = libcrypto.PublicKey.from_spki(key.spki_der())
+            public.verify(MESSAGE, key.sign(MESSAGE, pad), pad)
+            refs = [weakref.ref(key), weakref.ref(public)]
+            del key, public
+            assert [ref() for ref in refs] == [None, None]
+    finally:
+        gc.enable()
 
 
 def test_repr_shows_no_key_material(keys: dict[str, libcrypto.PrivateKey]) -> None:
