@@ -75,8 +75,10 @@ ffibuilder.set_source(
 
     /* SHA-256 fetched once from the default provider.  EVP_sha256() or the one-shot
        SHA256() would look the implementation up again on every call (0.7 µs of a 0.25 µs
-       hash).  Fetched on first use; cffi calls run with the GIL held, so the first caller
-       is alone, and a fetched EVP_MD is safe to share between threads. */
+       hash).  pki.libcrypto calls sealsvc_sha256() at import, under Python's import lock
+       and before any thread can sign (cffi releases the GIL around C calls, so a first
+       fetch racing in two threads is what this avoids); a fetched EVP_MD is safe to share
+       between threads. */
     static EVP_MD *sealsvc_sha256_md;
 
     static const EVP_MD *sealsvc_sha256(void)

@@ -46,7 +46,9 @@ OPENSSL_VERSION: Final = _ffi.string(_lib.OpenSSL_version(0)).decode()
 _EVP_PKEY_RSA, _EVP_PKEY_RSA_PSS, _EVP_PKEY_EC = 6, 912, 408
 _RSA_PKCS1_PADDING, _RSA_PKCS1_PSS_PADDING = 1, 6
 _PSS_SALT_LENGTH = 32  # = the SHA-256 output, what RFC 8017 recommends and we put in params
-_SHA256 = _lib.sealsvc_sha256()  # fetched once, shared with the C helpers
+_SHA256 = _lib.sealsvc_sha256()  # fetched here, once, for the contexts and the C helpers
+if _SHA256 == _ffi.NULL:
+    raise ImportError("OpenSSL's default provider offers no SHA-256")
 
 
 class Padding(Enum):
