@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api import pages, pki_routes, v1
 from api.cpu_bound import install_cpu_queue
 from api.problems import install_problem_handlers, problem, problem_responses
+from sealsvc.archive import ArchiveExtender
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.sealing import Sealer
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trust = trust
     app.state.sealer = Sealer(context, trust)
     app.state.verifier = DocumentVerifier(context, trust)
+    app.state.archive = ArchiveExtender(context, trust)
     install_problem_handlers(app)
     install_cpu_queue(app)
     app.include_router(pki_routes.router)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api import licence_routes, seal_routes, verify_routes
+from api import archive_routes, licence_routes, seal_routes, verify_routes
 from api.auth import Caller, require_scope
 from api.bodies import pdf_upload_body, read_pdf_upload
 from api.cpu_bound import run_cpu_bound
@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1", tags=["v1"])
 router.include_router(seal_routes.router)
 router.include_router(licence_routes.router)
 router.include_router(verify_routes.router)
+router.include_router(archive_routes.router)
 
 _PAGE_EDGE_MM = 5080.0
 """The largest PDF page side (14,400 points = 200 inches), a bound for coordinates."""

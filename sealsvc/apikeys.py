@@ -31,7 +31,7 @@ __all__ = [
     "revoke_api_key",
 ]
 
-SCOPES = frozenset({"sign", "licence", "verify", "admin"})
+SCOPES = frozenset({"sign", "licence", "verify", "archive", "admin"})
 _TOKEN = re.compile(r"sk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 
 

@@ -68,12 +68,13 @@ class ArchiveExtender:
         self._context = context
         self.trust = trust or TrustServices(context)
 
-    def extend(self, pdf: bytes, *, actor: str) -> Extension:
+    def extend(self, pdf: bytes, *, actor: str, details: dict | None = None) -> Extension:
         """Return ``pdf`` with fresh validation data and one more document time-stamp.
 
         Every signature already in the file stays intact (incremental update).  Raises
         :class:`InvalidInput` for anything that is not a readable PDF with at least one
-        signature of this service.
+        signature of this service.  ``details`` (the API's client and key id) go into the
+        audit entry.
         """
         check_upload_size(self._context.settings, pdf)
         try:
@@ -113,6 +114,7 @@ class ArchiveExtender:
                 actor=actor,
                 document_hash=output_sha256,
                 details={
+                    **(details or {}),
                     "input_sha256": input_sha256,
                     "hierarchy": newest_hierarchy,
                     "certificates": len(ours),

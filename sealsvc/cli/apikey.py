@@ -19,7 +19,7 @@ def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="Which system uses the key.")],
     scopes: Annotated[
-        str, typer.Option("--scopes", help="Comma list of sign, licence, verify, admin.")
+        str, typer.Option("--scopes", help="Comma list of sign, licence, verify, archive, admin.")
     ] = "sign,licence,verify",
     dept: Annotated[
         str | None, typer.Option("--dept", help="Department code or name the key acts for.")
