@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from api.auth import Caller, require_scope
-from api.bodies import pdf_upload_body, read_pdf_upload
+from api.bodies import pdf_response, pdf_upload_body, read_pdf_upload
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses
 from sealsvc.archive import ArchiveExtender
@@ -38,15 +38,11 @@ _UPLOAD_BODY = pdf_upload_body(
     summary="Renew a sealed PDF's long-term evidence (B-LTA)",
     openapi_extra={"requestBody": _UPLOAD_BODY},
     responses={
-        200: {
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "The PDF with fresh validation data and one more document "
-            "time-stamp; every earlier signature is kept byte for byte.",
-            "headers": {
-                "X-Document-SHA256": {"schema": {"type": "string"}},
-                "X-Audit-Seq": {"schema": {"type": "integer"}},
-            },
-        },
+        200: pdf_response(
+            "The PDF with fresh validation data and one more document time-stamp; every "
+            "earlier signature is kept byte for byte.",
+            {"X-Document-SHA256": "string", "X-Audit-Seq": "integer"},
+        ),
         **problem_responses(400, 401, 403, 413, 415, 429),
     },
 )

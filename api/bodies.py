@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from starlette.datastructures import UploadFile
 
-__all__ = ["pdf_upload_body", "read_body", "read_pdf_upload"]
+__all__ = ["pdf_response", "pdf_upload_body", "read_body", "read_pdf_upload"]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -47,6 +47,9 @@ async def read_pdf_upload(request: Request, limit: int) -> tuple[bytes, dict[str
     raise HTTPException(415, "send the PDF as multipart field 'file' or as an application/pdf body")
 
 
+_PDF_CONTENT = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+
+
 def pdf_upload_body(description: str, *, other_fields: bool) -> dict[str, object]:
     """The OpenAPI ``requestBody`` of an endpoint read with :func:`read_pdf_upload`.
 
@@ -64,6 +67,18 @@ def pdf_upload_body(description: str, *, other_fields: bool) -> dict[str, object
         "description": description,
         "content": {
             "multipart/form-data": {"schema": schema},
-            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            **_PDF_CONTENT,
         },
+    }
+
+
+def pdf_response(description: str, headers: dict[str, str] | None = None) -> dict[str, object]:
+    """The OpenAPI 200 response of an endpoint that answers with a PDF.
+
+    ``headers`` maps each response header the endpoint sets to its JSON-schema type.
+    """
+    return {
+        "description": description,
+        "content": _PDF_CONTENT,
+        "headers": {name: {"schema": {"type": kind}} for name, kind in (headers or {}).items()},
     }

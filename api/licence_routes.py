@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, require_scope
+from api.bodies import pdf_response
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses
 from sealsvc import licences
@@ -114,7 +115,10 @@ async def show(
     name="download_licence",
     response_class=Response,
     summary="Download the sealed licence",
-    responses={200: {"content": {"application/pdf": {}}}, **problem_responses(401, 403, 404, 422)},
+    responses={
+        200: pdf_response("The sealed licence, byte for byte as issued."),
+        **problem_responses(401, 403, 404, 422),
+    },
 )
 async def download(
     request: Request,

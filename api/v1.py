@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api import archive_routes, licence_routes, seal_routes, verify_routes
 from api.auth import Caller, require_scope
-from api.bodies import pdf_upload_body, read_pdf_upload
+from api.bodies import pdf_response, pdf_upload_body, read_pdf_upload
 from api.cpu_bound import run_cpu_bound
 from api.metrics import SEALS_APPLIED
 from api.problems import problem_responses
@@ -99,16 +99,10 @@ _UPLOAD_BODY = pdf_upload_body(
     summary="Seal a PDF",
     openapi_extra={"requestBody": _UPLOAD_BODY},
     responses={
-        200: {
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "The sealed PDF; headers name the seal, the document hash and the "
-            "audit entry.",
-            "headers": {
-                "X-Seal-Code": {"schema": {"type": "string"}},
-                "X-Document-SHA256": {"schema": {"type": "string"}},
-                "X-Audit-Seq": {"schema": {"type": "integer"}},
-            },
-        },
+        200: pdf_response(
+            "The sealed PDF; headers name the seal, the document hash and the audit entry.",
+            {"X-Seal-Code": "string", "X-Document-SHA256": "string", "X-Audit-Seq": "integer"},
+        ),
         **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
     },
 )
