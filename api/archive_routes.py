@@ -63,7 +63,7 @@ async def extend(
         extender.extend,
         pdf,
         actor=caller.actor,
-        details={"client": request.client.host if request.client else "", "api_key": caller.key_id},
+        details=caller.audit_details(request),
     )
     return Response(
         extension.pdf,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -59,13 +59,19 @@ class Caller:
     def actor(self) -> str:
         return self.principal.actor
 
-    def check_seal(self, context, seal_code: str) -> None:
-        """Refuse another department's seal (admin keys may use every seal)."""
+    def audit_details(self, request: Request) -> dict[str, str]:
+        """What the audit log records of an API call beside the actor: client and key id."""
+        return {"client": request.client.host if request.client else "", "api_key": self.key_id}
+
+    def check_seals(self, context, seal_codes: Iterable[str]) -> None:
+        """Refuse another department's seal (admin keys may use every seal); one
+        transaction for all of ``seal_codes``."""
         with context.database.session(read_only=True) as session:
-            self.check_seal_in(session, seal_code)
+            for seal_code in seal_codes:
+                self.check_seal_in(session, seal_code)
 
     def check_seal_in(self, session: Session, seal_code: str) -> None:
-        """:meth:`check_seal` in the caller's transaction."""
+        """Refuse another department's seal, in the caller's transaction."""
         if "admin" in self.principal.scopes:
             return
         if seals.owner_department_code(session, seal_code) != self.principal.department_code:

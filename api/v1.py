@@ -128,7 +128,7 @@ async def sign(
         code,
         options,
         actor=caller.actor,
-        details={"client": request.client.host if request.client else "", "api_key": caller.key_id},
+        details=caller.audit_details(request),
     )
     SEALS_APPLIED.labels(level=result.level).inc()
     return Response(
