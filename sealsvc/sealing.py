@@ -48,15 +48,6 @@ class Sealer:
     def __init__(self, context, trust: TrustServices | None = None) -> None:
         self._context = context
         self.trust = trust or TrustServices(context)
-        self._timestampers: dict[str, tuple[object, TsaTimeStamper]] = {}
-
-    def _timestamper(self, hierarchy: str) -> TsaTimeStamper:
-        """One pyHanko time-stamper per TSA, so its cached size estimate is reused."""
-        authority = self.trust.tsa(hierarchy)
-        cached = self._timestampers.get(hierarchy)
-        if cached is None or cached[0] is not authority:
-            cached = self._timestampers[hierarchy] = (authority, TsaTimeStamper(authority.respond))
-        return cached[1]
 
     def seal(
         self,
@@ -83,7 +74,13 @@ class Sealer:
         stamp = None if options.placement.invisible else seals.seal_stamp_pdf(material.appearance)
         certificate = load_certificate(material.certificate_der)
         hierarchy = material.hierarchy
-        timestamper = self._timestamper(hierarchy) if options.level.needs_timestamp else None
+        # A time-stamper per seal: the dummy token that sizes the signature is cached per
+        # TSA in ``sealsvc.pades``, so this costs one TSA call per seal all the same.
+        timestamper = (
+            TsaTimeStamper(self.trust.tsa(hierarchy).respond)
+            if options.level.needs_timestamp
+            else None
+        )
         sealed = seal_pdf(
             pdf,
             SealingMaterial(

@@ -561,3 +561,12 @@ def test_dummy_token_is_shared_by_time_stampers_of_one_tsa() -> None:
     assert first.dump() == second.dump()
     other = asyncio.run(TsaTimeStamper(make_tsa(h).respond).async_dummy_response("sha256"))
     assert other.dump() != first.dump()  # another TSA instance gets its own token
+
+
+def test_time_stampers_made_per_seal_share_the_dummy_token() -> None:
+    """``Sealer`` makes a time-stamper per seal from ``authority.respond``: each lookup is a
+    new bound-method object, and it must still find the token the first one cached."""
+    tsa = make_tsa(build_hierarchy("rsa"))
+    first = asyncio.run(TsaTimeStamper(tsa.respond).async_dummy_response("sha256"))
+    second = asyncio.run(TsaTimeStamper(tsa.respond).async_dummy_response("sha256"))
+    assert second is first
