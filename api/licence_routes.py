@@ -19,6 +19,7 @@ from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses
 from sealsvc import licences
 from sealsvc.errors import Forbidden
+from sealsvc.models import AnnulKind
 from sealsvc.pades import Level
 
 __all__ = ["LicenceRequest", "router"]
@@ -38,8 +39,15 @@ class LicenceRequest(BaseModel):
 
 
 class AnnulRequest(BaseModel):
+    """How and why a licence ends; ``kind`` is required (吊销 and 注销 differ in law)."""
+
     model_config = ConfigDict(extra="forbid")
 
+    kind: AnnulKind = Field(
+        description="``revoked`` (吊销: withdrawn by the authority as a sanction) or "
+        "``cancelled`` (注销: ended without one, e.g. at the holder's request). Required: "
+        "the citizens' page and every verification report name it."
+    )
     reason: str = Field(min_length=1, max_length=500, description="Why it is annulled.")
 
 
@@ -139,7 +147,7 @@ async def download(
 
 @router.post(
     "/{number}/annul",
-    summary="Annul a licence (吊销/注销)",
+    summary="Annul a licence: revoke (吊销) or cancel (注销)",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def annul(
@@ -153,6 +161,8 @@ async def annul(
     current = await run_in_threadpool(licences.get_licence, context, number, None)
     await run_in_threadpool(_check_access, caller, context, current)
     record = await run_in_threadpool(
-        lambda: licences.annul_licence(context, number, body.reason, actor=caller.actor)
+        lambda: licences.annul_licence(
+            context, number, body.reason, kind=body.kind, actor=caller.actor
+        )
     )
     return _record(request, record)

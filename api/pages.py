@@ -1,12 +1,15 @@
 """The citizen verification page (Chinese, server-rendered, no JavaScript).
 
 * ``GET /verify`` — an upload form (a plain multipart ``<form>``: works on any phone);
-* ``POST /verify`` — the verdict in green / amber / red, each seal with its image (when it
+* ``POST /verify`` — the verdict in green / amber / red (never green for an annulled or
+  superseded licence, whatever its seals say), each seal with its image (when it
   is one of ours), sealing organisation, Beijing time, integrity and the plain-Chinese
   sentence, the licence's registry status and the file's SHA-256 against the registered one;
 * ``GET /verify/{licence_no}?h=…`` — what the licence's QR code opens: the registry record
-  (type, number, issuing authority, status, issue date — no personal data) with the QR
-  hash check, and a form to compare the citizen's own copy with the registered file.
+  (type, number, issuing authority, status, e-issue date) with the QR hash check, and a
+  form to compare the citizen's own copy with the registered file.  Only when ``h``
+  matches a version (the visitor holds its QR code) does it add what is printed on that
+  version to match the paper by: holder, holder's code (masked), issue date as printed.
 
 The uploaded PDF is hostile — seal names come from its certificates — so every value
 goes through Jinja2's autoescaping, and a Content-Security-Policy forbids scripts and
@@ -30,8 +33,9 @@ from sealsvc.errors import InvalidInput, NotFound
 from sealsvc.licences import licence_status
 from sealsvc.licences.identify import LicenceMatch
 from sealsvc.licences.pdfa import CHINA_TIME
+from sealsvc.licences.wording import status_label
 from sealsvc.verification.report import DocumentVerdict, SignatureReport
-from sealsvc.verification.sentence import beijing_time
+from sealsvc.verification.sentence import beijing_time, proven_by_later_timestamp
 from sealsvc.verification.service import DocumentCheck
 
 __all__ = ["router"]
@@ -65,11 +69,7 @@ _INDICATIONS = {
     AdESStatus.INDETERMINATE: ("warn", "无法确认"),
     AdESStatus.FAILED: ("bad", "无效"),
 }
-_LICENCE_STATUS = {
-    "valid": ("ok", "有效"),
-    "annulled": ("bad", "已注销/吊销"),
-    "superseded": ("warn", "已变更"),
-}
+_LICENCE_TONES = {"valid": "ok", "annulled": "bad", "superseded": "warn"}
 _ERRORS = {
     400: ("无法处理该请求", "请求有误，请返回验证首页重新选择 PDF 文件。"),
     404: ("未找到该证照", "登记系统中没有此编号的电子证照，请核对二维码或编号。"),
@@ -105,12 +105,15 @@ def _seal_view(s: SignatureReport) -> dict[str, Any]:
     tone, label = _INDICATIONS[s.indication]
     signer = s.signer
     timestamp = s.kind == "document_timestamp"
-    if s.best_signature_time:
+    if s.best_signature_time and proven_by_later_timestamp(s):
+        time = f"不晚于 {beijing_time(s.best_signature_time)}（由其后加盖的可信时间戳证明）"
+    elif s.best_signature_time:
         time = beijing_time(s.best_signature_time) + "（可信时间戳）"
     elif s.claimed_signing_time:
         time = beijing_time(s.claimed_signing_time) + "（签章方自报，无时间戳证明）"
     else:
         time = "未知"
+    applied = "加盖时间戳后" if timestamp else "盖章后"
     if s.integrity is None:
         intact, intact_tone = "无法检查", "bad"
     elif (
@@ -118,9 +121,9 @@ def _seal_view(s: SignatureReport) -> dict[str, Any]:
         and s.integrity.signature_valid
         and (s.modifications is None or s.modifications.allowed)
     ):
-        intact, intact_tone = "盖章后未被篡改", "ok"
+        intact, intact_tone = applied + "未被篡改", "ok"
     else:
-        intact, intact_tone = "盖章后已被篡改", "bad"
+        intact, intact_tone = applied + "已被篡改", "bad"
     if signer is None:
         name, organisation = "无法识别的印章", "未知"
     else:
@@ -144,14 +147,13 @@ def _seal_view(s: SignatureReport) -> dict[str, Any]:
 
 
 def _licence_view(match: LicenceMatch) -> dict[str, Any]:
-    tone, label = _LICENCE_STATUS.get(match.status, ("warn", match.status))
     registry = match.registry
     return {
         "title": registry.title,
         "number": registry.number,
         "issuer": registry.issuer,
-        "tone": tone,
-        "status_label": label,
+        "tone": _LICENCE_TONES.get(match.status, "warn"),
+        "status_label": status_label(match.status, match.annul_kind),
         "status_reason": registry.status_reason if match.status == "annulled" else None,
         "version": match.version,
         "latest_version": registry.latest_version,
@@ -160,14 +162,31 @@ def _licence_view(match: LicenceMatch) -> dict[str, Any]:
     }
 
 
+def _headline(result: DocumentCheck) -> tuple[str, str, str]:
+    """(tone, mark, title): the seals' verdict, unless the registry has ended the licence.
+
+    Valid seals on an annulled or superseded licence are not a green "验证通过": the
+    headline names what became of the licence, and the sentence under it says when.
+    """
+    licence = result.licence
+    if result.report.passed and licence is not None and licence.sentence is not None:
+        tone = _LICENCE_TONES.get(licence.status, "warn")
+        return (
+            tone,
+            "✗" if tone == "bad" else "!",
+            "证照" + status_label(licence.status, licence.annul_kind),
+        )
+    return _VERDICTS[result.report.verdict]
+
+
 def _result(request: Request, result: DocumentCheck) -> HTMLResponse:
     report = result.report
-    tone, mark, title = _VERDICTS[report.verdict]
+    tone, mark, title = _headline(result)
     return _page(
         request,
         "result.html",
         page_title=title,
-        verdict={"tone": tone, "mark": mark, "title": title},
+        verdict={"tone": tone, "mark": mark, "title": title, "sentence": result.conclusion},
         report=report,
         seals=[_seal_view(s) for s in report.signatures],
         licence=_licence_view(result.licence) if result.licence else None,
@@ -218,24 +237,25 @@ async def licence_page(request: Request, licence_no: str, h: str | None = None) 
         return _error(request, 400, "证照编号格式不正确，请核对二维码。")
     except NotFound:
         return _error(request, 404)
-    status_tone, status_label = _LICENCE_STATUS.get(status.status, ("warn", status.status))
+    label = status_label(status.status, status.annul_kind)
     if status.hash_matches is False:
         tone, mark, heading = "bad", "✗", "核验失败"
     elif status.status == "annulled":
-        tone, mark, heading = "bad", "✗", status_label
+        tone, mark, heading = "bad", "✗", "证照" + label
     elif status.presented_version in (None, status.latest_version):
         tone, mark, heading = "ok", "✓", "证照有效"
     else:
-        tone, mark, heading = "warn", "!", "已变更"
+        tone, mark, heading = "warn", "!", "证照已变更"
+    e_issued = status.presented_issued_at or status.issued_at
     return _page(
         request,
         "licence.html",
         page_title=f"{status.title} {status.number}",
         record=status,
-        status_tone=status_tone,
-        status_label=status_label,
+        status_tone=_LICENCE_TONES.get(status.status, "warn"),
+        status_label=label,
         tone=tone,
         mark=mark,
         heading=heading,
-        issued=status.issued_at.astimezone(CHINA_TIME).strftime("%Y年%m月%d日"),
+        e_issued=e_issued.astimezone(CHINA_TIME).strftime("%Y年%m月%d日"),
     )

@@ -46,6 +46,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "NAMING_CONVENTION",
+    "AnnulKind",
     "AuditEntry",
     "AuditHead",
     "Base",
@@ -428,6 +429,22 @@ class LicenceStatus(StrEnum):
     SUPERSEDED = "superseded"
 
 
+class AnnulKind(StrEnum):
+    """How a licence was annulled; the two differ in law, so a citizen must see which.
+
+    吊销 (``revoked``) is a sanction by the issuing authority; 注销 (``cancelled``) ends a
+    licence without one — at the holder's request, on closure, or after a merger.
+    """
+
+    REVOKED = "revoked"
+    CANCELLED = "cancelled"
+
+    @property
+    def chinese(self) -> str:
+        """吊销 or 注销."""
+        return "吊销" if self is AnnulKind.REVOKED else "注销"
+
+
 class Licence(Base):
     """An issued electronic licence (电子证照): its data, its sealed file, its status."""
 
@@ -435,6 +452,7 @@ class Licence(Base):
     __table_args__ = (
         UniqueConstraint("number", "version"),
         _one_of("status", LicenceStatus, "licence_status"),
+        _one_of("annul_kind", AnnulKind, "annul_kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -449,6 +467,9 @@ class Licence(Base):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     status_changed_at: Mapped[datetime | None]
     status_reason: Mapped[str | None] = mapped_column(String(500))
+    annul_kind: Mapped[str | None] = mapped_column(String(16))
+    """``revoked`` (吊销) or ``cancelled`` (注销) once annulled; ``None`` otherwise, and on
+    licences annulled before the kind was recorded (revision 0003)."""
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("licences.id"))
 
     previous: Mapped[Licence | None] = relationship(remote_side=[id])

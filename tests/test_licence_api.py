@@ -138,14 +138,23 @@ def test_annul_marks_the_licence_and_refuses_twice(api_world: ApiWorld, market_t
     status, body = _issue(api_world, market_token)
     assert status == 201, body
     path = f"/v1/licences/{body['number']}/annul"
+    for no_kind in ({"reason": "依法吊销"}, {"reason": "依法吊销", "kind": "annulled"}):
+        refused = api_world.client.post(path, json=no_kind, headers=_bearer(market_token))
+        assert refused.status_code == 422 and "kind" in refused.text  # required: 吊销 ≠ 注销
     annulled = api_world.client.post(
-        path, json={"reason": "依法吊销"}, headers=_bearer(market_token)
+        path, json={"kind": "revoked", "reason": "依法吊销"}, headers=_bearer(market_token)
     )
     assert annulled.status_code == 200, annulled.text
-    assert annulled.json()["status"] == "annulled"
-    again = api_world.client.post(path, json={"reason": "再次"}, headers=_bearer(market_token))
+    assert (annulled.json()["status"], annulled.json()["annul_kind"]) == ("annulled", "revoked")
+    shown = api_world.client.get(f"/v1/licences/{body['number']}", headers=_bearer(market_token))
+    assert shown.json()["annul_kind"] == "revoked"
+    again = api_world.client.post(
+        path, json={"kind": "cancelled", "reason": "再次"}, headers=_bearer(market_token)
+    )
     assert again.status_code == 409 and again.headers["content-type"] == PROBLEM_JSON
-    empty = api_world.client.post(path, json={"reason": ""}, headers=_bearer(market_token))
+    empty = api_world.client.post(
+        path, json={"kind": "revoked", "reason": ""}, headers=_bearer(market_token)
+    )
     assert empty.status_code == 422
 
 

@@ -233,23 +233,31 @@ def test_annul_shows_in_verification_and_is_audited(sqlite_seal_context: Service
     assert before.status == "valid" and before.hash_matches is True
     assert before.message.startswith("有效") and "郑州市自然资源和规划局" in before.message
 
-    annul_licence(context, record.number, "抵押权注销登记", actor=ACTOR)
+    with pytest.raises(InvalidInput, match=r"revoked \(吊销\) or cancelled \(注销\)"):
+        annul_licence(context, record.number, "抵押权注销登记", kind="void", actor=ACTOR)
+    annul_licence(context, record.number, "抵押权注销登记", kind="cancelled", actor=ACTOR)
     with context.database.session(read_only=True) as session:
         after = licence_status(session, record.number, record.data_hash)
-    assert after.status == "annulled"
-    assert "已吊销/注销" in after.message and "抵押权注销登记" in after.message
+    assert after.status == "annulled" and after.annul_kind == "cancelled"
+    assert "被注销，不再有效" in after.message and "抵押权注销登记" in after.message
+    assert "吊销" not in after.message
     with pytest.raises(InvalidTransition, match="already annulled"):
-        annul_licence(context, record.number, "again", actor=ACTOR)
+        annul_licence(context, record.number, "again", kind="revoked", actor=ACTOR)
     with pytest.raises(InvalidTransition, match="only a valid one can change"):
         reissue_licence(context, record.number, {"matter": "预告登记"}, actor=ACTOR)
     with pytest.raises(InvalidInput, match="needs a reason"):
-        annul_licence(context, record.number, "  ", actor=ACTOR)
+        annul_licence(context, record.number, "  ", kind="revoked", actor=ACTOR)
     with pytest.raises(Conflict, match="already exists"):
         issue_licence(context, template, template.example, [code], actor=ACTOR,
                       number="BDCZM-TEST-000001")  # fmt: skip
     entry = _audit(context)[-1]
     assert entry["action"] == "licence.annul"
-    assert entry["details"] == {"number": record.number, "version": 1, "reason": "抵押权注销登记"}
+    assert entry["details"] == {
+        "number": record.number,
+        "version": 1,
+        "kind": "cancelled",
+        "reason": "抵押权注销登记",
+    }
     assert get_licence_pdf(context, record.number)  # an annulled licence can still be fetched
 
 
@@ -378,9 +386,17 @@ def test_sealctl_licence_commands(
     assert result.exit_code == 0, result.stderr
     assert copy.read_bytes() == out.read_bytes()
 
-    result = sealctl("licence", "annul", number, "--reason", "吊销：虚报注册资本", "--json")
+    result = sealctl("licence", "annul", number, "--reason", "虚报注册资本")
+    assert result.exit_code == 2 and "--kind" in result.stderr  # no default: 吊销 ≠ 注销
+    result = sealctl("licence", "annul", number, "--kind", "revoked", "--reason", "虚报注册资本",
+                     "--json")  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["status"] == "annulled"
+    annulled = json.loads(result.stdout)
+    assert (annulled["status"], annulled["annul_kind"]) == ("annulled", "revoked")
+    listed = json.loads(sealctl("licence", "list", "--json").stdout)
+    assert [r["annul_kind"] for r in listed] == ["revoked"]
+    human = sealctl("licence", "show", number).stdout
+    assert "annulled (revoked, 吊销)" in human and "被吊销，不再有效" in human
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**template.example, "uscc": "123"}))

@@ -514,7 +514,7 @@ def _licence_attempts(
         lambda: check_number(bad),
         lambda: get_licence(context, bad),
         lambda: get_licence_pdf(context, bad),
-        lambda: annul_licence(context, bad, "x", actor=ACTOR),
+        lambda: annul_licence(context, bad, "x", kind="revoked", actor=ACTOR),
         lambda: issue_licence(context, template, template.example, [code], actor=ACTOR, number=bad),
         lambda: load_template(bad.lower()),
         lambda: issue_licence(context, bad.lower(), {}, [code], actor=ACTOR),
@@ -592,7 +592,7 @@ def test_path_traversal_is_refused_in_python_and_over_http(
             for method, path, body in (
                 ("GET", f"/v1/licences/{raw}", None),
                 ("GET", f"/v1/licences/{raw}/pdf", None),
-                ("POST", f"/v1/licences/{raw}/annul", {"reason": "x"}),
+                ("POST", f"/v1/licences/{raw}/annul", {"kind": "revoked", "reason": "x"}),
                 ("POST", "/v1/licences", {"template": raw, "data": {}, "seals": [code]}),
             ):
                 bearer = {"Authorization": f"Bearer {admin}"}

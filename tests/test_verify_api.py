@@ -15,6 +15,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ from verify_corpus import append_page_content_update
 
 from api.app import create_app
 from api.problems import PROBLEM_JSON
+from sealsvc.licences import get_licence_pdf, reissue_licence
+from sealsvc.pades import Level
 from sealsvc.verification import JSON_SCHEMA
 
 if TYPE_CHECKING:
@@ -93,11 +96,16 @@ def _verify_json(client: TestClient, pdf: bytes, **kwargs) -> dict:
     return response.json()
 
 
+VERDICT_KEYS = ("accepted", "licence_status", "conclusion", "licence")
+"""What ``POST /v1/verify`` adds around the report: the licence's registry verdict."""
+
+
 def _report_part(body: dict) -> dict:
-    """The body without ``licence``: exactly the schema ``sealsvc.verification/1``."""
+    """The body without :data:`VERDICT_KEYS`: exactly the schema ``sealsvc.verification/1``."""
     import jsonschema
 
-    report = {k: v for k, v in body.items() if k != "licence"}
+    assert all(key in body for key in VERDICT_KEYS)
+    report = {k: v for k, v in body.items() if k not in VERDICT_KEYS}
     jsonschema.validate(report, JSON_SCHEMA)
     return report
 
@@ -118,9 +126,12 @@ def test_issued_licence_passes_and_is_recognised(
     (seal,) = [s for s in report["signatures"] if s["kind"] == "signature"]
     assert seal["signer"]["algorithm"] == algorithm.upper()
     assert seal["registry"]["seal_code"] == record["seal_codes"][0]
+    assert body["accepted"] is True and body["licence_status"] == "valid"
+    assert body["conclusion"] == report["sentence"]
     licence = body["licence"]
     assert licence["number"] == record["number"] and licence["found_by"] == "sha256"
     assert licence["status"] == "valid" and licence["version"] == 1
+    assert licence["sentence"] is None and licence["annul_kind"] is None
     assert licence["document_matches"] is True
     assert licence["registered_sha256"] == record["document_sha256"]
     assert licence["title"] == "营业执照" and licence["issuer"] == "郑州市市场监督管理局"
@@ -151,24 +162,73 @@ def test_tampered_licence_fails_and_differs_from_the_registered_file(
     assert licence["document_matches"] is False and licence["version"] is None
 
 
-def test_annulled_licence_shows_annulled(
-    api_world: ApiWorld, client: TestClient, market_token: str
+_VERDICT = re.compile(r'<section class="card verdict (\w+)" id="verdict">(.*?)</section>', re.S)
+
+
+def _verdict_section(html: str) -> re.Match:
+    """The headline card of a page (the part a citizen reads first): (tone, content)."""
+    found = _VERDICT.search(html)
+    assert found is not None, html
+    return found
+
+
+@pytest.mark.parametrize(("kind", "word", "other"), [("cancelled", "注销", "吊销"),
+                                                     ("revoked", "吊销", "注销")])  # fmt: skip
+def test_annulled_licence_is_not_accepted_anywhere(
+    api_world: ApiWorld, client: TestClient, market_token: str, kind: str, word: str, other: str
 ) -> None:
     record, pdf = _issue(api_world, client, market_token, "rsa")
     annulled = client.post(
         f"/v1/licences/{record['number']}/annul",
-        json={"reason": "申请人申请注销"},
+        json={"kind": kind, "reason": "申请人申请注销"},
         headers={"Authorization": f"Bearer {market_token}"},
     )
     assert annulled.status_code == 200, annulled.text
+    assert annulled.json()["annul_kind"] == kind
+    changed = datetime.fromisoformat(annulled.json()["status_changed_at"])
+    day = changed.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d")
+    expected = f"印章有效，但该证照已于 {day} 被{word}，不再有效。"
+
     body = _verify_json(client, pdf)
-    assert body["verdict"] == "TOTAL_PASSED"  # the seals are still the seals
-    assert body["licence"]["status"] == "annulled"
+    assert body["verdict"] == "TOTAL_PASSED"  # the seals are still the seals …
+    assert body["accepted"] is False and body["licence_status"] == "annulled"  # … the licence not
+    assert body["conclusion"] == expected
+    assert body["licence"]["annul_kind"] == kind and body["licence"]["status_label"] == f"已{word}"
     assert body["licence"]["status_reason"] == "申请人申请注销"
+    _report_part(body)
+
     page = client.post("/verify", files={"file": ("l.pdf", pdf, "application/pdf")})
-    assert page.status_code == 200 and "已注销/吊销" in page.text and "申请人申请注销" in page.text
+    tone, headline = _verdict_section(page.text).groups()
+    assert page.status_code == 200 and tone == "bad"
+    assert f"证照已{word}" in headline and expected in headline and "验证通过" not in headline
+    assert f"已{other}" not in page.text and "申请人申请注销" in page.text
+
     qr = client.get(f"/verify/{record['number']}")
-    assert qr.status_code == 200 and "已注销/吊销" in qr.text
+    tone, headline = _verdict_section(qr.text).groups()
+    assert qr.status_code == 200 and tone == "bad"
+    assert f"证照已{word}" in headline and f"已于 {day} 被{word}，不再有效" in headline
+
+
+def test_superseded_licence_is_not_accepted(
+    api_world: ApiWorld, client: TestClient, market_token: str
+) -> None:
+    record, old_pdf = _issue(api_world, client, market_token, "sm2")
+    new = reissue_licence(api_world.context, record["number"], {"legal_representative": "刘振华"},
+                          actor="test", reason="法定代表人变更", level=Level.B_T)  # fmt: skip
+    body = _verify_json(client, old_pdf)
+    assert body["verdict"] == "TOTAL_PASSED" and body["accepted"] is False
+    assert body["licence_status"] == "superseded" and body["licence"]["version"] == 1
+    assert "此文件为第1版，已由第2版取代，不再有效。" in body["conclusion"]
+    assert body["conclusion"].startswith("印章有效，但该证照已于 ")
+    page = client.post("/verify", files={"file": ("l.pdf", old_pdf, "application/pdf")})
+    tone, headline = _verdict_section(page.text).groups()
+    assert tone == "warn" and "证照已变更" in headline and "验证通过" not in headline
+    # The new version is the valid one.
+    new_pdf = get_licence_pdf(api_world.context, record["number"], new.version)
+    current = _verify_json(client, new_pdf)
+    assert current["accepted"] is True and current["licence_status"] == "valid"
+    tone, headline = _verdict_section(_upload_page(client, new_pdf).text).groups()
+    assert tone == "ok" and "验证通过" in headline
 
 
 def test_unsigned_and_foreign_documents_have_no_licence(client: TestClient) -> None:

@@ -15,6 +15,7 @@ from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.licences import pipeline
 from sealsvc.licences.pipeline import LicenceRecord
+from sealsvc.models import AnnulKind
 from sealsvc.pades import Level
 from sealsvc.sealing import write_output
 
@@ -41,9 +42,16 @@ def _report(record: LicenceRecord, json_output: bool, verb: str, output: Path | 
         return
     console.print(
         f"[green]{verb}[/] licence {record.number} v{record.version} ({record.template}), "
-        f"status {record.status}; verify at {record.verify_url}"
+        f"status {_status(record)}; verify at {record.verify_url}"
         + (f"; written to {output}" if output else "")
     )
+
+
+def _status(record: LicenceRecord) -> str:
+    """``annulled (cancelled, 注销)``: the status with the annulment kind, when there is one."""
+    if record.annul_kind is None:
+        return record.status
+    return f"{record.status} ({record.annul_kind}, {AnnulKind(record.annul_kind).chinese})"
 
 
 def _write_and_report(
@@ -113,7 +121,7 @@ def list_command(
         table = Table("number", "version", "template", "status", "issued at", "seals")
         for r in records:
             issued = r.issued_at.isoformat(timespec="seconds")
-            table.add_row(r.number, str(r.version), r.template, r.status, issued,
+            table.add_row(r.number, str(r.version), r.template, _status(r), issued,
                           ", ".join(r.seal_codes))  # fmt: skip
         console.print(table)
 
@@ -135,7 +143,9 @@ def show(
         if json_output:
             emit_json({**record.as_dict(), "verification": status.as_dict()})
             return
-        console.print(f"[bold]{status.title}[/] {record.number} v{record.version}: {record.status}")
+        console.print(
+            f"[bold]{status.title}[/] {record.number} v{record.version}: {_status(record)}"
+        )
         console.print(status.message)
         table = Table("field", "value")
         for key, value in record.data.items():
@@ -148,13 +158,26 @@ def show(
 def annul(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="Licence number.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (吊销/注销 and grounds).")],
+    kind: Annotated[
+        AnnulKind,
+        typer.Option(
+            "--kind",
+            help="revoked (吊销: withdrawn by the authority as a sanction) or cancelled "
+            "(注销: ended without one, e.g. at the holder's request). Required.",
+        ),
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why (the grounds).")],
     json_output: JsonOption = False,
 ) -> None:
-    """Annul (吊销/注销) a licence; verification shows it from now on."""
+    """Annul a licence: revoke (吊销) or cancel (注销) it; verification shows it from now on.
+
+    Example: sealctl licence annul YYZZ2026120312345678 --kind cancelled --reason 申请人申请注销
+    """
     with user_errors():
-        record = pipeline.annul_licence(_context(ctx), number, reason, actor=audit.cli_actor())
-        _report(record, json_output, "annulled", None)
+        record = pipeline.annul_licence(
+            _context(ctx), number, reason, kind=kind, actor=audit.cli_actor()
+        )
+        _report(record, json_output, AnnulKind(kind).value, None)
 
 
 @app.command("reissue")

@@ -1,8 +1,10 @@
 """``sealctl verify FILE``: the validation report of every seal in a PDF.
 
-Exit code 0 only when the document verdict is TOTAL_PASSED, 1 otherwise, so scripts can
-gate on it.  Trust anchors are the service's roots (``<data dir>/ca/*-root.pem``) plus any
-``--trust`` file; when the data directory has a database, seals are looked up in it.
+Exit code 0 only when the document verdict is TOTAL_PASSED and, if the file is one of the
+registry's licences, that licence is still valid (not annulled, not superseded by a
+re-issue); 1 otherwise, so scripts can gate on it.  Trust anchors are the service's roots
+(``<data dir>/ca/*-root.pem``) plus any ``--trust`` file; when the data directory has a
+database, seals and licences are looked up in it.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from rich.table import Table
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
+from sealsvc.licences.wording import status_label
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification import TrustAnchors, ValidationReport, http_fetcher
 from sealsvc.verification import verify as verify_pdf
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import indication_name
 from sealsvc.verification.sentence import beijing_time
-from sealsvc.verification.service import service_anchors
+from sealsvc.verification.service import DocumentCheck, match_licence, service_anchors
 
 __all__ = ["verify"]
 
@@ -54,6 +57,7 @@ def verify(
             raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
         anchors = _anchors(config.ca_dir, trust or [])
         lookup = None
+        context = None
         fetcher = http_fetcher if online else None
         database_file = config.data_dir / "sealsvc.db"
         if not config.database_url.startswith("sqlite") or database_file.exists():
@@ -68,11 +72,13 @@ def verify(
             allow_fetching=fetcher is not None,
             fetcher=fetcher,
         )
+        check = match_licence(context, report, pdf) if context else DocumentCheck(report, None)
     if json_output:
-        emit_json(report.to_dict())
+        emit_json(check.to_dict())
     else:
         _print(report)
-    raise typer.Exit(0 if report.passed else 1)
+        _print_licence(check)
+    raise typer.Exit(0 if check.accepted else 1)
 
 
 def _anchors(ca_dir: Path, extra: list[Path]) -> TrustAnchors:
@@ -80,6 +86,22 @@ def _anchors(ca_dir: Path, extra: list[Path]) -> TrustAnchors:
         return service_anchors(ca_dir) + TrustAnchors.from_files(extra)
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read the trust anchors: {exc}") from None
+
+
+def _print_licence(check: DocumentCheck) -> None:
+    """The registry's word on the licence the file is, after the seals' report."""
+    licence = check.licence
+    if licence is None:
+        return
+    label = status_label(licence.status, licence.annul_kind)
+    colour = "green" if licence.sentence is None else "red"
+    console.print(
+        f"\n[bold]licence[/] {licence.registry.number} ({licence.registry.title}): "
+        f"[{colour}]{licence.status} {label}[/]"
+        + ("" if licence.document_matches else " — not the registered file")
+    )
+    if licence.sentence is not None:
+        console.print(f"[bold red]NOT ACCEPTED[/]  {check.conclusion}")
 
 
 def _print(report: ValidationReport) -> None:

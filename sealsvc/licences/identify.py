@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from sealsvc.config import Settings
 from sealsvc.errors import InvalidInput, NotFound
 from sealsvc.licences.pipeline import LicenceStatusReport, check_number, licence_status
+from sealsvc.licences.wording import VersionState, no_longer_valid, status_label
 from sealsvc.models import Licence
 
 __all__ = ["LicenceMatch", "identify_licence", "number_in_metadata"]
@@ -47,6 +49,12 @@ class LicenceMatch:
     """The registered version whose file the upload is byte for byte, ``None`` if none."""
     status: str
     """Status of that version (``valid``, ``annulled``, ``superseded``), else of the latest."""
+    annul_kind: str | None
+    """``revoked`` (吊销) or ``cancelled`` (注销) when that version is annulled."""
+    status_changed_at: datetime | None
+    """When that version was annulled or superseded."""
+    sentence: str | None
+    """Why the licence no longer counts (``该证照已于 … 被注销，不再有效。``); ``None`` if valid."""
     document_matches: bool
     """The upload's SHA-256 equals a registered file of this licence."""
     registered_sha256: str
@@ -63,6 +71,10 @@ class LicenceMatch:
             "version": self.version,
             "latest_version": registry.latest_version,
             "status": self.status,
+            "status_label": status_label(self.status, self.annul_kind),
+            "annul_kind": self.annul_kind,
+            "status_changed_at": self.status_changed_at and self.status_changed_at.isoformat(),
+            "sentence": self.sentence,
             "latest_status": registry.status,
             "status_reason": registry.status_reason,
             "issued_at": registry.issued_at.isoformat(),
@@ -118,6 +130,9 @@ def identify_licence(
         found_by=found_by,
         version=matched.version if matched else None,
         status=shown.status,
+        annul_kind=shown.annul_kind,
+        status_changed_at=shown.status_changed_at,
+        sentence=no_longer_valid(VersionState.of(shown), VersionState.of(rows[-1])),
         document_matches=matched is not None,
         registered_sha256=shown.document_sha256,
     )

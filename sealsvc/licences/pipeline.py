@@ -60,7 +60,8 @@ from sealsvc.licences.pdfa import CHINA_TIME
 from sealsvc.licences.qr import QrCode, data_hash, verification_url
 from sealsvc.licences.render import LicencePage, render_licence
 from sealsvc.licences.templates import Template, load_template
-from sealsvc.models import Licence, LicenceStatus
+from sealsvc.licences.wording import VersionState, no_longer_valid
+from sealsvc.models import AnnulKind, Licence, LicenceStatus
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
 
@@ -113,6 +114,8 @@ class LicenceRecord:
     issued_at: datetime
     status_changed_at: datetime | None
     status_reason: str | None
+    annul_kind: str | None
+    """``revoked`` (吊销) or ``cancelled`` (注销) when annulled (``None``: not, or not recorded)."""
     previous_id: int | None
 
     def as_dict(self) -> dict[str, Any]:
@@ -135,21 +138,31 @@ class LicenceStatusReport:
     latest_version: int
     status: str
     """Status of the latest version: ``valid``, ``annulled`` (吊销/注销)."""
+    annul_kind: str | None
+    """How the latest version was annulled: ``revoked`` (吊销), ``cancelled`` (注销), or
+    ``None`` (not annulled, or annulled before the kind was recorded)."""
     issued_at: datetime
     status_changed_at: datetime | None
     status_reason: str | None
     presented_version: int | None
     """The version whose data hash equals the ``h`` given, if any."""
+    presented_issued_at: datetime | None
+    """When the presented version was issued electronically (its e-issue date)."""
     hash_matches: bool | None
     """``None`` if no hash was given; ``False`` if it matches no version (tampered or forged)."""
+    paper: tuple[tuple[str, str], ...]
+    """(label, value) printed on the presented version — holder, its code (masked), issue
+    date — to match the paper by; empty unless ``h`` matched, so a guessed number shows
+    no one's name."""
     message: str
     """One sentence in Chinese for the person who scanned the code."""
 
     def as_dict(self) -> dict[str, Any]:
         result = asdict(self)
-        for key in ("issued_at", "status_changed_at"):
+        for key in ("issued_at", "status_changed_at", "presented_issued_at"):
             value = result[key]
             result[key] = value.isoformat() if value else None
+        result["paper"] = [{"label": label, "value": value} for label, value in self.paper]
         return result
 
 
@@ -174,6 +187,7 @@ def _record(row: Licence, base_url: str) -> LicenceRecord:
         issued_at=row.issued_at,
         status_changed_at=row.status_changed_at,
         status_reason=row.status_reason,
+        annul_kind=row.annul_kind,
         previous_id=row.previous_id,
     )
 
@@ -316,27 +330,26 @@ def licence_status(
     if not rows:
         raise NotFound(f"no licence {number}")
     latest = rows[-1]
-    versions = {
-        data_hash(r.number, r.version, r.template, json.loads(r.data)): r.version for r in rows
-    }
-    presented = versions.get(h) if h else None
+    versions = {data_hash(r.number, r.version, r.template, json.loads(r.data)): r for r in rows}
+    shown = versions.get(h) if h else None
+    presented = shown.version if shown else None
     data = json.loads(latest.data)
+    template: Template | None = None
     try:
         template = load_template(latest.template, settings)
         title, issuer = template.title, data.get(template.spec.issuer_field, "")
     except SealsvcError:  # a template removed after issue: the record still answers
         title, issuer = latest.template, ""
     issued = latest.issued_at.astimezone(CHINA_TIME).strftime("%Y年%m月%d日")
-    if h and presented is None:
+    gone = no_longer_valid(VersionState.of(shown or latest), VersionState.of(latest))
+    if h and shown is None:
         message = "核验失败：二维码与本证照的登记信息不符，证照内容可能被篡改。"
-    elif presented is not None and presented != latest.version:
-        message = f"此为第{presented}版，已于变更后由第{latest.version}版取代" + (
-            "；最新版已被吊销/注销。" if latest.status == LicenceStatus.ANNULLED else "。"
-        )
-    elif latest.status == LicenceStatus.ANNULLED:
-        message = f"已吊销/注销：{title}（{number}），原因：{latest.status_reason}。"
+    elif gone is not None:
+        reason = f"原因：{latest.status_reason}。" if latest.status_reason else ""
+        message = gone + (reason if shown in (None, latest) else "")
     else:
         message = f"有效：{title}（{number}）第{latest.version}版，由{issuer}于{issued}签发。"
+    paper = template.paper(json.loads(shown.data)) if shown and template else []
     return LicenceStatusReport(
         number=number,
         template=latest.template,
@@ -344,11 +357,14 @@ def licence_status(
         issuer=issuer,
         latest_version=latest.version,
         status=latest.status,
+        annul_kind=latest.annul_kind,
         issued_at=latest.issued_at,
         status_changed_at=latest.status_changed_at,
         status_reason=latest.status_reason,
         presented_version=presented,
+        presented_issued_at=shown.issued_at if shown else None,
         hash_matches=None if not h else presented is not None,
+        paper=tuple(paper),
         message=message,
     )
 
@@ -654,9 +670,26 @@ def reissue_licence(
 
 
 def annul_licence(
-    context, number: str, reason: str, *, actor: str, now: datetime | None = None
+    context,
+    number: str,
+    reason: str,
+    *,
+    kind: AnnulKind | str,
+    actor: str,
+    now: datetime | None = None,
 ) -> LicenceRecord:
-    """吊销/注销: mark the licence's current version annulled; verification then says so."""
+    """吊销 (``revoked``) or 注销 (``cancelled``): mark the current version annulled.
+
+    ``kind`` has no default: 吊销 is a sanction and 注销 is not, and the citizen's page and
+    every verification report name which one it was — a default would put the wrong word
+    on a holder's licence.
+    """
+    try:
+        kind = AnnulKind(kind)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown annulment kind {kind!r}: revoked (吊销) or cancelled (注销)"
+        ) from None
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("annulling a licence needs a reason (--reason)")
@@ -669,11 +702,17 @@ def annul_licence(
         row.status = LicenceStatus.ANNULLED.value
         row.status_changed_at = now or now_utc()
         row.status_reason = reason
+        row.annul_kind = kind.value
         audit.append(
             session,
             action="licence.annul",
             actor=actor,
             document_hash=row.document_sha256,
-            details={"number": number, "version": row.version, "reason": reason},
+            details={
+                "number": number,
+                "version": row.version,
+                "kind": kind.value,
+                "reason": reason,
+            },
         )
         return _record(row, context.settings.base_url)

@@ -52,11 +52,13 @@ from sealsvc.errors import InvalidInput, NotFound
 __all__ = [
     "TEMPLATES_ENV",
     "FieldSpec",
+    "PaperFields",
     "Template",
     "TemplateSpec",
     "display_value",
     "list_templates",
     "load_template",
+    "masked",
     "template_dirs",
 ]
 
@@ -231,6 +233,33 @@ class QrSpot(Spot):
     caption: str | None = "扫码核验"
 
 
+class PaperFields(_Strict):
+    """Which fields identify the paper copy; the QR page shows them to whoever holds its code.
+
+    A citizen matches the page against the paper by the holder, the holder's code and the
+    date printed on it; the code is shown partly masked (see :func:`masked`).
+    """
+
+    holder: str
+    """The holder's name (企业名称, 申请人, 建设单位, 权利人)."""
+    holder_id: str | None = None
+    """The holder's 统一社会信用代码 or other identifier, if the template has one."""
+    issue_date: str
+    """The date printed as the issue date (a ``date`` field)."""
+
+    def names(self) -> list[str]:
+        return [n for n in (self.holder, self.holder_id, self.issue_date) if n is not None]
+
+
+def masked(value: str) -> str:
+    """``914101********K2XR``: enough to match a paper copy, not enough to copy the code."""
+    keep_start, keep_end = (6, 4) if len(value) >= 12 else (1, 1)
+    if len(value) <= keep_start + keep_end:
+        return value[:1] + "*" * (len(value) - 1)
+    hidden = len(value) - keep_start - keep_end
+    return value[:keep_start] + "*" * hidden + value[-keep_end:]
+
+
 class PageSpec(_Strict):
     width_mm: Annotated[float, Field(ge=50, le=2000)]
     height_mm: Annotated[float, Field(ge=50, le=2000)]
@@ -242,6 +271,8 @@ class TemplateSpec(_Strict):
     format: Literal["sealsvc-template/1"]
     title: Annotated[str, StringConstraints(min_length=1, max_length=60)]
     description: str = ""
+    paper_fields: PaperFields | None = None
+    """Fields the QR page shows to match the paper (none when a template declares none)."""
     number_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,11}$")]
     """Start of generated licence numbers: ``<prefix><yyyymmdd><8 digits>``."""
     issuer_field: str
@@ -265,6 +296,9 @@ class TemplateSpec(_Strict):
                 raise ValueError(f"element shows undeclared field {element.field!r}")
         if self.issuer_field not in declared:
             raise ValueError(f"issuer_field {self.issuer_field!r} is not a declared field")
+        for name in self.paper_fields.names() if self.paper_fields else []:
+            if name not in declared:
+                raise ValueError(f"paper_fields names undeclared field {name!r}")
         for spot in [*self.seals, self.qr]:
             if spot.page != 1:
                 raise ValueError("templates have one page: seal and QR spots must be on page 1")
@@ -423,6 +457,18 @@ class Template:
     def display(self, data: Mapping[str, str]) -> dict[str, str]:
         """The printed form of every present field (see :func:`display_value`)."""
         return {k: display_value(self.fields[k], v) for k, v in data.items()}
+
+    def paper(self, data: Mapping[str, str]) -> list[tuple[str, str]]:
+        """(label, printed value) of the :class:`PaperFields` present in ``data``."""
+        declared = self.spec.paper_fields
+        if declared is None:
+            return []
+        shown = []
+        for name in (n for n in declared.names() if n in data):
+            value = display_value(self.fields[name], data[name])
+            hide = name == declared.holder_id
+            shown.append((self.fields[name].label, masked(value) if hide else value))
+        return shown
 
     @cached_property
     def example(self) -> dict[str, Any]:

@@ -13,7 +13,13 @@ from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndi
 
 from sealsvc.verification.report import SignatureReport
 
-__all__ = ["BEIJING", "beijing_time", "document_sentence", "signature_sentence"]
+__all__ = [
+    "BEIJING",
+    "beijing_time",
+    "document_sentence",
+    "proven_by_later_timestamp",
+    "signature_sentence",
+]
 
 BEIJING = timezone(timedelta(hours=8), "CST")
 """China Standard Time; China has not used daylight saving time since 1991."""
@@ -52,6 +58,28 @@ _FAILURE_SENTENCES: dict[AdESSubIndic, str] = {
 }
 
 
+_TIMESTAMP_SENTENCES: dict[AdESSubIndic, str] = {
+    AdESFailure.HASH_FAILURE: "可信时间戳{who}加盖后，文件内容被篡改，该时间戳无效。",
+    AdESFailure.SIG_CRYPTO_FAILURE: "可信时间戳{who}的签名校验失败，该时间戳无效。",
+    AdESFailure.FORMAT_FAILURE: "文件中的可信时间戳数据已损坏或格式无法识别，无法验证。",
+    AdESFailure.REVOKED: "可信时间戳{who}的时间戳证书已被吊销，该时间戳无效。",
+    AdESIndeterminate.REVOKED_NO_POE: (
+        "可信时间戳{who}的时间戳证书已被吊销，且没有更晚的时间证明，无法确认该时间戳有效。"
+    ),
+    AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND: (
+        "可信时间戳{who}不是由受信任的时间戳机构签发的，无法确认该时间戳有效。"
+    ),
+    AdESIndeterminate.OUT_OF_BOUNDS_NO_POE: (
+        "可信时间戳{who}的时间戳证书已过期，且没有更晚的时间证明，无法确认该时间戳有效。"
+    ),
+    AdESIndeterminate.TRY_LATER: "暂时无法确认可信时间戳{who}的证书状态，请稍后再验证。",
+    AdESIndeterminate.SIG_CONSTRAINTS_FAILURE: (
+        "可信时间戳{who}加盖后，文件发生了不允许的修改，无法确认该时间戳有效。"
+    ),
+}
+"""A document time-stamp is not a seal: its failures are worded for a time-stamp."""
+
+
 def beijing_time(moment: datetime) -> str:
     """``2026-11-23 10:00`` in Beijing time."""
     return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
@@ -70,15 +98,32 @@ def signature_sentence(report: SignatureReport, on_hold: bool = False) -> str:
     sub = report.sub_indication
     if sub is None:
         return _passed(report)
+    if report.kind == "document_timestamp":
+        template = _TIMESTAMP_SENTENCES.get(sub, "可信时间戳{who}无法通过验证（{code}）。")
+        return template.format(who=_who(report), code=sub.standard_name)
     if sub is AdESIndeterminate.TRY_LATER and on_hold:
         return f"{_who(report)}的印章证书目前处于暂停使用（挂起）状态，请待其恢复或注销后再验证。"
     template = _FAILURE_SENTENCES.get(sub, "{who}无法通过验证（{code}）。")
     return template.format(who=_who(report), code=sub.standard_name)
 
 
+def proven_by_later_timestamp(report: SignatureReport) -> bool:
+    """The signature's proven time comes from a later document time-stamp, not its own.
+
+    Such a time-stamp proves the seal existed by then, not when it was applied: the
+    sentence must say "不晚于" (no later than), never "于" (at).
+    """
+    if report.kind != "signature" or report.best_signature_time is None:
+        return False
+    own = report.timestamp
+    return own is None or not own.valid or own.time != report.best_signature_time
+
+
 def _passed(report: SignatureReport) -> str:
     when = report.best_signature_time or report.claimed_signing_time
     at = f"于 {beijing_time(when)} " if when else ""
+    if proven_by_later_timestamp(report):
+        at = f"不晚于 {beijing_time(when)} "
     changed = report.modifications is not None and report.modifications.level not in (
         "NONE",
         "LTA_UPDATES",

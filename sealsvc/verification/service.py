@@ -23,7 +23,7 @@ from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import ValidationReport
 from sealsvc.verification.validator import TrustAnchors, verify
 
-__all__ = ["DocumentCheck", "DocumentVerifier", "service_anchors"]
+__all__ = ["DocumentCheck", "DocumentVerifier", "match_licence", "service_anchors"]
 
 
 def service_anchors(ca_dir: Path) -> TrustAnchors:
@@ -34,15 +34,67 @@ def service_anchors(ca_dir: Path) -> TrustAnchors:
 
 @dataclass(frozen=True)
 class DocumentCheck:
-    """The verdict on one uploaded file."""
+    """The verdict on one uploaded file: its seals, and the registry status of its licence.
+
+    Seals that verify do not make an annulled or superseded licence valid again, so the
+    verdict a person or a program acts on is :attr:`accepted`, not the seals' verdict alone.
+    """
 
     report: ValidationReport
     licence: LicenceMatch | None
     """The registered licence the file is or names, ``None`` if it is none of ours."""
 
+    @property
+    def licence_status(self) -> str | None:
+        """``valid``, ``annulled`` or ``superseded``; ``None`` for a file that is no licence."""
+        return self.licence.status if self.licence else None
+
+    @property
+    def accepted(self) -> bool:
+        """TOTAL_PASSED and, if the file is one of our licences, that licence still valid."""
+        return self.report.passed and (self.licence is None or self.licence.sentence is None)
+
+    @property
+    def conclusion(self) -> str:
+        """The one sentence to read: the seals' sentence, or what the registry says against it.
+
+        ``印章有效，但该证照已于 2026-12-04 被注销，不再有效。``
+        """
+        gone = self.licence.sentence if self.licence else None
+        if gone is None:
+            return self.report.sentence
+        if self.report.passed:
+            return "印章有效，但" + gone
+        return f"{self.report.sentence}{gone}"
+
     def to_dict(self) -> dict[str, Any]:
-        """The report's JSON (schema ``sealsvc.verification/1``) plus a ``licence`` key."""
-        return {**self.report.to_dict(), "licence": self.licence and self.licence.as_dict()}
+        """The report's JSON (schema ``sealsvc.verification/1``) plus the licence's verdict.
+
+        ``accepted``, ``licence_status`` and ``conclusion`` sit at the top level so that an
+        approval system gating on ``verdict`` alone is not the only reading on offer.
+        """
+        return {
+            **self.report.to_dict(),
+            "accepted": self.accepted,
+            "licence_status": self.licence_status,
+            "conclusion": self.conclusion,
+            "licence": self.licence and self.licence.as_dict(),
+        }
+
+
+def match_licence(
+    context, report: ValidationReport, pdf: bytes, licence_number: str | None = None
+) -> DocumentCheck:
+    """``report`` with the registered licence the file is or names (see :mod:`identify`)."""
+    with context.database.session(read_only=True) as session:
+        licence = identify_licence(
+            session,
+            report.document_sha256,
+            pdf,
+            number=licence_number,
+            settings=context.settings,
+        )
+    return DocumentCheck(report, licence)
 
 
 class DocumentVerifier:
@@ -77,12 +129,4 @@ class DocumentVerifier:
             allow_fetching=True,
             fetcher=self._fetcher,
         )
-        with self._context.database.session(read_only=True) as session:
-            licence = identify_licence(
-                session,
-                report.document_sha256,
-                pdf,
-                number=licence_number,
-                settings=self._context.settings,
-            )
-        return DocumentCheck(report, licence)
+        return match_licence(self._context, report, pdf, licence_number)
