@@ -10,6 +10,7 @@ verification status and in the audit log.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -69,6 +70,16 @@ def _trust(context: ServiceContext) -> TrustAnchors:
         return TrustAnchors(
             tuple(load_certificate(context.ca.ca_set(session, h).root.der) for h in ("rsa", "sm2"))
         )
+
+
+def _roots_pem(context: ServiceContext) -> bytes:
+    """The RSA and SM2 roots as PEM, for ``sealctl verify --trust``."""
+    with context.database.session(read_only=True) as session:
+        ders = [context.ca.ca_set(session, h).root.der for h in ("rsa", "sm2")]
+    return b"".join(
+        b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"
+        for der in ders
+    )
 
 
 def _licence_files(context: ServiceContext) -> list[str]:
@@ -373,6 +384,11 @@ def test_sealctl_licence_commands(
     shown = json.loads(sealctl("licence", "show", number, "--json").stdout)
     assert shown["verification"]["status"] == "valid"
     assert shown["data"]["uscc"] == template.example["uscc"]
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(_roots_pem(context))
+    check = sealctl("verify", str(out), "--trust", str(roots), "--json")
+    assert check.exit_code == 0, check.stdout
+    assert json.loads(check.stdout)["accepted"] is True
 
     change = tmp_path / "change.json"
     change.write_text(json.dumps({"legal_representative": "刘振华"}, ensure_ascii=False))
@@ -380,6 +396,9 @@ def test_sealctl_licence_commands(
                      "--reason", "法定代表人变更", "--json")  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["version"] == 2
+    check = sealctl("verify", str(out), "--trust", str(roots))  # v1, now superseded
+    assert check.exit_code == 1 and "TOTAL_PASSED" in check.stdout
+    assert "NOT ACCEPTED" in check.stdout and "已由第2版取代，不再有效" in check.stdout
 
     copy = tmp_path / "copy.pdf"
     result = sealctl("licence", "download", number, "-o", str(copy), "--version", "1")
@@ -397,6 +416,13 @@ def test_sealctl_licence_commands(
     assert [r["annul_kind"] for r in listed] == ["revoked"]
     human = sealctl("licence", "show", number).stdout
     assert "annulled (revoked, 吊销)" in human and "被吊销，不再有效" in human
+    latest = tmp_path / "v2.pdf"
+    assert sealctl("licence", "download", number, "-o", str(latest)).exit_code == 0
+    check = sealctl("verify", str(latest), "--trust", str(roots), "--json")
+    assert check.exit_code == 1
+    verdict = json.loads(check.stdout)
+    assert verdict["verdict"] == "TOTAL_PASSED" and verdict["accepted"] is False
+    assert verdict["licence_status"] == "annulled" and "被吊销，不再有效" in verdict["conclusion"]
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**template.example, "uscc": "123"}))
