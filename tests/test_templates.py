@@ -29,7 +29,7 @@ from sealsvc.licences import (
     verification_url,
 )
 from sealsvc.licences.render import wrap_text
-from sealsvc.licences.templates import BUNDLED_TEMPLATES, gb32100_check_char
+from sealsvc.licences.templates import BUNDLED_TEMPLATES, gb32100_check_char, masked
 
 TEMPLATES = ["admin_permit_decision", "business_licence", "construction_permit",
              "real_estate_certificate"]  # fmt: skip
@@ -208,6 +208,8 @@ def test_adding_a_template_needs_no_code(settings: Settings) -> None:
         (lambda s: s["fields"][0].update(pattern="(["), "pattern of field 'uscc' is invalid"),
         (lambda s: s.update(colour="red"), "colour"),
         (lambda s: s["fields"].append(dict(s["fields"][0])), "fields declared twice: uscc"),
+        (lambda s: s["paper_fields"].update(holder_id="id_card"),
+         "paper_fields names undeclared field 'id_card'"),
     ],
 )  # fmt: skip
 def test_broken_template_is_reported_when_loaded(settings: Settings, edit, message: str) -> None:
@@ -217,6 +219,30 @@ def test_broken_template_is_reported_when_loaded(settings: Settings, edit, messa
     (directory / "template.json").write_text(json.dumps(spec, ensure_ascii=False))
     with pytest.raises(InvalidInput, match=re.escape(message)):
         load_template("broken", settings)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("91410100MA9GH7K2XR", "914101********K2XR"),  # 统一社会信用代码: region code, last 4
+        ("410105198001011234", "410105********1234"),  # a 身份证号 the same way
+        ("A12345", "A****5"),
+        ("AB", "A*"),
+    ],
+)
+def test_holder_codes_are_masked_on_the_qr_page(value: str, shown: str) -> None:
+    assert masked(value) == shown and len(masked(value)) == len(value)
+
+
+def test_paper_fields_are_declared_by_each_bundled_template() -> None:
+    for template in list_templates():
+        paper = dict(template.paper(template.validate_data(template.example)))
+        declared = template.spec.paper_fields
+        assert declared is not None, template.name
+        assert template.fields[declared.holder].label in paper
+        date_field = template.fields[declared.issue_date]
+        assert date_field.type == "date"
+        assert re.fullmatch(r"\d{4}年\d{2}月\d{2}日", paper[date_field.label])
 
 
 def test_template_names_cannot_escape_the_search_path(settings: Settings) -> None:

@@ -356,6 +356,18 @@ def test_qr_page(client: TestClient, licences: dict) -> None:
     for private in ("legal_representative", "address", "uscc"):
         assert data[private] not in text  # no personal data on a public page
     assert f'name="licence_no" value="{record["number"]}"' in text
+    # What is printed on the paper, to match it by: holder, masked code, dates.
+    shown = dict(re.findall(r"<dt>([^<]+)</dt><dd[^>]*>([^<]+)</dd>", text))
+    assert shown["名称"] == data["name"] == "郑州中原智链信息科技有限公司"
+    assert shown["统一社会信用代码"] == "914101********K2XR" != data["uscc"]
+    assert shown["证照编号"] == record["number"]
+    assert shown["日期"] == "2024年03月15日"  # the issue date as printed (issue_date)
+    issued = datetime.fromisoformat(record["issued_at"]).astimezone(timezone(timedelta(hours=8)))
+    assert shown["电子签发日期"] == f"{issued:%Y年%m月%d日}"
+    # Without the QR code's hash (a guessed number) the page names no one.
+    bare = client.get(path.split("?")[0])
+    assert bare.status_code == 200 and data["name"] not in bare.text
+    assert "统一社会信用代码" not in bare.text and record["number"] in bare.text
     forged = client.get(path.split("?")[0] + "?h=0000000000000000")
     assert forged.status_code == 200 and "与登记信息不符" in forged.text
 
