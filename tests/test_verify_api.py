@@ -457,3 +457,65 @@ def test_urls_of_other_hosts_are_never_fetched(api_world: ApiWorld) -> None:
         fetch(f"{api_world.settings.base_url}/pki/rsa/../../etc/passwd", None)
     crl = fetch(f"{api_world.settings.base_url}/pki/rsa/issuing.crl", None)
     assert crl[:1] == b"\x30"
+
+
+# --- sentences ---------------------------------------------------------------------------------
+
+
+def _cards(html: str) -> list[str]:
+    """The seal and time-stamp cards of a result page, in order."""
+    return re.findall(r'<section class="card seal-card">(.*?)</section>', html, re.S)
+
+
+def test_a_seal_proven_only_by_a_later_time_stamp_reads_no_later_than(
+    api_world: ApiWorld, client: TestClient
+) -> None:
+    """A B-B seal has no time-stamp of its own; an archive time-stamp added later proves
+    it existed by then, not that it was applied then: 不晚于, never 于."""
+    auth = {"Authorization": f"Bearer {api_world.admin_token}"}
+    sealed = client.post(
+        f"/v1/seals/{api_world.demo_seal(MARKET, 'rsa').code}/sign",
+        content=chinese_pdf(1),
+        params={"level": "B-B", "invisible": "true"},
+        headers={**auth, "Content-Type": "application/pdf"},
+    )
+    assert sealed.status_code == 200, sealed.text
+    extended = client.post(
+        "/v1/archive/extend",
+        content=sealed.content,
+        headers={**auth, "Content-Type": "application/pdf"},
+    )
+    assert extended.status_code == 200, extended.text
+    body = _verify_json(client, extended.content)
+    assert body["verdict"] == "TOTAL_PASSED", body["message"]
+    seal, stamp = body["signatures"]
+    assert seal["timestamp"] is None and stamp["kind"] == "document_timestamp"
+    assert seal["best_signature_time"] == stamp["best_signature_time"]
+    proven = datetime.fromisoformat(seal["best_signature_time"])
+    at = proven.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    assert f"不晚于 {at} 加盖电子印章" in seal["sentence"]
+    assert f"于 {at}" not in seal["sentence"].replace("不晚于", "")
+    seal_card, stamp_card = _cards(_upload_page(client, extended.content).text)
+    assert f"不晚于 {at}（由其后加盖的可信时间戳证明）" in seal_card
+    assert f"不晚于 {at} 加盖电子印章" in seal_card
+    assert "不晚于" not in stamp_card  # the time-stamp's own time is exact
+    # A seal with its own time-stamp keeps "于".
+    _, pdf = _issue(api_world, client, api_world.admin_token, "rsa")
+    own = _verify_json(client, pdf)["signatures"][0]
+    assert own["timestamp"] is not None and "不晚于" not in own["sentence"]
+
+
+def test_a_time_stamp_on_a_tampered_file_is_not_called_a_seal(
+    client: TestClient, licences: dict
+) -> None:
+    _, pdf = licences["sm2"]  # B-LTA: a seal, then the document time-stamp
+    html = _upload_page(client, append_page_content_update(pdf)).text
+    seal_card, stamp_card = _cards(html)
+    assert "盖章后已被篡改" in seal_card and "印章无效" in seal_card
+    assert "时间戳机构" in stamp_card and "加盖时间戳后已被篡改" in stamp_card
+    body = _verify_json(client, append_page_content_update(pdf))
+    stamp = body["signatures"][1]
+    words = stamp_card.replace(stamp["signer"]["common_name"], "")  # 郑州市电子印章时间戳服务
+    assert "印章" not in words and "盖章" not in words
+    assert stamp["kind"] == "document_timestamp" and stamp["sub_indication"] == "HASH_FAILURE"
+    assert stamp["sentence"].startswith("可信时间戳“") and "该时间戳无效" in stamp["sentence"]
