@@ -2,8 +2,9 @@
 
 A licence is issued over HTTP, then uploaded through ``/verify`` the way a citizen does on
 a phone (412×915 CSS pixels, mobile emulation): the verdict must read 验证通过, a tampered
-copy 验证失败, and the QR code's URL must open the registry record.  Screenshots of the
-three pages are written to ``docs/verify-page-*.png``.
+copy 验证失败, a cancelled (注销) licence a red 证照已注销 whatever its seals say, and the
+QR code's URL must open the registry record.  Screenshots of the four pages are written
+to ``docs/verify-page-*.png``.
 
 Needs ``chromium`` and ``chromium-driver`` (Debian packages).  Without them the test is
 skipped — except in CI (``CI=true``), where it fails.  Selenium is pointed at the Debian
@@ -18,6 +19,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -172,8 +174,57 @@ def test_qr_code_url_opens_the_registry_record(
     assert "证照有效" in verdict
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "与登记信息一致" in body and record["number"] in body and "营业执照" in body
+    # Enough to match the paper: holder, masked credit code, printed and e-issue dates.
+    assert "郑州中原智链信息科技有限公司" in body and "914101********K2XR" in body
+    assert "2024年03月15日" in body and "电子签发日期" in body
     hidden = browser.find_element(By.CSS_SELECTOR, "input[name=licence_no]")
     assert hidden.get_attribute("value") == record["number"]
     assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"]
     _screenshot(browser, "verify-page-qr.png")
     assert httpx.get(record["verify_url"]).headers["content-security-policy"]
+
+
+def test_an_annulled_licence_is_not_green_in_a_browser(
+    browser: WebDriver, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """Valid seals on a cancelled (注销) licence: the headline a citizen reads is red."""
+    from selenium.webdriver.common.by import By
+
+    data = json.loads((TEMPLATES / "business_licence" / "example.json").read_text("utf-8"))
+    with live_server.client() as client:
+        issued = client.post(
+            "/v1/licences",
+            json={
+                "template": "business_licence",
+                "data": data,
+                "seals": [live_server.demo_seal(MARKET, "rsa").code],
+            },
+        )
+        assert issued.status_code == 201, issued.text
+        record = issued.json()
+        pdf = client.get(record["download_url"]).content
+        annulled = client.post(
+            f"/v1/licences/{record['number']}/annul",
+            json={"kind": "cancelled", "reason": "企业申请注销登记"},
+        )
+        assert annulled.status_code == 200, annulled.text
+    changed = datetime.fromisoformat(annulled.json()["status_changed_at"])
+    day = changed.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d")
+
+    headline = _upload(browser, live_server, pdf, tmp_path)
+    assert "证照已注销" in headline and "验证通过" not in headline
+    assert f"印章有效，但该证照已于 {day} 被注销，不再有效。" in headline
+    verdict = browser.find_element(By.ID, "verdict")
+    assert "bad" in verdict.get_attribute("class").split()
+    # What the eye sees: the headline's colour is the red of a failure, not the green.
+    colour = browser.execute_script(
+        "return getComputedStyle(document.querySelector('#verdict .title')).color"
+    )
+    assert colour == "rgb(192, 40, 27)", colour  # --bad: #c0281b
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "已注销" in body and "企业申请注销登记" in body and "已吊销" not in body
+    _screenshot(browser, "verify-page-annulled.png")
+
+    browser.get(record["verify_url"])  # the QR page says the same
+    qr_headline = browser.find_element(By.ID, "verdict").text
+    assert "证照已注销" in qr_headline and f"已于 {day} 被注销，不再有效" in qr_headline
