@@ -3,7 +3,8 @@
 Public like the seal directory: citizens, other departments and their systems verify
 documents without an API key (a key, if sent, is neither needed nor checked).  The answer
 is the report of :mod:`sealsvc.verification` (schema ``sealsvc.verification/1``, see
-``docs/verification-report.md``) plus a ``licence`` key.  A file that is not a readable
+``docs/verification-report.md``) plus the licence's registry verdict: ``accepted``,
+``licence_status``, ``conclusion`` and ``licence``.  A file that is not a readable
 PDF is not an error of the request: it is answered 200 with the report's verdict
 ``TOTAL_FAILED`` / ``FORMAT_FAILURE``, the same answer ``sealctl verify`` gives.  Only the
 envelope is refused: 413 over the size limit, 415 for another media type, 400 for a
@@ -46,8 +47,15 @@ async def check_upload(
     responses={
         200: {
             "description": "The verification report (schema ``sealsvc.verification/1``) "
-            "plus ``licence``: null, or the registered licence the file is or names "
-            "(number, title, issuer, status valid/annulled/superseded, "
+            "plus the licence's registry verdict at the top level — gate on ``accepted``, "
+            "not on ``verdict`` alone: valid seals do not make an annulled licence valid. "
+            "``accepted``: true only when ``verdict`` is TOTAL_PASSED and, if the file is "
+            "one of our licences, that licence is still valid. ``licence_status``: null "
+            "(no licence of ours), ``valid``, ``annulled`` or ``superseded`` (a re-issue "
+            "replaced this version). ``conclusion``: the one sentence in Chinese, e.g. "
+            "印章有效，但该证照已于 2026-12-04 被注销，不再有效。 ``licence``: null, or the "
+            "registered licence the file is or names (number, title, issuer, status, "
+            "annul_kind revoked 吊销 / cancelled 注销, status_changed_at, sentence, "
             "document_matches, registered_sha256 …).",
         },
         **problem_responses(400, 413, 415),
