@@ -109,6 +109,8 @@ def _seal_view(s: SignatureReport) -> dict[str, Any]:
         time = f"不晚于 {beijing_time(s.best_signature_time)}（由其后加盖的可信时间戳证明）"
     elif s.best_signature_time:
         time = beijing_time(s.best_signature_time) + "（可信时间戳）"
+    elif s.claimed_signing_time and timestamp:  # a token that failed proves nothing
+        time = beijing_time(s.claimed_signing_time) + "（时间戳无效，该时间未经证明）"
     elif s.claimed_signing_time:
         time = beijing_time(s.claimed_signing_time) + "（签章方自报，无时间戳证明）"
     else:

@@ -516,6 +516,7 @@ def test_a_time_stamp_on_a_tampered_file_is_not_called_a_seal(
     body = _verify_json(client, append_page_content_update(pdf))
     stamp = body["signatures"][1]
     words = stamp_card.replace(stamp["signer"]["common_name"], "")  # 郑州市电子印章时间戳服务
-    assert "印章" not in words and "盖章" not in words
+    assert "印章" not in words and "盖章" not in words and "签章方" not in words
+    assert "（时间戳无效，该时间未经证明）" in stamp_card
     assert stamp["kind"] == "document_timestamp" and stamp["sub_indication"] == "HASH_FAILURE"
     assert stamp["sentence"].startswith("可信时间戳“") and "该时间戳无效" in stamp["sentence"]
