@@ -2,7 +2,8 @@
 
 ``templates`` loads declarative layouts and validates data; ``render`` paints a PDF/A-2b
 page with reportlab; ``qr`` makes the verification code; ``pipeline`` issues, re-issues,
-annuls and serves sealed licences.
+annuls (吊销 or 注销) and serves sealed licences; ``identify`` finds the licence an
+uploaded file is; ``wording`` says in Chinese whether it still counts.
 """
 
 from sealsvc.licences.pipeline import (
