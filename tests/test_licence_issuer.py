@@ -333,3 +333,16 @@ def test_templates_must_declare_known_seal_kinds(
         monkeypatch.setenv("SEALSVC_TEMPLATES_DIR", str(directory.parent))
         with pytest.raises(InvalidInput, match=re.escape(message)):
             load_template("odd_licence")
+
+
+def test_a_refused_value_is_shown_shortened(sqlite_seal_context: ServiceContext) -> None:
+    """The refusal repeats at most 80 characters of what was sent, in the answer and the log."""
+    context = sqlite_seal_context
+    code = _seal(context, MARKET, "公章")
+    template = load_template("business_licence")
+    huge = "某" * 100_000
+    with pytest.raises(IssuerRefused) as refused:
+        issue_licence(context, template, {**template.example, "authority": huge}, [code],
+                      actor=ACTOR)  # fmt: skip
+    assert len(str(refused.value)) < 400 and "某" * 78 + "…" in str(refused.value)
+    assert len(json.dumps(_audit(context)[-1], ensure_ascii=False)) < 2000

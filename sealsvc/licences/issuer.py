@@ -77,6 +77,15 @@ def seal_holders(session: Session, codes: Sequence[str]) -> list[SealHolder]:
     return holders
 
 
+_SHOWN = 80
+"""How much of a refused value the message (and so the audit log) repeats."""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
 def _comparable(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split())
 
@@ -114,7 +123,7 @@ def bind_issuer(template: Template, data: Any, holders: Sequence[SealHolder]) ->
         whose = "departments of the seals" if len(holders) > 1 else "department of the seal"
         raise IssuerRefused(
             f"{spec.label} ({spec.name}) must name the {whose}, {expected!r} "
-            f"(joint issuers joined with {JOINT_SEPARATOR!r}, in seal order), got {given!r}; "
+            f"(joint issuers joined with {JOINT_SEPARATOR!r}, in seal order), got {_shown(given)}; "
             "leave it out to have it filled in",
             ("data", spec.name),
         )
