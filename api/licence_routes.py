@@ -119,6 +119,7 @@ async def issue(
             actor=caller.actor,
             level=body.level,
             sealer=request.app.state.sealer,
+            audit_details=caller.audit_details(request),
         )
     except IssuerRefused as exc:
         return _issuer_problem(exc)

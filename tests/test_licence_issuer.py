@@ -303,6 +303,8 @@ def test_http_refuses_with_a_422_problem_naming_the_field(
     (entry,) = _audit(api_world.context)[entries:]
     assert entry["action"] == "licence.refused" and entry["actor"].startswith("api:")
     assert entry["details"]["field"] == ".".join(loc[1:])
+    assert entry["details"]["api_key"] == entry["actor"].removeprefix("api:")
+    assert entry["details"]["client"]  # the client's address, as sign and archive record it
 
 
 def test_http_fills_the_issuer_from_the_seal(api_world: ApiWorld) -> None:
@@ -311,6 +313,8 @@ def test_http_fills_the_issuer_from_the_seal(api_world: ApiWorld) -> None:
     status, record, _ = _post(api_world, body)
     assert status == 201, record
     assert record["data"]["authority"] == MARKET
+    issued = _audit(api_world.context)[-1]
+    assert issued["action"] == "licence.issue" and issued["details"]["client"]
     page = api_world.client.get(f"/verify/{record['number']}?h={record['data_hash']}")
     assert page.status_code == 200 and MARKET in page.text
 

@@ -392,6 +392,7 @@ def _bound_data(
     *,
     actor: str,
     number: str | None = None,
+    audit_details: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The validated data, its issuer field bound to the seals' departments.
 
@@ -417,6 +418,7 @@ def _bound_data(
                     "seal_codes": list(codes),
                     "field": ".".join(str(part) for part in exc.location),
                     "reason": str(exc),
+                    **(audit_details or {}),
                 },
             )
         raise
@@ -519,6 +521,7 @@ def _produce(
     sealer: Sealer | None,
     timings: dict[str, float] | None,
     replaces: tuple[int, str | None] | None = None,
+    audit_details: Mapping[str, str] | None = None,
 ) -> LicenceRecord:
     """Render, seal and store one version; ``replaces`` = (id, reason) of the one it supersedes."""
     with _stage(timings, "qr"):
@@ -543,7 +546,7 @@ def _produce(
         return _store(
             context, template, data, seal_codes, sealed,
             number=number, version=version, actor=actor, level=level, now=now,
-            short_hash=short, replaces=replaces,
+            short_hash=short, replaces=replaces, audit_details=audit_details,
         )  # fmt: skip
 
 
@@ -561,6 +564,7 @@ def _store(
     now: datetime,
     short_hash: str,
     replaces: tuple[int, str | None] | None,
+    audit_details: Mapping[str, str] | None,
 ) -> LicenceRecord:
     directory = _licence_dir(context)
     file_name = f"{number}-v{version}.pdf"
@@ -575,6 +579,7 @@ def _store(
                 "data_hash": short_hash,
                 "seal_codes": list(seal_codes),
                 "level": level.value,
+                **(audit_details or {}),
             }
             previous_id = None
             if replaces is not None:
@@ -634,19 +639,23 @@ def issue_licence(
     number: str | None = None,
     sealer: Sealer | None = None,
     timings: dict[str, float] | None = None,
+    audit_details: Mapping[str, str] | None = None,
 ) -> LicenceRecord:
     """Issue a licence (version 1): see the module docstring for the steps and guarantees.
 
     ``number`` may be supplied (an approval system's own numbering) and must be new.
     ``sealer`` lets a long-running process reuse one (its TSA/OCSP keys stay loaded);
-    ``timings``, if given, receives seconds per stage (:data:`STAGES`).
+    ``timings``, if given, receives seconds per stage (:data:`STAGES`);
+    ``audit_details`` (an API call's client and key id) go into the ``licence.issue`` or
+    ``licence.refused`` entry.
     """
     with _stage(timings, "validate"):
         template = _template(context, template)
         codes = _check_seal_codes(template, seal_codes)
         if number is not None:
             check_number(number)
-        clean = _bound_data(context, template, data, codes, actor=actor, number=number)
+        clean = _bound_data(context, template, data, codes, actor=actor, number=number,
+                            audit_details=audit_details)  # fmt: skip
         now = now or now_utc()
         with context.database.session(read_only=True) as session:
             if number is None:
@@ -656,7 +665,7 @@ def issue_licence(
     return _produce(
         context, template, clean, codes,
         number=number, version=1, actor=actor, level=level, now=now,
-        sealer=sealer, timings=timings,
+        sealer=sealer, timings=timings, audit_details=audit_details,
     )  # fmt: skip
 
 
