@@ -97,6 +97,15 @@ def _assert_refused_and_nothing_issued(
     return entry
 
 
+def _assert_refused_and_nothing_issued_since(
+    context: ServiceContext, before: list[dict], existing: str
+) -> None:
+    new = _audit(context)[len(before) :]
+    assert [e["action"] for e in new] == ["licence.refused"]
+    with context.database.session(read_only=True) as session:
+        assert set(session.scalars(select(Licence.number))) == {existing}
+
+
 # --- the pipeline -----------------------------------------------------------------------------
 
 
@@ -182,15 +191,6 @@ def test_joint_seals_name_every_department_once_in_seal_order(
     both = issue_licence(context, licence, _without_issuer("business_licence"),
                          [market_public, market], actor=ACTOR, level=Level.B_B)  # fmt: skip
     assert both.data["authority"] == MARKET
-
-
-def _assert_refused_and_nothing_issued_since(
-    context: ServiceContext, before: list[dict], existing: str
-) -> None:
-    new = _audit(context)[len(before) :]
-    assert [e["action"] for e in new] == ["licence.refused"]
-    with context.database.session(read_only=True) as session:
-        assert set(session.scalars(select(Licence.number))) == {existing}
 
 
 def test_reissue_obeys_the_same_rule(sqlite_seal_context: ServiceContext, tmp_path: Path) -> None:
