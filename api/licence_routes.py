@@ -10,15 +10,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, require_scope
 from api.bodies import pdf_response
 from api.cpu_bound import run_cpu_bound
-from api.problems import problem_responses
+from api.problems import problem, problem_responses
 from sealsvc import licences
 from sealsvc.errors import Forbidden
+from sealsvc.licences.issuer import IssuerRefused
 from sealsvc.models import AnnulKind
 from sealsvc.pades import Level
 
@@ -33,8 +35,18 @@ class LicenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     template: str = Field(max_length=64, description="Template name, e.g. business_licence.")
-    data: dict[str, Any] = Field(description="Field values, validated against the template.")
-    seals: list[str] = Field(min_length=1, max_length=8, description="Seal codes, in order.")
+    data: dict[str, Any] = Field(
+        description="Field values, validated against the template. The template's issuer "
+        "field (e.g. authority, 登记机关) may be left out: it is filled in with the registered "
+        "names of the seals' departments, joined with 、 in seal order; a value that names "
+        "anyone else is refused with 422."
+    )
+    seals: list[str] = Field(
+        min_length=1,
+        max_length=8,
+        description="Seal codes, in order (the first certifies); each of a kind the template "
+        "allows (see `sealctl template show`).",
+    )
     level: Level = Field(Level.B_LTA, description="PAdES level (archive material: B-LTA).")
 
 
@@ -62,6 +74,17 @@ def _check_access(caller: Caller, context, record: licences.LicenceRecord) -> No
     raise Forbidden(f"licence {record.number} was not issued by this API key's department")
 
 
+def _issuer_problem(exc: IssuerRefused) -> JSONResponse:
+    """422 naming the request member, the way FastAPI's own validation errors do."""
+    return problem(
+        exc.status,
+        "Unprocessable content",
+        str(exc),
+        exc.kind,
+        errors=[{"loc": ["body", *map(str, exc.location)], "msg": str(exc)}],
+    )
+
+
 def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
     body = record.as_dict()
     body["download_url"] = (
@@ -74,6 +97,7 @@ def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
 @router.post(
     "",
     status_code=201,
+    response_model=None,  # a dict, or the 422 problem of the issuer rule
     summary="Issue a licence",
     responses=problem_responses(400, 401, 403, 404, 409, 422),
 )
@@ -81,23 +105,32 @@ async def issue(
     request: Request,
     body: LicenceRequest,
     caller: Annotated[Caller, Depends(require_scope("licence"))],
-) -> dict[str, Any]:
-    """Render the template with ``data``, seal it with ``seals`` and store it."""
+) -> dict[str, Any] | JSONResponse:
+    """Render the template with ``data``, seal it with ``seals`` and store it.
+
+    The issuer the licence prints must be the seals' departments and each seal of a kind
+    the template allows; otherwise 422 before anything is sealed (``errors[].loc`` names
+    ``data.<field>`` or ``seals.<i>``).
+    """
     context = request.app.state.context
     # Before the job queue, like the sign route's check: a foreign seal is refused at once,
     # not after the seals queued ahead of this request.
     await run_in_threadpool(caller.check_seals, context, body.seals)
-    record = await run_cpu_bound(
-        request,
-        licences.issue_licence,
-        context,
-        body.template,
-        body.data,
-        body.seals,
-        actor=caller.actor,
-        level=body.level,
-        sealer=request.app.state.sealer,
-    )
+    try:
+        record = await run_cpu_bound(
+            request,
+            licences.issue_licence,
+            context,
+            body.template,
+            body.data,
+            body.seals,
+            actor=caller.actor,
+            level=body.level,
+            sealer=request.app.state.sealer,
+            audit_details=caller.audit_details(request),
+        )
+    except IssuerRefused as exc:
+        return _issuer_problem(exc)
     return _record(request, record)
 
 

@@ -20,13 +20,15 @@ ACTOR = "bootstrap"
 DEMO_SEALS = (
     ("ZZ-GOV", "公章", "rsa"),
     ("ZZ-D26", "公章", "rsa"),
-    ("ZZ-D26", "业务专用章", "sm2"),
+    ("ZZ-D26", "公章", "sm2"),
     ("ZZ-FTZ", "行政审批专用章", "rsa"),
     ("ZZ-FTZ", "行政审批专用章", "sm2"),
     ("ZZ-D14", "合同专用章", "rsa"),
 )
 """(department code, kind, algorithm) of the demo seals: 郑州市人民政府, 郑州市市场监督管理局
-(D26), the free-trade-zone committee's 行政审批专用章 in both algorithms, 郑州市城乡建设局 (D14)."""
+(D26) in both algorithms (a 营业执照 may be sealed with its 公章), the free-trade-zone
+committee's 行政审批专用章 in both algorithms, 郑州市城乡建设局 (D14)'s 合同专用章 (which may seal
+no licence: see ``docs/licence-issuers.md``)."""
 
 
 @dataclass(frozen=True)

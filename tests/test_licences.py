@@ -145,9 +145,12 @@ def test_joint_seals_first_certifies_and_both_validate(
 ) -> None:
     context = sqlite_seal_context
     ftz = _seal(context, "admin_permit_decision")
-    market = seals.issue(context, department="郑州市市场监督管理局", kind="公章", actor=ACTOR).code
+    market = seals.issue(context, department="郑州市市场监督管理局", kind="行政审批专用章",
+                         actor=ACTOR).code  # fmt: skip
     template = load_template("admin_permit_decision")
-    record = issue_licence(context, template, template.example, [ftz, market], actor=ACTOR)
+    joint = "中国（河南）自由贸易试验区郑州片区管理委员会、郑州市市场监督管理局"
+    data = {**template.example, "authority": joint}  # 联合审批: both issuers, in seal order
+    record = issue_licence(context, template, data, [ftz, market], actor=ACTOR)
     pdf = get_licence_pdf(context, record.number)
     (tmp_path / "joint.pdf").write_bytes(pdf)
     sig = subprocess.run(["pdfsig", tmp_path / "joint.pdf"], capture_output=True, text=True).stdout

@@ -89,8 +89,13 @@ def issue(
 ) -> None:
     """Render, seal and store a licence.
 
+    The issuer field (登记机关, 发证机关 …) names the seals' departments:
+    left out, it is filled in (joint seals: joined with 、 in seal order);
+    another value, or a seal of a kind the template does not allow
+    (see sealctl template show), is refused.
+
     Example: sealctl licence issue --template business_licence --data data.json
-    --seal 41010001000001 --level B-LTA -o licence.pdf
+    --seal 41010001000002 --level B-LTA -o licence.pdf
     """
     with user_errors():
         context = _context(ctx)
@@ -193,7 +198,11 @@ def reissue(
     output: OutputOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Re-issue (变更) a licence: a new version with the changes; the old one is superseded."""
+    """Re-issue (变更) a licence: a new version with the changes; the old one is superseded.
+
+    The issuer field is filled in again from the seals (a renamed department
+    prints its new name) unless the changes give it; the rules of issue apply.
+    """
     with user_errors():
         context = _context(ctx)
         record = pipeline.reissue_licence(

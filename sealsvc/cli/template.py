@@ -49,6 +49,11 @@ def show(
             emit_json(summary)
             return
         console.print(f"[bold]{template.title}[/] ({template.name}) — {template.spec.description}")
+        issuer = template.fields[template.spec.issuer_field]
+        console.print(
+            f"issuer: {issuer.label} ({issuer.name}), filled from the sealing departments; "
+            f"may be sealed with: {'、'.join(template.spec.seal_kinds)}"
+        )
         table = Table("field", "label", "type", "required", "max", "pattern")
         for f in template.spec.fields:
             table.add_row(

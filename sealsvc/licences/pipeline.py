@@ -1,9 +1,10 @@
 """Issue, re-issue, annul and serve electronic licences.
 
-issue: validate → number → QR (hash of the data, see :mod:`.qr`) → render → seal with
-each seal in turn (the first certifies with DocMDP P=2 so the others may still seal; with
-B-LTA the earlier seals get B-LT and the last one adds the document time-stamp over all)
-→ store the file and the record → audit ``licence.issue``.
+issue: validate (the data, and the issuer against the seals: :mod:`.issuer`) → number → QR
+(hash of the data, see :mod:`.qr`) → render → seal with each seal in turn (the first
+certifies with DocMDP P=2 so the others may still seal; with B-LTA the earlier seals get
+B-LT and the last one adds the document time-stamp over all) → store the file and the
+record → audit ``licence.issue``.
 
 Storage and its crash windows. The record (table ``licences``) and the file
 ``<data dir>/licences/<number>-v<version>.pdf`` are written so that a failure at any step
@@ -56,6 +57,7 @@ from pki.fsutil import fsync_directory
 from sealsvc import audit
 from sealsvc.config import Settings
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealsvcError
+from sealsvc.licences.issuer import IssuerRefused, bind_issuer, seal_holders
 from sealsvc.licences.pdfa import CHINA_TIME
 from sealsvc.licences.qr import QrCode, data_hash, verification_url
 from sealsvc.licences.render import LicencePage, render_licence
@@ -398,6 +400,47 @@ def _check_seal_codes(template: Template, seal_codes: Sequence[str]) -> tuple[st
     return codes
 
 
+def _bound_data(
+    context,
+    template: Template,
+    data: Any,
+    codes: tuple[str, ...],
+    *,
+    actor: str,
+    number: str | None = None,
+    audit_details: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The validated data, its issuer field bound to the seals' departments.
+
+    A refusal of the issuer rule is audited (``licence.refused``) before it is raised:
+    a seal offered for a licence that names another department, or of a kind not made for
+    it, is an attempt the log should show even though nothing was sealed.
+    """
+    with context.database.session(read_only=True) as session:
+        holders = seal_holders(session, codes)
+    try:
+        bound = bind_issuer(template, data, holders)
+    except IssuerRefused as exc:
+        with context.database.session() as session:
+            audit.append(
+                session,
+                action="licence.refused",
+                actor=actor,
+                seal_code=codes[0],
+                department_code=holders[0].department_code,
+                details={
+                    "template": template.name,
+                    "number": number,
+                    "seal_codes": list(codes),
+                    "field": ".".join(str(part) for part in exc.location),
+                    "reason": str(exc),
+                    **(audit_details or {}),
+                },
+            )
+        raise
+    return template.validate_data(bound)
+
+
 def _new_number(session: Session, template: Template, now: datetime) -> str:
     day = now.astimezone(CHINA_TIME).strftime("%Y%m%d")
     for _ in range(10):
@@ -494,6 +537,7 @@ def _produce(
     sealer: Sealer | None,
     timings: dict[str, float] | None,
     replaces: tuple[int, str | None] | None = None,
+    audit_details: Mapping[str, str] | None = None,
 ) -> LicenceRecord:
     """Render, seal and store one version; ``replaces`` = (id, reason) of the one it supersedes."""
     with _stage(timings, "qr"):
@@ -518,7 +562,7 @@ def _produce(
         return _store(
             context, template, data, seal_codes, sealed,
             number=number, version=version, actor=actor, level=level, now=now,
-            short_hash=short, replaces=replaces,
+            short_hash=short, replaces=replaces, audit_details=audit_details,
         )  # fmt: skip
 
 
@@ -536,6 +580,7 @@ def _store(
     now: datetime,
     short_hash: str,
     replaces: tuple[int, str | None] | None,
+    audit_details: Mapping[str, str] | None,
 ) -> LicenceRecord:
     directory = _licence_dir(context)
     file_name = f"{number}-v{version}.pdf"
@@ -550,6 +595,7 @@ def _store(
                 "data_hash": short_hash,
                 "seal_codes": list(seal_codes),
                 "level": level.value,
+                **(audit_details or {}),
             }
             previous_id = None
             if replaces is not None:
@@ -609,27 +655,33 @@ def issue_licence(
     number: str | None = None,
     sealer: Sealer | None = None,
     timings: dict[str, float] | None = None,
+    audit_details: Mapping[str, str] | None = None,
 ) -> LicenceRecord:
     """Issue a licence (version 1): see the module docstring for the steps and guarantees.
 
     ``number`` may be supplied (an approval system's own numbering) and must be new.
     ``sealer`` lets a long-running process reuse one (its TSA/OCSP keys stay loaded);
-    ``timings``, if given, receives seconds per stage (:data:`STAGES`).
+    ``timings``, if given, receives seconds per stage (:data:`STAGES`);
+    ``audit_details`` (an API call's client and key id) go into the ``licence.issue`` or
+    ``licence.refused`` entry.
     """
     with _stage(timings, "validate"):
         template = _template(context, template)
-        clean = template.validate_data(data)
         codes = _check_seal_codes(template, seal_codes)
+        if number is not None:
+            check_number(number)
+        clean = _bound_data(context, template, data, codes, actor=actor, number=number,
+                            audit_details=audit_details)  # fmt: skip
         now = now or now_utc()
         with context.database.session(read_only=True) as session:
             if number is None:
                 number = _new_number(session, template, now)
-            elif session.scalar(select(Licence.id).where(Licence.number == check_number(number))):
+            elif session.scalar(select(Licence.id).where(Licence.number == number)):
                 raise Conflict(f"licence {number} already exists")
     return _produce(
         context, template, clean, codes,
         number=number, version=1, actor=actor, level=level, now=now,
-        sealer=sealer, timings=timings,
+        sealer=sealer, timings=timings, audit_details=audit_details,
     )  # fmt: skip
 
 
@@ -648,8 +700,11 @@ def reissue_licence(
     """变更: a new version of a valid licence with ``changes`` applied to its data.
 
     ``changes`` is merged over the current data (a key set to ``None`` removes an
-    optional field); the seals default to the current version's. The old version becomes
-    ``superseded`` in the transaction that stores the new one.
+    optional field); the seals default to the current version's. The issuer field is not
+    carried over: unless ``changes`` gives it, it is filled in from the seals again (a
+    renamed department, or other seals, print their current names), and a given one must
+    match them as on issue. The old version becomes ``superseded`` in the transaction that
+    stores the new one.
     """
     if not isinstance(changes, Mapping):
         raise InvalidInput("the changes must be a JSON object")
@@ -659,9 +714,12 @@ def reissue_licence(
             f"licence {number} is {current.status}; only a valid one can change"
         )
     template = load_template(current.template, context.settings)
-    merged = {**current.data, **changes}
-    clean = template.validate_data({k: v for k, v in merged.items() if v is not None})
     codes = _check_seal_codes(template, seal_codes or current.seal_codes)
+    merged = {**current.data, **changes}
+    if template.spec.issuer_field not in changes:
+        merged.pop(template.spec.issuer_field, None)
+    data = {k: v for k, v in merged.items() if v is not None}
+    clean = _bound_data(context, template, data, codes, actor=actor, number=current.number)
     return _produce(
         context, template, clean, codes,
         number=current.number, version=current.version + 1, actor=actor, level=level,

@@ -48,6 +48,7 @@ from pydantic import (
 
 from sealsvc.config import Settings
 from sealsvc.errors import InvalidInput, NotFound
+from sealsvc.seals import KIND_CODES
 
 __all__ = [
     "TEMPLATES_ENV",
@@ -276,7 +277,12 @@ class TemplateSpec(_Strict):
     number_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,11}$")]
     """Start of generated licence numbers: ``<prefix><yyyymmdd><8 digits>``."""
     issuer_field: str
-    """The field naming the issuing authority (PDF author, verification page)."""
+    """The field naming the issuing authority (PDF author, verification page). It must name
+    the departments whose seals are on the licence (see :mod:`sealsvc.licences.issuer`)."""
+    seal_kinds: Annotated[list[str], Field(min_length=1)]
+    """The seal kinds (:data:`sealsvc.seals.KIND_CODES`) that may seal this document: a
+    licence is issued under the issuing authority's 公章 or a seal made for that purpose,
+    never, say, a 合同专用章. Why each bundled template allows what: ``docs/licence-issuers.md``."""
     page: PageSpec
     fields: Annotated[list[FieldSpec], Field(min_length=1)]
     elements: list[Element]
@@ -299,6 +305,13 @@ class TemplateSpec(_Strict):
         for name in self.paper_fields.names() if self.paper_fields else []:
             if name not in declared:
                 raise ValueError(f"paper_fields names undeclared field {name!r}")
+        unknown = [k for k in self.seal_kinds if k not in KIND_CODES]
+        if unknown:
+            raise ValueError(
+                f"seal_kinds: unknown kind {unknown[0]!r} (known: {', '.join(KIND_CODES)})"
+            )
+        if len(set(self.seal_kinds)) != len(self.seal_kinds):
+            raise ValueError("seal_kinds names a kind twice")
         for spot in [*self.seals, self.qr]:
             if spot.page != 1:
                 raise ValueError("templates have one page: seal and QR spots must be on page 1")
@@ -483,6 +496,8 @@ class Template:
             "directory": str(self.directory),
             "page_mm": [self.spec.page.width_mm, self.spec.page.height_mm],
             "seal_spots": len(self.spec.seals),
+            "issuer_field": self.spec.issuer_field,
+            "seal_kinds": list(self.spec.seal_kinds),
             "fields": [f.model_dump(exclude_none=True) for f in self.spec.fields],
         }
 
