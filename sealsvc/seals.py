@@ -936,18 +936,23 @@ def revoke(
     Every unexpired, unrevoked certificate the seal ever had is revoked with ``reason`` —
     the current one and those superseded by rotations and renewals — so no key of the
     seal stays "good" in OCSP. Audited as one ``cert.revoke`` per serial and ``seal.revoke``.
+    A seal revoked before revocation covered superseded certificates may be revoked again:
+    the certificates it left valid are revoked then (the seal keeps its revocation time);
+    a seal with nothing left to revoke is refused as already revoked.
     """
     _check_reason(reason)
     with _change(context, actor=actor, now=now, revocation=True) as change:
         seal, current, _status = _load(change, code)
-        if seal.status == SealStatus.REVOKED:
+        certificates = _revocable(seal, current, change.now)
+        if seal.status == SealStatus.REVOKED and not certificates:
             raise InvalidTransition(
                 f"seal {seal.code} is already revoked ({seal.revocation_reason})"
             )
-        serials = _revoke_certificates(change, seal, _revocable(seal, current, change.now), reason)
-        seal.status = SealStatus.REVOKED.value
-        seal.revoked_at = change.now
-        seal.revocation_reason = reason
+        serials = _revoke_certificates(change, seal, certificates, reason)
+        if seal.status != SealStatus.REVOKED:
+            seal.status = SealStatus.REVOKED.value
+            seal.revoked_at = change.now
+            seal.revocation_reason = reason
         change.record(seal, "seal.revoke", reason=reason, serials=serials)
         return _view_after(change, seal)
 

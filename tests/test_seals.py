@@ -390,6 +390,31 @@ def test_revoke_covers_every_key_but_not_expired_certificates(
     assert all("Affiliation Changed" in (_crl_entry(text, s) or "") for s in later)
 
 
+def test_revoking_again_revokes_what_an_earlier_revocation_left_valid(
+    seal_context: ServiceContext,
+) -> None:
+    """A seal revoked before revocation covered superseded certificates (its old serial
+    still good) is revoked again: the leftover is revoked, the seal keeps its first time."""
+    view = _issue(seal_context)
+    old = view.current_certificate.serial
+    seals.rotate(seal_context, view.code, actor=ACTOR)
+    first = seals.revoke(seal_context, view.code, reason="cessation_of_operation", actor=ACTOR)
+    with seal_context.database.session() as session:  # the state the former revoke left
+        row = session.scalars(select(Certificate).where(Certificate.serial == old)).one()
+        row.status, row.revoked_at, row.revocation_reason = "superseded", None, None
+
+    again = seals.revoke(seal_context, view.code, reason="key_compromise", actor=ACTOR)
+    assert [c.status for c in again.certificates] == ["revoked", "revoked"]
+    assert (again.revoked_at, again.revocation_reason) == (
+        first.revoked_at,
+        "cessation_of_operation",
+    )
+    assert "Key Compromise" in (_crl_entry(_crl_text(seal_context), old) or "")
+    assert [a["serial"] for a in _revocations(seal_context, view.code)][-1:] == [old]
+    with pytest.raises(InvalidTransition, match="already revoked"):
+        seals.revoke(seal_context, view.code, reason="key_compromise", actor=ACTOR)
+
+
 @pytest.mark.parametrize("algorithm", ["rsa", "sm2"])
 def test_rotate_revoke_old_revokes_the_old_key_in_the_same_change(
     seal_context: ServiceContext, algorithm: str
