@@ -234,6 +234,16 @@ def test_rotate_revoke_old_rekeys_and_revokes_in_one_step(
 
     assert _verdict(service.verify(stamped)) == ("TOTAL_PASSED", None)
     assert _verdict(service.verify(untimed)) == ("INDETERMINATE", "REVOKED_NO_POE")
+    # sealctl verify learns it from the same registry, and gates on it
+    for pdf, exit_code, verdict in (
+        (stamped, 0, ("TOTAL_PASSED", None)),
+        (untimed, 1, ("INDETERMINATE", "REVOKED_NO_POE")),
+    ):
+        path = service.directory / "document.pdf"
+        path.write_bytes(pdf)
+        checked = sealctl("verify", str(path), "--json")
+        assert checked.exit_code == exit_code, checked.stdout + checked.stderr
+        assert _verdict(json.loads(checked.stdout)) == verdict
     fresh = service.seal(view.code, Level.B_B)  # the new key seals and verifies
     assert _verdict(service.verify(fresh)) == ("TOTAL_PASSED", None)
 
