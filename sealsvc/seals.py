@@ -689,9 +689,10 @@ def _change(
     lost optimistic-lock race becomes :class:`Conflict`. After a commit that published a
     CRL, the CA files are rewritten so they never lag the registry.
 
-    A ``revocation`` (revoke, suspend) first takes the audit chain head, which the sealing
-    service's final check also takes (:func:`signing_material` with ``lock=True``), and
-    only then reads the clock, rounded up to the next whole second: every document handed
+    A ``revocation`` (revoke, suspend, rotate revoking the old key) first takes the audit
+    chain head, which the sealing service's final check also takes
+    (:func:`signing_material` with ``lock=True``), and only then reads the clock, rounded
+    up to the next whole second: every document handed
     out before the revocation was time-stamped before that instant, also as CRLs and OCSP
     state it (whole seconds). A revocation time read before waiting for the lock, or
     truncated by the CRL, fell after documents the service still handed out, which every

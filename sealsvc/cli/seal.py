@@ -89,9 +89,12 @@ def _report(view: seals.SealView, json_output: bool, what: str, *, revoked: bool
             f"certificate {_hex(view.current_certificate.serial)} {_validity(view)}",
             highlight=False,
         )
-    times = [c.revoked_at for c in view.certificates if c.status == "revoked" and c.revoked_at]
-    for certificate in view.certificates if revoked and times else ():
-        if certificate.status == "revoked" and certificate.revoked_at == max(times):
+    if not revoked:
+        return
+    revocations = [c.revoked_at for c in view.certificates if c.status == "revoked"]
+    latest = max((t for t in revocations if t is not None), default=None)
+    for certificate in view.certificates:
+        if certificate.status == "revoked" and certificate.revoked_at == latest:
             console.print(
                 f"  certificate {_hex(certificate.serial)} (key {certificate.key_id}) "
                 f"{_revocation(certificate.revoked_at, certificate.revocation_reason)}",
