@@ -9,13 +9,15 @@ here wrote and through the service's HTTP routes (in-process ``TestClient``):
   serial's status line (RSA: signature verified up to the root; SM2: OpenSSL 3.0 cannot
   check an SM2 OCSP signature, so :func:`pki.ocsp.parse_response` does);
 * ``POST /v1/verify`` on documents sealed with the old key: with a time-stamp from before
-  the revocation still TOTAL_PASSED, without one INDETERMINATE/REVOKED_NO_POE.
+  the revocation still TOTAL_PASSED, without one INDETERMINATE/REVOKED_NO_POE, and one
+  time-stamped after it (a leaked key used later) TOTAL_FAILED/REVOKED.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +34,8 @@ from pki.certificates import certificate_pem, load_certificate
 from pki.ocsp import parse_response
 from sealsvc import seals
 from sealsvc.context import ServiceContext
-from sealsvc.models import AuditEntry, Certificate
-from sealsvc.pades import Level, Placement, SealOptions
+from sealsvc.models import AuditEntry, Certificate, utcnow
+from sealsvc.pades import Level, Placement, SealingMaterial, SealOptions, TsaTimeStamper, seal_pdf
 from sealsvc.sealing import Sealer
 
 pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
@@ -63,6 +65,27 @@ class Service:
     def seal(self, code: str, level: Level) -> bytes:
         options = SealOptions(level=level, placement=Placement(invisible=True))
         return self.sealer.seal(chinese_pdf(1), code, options, actor=ACTOR).pdf
+
+    def seal_with_retired_key(self, serial: str) -> bytes:
+        """A B-T document sealed with a retired certificate's key, as whoever holds a copy
+        of the key could: the key, certificate and chain straight from the store, and a
+        time-stamp from the service's public TSA (the service itself never does this)."""
+        with self.context.database.session(read_only=True) as session:
+            row = session.scalars(select(Certificate).where(Certificate.serial == serial)).one()
+            key_id, der, hierarchy = row.key_id, row.der, row.hierarchy
+            ca_set = self.context.ca.ca_set(session, hierarchy)
+            chain = (load_certificate(ca_set.issuing.der), load_certificate(ca_set.root.der))
+        trust = self.sealer.trust
+        material = SealingMaterial(
+            key=self.context.keystore.signer(key_id),
+            certificate=load_certificate(der),
+            chain=chain,
+            stamp_pdf=None,
+            timestamper=TsaTimeStamper(trust.tsa(hierarchy).respond),
+            validation_data=None,
+        )
+        options = SealOptions(level=Level.B_T, placement=Placement(invisible=True))
+        return seal_pdf(chinese_pdf(1), material, options)
 
     def verify(self, pdf: bytes) -> dict:
         response = self.client.post("/v1/verify", files={"file": ("doc.pdf", pdf)})
@@ -199,6 +222,14 @@ def test_revoke_after_rotate_revokes_the_superseded_key_too(
     report = service.verify(untimed)
     assert _verdict(report) == ("INDETERMINATE", "REVOKED_NO_POE"), report["message"]
     assert report["signatures"][0]["signer"]["serial_hex"] == format(int(old), "x")
+
+    # whoever holds a copy of the old key gets nothing from a time-stamp taken after
+    with service.context.database.session(read_only=True) as session:
+        revoked_at = seals.show(session, view.code).revoked_at
+    assert revoked_at is not None
+    time.sleep(max(0.0, (revoked_at - utcnow()).total_seconds()) + 0.05)
+    forged = service.verify(service.seal_with_retired_key(old))
+    assert _verdict(forged) == ("TOTAL_FAILED", "REVOKED"), forged["message"]
 
 
 # --- rotate --revoke-old, and plain rotate ---------------------------------------------------
