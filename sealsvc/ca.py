@@ -306,7 +306,8 @@ class CertificateAuthority:
         """Issue the next CRL of the current root or issuing CA and write it to ``ca/``.
 
         Revoked and held certificates of that issuer are listed; superseded ones are not
-        (a rotated seal certificate was not compromised, and old documents stay valid).
+        (a plain rotation is no compromise, and old documents stay valid) until a
+        revocation of their seal, or a rotation that revokes the old key, revokes them.
         """
         issuer_row = self.current(session, hierarchy, issuer)
         revoked = session.scalars(

@@ -26,12 +26,17 @@ Lifecycle (stored status; a seal whose current certificate has passed ``notAfter
     issue → active ⇄ suspended          suspend = certificate on hold (certificateHold on
               │  │                       the CRL), resume = hold lifted (off the next CRL)
               │  ├─ rotate: new key + certificate, old certificate superseded
+              │  │   (rotate with revoke_old: the old key's certificates revoked instead)
               │  └─ renew: new certificate for the same key, old one superseded
               └─ revoke (from active, suspended or expired) → revoked, for ever
 
-Superseded certificates are *not* revoked: documents sealed before a rotation stay valid.
-Revoking a seal revokes every unexpired certificate of its current key (a renewal leaves
-the old certificate of the same key superseded, and it must not outlive the revocation).
+A plain rotation (routine key change) leaves the old certificate superseded, not revoked:
+documents sealed before it stay valid. A rotation for a suspected compromise
+(``revoke_old``) revokes the old key's certificates in the same transaction. Revoking a
+seal revokes every unexpired certificate it ever had, of every key: a seal is usually
+revoked because a key is suspected, and rotation is what one does on such a suspicion, so
+a superseded certificate left off the CRL would keep the suspected key's documents valid.
+Documents sealed before the revocation stay valid only with a time-stamp proving it.
 
 Concurrency: a seal row carries an optimistic-lock ``version``; a change that lost a race
 raises :class:`Conflict` ("try again"). :func:`signing_material` reads key id and
@@ -684,9 +689,10 @@ def _change(
     lost optimistic-lock race becomes :class:`Conflict`. After a commit that published a
     CRL, the CA files are rewritten so they never lag the registry.
 
-    A ``revocation`` (revoke, suspend) first takes the audit chain head, which the sealing
-    service's final check also takes (:func:`signing_material` with ``lock=True``), and
-    only then reads the clock, rounded up to the next whole second: every document handed
+    A ``revocation`` (revoke, suspend, rotate revoking the old key) first takes the audit
+    chain head, which the sealing service's final check also takes
+    (:func:`signing_material` with ``lock=True``), and only then reads the clock, rounded
+    up to the next whole second: every document handed
     out before the revocation was time-stamped before that instant, also as CRLs and OCSP
     state it (whole seconds). A revocation time read before waiting for the lock, or
     truncated by the CRL, fell after documents the service still handed out, which every
@@ -873,6 +879,51 @@ def resume(
         return _view_after(change, seal)
 
 
+def _check_reason(reason: str) -> None:
+    if reason not in REVOCATION_REASONS:
+        raise InvalidInput(
+            f"unknown revocation reason {reason!r}: use one of {', '.join(REVOCATION_REASONS)}"
+        )
+
+
+def _revocable(
+    seal: Seal, current: Certificate, now: datetime, *, key_id: str | None = None
+) -> list[Certificate]:
+    """The seal's certificates a revocation covers: every one not yet revoked that is still
+    within its validity at ``now`` (the current one even if expired), of every key the seal
+    has had, or only of ``key_id``. An expired certificate needs no CRL entry: no relying
+    party accepts it without proof it was used in time."""
+    return [
+        c
+        for c in seal.certificates
+        if c.status != CertificateStatus.REVOKED
+        and (key_id is None or c.key_id == key_id)
+        and (c.id == current.id or c.not_after > now)
+    ]
+
+
+def _revoke_certificates(
+    change: _Change, seal: Seal, certificates: list[Certificate], reason: str
+) -> list[str]:
+    """Revoke ``certificates`` at the change's time, audit each serial (``cert.revoke``) and
+    publish the issuing CA's next CRL; return the serials."""
+    for certificate in certificates:
+        certificate.status = CertificateStatus.REVOKED.value
+        certificate.revoked_at = change.now
+        certificate.revocation_reason = reason
+        change.record(
+            seal,
+            "cert.revoke",
+            serial=certificate.serial,
+            hierarchy=certificate.hierarchy,
+            key_id=certificate.key_id,
+            reason=reason,
+            revoked_at=change.now.isoformat(),
+        )
+    change.publish_crl(seal)
+    return [c.serial for c in certificates]
+
+
 def revoke(
     context: ServiceContext,
     code: str,
@@ -881,38 +932,29 @@ def revoke(
     actor: str,
     now: datetime | None = None,
 ) -> SealView:
-    """Revoke a seal for good, with an RFC 5280 reason; its serial is on the CRL at once.
+    """Revoke a seal for good, with an RFC 5280 reason; its serials are on the CRL at once.
 
-    Every unexpired certificate of the seal's current key is revoked (a renewal's
-    superseded predecessor certifies the same key); certificates of keys retired by an
-    earlier rotation stay superseded, so documents sealed with them stay valid.
+    Every unexpired, unrevoked certificate the seal ever had is revoked with ``reason`` —
+    the current one and those superseded by rotations and renewals — so no key of the
+    seal stays "good" in OCSP. Audited as one ``cert.revoke`` per serial and ``seal.revoke``.
+    A seal revoked before revocation covered superseded certificates may be revoked again:
+    the certificates it left valid are revoked then (the seal keeps its revocation time);
+    a seal with nothing left to revoke is refused as already revoked.
     """
-    if reason not in REVOCATION_REASONS:
-        raise InvalidInput(
-            f"unknown revocation reason {reason!r}: use one of {', '.join(REVOCATION_REASONS)}"
-        )
+    _check_reason(reason)
     with _change(context, actor=actor, now=now, revocation=True) as change:
         seal, current, _status = _load(change, code)
-        if seal.status == SealStatus.REVOKED:
+        certificates = _revocable(seal, current, change.now)
+        if seal.status == SealStatus.REVOKED and not certificates:
             raise InvalidTransition(
                 f"seal {seal.code} is already revoked ({seal.revocation_reason})"
             )
-        revoked = [
-            c
-            for c in seal.certificates
-            if c.key_id == seal.key_id
-            and c.status != CertificateStatus.REVOKED
-            and (c.id == current.id or c.not_after > change.now)
-        ]
-        for certificate in revoked:
-            certificate.status = CertificateStatus.REVOKED.value
-            certificate.revoked_at = change.now
-            certificate.revocation_reason = reason
-        seal.status = SealStatus.REVOKED.value
-        seal.revoked_at = change.now
-        seal.revocation_reason = reason
-        change.publish_crl(seal)
-        change.record(seal, "seal.revoke", reason=reason, serials=[c.serial for c in revoked])
+        serials = _revoke_certificates(change, seal, certificates, reason)
+        if seal.status != SealStatus.REVOKED:
+            seal.status = SealStatus.REVOKED.value
+            seal.revoked_at = change.now
+            seal.revocation_reason = reason
+        change.record(seal, "seal.revoke", reason=reason, serials=serials)
         return _view_after(change, seal)
 
 
@@ -930,20 +972,35 @@ def rotate(
     *,
     actor: str,
     validity: timedelta | None = None,
+    revoke_old: str | None = None,
     now: datetime | None = None,
 ) -> SealView:
     """Give an active (or expired) seal a new key and certificate.
 
-    The old certificate becomes ``superseded`` (not revoked) and the old key stays in the
-    key store: documents sealed before remain verifiable and valid.
+    Plain rotation (routine key change): the old certificate becomes ``superseded`` (not
+    revoked) and the old key stays in the key store, so documents sealed before remain
+    verifiable and valid. With ``revoke_old`` (an RFC 5280 reason, for a suspected
+    compromise) every unexpired certificate of the old key is revoked in the same
+    transaction and put on the CRL; a suspended seal may then be rotated too (it is
+    active again, with the new key). Audited as ``key.generate``, ``cert.issue``,
+    ``cert.revoke`` per revoked serial, ``seal.rotate``.
     """
-    with _change(context, actor=actor, now=now) as change:
+    allowed = (SealStatus.ACTIVE, SealStatus.EXPIRED)
+    if revoke_old is not None:
+        _check_reason(revoke_old)
+        allowed = (*allowed, SealStatus.SUSPENDED)
+    with _change(context, actor=actor, now=now, revocation=revoke_old is not None) as change:
         seal, old, status = _load(change, code)
-        _refuse(seal, status, "rotate", (SealStatus.ACTIVE, SealStatus.EXPIRED))
+        _refuse(seal, status, "rotate", allowed)
         key_id = change.generate_key(SealAlgorithm(seal.algorithm), seal.code, seal.department.code)
         new = change.issue_certificate(seal, seal.department, key_id, validity)
         old_key = seal.key_id
+        compromised = _revocable(seal, old, change.now, key_id=old_key)
         _supersede(change, seal, old, new)
+        revoked: list[str] = []
+        if revoke_old is not None:
+            revoked = _revoke_certificates(change, seal, compromised, revoke_old)
+            seal.status = SealStatus.ACTIVE.value
         change.record(
             seal,
             "seal.rotate",
@@ -952,6 +1009,8 @@ def rotate(
             serial=new.serial,
             key_id=key_id,
             not_after=new.not_after.isoformat(),
+            revoked_serials=revoked,
+            revocation_reason=revoke_old,
         )
         return _view_after(change, seal)
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -128,6 +130,54 @@ def test_suspend_resume_rotate_renew(cli: Sealctl, data_dir: Path) -> None:
     assert renewed["key_id"] == rotated["key_id"]
     assert [c["status"] for c in renewed["certificates"]] == ["superseded", "superseded", "valid"]
     assert cli("seal", "renew", code).exit_code == 0  # plain output
+
+
+def _text(result: Result) -> str:
+    """Human output with whitespace (and any line wrapping) collapsed."""
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return " ".join(result.stdout.split())
+
+
+def test_revoked_seal_is_never_shown_valid_until(
+    cli: Sealctl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After rotate + revoke: no "valid until" for the seal in revoke, show or list; each of
+    its certificates named revoked with time and reason; JSON carries status and times."""
+    monkeypatch.setenv("COLUMNS", "200")  # rich tables: one row per line
+    seal = _issue(cli, "--alg", "sm2")
+    code, first = seal["code"], seal["current_serial"]
+    rotated = _text(cli("seal", "rotate", code))
+    assert "valid until" in rotated and "revoked" not in rotated  # plain rotate: nothing revoked
+
+    revoke = _text(cli("seal", "revoke", code, "--reason", "key_compromise"))
+    data = _ok(cli("seal", "show", code, "--json"))
+    assert data["status"] == "revoked" and data["revocation_reason"] == "key_compromise"
+    revoked_at = datetime.fromisoformat(data["revoked_at"])
+    assert [c["revoked_at"] for c in data["certificates"]] == [data["revoked_at"]] * 2
+    stamp = f"revoked {revoked_at:%Y-%m-%d %H:%M:%S}Z (key_compromise)"
+    assert revoke.startswith(f"seal {code} {stamp}")
+    for certificate in data["certificates"]:
+        assert f"certificate {_hex(certificate['serial']).lower().lstrip('0')} " in revoke
+    assert revoke.count(stamp) == 3 and "valid until" not in revoke
+
+    show = _text(cli("seal", "show", code))
+    assert "valid until" not in show and show.count(stamp) == 3, show
+    assert re.search(rf"{int(first):x}\W+revoked\W", show), show  # the superseded one too
+    listed = _text(cli("seal", "list", "--dept", "ZZ-FTZ"))
+    assert re.search(rf"\Wrevoked\W+revoked {revoked_at:%Y-%m-%d}\W", listed), listed
+
+
+def test_rotate_help_says_when_to_revoke_the_old_key(cli: Sealctl) -> None:
+    text = _text(cli("seal", "rotate", "--help"))
+    assert "--revoke-old" in text and "key_compromise" in text
+    assert "old certificate stays valid" in text
+    suspended = _issue(cli)["code"]
+    assert _ok(cli("seal", "suspend", suspended, "--json"))["status"] == "suspended"
+    _fails(cli("seal", "rotate", suspended, "--revoke-old", "stolen"), "unknown revocation reason")
+    rotated = _ok(cli("seal", "rotate", suspended, "--revoke-old", "key_compromise", "--json"))
+    assert rotated["status"] == "active"
+    assert [c["status"] for c in rotated["certificates"]] == ["revoked", "valid"]
+    assert rotated["certificates"][0]["revocation_reason"] == "key_compromise"
 
 
 def test_list_expiring(cli: Sealctl) -> None:

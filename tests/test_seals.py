@@ -7,6 +7,7 @@ with ``openssl``, which nobody here wrote.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -332,12 +333,134 @@ def test_rotate_supersedes_the_old_certificate_and_keeps_the_old_key(
     assert [c.serial for c in shown.certificates] == [old.serial, new.serial]
     assert _actions(seal_context, view.code)[-3:] == ["key.generate", "cert.issue", "seal.rotate"]
 
-    # superseded is not revoked: revoking the seal later leaves the retired key's
-    # certificate off the CRL, so documents sealed before the rotation stay valid
+    # superseded is not revoked, until the seal is: then every key it ever had is
     revoked = seals.revoke(seal_context, view.code, reason="key_compromise", actor=ACTOR)
-    assert [c.status for c in revoked.certificates] == ["superseded", "revoked"]
+    assert [c.status for c in revoked.certificates] == ["revoked", "revoked"]
+    assert {c.revocation_reason for c in revoked.certificates} == {"key_compromise"}
+    assert {c.revoked_at for c in revoked.certificates} == {revoked.revoked_at}
     text = _crl_text(seal_context)
-    assert _crl_entry(text, old.serial) is None and _crl_entry(text, new.serial) is not None
+    for serial in (old.serial, new.serial):
+        assert "Key Compromise" in (_crl_entry(text, serial) or "")
+
+
+def _revocations(context: ServiceContext, code: str) -> list[dict]:
+    """Details of the seal's ``cert.revoke`` audit entries, in order."""
+    with context.database.session(read_only=True) as session:
+        return [
+            json.loads(entry.details)
+            for entry in session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.seal_code == code, AuditEntry.action == "cert.revoke")
+                .order_by(AuditEntry.seq)
+            )
+        ]
+
+
+def test_revoke_covers_every_key_but_not_expired_certificates(
+    seal_context: ServiceContext,
+) -> None:
+    """Issue (30 days), rotate, renew, rotate; 40 days later revoke: the first certificate has
+    expired and stays superseded, the other three (two keys) are revoked, each audited."""
+    now = utcnow()
+    view = _issue(seal_context, algorithm="sm2", validity=timedelta(days=30))
+    seals.rotate(seal_context, view.code, actor=ACTOR, now=now)
+    seals.renew(seal_context, view.code, actor=ACTOR, now=now)
+    rotated = seals.rotate(seal_context, view.code, actor=ACTOR, now=now)
+    first, *later = (c.serial for c in rotated.certificates)
+    assert len({c.key_id for c in rotated.certificates}) == 3
+
+    at = now + timedelta(days=40)
+    revoked = seals.revoke(
+        seal_context, view.code, reason="affiliation_changed", actor=ACTOR, now=at
+    )
+    assert [c.status for c in revoked.certificates] == [
+        "superseded",
+        "revoked",
+        "revoked",
+        "revoked",
+    ]
+    audited = _revocations(seal_context, view.code)
+    assert [a["serial"] for a in audited] == later
+    assert {(a["reason"], a["hierarchy"], a["revoked_at"]) for a in audited} == {
+        ("affiliation_changed", "sm2", at.isoformat())
+    }
+    assert [a["key_id"] for a in audited] == [c.key_id for c in revoked.certificates[1:]]
+    text = _crl_text(seal_context, "sm2")
+    assert _crl_entry(text, first) is None
+    assert all("Affiliation Changed" in (_crl_entry(text, s) or "") for s in later)
+
+
+def test_revoking_again_revokes_what_an_earlier_revocation_left_valid(
+    seal_context: ServiceContext,
+) -> None:
+    """A seal revoked before revocation covered superseded certificates (its old serial
+    still good) is revoked again: the leftover is revoked, the seal keeps its first time."""
+    view = _issue(seal_context)
+    old = view.current_certificate.serial
+    seals.rotate(seal_context, view.code, actor=ACTOR)
+    first = seals.revoke(seal_context, view.code, reason="cessation_of_operation", actor=ACTOR)
+    with seal_context.database.session() as session:  # the state the former revoke left
+        row = session.scalars(select(Certificate).where(Certificate.serial == old)).one()
+        row.status, row.revoked_at, row.revocation_reason = "superseded", None, None
+
+    again = seals.revoke(seal_context, view.code, reason="key_compromise", actor=ACTOR)
+    assert [c.status for c in again.certificates] == ["revoked", "revoked"]
+    assert (again.revoked_at, again.revocation_reason) == (
+        first.revoked_at,
+        "cessation_of_operation",
+    )
+    assert "Key Compromise" in (_crl_entry(_crl_text(seal_context), old) or "")
+    assert [a["serial"] for a in _revocations(seal_context, view.code)][-1:] == [old]
+    with pytest.raises(InvalidTransition, match="already revoked"):
+        seals.revoke(seal_context, view.code, reason="key_compromise", actor=ACTOR)
+
+
+@pytest.mark.parametrize("algorithm", ["rsa", "sm2"])
+def test_rotate_revoke_old_revokes_the_old_key_in_the_same_change(
+    seal_context: ServiceContext, algorithm: str
+) -> None:
+    view = _issue(seal_context, algorithm=algorithm)
+    renewed = seals.renew(seal_context, view.code, actor=ACTOR)  # two certificates, one key
+    keys_before = {k.key_id for k in seal_context.keystore.list()}
+    with pytest.raises(InvalidInput, match="unknown revocation reason 'certificate_hold'"):
+        seals.rotate(seal_context, view.code, revoke_old="certificate_hold", actor=ACTOR)
+    assert {k.key_id for k in seal_context.keystore.list()} == keys_before  # nothing made
+
+    rotated = seals.rotate(seal_context, view.code, revoke_old="key_compromise", actor=ACTOR)
+    old = [c.serial for c in renewed.certificates]
+    new = rotated.current_certificate
+    assert rotated.status is SealStatus.ACTIVE and new.status == "valid"
+    assert [c.status for c in rotated.certificates] == ["revoked", "revoked", "valid"]
+    assert all(c.superseded_at is not None for c in rotated.certificates[:2])
+    assert _material(seal_context, view.code).certificate_serial == new.serial
+    text = _crl_text(seal_context, rotated.hierarchy)
+    assert all("Key Compromise" in (_crl_entry(text, s) or "") for s in old)
+    assert _crl_entry(text, new.serial) is None
+    actions = _actions(seal_context, view.code)
+    assert actions[-5:] == [
+        "key.generate",
+        "cert.issue",
+        "cert.revoke",
+        "cert.revoke",
+        "seal.rotate",
+    ]
+    assert [a["serial"] for a in _revocations(seal_context, view.code)] == old
+
+
+def test_a_suspended_seal_is_rotated_only_with_revoke_old(seal_context: ServiceContext) -> None:
+    """Suspended on a suspicion, then rekeyed for it: the held certificate becomes revoked
+    and the seal is active again with the new key."""
+    view = _issue(seal_context)
+    seals.suspend(seal_context, view.code, actor=ACTOR)
+    with pytest.raises(InvalidTransition, match="it is suspended; resume it first"):
+        seals.rotate(seal_context, view.code, actor=ACTOR)
+    rotated = seals.rotate(seal_context, view.code, revoke_old="key_compromise", actor=ACTOR)
+    assert rotated.status is SealStatus.ACTIVE
+    old, new = rotated.certificates
+    assert (old.status, old.revocation_reason, new.status) == ("revoked", "key_compromise", "valid")
+    entry = _crl_entry(_crl_text(seal_context), old.serial)
+    assert entry is not None and "Key Compromise" in entry and "Hold" not in entry
+    _assert_key_matches(seal_context, _material(seal_context, view.code))
 
 
 def test_renew_keeps_the_key_and_revoke_covers_the_renewed_certificate(

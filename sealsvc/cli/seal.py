@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +32,7 @@ DaysOption = Annotated[
 _DURATION = re.compile(r"(\d+)\s*([wdhm])")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
 _LIST_COLUMNS = ("code", "kind", "text", "department", "algorithm", "status", "valid_until")
+"""``valid_until`` reads ``revoked YYYY-MM-DD`` for a revoked seal (see :func:`_until`)."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -50,17 +51,55 @@ def _context(ctx: typer.Context) -> ServiceContext:
     return ServiceContext(settings(ctx))
 
 
-def _report(view: seals.SealView, json_output: bool, what: str) -> None:
-    """One seal after a change: JSON, or one line naming the seal and its state."""
+def _hex(serial: str) -> str:
+    return format(int(serial), "x")
+
+
+def _revocation(revoked_at: datetime | None, reason: str | None) -> str:
+    """``revoked 2026-12-03 20:30:01Z (key_compromise)``."""
+    when = f" {revoked_at:%Y-%m-%d %H:%M:%S}Z" if revoked_at is not None else ""
+    return f"revoked{when} ({reason or 'unspecified'})"
+
+
+def _validity(view: seals.SealView) -> str:
+    """What the seal is good for: never "valid until …" once it is revoked."""
+    if view.status is SealStatus.REVOKED:
+        return _revocation(view.revoked_at, view.revocation_reason)
+    return f"valid until {view.valid_until:%Y-%m-%d}"
+
+
+def _until(view: seals.SealView) -> str:
+    """The ``valid_until`` cell of ``seal list``: the end date, or when it was revoked."""
+    if view.status is SealStatus.REVOKED and view.revoked_at is not None:
+        return f"revoked {view.revoked_at:%Y-%m-%d}"
+    return f"{view.valid_until:%Y-%m-%d}"
+
+
+def _report(view: seals.SealView, json_output: bool, what: str, *, revoked: bool = False) -> None:
+    """One seal after a change: JSON, or a line naming the seal and its state; after a
+    change that ``revoked`` certificates, one more line per certificate it revoked."""
     if json_output:
         emit_json(view.as_dict())
         return
-    current = view.current_certificate
-    console.print(
-        f"seal [bold]{view.code}[/] {what}: {view.status.value}, "
-        f"certificate {format(int(current.serial), 'x')} valid until {view.valid_until:%Y-%m-%d}",
-        highlight=False,
-    )
+    if view.status is SealStatus.REVOKED:
+        console.print(f"seal [bold]{view.code}[/] {_validity(view)}", highlight=False)
+    else:
+        console.print(
+            f"seal [bold]{view.code}[/] {what}: {view.status.value}, "
+            f"certificate {_hex(view.current_certificate.serial)} {_validity(view)}",
+            highlight=False,
+        )
+    if not revoked:
+        return
+    revocations = [c.revoked_at for c in view.certificates if c.status == "revoked"]
+    latest = max((t for t in revocations if t is not None), default=None)
+    for certificate in view.certificates:
+        if certificate.status == "revoked" and certificate.revoked_at == latest:
+            console.print(
+                f"  certificate {_hex(certificate.serial)} (key {certificate.key_id}) "
+                f"{_revocation(certificate.revoked_at, certificate.revocation_reason)}",
+                highlight=False,
+            )
 
 
 @app.command("issue")
@@ -138,7 +177,7 @@ def list_command(
             view.department_code,
             view.algorithm,
             view.status.value,
-            f"{view.valid_until:%Y-%m-%d}",
+            _until(view),
         )
     console.print(table)
 
@@ -159,16 +198,20 @@ def show_command(ctx: typer.Context, code: CodeArgument, json_output: JsonOption
     console.print(
         f"[bold]{view.code}[/] {view.text} {view.kind} — {view.department_name} "
         f"({view.department_code}), {view.algorithm}, [bold]{view.status.value}[/], "
-        f"image {view.image_source}",
+        f"{_validity(view)}, image {view.image_source}",
         highlight=False,
     )
-    table = Table("serial", "status", "not_before", "not_after", "key_id", title="certificates")
+    table = Table(
+        "serial", "status", "not_before", "not_after", "revoked", "key_id", title="certificates"
+    )
     for certificate in view.certificates:
+        revoked = certificate.status == "revoked"
         table.add_row(
-            format(int(certificate.serial), "x") + (" (current)" if certificate.current else ""),
+            _hex(certificate.serial) + (" (current)" if certificate.current else ""),
             certificate.status,
             f"{certificate.not_before:%Y-%m-%d}",
             f"{certificate.not_after:%Y-%m-%d}",
+            _revocation(certificate.revoked_at, certificate.revocation_reason) if revoked else "",
             certificate.key_id,
         )
     console.print(table)
@@ -274,26 +317,55 @@ def revoke_command(
     ],
     json_output: JsonOption = False,
 ) -> None:
-    """Revoke a seal for good; its certificate is on the CRL at once.
+    """Revoke a seal for good: every certificate it ever had (current, and those superseded
+    by rotate and renew) that has not expired is on the CRL at once, with the reason.
+
+    Documents sealed before stay valid only if time-stamped before the revocation (B-T and
+    up); a B-B document no longer verifies.
 
     Example: [bold]sealctl seal revoke 41010005000001 --reason key_compromise[/]
     """
     with user_errors():
         view = seals.revoke(_context(ctx), code, reason=reason, actor=audit.cli_actor())
-    _report(view, json_output, "revoked")
+    _report(view, json_output, "revoked", revoked=True)
 
 
 @app.command("rotate")
 def rotate_command(
-    ctx: typer.Context, code: CodeArgument, days: DaysOption = None, json_output: JsonOption = False
+    ctx: typer.Context,
+    code: CodeArgument,
+    days: DaysOption = None,
+    revoke_old: Annotated[
+        str | None,
+        typer.Option(
+            "--revoke-old",
+            metavar="REASON",
+            help="Also revoke the old key's certificates, with this RFC 5280 reason "
+            "(key_compromise when the old key may be known to others).",
+        ),
+    ] = None,
+    json_output: JsonOption = False,
 ) -> None:
-    """Give a seal a new key and certificate; the old certificate stays valid (superseded).
+    """Give a seal a new key and certificate.
 
-    Example: [bold]sealctl seal rotate 41010005000001[/]
+    Plain rotate is the routine key change: the old certificate stays valid (superseded),
+    so everything sealed with the old key keeps verifying. When the old key may be
+    compromised, use [bold]--revoke-old key_compromise[/]: the old key's certificates go on
+    the CRL in the same step (a suspended seal may be rotated this way, and is active
+    again); only documents time-stamped before then stay valid.
+
+    Examples: [bold]sealctl seal rotate 41010005000001[/],
+    [bold]sealctl seal rotate 41010005000001 --revoke-old key_compromise[/]
     """
     with user_errors():
-        view = seals.rotate(_context(ctx), code, validity=_days(days), actor=audit.cli_actor())
-    _report(view, json_output, "rotated")
+        view = seals.rotate(
+            _context(ctx),
+            code,
+            validity=_days(days),
+            revoke_old=revoke_old,
+            actor=audit.cli_actor(),
+        )
+    _report(view, json_output, "rotated", revoked=revoke_old is not None)
 
 
 @app.command("renew")
