@@ -20,6 +20,7 @@ from sealsvc.cli import (
     template,
     verify,
 )
+from sealsvc.cli.common import user_errors
 from sealsvc.config import Settings
 
 app = typer.Typer(
@@ -45,7 +46,8 @@ def main(
 ) -> None:
     """sealsvc operator CLI. The master passphrase is read from SEALSVC_PASSPHRASE or
     SEALSVC_PASSPHRASE_FILE, never from the command line."""
-    ctx.obj = Settings.load(data_dir)
+    with user_errors():  # e.g. a SEALSVC_BASE_URL that is not a URL
+        ctx.obj = Settings.load(data_dir)
 
 
 # Nouns register here, one line each: app.add_typer(<noun>.app, name="<noun>").
