@@ -40,7 +40,10 @@ def main(
         typer.Option(
             "--data-dir",
             envvar="SEALSVC_DATA_DIR",
-            help="Data directory (key store, database, CA PEM files). Default: ./data",
+            help=(
+                "Data directory (key store, database, CA PEM files); only init and serve "
+                "create it. Default: ./data"
+            ),
         ),
     ] = None,
 ) -> None:

@@ -48,6 +48,10 @@ def serve(
 ) -> None:
     """Start the sealing / licence / verification service.
 
+    The first start on an empty data directory creates a development set-up whose
+    certificates, QR codes and links use this --host/--port as the public base URL
+    (0.0.0.0 becomes 127.0.0.1), unless SEALSVC_BASE_URL is set; later starts keep it.
+
     Example: SEALSVC_PASSPHRASE_FILE=pass sealctl --data-dir data serve --port 8000 --workers 2
     """
     with user_errors():
@@ -58,7 +62,7 @@ def serve(
         probe.close()
         current = public_url.for_serving(current, listening, first_start=first_start)
         context = ServiceContext(current)
-        if first_start and note:
+        if note and first_start and current.base_url == listening:
             console.print(f"[yellow]note:[/] {note}", highlight=False)
         console.print(
             f"Public base URL: {current.base_url} (from {current.base_url_source})",
