@@ -134,10 +134,11 @@ def open_database(settings: Settings, *, echo: bool = False) -> Database:
     """The service's database, migrated to the newest schema.
 
     Creates the data directory and the SQLite file (private modes, see
-    :mod:`sealsvc.datadir`) only if ``settings.may_create``; upgrading an up-to-date database is a
-    no-op, so every CLI command and service start may call this. An unusable URL or an
-    unreachable server is a :class:`~sealsvc.config.ConfigError` naming the database (the
-    password hidden), not a driver traceback.
+    :mod:`sealsvc.datadir`) only if ``settings.may_create``; upgrading an up-to-date
+    database is a no-op, so every CLI command and service start may call this. An unusable
+    URL, an unreachable server or an unwritable directory is a
+    :class:`~sealsvc.config.ConfigError` naming the database (the password hidden), not a
+    driver traceback.
     """
     try:
         database = Database(settings.database_url, echo=echo)
@@ -148,11 +149,10 @@ def open_database(settings: Settings, *, echo: bool = False) -> Database:
         sqlite_file = Path(database.url.database)
     try:
         datadir.prepare(settings, sqlite_file)
+        database.migrate()
     except ConfigError:
         database.dispose()
         raise
-    try:
-        database.migrate()
     except (OSError, OperationalError) as exc:
         database.dispose()
         where = database.url.render_as_string(hide_password=True)
