@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from urllib.parse import urlsplit
 
 from pki.fsutil import atomic_write
 from sealsvc.config import BASE_URL_FILE, Settings
@@ -84,12 +85,21 @@ def mismatch_warning(settings: Settings, listening: str) -> str | None:
         )
     if settings.base_url == listening:
         return None
+    options = _serve_options(settings.base_url, listening)
     return (
         f"the base URL is {settings.base_url} (from {settings.base_url_source}), but this "
         f"server listens on {listening}. Certificates already carry {settings.base_url} in "
         f"their CRL, OCSP and CA-issuers URLs, and QR codes, verify_url and download_url "
         f"point there. Fine if a reverse proxy publishes this server at that URL; "
-        f"otherwise start the server on the address in that URL (--host/--port), or set "
+        f"otherwise start the server on the address in that URL ({options}), or set "
         f"SEALSVC_BASE_URL to the URL clients reach this server at (certificates issued "
         f"so far keep the old one)."
     )
+
+
+def _serve_options(base_url: str, listening: str) -> str:
+    """``--port P`` when only the port differs, else the generic ``--host/--port``."""
+    base, served = urlsplit(base_url), urlsplit(listening)
+    if base.scheme == "http" and base.hostname == served.hostname and not base.path:
+        return f"--port {base.port or 80}"
+    return "--host/--port"

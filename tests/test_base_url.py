@@ -168,7 +168,7 @@ def test_serve_port_is_the_base_url_of_everything_and_later_starts_keep_it(
         said = " ".join(later.output.split())
         assert f"warning: the base URL is {base}" in said
         assert f"listens on {later.url}" in said and "Certificates already carry" in said
-        assert "--host/--port" in said and "SEALSVC_BASE_URL" in said
+        assert f"--port {port}" in said and "SEALSVC_BASE_URL to the URL" in said
         assert _seal(later.url, code)["image_url"].startswith(f"{base}/")
         # another sealctl process on the data directory (no SEALSVC_BASE_URL) agrees
         environ = _server_environ(later.url)
@@ -262,7 +262,10 @@ def test_base_url_recorded_in_the_data_dir_is_used_and_env_still_wins(tmp_path: 
     recorded = Settings.load(tmp_path, {})
     assert recorded.base_url == "http://127.0.0.1:18080"
     assert mismatch_warning(recorded, "http://127.0.0.1:18080") is None
-    assert "http://127.0.0.1:8000" in mismatch_warning(recorded, "http://127.0.0.1:8000")
+    elsewhere = mismatch_warning(recorded, "http://127.0.0.1:8000")
+    assert "listens on http://127.0.0.1:8000" in elsewhere and "(--port 18080)" in elsewhere
+    behind = mismatch_warning(recorded, "http://10.0.0.5:8000")
+    assert "(--host/--port)" in behind
     chosen = Settings.load(tmp_path, {"SEALSVC_BASE_URL": "https://seal.example"})
     assert chosen.base_url == "https://seal.example"
     # on purpose, behind a proxy: no warning about the port, but one about the certificates
