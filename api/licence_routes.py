@@ -18,6 +18,7 @@ from api.auth import Caller, require_scope
 from api.bodies import pdf_response
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem, problem_responses
+from api.urls import public_url
 from sealsvc import licences
 from sealsvc.errors import Forbidden
 from sealsvc.licences.issuer import IssuerRefused
@@ -88,8 +89,7 @@ def _issuer_problem(exc: IssuerRefused) -> JSONResponse:
 def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
     body = record.as_dict()
     body["download_url"] = (
-        str(request.url_for("download_licence", number=record.number))
-        + f"?version={record.version}"
+        public_url(request, "download_licence", number=record.number) + f"?version={record.version}"
     )
     return body
 

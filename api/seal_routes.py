@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import problem_responses
+from api.urls import public_url
 from sealsvc import seals
 from sealsvc.models import Certificate, SealStatus
 
@@ -143,7 +144,7 @@ async def show_seal(request: Request, code: str) -> SealDetail:
                 sha256=current.sha256,
             ),
             chain_pem=chain,
-            image_url=str(request.url_for("seal_image", code=view.code)),
+            image_url=public_url(request, "seal_image", code=view.code),
         )
 
     return await run_in_threadpool(read)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sealsvc import apikeys, departments, seals
+from sealsvc import apikeys, departments, public_url, seals
 from sealsvc.context import ServiceContext
 
-__all__ = ["DEMO_SEALS", "BootstrapResult", "ensure_initialised"]
+__all__ = ["DEMO_SEALS", "BootstrapResult", "ensure_initialised", "needs_setup"]
 
 ACTOR = "bootstrap"
 
@@ -38,13 +38,24 @@ class BootstrapResult:
     admin_token: str | None = None
 
 
+def needs_setup(context: ServiceContext) -> bool:
+    """Whether the data directory has no CA yet (so a start would create the dev set-up)."""
+    with context.database.session(read_only=True) as session:
+        return not context.ca.is_initialised(session)
+
+
 def ensure_initialised(context: ServiceContext) -> BootstrapResult:
-    """Create the development set-up if the data directory has no CA yet."""
+    """Create the development set-up if the data directory has no CA yet.
+
+    The base URL the new CAs write into certificates is recorded in the data directory
+    (:func:`sealsvc.public_url.record`) so later starts and commands keep using it.
+    """
     with context.database.session() as session:
         if context.ca.is_initialised(session):
             return BootstrapResult(created=False)
         context.ca.initialise(session, actor=ACTOR, dev=True)
         departments.import_seed(session, actor=ACTOR)
+    public_url.record(context.settings)
     with context.database.session(read_only=True) as session:
         context.ca.export_files(session)
     issued = []

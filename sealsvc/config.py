@@ -5,6 +5,11 @@ The conventions are the ones operators and scripts rely on (see ``README.md``):
 or ``SEALSVC_PASSPHRASE_FILE`` and never from argv (argv is visible in ``ps`` and shell
 history); the database is a SQLite file in the data directory unless
 ``SEALSVC_DATABASE_URL`` names another (PostgreSQL for several service nodes).
+
+The public base URL, from which every URL the service writes or returns is built (CRL,
+OCSP and CA-issuers URLs in certificates, QR codes, ``verify_url``, ``download_url``), is
+``SEALSVC_BASE_URL``, else the one recorded in ``<data dir>/base-url`` when the CAs were
+created (see :mod:`sealsvc.public_url`), else ``http://127.0.0.1:8000``.
 """
 
 from __future__ import annotations
@@ -13,11 +18,22 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
-__all__ = ["ConfigError", "Settings", "read_passphrase"]
+__all__ = [
+    "BASE_URL_FILE",
+    "DEFAULT_BASE_URL",
+    "ConfigError",
+    "Settings",
+    "normalise_base_url",
+    "read_passphrase",
+    "recorded_base_url",
+]
 
 DEFAULT_DATA_DIR = Path("data")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+BASE_URL_FILE = "base-url"
+"""Name, in the data directory, of the file recording the base URL the CAs were created with."""
 
 
 class ConfigError(Exception):
@@ -49,6 +65,34 @@ def read_passphrase(environ: Mapping[str, str] | None = None) -> str:
     raise ConfigError("no master passphrase: set SEALSVC_PASSPHRASE or SEALSVC_PASSPHRASE_FILE")
 
 
+def normalise_base_url(url: str, origin: str) -> str:
+    """``url`` without a trailing slash, or :class:`ConfigError` naming ``origin``.
+
+    The value ends up in every certificate, so a typo must stop the start, not be signed.
+    """
+    value = url.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{origin}: {url!r} is not an http(s) URL such as https://seal.example.gov.cn"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{origin}: {url!r} must not have a query or a fragment")
+    return value
+
+
+def recorded_base_url(data_dir: Path) -> str | None:
+    """The base URL recorded in ``<data dir>/base-url`` at the CAs' creation, if any."""
+    path = data_dir / BASE_URL_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    return normalise_base_url(text, str(path))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings of one service instance or CLI invocation."""
@@ -58,6 +102,15 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     max_pdf_bytes: int = 50 * 1024 * 1024
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ, repr=False)
+    base_url_source: str = "default"
+    """Where ``base_url`` came from: ``SEALSVC_BASE_URL``, the recorded file's path, or
+    ``default`` — what a start-up message names when the URL looks wrong."""
+    may_create: bool = True
+    """Whether opening the database or key store may create the data directory.
+
+    ``sealctl`` allows it only for ``init`` and ``serve`` (a typo in ``--data-dir`` must
+    not leave an empty database behind); the service and library callers keep ``True``.
+    """
 
     @classmethod
     def load(
@@ -67,10 +120,12 @@ class Settings:
         resolved = Path(data_dir or environ.get("SEALSVC_DATA_DIR") or DEFAULT_DATA_DIR)
         resolved = resolved.expanduser().absolute()
         url = environ.get("SEALSVC_DATABASE_URL") or f"sqlite:///{resolved / 'sealsvc.db'}"
+        base_url, base_url_source = _base_url(resolved, environ)
         return cls(
             data_dir=resolved,
             database_url=url,
-            base_url=environ.get("SEALSVC_BASE_URL", DEFAULT_BASE_URL).rstrip("/"),
+            base_url=base_url,
+            base_url_source=base_url_source,
             max_pdf_bytes=int(environ.get("SEALSVC_MAX_PDF_BYTES", 50 * 1024 * 1024)),
             environ=environ,
         )
@@ -86,3 +141,15 @@ class Settings:
 
     def passphrase(self) -> str:
         return read_passphrase(self.environ)
+
+
+def _base_url(data_dir: Path, environ: Mapping[str, str]) -> tuple[str, str]:
+    """The base URL and where it came from (see the module docstring for the order)."""
+    if environ.get("SEALSVC_BASE_URL"):
+        return normalise_base_url(environ["SEALSVC_BASE_URL"], "SEALSVC_BASE_URL"), (
+            "SEALSVC_BASE_URL"
+        )
+    recorded = recorded_base_url(data_dir)
+    if recorded is not None:
+        return recorded, str(data_dir / BASE_URL_FILE)
+    return DEFAULT_BASE_URL, "default"

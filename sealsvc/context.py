@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from pki.keystore import FileKeyStore, KeyStore
+from sealsvc import datadir
 from sealsvc.ca import CertificateAuthority
 from sealsvc.config import Settings
 from sealsvc.db import Database, open_database
@@ -31,6 +32,7 @@ class ServiceContext:
 
     @cached_property
     def keystore(self) -> KeyStore:
+        datadir.prepare(self.settings)
         return FileKeyStore.open_or_create(self.settings.keys_dir, self.settings.passphrase())
 
     @cached_property

@@ -36,6 +36,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from sealsvc import datadir
 from sealsvc.config import ConfigError, Settings
 
 __all__ = ["BUSY_TIMEOUT_SECONDS", "Database", "normalise_url", "open_database"]
@@ -132,19 +133,26 @@ def alembic_config(connection: Connection | None = None) -> Config:
 def open_database(settings: Settings, *, echo: bool = False) -> Database:
     """The service's database, migrated to the newest schema.
 
-    Creates the data directory for a SQLite file; upgrading an up-to-date database is a
-    no-op, so every CLI command and service start may call this. An unusable URL or an
-    unreachable server is a :class:`~sealsvc.config.ConfigError` naming the database (the
-    password hidden), not a driver traceback.
+    Creates the data directory and the SQLite file (private modes, see
+    :mod:`sealsvc.datadir`) only if ``settings.may_create``; upgrading an up-to-date
+    database is a no-op, so every CLI command and service start may call this. An unusable
+    URL, an unreachable server or an unwritable directory is a
+    :class:`~sealsvc.config.ConfigError` naming the database (the password hidden), not a
+    driver traceback.
     """
     try:
         database = Database(settings.database_url, echo=echo)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise ConfigError(f"unusable database URL: {exc}") from None
+    sqlite_file = None
+    if database.is_sqlite and database.url.database not in (None, "", ":memory:"):
+        sqlite_file = Path(database.url.database)
     try:
-        if database.is_sqlite and database.url.database not in (None, "", ":memory:"):
-            Path(database.url.database).parent.mkdir(parents=True, exist_ok=True)
+        datadir.prepare(settings, sqlite_file)
         database.migrate()
+    except ConfigError:
+        database.dispose()
+        raise
     except (OSError, OperationalError) as exc:
         database.dispose()
         where = database.url.render_as_string(hide_password=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from sealsvc import audit, departments
-from sealsvc.db import Database
+from sealsvc.config import Settings
+from sealsvc.db import Database, open_database
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from sealsvc.models import DepartmentKind, Seal, utcnow
 
@@ -218,7 +219,14 @@ def test_add_validates(database: Database) -> None:
 # --- CLI ------------------------------------------------------------------------------------
 
 
+def _create_database() -> None:
+    """The migrated, empty database ``sealctl init`` leaves: ``dept`` commands refuse a data
+    directory without one (only ``init`` and ``serve`` create it)."""
+    open_database(Settings.load()).dispose()
+
+
 def test_cli_import_list_and_changes(sealctl, settings_on_each_db) -> None:
+    _create_database()
     imported = sealctl("dept", "import", "--json")
     assert imported.exit_code == 0, imported.output
     assert len(json.loads(imported.stdout)["created"]) == 58
@@ -257,6 +265,7 @@ def test_cli_import_list_and_changes(sealctl, settings_on_each_db) -> None:
     ],
 )
 def test_cli_errors_are_one_line(sealctl, args: tuple[str, ...], message: str) -> None:
+    _create_database()
     assert sealctl("dept", "import").exit_code == 0
     result = sealctl(*args)
     assert result.exit_code == 1

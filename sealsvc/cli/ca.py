@@ -18,7 +18,7 @@ from pki.certificates import (
     load_certificate,
     name_text,
 )
-from sealsvc import audit
+from sealsvc import audit, public_url
 from sealsvc.ca import HIERARCHIES, CaSet
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
@@ -83,16 +83,19 @@ def init(
 ) -> None:
     """Create the RSA and SM2 CA hierarchies (root, issuing CA, TSA, OCSP signer).
 
-    Refuses to touch a data directory that already has them.
+    Refuses to touch a data directory that already has them.  Creates the data directory
+    if needed.  Certificates carry CRL/OCSP URLs under SEALSVC_BASE_URL (default
+    http://127.0.0.1:8000), recorded in <data dir>/base-url for later commands.
 
     Example: SEALSVC_PASSPHRASE_FILE=/etc/sealsvc/pass sealctl --data-dir /var/lib/sealsvc init
     """
     with user_errors():
-        context = ServiceContext(settings(ctx))
+        context = ServiceContext(settings(ctx, create=True))
         with console.status("Generating CA keys and certificates (RSA-3072 and SM2)…"):
             with context.database.session() as session:
                 sets = context.ca.initialise(session, actor=audit.cli_actor(), dev=dev)
                 rows = _describe(sets)
+            public_url.record(context.settings)
             with context.database.session(read_only=True) as session:
                 files = context.ca.export_files(session)
         if json_output:

@@ -20,6 +20,7 @@ from sealsvc.cli import (
     template,
     verify,
 )
+from sealsvc.cli.common import user_errors
 from sealsvc.config import Settings
 
 app = typer.Typer(
@@ -39,13 +40,17 @@ def main(
         typer.Option(
             "--data-dir",
             envvar="SEALSVC_DATA_DIR",
-            help="Data directory (key store, database, CA PEM files). Default: ./data",
+            help=(
+                "Data directory (key store, database, CA PEM files); only init and serve "
+                "create it. Default: ./data"
+            ),
         ),
     ] = None,
 ) -> None:
     """sealsvc operator CLI. The master passphrase is read from SEALSVC_PASSPHRASE or
     SEALSVC_PASSPHRASE_FILE, never from the command line."""
-    ctx.obj = Settings.load(data_dir)
+    with user_errors():  # e.g. a SEALSVC_BASE_URL that is not a URL
+        ctx.obj = Settings.load(data_dir)
 
 
 # Nouns register here, one line each: app.add_typer(<noun>.app, name="<noun>").

@@ -2,7 +2,9 @@
 
 On first start with an empty data directory it creates the development set-up
 (:mod:`sealsvc.bootstrap`): SQLite database, dev CA hierarchies, seed departments, a
-demo seal per kind, and an admin API key printed once.
+demo seal per kind, and an admin API key printed once.  Unless ``SEALSVC_BASE_URL`` says
+otherwise, that first start takes the address being served as the public base URL and
+records it (:mod:`sealsvc.public_url`); a later start on another address warns.
 
 The app is given to uvicorn as the import string ``api.app:create_app`` so that several
 worker processes can each build their own; ``sealsvc`` itself never imports ``api``.
@@ -17,8 +19,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from sealsvc import bootstrap, licences
-from sealsvc.cli.common import console, settings, user_errors
+from sealsvc import bootstrap, licences, public_url
+from sealsvc.cli.common import console, err_console, settings, user_errors
 from sealsvc.context import ServiceContext
 
 
@@ -46,11 +48,29 @@ def serve(
 ) -> None:
     """Start the sealing / licence / verification service.
 
+    The first start on an empty data directory creates a development set-up whose
+    certificates, QR codes and links use this --host/--port as the public base URL
+    (0.0.0.0 becomes 127.0.0.1), unless SEALSVC_BASE_URL is set; later starts keep it.
+
     Example: SEALSVC_PASSPHRASE_FILE=pass sealctl --data-dir data serve --port 8000 --workers 2
     """
     with user_errors():
-        current = settings(ctx)
+        current = settings(ctx, create=True)
+        listening, note = public_url.listening_url(host, port)
+        probe = ServiceContext(current)
+        first_start = not no_bootstrap and bootstrap.needs_setup(probe)
+        probe.close()
+        current = public_url.for_serving(current, listening, first_start=first_start)
         context = ServiceContext(current)
+        if note and first_start and current.base_url == listening:
+            console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(
+            f"Public base URL: {current.base_url} (from {current.base_url_source})",
+            highlight=False,
+        )
+        warning = None if first_start else public_url.mismatch_warning(current, listening)
+        if warning:
+            err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
         if not no_bootstrap:
             result = bootstrap.ensure_initialised(context)
             if result.created:
@@ -67,7 +87,8 @@ def serve(
         licences.reconcile_licence_files(context)
         context.close()
         os.environ["SEALSVC_DATA_DIR"] = str(current.data_dir)
-        os.environ.setdefault("SEALSVC_BASE_URL", current.base_url)
+        # The workers build their settings from the environment: give them this one URL.
+        os.environ["SEALSVC_BASE_URL"] = current.base_url
     uvicorn.run(
         "api.app:create_app",
         factory=True,
