@@ -72,13 +72,13 @@ def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
 async def issue(
     request: Request,
     body: LicenceRequest,
-    caller: Annotated[Caller, Depends(require_scope("licence"))],
+    caller: Annotated[Caller, Depends(require_scope("licence", seals_documents=True))],
 ) -> dict[str, Any]:
     """Render the template with ``data``, seal it with ``seals`` and store it."""
     context = request.app.state.context
-    # Before the job queue, like the sign route's check: a foreign seal is refused at once,
-    # not after the seals queued ahead of this request.
-    await run_in_threadpool(caller.check_seals, context, body.seals)
+    # Before the job queue, like the sign route's check: a foreign or unusable seal is
+    # refused (and the refusal audited) at once, not after the seals queued ahead.
+    await run_in_threadpool(caller.check_seal_use, request, body.seals)
     record = await run_cpu_bound(
         request,
         licences.issue_licence,
