@@ -287,3 +287,16 @@ def test_openapi_explains_x_mm_and_y_mm(api_world: ApiWorld) -> None:
         text = described[name]
         assert "centre" in text and "lower-left corner" in text and "millimetres" in text
     assert "500" in operation["responses"] and "429" in operation["responses"]
+
+
+def test_licence_errors_name_no_cli_flags(api_world: ApiWorld) -> None:
+    seal = api_world.demo_seal("ZZ-D26", "rsa").code  # the 市场监督管理局 issues 营业执照
+    key = api_world.api_key(department="ZZ-D26", scopes={"licence"})
+    issued = api_world.client.post("/v1/licences", json=_licence_request(seal), headers=bearer(key))
+    assert issued.status_code == 201, issued.text
+    number = issued.json()["number"]
+    blank = api_world.client.post(
+        f"/v1/licences/{number}/annul", json={"reason": "   "}, headers=bearer(key)
+    )
+    detail = assert_problem(blank, 400)["detail"]
+    assert "reason" in detail and "--" not in detail
