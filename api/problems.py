@@ -58,8 +58,15 @@ def problem(status: int, title: str, detail: str | None = None, kind: str = "err
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def server_fault(request: Request, exc: BaseException) -> JSONResponse:
-    """Log ``exc`` with its traceback under a new id; answer a 500 that names only the id."""
+def server_fault(
+    request: Request,
+    exc: BaseException,
+    *,
+    status: int = 500,
+    title: str = "Internal error",
+    kind: str = "internal",
+) -> JSONResponse:
+    """Log ``exc`` with its traceback under a new id; answer ``status`` naming only the id."""
     fault_id = secrets.token_hex(8)
     logger.error(
         "server fault id=%s on %s %s: %s: %s",
@@ -71,10 +78,10 @@ def server_fault(request: Request, exc: BaseException) -> JSONResponse:
         exc_info=exc,
     )
     return problem(
-        500,
-        "Internal error",
+        status,
+        title,
         f"the server failed to handle this request; quote id {fault_id} when reporting it",
-        "internal",
+        kind,
         id=fault_id,
     )
 
@@ -123,9 +130,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         return server_fault(request, exc)
 
     @app.exception_handler(ConfigError)
-    async def _config(_: Request, exc: ConfigError):
-        logger.error("configuration error: %s", exc)
-        return problem(503, "Service not configured", "the service is not ready", "not-ready")
+    async def _config(request: Request, exc: ConfigError):
+        return server_fault(
+            request, exc, status=503, title="Service not configured", kind="not-ready"
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):

@@ -300,3 +300,48 @@ def test_licence_errors_name_no_cli_flags(api_world: ApiWorld) -> None:
     )
     detail = assert_problem(blank, 400)["detail"]
     assert "reason" in detail and "--" not in detail
+
+
+def test_a_missing_passphrase_is_503_with_an_id(
+    api_world: ApiWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from sealsvc.config import Settings
+
+    key = api_world.api_key(department=DEPT, scopes={"sign"})
+    copy = tmp_path / "data"
+    shutil.copytree(api_world.settings.data_dir, copy)
+    app = create_app(Settings.load(copy, {}))  # neither SEALSVC_PASSPHRASE nor _FILE
+    seal = api_world.demo_seal(DEPT, "rsa").code
+    with (
+        TestClient(app, raise_server_exceptions=False) as client,
+        caplog.at_level(logging.ERROR, logger="sealsvc.api"),
+    ):
+        response = client.post(
+            f"/v1/seals/{seal}/sign",
+            content=chinese_pdf(1),
+            headers={**bearer(key), "Content-Type": "application/pdf"},
+        )
+    app.state.context.close()
+    body = assert_problem(response, 503)
+    assert body["type"].endswith("/not-ready") and "PASSPHRASE" not in response.text
+    assert any(body["id"] in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_licence_rate_limit_is_audited_without_a_seal(api_world: ApiWorld) -> None:
+    slow = api_world.api_key(department=DEPT, scopes={"licence"}, rate=1)
+    first = api_world.client.post("/v1/licences", json={}, headers=bearer(slow))
+    assert_problem(first, 422)  # took the one token; the body is checked after the key
+    limited = api_world.client.post("/v1/licences", json={}, headers=bearer(slow))
+    assert_problem(limited, 429)
+    assert int(limited.headers["Retry-After"]) >= 1
+    (entry,) = [e for e in all_refusals(api_world) if e["details"]["api_key"] == slow.split("_")[1]]
+    assert_refusal(entry, slow, "rate-limited", None)
+    reads = api_world.api_key(department=DEPT, scopes={"licence"}, rate=1)
+    for _ in range(2):  # reading records seals nothing: its 429 is not a refused seal use
+        api_world.client.get("/v1/licences/NOPE", headers=bearer(reads))
+    assert not [
+        e for e in all_refusals(api_world) if e["details"]["api_key"] == reads.split("_")[1]
+    ]
