@@ -3,7 +3,14 @@
 Keys come as ``Authorization: Bearer sk_…`` or ``X-API-Key: sk_…``.  A key of one
 department may only use that department's seals (403 otherwise); an ``admin`` key may
 use any.  The rate limit is a token bucket per key and worker process: with N workers a
-client gets at most N times its rate, which bounds abuse without shared state.
+client gets at most N times its rate, which bounds abuse without shared state.  A 429
+says in ``Retry-After`` when the next token is due.
+
+On the routes that seal, a refusal — another department's seal, a seal that may not
+seal, a missing scope, the rate limit — is audited as ``seal.refused`` with the key id
+and the client's address (:mod:`sealsvc.refusals`).  Of a run of rate-limit refusals
+only the first is written, so a client hammering the service cannot turn each refused
+request into a write that holds the audit chain's lock.
 """
 
 from __future__ import annotations

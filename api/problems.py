@@ -4,9 +4,9 @@ Domain errors carry their HTTP status and a short ``kind`` that becomes the prob
 ``type`` URI.  A fault of the server — a key store that is missing, unreadable or corrupt
 (:class:`~pki.errors.PkiError`: clients never hand the API raw PKI material, so these are
 ours), a domain error with a 5xx status (a missing font), anything unexpected — is
-logged with its traceback under a fresh ``id`` and answered 500 with that id and nothing
-else: no file path, no exception text.  The client quotes the id; the operator greps the
-log for it.
+logged with its traceback under a fresh ``id`` and answered 500 (503 for a configuration
+fault) with that id and nothing else: no file path, no exception text.  The client
+quotes the id; the operator greps the log for it.
 """
 
 from __future__ import annotations
