@@ -345,3 +345,20 @@ def test_licence_rate_limit_is_audited_without_a_seal(api_world: ApiWorld) -> No
     assert not [
         e for e in all_refusals(api_world) if e["details"]["api_key"] == reads.split("_")[1]
     ]
+
+
+def test_a_refusal_outside_the_api_is_audited_too(api_world: ApiWorld) -> None:
+    """``Sealer.seal`` itself audits a seal that may not seal: ``sealctl sign`` and the
+    licence pipeline go through it without the API's checks."""
+    from sealsvc.errors import SealNotUsable
+    from sealsvc.pades import Level, Placement, SealOptions
+    from sealsvc.sealing import Sealer
+
+    suspended = api_world.issue_seal(DEPT, "财务专用章")
+    seals.suspend(api_world.context, suspended, actor="test:api")
+    options = SealOptions(level=Level.B_B, placement=Placement(invisible=True))
+    with pytest.raises(SealNotUsable):
+        Sealer(api_world.context).seal(chinese_pdf(1), suspended, options, actor="cli:tester")
+    (entry,) = api_world.audit_entries(suspended, "seal.refused")
+    assert entry["actor"] == "cli:tester" and entry["details"]["refusal"] == "seal-not-usable"
+    assert "suspended" in entry["details"]["reason"]
