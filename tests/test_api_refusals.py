@@ -362,3 +362,34 @@ def test_a_refusal_outside_the_api_is_audited_too(api_world: ApiWorld) -> None:
     (entry,) = api_world.audit_entries(suspended, "seal.refused")
     assert entry["actor"] == "cli:tester" and entry["details"]["refusal"] == "seal-not-usable"
     assert "suspended" in entry["details"]["reason"]
+
+
+def test_a_real_server_logs_the_fault_id_with_its_traceback(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``sealctl serve``: the id in the 500 is in the server's log with the traceback."""
+    import httpx
+    from api_fixtures import run_server
+
+    with run_server(tmp_path_factory.mktemp("fault") / "data") as server:
+        seal = server.demo_seal("ZZ-D14", "rsa").code
+        shown = server.sealctl("seal", "show", seal, "--json")
+        assert shown.returncode == 0, shown.stderr
+        for key_file in (server.data_dir / "keys").glob("*.key"):
+            if key_file.stem in shown.stdout:
+                key_file.unlink()
+                break
+        else:
+            pytest.fail(f"no key file of seal {seal} in {server.data_dir / 'keys'}")
+        response = httpx.post(
+            f"{server.url}/v1/seals/{seal}/sign",
+            content=chinese_pdf(1),
+            headers={**bearer(server.admin_token), "Content-Type": "application/pdf"},
+            timeout=60,
+        )
+        body = assert_problem(response, 500)
+        assert str(server.data_dir) not in response.text
+        log = server.log.read_text()
+    line = next(line for line in log.splitlines() if body["id"] in line)
+    assert "KeyStoreError" in line
+    assert "Traceback" in log.split(body["id"], 1)[1]
