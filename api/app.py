@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import pages, pki_routes, v1
 from api.cpu_bound import install_cpu_queue
+from api.docs import install_docs
 from api.problems import install_problem_handlers, problem, problem_responses
 from sealsvc.archive import ArchiveExtender
 from sealsvc.config import Settings
@@ -32,7 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="sealsvc",
         summary="Electronic seal service: seal, issue licences, verify (RSA and SM2).",
         version="1.0.0",
-        docs_url="/docs",
+        docs_url=None,  # api.docs serves /docs without a CDN
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     context = ServiceContext(settings)
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = DocumentVerifier(context, trust)
     app.state.archive = ArchiveExtender(context, trust)
     install_problem_handlers(app)
+    install_docs(app)
     install_cpu_queue(app)
     app.include_router(pki_routes.router)
     app.include_router(v1.router)

@@ -3,11 +3,19 @@
 Keys come as ``Authorization: Bearer sk_…`` or ``X-API-Key: sk_…``.  A key of one
 department may only use that department's seals (403 otherwise); an ``admin`` key may
 use any.  The rate limit is a token bucket per key and worker process: with N workers a
-client gets at most N times its rate, which bounds abuse without shared state.
+client gets at most N times its rate, which bounds abuse without shared state.  A 429
+says in ``Retry-After`` when the next token is due.
+
+On the routes that seal, a refusal — another department's seal, a seal that may not
+seal, a missing scope, the rate limit — is audited as ``seal.refused`` with the key id
+and the client's address (:mod:`sealsvc.refusals`).  Of a run of rate-limit refusals
+only the first is written, so a client hammering the service cannot turn each refused
+request into a write that holds the audit chain's lock.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -17,29 +25,39 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from sealsvc import apikeys, seals
+from sealsvc import apikeys, refusals, seals
 from sealsvc.apikeys import Principal
-from sealsvc.errors import Forbidden, RateLimited, Unauthorized
+from sealsvc.errors import Forbidden, RateLimited, SealNotUsable, SealsvcError, Unauthorized
 
 __all__ = ["Caller", "require_scope"]
+
+
+@dataclass(frozen=True)
+class _Empty:
+    """A refused token: when the next one is due, and whether this opens a run of refusals."""
+
+    retry_after: int
+    first: bool
 
 
 class _Buckets:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._state: dict[str, tuple[float, float]] = {}
+        # key id -> (tokens, time of the last update, refused since the last token taken)
+        self._state: dict[str, tuple[float, float, bool]] = {}
 
-    def take(self, key_id: str, per_minute: int) -> bool:
+    def take(self, key_id: str, per_minute: int) -> _Empty | None:
+        """Take a token (``None``), or say when the next one is due."""
         now = time.monotonic()
         rate = per_minute / 60.0
         with self._lock:
-            tokens, last = self._state.get(key_id, (float(per_minute), now))
+            tokens, last, refused = self._state.get(key_id, (float(per_minute), now, False))
             tokens = min(float(per_minute), tokens + (now - last) * rate)
-            if tokens < 1:
-                self._state[key_id] = (tokens, now)
-                return False
-            self._state[key_id] = (tokens - 1, now)
-            return True
+            if tokens >= 1:
+                self._state[key_id] = (tokens - 1, now, False)
+                return None
+            self._state[key_id] = (tokens, now, True)
+        return _Empty(retry_after=max(1, math.ceil((1 - tokens) / rate)), first=not refused)
 
 
 _buckets = _Buckets()
@@ -77,6 +95,33 @@ class Caller:
         if seals.owner_department_code(session, seal_code) != self.principal.department_code:
             raise Forbidden(f"this API key may not use seal {seal_code} of another department")
 
+    def check_seal_use(self, request: Request, seal_codes: Iterable[str]) -> None:
+        """Before sealing with ``seal_codes``: each must be the caller's department's and
+        able to seal now; the first that is not is refused, and the refusal audited."""
+        context = request.app.state.context
+        with context.database.session(read_only=True) as session:
+            for seal_code in seal_codes:
+                try:
+                    self.check_seal_in(session, seal_code)
+                    seals.signing_material(session, seal_code)
+                except (Forbidden, SealNotUsable) as exc:
+                    refused = (seal_code, exc)
+                    break
+            else:
+                return
+        self.audit_refusal(request, *refused)
+        raise refused[1]
+
+    def audit_refusal(self, request: Request, seal_code: str | None, refusal: SealsvcError) -> None:
+        """Write ``seal.refused`` for ``refusal`` of ``seal_code`` by this caller."""
+        refusals.record(
+            request.app.state.context,
+            actor=self.actor,
+            seal_code=seal_code,
+            refusal=refusal,
+            details=self.audit_details(request),
+        )
+
 
 def _token(request: Request) -> str:
     header = request.headers.get("authorization", "")
@@ -88,14 +133,18 @@ def _token(request: Request) -> str:
     raise Unauthorized("an API key is required (Authorization: Bearer sk_…)")
 
 
-def require_scope(scope: str, *, seal_in_path: str | None = None) -> Callable:
+def require_scope(
+    scope: str, *, seal_in_path: str | None = None, seals_documents: bool = False
+) -> Callable:
     """A dependency: the caller's key, which must have ``scope`` (or ``admin``).
 
     With ``seal_in_path`` the seal named by that path parameter must belong to the key's
     department too, looked up in the key's own transaction: one database round trip and
     one thread hop per request instead of two, and a foreign seal is refused before the
-    upload is read.
+    upload is read.  On a route that seals (``seal_in_path``, or ``seals_documents`` when
+    the seals come in the body) a refusal of a known key is audited as ``seal.refused``.
     """
+    audited = seals_documents or seal_in_path is not None
 
     async def dependency(request: Request) -> Caller:
         token = _token(request)
@@ -106,13 +155,27 @@ def require_scope(scope: str, *, seal_in_path: str | None = None) -> Callable:
             with context.database.session(read_only=True) as session:
                 caller = Caller(apikeys.authenticate(session, token))
                 principal = caller.principal
-                if scope not in principal.scopes and "admin" not in principal.scopes:
-                    raise Forbidden(f"this API key lacks the {scope!r} scope")
-                if not _buckets.take(principal.key_id, principal.rate_per_minute):
-                    raise RateLimited("rate limit exceeded for this API key")
-                if seal_code is not None:
-                    caller.check_seal_in(session, seal_code)
-            return caller
+                empty: _Empty | None = None
+                try:
+                    # The rate limit first: it also bounds the refusals that get audited.
+                    empty = _buckets.take(principal.key_id, principal.rate_per_minute)
+                    if empty is not None:
+                        raise RateLimited(
+                            f"more than {principal.rate_per_minute} requests a minute with "
+                            "this API key",
+                            retry_after=empty.retry_after,
+                        )
+                    if scope not in principal.scopes and "admin" not in principal.scopes:
+                        raise Forbidden(f"this API key lacks the {scope!r} scope")
+                    if seal_code is not None:
+                        caller.check_seal_in(session, seal_code)
+                except (Forbidden, RateLimited) as exc:
+                    refusal, worth_audit = exc, empty is None or empty.first
+                else:
+                    return caller
+            if audited and worth_audit:
+                caller.audit_refusal(request, seal_code, refusal)
+            raise refusal
 
         return await run_in_threadpool(authorise)
 

@@ -104,7 +104,7 @@ def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
 async def issue(
     request: Request,
     body: LicenceRequest,
-    caller: Annotated[Caller, Depends(require_scope("licence"))],
+    caller: Annotated[Caller, Depends(require_scope("licence", seals_documents=True))],
 ) -> dict[str, Any] | JSONResponse:
     """Render the template with ``data``, seal it with ``seals`` and store it.
 
@@ -113,9 +113,9 @@ async def issue(
     ``data.<field>`` or ``seals.<i>``).
     """
     context = request.app.state.context
-    # Before the job queue, like the sign route's check: a foreign seal is refused at once,
-    # not after the seals queued ahead of this request.
-    await run_in_threadpool(caller.check_seals, context, body.seals)
+    # Before the job queue, like the sign route's check: a foreign or unusable seal is
+    # refused (and the refusal audited) at once, not after the seals queued ahead.
+    await run_in_threadpool(caller.check_seal_use, request, body.seals)
     try:
         record = await run_cpu_bound(
             request,

@@ -1,25 +1,37 @@
 """Errors as ``application/problem+json`` (RFC 9457), never a stack trace.
 
 Domain errors carry their HTTP status and a short ``kind`` that becomes the problem
-``type`` URI; anything unexpected is logged server-side with its traceback and answered
-with a generic 500 whose body reveals nothing.
+``type`` URI.  A fault of the server — a key store that is missing, unreadable or corrupt
+(:class:`~pki.errors.PkiError`: clients never hand the API raw PKI material, so these are
+ours), a domain error with a 5xx status (a missing font), anything unexpected — is
+logged with its traceback under a fresh ``id`` and answered 500 (503 for a configuration
+fault) with that id and nothing else: no file path, no exception text.  The client
+quotes the id; the operator greps the log for it.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pki.errors import PkiError
 from sealsvc.config import ConfigError
 from sealsvc.errors import SealsvcError
 
-__all__ = ["PROBLEM_JSON", "Problem", "install_problem_handlers", "problem", "problem_responses"]
+__all__ = [
+    "PROBLEM_JSON",
+    "Problem",
+    "install_problem_handlers",
+    "problem",
+    "problem_responses",
+    "server_fault",
+]
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://sealsvc.example/problems/"
@@ -33,6 +45,9 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str | None = None
+    id: str | None = Field(
+        None, description="Server faults (5xx) only: the id under which the fault was logged."
+    )
 
 
 def problem(status: int, title: str, detail: str | None = None, kind: str = "error", **extra):
@@ -41,6 +56,34 @@ def problem(status: int, title: str, detail: str | None = None, kind: str = "err
         body["detail"] = detail
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def server_fault(
+    request: Request,
+    exc: BaseException,
+    *,
+    status: int = 500,
+    title: str = "Internal error",
+    kind: str = "internal",
+) -> JSONResponse:
+    """Log ``exc`` with its traceback under a new id; answer ``status`` naming only the id."""
+    fault_id = secrets.token_hex(8)
+    logger.error(
+        "server fault id=%s on %s %s: %s: %s",
+        fault_id,
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+    )
+    return problem(
+        status,
+        title,
+        f"the server failed to handle this request; quote id {fault_id} when reporting it",
+        kind,
+        id=fault_id,
+    )
 
 
 _TITLES = {
@@ -55,6 +98,7 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Unprocessable content",
     429: "Too many requests",
+    500: "Internal error",
     503: "Service unavailable",
 }
 
@@ -73,17 +117,23 @@ def problem_responses(*statuses: int) -> dict[int | str, dict]:
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SealsvcError)
-    async def _domain(_: Request, exc: SealsvcError):
-        return problem(exc.status, _TITLES.get(exc.status, "Error"), str(exc), exc.kind)
+    async def _domain(request: Request, exc: SealsvcError):
+        if exc.status >= 500:
+            return server_fault(request, exc)
+        response = problem(exc.status, _TITLES.get(exc.status, "Error"), str(exc), exc.kind)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(PkiError)
-    async def _pki(_: Request, exc: PkiError):
-        return problem(400, "PKI error", str(exc), "pki-error")
+    async def _pki(request: Request, exc: PkiError):
+        return server_fault(request, exc)
 
     @app.exception_handler(ConfigError)
-    async def _config(_: Request, exc: ConfigError):
-        logger.error("configuration error: %s", exc)
-        return problem(503, "Service not configured", "the service is not ready", "not-ready")
+    async def _config(request: Request, exc: ConfigError):
+        return server_fault(
+            request, exc, status=503, title="Service not configured", kind="not-ready"
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
@@ -105,6 +155,5 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception):
-        logger.exception("unexpected error")
-        return problem(500, "Internal error", "an unexpected error occurred", "internal")
+    async def _unexpected(request: Request, exc: Exception):
+        return server_fault(request, exc)

@@ -14,9 +14,9 @@ from api.bodies import pdf_response, pdf_upload_body, read_pdf_upload
 from api.cpu_bound import run_cpu_bound
 from api.metrics import SEALS_APPLIED
 from api.problems import problem_responses
-from sealsvc.pades import Level, Placement, SealOptions
+from sealsvc.pades import Level, Placement, PlacementNames, SealOptions
 
-__all__ = ["SignOptions", "router"]
+__all__ = ["HTTP_NAMES", "SignOptions", "router"]
 
 router = APIRouter(prefix="/v1", tags=["v1"])
 router.include_router(seal_routes.router)
@@ -26,9 +26,21 @@ router.include_router(archive_routes.router)
 
 _PAGE_EDGE_MM = 5080.0
 """The largest PDF page side (14,400 points = 200 inches), a bound for coordinates."""
-_Coordinate = Annotated[
-    float | None, Field(ge=0, le=_PAGE_EDGE_MM, allow_inf_nan=False, description="Millimetres.")
-]
+_POSITION = (
+    "of the stamp's centre, in millimetres from the page's lower-left corner (x_mm to the "
+    "right, y_mm up); give both or neither, and the whole stamp (size_mm across) must lie "
+    "on the page, else 400"
+)
+_Coordinate = Annotated[float | None, Field(ge=0, le=_PAGE_EDGE_MM, allow_inf_nan=False)]
+HTTP_NAMES = PlacementNames(
+    position="x_mm and y_mm",
+    anchor="anchor",
+    field="field",
+    invisible="invisible",
+    page="page",
+    size="size_mm",
+)
+"""The placement options as this API names them, for the sealing errors' messages."""
 _Text = Annotated[str | None, Field(max_length=200)]
 
 
@@ -45,8 +57,8 @@ class SignOptions(BaseModel):
 
     level: Level = Field(Level.B_T, description="PAdES baseline level.")
     page: int = Field(1, ge=1, le=100_000, description="1-based page of the stamp.")
-    x_mm: _Coordinate = None
-    y_mm: _Coordinate = None
+    x_mm: _Coordinate = Field(None, description="Horizontal position " + _POSITION + ".")
+    y_mm: _Coordinate = Field(None, description="Vertical position " + _POSITION + ".")
     anchor: _Text = Field(None, description="Centre the stamp on this text, e.g. （盖章）.")
     field: _Text = Field(None, description="Fill this empty signature field.")
     invisible: bool = Field(False, description="Sign without a visible stamp.")
@@ -68,6 +80,7 @@ class SignOptions(BaseModel):
                 field=self.field or None,
                 invisible=self.invisible,
                 size_mm=self.size_mm,
+                names=HTTP_NAMES,
             ),
             reason=self.reason or None,
             location=self.location or None,
@@ -103,7 +116,7 @@ _UPLOAD_BODY = pdf_upload_body(
             "The sealed PDF; headers name the seal, the document hash and the audit entry.",
             {"X-Seal-Code": "string", "X-Document-SHA256": "string", "X-Audit-Seq": "integer"},
         ),
-        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429),
+        **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 500),
     },
 )
 async def sign(

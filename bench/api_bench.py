@@ -373,7 +373,7 @@ def measure_in_process(
 
 def _bench_key(server: LiveServer, department: str) -> str:
     created = server.sealctl(
-        "apikey", "create", "--name", "bench", "--scopes", "sign,verify",
+        "apikey", "create", "--name", "bench", "--scopes", "sign",
         "--dept", department, "--rate", "100000000", "--json",
     )  # fmt: skip
     if created.returncode != 0:

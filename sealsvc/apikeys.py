@@ -23,6 +23,7 @@ from sealsvc.errors import InvalidInput, NotFound, Unauthorized
 from sealsvc.models import ApiKey, Department, utcnow
 
 __all__ = [
+    "REMOVED_SCOPES",
     "SCOPES",
     "Principal",
     "authenticate",
@@ -31,7 +32,14 @@ __all__ = [
     "revoke_api_key",
 ]
 
-SCOPES = frozenset({"sign", "licence", "verify", "archive", "admin"})
+SCOPES = frozenset({"sign", "licence", "archive", "admin"})
+REMOVED_SCOPES = {
+    "verify": "POST /v1/verify is public: it needs no key and checks none",
+}
+"""Scopes that no longer exist, and why.  Verification is public by design (citizens
+verify without a key), so a ``verify`` scope granted nothing; rather than invent a
+privilege to give it meaning, it went.  Old keys that hold it keep working: the scope is
+ignored, ``sealctl apikey list`` says so, and a new key cannot be given it."""
 _TOKEN = re.compile(r"sk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 
 
@@ -64,6 +72,12 @@ def create_api_key(
     rate_per_minute: int = 600,
 ) -> tuple[ApiKey, str]:
     """A new key; returns the row and the token, which is never stored and never shown again."""
+    removed = sorted(set(scopes) & REMOVED_SCOPES.keys())
+    if removed:
+        raise InvalidInput(
+            f"the {removed[0]!r} scope no longer exists ({REMOVED_SCOPES[removed[0]]}); "
+            "leave it out"
+        )
     unknown = set(scopes) - SCOPES
     if unknown or not scopes:
         raise InvalidInput(f"scopes must be a non-empty subset of {', '.join(sorted(SCOPES))}")
@@ -124,7 +138,7 @@ def authenticate(session: Session, token: str) -> Principal:
         key_id=key_id,
         name=row.name,
         department_code=row.department_code,
-        scopes=frozenset(row.scopes.split(",")),
+        scopes=frozenset(row.scopes.split(",")) - REMOVED_SCOPES.keys(),
         rate_per_minute=row.rate_per_minute,
     )
 

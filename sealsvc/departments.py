@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sealsvc import audit
+from sealsvc.characters import invisible_characters
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from sealsvc.models import Department, DepartmentKind, DepartmentNameHistory, Seal, SealStatus
 
@@ -191,10 +192,11 @@ def normalise_code(code: str) -> str:
 
 def _check_name(name: str) -> str:
     name = name.strip()
-    if not name or len(name) > _MAX_NAME or any(ord(char) < 32 for char in name):
-        raise InvalidInput(
-            f"department name {name!r} must be 1-{_MAX_NAME} characters without control characters"
-        )
+    problem = invisible_characters(name, f"department name {name!r}")
+    if problem:
+        raise InvalidInput(problem)
+    if not name or len(name) > _MAX_NAME:
+        raise InvalidInput(f"department name {name!r} must be 1-{_MAX_NAME} characters")
     return name
 
 

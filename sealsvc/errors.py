@@ -15,6 +15,7 @@ __all__ = [
     "RateLimited",
     "SealNotUsable",
     "SealsvcError",
+    "ServerFault",
     "Unauthorized",
 ]
 
@@ -24,6 +25,8 @@ class SealsvcError(Exception):
 
     status: int = 400
     kind: str = "error"
+    retry_after: int | None = None
+    """Whole seconds after which the same request may succeed (the API's ``Retry-After``)."""
 
 
 class InvalidInput(SealsvcError):
@@ -74,7 +77,21 @@ class Forbidden(SealsvcError):
 
 
 class RateLimited(SealsvcError):
-    """Too many requests for this credential; retry later."""
+    """Too many requests for this credential; retry after ``retry_after`` seconds."""
 
     status = 429
     kind = "rate-limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServerFault(SealsvcError):
+    """The service failed, not the request (a library raised where no input explains it).
+
+    The API logs it with its traceback and answers 500 with an id, never this message.
+    """
+
+    status = 500
+    kind = "internal"

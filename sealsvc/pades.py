@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import io
 import logging
@@ -59,11 +60,13 @@ from pki.asn1.cached import parsed
 from pki.errors import PkiError, UnsupportedAlgorithm
 from pki.pdf_signer import KeyHandleSigner
 from sealsvc.anchors import find_text
-from sealsvc.errors import InvalidInput
+from sealsvc.errors import InvalidInput, ServerFault
 
 __all__ = [
+    "CLI_NAMES",
     "Level",
     "Placement",
+    "PlacementNames",
     "RevocationMaterial",
     "SealOptions",
     "SealingMaterial",
@@ -97,13 +100,38 @@ class Level(StrEnum):
 
 
 @dataclass(frozen=True)
+class PlacementNames:
+    """What the caller calls each placement option, so that an error names the option the
+    user actually typed: ``--at`` on the command line, ``x_mm``/``y_mm`` over HTTP."""
+
+    position: str
+    anchor: str
+    field: str
+    invisible: str
+    page: str
+    size: str
+
+
+CLI_NAMES = PlacementNames(
+    position="--at X,Y",
+    anchor="--anchor",
+    field="--field",
+    invisible="--invisible",
+    page="--page",
+    size="the seal size",
+)
+"""The names of ``sealctl sign``'s options (the default)."""
+
+
+@dataclass(frozen=True)
 class Placement:
     """Where the visible seal goes: exactly one of position, anchor text or field name.
 
     ``page`` is 1-based; ``x_mm``/``y_mm`` are the seal's centre measured from the page's
-    lower-left corner; ``anchor`` centres the seal on the first occurrence of a text such
-    as "（盖章）" or the issuing authority's name; ``field`` fills an existing empty
-    signature field.  ``invisible`` puts no stamp on the page.
+    lower-left corner, and the whole stamp must lie on the page; ``anchor`` centres the
+    seal on the first occurrence of a text such as "（盖章）" or the issuing authority's
+    name; ``field`` fills an existing empty signature field.  ``invisible`` puts no stamp
+    on the page.  ``names`` only words the error messages.
     """
 
     page: int = 1
@@ -113,19 +141,41 @@ class Placement:
     field: str | None = None
     invisible: bool = False
     size_mm: float = 42.0
+    names: PlacementNames = dataclasses.field(default=CLI_NAMES, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        n = self.names
         chosen = sum(
             [self.x_mm is not None or self.y_mm is not None, bool(self.anchor), bool(self.field)]
         )
         if chosen > 1 or (self.invisible and chosen):
-            raise InvalidInput("choose one of --at, --anchor, --field or --invisible")
+            raise InvalidInput(
+                f"choose one of {n.position}, {n.anchor}, {n.field} or {n.invisible}"
+            )
         if (self.x_mm is None) != (self.y_mm is None):
-            raise InvalidInput("a position needs both X and Y (millimetres)")
+            raise InvalidInput(f"a position needs both X and Y ({n.position}, in millimetres)")
         if self.page < 1:
-            raise InvalidInput("page numbers start at 1")
+            raise InvalidInput(f"page numbers start at 1 ({n.page})")
         if not 5 <= self.size_mm <= 100:
-            raise InvalidInput("seal size must be between 5 and 100 mm")
+            raise InvalidInput(f"{n.size} must be between 5 and 100 mm")
+
+    def check_fits(self, box: tuple[float, float, float, float]) -> tuple[float, float]:
+        """The stamp's centre in points for a page whose box is ``box`` (llx, lly, urx, ury
+        in points); :class:`InvalidInput` naming the position when the stamp would stick
+        out of the page."""
+        assert self.x_mm is not None and self.y_mm is not None
+        llx, lly, urx, ury = box
+        width_mm, height_mm = (urx - llx) / MM, (ury - lly) / MM
+        half = self.size_mm / 2
+        if not (half <= self.x_mm <= width_mm - half and half <= self.y_mm <= height_mm - half):
+            raise InvalidInput(
+                f"a {self.size_mm:g} mm stamp centred at {self.names.position} = "
+                f"{self.x_mm:g},{self.y_mm:g} mm does not fit on page {self.page} "
+                f"({width_mm:.0f} × {height_mm:.0f} mm): the centre must be "
+                f"{half:g}-{width_mm - half:.0f} mm across and {half:g}-{height_mm - half:.0f} "
+                "mm up from the lower-left corner"
+            )
+        return llx + self.x_mm * MM, lly + self.y_mm * MM
 
 
 @dataclass(frozen=True)
@@ -427,15 +477,36 @@ reaches deep into both parsers, which signal broken structure with built-in exce
 Errors of the key store (:class:`pki.errors.PkiError`) and of the TSA (``OSError``) are
 not the document's fault and pass through."""
 
+_PARSERS = ("pyhanko.pdf_utils.", "pdfminer.", "sealsvc.anchors", __name__)
+"""Modules that read the document: a built-in exception raised in one of them (a missing
+key, a wrong type) is how a broken PDF shows.  Raised anywhere else in the signing code
+(pyHanko's ``sign`` and ``stamp`` packages, asn1crypto …) it is a fault of the service."""
+
+
+def _raised_by_parser(exc: BaseException) -> bool:
+    """Whether ``exc`` says the document is broken rather than that the code failed."""
+    if isinstance(exc, PdfError | PSException | UnicodeDecodeError | zlib.error | RecursionError):
+        return True
+    traceback = exc.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    module = traceback.tb_frame.f_globals.get("__name__", "") if traceback else ""
+    return module.startswith(_PARSERS)
+
 
 @contextlib.contextmanager
 def _document_errors(doing: str) -> Iterator[None]:
-    """Turn every parser error while ``doing`` something with the PDF into InvalidInput."""
+    """Turn every parser error while ``doing`` something with the PDF into InvalidInput;
+    an error raised outside the parsers becomes a :class:`ServerFault` (a 5xx, logged with
+    its traceback), because a document that parsed is not to blame for a bug in the
+    signing code."""
     try:
         yield
     except (InvalidInput, PkiError):
         raise
     except _MALFORMED as exc:
+        if not _raised_by_parser(exc):
+            raise ServerFault(f"the PDF library failed while the PDF was {doing}") from exc
         _log.info("refusing a PDF (%s)", doing, exc_info=True)
         raise InvalidInput(f"the PDF cannot be {doing}: {_first_line(exc)}") from None
 
@@ -486,22 +557,33 @@ def _field_spec(
         return fields.SigFieldSpec(sig_field_name=field_name, on_page=0, box=None)
     page_count = int(writer.root["/Pages"]["/Count"])
     if placement.page > page_count:
-        raise InvalidInput(f"page {placement.page} does not exist (the PDF has {page_count})")
+        raise InvalidInput(
+            f"page {placement.page} does not exist (the PDF has {page_count}; "
+            f"{placement.names.page})"
+        )
     if placement.anchor:
         page_index, cx, cy = find_text(pdf, placement.anchor)
     else:
         page_index = placement.page - 1
+        box = _page_box(writer, page_index)
         if placement.x_mm is None or placement.y_mm is None:
-            mediabox = writer.prev.find_page_for_modification(page_index)[0].get_object()[
-                "/MediaBox"
-            ]
-            cx = float(mediabox[2]) * 0.72
-            cy = float(mediabox[3]) * 0.18
+            cx = box[2] * 0.72
+            cy = box[3] * 0.18
         else:
-            cx, cy = placement.x_mm * MM, placement.y_mm * MM
+            cx, cy = placement.check_fits(box)
     half = placement.size_mm * MM / 2
     box = (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
     return fields.SigFieldSpec(sig_field_name=field_name, on_page=page_index, box=box)
+
+
+def _page_box(writer: IncrementalPdfFileWriter, page_index: int) -> tuple[float, ...]:
+    """The page's MediaBox (llx, lly, urx, ury), inherited from the page tree if need be."""
+    node = writer.prev.find_page_for_modification(page_index)[0].get_object()
+    for _ in range(64):  # a page tree deeper than this is hostile
+        if "/MediaBox" in node:
+            return tuple(float(value) for value in node["/MediaBox"])
+        node = node["/Parent"].get_object()
+    raise InvalidInput(f"page {page_index + 1} has no MediaBox")
 
 
 def _field_name(existing: dict[str, bool], placement: Placement, options: SealOptions) -> str:

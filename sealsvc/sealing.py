@@ -8,6 +8,7 @@ Two checks guard against a seal used after it was revoked: one before signing (f
 refusal) and one in the transaction that writes the ``seal.use`` audit entry, which
 re-reads the seal's status.  A document signed while a revocation commits is therefore
 never handed out: its audit transaction sees the revocation and the result is dropped.
+Either refusal is audited as ``seal.refused`` (:mod:`sealsvc.refusals`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 from pki.certificates import load_certificate
 from pki.clock import now_utc
 from pki.fsutil import atomic_write
-from sealsvc import audit, seals
+from sealsvc import audit, refusals, seals
 from sealsvc.config import Settings
-from sealsvc.errors import InvalidInput
+from sealsvc.errors import InvalidInput, SealNotUsable
 from sealsvc.pades import SealingMaterial, SealOptions, TsaTimeStamper, seal_pdf
 from sealsvc.trust_services import TrustServices
 
@@ -63,8 +64,32 @@ class Sealer:
         """Seal ``pdf`` with seal ``seal_code``; raise a :class:`SealsvcError` on any refusal.
 
         The size limit guards against hostile uploads; ``trusted_input`` lifts it for
-        documents the service rendered itself (licences), which are not uploads.
+        documents the service rendered itself (licences), which are not uploads.  A seal
+        that may not seal (suspended, revoked, expired) is refused and the refusal audited
+        with ``actor`` and ``details``.
         """
+        try:
+            return self._seal(
+                pdf, seal_code, options, actor=actor, details=details, now=now,
+                trusted_input=trusted_input,
+            )  # fmt: skip
+        except SealNotUsable as exc:
+            refusals.record(
+                self._context, actor=actor, seal_code=seal_code, refusal=exc, details=details
+            )
+            raise
+
+    def _seal(
+        self,
+        pdf: bytes,
+        seal_code: str,
+        options: SealOptions,
+        *,
+        actor: str,
+        details: dict | None,
+        now: datetime | None,
+        trusted_input: bool,
+    ) -> SealResult:
         if not trusted_input:
             check_upload_size(self._context.settings, pdf)
         now = now or now_utc()

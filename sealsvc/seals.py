@@ -87,7 +87,14 @@ from sealsvc.models import (
     SealStatus,
     utcnow,
 )
-from sealsvc.sealimage import SealDesign, load_uploaded_png, render_pdf, render_png
+from sealsvc.sealimage import (
+    SealDesign,
+    layout,
+    load_font,
+    load_uploaded_png,
+    render_pdf,
+    render_png,
+)
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
@@ -813,7 +820,9 @@ def _issue_once(
             raise InvalidTransition(f"department {department.code} is deactivated")
         seal_text = (text if text is not None else department.name).strip()
         code = _next_code(session, kind, division)
-        _design(SealAppearance(seal_text, kind, code))  # the seal must be drawable
+        # The seal must be drawable, with every character in the font: refused here, not
+        # at the first document an approval system sends.
+        layout(_design(SealAppearance(seal_text, kind, code)), load_font())
         key_id = change.generate_key(algorithm, code, department.code)
         seal = Seal(
             code=code,

@@ -227,8 +227,8 @@ def test_another_departments_seal_is_403(api_world: ApiWorld, d26_key: str) -> N
 
 
 def test_missing_scope_is_403(api_world: ApiWorld, d26_seal: str) -> None:
-    verify_only = api_world.api_key(department=ZZ_D26, scopes={"verify"})
-    body = assert_problem(sign(api_world, d26_seal, verify_only), 403)
+    archive_only = api_world.api_key(department=ZZ_D26, scopes={"archive"})
+    body = assert_problem(sign(api_world, d26_seal, archive_only), 403)
     assert "sign" in body["detail"]
 
 

@@ -90,7 +90,7 @@ def test_a_multipart_upload_works_too(api_world: ApiWorld, archive_key: str) -> 
 
 
 def test_only_archive_and_admin_keys_may_extend(api_world: ApiWorld, archive_key: str) -> None:
-    signer = api_world.api_key(department=ZZ_D26, scopes={"sign", "licence", "verify"})
+    signer = api_world.api_key(department=ZZ_D26, scopes={"sign", "licence"})
     sealed = sign(api_world, api_world.demo_seal(ZZ_D26, "rsa").code, signer, **SMALL).content
     assert_problem(_extend(api_world, sealed, None), 401)
     assert_problem(_extend(api_world, sealed, "sk_0000000000000000_" + "A" * 43), 401)

@@ -97,8 +97,8 @@ def test_record_needs_the_licence_scope_and_the_right_department(
 ) -> None:
     path = f"/v1/licences/{issued['number']}"
     assert api_world.client.get(path).status_code == 401
-    verify_only = api_world.api_key(department=MARKET, scopes={"verify"})
-    assert api_world.client.get(path, headers=_bearer(verify_only)).status_code == 403
+    archive_only = api_world.api_key(department=MARKET, scopes={"archive"})
+    assert api_world.client.get(path, headers=_bearer(archive_only)).status_code == 403
     other = api_world.api_key(department=CONSTRUCTION, scopes={"licence"})
     refused = api_world.client.get(path, headers=_bearer(other))
     assert refused.status_code == 403

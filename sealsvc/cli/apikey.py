@@ -19,8 +19,12 @@ def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Option("--name", help="Which system uses the key.")],
     scopes: Annotated[
-        str, typer.Option("--scopes", help="Comma list of sign, licence, verify, archive, admin.")
-    ] = "sign,licence,verify",
+        str,
+        typer.Option(
+            "--scopes",
+            help="Comma list of sign, licence, archive, admin (verifying needs no key).",
+        ),
+    ] = "sign,licence",
     dept: Annotated[
         str | None, typer.Option("--dept", help="Department code or name the key acts for.")
     ] = None,
@@ -62,6 +66,9 @@ def list_keys(ctx: typer.Context, json_output: JsonOption = False) -> None:
                     "name": row.name,
                     "department": row.department.code if row.department else None,
                     "scopes": row.scopes,
+                    "ignored_scopes": sorted(
+                        set(row.scopes.split(",")) & apikeys.REMOVED_SCOPES.keys()
+                    ),
                     "rate_per_minute": row.rate_per_minute,
                     "created_at": row.created_at.isoformat(),
                     "revoked": row.revoked_at is not None,
@@ -79,6 +86,13 @@ def list_keys(ctx: typer.Context, json_output: JsonOption = False) -> None:
                 *(str(row[c]) for c in ("key_id", "name", "department", "scopes", "revoked"))
             )
         console.print(table)
+        for scope, why in apikeys.REMOVED_SCOPES.items():
+            holders = [row["key_id"] for row in rows if scope in row["ignored_scopes"]]
+            if holders:
+                console.print(
+                    f"note: the {scope!r} scope of {', '.join(holders)} is ignored: {why}",
+                    soft_wrap=True,
+                )
 
 
 @app.command("revoke")

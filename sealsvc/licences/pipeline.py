@@ -391,7 +391,7 @@ def _template(context, template: Template | str) -> Template:
 def _check_seal_codes(template: Template, seal_codes: Sequence[str]) -> tuple[str, ...]:
     codes = tuple(seal_codes)
     if not codes:
-        raise InvalidInput("a licence needs at least one seal (--seal CODE)")
+        raise InvalidInput("a licence needs at least one seal code")
     if len(set(codes)) != len(codes):
         raise InvalidInput("the same seal is given twice")
     spots = len(template.spec.seals)
@@ -750,7 +750,7 @@ def annul_licence(
         ) from None
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("annulling a licence needs a reason (--reason)")
+        raise InvalidInput("annulling a licence needs a reason")
     if len(reason) > 500:
         raise InvalidInput(f"the reason has {len(reason)} characters; at most 500")
     with context.database.session() as session:

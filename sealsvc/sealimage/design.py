@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
+from sealsvc.characters import invisible_characters
 from sealsvc.sealimage.errors import SealImageError
 
 __all__ = ["MAX_CODE", "MAX_KIND", "MAX_NAME", "SealDesign"]
@@ -22,8 +22,9 @@ def _check_text(label: str, value: str, limit: int) -> None:
         raise SealImageError(f"seal {label} must not start or end with spaces")
     if len(value) > limit:
         raise SealImageError(f"seal {label} has {len(value)} characters; at most {limit} fit")
-    if any(unicodedata.category(ch).startswith("C") for ch in value):
-        raise SealImageError(f"seal {label} contains control or unassigned characters")
+    problem = invisible_characters(value, f"seal {label}")
+    if problem:
+        raise SealImageError(problem)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from PIL import ImageFont
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
+from sealsvc.characters import shown
 from sealsvc.sealimage.errors import SealFontNotFound, SealImageError
 
 __all__ = ["DEFAULT_FONTS", "FONT_ENV", "FONT_INDEX_ENV", "SealFont", "load_font"]
@@ -52,9 +53,12 @@ class SealFont:
         """Refuse text the font cannot draw, rather than printing empty boxes on a seal."""
         missing = sorted({ch for ch in text if ord(ch) not in self._ttf.face.charToGlyph})
         if missing:
+            # Named by character and code point, not by the font's path: the message goes
+            # to API clients, who can fix the name but not the server's fonts.
             raise SealImageError(
-                f"font {self.path} has no glyph for {''.join(missing)!r}; "
-                f"set {FONT_ENV} to a font that has"
+                f"the seal font cannot print {', '.join(shown(ch) for ch in missing)} "
+                f"of {text!r}; use another character, or the operator sets {FONT_ENV} to "
+                "a font that has it"
             )
 
     def advance(self, ch: str) -> float:
