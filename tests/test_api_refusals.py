@@ -296,7 +296,9 @@ def test_licence_errors_name_no_cli_flags(api_world: ApiWorld) -> None:
     assert issued.status_code == 201, issued.text
     number = issued.json()["number"]
     blank = api_world.client.post(
-        f"/v1/licences/{number}/annul", json={"reason": "   "}, headers=bearer(key)
+        f"/v1/licences/{number}/annul",
+        json={"kind": "cancelled", "reason": "   "},
+        headers=bearer(key),
     )
     detail = assert_problem(blank, 400)["detail"]
     assert "reason" in detail and "--" not in detail
