@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pdf_fixtures import chinese_pdf
@@ -216,9 +217,15 @@ def test_a_fault_inside_the_pdf_library_is_500_but_a_broken_pdf_stays_400(
     assert_problem(sign(api_world, seal, key, pdf=truncated), 400)
 
 
-def test_a_corrupt_key_store_file_is_500_with_an_id(
-    api_world: ApiWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def _sign_on_a_copy(
+    api_world: ApiWorld,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    environ: dict[str, str],
+    damage: Callable[[Path], None] = lambda data_dir: None,
+) -> tuple[Any, Path]:
+    """Seal through a fresh app on a copy of the data directory, after ``damage`` to it;
+    the answer and the copy's path (which must not show in the answer)."""
     from fastapi.testclient import TestClient
 
     from api.app import create_app
@@ -227,8 +234,7 @@ def test_a_corrupt_key_store_file_is_500_with_an_id(
     key = api_world.api_key(department=DEPT, scopes={"sign"})
     copy = tmp_path / "data"
     shutil.copytree(api_world.settings.data_dir, copy)
-    (copy / "keys" / "keystore.json").write_text("{not json")
-    environ = {"SEALSVC_PASSPHRASE": api_world.settings.passphrase}
+    damage(copy)
     app = create_app(Settings.load(copy, environ))
     seal = api_world.demo_seal(DEPT, "rsa").code
     with (
@@ -241,6 +247,19 @@ def test_a_corrupt_key_store_file_is_500_with_an_id(
             headers={**bearer(key), "Content-Type": "application/pdf"},
         )
     app.state.context.close()
+    return response, copy
+
+
+def test_a_corrupt_key_store_file_is_500_with_an_id(
+    api_world: ApiWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    response, copy = _sign_on_a_copy(
+        api_world,
+        tmp_path,
+        caplog,
+        {"SEALSVC_PASSPHRASE": api_world.settings.passphrase},
+        lambda data_dir: (data_dir / "keys" / "keystore.json").write_text("{not json"),
+    )
     body = assert_problem(response, 500)
     assert str(copy) not in response.text and "keystore" not in response.text
     assert any(body["id"] in r.getMessage() and r.exc_info for r in caplog.records)
@@ -307,26 +326,8 @@ def test_licence_errors_name_no_cli_flags(api_world: ApiWorld) -> None:
 def test_a_missing_passphrase_is_503_with_an_id(
     api_world: ApiWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from sealsvc.config import Settings
-
-    key = api_world.api_key(department=DEPT, scopes={"sign"})
-    copy = tmp_path / "data"
-    shutil.copytree(api_world.settings.data_dir, copy)
-    app = create_app(Settings.load(copy, {}))  # neither SEALSVC_PASSPHRASE nor _FILE
-    seal = api_world.demo_seal(DEPT, "rsa").code
-    with (
-        TestClient(app, raise_server_exceptions=False) as client,
-        caplog.at_level(logging.ERROR, logger="sealsvc.api"),
-    ):
-        response = client.post(
-            f"/v1/seals/{seal}/sign",
-            content=chinese_pdf(1),
-            headers={**bearer(key), "Content-Type": "application/pdf"},
-        )
-    app.state.context.close()
+    # neither SEALSVC_PASSPHRASE nor SEALSVC_PASSPHRASE_FILE
+    response, _ = _sign_on_a_copy(api_world, tmp_path, caplog, {})
     body = assert_problem(response, 503)
     assert body["type"].endswith("/not-ready") and "PASSPHRASE" not in response.text
     assert any(body["id"] in r.getMessage() and r.exc_info for r in caplog.records)
