@@ -87,20 +87,24 @@ def browser() -> Iterator[WebDriver]:
 
 @pytest.fixture(scope="module")
 def licence(live_server: LiveServer) -> tuple[dict, bytes]:
-    data = json.loads((TEMPLATES / "business_licence" / "example.json").read_text("utf-8"))
     with live_server.client() as client:
-        response = client.post(
-            "/v1/licences",
-            json={
-                "template": "business_licence",
-                "data": data,
-                "seals": [live_server.demo_seal(MARKET, "sm2").code],
-            },
-        )
-        assert response.status_code == 201, response.text
-        record = response.json()
-        pdf = client.get(record["download_url"]).content
-    return record, pdf
+        return _issue_business_licence(live_server, client, "sm2")
+
+
+def _issue_business_licence(live_server: LiveServer, client, algorithm: str) -> tuple[dict, bytes]:
+    """The example 营业执照 sealed with the market regulator's demo seal: record and PDF."""
+    data = json.loads((TEMPLATES / "business_licence" / "example.json").read_text("utf-8"))
+    response = client.post(
+        "/v1/licences",
+        json={
+            "template": "business_licence",
+            "data": data,
+            "seals": [live_server.demo_seal(MARKET, algorithm).code],
+        },
+    )
+    assert response.status_code == 201, response.text
+    record = response.json()
+    return record, client.get(record["download_url"]).content
 
 
 def _screenshot(driver: WebDriver, name: str) -> None:
@@ -190,19 +194,8 @@ def test_an_annulled_licence_is_not_green_in_a_browser(
     """Valid seals on a cancelled (注销) licence: the headline a citizen reads is red."""
     from selenium.webdriver.common.by import By
 
-    data = json.loads((TEMPLATES / "business_licence" / "example.json").read_text("utf-8"))
     with live_server.client() as client:
-        issued = client.post(
-            "/v1/licences",
-            json={
-                "template": "business_licence",
-                "data": data,
-                "seals": [live_server.demo_seal(MARKET, "rsa").code],
-            },
-        )
-        assert issued.status_code == 201, issued.text
-        record = issued.json()
-        pdf = client.get(record["download_url"]).content
+        record, pdf = _issue_business_licence(live_server, client, "rsa")
         annulled = client.post(
             f"/v1/licences/{record['number']}/annul",
             json={"kind": "cancelled", "reason": "企业申请注销登记"},
