@@ -1,0 +1,173 @@
+"""Signed PDFs from other software (EU DSS and pyHanko test suites): never claim tampering
+that did not happen, and always claim it when it did.
+
+The files and what independent tools say about them are in
+``tests/data/pdf-interop/README.md``.  None of their roots are ours, so they are verified
+without trust anchors: the best verdict is INDETERMINATE.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
+
+from sealsvc.verification import DocumentVerdict, TrustAnchors, ValidationReport, verify
+
+DATA = Path(__file__).parent / "data" / "pdf-interop"
+NO_ANCHORS = TrustAnchors(())
+TAMPERED = "篡改"
+
+UNTOUCHED = [
+    "pades-lta-dss-indirect-arrs-test.pdf",
+    "Signature-P-BG_BOR-2.pdf",
+    "pkcs7_sha1.pdf",
+    "lt-short.pdf",
+    "Signature-P-DE_SCI-4.pdf",
+    "BadEncodedCMS.pdf",
+    "encrypted.pdf",
+    "adbe_ocsp_signed.pdf",
+]
+"""Files whose signed content nobody changed."""
+
+CHANGED = ["modified_after_signature.pdf", "pdf-removed-pages.pdf", "dss-2236_hide.pdf"]
+"""Files changed after signing in a way a reader sees."""
+
+BEST_WITHOUT_ANCHORS = {
+    AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND,
+    AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE,
+}
+"""What a signature from a foreign root can reach at best: no path, or a weak algorithm."""
+
+_REPORTS: dict[str, ValidationReport] = {}
+
+
+def report_of(name: str) -> ValidationReport:
+    """Each file is verified once per test session (lt-short.pdf takes seconds)."""
+    if name not in _REPORTS:
+        _REPORTS[name] = verify((DATA / name).read_bytes(), trust=NO_ANCHORS)
+    return _REPORTS[name]
+
+
+@pytest.mark.parametrize("name", UNTOUCHED)
+def test_untouched_file_is_never_called_tampered(name: str) -> None:
+    report = report_of(name)
+    assert report.signatures, "the signatures were not read"
+    assert report.verdict is not DocumentVerdict.TOTAL_FAILED, report.message
+    for signature in report.signatures:
+        assert signature.sub_indication is not AdESFailure.HASH_FAILURE, signature.message
+        assert TAMPERED not in signature.sentence
+    assert TAMPERED not in report.sentence
+
+
+@pytest.mark.parametrize("name", CHANGED)
+def test_changed_file_fails_with_a_readable_reason(name: str) -> None:
+    report = report_of(name)
+    assert report.verdict is DocumentVerdict.TOTAL_FAILED
+    assert report.sub_indication is AdESFailure.HASH_FAILURE
+    assert TAMPERED in report.sentence
+    assert "changed" in report.message
+    assert "endstream" not in report.message  # the parser's words are no explanation
+
+
+def test_removed_page_is_named() -> None:
+    assert "page count changed from 3 to 1" in report_of("pdf-removed-pages.pdf").message
+
+
+@pytest.mark.parametrize(
+    "name", ["pades-lta-dss-indirect-arrs-test.pdf", "Signature-P-BG_BOR-2.pdf"]
+)
+def test_dss_with_indirect_arrays_is_read(name: str) -> None:
+    report = report_of(name)
+    assert all(s.integrity is not None and s.integrity.digest_matches for s in report.signatures)
+    assert {s.sub_indication for s in report.signatures} == {
+        AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
+    }
+
+
+def test_adbe_pkcs7_sha1_signs_the_embedded_hash() -> None:
+    sha1 = report_of("pkcs7_sha1.pdf").signatures[0]
+    assert sha1.integrity is not None
+    assert sha1.integrity.digest_matches and sha1.integrity.signature_valid
+
+
+def test_adbe_pkcs7_sha1_detects_a_changed_byte_range() -> None:
+    pdf = bytearray((DATA / "pkcs7_sha1.pdf").read_bytes())
+    offset = pdf.index(b"/Producer")  # inside the first signed byte range
+    pdf[offset + 1 : offset + 2] = b"p"
+    report = verify(bytes(pdf), trust=NO_ANCHORS)
+    first = report.signatures[0]
+    assert first.sub_indication is AdESFailure.HASH_FAILURE
+
+
+def test_ltv_updates_rewriting_vri_are_allowed() -> None:
+    report = report_of("lt-short.pdf")
+    assert len(report.signatures) == 25
+    for signature in report.signatures:
+        assert signature.modifications is not None and signature.modifications.allowed
+
+
+def test_copy_of_page_resources_is_no_change() -> None:
+    first = report_of("Signature-P-DE_SCI-4.pdf").signatures[0]
+    assert first.modifications is not None
+    assert first.modifications.later_revisions > 0 and first.modifications.allowed
+
+
+def test_encrypted_with_empty_user_password_is_verified() -> None:
+    (signature,) = report_of("encrypted.pdf").signatures
+    assert signature.integrity is not None and signature.integrity.digest_matches
+    assert signature.sub_indication is AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
+
+
+def test_broken_signature_timestamp_is_a_warning(capfd: pytest.CaptureFixture[str]) -> None:
+    report = verify((DATA / "BadEncodedCMS.pdf").read_bytes(), trust=NO_ANCHORS)
+    (signature,) = report.signatures
+    assert signature.integrity is not None and signature.integrity.signature_valid
+    assert signature.sub_indication in BEST_WITHOUT_ANCHORS  # (the file uses SHA-1)
+    assert signature.message.strip()
+    assert signature.timestamp is not None and not signature.timestamp.valid
+    assert any("time-stamp" in w and "EC key" in w for w in signature.warnings)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("name", [*UNTOUCHED, *CHANGED, "Signature-P-HU_NET-2.pdf"])
+def test_messages_are_sentences_not_python_internals(name: str) -> None:
+    report = report_of(name)
+    for text in [report.message, *(s.message for s in report.signatures)]:
+        assert text.strip() and not text.rstrip().endswith(":")
+        for internal in ("module '", "has no attribute", "object is not", "Error", "Traceback"):
+            assert internal not in text
+
+
+def test_digest_algorithm_that_is_a_signature_algorithm_is_named() -> None:
+    report = report_of("Signature-P-HU_NET-2.pdf")
+    assert report.sub_indication is AdESFailure.FORMAT_FAILURE
+    assert "1.2.840.113549.1.1.11 is not a digest algorithm" in report.message
+    assert TAMPERED not in report.sentence
+
+
+def test_pyhanko_diff_tracebacks_stay_off_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    verify((DATA / "modified_after_signature.pdf").read_bytes(), trust=NO_ANCHORS)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_sha1_is_flagged_by_the_algorithm_policy() -> None:
+    report = report_of("pkcs7_sha1.pdf")
+    assert report.sub_indication is AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE
+    for signature in report.signatures:
+        assert signature.sub_indication is AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE
+        assert "SHA-1" in signature.message
+
+
+def test_algorithm_policy_has_dates() -> None:
+    from datetime import UTC, datetime
+
+    from sealsvc.verification.algorithm_policy import digest_problem
+
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    assert digest_problem("sha1", datetime(2008, 6, 1, tzinfo=UTC), now) is None
+    assert "SHA-1" in (digest_problem("sha1", datetime(2010, 1, 1, tzinfo=UTC), now) or "")
+    assert "SHA-1" in (digest_problem("sha1", None, now) or "")
+    assert digest_problem("sha256", None, now) is None
+    assert digest_problem("sm3", None, now) is None
