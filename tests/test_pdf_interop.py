@@ -8,12 +8,15 @@ without trust anchors: the best verdict is INDETERMINATE.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 
 from sealsvc.verification import DocumentVerdict, TrustAnchors, ValidationReport, verify
+from sealsvc.verification.algorithm_policy import digest_problem
+from sealsvc.verification.pdf_signatures import read_document
 
 DATA = Path(__file__).parent / "data" / "pdf-interop"
 NO_ANCHORS = TrustAnchors(())
@@ -161,13 +164,27 @@ def test_sha1_is_flagged_by_the_algorithm_policy() -> None:
 
 
 def test_algorithm_policy_has_dates() -> None:
-    from datetime import UTC, datetime
-
-    from sealsvc.verification.algorithm_policy import digest_problem
-
     now = datetime(2026, 12, 3, tzinfo=UTC)
     assert digest_problem("sha1", datetime(2008, 6, 1, tzinfo=UTC), now) is None
     assert "SHA-1" in (digest_problem("sha1", datetime(2010, 1, 1, tzinfo=UTC), now) or "")
     assert "SHA-1" in (digest_problem("sha1", None, now) or "")
     assert digest_problem("sha256", None, now) is None
     assert digest_problem("sm3", None, now) is None
+
+
+def test_adbe_revocation_info_archival_is_revocation_evidence() -> None:
+    """Trusting the file's CA on the signing day, the archived OCSP answer decides."""
+    pdf = (DATA / "adbe_ocsp_signed.pdf").read_bytes()
+    (found,) = read_document(pdf).signatures
+    assert found.embedded is not None
+    (ca,) = [
+        c.chosen
+        for c in found.embedded.signed_data["certificates"]
+        if c.chosen.subject.native["common_name"] == "InfoCert Firma Qualificata 2"
+    ]
+    # No DSS and no fetching: the signed attribute is the only revocation data.
+    report = verify(pdf, trust=TrustAnchors((ca,)), now=datetime(2018, 11, 13, 16, tzinfo=UTC))
+    (signature,) = report.signatures
+    assert signature.revocation is not None
+    assert (signature.revocation.status, signature.revocation.kind) == ("good", "ocsp")
+    assert report.verdict is DocumentVerdict.TOTAL_PASSED
