@@ -188,3 +188,33 @@ def test_adbe_revocation_info_archival_is_revocation_evidence() -> None:
     assert signature.revocation is not None
     assert (signature.revocation.status, signature.revocation.kind) == ("good", "ocsp")
     assert report.verdict is DocumentVerdict.TOTAL_PASSED
+
+
+def test_what_cannot_be_compared_is_indeterminate_not_tampered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no budget to compare revisions, the routine update is unclassifiable."""
+    from sealsvc.verification import effects
+
+    monkeypatch.setattr(effects, "_MAX_NODES", 1)
+    report = verify((DATA / "Signature-P-DE_SCI-4.pdf").read_bytes(), trust=NO_ANCHORS)
+    first = report.signatures[0]
+    assert first.modifications is not None and first.modifications.level == "UNCLASSIFIED"
+    assert first.sub_indication is AdESIndeterminate.GENERIC
+    assert any("cannot be classified" in w for w in first.warnings)
+    assert report.verdict is DocumentVerdict.INDETERMINATE
+    assert TAMPERED not in report.sentence and TAMPERED not in first.sentence
+
+
+def test_docs_table_is_what_sealsvc_says() -> None:
+    """docs/pdf-interop.md is generated (scripts/pdf_interop_table.py); it must stay true."""
+    table = (Path(__file__).parent.parent / "docs" / "pdf-interop.md").read_text("utf-8")
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == 12
+    for cells in rows:
+        name, verdict = cells[0].removeprefix("| "), cells[3]
+        report = report_of(name)
+        expected = report.verdict.value
+        if report.sub_indication is not None:
+            expected += f" / {report.sub_indication.standard_name}"
+        assert verdict == expected, name
