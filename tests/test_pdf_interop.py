@@ -218,3 +218,54 @@ def test_docs_table_is_what_sealsvc_says() -> None:
         if report.sub_indication is not None:
             expected += f" / {report.sub_indication.standard_name}"
         assert verdict == expected, name
+
+
+def _update(name: str, change) -> bytes:
+    """``name`` with one incremental update made by ``change(writer)``."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    out = io.BytesIO((DATA / name).read_bytes())
+    writer = IncrementalPdfFileWriter(out)
+    change(writer)
+    writer.write_in_place()
+    return out.getvalue()
+
+
+def test_script_added_on_opening_is_a_visible_change() -> None:
+    from pyhanko.pdf_utils import generic
+
+    def add_script(writer) -> None:
+        action = generic.DictionaryObject(
+            {
+                generic.NameObject("/S"): generic.NameObject("/JavaScript"),
+                generic.NameObject("/JS"): generic.TextStringObject("app.alert('x')"),
+            }
+        )
+        writer.root[generic.NameObject("/OpenAction")] = writer.add_object(action)
+        writer.update_root()
+
+    report = verify(_update("pades-lta-dss-indirect-arrs-test.pdf", add_script), trust=NO_ANCHORS)
+    assert report.verdict is DocumentVerdict.TOTAL_FAILED
+    assert "the action run on opening changed" in report.message
+
+
+def test_copy_of_page_resources_under_a_new_number_is_no_change() -> None:
+    """The DE_SCI case made on purpose: the page's resources rewritten as a copy."""
+    from pyhanko.pdf_utils import generic
+
+    def copy_resources(writer) -> None:
+        page_ref = writer.root["/Pages"]["/Kids"][0]
+        page = page_ref.get_object()
+        resources = page["/Resources"]
+        page[generic.NameObject("/Resources")] = writer.add_object(
+            generic.DictionaryObject(dict(resources.items()))
+        )
+        writer.update_container(page)
+
+    pdf = _update("pades-lta-dss-indirect-arrs-test.pdf", copy_resources)
+    report = verify(pdf, trust=NO_ANCHORS)
+    for signature in report.signatures:
+        assert signature.modifications is not None and signature.modifications.allowed
+        assert signature.sub_indication is not AdESFailure.HASH_FAILURE

@@ -11,7 +11,8 @@ pyHanko cannot explain an update:
 - page count, page content (decoded content streams), resources, boxes and rotation;
 - annotations: appearance, rectangle, flags and text of those present at signing; added
   annotations (a new signature widget counts as signing, others as annotating);
-- form field values outside signature fields, and optional-content (layer) settings.
+- form field values outside signature fields, optional-content (layer) settings, and
+  what makes a viewer act or show more: actions, scripts, embedded files, XFA.
 
 Objects are compared by value across the two revisions, so a copy under a new number is
 no change.  What cannot be compared (a stream that does not decode, a structure beyond
@@ -34,8 +35,15 @@ __all__ = ["Effect", "Unclassifiable", "effect_of_later_revisions"]
 _MAX_NODES = 200_000
 """Most PDF objects compared for one signature: bounds the work a hostile file causes."""
 _MAX_PAGES = 10_000
-_PAGE_KEYS = ("/Resources", "/MediaBox", "/CropBox", "/Rotate", "/UserUnit")
-_ANNOT_KEYS = ("/Subtype", "/Rect", "/AP", "/AS", "/F", "/Contents", "/OC")
+_PAGE_KEYS = ("/Resources", "/MediaBox", "/CropBox", "/Rotate", "/UserUnit", "/AA")
+_ANNOT_KEYS = ("/Subtype", "/Rect", "/AP", "/AS", "/F", "/Contents", "/OC", "/A", "/AA")
+_CATALOG_KEYS = {
+    "/OCProperties": "the optional content (layer) settings changed",
+    "/OpenAction": "the action run on opening changed",
+    "/AA": "the document's actions changed",
+    "/Names": "the document's scripts, embedded files or named destinations changed",
+}
+"""Catalog entries that change what a reader sees or what the viewer does."""
 _READ_ERRORS = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError)
 """What pyHanko raises on a malformed object."""
 
@@ -98,13 +106,25 @@ def _compare(old_root, new_root, budget: _Budget) -> Effect:
         annot_level, annot_changes = _annotations(old, new, number, budget)
         level = max(level, annot_level, key=lambda lv: lv.value)
         visible.extend(annot_changes)
-    if not _same(_get(old_root, "/OCProperties"), _get(new_root, "/OCProperties"), budget):
-        visible.append("the optional content (layer) settings changed")
+    for key, change in _CATALOG_KEYS.items():
+        if not _same(
+            old_root.raw_get(key) if key in old_root else None,
+            new_root.raw_get(key) if key in new_root else None,
+            budget,
+        ):
+            visible.append(change)
+    if not _same(_xfa(old_root), _xfa(new_root), budget):
+        visible.append("the XFA form changed")
     if _field_values(old_root, budget) != _field_values(new_root, budget):
         level = max(level, ModificationLevel.FORM_FILLING, key=lambda lv: lv.value)
     if visible:
         return Effect(ModificationLevel.OTHER, tuple(visible))
     return Effect(level, ())
+
+
+def _xfa(root):
+    acroform = _get(root, "/AcroForm")
+    return acroform.raw_get("/XFA") if acroform is not None and "/XFA" in acroform else None
 
 
 def _get(dictionary, key: str):
@@ -256,6 +276,13 @@ def _same_at(old, new, budget: _Budget, seen: set) -> bool:
         return False
     if type(old) is not type(new):
         return False
+    if isinstance(old, generic.NullObject):
+        return True  # pyHanko's null objects do not compare equal to each other
+    if (
+        isinstance(old, generic.DictionaryObject)
+        and old.get("/Type") == new.get("/Type") == "/Page"
+    ):
+        return True  # a reference to a page (a destination): pages are compared one by one
     if isinstance(old, generic.StreamObject):
         # Encoded bytes and filters: a copy is byte-identical, and images need no decoding.
         return _same_dict(old, new, budget, seen, ("/Length",)) and (
