@@ -269,3 +269,20 @@ def test_copy_of_page_resources_under_a_new_number_is_no_change() -> None:
     for signature in report.signatures:
         assert signature.modifications is not None and signature.modifications.allowed
         assert signature.sub_indication is not AdESFailure.HASH_FAILURE
+
+
+def test_pdf_needing_a_password_is_called_encrypted_not_damaged() -> None:
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    reader = PdfFileReader(io.BytesIO((DATA / "pdf-removed-pages.pdf").read_bytes()))
+    writer = copy_into_new_writer(reader)
+    writer.encrypt("owner-secret", "user-secret")
+    out = io.BytesIO()
+    writer.write(out)
+    report = verify(out.getvalue(), trust=NO_ANCHORS)
+    assert report.sub_indication is AdESFailure.FORMAT_FAILURE
+    assert "encrypted" in report.message
+    assert "加密" in report.sentence and "损坏" not in report.sentence

@@ -49,6 +49,7 @@ __all__ = [
     "MAX_SIGNATURES",
     "CmsCheck",
     "Document",
+    "EncryptedPdf",
     "FormatProblem",
     "FoundSignature",
     "check_cms",
@@ -83,6 +84,10 @@ logging.getLogger("pyhanko.sign.diff_analysis.policies").addFilter(_without_diff
 
 class FormatProblem(Exception):
     """The file is not a readable PDF; the message says why in one sentence."""
+
+
+class EncryptedPdf(FormatProblem):
+    """The PDF is encrypted with a password we do not have: not damaged, just closed."""
 
 
 @dataclass
@@ -153,7 +158,7 @@ def _open_encrypted(reader: PdfFileReader) -> None:
         problem = f"the PDF is encrypted and cannot be opened: {_first_line(exc)}"
         raise FormatProblem(problem) from None
     if result.status is AuthStatus.FAILED:
-        raise FormatProblem("the PDF is encrypted with a password; signatures cannot be checked")
+        raise EncryptedPdf("the PDF is encrypted with a password; signatures cannot be checked")
 
 
 def _found(reader: PdfFileReader, name: str, value, field) -> FoundSignature:
@@ -316,7 +321,8 @@ def modifications(document: Document, found: FoundSignature) -> ModificationChec
     later = document.revisions - 1 - embedded.signed_revision
     try:
         result = embedded.evaluate_modifications(DEFAULT_DIFF_POLICY)
-    except PARSE_ERRORS as exc:
+    except (*PARSE_ERRORS, NotImplementedError, AssertionError, RecursionError) as exc:
+        # pyHanko asserts on some malformed input; then the effect comparison decides.
         result = SuspiciousModification(_first_line(exc))
     level_name, detail = _judge(document, embedded, result)
     level = ModificationLevel[level_name] if level_name != UNCLASSIFIED else None

@@ -143,7 +143,8 @@ def verify(
         document = pdfsig.read_document(pdf)
         crls, ocsps, dss_certs = _read_dss(document)
     except pdfsig.FormatProblem as exc:
-        return _unreadable(str(exc), now, digest)
+        encrypted = isinstance(exc, pdfsig.EncryptedPdf)
+        return _unreadable(str(exc), now, digest, encrypted=encrypted)
     archived_crls, archived_ocsps = _archived_revocation_info(document)
     pool = EvidencePool(
         [*crls, *archived_crls],
@@ -179,12 +180,19 @@ def verify(
     )
 
 
-def _unreadable(problem: str, now: datetime, digest: str) -> ValidationReport:
+def _unreadable(
+    problem: str, now: datetime, digest: str, *, encrypted: bool = False
+) -> ValidationReport:
+    sentence = (
+        "文件已加密（需要打开密码），无法验证电子印章；请提供未加密的文件。"
+        if encrypted
+        else "文件不是有效的PDF文件或已损坏，无法验证电子印章。"
+    )
     return ValidationReport(
         verdict=DocumentVerdict.TOTAL_FAILED,
         sub_indication=AdESFailure.FORMAT_FAILURE,
         message=problem,
-        sentence="文件不是有效的PDF文件或已损坏，无法验证电子印章。",
+        sentence=sentence,
         validation_time=now,
         document_sha256=digest,
     )
