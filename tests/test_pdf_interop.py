@@ -286,3 +286,26 @@ def test_pdf_needing_a_password_is_called_encrypted_not_damaged() -> None:
     assert report.sub_indication is AdESFailure.FORMAT_FAILURE
     assert "encrypted" in report.message
     assert "加密" in report.sentence and "损坏" not in report.sentence
+
+
+def test_freed_unknown_numbers_and_dangling_trailer_entry_are_no_change() -> None:
+    """A no-op update: frees object numbers that never existed, /Info points nowhere."""
+    import io
+    import re
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    pdf = (DATA / "pades-lta-dss-indirect-arrs-test.pdf").read_bytes()
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    size = int(reader.trailer["/Size"])
+    prev = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    update = (
+        b"\nxref\n0 1\n0000000000 65535 f\r\n%d 1\n0000000000 00001 f\r\n"
+        b"trailer\n<< /Size %d /Root %d 0 R /Prev %d /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+        % (size + 500, size + 501, reader.root_ref.idnum, prev, size + 400, len(pdf) + 1)
+    )
+    report = verify(pdf + update, trust=NO_ANCHORS)
+    assert len(report.signatures) == 2
+    for signature in report.signatures:
+        assert signature.modifications is not None and signature.modifications.allowed
+        assert signature.sub_indication is AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
