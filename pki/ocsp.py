@@ -366,7 +366,9 @@ def _responder(
     def named(cert: x509.Certificate) -> bool:
         if responder_id.name == "by_key":
             return key_identifier(cert.public_key) == responder_id.chosen.native
-        return cert.subject.dump() == responder_id.chosen.dump()
+        # by_name is an explicitly tagged Name: its dump() carries the [1] tag, so compare
+        # as names (RFC 5280 §7.1), not as bytes.
+        return cert.subject == responder_id.chosen
 
     for cert in [issuer, *trusted]:
         if named(cert):

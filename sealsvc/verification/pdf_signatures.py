@@ -16,10 +16,13 @@ Size and complexity are bounded (:data:`MAX_PDF_BYTES`, :data:`MAX_SIGNATURES`,
 
 from __future__ import annotations
 
+import hashlib
 import io
+import logging
 from dataclasses import dataclass
 
 from asn1crypto import cms, core, x509
+from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.generic import DictionaryObject
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -36,6 +39,7 @@ from pyhanko.sign.validation.generic_cms import extract_certs_for_validation, va
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, read_certification_data
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
+from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
 from sealsvc.verification.report import IntegrityCheck, ModificationCheck
 from sealsvc.verification.sm2_path import SmSignatureValidator
 
@@ -45,6 +49,7 @@ __all__ = [
     "MAX_SIGNATURES",
     "CmsCheck",
     "Document",
+    "EncryptedPdf",
     "FormatProblem",
     "FoundSignature",
     "check_cms",
@@ -65,8 +70,24 @@ PARSE_ERRORS = (PdfError, ValueError, TypeError, KeyError, IndexError, Attribute
 _VALIDATOR = SmSignatureValidator()
 
 
+def _without_diff_tracebacks(record: logging.LogRecord) -> bool:
+    """Drop pyHanko's warning-with-traceback for a difference it cannot explain.
+
+    :func:`modifications` receives the same exception as its result and reports it (or,
+    judged by effect, finds the change harmless); the traceback on stderr only alarmed.
+    """
+    return not (record.exc_info and record.getMessage().startswith("Error in diff operation"))
+
+
+logging.getLogger("pyhanko.sign.diff_analysis.policies").addFilter(_without_diff_tracebacks)
+
+
 class FormatProblem(Exception):
     """The file is not a readable PDF; the message says why in one sentence."""
+
+
+class EncryptedPdf(FormatProblem):
+    """The PDF is encrypted with a password we do not have: not damaged, just closed."""
 
 
 @dataclass
@@ -111,7 +132,7 @@ def read_document(pdf: bytes) -> Document:
         if reader.xrefs.total_revisions > MAX_REVISIONS:
             raise FormatProblem(f"the PDF has more than {MAX_REVISIONS} revisions")
         if reader.encrypted:
-            raise FormatProblem("the PDF is encrypted; signatures cannot be checked")
+            _open_encrypted(reader)
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except FormatProblem:
         raise
@@ -122,6 +143,22 @@ def read_document(pdf: bytes) -> Document:
     found = [_found(reader, name, value, field) for name, value, field in fields]
     found.sort(key=lambda s: s.signed_revision)
     return Document(reader, found)
+
+
+def _open_encrypted(reader: PdfFileReader) -> None:
+    """Open an encrypted PDF with the empty user password, as Acrobat and pyHanko do.
+
+    Files encrypted only against editing (an empty user password) are common and their
+    signatures are checkable; a file that needs a password we do not have is refused with
+    a sentence saying so, not reported as damaged.
+    """
+    try:
+        result = reader.decrypt("")
+    except (*PARSE_ERRORS, NotImplementedError) as exc:
+        problem = f"the PDF is encrypted and cannot be opened: {_first_line(exc)}"
+        raise FormatProblem(problem) from None
+    if result.status is AuthStatus.FAILED:
+        raise EncryptedPdf("the PDF is encrypted with a password; signatures cannot be checked")
 
 
 def _found(reader: PdfFileReader, name: str, value, field) -> FoundSignature:
@@ -150,6 +187,12 @@ class CmsCheck:
     problem: str | None
 
 
+_KEY_OF_SIGNATURE = {"rsassa_pkcs1v15": "rsa", "ecdsa": "ec", "dsa": "dsa"}
+"""The public-key algorithm a signature family needs (RSASSA-PSS keys may be either)."""
+
+_DIGESTS = frozenset({"sm3", *hashlib.algorithms_guaranteed})
+
+
 def check_cms(signed_data: cms.SignedData, content_digest: bytes, content_type: str) -> CmsCheck:
     """Check the one SignerInfo of ``signed_data`` against a digest of its content.
 
@@ -165,7 +208,18 @@ def check_cms(signed_data: cms.SignedData, content_digest: bytes, content_type: 
         algorithm = signer_info["signature_algorithm"]
         try:
             if algorithm["algorithm"].native != "sm2_sm3":
-                algorithm.signature_algo  # noqa: B018 - raises ValueError for an unknown OID
+                family = algorithm.signature_algo  # raises ValueError for an unknown OID
+                key = certs.signer_cert.public_key.algorithm
+                if _KEY_OF_SIGNATURE.get(family, key) != key:
+                    # pyHanko would only assert on this; say which two do not fit.
+                    return CmsCheck(
+                        certs.signer_cert,
+                        False,
+                        False,
+                        (),
+                        f"the signature algorithm ({family}) does not fit the signer's"
+                        f" {key.upper()} key",
+                    )
         except ValueError:
             return CmsCheck(
                 certs.signer_cert,
@@ -218,9 +272,26 @@ def integrity(found: FoundSignature, cms_check: CmsCheck) -> IntegrityCheck:
 
 
 def digest(found: FoundSignature) -> bytes:
-    """Digest over the byte range with the algorithm the signature (or its imprint) names."""
-    assert found.embedded is not None
-    return found.embedded.compute_digest()
+    """The digest the CMS messageDigest must equal: of the byte range, or of its SHA-1.
+
+    A ``/adbe.pkcs7.sha1`` signature (older Acrobat, still in official gazettes) does not
+    sign the byte range detached: the SHA-1 of the byte range is the CMS *content*, and the
+    messageDigest is the digest of that content.  Its digest is therefore the signer's
+    digest over the embedded content, provided that content is the byte range's SHA-1 —
+    otherwise the byte range changed, and the digest of the byte range (which cannot
+    match) is returned so that the integrity check fails as it must.
+    """
+    embedded = found.embedded
+    assert embedded is not None
+    if embedded.md_algorithm not in _DIGESTS:
+        # e.g. sha256WithRSAEncryption (1.2.840.113549.1.1.11) written as the digest
+        raise ValueError(f"{embedded.md_algorithm} is not a digest algorithm")
+    if embedded.sig_object.get("/SubFilter") == "/adbe.pkcs7.sha1":
+        content = embedded.signed_data["encap_content_info"]["content"]
+        embedded_hash = b"" if isinstance(content, core.Void) else bytes(content.native or b"")
+        if embedded_hash == embedded.compute_digest("sha1"):
+            return hashlib.new(embedded.md_algorithm, embedded_hash).digest()
+    return embedded.compute_digest()
 
 
 def coverage_ok(check: IntegrityCheck) -> bool:
@@ -250,27 +321,49 @@ def modifications(document: Document, found: FoundSignature) -> ModificationChec
     later = document.revisions - 1 - embedded.signed_revision
     try:
         result = embedded.evaluate_modifications(DEFAULT_DIFF_POLICY)
-    except PARSE_ERRORS as exc:
+    except (*PARSE_ERRORS, NotImplementedError, AssertionError, RecursionError) as exc:
+        # pyHanko asserts on some malformed input; then the effect comparison decides.
         result = SuspiciousModification(_first_line(exc))
-    if isinstance(result, DiffResult):
-        level = result.modification_level
-        detail = None
-    else:
-        level = ModificationLevel.OTHER
-        detail = _first_line(result)
-    allowed = level is not ModificationLevel.OTHER and (
-        docmdp is None or level.value <= docmdp.value
+    level_name, detail = _judge(document, embedded, result)
+    level = ModificationLevel[level_name] if level_name != UNCLASSIFIED else None
+    allowed = level is not None and (
+        level is not ModificationLevel.OTHER and (docmdp is None or level.value <= docmdp.value)
     )
     if not allowed and detail is None:
+        assert docmdp is not None and level is not None
         detail = f"{level.name} changes exceed the DocMDP permission P={docmdp.value}"
     return ModificationCheck(
         later_revisions=later,
-        level=level.name,
+        level=level_name,
         allowed=allowed,
         docmdp=None if docmdp is None else docmdp.value,
         certification=is_certification,
         detail=detail,
     )
+
+
+UNCLASSIFIED = "UNCLASSIFIED"
+"""Modification level of later revisions that could not be compared at all."""
+
+
+def _judge(
+    document: Document, embedded: EmbeddedPdfSignature, result: DiffResult | SuspiciousModification
+) -> tuple[str, str | None]:
+    """The level of the later changes and, when they are not plainly allowed, why.
+
+    pyHanko's whitelist decides first; what it cannot explain is judged by its effect on
+    what a reader sees (:mod:`.effects`), so routine updates by other software are not
+    read as tampering and a change that cannot be classified is reported as such.
+    """
+    if isinstance(result, DiffResult) and result.modification_level is not ModificationLevel.OTHER:
+        return result.modification_level.name, None
+    try:
+        effect = effect_of_later_revisions(document.reader, embedded.signed_revision)
+    except Unclassifiable as exc:
+        return UNCLASSIFIED, f"the later revisions cannot be classified: {exc}"
+    if effect.level is ModificationLevel.OTHER:
+        return effect.level.name, "; ".join(effect.changes)
+    return effect.level.name, None
 
 
 def author_revision(document: Document, author_sig: DictionaryObject) -> int:

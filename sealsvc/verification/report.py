@@ -137,8 +137,10 @@ class ModificationCheck:
     level: str
     """pyHanko's :class:`~pyhanko.sign.diff_analysis.ModificationLevel` name of the later
     changes: ``NONE``, ``LTA_UPDATES`` (DSS, document time-stamps), ``FORM_FILLING``
-    (further signatures, form fields), ``ANNOTATIONS`` or ``OTHER`` (anything else, such
-    as changed page content or replaced objects)."""
+    (further signatures, form fields), ``ANNOTATIONS`` or ``OTHER`` (a change a reader
+    sees: page content, pages, annotation appearances — judged by effect where pyHanko's
+    whitelist cannot explain an update), or ``UNCLASSIFIED`` (the later revisions could
+    not be compared; INDETERMINATE, never "tampered")."""
     allowed: bool
     """The later changes are acceptable: not ``OTHER`` and within the DocMDP permission of
     the certification signature, if any."""
@@ -194,7 +196,8 @@ class RevocationCheck:
     """``good``, ``revoked``, ``on_hold`` (suspended: revoked with reason
     certificateHold), or ``unknown`` (no usable CRL/OCSP data)."""
     source: str | None
-    """Where the deciding evidence came from: ``dss`` (embedded in the PDF), ``fetched``
+    """Where the deciding evidence came from: ``dss`` (embedded in the PDF: the DSS or a
+    signature's ``adbe-revocationInfoArchival`` attribute), ``fetched``
     (CRL/OCSP from the certificate's URLs), ``None`` when there was none."""
     kind: str | None
     """``crl`` or ``ocsp`` for the deciding evidence."""

@@ -53,7 +53,10 @@ _FAILURE_SENTENCES: dict[AdESSubIndic, str] = {
         "{who}的印章证书链校验失败，无法确认印章有效。"
     ),
     AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE: (
-        "{who}使用了本系统不支持的密码算法，无法确认印章有效。"
+        "{who}使用了本系统不支持或已不再安全的密码算法，无法确认印章有效。"
+    ),
+    AdESIndeterminate.GENERIC: (
+        "{who}加盖后文件有后续修改，系统无法判断这些修改是否改变了文件内容，无法确认印章有效。"
     ),
 }
 

@@ -39,6 +39,7 @@ from pki.chain import ChainFailure
 from pki.clock import now_utc
 from pki.errors import PkiError
 from sealsvc.verification import pdf_signatures as pdfsig
+from sealsvc.verification.algorithm_policy import digest_problem
 from sealsvc.verification.indication import (
     CHAIN_SUBINDICATION,
     REVOCATION_SUBINDICATION,
@@ -142,8 +143,14 @@ def verify(
         document = pdfsig.read_document(pdf)
         crls, ocsps, dss_certs = _read_dss(document)
     except pdfsig.FormatProblem as exc:
-        return _unreadable(str(exc), now, digest)
-    pool = EvidencePool(crls, ocsps, (fetcher or http_fetcher) if allow_fetching else None)
+        encrypted = isinstance(exc, pdfsig.EncryptedPdf)
+        return _unreadable(str(exc), now, digest, encrypted=encrypted)
+    archived_crls, archived_ocsps = _archived_revocation_info(document)
+    pool = EvidencePool(
+        [*crls, *archived_crls],
+        [*ocsps, *archived_ocsps],
+        (fetcher or http_fetcher) if allow_fetching else None,
+    )
     ctx = _Context(trust.certificates, now, pool, dss_certs, registry_lookup)
     reports: dict[int, SignatureReport] = {}
     # Latest document time-stamp first: each proves the existence of everything before it.
@@ -173,12 +180,19 @@ def verify(
     )
 
 
-def _unreadable(problem: str, now: datetime, digest: str) -> ValidationReport:
+def _unreadable(
+    problem: str, now: datetime, digest: str, *, encrypted: bool = False
+) -> ValidationReport:
+    sentence = (
+        "文件已加密（需要打开密码），无法验证电子印章；请提供未加密的文件。"
+        if encrypted
+        else "文件不是有效的PDF文件或已损坏，无法验证电子印章。"
+    )
     return ValidationReport(
         verdict=DocumentVerdict.TOTAL_FAILED,
         sub_indication=AdESFailure.FORMAT_FAILURE,
         message=problem,
-        sentence="文件不是有效的PDF文件或已损坏，无法验证电子印章。",
+        sentence=sentence,
         validation_time=now,
         document_sha256=digest,
     )
@@ -189,10 +203,16 @@ def _guard(found: pdfsig.FoundSignature, run: Callable[[], SignatureReport]) -> 
     try:
         return run()
     except (*pdfsig.PARSE_ERRORS, PkiError, NotImplementedError, RecursionError) as exc:
-        return _format_failure(found, f"the signature cannot be processed: {exc}")
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "malformed data"
+        return _format_failure(found, f"the signature cannot be processed: {reason}")
     except Exception as exc:  # a validator must answer for any input; log what we missed
-        _log.exception("unexpected error while validating %s", found.field_name)
-        return _format_failure(found, f"the signature cannot be processed: {exc}")
+        # One line for operators; the traceback only when debugging.  A library's words
+        # (AssertionError, attribute names) mean nothing to the reader of the report.
+        _log.warning("unexpected %s while validating %s", type(exc).__name__, found.field_name)
+        _log.debug("traceback", exc_info=exc)
+        return _format_failure(
+            found, "the signature cannot be processed: its data has a structure we do not know"
+        )
 
 
 def _read_dss(document: pdfsig.Document) -> tuple[list[bytes], list[bytes], list[x509.Certificate]]:
@@ -209,7 +229,10 @@ def _read_dss(document: pdfsig.Document) -> tuple[list[bytes], list[bytes], list
             # validate, so without both a 5 MB upload held ~900 MB.
             nonlocal budget
             found = []
-            for ref in islice(dss.get(key, ()), _MAX_DSS_ENTRIES):
+            # The arrays may themselves be indirect objects (EU DSS writes them so).
+            entries = dss.get(key)
+            entries = () if entries is None else entries.get_object()
+            for ref in islice(entries, _MAX_DSS_ENTRIES):
                 data = ref.get_object().read_data(purpose)
                 budget -= len(data)
                 if budget < 0:
@@ -232,6 +255,30 @@ def _read_dss(document: pdfsig.Document) -> tuple[list[bytes], list[bytes], list
         )
     except pdfsig.PARSE_ERRORS as exc:
         raise pdfsig.FormatProblem(f"the document security store cannot be read: {exc}") from None
+
+
+def _archived_revocation_info(document: pdfsig.Document) -> tuple[list[bytes], list[bytes]]:
+    """CRLs and OCSP answers in Acrobat's signed ``adbe-revocationInfoArchival`` attributes.
+
+    Acrobat (and PAdES-B-LT producers before the DSS) embed revocation data inside the
+    signature; it is evidence like the DSS's, and each item is verified before use.
+    """
+    crls: list[bytes] = []
+    ocsps: list[bytes] = []
+    for found in document.signatures:
+        if found.embedded is None:
+            continue
+        try:
+            attrs = found.embedded.signer_info["signed_attrs"]
+            for attr in attrs:
+                if attr["type"].native != "adobe_revocation_info_archival":
+                    continue
+                for archive in attr["values"]:
+                    crls.extend(c.dump() for c in islice(archive["crl"] or (), _MAX_DSS_ENTRIES))
+                    ocsps.extend(o.dump() for o in islice(archive["ocsp"] or (), _MAX_DSS_ENTRIES))
+        except pdfsig.PARSE_ERRORS:
+            continue  # unreadable archive: no evidence from it, the signature says the rest
+    return crls, ocsps
 
 
 def certificate_info(certificate: x509.Certificate) -> CertificateInfo:
@@ -400,6 +447,9 @@ def _document_timestamp(
     if not integrity.signature_valid:
         return _finish(found, AdESFailure.SIG_CRYPTO_FAILURE, token.check.problem or "", **known)
     known["modifications"] = modifications = pdfsig.modifications(document, found)
+    if modifications.level == pdfsig.UNCLASSIFIED:
+        known["warnings"] = (modifications.detail or "",)
+        return _finish(found, AdESIndeterminate.GENERIC, modifications.detail or "", **known)
     if not modifications.allowed:
         return _finish(found, AdESFailure.HASH_FAILURE, modifications.detail or "", **known)
     if token.sub is not None:
@@ -452,6 +502,10 @@ def _signature(
     if not integrity.signature_valid:
         return finish(AdESFailure.SIG_CRYPTO_FAILURE, "the signature value does not verify")
     known["modifications"] = modifications = pdfsig.modifications(document, found)
+    if modifications.level == pdfsig.UNCLASSIFIED:
+        # Never "tampered" for what we could not classify: say so, at worst INDETERMINATE.
+        warnings.append(modifications.detail or "the later revisions cannot be classified")
+        return finish(AdESIndeterminate.GENERIC, f"changes after signing: {modifications.detail}")
     if not modifications.allowed:
         sub = (
             AdESFailure.HASH_FAILURE
@@ -476,6 +530,12 @@ def _signature(
     claimed = known["claimed_signing_time"]
     if claimed and best_time and abs((claimed - best_time).total_seconds()) > 3600:
         warnings.append("the claimed signing time differs from the time-stamp by over an hour")
+
+    # Algorithms: a digest past its end date proves nothing unless the seal is older.
+    for algorithm in (integrity.digest_algorithm, _signature_hash(embedded)):
+        weak = digest_problem(algorithm, best_time, ctx.now)
+        if weak is not None:
+            return finish(AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE, weak)
 
     # Chain, at the validation time; for an expired certificate at the proven time.
     intermediates = _unique([*cms_check.others, *ctx.dss_certs])
@@ -529,6 +589,14 @@ def _revocation(
         if ca_outcome in (Outcome.REVOKED, Outcome.REVOKED_NO_POE):
             return ca_outcome, ca_check
     return outcome, check
+
+
+def _signature_hash(embedded) -> str | None:
+    """The hash inside the signature algorithm (sha1 of sha1WithRSA), if it names one."""
+    try:
+        return embedded.signer_info["signature_algorithm"].hash_algo
+    except (ValueError, KeyError):
+        return None
 
 
 def _claimed_time(embedded) -> datetime | None:
