@@ -231,9 +231,10 @@ _MESSAGE_REASONS = (
     ("signature", ChainFailure.SIG_FAILURE),
     ("issuer name", ChainFailure.NO_CHAIN),
 )
-"""certvalidator raises one PathValidationError class for most RFC 5280 steps; its
-messages (stable across 0.26–0.33) tell the step apart.  ``tests/test_chain.py`` pins
-every mapping, so a changed wording fails a test rather than a verdict."""
+"""certvalidator raises one PathValidationError class for most RFC 5280 steps; only its
+messages tell the step apart.  ``tests/test_chain.py`` and ``tests/test_pkits.py``
+(``test_reasons_name_the_rfc_5280_step``) pin every mapping, so a changed wording fails a
+test rather than silently changing a sub-indication."""
 
 
 def _chain_error(exc: Exception, leaf: x509.Certificate, at: datetime) -> ChainError:
