@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from asn1crypto import algos, crl, keys, ocsp, x509
 from cryptography.exceptions import InvalidSignature
@@ -44,6 +45,7 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
 )
 from pyhanko_certvalidator.policy_decl import AlgorithmUsagePolicy, PKIXValidationParams
+from pyhanko_certvalidator.revinfo import validate_ocsp as _validate_ocsp
 from pyhanko_certvalidator.sig_validate import (
     DEFAULT_VALIDATION_CONTEXT,
     DefaultSignatureValidator,
@@ -166,6 +168,25 @@ SIGNATURE_VALIDATOR = SmSignatureValidator()
 """Stateless; one instance serves every context."""
 
 
+class _SmValidationContext(ValidationContext):
+    """A ValidationContext whose signature validator defaults to :data:`SIGNATURE_VALIDATOR`."""
+
+    def __init__(self, *args: Any, signature_validator: Any = None, **kwargs: Any) -> None:
+        super().__init__(
+            *args, signature_validator=signature_validator or SIGNATURE_VALIDATOR, **kwargs
+        )
+
+
+# Pinned reach-in: pyhanko-certvalidator 0.33 checks an OCSP responder certificate that
+# carries id-pkix-ocsp-nocheck in a fresh ValidationContext
+# (revinfo/validate_ocsp.py, _validate_delegated_ocsp_provenance) and does not hand the
+# caller's signature_validator on, so an SM2 responder's certificate would meet the default
+# validator, which cannot load SM2 keys.  Giving that module a context class with our
+# default closes the gap; tests/test_chain.py (test_ocsp_nocheck_context_pin) fails when
+# upstream changes that function, so the pin is revisited then.
+_validate_ocsp.ValidationContext = _SmValidationContext
+
+
 def validate_path(
     leaf: x509.Certificate,
     intermediates: Iterable[x509.Certificate],
@@ -195,15 +216,14 @@ def validate_path(
     if at.tzinfo is None:
         raise ValueError("validate_path needs a timezone-aware moment")
     anchors = list(trust_anchors)
-    context = ValidationContext(
+    context = _SmValidationContext(
         trust_roots=anchors,
         other_certs=list(intermediates),
         moment=at,
         allow_fetching=False,
         revocation_mode="require" if check_revocation else "soft-fail",
         crls=list(crls) if check_revocation else [],
-        ocsps=list(ocsps) if check_revocation else [],
-        signature_validator=SIGNATURE_VALIDATOR,
+        ocsps=[r for r in ocsps if _cert_ids_matchable(r)] if check_revocation else [],
         algorithm_usage_policy=algorithm_policy,
         # certvalidator allows 1 s of clock skew by default; validity bounds are exact here.
         time_tolerance=timedelta(0),
@@ -219,6 +239,28 @@ def validate_path(
     _check_anchor_validity(path[-1], at)
     _check_leaf(leaf, frozenset(required_key_usage), required_eku)
     return ValidatedPath(path=path, at=at)
+
+
+_MATCHABLE_CERT_ID_HASHES = frozenset({"sha1", "sha256"})
+"""certvalidator matches an OCSP CertID through asn1crypto's ``Name.<hash>`` and
+``PublicKeyInfo.<hash>`` properties, which exist for SHA-1 and SHA-256 only."""
+
+
+def _cert_ids_matchable(response: ocsp.OCSPResponse) -> bool:
+    """Whether certvalidator can match every CertID of ``response``.
+
+    Any other hash (SM3 CertIDs from some Chinese responders) would end certvalidator with
+    an AttributeError; such an answer is left out, so it counts as no evidence rather than
+    as a crash.  This service's own responder answers SHA-1 CertIDs.
+    """
+    try:
+        answers = response.basic_ocsp_response["tbs_response_data"]["responses"]
+        return all(
+            a["cert_id"]["hash_algorithm"]["algorithm"].native in _MATCHABLE_CERT_ID_HASHES
+            for a in answers
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return False
 
 
 _MESSAGE_REASONS = (
