@@ -101,6 +101,9 @@ class ChainFailure(StrEnum):
     """No acceptable certificate policy on the path (CHAIN_CONSTRAINTS_FAILURE)."""
     REVOKED = "revoked"
     """A certificate on the path is revoked (REVOKED)."""
+    MALFORMED = "malformed"
+    """A certificate, CRL or OCSP answer on the path cannot be decoded
+    (CERTIFICATE_CHAIN_GENERAL_FAILURE)."""
     NO_REVOCATION_DATA = "no_revocation_data"
     """Revocation was required and no valid CRL / OCSP answer covers a certificate
     (REVOCATION_OUT_OF_BOUNDS_NO_POE / TRY_LATER)."""
@@ -233,6 +236,14 @@ def validate_path(
         validated = asyncio.run(validator.async_validate_path())
     except (PathBuildingError, PathValidationError, InvalidCertificateError) as exc:
         raise _chain_error(exc, leaf, at) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        # asn1crypto decodes lazily: a malformed field of someone else's certificate
+        # surfaces in the middle of path processing.  A verdict, not a crash.
+        raise ChainError(
+            ChainFailure.MALFORMED,
+            f"the certificate path of {_describe(leaf)} could not be decoded ({exc})",
+            leaf,
+        ) from None
     # certvalidator lists the path anchor first; callers want the leaf first.
     path = tuple(reversed(tuple(validated.iter_certs(include_root=True))))
     _check_inner_algorithms(path[:-1])
@@ -376,6 +387,9 @@ def _check_leaf(
 
 def _describe(certificate: x509.Certificate) -> str:
     """'CN=…' plus the serial in hex: enough for an operator to find the certificate."""
-    names = certificate.subject.native
-    label = names.get("common_name") or certificate.subject.human_friendly
-    return f"certificate '{label}' (serial {certificate.serial_number:x})"
+    try:
+        names = certificate.subject.native
+        label = names.get("common_name") or certificate.subject.human_friendly
+        return f"certificate '{label}' (serial {certificate.serial_number:x})"
+    except (ValueError, TypeError, KeyError):  # someone else's undecodable certificate
+        return "a certificate whose subject cannot be decoded"

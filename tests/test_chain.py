@@ -474,3 +474,24 @@ def test_ocsp_nocheck_context_pin() -> None:
     assert "vc = ValidationContext(" in source
     assert "signature_validator" not in source
     assert validate_ocsp.ValidationContext.__name__ == "_SmValidationContext"
+
+
+@pytest.mark.parametrize("family", ["rsa", "sm2"])
+def test_undecodable_extension_is_a_verdict_not_a_crash(family: str) -> None:
+    """asn1crypto decodes extensions lazily; garbage inside one (here keyUsage) must end
+    as MALFORMED, not as an exception out of the verifier."""
+    h = build_hierarchy(family)
+    usage = next(
+        e for e in h.seal["tbs_certificate"]["extensions"] if e["extn_id"].native == "key_usage"
+    )
+    bit_string = usage["extn_value"].contents
+    tbs_der = h.seal["tbs_certificate"].dump().replace(bit_string, b"\x23" + bit_string[1:], 1)
+    template = x509.Certificate(
+        {
+            "tbs_certificate": x509.TbsCertificate.load(tbs_der),
+            "signature_algorithm": h.seal["signature_algorithm"],
+            "signature_value": b"",
+        }
+    )
+    bad = x509.Certificate.load(resign(template, h.issuing_key).dump())
+    assert _reason(h, bad) is ChainFailure.MALFORMED
