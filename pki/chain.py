@@ -201,6 +201,7 @@ def validate_path(
     crls: Iterable[crl.CertificateList] = (),
     ocsps: Iterable[ocsp.OCSPResponse] = (),
     check_revocation: bool = False,
+    retroactive_revinfo: bool = False,
     params: PKIXValidationParams | None = None,
     algorithm_policy: AlgorithmUsagePolicy | None = None,
 ) -> ValidatedPath:
@@ -211,8 +212,10 @@ def validate_path(
     the path needs a valid CRL or OCSP answer among ``crls`` / ``ocsps`` (nothing is
     fetched); without it revocation is left to the caller (the PDF verifier applies the
     EN 319 102-1 time rules of :mod:`sealsvc.verification.revocation`).  ``params`` are
-    the RFC 5280 initial policy inputs; ``algorithm_policy`` replaces certvalidator's default
-    (md2, md5 and SHA-1 refused, RSA below 2048 bits refused).
+    With ``retroactive_revinfo`` a CRL or OCSP answer issued after ``at`` counts too (an
+    archive renewal vouches with today's CRLs for a certificate that has expired since).
+    ``params`` are the RFC 5280 initial policy inputs; ``algorithm_policy`` replaces
+    certvalidator's default (md2, md5 and SHA-1 refused, RSA below 2048 bits refused).
 
     Raises :class:`ChainError` (a :class:`~pki.errors.CertificateError`).
     """
@@ -225,6 +228,7 @@ def validate_path(
         moment=at,
         allow_fetching=False,
         revocation_mode="require" if check_revocation else "soft-fail",
+        retroactive_revinfo=retroactive_revinfo,
         crls=list(crls) if check_revocation else [],
         ocsps=[r for r in ocsps if _cert_ids_matchable(r)] if check_revocation else [],
         algorithm_usage_policy=algorithm_policy,
