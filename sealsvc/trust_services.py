@@ -18,13 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pki.certificates import Profile, load_certificate
+from pki.chain import ChainError, ChainFailure, validate_path
 from pki.clock import now_utc
 from pki.errors import PkiError
 from pki.ocsp import CertStatus, OcspResponder, build_request
 from pki.tsa import TimeStampAuthority
 from sealsvc.ca import HIERARCHIES, CaSet
 from sealsvc.config import ConfigError
-from sealsvc.errors import NotFound, SealsvcError
+from sealsvc.errors import NotFound, SealsvcError, ServerFault
 from sealsvc.models import Certificate, CertificateStatus
 from sealsvc.pades import RevocationMaterial
 
@@ -140,7 +141,7 @@ class TrustServices:
         response = ocsp.OCSPResponse.load(
             responder.respond(build_request(certificate, issuing, nonce=False))
         )
-        return RevocationMaterial(
+        material = RevocationMaterial(
             certificates=(
                 issuing,
                 root,
@@ -153,6 +154,31 @@ class TrustServices:
             ),
             ocsp_responses=(response,),
         )
+        # The engine that will verify the seal judges what gets embedded: a B-LT document
+        # must validate from its DSS alone, so a gap shows when sealing, not years later.
+        # An archive renewal covers certificates that have expired since: judge those at
+        # their last valid moment, with today's CRLs and OCSP answers.
+        at = min(self._clock(), certificate.not_valid_after)
+        try:
+            validate_path(
+                certificate,
+                material.certificates,
+                [root],
+                at,
+                required_key_usage=(),
+                crls=material.crls,
+                ocsps=material.ocsp_responses,
+                check_revocation=True,
+                retroactive_revinfo=True,
+            )
+        except ChainError as exc:
+            # A revocation found is evidence to embed (an archive renewal of a seal revoked
+            # after sealing proves exactly that); missing or unusable data is a fault.
+            if exc.reason is not ChainFailure.REVOKED:
+                raise ServerFault(
+                    f"the validation data to embed does not validate: {exc}"
+                ) from None
+        return material
 
     def local_fetcher(
         self, fallback: Callable[[str, bytes | None], bytes] | None = None

@@ -8,15 +8,17 @@ only trusted certificate), and every SM2 signature is also checked by gmssl.
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import x509
+from asn1crypto import ocsp, x509
 from pki_fixtures import (
     SM2_DISTID,
     Hierarchy,
     build_hierarchy,
+    empty_crls,
     flip_last_byte_of,
     gmssl_verify,
     issue_leaf,
@@ -24,10 +26,12 @@ from pki_fixtures import (
     resign,
     write_pem,
 )
+from pyhanko_certvalidator.revinfo import validate_ocsp
 
 from pki import algorithms
 from pki.certificates import PROFILES, Profile, ProfileSpec, build_name, issue_certificate
 from pki.chain import ChainError, ChainFailure, ValidatedPath, validate_path
+from pki.ocsp import CertStatus, OcspResponder, build_request
 
 SEAL_USAGE = ("digital_signature", "non_repudiation")
 
@@ -413,3 +417,81 @@ def _reason_eku(h: Hierarchy, leaf: x509.Certificate, eku: str):
     except ChainError as exc:
         return exc.reason
     return None
+
+
+# --- revocation through the same engine ------------------------------------------------
+
+
+def _ocsp_answer(h: Hierarchy, status: CertStatus, hash_algo: str = "sha1") -> ocsp.OCSPResponse:
+    responder = OcspResponder(h.ocsp, h.ocsp_key, h.issuing, lambda serial: status)
+    request = build_request(h.seal, h.issuing, nonce=False, hash_algo=hash_algo)
+    return ocsp.OCSPResponse.load(responder.respond(request))
+
+
+@pytest.mark.parametrize("family", ["rsa", "sm2"])
+def test_revocation_from_crls_and_a_delegated_ocsp_responder(family: str) -> None:
+    """The issuing CA's status from the root's CRL, the seal's from an OCSP answer signed by
+    a responder with id-pkix-ocsp-nocheck — SM2 signatures on both, for SM2."""
+    h = build_hierarchy(family)
+    _, root_crl = empty_crls(h)
+    good = _ocsp_answer(h, CertStatus("good"))
+    revoked = _ocsp_answer(
+        h, CertStatus("revoked", revoked_at=h.not_before, reason="key_compromise")
+    )
+    kw = {"required_key_usage": (), "crls": [root_crl], "check_revocation": True}
+    validate_path(h.seal, [h.issuing, h.ocsp], [h.root], h.valid_at, ocsps=[good], **kw)
+    with pytest.raises(ChainError) as caught:
+        validate_path(h.seal, [h.issuing, h.ocsp], [h.root], h.valid_at, ocsps=[revoked], **kw)
+    assert caught.value.reason is ChainFailure.REVOKED
+    with pytest.raises(ChainError) as caught:
+        validate_path(h.seal, [h.issuing, h.ocsp], [h.root], h.valid_at, ocsps=[], **kw)
+    assert caught.value.reason is ChainFailure.NO_REVOCATION_DATA
+
+
+def test_sm3_cert_id_answer_is_no_evidence_not_a_crash() -> None:
+    h = build_hierarchy("sm2")
+    _, root_crl = empty_crls(h)
+    answer = _ocsp_answer(h, CertStatus("good"), hash_algo="sm3")
+    with pytest.raises(ChainError) as caught:
+        validate_path(
+            h.seal,
+            [h.issuing, h.ocsp],
+            [h.root],
+            h.valid_at,
+            required_key_usage=(),
+            crls=[root_crl],
+            ocsps=[answer],
+            check_revocation=True,
+        )
+    assert caught.value.reason is ChainFailure.NO_REVOCATION_DATA
+
+
+def test_ocsp_nocheck_context_pin() -> None:
+    """pki.chain replaces ``ValidationContext`` in certvalidator's OCSP module because its
+    nocheck-responder branch builds a context without our signature validator.  When this
+    fails, upstream changed that code: check whether the replacement is still needed."""
+    source = inspect.getsource(validate_ocsp._validate_delegated_ocsp_provenance)
+    assert "vc = ValidationContext(" in source
+    assert "signature_validator" not in source
+    assert validate_ocsp.ValidationContext.__name__ == "_SmValidationContext"
+
+
+@pytest.mark.parametrize("family", ["rsa", "sm2"])
+def test_undecodable_extension_is_a_verdict_not_a_crash(family: str) -> None:
+    """asn1crypto decodes extensions lazily; garbage inside one (here keyUsage) must end
+    as MALFORMED, not as an exception out of the verifier."""
+    h = build_hierarchy(family)
+    usage = next(
+        e for e in h.seal["tbs_certificate"]["extensions"] if e["extn_id"].native == "key_usage"
+    )
+    bit_string = usage["extn_value"].contents
+    tbs_der = h.seal["tbs_certificate"].dump().replace(bit_string, b"\x23" + bit_string[1:], 1)
+    template = x509.Certificate(
+        {
+            "tbs_certificate": x509.TbsCertificate.load(tbs_der),
+            "signature_algorithm": h.seal["signature_algorithm"],
+            "signature_value": b"",
+        }
+    )
+    bad = x509.Certificate.load(resign(template, h.issuing_key).dump())
+    assert _reason(h, bad) is ChainFailure.MALFORMED

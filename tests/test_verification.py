@@ -88,7 +88,7 @@ def test_long_term_levels_pass_offline(rsa, sm2, rsa_files, sm2_files, level):
         assert seal.revocation.source == "dss"
         assert seal.timestamp.valid and seal.best_signature_time is not None
         assert seal.signer.algorithm == ("RSA" if services is rsa else "SM2")
-        assert seal.chain.validator == ("pyhanko-certvalidator" if services is rsa else "pki.chain")
+        assert seal.chain.validator == "pyhanko-certvalidator"  # one engine for every family
     if level is Level.B_LTA:
         assert [s.kind for s in report.signatures] == ["signature", "document_timestamp"]
 

@@ -37,6 +37,11 @@ CHAIN_SUBINDICATION: dict[ChainFailure, AdESSubIndic] = {
     ChainFailure.KEY_USAGE: AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE,
     ChainFailure.EXTENDED_KEY_USAGE: AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE,
     ChainFailure.UNKNOWN_CRITICAL_EXTENSION: AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE,
+    ChainFailure.NAME_CONSTRAINTS: AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE,
+    ChainFailure.POLICY: AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE,
+    ChainFailure.REVOKED: AdESFailure.REVOKED,
+    ChainFailure.MALFORMED: AdESIndeterminate.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+    ChainFailure.NO_REVOCATION_DATA: AdESIndeterminate.TRY_LATER,
 }
 """Why a path failed → the sub-indication EN 319 102-1 §5.2.6 gives for it."""
 

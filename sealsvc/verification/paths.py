@@ -1,11 +1,9 @@
-"""Certificate path validation for signers and TSAs, dispatched by key family.
+"""Certificate path validation for signers and TSAs: one engine for every key family.
 
-RSA and ECDSA certificates go to pyhanko-certvalidator (:mod:`.rsa_path`), the RFC 5280
-implementation pyHanko's own validator uses; SM2 certificates go to :func:`pki.chain.validate_path`
-(:mod:`.sm2_path`), because certvalidator cannot check SM2 signatures.  Both report
-failures with :class:`pki.chain.ChainFailure`, so the indication logic does not care which
-validator ran.  Revocation is *not* checked here (see :mod:`.revocation`): one revocation
-implementation serves both families with the same semantics.
+RSA, ECDSA and SM2 paths all go through :func:`pki.chain.validate_path` (pyhanko-certvalidator
+with SM2 signatures plugged in), so one RFC 5280 rule set judges every seal.  Revocation is
+*not* checked here (see :mod:`.revocation`): it applies the EN 319 102-1 time rules
+(revoked before or after the proven signing time) that plain path validation does not know.
 """
 
 from __future__ import annotations
@@ -18,8 +16,8 @@ from enum import StrEnum
 from asn1crypto import x509
 
 from pki.asn1 import oids
-from pki.chain import ChainFailure
-from sealsvc.verification import rsa_path, sm2_path
+from pki.chain import VALIDATOR, ChainError, ChainFailure
+from pki.chain import validate_path as validate_chain
 
 __all__ = ["PathResult", "Purpose", "key_family", "validate_path"]
 
@@ -81,15 +79,14 @@ def validate_path(
     at: datetime,
     purpose: Purpose,
 ) -> PathResult:
-    """Validate ``leaf`` at ``at`` against ``anchors`` with the validator for its family."""
-    family = key_family(leaf)
-    if family == "SM2":
-        module = sm2_path
-    elif family in ("RSA", "ECDSA"):
-        module = rsa_path
-    else:
+    """Validate ``leaf`` at ``at`` against ``anchors``, then check it fits ``purpose``."""
+    if key_family(leaf) == "unknown":
         return PathResult((), ChainFailure.UNSUPPORTED_ALGORITHM, "unsupported key type", "none")
-    result = PathResult(*module.validate(leaf, intermediates, anchors, at), module.VALIDATOR)
+    try:
+        validated = validate_chain(leaf, intermediates, anchors, at, required_key_usage=())
+    except ChainError as exc:
+        return PathResult((), exc.reason, str(exc), VALIDATOR)
+    result = PathResult(validated.path, None, None, VALIDATOR)
     if result.ok:
         problem = purpose_problem(leaf, purpose)
         if problem is not None:

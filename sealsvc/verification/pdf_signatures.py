@@ -39,9 +39,9 @@ from pyhanko.sign.validation.generic_cms import extract_certs_for_validation, va
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, read_certification_data
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
+from pki.chain import SmSignatureValidator
 from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
 from sealsvc.verification.report import IntegrityCheck, ModificationCheck
-from sealsvc.verification.sm2_path import SmSignatureValidator
 
 __all__ = [
     "MAX_PDF_BYTES",

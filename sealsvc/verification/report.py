@@ -166,8 +166,8 @@ class ChainCheck:
     """The moment the path was valid: the validation time, or — for a certificate that
     has expired since — the time proven by a time-stamp (proof of existence)."""
     validator: str
-    """Which implementation checked the path: ``pyhanko-certvalidator`` (RSA, ECDSA) or
-    ``pki.chain`` (SM2, signature checked link by link)."""
+    """Which engine checked the path: ``pyhanko-certvalidator`` for every key family
+    (:mod:`pki.chain`)."""
     problem: str | None
     """Why the path did not validate, in one sentence, when it did not."""
 
