@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     core = pin_to_one_core()
     results = run(args.seconds, args.rounds)
-    console = Console(width=110)  # the whole table also when written to a file or pipe
+    console = Console(width=124)  # the whole table also when written to a file or pipe
     console.print(render(results, args.seconds, args.rounds))
     console.print(f"ours and openssl speed both ran on CPU {core}")
     below = [f"{r.algorithm} {r.operation}" for r in results if r.library_ratio < GOAL]
