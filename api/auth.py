@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -28,6 +29,9 @@ from starlette.concurrency import run_in_threadpool
 from sealsvc import apikeys, refusals, seals
 from sealsvc.apikeys import Principal
 from sealsvc.errors import Forbidden, RateLimited, SealNotUsable, SealsvcError, Unauthorized
+
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
 
 __all__ = ["Caller", "require_scope"]
 
@@ -81,7 +85,7 @@ class Caller:
         """What the audit log records of an API call beside the actor: client and key id."""
         return {"client": request.client.host if request.client else "", "api_key": self.key_id}
 
-    def check_seals(self, context, seal_codes: Iterable[str]) -> None:
+    def check_seals(self, context: ServiceContext, seal_codes: Iterable[str]) -> None:
         """Refuse another department's seal (admin keys may use every seal); one
         transaction for all of ``seal_codes``."""
         with context.database.session(read_only=True) as session:

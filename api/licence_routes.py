@@ -7,7 +7,7 @@ public status of a licence (for the QR code) lives with the citizen verification
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -24,6 +24,9 @@ from sealsvc.errors import Forbidden
 from sealsvc.licences.issuer import IssuerRefused
 from sealsvc.models import AnnulKind
 from sealsvc.pades import Level
+
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
 
 __all__ = ["LicenceRequest", "router"]
 
@@ -64,7 +67,7 @@ class AnnulRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="Why it is annulled.")
 
 
-def _check_access(caller: Caller, context, record: licences.LicenceRecord) -> None:
+def _check_access(caller: Caller, context: ServiceContext, record: licences.LicenceRecord) -> None:
     """A department sees and annuls the licences sealed with one of its own seals."""
     for code in record.seal_codes:
         try:

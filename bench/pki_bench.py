@@ -6,14 +6,16 @@ Measures, on one thread, the public path the service itself uses — ``SoftwareK
 (message in, DER signature out) and ``algorithms.verify`` (asn1crypto ``PublicKeyInfo``,
 message, signature) — for RSA-2048, ECDSA P-256 and SM2, and puts each rate beside what
 ``openssl speed -seconds N <alg>`` reports for the same algorithm (one core by default).
-The ratio ours/openssl shows what the Python layers cost; the goal is at least 80 %.
+The ratio ours/openssl shows what the Python layers and the libraries' per-call set-up
+cost together; ours/cryptography shows what our own layers cost, and the goal is that
+they cost at most 10 % (ours ≥ 90 % of the bare library call).
 
 ``openssl speed`` signs a fixed short digest for RSA and ECDSA, while our path also hashes
 the message; the benchmark therefore signs a 32-byte message so hashing is negligible.
-The "cryptography" column is the bare call of the library one would reach for first
-(``cryptography`` for RSA and P-256, Tongsuo's ``tongsuopy`` for SM2; key already loaded):
-``cryptography`` sets up a fresh OpenSSL context per call, which is why RSA and ECDSA run
-on ``pki.libcrypto`` (the system OpenSSL 3, contexts reused per key and thread).
+The "cryptography" column is the bare call of the library underneath (``cryptography`` for
+RSA and P-256, Tongsuo's ``tongsuopy`` for SM2; key already loaded): "ours" runs on the same
+libraries through our key objects, so ours/cryptography near 100 % says the layers above
+(scheme dispatch, cached key loading, exception mapping) cost next to nothing.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from pki.algorithms import KeyAlgorithm
 
 __all__ = ["Result", "main", "measure", "openssl_speed"]
 
-GOAL = 0.80
+GOAL = 0.90
+"""Least ours/cryptography: our layers over the bare library call may cost 10 %."""
 MESSAGE = bytes(range(32))
 
 # (our key algorithm, ``openssl speed`` argument, start of its result row)
@@ -70,6 +73,13 @@ class Result:
     @property
     def ratio(self) -> float:
         return statistics.median(self.ratios)
+
+    @property
+    def library_ratio(self) -> float:
+        """Median of ours/library within each round, paired like :attr:`ratio`."""
+        return statistics.median(
+            o / lib if lib else 0.0 for o, lib in zip(self.ours, self.library, strict=True)
+        )
 
 
 def measure(operation: Callable[[], object], seconds: float) -> float:
@@ -189,19 +199,21 @@ def render(results: list[Result], seconds: int, rounds: int) -> Table:
         "ours ops/s",
         "cryptography ops/s",
         "openssl ops/s",
+        "ours/cryptography",
         "ours/openssl",
         "per round",
     ):
         table.add_column(column, justify="right")
     for r in results:
-        style = "green" if r.ratio >= GOAL else "red"
+        style = "green" if r.library_ratio >= GOAL else "red"
         table.add_row(
             r.algorithm,
             r.operation,
             f"{statistics.median(r.ours):,.0f}",
             f"{statistics.median(r.library):,.0f}",
             f"{statistics.median(r.openssl):,.0f}",
-            f"[{style}]{r.ratio:.0%}[/]",
+            f"[{style}]{r.library_ratio:.0%}[/]",
+            f"{r.ratio:.0%}",
             f"{min(r.ratios):.0%}–{max(r.ratios):.0%}",
         )
     return table
@@ -227,12 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     core = pin_to_one_core()
     results = run(args.seconds, args.rounds)
-    console = Console(width=110)  # the whole table also when written to a file or pipe
+    console = Console(width=124)  # the whole table also when written to a file or pipe
     console.print(render(results, args.seconds, args.rounds))
     console.print(f"ours and openssl speed both ran on CPU {core}")
-    below = [f"{r.algorithm} {r.operation}" for r in results if r.ratio < GOAL]
+    below = [f"{r.algorithm} {r.operation}" for r in results if r.library_ratio < GOAL]
     if below:
-        console.print(f"below {GOAL:.0%} of openssl: {', '.join(below)}")
+        console.print(f"below {GOAL:.0%} of the bare library call: {', '.join(below)}")
     return 0
 
 

@@ -7,8 +7,8 @@ implementation of the same protocol (``pki.keystore`` only ever returns ``Signin
 
 Everything speaks asn1crypto types at the edges (``PublicKeyInfo``,
 ``SignedDigestAlgorithm``) because certificates, CRLs, CMS and OCSP are built with
-asn1crypto; the crypto itself runs in the system's OpenSSL 3 (RSA, ECDSA; ``pki.libcrypto``,
-with contexts reused per key and thread) or Tongsuo (SM2; ``pki.sm2``).
+asn1crypto; the crypto itself runs in ``cryptography`` (RSA, ECDSA; each key loaded once and
+its sign/verify calls bound once) or Tongsuo (SM2; ``pki.sm2``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ from functools import lru_cache, partial
 from typing import Protocol, runtime_checkable
 
 from asn1crypto import algos, keys
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import UnsupportedAlgorithm as CryptographyUnsupported
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from pki import libcrypto, sm2
+from pki import sm2
 from pki.asn1 import oids
 from pki.errors import SignatureInvalid, UnsupportedAlgorithm
 
@@ -154,12 +157,11 @@ class SoftwareKey:
     """A private key held in process memory, loaded once and reused for every signature.
 
     Keeping the loaded key (instead of re-parsing PKCS#8 per signature) is what makes
-    signing fast: ``cryptography`` re-validates an RSA key on every load, and OpenSSL 3
-    contexts are worth keeping too (``pki.libcrypto``).
+    signing fast: ``cryptography`` re-validates an RSA key on every load.
     """
 
     key_algorithm: KeyAlgorithm
-    _private: libcrypto.PrivateKey | sm2.SM2PrivateKey
+    _private: _OpenSSLPrivateKey | sm2.SM2PrivateKey
     public_key_info: keys.PublicKeyInfo
     _signers: dict[SignatureScheme | None, Callable[[bytes], bytes]] = field(
         init=False, compare=False
@@ -175,7 +177,7 @@ class SoftwareKey:
             if scheme is SignatureScheme.SM2_SM3:
                 signers[scheme] = partial(sm2.sign, self._private)
             else:
-                signers[scheme] = self._private.signer(_OPENSSL_SCHEMES[scheme][1])
+                signers[scheme] = partial(self._private.sign, **_OPENSSL_SCHEMES[scheme][1]())
         signers[None] = signers[_DEFAULT_SCHEME[family]]
         object.__setattr__(self, "_signers", signers)
 
@@ -193,15 +195,35 @@ class SoftwareKey:
         """Unencrypted PKCS#8. Only the key store calls this, to encrypt it at once."""
         if self.key_algorithm is KeyAlgorithm.SM2:
             return sm2.private_key_to_pkcs8_der(self._private)
-        return self._private.pkcs8_der()
+        return self._private.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
 
 
-_OPENSSL_SCHEMES = {
-    SignatureScheme.RSA_PKCS1V15_SHA256: ("rsa", libcrypto.Padding.RSA_PKCS1V15),
-    SignatureScheme.RSA_PSS_SHA256: ("rsa", libcrypto.Padding.RSA_PSS),
-    SignatureScheme.ECDSA_SHA256: ("ec", libcrypto.Padding.ECDSA),
+_OpenSSLPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+_OpenSSLPublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+_PSS_SALT_LENGTH = 32  # = the SHA-256 output, what RFC 8017 recommends and we put in params
+_OPENSSL_SCHEMES: dict[SignatureScheme, tuple[type, Callable[[], dict[str, object]]]] = {
+    SignatureScheme.RSA_PKCS1V15_SHA256: (
+        rsa.RSAPublicKey,
+        lambda: {"padding": padding.PKCS1v15(), "algorithm": hashes.SHA256()},
+    ),
+    SignatureScheme.RSA_PSS_SHA256: (
+        rsa.RSAPublicKey,
+        lambda: {
+            "padding": padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=_PSS_SALT_LENGTH),
+            "algorithm": hashes.SHA256(),
+        },
+    ),
+    SignatureScheme.ECDSA_SHA256: (
+        ec.EllipticCurvePublicKey,
+        lambda: {"signature_algorithm": ec.ECDSA(hashes.SHA256())},
+    ),
 }
-"""Schemes that run on ``pki.libcrypto``: the key kind they need and the padding."""
+"""Schemes that run on ``cryptography``: the public key type they need, and the keyword
+arguments of its ``sign``/``verify`` (made fresh per key: they are small immutable objects)."""
 _ALLOWED_SCHEMES = {
     "rsa": frozenset({SignatureScheme.RSA_PKCS1V15_SHA256, SignatureScheme.RSA_PSS_SHA256}),
     "ecdsa": frozenset({SignatureScheme.ECDSA_SHA256}),
@@ -216,8 +238,9 @@ def generate(key_algorithm: KeyAlgorithm | str) -> SoftwareKey:
     if key_algorithm is KeyAlgorithm.SM2:
         return _sm2_key(sm2.generate_private_key())
     if key_algorithm is KeyAlgorithm.P256:
-        return _openssl_key(key_algorithm, libcrypto.PrivateKey.generate_ec("P-256"))
-    return _openssl_key(key_algorithm, libcrypto.PrivateKey.generate_rsa(_RSA_BITS[key_algorithm]))
+        return _openssl_key(key_algorithm, ec.generate_private_key(ec.SECP256R1()))
+    private = rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS[key_algorithm])
+    return _openssl_key(key_algorithm, private)
 
 
 def load_pkcs8(key_algorithm: KeyAlgorithm | str, pkcs8_der: bytes) -> SoftwareKey:
@@ -229,7 +252,11 @@ def load_pkcs8(key_algorithm: KeyAlgorithm | str, pkcs8_der: bytes) -> SoftwareK
     key_algorithm = KeyAlgorithm(key_algorithm)
     if key_algorithm is KeyAlgorithm.SM2:
         return _sm2_key(sm2.load_private_key_der(pkcs8_der))
-    return _openssl_key(key_algorithm, libcrypto.PrivateKey.from_pkcs8(pkcs8_der))
+    try:
+        private = serialization.load_der_private_key(pkcs8_der, password=None)
+    except (ValueError, TypeError, CryptographyUnsupported) as exc:
+        raise UnsupportedAlgorithm("not a PKCS#8 private key that can be read") from exc
+    return _openssl_key(key_algorithm, private)
 
 
 def _sm2_key(private: sm2.SM2PrivateKey) -> SoftwareKey:
@@ -237,14 +264,22 @@ def _sm2_key(private: sm2.SM2PrivateKey) -> SoftwareKey:
     return SoftwareKey(KeyAlgorithm.SM2, private, keys.PublicKeyInfo.load(spki))
 
 
-def _openssl_key(key_algorithm: KeyAlgorithm, private: libcrypto.PrivateKey) -> SoftwareKey:
+def _openssl_key(key_algorithm: KeyAlgorithm, private: object) -> SoftwareKey:
+    """The key as a :class:`SoftwareKey`, if it is what ``key_algorithm`` says."""
     if key_algorithm is KeyAlgorithm.P256:
-        fits = private.kind == "ec" and private.curve == "prime256v1"
+        fits = isinstance(private, ec.EllipticCurvePrivateKey) and isinstance(
+            private.curve, ec.SECP256R1
+        )
     else:
-        fits = private.kind == "rsa" and private.bits == _RSA_BITS[key_algorithm]
+        fits = (
+            isinstance(private, rsa.RSAPrivateKey) and private.key_size == _RSA_BITS[key_algorithm]
+        )
     if not fits:
         raise UnsupportedAlgorithm(f"the PKCS#8 key is not a {key_algorithm.value} key")
-    return SoftwareKey(key_algorithm, private, keys.PublicKeyInfo.load(private.spki_der()))
+    spki = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return SoftwareKey(key_algorithm, private, keys.PublicKeyInfo.load(spki))
 
 
 def verify(
@@ -275,22 +310,35 @@ def _verifier(spki_contents: bytes, scheme: SignatureScheme) -> Callable[[bytes,
         return partial(sm2.verify, public)
     if key_type == "sm2":
         raise SignatureInvalid(f"SM2 public key cannot verify a {scheme.value} signature")
-    kind, padding = _OPENSSL_SCHEMES[scheme]
-    if kind != public.kind:
+    key_class, arguments = _OPENSSL_SCHEMES[scheme]
+    if not isinstance(public, key_class):
         raise SignatureInvalid(f"{scheme.value} signature does not fit a {key_type} key")
-    return public.verifier(padding)
+    return partial(_verify_openssl, public, arguments(), f"{scheme.value} signature")
+
+
+def _verify_openssl(
+    public: _OpenSSLPublicKey,
+    arguments: dict[str, object],
+    what: str,
+    data: bytes,
+    signature: bytes,
+) -> None:
+    """``cryptography``'s verification, with its exception turned into ours."""
+    try:
+        public.verify(signature, data, **arguments)
+    except InvalidSignature:
+        raise SignatureInvalid(f"{what} does not verify") from None
 
 
 @lru_cache(maxsize=256)
-def _public_key(spki_contents: bytes) -> tuple[str, libcrypto.PublicKey | sm2.SM2PublicKey]:
+def _public_key(spki_contents: bytes) -> tuple[str, _OpenSSLPublicKey | sm2.SM2PublicKey]:
     """(key type — asn1crypto's name, or ``sm2`` — and the loaded key) for the body of a
     SubjectPublicKeyInfo SEQUENCE.
 
     Cached because the same few CA, OCSP, TSA and seal keys verify over and over, and
     parsing one (with its EC point check) costs up to a fifth of an ECDSA verification;
-    a cached key also keeps its per-thread OpenSSL contexts.  Keyed by the exact bytes, so
-    a hit is the same key; loaded keys are safe to share between threads.  A key OpenSSL
-    cannot read is a signature that cannot verify.
+    keyed by the exact bytes, so a hit is the same key; loaded keys are safe to share between
+    threads.  A key ``cryptography`` cannot read is a signature that cannot verify.
     """
     info = keys.PublicKeyInfo(contents=spki_contents)
     spki = info.dump()
@@ -298,9 +346,12 @@ def _public_key(spki_contents: bytes) -> tuple[str, libcrypto.PublicKey | sm2.SM
     if key_type == "ec" and _named_curve(info) == oids.SM2_CURVE:
         return "sm2", sm2.load_public_key_der(spki)
     try:
-        return key_type, libcrypto.PublicKey.from_spki(spki)
-    except UnsupportedAlgorithm as exc:
+        public = serialization.load_der_public_key(spki)
+    except (ValueError, TypeError, CryptographyUnsupported) as exc:
         raise SignatureInvalid(f"the {key_type} public key cannot be read") from exc
+    if not isinstance(public, _OpenSSLPublicKey):
+        raise SignatureInvalid(f"the {key_type} public key is of no type we verify with")
+    return key_type, public
 
 
 def _named_curve(public_key_info: keys.PublicKeyInfo) -> str | None:

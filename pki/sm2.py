@@ -141,8 +141,10 @@ def z_value(
 # (its ``Prehashed`` class exists but ``sign``/``verify`` reject it).  For another signer ID
 # we compute e = SM3(Z || M) ourselves and hand it to Tongsuo's EVP_PKEY_sign/verify, which
 # for an SM2 key treat their input as e: the curve arithmetic stays in C and constant time.
-# This reaches into tongsuopy's bindings (``_lib``, ``_evp_pkey``); the published GM/T
-# 0003.5 vector and the openssl ``distid`` cross-checks in tests/test_sm2.py guard it.
+# This reaches into tongsuopy's bindings (``_lib``, ``_ffi``, ``_consume_errors``,
+# ``_evp_pkey``), which have no public equivalent; tests/test_private_apis.py pins them, and
+# the published GM/T 0003.5 vector and the openssl ``distid`` cross-checks in
+# tests/test_sm2.py guard their behaviour.
 _lib = _t_backend._lib
 _ffi = _t_backend._ffi
 

@@ -5,8 +5,10 @@
 #   scripts/bootstrap.sh --test   the same plus the test extras (pytest, gmssl, ruff, ...)
 #
 # Debian packages are installed only when one is missing (one `apt-get update` first).
-# The venv is reinstalled only when pyproject.toml or the compiled part changed: a stamp
-# file inside .venv keeps their hash and the extras it was installed with.
+# Python packages come from the lock file (requirements.lock, or requirements-test.lock with
+# --test), so every install gets the versions the tests ran with; sealsvc itself is then
+# installed editable without dependencies.  The venv is reinstalled only when pyproject.toml
+# or the lock file changed: a stamp file inside .venv keeps their hash and the extras.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,10 +22,10 @@ esac
 
 # Tools the service and its tests call: openssl (SM2 distid checks), poppler (pdfsig,
 # pdftotext), CJK fonts for rendered licences, PostgreSQL for the multi-node database
-# tests, zbar for QR codes, NSS certutil (trust store for pdfsig), chromium for page tests;
-# gcc with the OpenSSL 3 and Python headers to build pki._libcrypto (pki/_libcrypto_build.py).
+# tests, zbar for QR codes, NSS certutil (trust store for pdfsig), chromium for page tests.
+# No C compiler: sealsvc is pure Python and every dependency comes as a wheel.
 APT_PACKAGES=(
-  openssl libssl-dev gcc python3-dev poppler-utils fonts-wqy-zenhei fonts-arphic-uming postgresql
+  openssl poppler-utils fonts-wqy-zenhei fonts-arphic-uming postgresql
   zbar-tools libzbar0 libnss3-tools chromium chromium-driver curl python3-venv
 )
 
@@ -69,23 +71,23 @@ create_venv() {
 }
 
 install_python_packages() {
-  local stamp=.venv/.sealsvc-bootstrap hash wanted
-  # The compiled part (setup.py, pki/_libcrypto_build.py) is rebuilt when it changes too.
-  hash="$(cat pyproject.toml setup.py pki/_libcrypto_build.py | sha256sum | cut -d' ' -f1)"
-  wanted="$hash ${extras:-runtime}"
+  local stamp=.venv/.sealsvc-bootstrap wanted test_hash lock=requirements.lock
+  [ -n "$extras" ] && lock=requirements-test.lock
+  wanted="$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1) ${extras:-runtime}"
+  test_hash="$(cat pyproject.toml requirements-test.lock | sha256sum | cut -d' ' -f1) test"
   # A test install covers the runtime one, so `./run.sh` after `./test.sh` costs nothing.
   if [ -f "$stamp" ]; then
     local have
     have="$(cat "$stamp")"
-    if [ "$have" = "$wanted" ] || [ "$have" = "$hash test" ]; then
+    if [ "$have" = "$wanted" ] || [ "$have" = "$test_hash" ]; then
       return
     fi
   fi
-  local target="."
-  [ -n "$extras" ] && target=".[$extras]"
-  log "pip install -e '$target' (log: .venv/bootstrap-pip.log)"
+  log "pip install -r $lock, then sealsvc itself (log: .venv/bootstrap-pip.log)"
   # pip's chatter (index warnings, setuptools deprecations) goes to a log, shown on failure.
-  if ! .venv/bin/python -m pip install -e "$target" >.venv/bootstrap-pip.log 2>&1; then
+  if ! {
+    .venv/bin/python -m pip install -r "$lock" && .venv/bin/python -m pip install --no-deps -e .
+  } >.venv/bootstrap-pip.log 2>&1; then
     tail -n 40 .venv/bootstrap-pip.log >&2
     log "pip install failed"
     exit 1

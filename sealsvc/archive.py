@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from asn1crypto import x509
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -43,6 +44,9 @@ from sealsvc.verification.pdf_signatures import (
     signature_timestamp_token,
 )
 
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
+
 __all__ = ["ArchiveExtender", "Extension"]
 
 
@@ -64,7 +68,7 @@ class Extension:
 class ArchiveExtender:
     """Adds validation data and a document time-stamp to PDFs this service sealed."""
 
-    def __init__(self, context, trust: TrustServices | None = None) -> None:
+    def __init__(self, context: ServiceContext, trust: TrustServices | None = None) -> None:
         self._context = context
         self.trust = trust or TrustServices(context)
 

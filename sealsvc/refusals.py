@@ -9,9 +9,13 @@ entry, written in a transaction of its own because the attempt itself changed no
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from sealsvc import audit, seals
 from sealsvc.errors import NotFound, SealsvcError
+
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
 
 __all__ = ["ACTION", "record"]
 
@@ -19,7 +23,7 @@ ACTION = "seal.refused"
 
 
 def record(
-    context,
+    context: ServiceContext,
     *,
     actor: str,
     seal_code: str | None,

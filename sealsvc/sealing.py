@@ -17,6 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pki.certificates import load_certificate
 from pki.clock import now_utc
@@ -26,6 +27,9 @@ from sealsvc.config import Settings
 from sealsvc.errors import InvalidInput, SealNotUsable
 from sealsvc.pades import SealingMaterial, SealOptions, TsaTimeStamper, seal_pdf
 from sealsvc.trust_services import TrustServices
+
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
 
 __all__ = ["SealResult", "Sealer", "check_upload_size", "write_output"]
 
@@ -46,7 +50,7 @@ class SealResult:
 class Sealer:
     """Seals documents for one service process (CLI invocation or API worker)."""
 
-    def __init__(self, context, trust: TrustServices | None = None) -> None:
+    def __init__(self, context: ServiceContext, trust: TrustServices | None = None) -> None:
         self._context = context
         self.trust = trust or TrustServices(context)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from asn1crypto import crl, ocsp, x509
 from sqlalchemy import select
@@ -29,6 +30,9 @@ from sealsvc.errors import NotFound, SealsvcError, ServerFault
 from sealsvc.models import Certificate, CertificateStatus
 from sealsvc.pades import RevocationMaterial
 
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
+
 __all__ = ["CRL_REFRESH_ACTOR", "TrustServices"]
 
 CRL_REFRESH_ACTOR = "service:crl-refresh"
@@ -42,7 +46,7 @@ class TrustServices:
     re-issued TSA certificate is picked up without a restart).
     """
 
-    def __init__(self, context, clock: Callable[[], datetime] = now_utc) -> None:
+    def __init__(self, context: ServiceContext, clock: Callable[[], datetime] = now_utc) -> None:
         self._context = context
         self._clock = clock
         self._lock = threading.Lock()

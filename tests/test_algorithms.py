@@ -4,10 +4,13 @@ the guard rails that keep one family's key from "verifying" another family's sig
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from asn1crypto import algos, pem
+from asn1crypto import algos, keys, pem
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from pki import algorithms
 from pki.algorithms import KeyAlgorithm, SignatureScheme
@@ -195,3 +198,83 @@ def test_digests_match_openssl() -> None:
             ["openssl", "dgst", f"-{name}", "-r"], input=MESSAGE, capture_output=True, check=True
         ).stdout
         assert algorithms.digest(name, MESSAGE).hex() == out.split()[0].decode()
+
+
+def test_keys_are_shared_by_threads(
+    keys_by_alg: dict[KeyAlgorithm, algorithms.SoftwareKey],
+) -> None:
+    """Eight threads sign and verify with one key object per type (the key store hands out
+    one per key and the service signs on a thread pool); every signature must be right."""
+
+    def work(index: int) -> list[tuple[KeyAlgorithm, SignatureScheme, bytes, bytes]]:
+        made = []
+        for round_ in range(30):
+            alg, scheme = CASES[(index + round_) % len(CASES)]
+            message = MESSAGE + f"{index}/{round_}".encode()
+            signature = keys_by_alg[alg].sign(message, scheme)
+            algorithms.verify(keys_by_alg[alg].public_key_info, message, signature, scheme)
+            made.append((alg, scheme, message, signature))
+        return made
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [item for batch in pool.map(work, range(8)) for item in batch]
+    assert len(results) == 240
+    for alg, scheme, message, signature in results:
+        with pytest.raises(SignatureInvalid):
+            algorithms.verify(keys_by_alg[alg].public_key_info, message + b".", signature, scheme)
+
+
+@pytest.mark.parametrize(("alg", "scheme"), CASES)
+def test_malformed_signatures_are_invalid_not_crashes(
+    keys_by_alg: dict[KeyAlgorithm, algorithms.SoftwareKey],
+    alg: KeyAlgorithm,
+    scheme: SignatureScheme,
+) -> None:
+    key = keys_by_alg[alg]
+    good = key.sign(MESSAGE, scheme)
+    flipped = bytearray(good)
+    flipped[len(flipped) // 2] ^= 0x01
+    for bad in (b"", b"\x30", good[:-1], bytes(flipped), good + b"\x00", b"\xff" * 4096):
+        with pytest.raises(SignatureInvalid):
+            algorithms.verify(key.public_key_info, MESSAGE, bad, scheme)
+    # Other buffers than bytes are accepted as they are (PDF byte ranges are memoryviews).
+    algorithms.verify(key.public_key_info, bytearray(MESSAGE), memoryview(good), scheme)
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x30\x03\x02\x01\x00", b"not DER at all" * 10])
+@pytest.mark.parametrize("alg", [KeyAlgorithm.RSA2048, KeyAlgorithm.P256])
+def test_undecodable_pkcs8_is_a_clear_error(garbage: bytes, alg: KeyAlgorithm) -> None:
+    with pytest.raises(UnsupportedAlgorithm, match="PKCS#8"):
+        algorithms.load_pkcs8(alg, garbage)
+
+
+def test_load_pkcs8_refuses_a_key_of_another_type(
+    keys_by_alg: dict[KeyAlgorithm, algorithms.SoftwareKey],
+) -> None:
+    p384 = ec.generate_private_key(ec.SECP384R1()).private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    rsa2048 = keys_by_alg[KeyAlgorithm.RSA2048].pkcs8_der()
+    wrong = [
+        (KeyAlgorithm.RSA3072, rsa2048),
+        (KeyAlgorithm.P256, rsa2048),
+        (KeyAlgorithm.RSA2048, keys_by_alg[KeyAlgorithm.P256].pkcs8_der()),
+        (KeyAlgorithm.P256, p384),
+    ]
+    for key_algorithm, pkcs8 in wrong:
+        with pytest.raises(UnsupportedAlgorithm, match=key_algorithm.value):
+            algorithms.load_pkcs8(key_algorithm, pkcs8)
+
+
+def test_unreadable_public_key_in_a_certificate_is_an_invalid_signature(
+    keys_by_alg: dict[KeyAlgorithm, algorithms.SoftwareKey],
+) -> None:
+    """A well-formed SPKI that cannot be loaded (a point not on the curve) cannot verify."""
+    info = keys_by_alg[KeyAlgorithm.P256].public_key_info
+    point = bytearray(info["public_key"].native)
+    point[-1] ^= 0x01
+    broken = keys.PublicKeyInfo({"algorithm": info["algorithm"], "public_key": bytes(point)})
+    with pytest.raises(SignatureInvalid, match="cannot be read"):
+        algorithms.verify(broken, MESSAGE, b"\x30\x00", SignatureScheme.ECDSA_SHA256)

@@ -44,3 +44,14 @@ def test_ratio_is_the_median_of_the_rounds_paired() -> None:
     )
     assert result.ratios == [0.9, 0.5, 2.0]
     assert result.ratio == 0.9  # not 100/100 (best against best) nor 80/83 (means)
+
+
+def test_library_ratio_is_paired_per_round_too() -> None:
+    result = pki_bench.Result(
+        "rsa2048",
+        "verify",
+        ours=[90.0, 50.0, 200.0],
+        library=[100.0, 100.0, 100.0],
+        openssl=[1.0] * 3,
+    )
+    assert result.library_ratio == 0.9

@@ -6,7 +6,7 @@ entries there (instead of comparing dotted strings all over the code) lets every
 name the algorithms ``sm3`` and ``sm2_sm3`` like any other.  The mapping is idempotent.
 """
 
-from asn1crypto import algos, cms, keys
+from asn1crypto import algos, cms, core, keys
 
 __all__ = [
     "GBT35275_DATA",
@@ -32,15 +32,30 @@ SM2_DEFAULT_SIGNER_ID = b"1234567812345678"
 
 
 def _register() -> None:
-    if SM2_CURVE not in keys.NamedCurve._map:
+    """Teach asn1crypto the GM/T OIDs, so SM2/SM3 structures parse to names, not numbers.
+
+    Curves have a public ``NamedCurve.register``; the other OID types do not, so
+    :func:`_add` does what that method does, on asn1crypto's internal tables.
+    """
+    if keys.NamedCurve.map(SM2_CURVE) == SM2_CURVE:  # ``map`` returns unknown OIDs as is
         keys.NamedCurve.register("sm2p256v1", SM2_CURVE, 32)
-    algos.DigestAlgorithmId._map[SM3] = "sm3"
-    algos.DigestAlgorithmId._reverse_map = None
-    algos.SignedDigestAlgorithmId._map[SM2_SM3] = "sm2_sm3"
-    algos.SignedDigestAlgorithmId._reverse_map = None
-    cms.ContentType._map[GBT35275_DATA] = "gbt35275_data"
-    cms.ContentType._map[GBT35275_SIGNED_DATA] = "gbt35275_signed_data"
-    cms.ContentType._reverse_map = None
+    _add(algos.DigestAlgorithmId, SM3, "sm3")
+    _add(algos.SignedDigestAlgorithmId, SM2_SM3, "sm2_sm3")
+    _add(cms.ContentType, GBT35275_DATA, "gbt35275_data")
+    _add(cms.ContentType, GBT35275_SIGNED_DATA, "gbt35275_signed_data")
+
+
+def _add(oid_type: type[core.ObjectIdentifier], dotted: str, name: str) -> None:
+    """Map ``dotted`` ↔ ``name`` in ``oid_type``, as ``NamedCurve.register`` does for curves.
+
+    ``_map`` (OID → name) and ``_reverse_map`` (name → OID, built from ``_map`` on first
+    use, ``None`` until then) are asn1crypto internals, unchanged since 0.x and pinned by
+    tests/test_private_apis.py.  Both are updated: resetting the reverse map to ``None``
+    instead would break ``unmap`` on a type already set up (it does not rebuild it).
+    """
+    oid_type._map[dotted] = name
+    if oid_type._reverse_map is not None:
+        oid_type._reverse_map[name] = dotted
 
 
 _register()

@@ -128,6 +128,9 @@ def apply_pdfa(
     canvas.setSubject(subject)
     canvas.setKeywords(keywords)
     canvas.setCreator(creator)
+    # reportlab has no public handle on a canvas's document (PDFDocument), and the catalog
+    # entries PDF/A needs (metadata, output intent), the /ID and the producer live there:
+    # ``canvas._doc`` and ``PDFCatalog.__NoDefault__`` are pinned by tests/test_private_apis.py.
     producer = canvas._doc.info.producer
     pdf_date = _pdf_date(at)
     canvas.setDateFormatter(lambda *_: pdf_date)

@@ -44,7 +44,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields
@@ -66,6 +66,9 @@ from sealsvc.licences.wording import VersionState, no_longer_valid
 from sealsvc.models import AnnulKind, Licence, LicenceStatus
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
+
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
 
 __all__ = [
     "NUMBER_PATTERN",
@@ -219,14 +222,18 @@ def _row(session: Session, number: str, version: int | None, *, lock: bool = Fal
     return row
 
 
-def get_licence(context, number: str, version: int | None = None) -> LicenceRecord:
+def get_licence(context: ServiceContext, number: str, version: int | None = None) -> LicenceRecord:
     """The record of licence ``number`` (latest version unless ``version`` is given)."""
     with context.database.session(read_only=True) as session:
         return _record(_row(session, number, version), context.settings.base_url)
 
 
 def list_licences(
-    context, *, template: str | None = None, status: str | None = None, limit: int = 200
+    context: ServiceContext,
+    *,
+    template: str | None = None,
+    status: str | None = None,
+    limit: int = 200,
 ) -> list[LicenceRecord]:
     """The latest version of each licence, newest first, optionally filtered."""
     if status is not None and status not in {s.value for s in LicenceStatus}:
@@ -250,11 +257,11 @@ def list_licences(
         return [_record(row, context.settings.base_url) for row in session.scalars(query)]
 
 
-def _licence_dir(context) -> Path:
+def _licence_dir(context: ServiceContext) -> Path:
     return context.settings.data_dir / "licences"
 
 
-def get_licence_pdf(context, number: str, version: int | None = None) -> bytes:
+def get_licence_pdf(context: ServiceContext, number: str, version: int | None = None) -> bytes:
     """The stored sealed PDF, byte for byte as issued (checked against its SHA-256)."""
     record = get_licence(context, number, version)
     directory = _licence_dir(context)
@@ -284,7 +291,7 @@ def _finish_interrupted_rename(directory: Path, record: LicenceRecord) -> None:
 
 
 def reconcile_licence_files(
-    context, older_than: timedelta = timedelta(minutes=10)
+    context: ServiceContext, older_than: timedelta = timedelta(minutes=10)
 ) -> tuple[list[str], list[str]]:
     """Clean up after crashes: finish renames of committed licences, delete the rest.
 
@@ -384,7 +391,7 @@ def _stage(timings: dict[str, float] | None, name: str) -> Iterator[None]:
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
 
 
-def _template(context, template: Template | str) -> Template:
+def _template(context: ServiceContext, template: Template | str) -> Template:
     return template if isinstance(template, Template) else load_template(template, context.settings)
 
 
@@ -401,7 +408,7 @@ def _check_seal_codes(template: Template, seal_codes: Sequence[str]) -> tuple[st
 
 
 def _bound_data(
-    context,
+    context: ServiceContext,
     template: Template,
     data: Any,
     codes: tuple[str, ...],
@@ -524,7 +531,7 @@ def _write_temporary(directory: Path, name: str, data: bytes) -> Path:
 
 
 def _produce(
-    context,
+    context: ServiceContext,
     template: Template,
     data: dict[str, str],
     seal_codes: tuple[str, ...],
@@ -567,7 +574,7 @@ def _produce(
 
 
 def _store(
-    context,
+    context: ServiceContext,
     template: Template,
     data: dict[str, str],
     seal_codes: tuple[str, ...],
@@ -644,7 +651,7 @@ def _store(
 
 
 def issue_licence(
-    context,
+    context: ServiceContext,
     template: Template | str,
     data: Mapping[str, Any],
     seal_codes: Sequence[str],
@@ -686,7 +693,7 @@ def issue_licence(
 
 
 def reissue_licence(
-    context,
+    context: ServiceContext,
     number: str,
     changes: Mapping[str, Any],
     *,
@@ -728,7 +735,7 @@ def reissue_licence(
 
 
 def annul_licence(
-    context,
+    context: ServiceContext,
     number: str,
     reason: str,
     *,

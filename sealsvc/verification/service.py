@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sealsvc.licences.identify import LicenceMatch, identify_licence
 from sealsvc.licences.pipeline import check_number
@@ -22,6 +22,9 @@ from sealsvc.trust_services import TrustServices
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import ValidationReport
 from sealsvc.verification.validator import TrustAnchors, verify
+
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
 
 __all__ = ["DocumentCheck", "DocumentVerifier", "match_licence", "service_anchors"]
 
@@ -83,7 +86,7 @@ class DocumentCheck:
 
 
 def match_licence(
-    context, report: ValidationReport, pdf: bytes, licence_number: str | None = None
+    context: ServiceContext, report: ValidationReport, pdf: bytes, licence_number: str | None = None
 ) -> DocumentCheck:
     """``report`` with the registered licence the file is or names (see :mod:`identify`)."""
     with context.database.session(read_only=True) as session:
@@ -100,7 +103,7 @@ def match_licence(
 class DocumentVerifier:
     """Verifies uploads against the service's trust anchors and registry; thread-safe."""
 
-    def __init__(self, context, trust: TrustServices | None = None) -> None:
+    def __init__(self, context: ServiceContext, trust: TrustServices | None = None) -> None:
         self._context = context
         self._lookup = database_lookup(context.database)
         self._fetcher = (trust or TrustServices(context)).local_fetcher()
