@@ -112,10 +112,10 @@ def test_reportlab_canvas_document_is_reachable_and_shaped_as_used() -> None:
     assert all(isinstance(key, str) for key in PDFCatalog.__NoDefault__)
 
 
-def test_apply_pdfa_still_writes_metadata_output_intent_and_id() -> None:
+def _pdfa_page(document_id: str) -> bytes:
+    """A one-page PDF that :func:`apply_pdfa` marked with ``document_id``."""
     out = io.BytesIO()
     canvas = Canvas(out, invariant=1)
-    document_id = str(uuid.UUID(int=1))
     apply_pdfa(
         canvas,
         title="t",
@@ -127,25 +127,16 @@ def test_apply_pdfa_still_writes_metadata_output_intent_and_id() -> None:
     )
     canvas.showPage()
     canvas.save()
-    pdf = out.getvalue()
+    return out.getvalue()
+
+
+def test_apply_pdfa_still_writes_metadata_output_intent_and_id() -> None:
+    pdf = _pdfa_page(str(uuid.UUID(int=1)))
     assert b"/OutputIntents" in pdf
     assert b"/GTS_PDFA1" in pdf
     assert b"/Metadata" in pdf
-    other = io.BytesIO()
-    canvas = Canvas(other, invariant=1)
-    apply_pdfa(
-        canvas,
-        title="t",
-        author="a",
-        subject="s",
-        keywords="k",
-        at=datetime(2026, 1, 2, tzinfo=UTC),
-        document_id=str(uuid.UUID(int=2)),
-    )
-    canvas.showPage()
-    canvas.save()
-    trailer_id = pdf[pdf.rindex(b"/ID") :]
-    assert trailer_id != other.getvalue()[other.getvalue().rindex(b"/ID") :]
+    other = _pdfa_page(str(uuid.UUID(int=2)))
+    assert pdf[pdf.rindex(b"/ID") :] != other[other.rindex(b"/ID") :]
 
 
 # --- pyHanko: the signed-attribute hook (sealsvc/pades.py) ------------------------------
