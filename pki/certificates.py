@@ -156,8 +156,10 @@ def common_name(name: x509.Name) -> str:
 
 
 def random_serial() -> int:
-    """A positive serial with 127 random bits (16 DER octets; RFC 5280 allows up to 20)."""
-    return secrets.randbits(127) | 1
+    """A positive serial of exactly 16 DER octets (RFC 5280 allows up to 20), 125 of its
+    bits random: bit 126 is always set, since without it one serial in 128 came out a
+    byte shorter, a fixed length being what CA/B and our own profile tests expect."""
+    return (1 << 126) | secrets.randbits(126) | 1
 
 
 def key_identifier(public_key_info: keys.PublicKeyInfo) -> bytes:
