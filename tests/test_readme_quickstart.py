@@ -50,6 +50,20 @@ def _pasted(commands: str, server: LiveServer) -> str:
     return script.replace(README_URL, server.url)
 
 
+def _run_pasted(
+    commands: str, server: LiveServer, cwd: Path, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``commands`` as a reader pastes them into bash, in ``cwd``."""
+    return subprocess.run(
+        ["bash", "-eu", "-c", _pasted(commands, server)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     from api_fixtures import run_server
@@ -67,14 +81,7 @@ def test_readme_quick_start_works_when_pasted(server: LiveServer, tmp_path: Path
     assert seal.group(1) == server.demo_seal("ZZ-D26", "rsa").code  # as the comment says
 
     (tmp_path / "some.pdf").write_bytes(chinese_pdf(1))
-    result = subprocess.run(
-        ["bash", "-eu", "-c", _pasted(commands, server)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = _run_pasted(commands, server, tmp_path, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     sealed = (tmp_path / "sealed.pdf").read_bytes()
     assert sealed.startswith(b"%PDF-"), sealed[:500]
@@ -91,14 +98,7 @@ def test_a_failed_seal_shows_the_problem_not_a_pdf(server: LiveServer, tmp_path:
     canvas.save()
     commands = quick_start_commands()
     first_curl = commands.split("\ncurl --fail-with-body -F file=@sealed.pdf")[0]
-    result = subprocess.run(
-        ["bash", "-eu", "-c", _pasted(first_curl, server)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _run_pasted(first_curl, server, tmp_path, timeout=120)
     problem = json.loads(result.stdout)
     assert problem["status"] == 400 and "（盖章）" in problem["detail"]
     assert "curl: (22)" in result.stderr

@@ -43,18 +43,6 @@ from sealsvc.verification import DocumentVerdict, ValidationReport, verify
 pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, world
 
 
-def _issue(world: World, algorithm: str = "rsa", validity: timedelta | None = None) -> str:
-    view = seals.issue(
-        world.context,
-        department="郑州市市场监督管理局",
-        kind="公章",
-        algorithm=algorithm,
-        validity=validity,
-        actor=ACTOR,
-    )
-    return view.code
-
-
 def _explain(report: ValidationReport) -> str:
     return report.to_json()
 
@@ -65,8 +53,8 @@ def _explain(report: ValidationReport) -> str:
 def test_an_expiring_seal_is_listed_then_refused_after_not_after_and_rotation_revives_it(
     world: World, sealctl: Callable[..., Result]
 ) -> None:
-    short = _issue(world, validity=timedelta(days=10))
-    long = _issue(world)
+    short = world.issue_seal(validity=timedelta(days=10))
+    long = world.issue_seal()
     with world.context.database.session(read_only=True) as session:
         not_after = seals.show(session, short).valid_until
         long_not_after = seals.show(session, long).valid_until
@@ -131,7 +119,7 @@ def _openssl_next_update(crl_pem: Path) -> datetime:
 def test_a_stale_crl_leaves_a_b_b_seal_indeterminate_and_the_service_refreshes_its_crl(
     world: World,
 ) -> None:
-    code = _issue(world)  # publishes no CRL: the latest is the one `init` made
+    code = world.issue_seal()  # publishes no CRL: the latest is the one `init` made
     bare = world.seal(code, Level.B_B)
     long_term = world.seal(code, Level.B_LT)
     this_update, next_update, number = world.latest_issuing_crl()
@@ -190,8 +178,8 @@ def test_a_stale_crl_leaves_a_b_b_seal_indeterminate_and_the_service_refreshes_i
 def test_a_b_lta_licence_verifies_six_years_later_after_expiry_rotation_and_revocation(
     world: World, algorithm: str
 ) -> None:
-    rotated = _issue(world, algorithm)
-    revoked = _issue(world, algorithm)
+    rotated = world.issue_seal(algorithm)
+    revoked = world.issue_seal(algorithm)
     template = load_template("business_licence")
     pdfs = {}
     for code in (rotated, revoked):

@@ -23,16 +23,10 @@ pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, worl
 
 
 def _sealed(world: World, algorithm: str) -> tuple[str, x509.Certificate]:
-    view = seals.issue(
-        world.context,
-        department="郑州市市场监督管理局",
-        kind="公章",
-        algorithm=algorithm,
-        actor=ACTOR,
-    )
-    pdf = world.seal(view.code, Level.B_LT)  # embedding passed the engine
+    code = world.issue_seal(algorithm)
+    pdf = world.seal(code, Level.B_LT)  # embedding passed the engine
     signature = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures[0]
-    return view.code, signature.signer_cert
+    return code, signature.signer_cert
 
 
 @pytest.mark.parametrize("algorithm", ["rsa", "sm2"])

@@ -18,6 +18,7 @@ from pdf_fixtures import chinese_pdf
 
 from pki.certificates import Profile, load_certificate
 from pki.clock import now_utc
+from sealsvc import seals
 from sealsvc.context import ServiceContext
 from sealsvc.pades import Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
@@ -50,6 +51,18 @@ class World:
         """Move the CA's and the TSA/OCSP's time to ``moment`` (the system clock stays)."""
         self.clock.at = moment
         return moment
+
+    def issue_seal(self, algorithm: str = "rsa", validity: timedelta | None = None) -> str:
+        """A new 公章 of the market regulator, issued at the clock's time; its code."""
+        view = seals.issue(
+            self.context,
+            department="郑州市市场监督管理局",
+            kind="公章",
+            algorithm=algorithm,
+            validity=validity,
+            actor=ACTOR,
+        )
+        return view.code
 
     def seal(self, code: str, level: Level, now: datetime | None = None) -> bytes:
         options = SealOptions(level=level, placement=Placement(invisible=True))
