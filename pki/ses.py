@@ -353,7 +353,7 @@ def _spki_of(certificate: bytes) -> bytes:
 def _load_certificate(der: bytes, what: str) -> x509.Certificate:
     with _reading(what):
         certificate = x509.Certificate.load(der, strict=True)
-        certificate.public_key.dump()  # forces the parse of what we use
+        certificate.public_key.native  # noqa: B018  (parses all of what we use, now)
     return certificate
 
 
@@ -818,6 +818,8 @@ def _check_sm2(
         return _failed(layer, Reason.MALFORMED, str(exc))
     try:
         algorithms.verify(public_key, message, value, SignatureScheme.SM2_SM3)
+    except _PARSE_ERRORS as exc:  # a key asn1crypto read but cannot take apart
+        return _failed(layer, Reason.MALFORMED, f"the {who} public key: {_first_line(exc)}")
     except (SignatureInvalid, UnsupportedAlgorithm):
         return _failed(
             layer,
