@@ -41,6 +41,7 @@ from pki import algorithms
 from pki.algorithms import KeyAlgorithm, SignatureScheme, SigningKey
 from pki.asn1 import oids
 from pki.asn1 import ses as asn1
+from pki.asn1.cached import parsed
 from pki.cms import verify_signed_data
 from pki.errors import PkiError, SignatureInvalid, UnsupportedAlgorithm
 
@@ -74,6 +75,10 @@ _SES_ID = "ES"
 _VERSION_4 = 4
 _VERSION_1 = 1
 _SM3_BYTES = 32
+# The per-signature constants, parsed once so they serialise from cached bytes
+# (``pki.asn1.cached``): a signature is then mostly the SM2 operation.
+_TBS_VERSION_4 = parsed(core.Integer(_VERSION_4))
+_SM2_SM3_OID = parsed(core.ObjectIdentifier(oids.SM2_SM3))
 
 
 class SesError(PkiError):
@@ -269,7 +274,7 @@ def make_seal(
         {
             "e_seal_info": asn1.SESSealInfo.load(info_der),
             "cert": maker_certificate,
-            "sign_alg_id": oids.SM2_SM3,
+            "sign_alg_id": _SM2_SM3_OID,
             "signed_value": signature,
         }
     ).dump()
@@ -303,7 +308,7 @@ def sign_ses(
     with _building("signature"):
         to_sign = asn1.TBSSign(
             {
-                "version": _VERSION_4,
+                "version": _TBS_VERSION_4,
                 "eseal": seal_value,
                 "time_info": _utc_seconds(signing_time),
                 "data_hash": data_hash,
@@ -313,9 +318,9 @@ def sign_ses(
         to_sign_der = to_sign.dump()
     signature = signer.sign(to_sign_der, SignatureScheme.SM2_SM3)
     fields = {
-        "to_sign": asn1.TBSSign.load(to_sign_der),
+        "to_sign": to_sign,  # dumped above: its encoding is cached
         "cert": signer_certificate,
-        "signature_alg_id": oids.SM2_SM3,
+        "signature_alg_id": _SM2_SM3_OID,
         "signature": signature,
     }
     if timestamper is not None:
