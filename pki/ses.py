@@ -302,8 +302,8 @@ def sign_ses(
     _require_sm2(signer, signer_certificate, "signer")
     if len(data_hash) != _SM3_BYTES:
         raise SesError(f"dataHash must be an SM3 digest of 32 bytes, not {len(data_hash)}")
-    seal_value, listed = _seal_for_signing(seal)
-    if signer_certificate not in listed:
+    seal_value, seal_view = _seal_for_signing(seal)
+    if not _listed(seal_view, signer_certificate):
         raise SesError("the signer certificate is not in the seal's certList")
     with _building("signature"):
         to_sign = asn1.TBSSign(
@@ -329,16 +329,14 @@ def sign_ses(
 
 
 @functools.lru_cache(maxsize=64)
-def _seal_for_signing(seal: bytes) -> tuple[asn1.SESeal, frozenset[bytes]]:
-    """The parsed v4 seal (embedded as is: it dumps its own bytes) and the certificates its
-    certList names.  Cached: a seal signs many documents, and this keeps a signature's
-    cost to building ``TBS_Sign`` and the SM2 operation."""
+def _seal_for_signing(seal: bytes) -> tuple[asn1.SESeal, SesSeal]:
+    """The parsed v4 seal (embedded as is: it dumps its own bytes) and its view.  Cached: a
+    seal signs many documents, and this keeps a signature's cost to building ``TBS_Sign``
+    and the SM2 operation."""
     view = parse_seal(seal)
     if view.version != _VERSION_4:
         raise UnsupportedSesVersion("only v4 (GB/T 38540) seals can make new signatures")
-    if view.cert_list_type != asn1.CERT_LIST_CERTIFICATES:
-        raise SesError("a seal whose certList holds digests cannot be checked by signers here")
-    return asn1.SESeal.load(seal), frozenset(view.certificates)
+    return asn1.SESeal.load(seal), view
 
 
 def _require_sm2(key: SigningKey, certificate: bytes, who: str) -> None:
@@ -741,8 +739,15 @@ class SesCheck:
     signing_time: datetime | None
     """The time the validity layer used: the time-stamp's genTime when a valid token is
     present, else the signer's claimed ``timeInfo`` (``None`` if unreadable)."""
-    time_stamped: bool
-    """True when ``signing_time`` comes from a verified time-stamp token."""
+    time_stamp_certificate: bytes | None
+    """DER of the TSA certificate whose signature on the token verified, if any: its path
+    and revocation are for the verification engine to check, like the maker's and the
+    signer's.  When set, ``signing_time`` is the token's genTime."""
+
+    @property
+    def time_stamped(self) -> bool:
+        """True when ``signing_time`` comes from a verified time-stamp token."""
+        return self.time_stamp_certificate is not None
 
     def __getitem__(self, layer: Layer) -> LayerResult:
         return next(result for result in self.layers if result.layer is layer)
@@ -788,7 +793,7 @@ def check_signature(signature: SesSignature, data: bytes | None = None) -> SesCh
     No layer stops the others: a report shows them all.  Trust, paths and revocation of
     the maker, signer and TSA certificates are the caller's (the engine's) to check.
     """
-    time_stamp, stamped_at = _check_time_stamp(signature)
+    time_stamp, stamped_at, tsa_certificate = _check_time_stamp(signature)
     signing_time = stamped_at or signature.signing_time
     layers = (
         check_seal(signature.seal),
@@ -805,7 +810,7 @@ def check_signature(signature: SesSignature, data: bytes | None = None) -> SesCh
         _check_validity(signature.seal, signing_time, stamped_at is not None),
         time_stamp,
     )
-    return SesCheck(layers, signing_time, stamped_at is not None)
+    return SesCheck(layers, signing_time, tsa_certificate)
 
 
 def _check_sm2(
@@ -835,34 +840,39 @@ def _check_sm2(
 
 
 def _check_cert_list(signature: SesSignature) -> LayerResult:
-    seal, signer = signature.seal, signature.signer_certificate
-    if seal.cert_list_type == asn1.CERT_LIST_CERTIFICATES:
-        if signer in seal.certificates:
-            return _passed(Layer.CERT_LIST, "the seal's certList lists the signer certificate")
-        return _failed(
-            Layer.CERT_LIST,
-            Reason.NOT_IN_CERT_LIST,
-            f"the signer certificate is not among the {len(seal.certificates)} "
-            "certificate(s) in the seal's certList",
-        )
-    known = [d for d in seal.cert_digests if d.algorithm.lower() in _DIGESTS]
-    if any(algorithms.digest(d.algorithm.lower(), signer) == d.value for d in known):
-        return _passed(Layer.CERT_LIST, "the seal's certList lists the signer by digest")
-    if not known and seal.cert_digests:
+    seal = signature.seal
+    listed = _listed(seal, signature.signer_certificate)
+    if listed:
+        how = "certificate" if seal.cert_list_type == asn1.CERT_LIST_CERTIFICATES else "digest"
+        return _passed(Layer.CERT_LIST, f"the seal's certList lists the signer by {how}")
+    if listed is None:
         names = ", ".join(sorted({d.algorithm for d in seal.cert_digests}))
         return _failed(
             Layer.CERT_LIST,
             Reason.UNSUPPORTED_ALGORITHM,
             f"the seal's certList uses digests we do not compute ({names})",
         )
+    count = len(seal.certificates) + len(seal.cert_digests)
     return _failed(
         Layer.CERT_LIST,
         Reason.NOT_IN_CERT_LIST,
-        "no digest in the seal's certList matches the signer certificate",
+        f"the signer certificate is not among the {count} entries of the seal's certList",
     )
 
 
+def _listed(seal: SesSeal, certificate: bytes) -> bool | None:
+    """Whether ``seal``'s certList names ``certificate`` (byte for byte, or by a digest of
+    its DER); ``None`` when it names certificates only by digests we do not compute."""
+    if seal.cert_list_type == asn1.CERT_LIST_CERTIFICATES:
+        return certificate in seal.certificates
+    known = [d for d in seal.cert_digests if d.algorithm.lower() in _DIGESTS]
+    if any(algorithms.digest(d.algorithm.lower(), certificate) == d.value for d in known):
+        return True
+    return None if seal.cert_digests and not known else False
+
+
 _DIGESTS = frozenset({"sm3", "sha256", "sha384", "sha512"})
+"""``CertDigestObj.type`` values (lower-cased) we compute; GB/T 38540 uses SM3."""
 
 
 def _check_data_hash(signature: SesSignature, data: bytes | None) -> LayerResult:
@@ -900,31 +910,46 @@ def _check_validity(seal: SesSeal, at: datetime | None, stamped: bool) -> LayerR
     return _passed(Layer.VALIDITY, f"the {when} is inside the seal's validity ({window})")
 
 
-def _check_time_stamp(signature: SesSignature) -> tuple[LayerResult, datetime | None]:
-    """The time-stamp layer, and the verified genTime (``None`` if absent or invalid)."""
-    token = signature.time_stamp_token
-    if token is None:
-        return _not_checked(Layer.TIME_STAMP, "the signature carries no time-stamp"), None
+def _check_time_stamp(
+    signature: SesSignature,
+) -> tuple[LayerResult, datetime | None, bytes | None]:
+    """The time-stamp layer, and the verified genTime and TSA certificate (``None`` if the
+    token is absent or does not verify)."""
+    if signature.time_stamp_token is None:
+        return _not_checked(Layer.TIME_STAMP, "the signature carries no time-stamp"), None, None
     try:
-        content_info = cms.ContentInfo.load(token, strict=True)
-        identity = verify_signed_data(content_info)
+        gen_time, certificate = _verify_token(signature.time_stamp_token, signature.signature)
+    except _TokenFailure as failure:
+        return _failed(Layer.TIME_STAMP, failure.reason, str(failure)), None, None
+    when = f"{gen_time:%Y-%m-%d %H:%M:%S}Z"
+    message = f"the time-stamp over the signature value verifies; genTime {when}"
+    return _passed(Layer.TIME_STAMP, message), gen_time, certificate
+
+
+class _TokenFailure(Exception):
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _verify_token(token: bytes, signature_value: bytes) -> tuple[datetime, bytes]:
+    """(genTime, TSA certificate DER) of an RFC 3161 token whose CMS signature verifies and
+    whose message imprint is the hash of ``signature_value``; else :class:`_TokenFailure`."""
+    try:
+        identity = verify_signed_data(cms.ContentInfo.load(token, strict=True))
         tst_info = tsp.TSTInfo.load(identity.content, strict=True)
         imprint = tst_info["message_imprint"]
-        hash_name = imprint["hash_algorithm"]["algorithm"].native
         expected = imprint["hashed_message"].native
+        actual = algorithms.digest(imprint["hash_algorithm"]["algorithm"].native, signature_value)
         gen_time = _aware(tst_info["gen_time"].native)
-        actual = algorithms.digest(hash_name, signature.signature)
     except SignatureInvalid as exc:
-        return _failed(Layer.TIME_STAMP, Reason.SIGNATURE_INVALID, f"time-stamp: {exc}"), None
+        raise _TokenFailure(Reason.SIGNATURE_INVALID, f"time-stamp: {exc}") from None
     except UnsupportedAlgorithm as exc:
-        return _failed(Layer.TIME_STAMP, Reason.UNSUPPORTED_ALGORITHM, f"time-stamp: {exc}"), None
+        raise _TokenFailure(Reason.UNSUPPORTED_ALGORITHM, f"time-stamp: {exc}") from None
     except _PARSE_ERRORS as exc:
         message = f"the time-stamp token is malformed: {_first_line(exc)}"
-        return _failed(Layer.TIME_STAMP, Reason.MALFORMED, message), None
+        raise _TokenFailure(Reason.MALFORMED, message) from None
     if actual != expected:
         message = "the time-stamp's message imprint is not over the signature value"
-        return _failed(Layer.TIME_STAMP, Reason.HASH_MISMATCH, message), None
-    message = (
-        f"the time-stamp over the signature value verifies; genTime {gen_time:%Y-%m-%d %H:%M:%S}Z"
-    )
-    return _passed(Layer.TIME_STAMP, message), gen_time
+        raise _TokenFailure(Reason.HASH_MISMATCH, message)
+    return gen_time, identity.certificate.dump()
