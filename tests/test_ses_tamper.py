@@ -29,6 +29,7 @@ from pki import ses
 from pki.algorithms import SigningKey
 from pki.asn1 import oids
 from pki.asn1 import ses as asn1
+from pki.cms import build_signed_data
 from pki.sm2 import sm3
 
 Layer, Reason = ses.Layer, ses.Reason
@@ -256,3 +257,16 @@ def test_a_time_stamp_with_a_broken_signature_fails_the_time_stamp_layer_only() 
 
     forged = forge(make_seal(), time_stamp=broken)
     assert failures(forged) == {Layer.TIME_STAMP: Reason.SIGNATURE_INVALID}
+
+
+def test_a_signed_data_that_is_not_a_time_stamp_is_refused_as_one() -> None:
+    hierarchy = sm2()
+
+    def not_a_token(value: bytes) -> bytes:
+        tsa = hierarchy.tsa
+        return build_signed_data("gbt35275_data", sm3(value), hierarchy.tsa_key, tsa, [tsa]).dump()
+
+    check = ses.check_signature(ses.parse_signature(forge(make_seal(), time_stamp=not_a_token)))
+    assert {r.layer: r.reason for r in check.failures} == {Layer.TIME_STAMP: Reason.MALFORMED}
+    assert "not TSTInfo" in check[Layer.TIME_STAMP].message
+    assert not check.time_stamped

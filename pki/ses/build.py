@@ -56,9 +56,9 @@ def make_seal(
     ``certList`` lists ``signer_certificates`` by certificate (``certListType`` 1), the form
     every validator reads.  Dates are written in whole seconds, UTC.  Raises
     :class:`SesError` for input the structure cannot carry (an empty certificate list, a
-    validity that ends before it starts, a non-ASCII ``es_id``) and
-    :class:`~pki.errors.UnsupportedAlgorithm` unless ``maker`` is an SM2 key matching
-    ``maker_certificate``.
+    validity that ends before it starts, a non-ASCII ``es_id``, a ``maker`` that is not the
+    key of ``maker_certificate``) and :class:`~pki.errors.UnsupportedAlgorithm` unless
+    ``maker`` is an SM2 key.
     """
     _require_sm2(maker, maker_certificate, "seal maker")
     if not signer_certificates:

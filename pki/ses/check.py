@@ -305,9 +305,16 @@ class _TokenFailure(Exception):
 
 def _verify_token(token: bytes, signature_value: bytes) -> tuple[datetime, bytes]:
     """(genTime, TSA certificate DER) of an RFC 3161 token whose CMS signature verifies and
-    whose message imprint is the hash of ``signature_value``; else :class:`_TokenFailure`."""
+    whose message imprint is the hash of ``signature_value``; else :class:`_TokenFailure`.
+
+    Whether the TSA certificate is a time-stamping certificate one trusts (its EKU, path
+    and revocation) is the verification engine's question, as for the other certificates.
+    """
     try:
         identity = verify_signed_data(cms.ContentInfo.load(token, strict=True))
+        if identity.content_type != "tst_info":
+            message = f"the time-stamp is a SignedData of {identity.content_type}, not TSTInfo"
+            raise _TokenFailure(Reason.MALFORMED, message)
         tst_info = tsp.TSTInfo.load(identity.content, strict=True)
         imprint = tst_info["message_imprint"]
         expected = imprint["hashed_message"].native
