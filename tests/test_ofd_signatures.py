@@ -59,7 +59,7 @@ def _flip_byte(package: OfdPackage, path: str, offset: int = -20) -> OfdPackage:
     return package.with_files({path: bytes(data)})
 
 
-def _unsigned_ofd(pages: int = 2) -> OfdPackage:
+def unsigned_ofd(pages: int = 2) -> OfdPackage:
     """A small unsigned OFD: OFD.xml, Document.xml, page contents and one resource."""
     page_list = "".join(
         f'<ofd:Page ID="{10 + i}" BaseLoc="Pages/Page_{i}/Content.xml"/>' for i in range(pages)
@@ -317,7 +317,7 @@ def test_missing_signature_files_are_clear_errors() -> None:
 
 
 def test_unsigned_document_has_no_signatures() -> None:
-    listing = read_signatures(_unsigned_ofd())
+    listing = read_signatures(unsigned_ofd())
     assert listing.signatures_path is None and listing.entries == ()
 
 
@@ -325,7 +325,7 @@ def test_unsigned_document_has_no_signatures() -> None:
 
 
 def test_sign_an_unsigned_document() -> None:
-    package = _unsigned_ofd(pages=2)
+    package = unsigned_ofd(pages=2)
     signer = Sm2Signer()
     stamps = [StampPlacement(1, (150.5, 230, 42, 42)), StampPlacement(0, (10, 10.125, 40, 40))]
     signed = add_signature(package, signer, provider=PROVIDER, signature_time=WHEN, stamps=stamps)
@@ -381,7 +381,7 @@ def test_sign_an_unsigned_document() -> None:
 
 
 def test_signing_is_reproducible() -> None:
-    package = _unsigned_ofd()
+    package = unsigned_ofd()
 
     def fixed(signature_xml: bytes, signature_path: str) -> bytes:
         return sm2.sm3(signature_xml + signature_path.encode())
@@ -397,14 +397,14 @@ def test_signing_is_reproducible() -> None:
 
 def test_signature_time_is_written_in_utc() -> None:
     beijing = WHEN.astimezone(timezone(timedelta(hours=8)))
-    signed = add_signature(_unsigned_ofd(), Sm2Signer(), provider=PROVIDER, signature_time=beijing)
+    signed = add_signature(unsigned_ofd(), Sm2Signer(), provider=PROVIDER, signature_time=beijing)
     assert _signatures(signed)[0].signature_datetime == "20261203083015Z"
 
 
 def test_joint_signatures_keep_earlier_ones_valid() -> None:
     first_signer, second_signer, third_signer = Sm2Signer(), Sm2Signer(), Sm2Signer()
     package = add_signature(
-        _unsigned_ofd(),
+        unsigned_ofd(),
         first_signer,
         provider=PROVIDER,
         signature_time=WHEN,
@@ -494,7 +494,7 @@ def test_signing_a_third_party_signed_document_keeps_its_signatures(name: str) -
 
 def test_our_signature_detects_tampering() -> None:
     signer = Sm2Signer()
-    signed = add_signature(_unsigned_ofd(), signer, provider=PROVIDER, signature_time=WHEN)
+    signed = add_signature(unsigned_ofd(), signer, provider=PROVIDER, signature_time=WHEN)
     (signature,) = _signatures(signed)
 
     page = _flip_byte(signed, "Doc_0/Pages/Page_1/Content.xml")
@@ -510,7 +510,7 @@ def test_our_signature_detects_tampering() -> None:
         signer.verify(forged, _signatures(forged)[0])
 
     # a signed value from another signing does not verify either
-    other = add_signature(_unsigned_ofd(), Sm2Signer(), provider=PROVIDER, signature_time=WHEN)
+    other = add_signature(unsigned_ofd(), Sm2Signer(), provider=PROVIDER, signature_time=WHEN)
     swapped = signed.with_files(
         {signature.signed_value_path: other["Doc_0/Signs/Sign_0/SignedValue.dat"]}
     )
@@ -519,7 +519,7 @@ def test_our_signature_detects_tampering() -> None:
 
 
 def test_adding_to_a_document_with_legacy_namespace_and_no_signatures_link() -> None:
-    package = _unsigned_ofd()
+    package = unsigned_ofd()
     legacy = package["OFD.xml"].replace(b"http://www.ofdspec.org/2016", b"http://www.ofdspec.org")
     signed = add_signature(
         package.with_files({"OFD.xml": legacy}),
@@ -548,15 +548,13 @@ def test_bad_signing_requests_are_refused(kwargs: dict, message: str) -> None:
     options = {"provider": PROVIDER, "signature_time": WHEN, **kwargs}
     signer = Sm2Signer()
     with pytest.raises(OfdError, match=re.escape(message)):
-        add_signature(_unsigned_ofd(), signer, **options)
+        add_signature(unsigned_ofd(), signer, **options)
     assert signer.calls == []  # refused before anything was signed
 
 
 def test_make_signed_value_must_return_bytes() -> None:
     with pytest.raises(OfdError, match="returned no signed value"):
-        add_signature(
-            _unsigned_ofd(), lambda xml, path: b"", provider=PROVIDER, signature_time=WHEN
-        )
+        add_signature(unsigned_ofd(), lambda xml, path: b"", provider=PROVIDER, signature_time=WHEN)
 
 
 @pytest.mark.parametrize(
@@ -568,7 +566,7 @@ def test_make_signed_value_must_return_bytes() -> None:
     ],
 )
 def test_broken_documents_cannot_be_signed(path: str, old: bytes, new: bytes, message: str) -> None:
-    package = _unsigned_ofd()
+    package = unsigned_ofd()
     assert old in package[path]
     broken = package.with_files({path: package[path].replace(old, new)})
     with pytest.raises(OfdFormatError, match=re.escape(message)):
@@ -576,13 +574,13 @@ def test_broken_documents_cannot_be_signed(path: str, old: bytes, new: bytes, me
 
 
 def test_an_unlinked_signatures_file_is_not_overwritten() -> None:
-    package = _unsigned_ofd().with_files({"Doc_0/Signs/Signatures.xml": b"<x/>"})
+    package = unsigned_ofd().with_files({"Doc_0/Signs/Signatures.xml": b"<x/>"})
     with pytest.raises(OfdFormatError, match=re.escape("exists but OFD.xml does not link it")):
         add_signature(package, Sm2Signer(), provider=PROVIDER, signature_time=WHEN)
 
 
 def test_pages_are_looked_up_by_their_ids_in_document_order() -> None:
-    package = _unsigned_ofd(pages=3)
+    package = unsigned_ofd(pages=3)
     signed = add_signature(
         package,
         Sm2Signer(),
