@@ -16,19 +16,22 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from asn1crypto import cms as asn1_cms
+from asn1crypto import core
 from ses_fixtures import make_seal, sm2, timestamper
 from test_ofd_signatures import PROVIDER, unsigned_ofd
 
 from ofd.package import OfdPackage
 from ofd.signatures import (
     DigestStatus,
+    SignatureType,
     StampPlacement,
     add_signature,
     check_references,
     read_signature,
     read_signatures,
 )
-from pki import ses
+from pki import cms, ses
 from pki.sm2 import sm3
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,6 +112,57 @@ def test_joint_seals_both_verify() -> None:
     assert len(results) == 2
     for intact, same_seal, check in results:
         assert intact and same_seal and check.ok, check.failures
+
+
+class Gbt35275ContentInfo(core.Sequence):
+    """ContentInfo under GB/T 35275's signedData OID, which ofdrw insists on for
+    ``Type="Sign"``; :func:`pki.cms.build_signed_data` writes RFC 5652's.  The SignedData
+    inside is the same; §3 of issue 17 (GM/T 0099 signatures in sealsvc) moves this to pki."""
+
+    _fields = [  # noqa: RUF012 - asn1crypto declares fields as a class-level list
+        ("content_type", asn1_cms.ContentType),
+        ("content", asn1_cms.SignedData, {"explicit": 0}),
+    ]
+
+
+def _gmt0099_signed_value(signature_xml: bytes, signature_path: str) -> bytes:
+    """A GM/T 0099 signed value: detached GB/T 35275 SignedData, messageDigest SM3(xml)."""
+    hierarchy = sm2()
+    content_info = cms.build_signed_data(
+        "gbt35275_data",
+        None,
+        hierarchy.seal_key,
+        hierarchy.seal,
+        certificates=[hierarchy.seal],
+        content_digest=sm3(signature_xml),
+        digest_algorithm="sm3",
+        signing_time=hierarchy.valid_at,
+    )
+    return Gbt35275ContentInfo(
+        {"content_type": "gbt35275_signed_data", "content": content_info["content"].untag()}
+    ).dump()
+
+
+def _signed_gmt0099(package: OfdPackage) -> OfdPackage:
+    return add_signature(
+        package,
+        _gmt0099_signed_value,
+        provider=PROVIDER,
+        signature_time=sm2().valid_at,
+        signature_type=SignatureType.SIGN,
+    )
+
+
+def test_type_sign_signature_carries_sm3_of_its_signature_xml() -> None:
+    signed = _signed_gmt0099(unsigned_ofd())
+    (entry,) = read_signatures(signed).entries
+    signature = read_signature(signed, entry)
+    assert entry.type == "Sign" and check_references(signed, signature).intact
+    content_info = Gbt35275ContentInfo.load(signed[signature.signed_value_path])
+    assert content_info["content_type"].dotted == "1.2.156.10197.6.1.4.2.2"
+    attributes = content_info["content"]["signer_infos"][0]["signed_attrs"]
+    (digest,) = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
+    assert digest == sm3(signature.signature_xml)
 
 
 def _tampered(sealed: OfdPackage) -> dict[str, OfdPackage]:
@@ -196,10 +250,21 @@ def test_ofd_check_passes_ours_and_fails_tampered_copies(tmp_path: Path) -> None
     legacy_third_party = _seal(
         OfdPackage.read((REPO / "tests/data/ofd-samples/v4signed.ofd").read_bytes()), SesSigner()
     )
-    files = {"single": single, "joint": joint, "v4signed-plus-ours": legacy_third_party}
+    sign = _signed_gmt0099(unsigned_ofd())
+    seal_then_sign = _signed_gmt0099(single)
+    files = {
+        "single": single,
+        "joint": joint,
+        "v4signed-plus-ours": legacy_third_party,
+        "type-sign": sign,
+        "seal-then-sign": seal_then_sign,
+    }
     files.update({f"tampered-{k}": v for k, v in _tampered(single).items()})
+    page = bytearray(sign["Doc_0/Pages/Page_1/Content.xml"])
+    page[-30] ^= 0x01
+    files["tampered-type-sign"] = sign.with_files({"Doc_0/Pages/Page_1/Content.xml": bytes(page)})
     lines = _ofd_check(files, tmp_path)
-    for name in ("single", "joint", "v4signed-plus-ours"):
+    for name in ("single", "joint", "v4signed-plus-ours", "type-sign", "seal-then-sign"):
         assert lines[name].startswith("PASS "), lines[name]
     for name, line in lines.items():
         if name.startswith("tampered-"):
