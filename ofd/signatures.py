@@ -475,17 +475,15 @@ def _page_ids(package: OfdPackage, doc_root: str) -> list[str]:
     return ids
 
 
-def _next_id(signatures_root: etree._Element | None) -> int:
-    """1 + the largest number in ``MaxSignId`` and every ``Signature@ID`` already there."""
-    numbers = [0]
-    if signatures_root is not None:
-        texts = [e.text or "" for e in children(signatures_root, "MaxSignId")]
-        texts += [e.get("ID", "") for e in children(signatures_root, "Signature")]
-        for text in texts:
-            match = _TRAILING_NUMBER.search(text.strip())
-            if match:
-                numbers.append(int(match.group(1)))
-    return max(numbers) + 1
+def _next_id(signatures_root: etree._Element) -> int:
+    """1 + the largest number in ``MaxSignId`` and every ``Signature@ID`` already there.
+
+    IDs are compared by their trailing digits: ofdrw writes ``s001``…, others ``1``….
+    """
+    texts = [e.text or "" for e in children(signatures_root, "MaxSignId")]
+    texts += [e.get("ID", "") for e in children(signatures_root, "Signature")]
+    numbers = [int(m.group(1)) for t in texts if (m := _TRAILING_NUMBER.search(t.strip()))]
+    return max(numbers, default=0) + 1
 
 
 def _check_placement(stamp: StampPlacement, page_count: int) -> None:
@@ -494,6 +492,52 @@ def _check_placement(stamp: StampPlacement, page_count: int) -> None:
     width, height = stamp.boundary[2:]
     if not all(math.isfinite(v) for v in stamp.boundary) or width <= 0 or height <= 0:
         raise OfdError(f"stamp boundary {stamp.boundary!r} is not a finite box of positive size")
+
+
+def _register(
+    package: OfdPackage,
+    body: etree._Element,
+    signs_dir: str,
+    signature_path: str,
+    signature_type: SignatureType,
+    stamp_count: int,
+) -> tuple[dict[str, bytes], str, int]:
+    """List a new signature in ``Signatures.xml``, creating it and its ``OFD.xml`` link if
+    the document has none; return the changed files, that file's path and the new ``ID``.
+
+    ``MaxSignId`` becomes the signature's ID plus one per stamp (the stamps take the IDs
+    after it, as ofdrw numbers them); a producer's extra ``MaxSignId`` elements are merged.
+    """
+    updates: dict[str, bytes] = {}
+    link = child_text(body, "Signatures")
+    if link is None:
+        signatures_path = f"{signs_dir}/Signatures.xml"
+        if signatures_path in package:
+            raise OfdFormatError(f"{signatures_path} exists but {ROOT_FILE} does not link it")
+        # the link goes right after the last of DocInfo/DocRoot/Versions (schema order)
+        last = max((i for i, c in enumerate(body) if c.tag in _BEFORE_SIGNATURES), default=-1)
+        body.insert(last + 1, sub_element(body, "Signatures", text="/" + signatures_path))
+        updates[ROOT_FILE] = xml_bytes(body.getroottree().getroot())
+        signatures_root = new_root("Signatures")
+    else:
+        signatures_path = resolve_loc(ROOT_FILE, link)
+        signatures_root = parse_xml(package.file(signatures_path), signatures_path)
+        if signatures_root.tag != ofd_tag("Signatures"):
+            raise OfdFormatError(f"{signatures_path}: the root element is not ofd:Signatures")
+
+    first_id = _next_id(signatures_root)
+    for old in children(signatures_root, "MaxSignId"):
+        signatures_root.remove(old)
+    max_sign_id = etree.Element(ofd_tag("MaxSignId"))
+    max_sign_id.text = str(first_id + stamp_count)
+    signatures_root.insert(0, max_sign_id)
+    sub_element(
+        signatures_root,
+        "Signature",
+        {"ID": str(first_id), "Type": signature_type.value, "BaseLoc": "/" + signature_path},
+    )
+    updates[signatures_path] = xml_bytes(signatures_root)
+    return updates, signatures_path, first_id
 
 
 def add_signature(
@@ -542,24 +586,7 @@ def add_signature(
     for stamp in stamps:
         _check_placement(stamp, len(page_ids))
 
-    updates: dict[str, bytes] = {}
     signs_dir = posixpath.join(posixpath.dirname(doc_root), "Signs")
-    link = child_text(body, "Signatures")
-    if link is None:
-        signatures_path = f"{signs_dir}/Signatures.xml"
-        if signatures_path in package:
-            raise OfdFormatError(f"{signatures_path} exists but {ROOT_FILE} does not link it")
-        # the link goes right after the last of DocInfo/DocRoot/Versions (schema order)
-        last = max((i for i, c in enumerate(body) if c.tag in _BEFORE_SIGNATURES), default=-1)
-        body.insert(last + 1, sub_element(body, "Signatures", text="/" + signatures_path))
-        updates[ROOT_FILE] = xml_bytes(body.getroottree().getroot())
-        signatures_root = new_root("Signatures")
-    else:
-        signatures_path = resolve_loc(ROOT_FILE, link)
-        signatures_root = parse_xml(package.file(signatures_path), signatures_path)
-        if signatures_root.tag != ofd_tag("Signatures"):
-            raise OfdFormatError(f"{signatures_path}: the root element is not ofd:Signatures")
-
     taken = [
         int(m.group(1))
         for p in package
@@ -569,21 +596,13 @@ def add_signature(
     signature_path = f"{sign_dir}/Signature.xml"
     signed_value_path = f"{sign_dir}/SignedValue.dat"
 
-    first_id = _next_id(signatures_root if link is not None else None)
-    last_id = first_id + len(stamps)
-    for old in children(signatures_root, "MaxSignId"):
-        signatures_root.remove(old)
-    max_sign_id = etree.Element(ofd_tag("MaxSignId"))
-    max_sign_id.text = str(last_id)
-    signatures_root.insert(0, max_sign_id)
-    sub_element(
-        signatures_root,
-        "Signature",
-        {"ID": str(first_id), "Type": signature_type.value, "BaseLoc": "/" + signature_path},
+    updates, signatures_path, first_id = _register(
+        package, body, signs_dir, signature_path, signature_type, len(stamps)
     )
-    updates[signatures_path] = xml_bytes(signatures_root)
+    seal_path = None
     if seal is not None:
-        updates[f"{sign_dir}/Seal.esl"] = seal
+        seal_path = f"{sign_dir}/Seal.esl"
+        updates[seal_path] = seal
     staged = package.with_files(updates)
 
     root = new_root("Signature")
@@ -613,8 +632,8 @@ def add_signature(
                 "Boundary": " ".join(_mm(v) for v in stamp.boundary),
             },
         )
-    if seal is not None:
-        sub_element(sub_element(info, "Seal"), "BaseLoc", text=f"/{sign_dir}/Seal.esl")
+    if seal_path is not None:
+        sub_element(sub_element(info, "Seal"), "BaseLoc", text="/" + seal_path)
     sub_element(root, "SignedValue", text="/" + signed_value_path)
     signature_xml = xml_bytes(root)
 

@@ -531,6 +531,9 @@ def test_adding_to_a_document_with_legacy_namespace_and_no_signatures_link() -> 
     assert check_references(signed, signature).intact
     body = child(parse_xml(signed["OFD.xml"], "OFD.xml"), "DocBody")
     assert child_text(body, "Signatures") == "/Doc_0/Signs/Signatures.xml"
+    # written back in the standard namespace, and only that one
+    assert b'<ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016" DocType' in signed["OFD.xml"]
+    assert b'http://www.ofdspec.org"' not in signed["OFD.xml"]
 
 
 @pytest.mark.parametrize(
