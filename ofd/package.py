@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import posixpath
 import stat
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -113,6 +114,12 @@ def _check_name(raw: str, limits: PackageLimits) -> tuple[str, bool]:
     return "/".join(parts), is_dir
 
 
+def _fold(path: str) -> str:
+    """The key under which two names are "the same file" on common file systems and viewers:
+    Unicode-normalised (NFC, as macOS folds NFD names) and case-folded (Windows, macOS)."""
+    return unicodedata.normalize("NFC", path).casefold()
+
+
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
     """A Unix-made entry whose mode says symbolic link (the link target is its content)."""
     return info.create_system == _UNIX and stat.S_ISLNK(info.external_attr >> 16)
@@ -123,7 +130,7 @@ def _check_entries(
 ) -> list[tuple[str, zipfile.ZipInfo]]:
     """Check the whole central directory before decompressing anything; return the files.
 
-    Duplicates are compared case-insensitively as well: ``Doc_0/Document.xml`` and
+    Duplicates are compared after :func:`_fold`: ``Doc_0/Document.xml`` and
     ``doc_0/document.xml`` would be one file on the disks of many readers.
     """
     if len(infos) > limits.max_entries:
@@ -135,7 +142,7 @@ def _check_entries(
     total = 0
     for info in infos:
         path, is_dir = _check_name(info.filename, limits)
-        folded = path.casefold()
+        folded = _fold(path)
         if folded in seen:
             raise OfdFormatError(
                 f"OFD package has two entries named {path!r}"
@@ -271,12 +278,12 @@ class OfdPackage(Mapping[str, bytes]):
         :meth:`read`.
         """
         merged = dict(self._files)
-        folded = {p.casefold(): p for p in merged}
+        folded = {_fold(p): p for p in merged}
         for raw, content in updates.items():
             path, is_dir = _check_name(raw, limits)
             if is_dir:
                 raise OfdFormatError(f"OFD file name {raw[:80]!r} names a folder")
-            existing = folded.setdefault(path.casefold(), path)
+            existing = folded.setdefault(_fold(path), path)
             if existing != path:
                 raise OfdFormatError(f"OFD file {path!r} clashes with {existing!r}")
             merged[path] = bytes(content)

@@ -143,6 +143,9 @@ def test_hostile_entry_names_are_refused(name: str, message: str) -> None:
 
 @pytest.mark.filterwarnings("ignore:Duplicate name")  # zipfile warns while we build the input
 def test_duplicate_entries_are_refused() -> None:
+    nfc, nfd = "Doc_0/Res/\u00e9.png", "Doc_0/Res/e\u0301.png"  # é composed and decomposed
+    with pytest.raises(OfdFormatError, match="two entries named"):
+        OfdPackage.read(_with_root((nfc, b"a"), (nfd, b"b")))
     with pytest.raises(OfdFormatError, match=re.escape("two entries named 'Doc_0/Document.xml'")):
         OfdPackage.read(
             _with_root(("Doc_0/Document.xml", b"<a/>"), ("Doc_0/Document.xml", b"<b/>"))

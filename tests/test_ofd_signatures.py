@@ -594,3 +594,20 @@ def test_pages_are_looked_up_by_their_ids_in_document_order() -> None:
     document = parse_xml(signed["Doc_0/Document.xml"], "Doc_0/Document.xml")
     page_ids = [p.get("ID") for p in children(child(document, "Pages"), "Page")]
     assert _signatures(signed)[0].stamp_annots[0].page_ref == page_ids[2] == "12"
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        (b'BaseLoc="/Doc_0/Signs/Sign_0/Signature.xml"', b'BaseLoc="../../../x"', "leaves the"),
+        (b'BaseLoc="/Doc_0/Signs/Sign_0/Signature.xml"', b"", "a Signature has no BaseLoc"),
+        (b"<ofd:Signatures ", b"<ofd:Signature ", "not well-formed"),
+    ],
+)
+def test_malformed_signatures_list_is_a_clear_error(old: bytes, new: bytes, message: str) -> None:
+    package = _sample("v4signed")
+    path = "Doc_0/Signs/Signatures.xml"
+    assert old in package[path]
+    changed = package.with_files({path: package[path].replace(old, new)})
+    with pytest.raises(OfdFormatError, match=re.escape(message)):
+        read_signatures(changed)
