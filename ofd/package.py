@@ -77,7 +77,7 @@ class PackageLimits:
 DEFAULT_LIMITS = PackageLimits()
 
 _READ_CHUNK = 64 * 1024
-_ALLOWED_COMPRESSION = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+_ALLOWED_COMPRESSION = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 _UNIX = 3
 _REGULAR_FILE_MODE = (stat.S_IFREG | 0o644) << 16
 
@@ -90,7 +90,7 @@ _VERSION = 20
 """2.0: deflate, the only feature used."""
 _MADE_BY = (_UNIX << 8) | _VERSION
 _UTF8_NAMES = 0x0800
-_DOS_TIME, _DOS_DATE = 0, (0 << 9) | (1 << 5) | 1
+_DOS_TIME, _DOS_DATE = 0, (1 << 5) | 1  # year 1980 + 0, month 1, day 1
 """1980-01-01 00:00, the earliest ZIP time: entries carry none, so equal files, equal bytes."""
 _ZIP_MAX = 0xFFFFFFFF
 _DEFLATE_LEVEL = 6
