@@ -13,6 +13,7 @@ from datetime import date
 import pytest
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageFont
+from reportlab.pdfbase.ttfonts import TTFont as RlFont
 
 from ofd.fonts import FontFileError, embed_font
 from ofd.model import (
@@ -121,17 +122,32 @@ def test_package_has_the_standard_parts_with_unique_ids_and_is_deterministic() -
     assert image.get("CTM") == "40 0 0 20 0 0" and image.get("ResourceID") == media.get("ID")
 
 
-def test_embedded_font_is_a_usable_subset_of_exactly_the_printed_characters() -> None:
-    font = embed_font(UMING, UMING_INDEX, TEXT)
-    assert font.family == "AR PL UMing CN"
+@pytest.mark.parametrize(("path", "index", "family"), [(*f, n) for f, n in zip(
+    DEFAULT_FONTS, ["AR PL UMing CN", "WenQuanYi Zen Hei"], strict=True)])  # fmt: skip
+def test_embedded_font_is_a_usable_subset_of_exactly_the_printed_characters(
+    path: str, index: int, family: str, tmp_path
+) -> None:
+    font = embed_font(path, index, TEXT)
+    assert font.family == family
     parsed = TTFont(io.BytesIO(font.data))
     assert set(parsed.getBestCmap()) == {ord(c) for c in TEXT}
-    assert "glyf" in parsed and "GSUB" not in parsed
-    assert len(font.data) < 20_000  # the collection is ~20 MB
-    assert embed_font(UMING, UMING_INDEX, TEXT).data == font.data
+    assert "glyf" in parsed and not {"GSUB", "fpgm", "cvt ", "prep"} & set(parsed.keys())
+    assert len(font.data) < 20_000  # the collections are 16-20 MB
+    assert embed_font(path, index, TEXT).data == font.data
+    source = TTFont(path, fontNumber=index, lazy=True)
     pil = ImageFont.truetype(io.BytesIO(font.data), 64)
-    left, top, right, bottom = pil.getbbox("营")
-    assert right - left > 30 and bottom - top > 30, "the glyph has an outline"
+    for ch in "营N（":
+        ours = parsed["glyf"][parsed.getBestCmap()[ord(ch)]]
+        theirs = source["glyf"][source.getBestCmap()[ord(ch)]]
+        assert list(ours.coordinates) == list(theirs.coordinates), f"{ch}: outline differs"
+        assert ours.endPtsOfContours == theirs.endPtsOfContours
+        left, top, right, bottom = pil.getbbox(ch)  # and FreeType draws it
+        assert right - left > 20 and bottom - top > 20
+    # reportlab (which easyofd draws with) reads it too
+    (tmp_path / "subset.ttf").write_bytes(font.data)
+    assert RlFont(f"subset-{index}-{len(family)}", str(tmp_path / "subset.ttf")).stringWidth(
+        "营", 10
+    ) == pytest.approx(10, rel=0.2)
 
 
 def test_a_font_that_is_no_font_is_reported_by_path(tmp_path) -> None:
