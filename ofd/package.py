@@ -25,6 +25,8 @@ from __future__ import annotations
 import io
 import posixpath
 import stat
+import struct
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -75,11 +77,43 @@ class PackageLimits:
 DEFAULT_LIMITS = PackageLimits()
 
 _READ_CHUNK = 64 * 1024
-_ALLOWED_COMPRESSION = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
-_FIXED_DATE = (1980, 1, 1, 0, 0, 0)
-"""The earliest ZIP timestamp: entries carry no time, so equal content gives equal bytes."""
+_ALLOWED_COMPRESSION = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 _UNIX = 3
 _REGULAR_FILE_MODE = (stat.S_IFREG | 0o644) << 16
+
+# The ZIP records to_bytes writes (APPNOTE.TXT 4.3.7, 4.3.12, 4.3.16), without ZIP64: the
+# limits keep packages far below 4 GiB and 65,535 entries.
+_LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
+_END_OF_CENTRAL_DIRECTORY = struct.Struct("<IHHHHIIH")
+_VERSION = 20
+"""2.0: deflate, the only feature used."""
+_MADE_BY = (_UNIX << 8) | _VERSION
+_UTF8_NAMES = 0x0800
+_DOS_TIME, _DOS_DATE = 0, (1 << 5) | 1  # year 1980 + 0, month 1, day 1
+"""1980-01-01 00:00, the earliest ZIP time: entries carry none, so equal files, equal bytes."""
+_ZIP_MAX = 0xFFFFFFFF
+_DEFLATE_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class _Zipped:
+    """One file as it goes into the ZIP: how it is stored, its CRC-32 and size, the bytes."""
+
+    method: int
+    crc: int
+    size: int
+    payload: bytes
+
+
+def _zip_entry(data: bytes) -> _Zipped:
+    """Deflate ``data`` (raw deflate at level 6), or store it when that does not shrink it
+    (PNG, JPEG, already-compressed seals)."""
+    deflater = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    payload = deflater.compress(data) + deflater.flush()
+    if len(payload) >= len(data):
+        return _Zipped(zipfile.ZIP_STORED, zlib.crc32(data), len(data), data)
+    return _Zipped(zipfile.ZIP_DEFLATED, zlib.crc32(data), len(data), payload)
 
 
 def _check_name(raw: str, limits: PackageLimits) -> tuple[str, bool]:
@@ -113,6 +147,12 @@ def _check_name(raw: str, limits: PackageLimits) -> tuple[str, bool]:
     return "/".join(parts), is_dir
 
 
+def _fold(path: str) -> str:
+    """The key under which two names are "the same file" on common file systems and viewers:
+    Unicode-normalised (NFC, as macOS folds NFD names) and case-folded (Windows, macOS)."""
+    return unicodedata.normalize("NFC", path).casefold()
+
+
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
     """A Unix-made entry whose mode says symbolic link (the link target is its content)."""
     return info.create_system == _UNIX and stat.S_ISLNK(info.external_attr >> 16)
@@ -123,7 +163,7 @@ def _check_entries(
 ) -> list[tuple[str, zipfile.ZipInfo]]:
     """Check the whole central directory before decompressing anything; return the files.
 
-    Duplicates are compared case-insensitively as well: ``Doc_0/Document.xml`` and
+    Duplicates are compared after :func:`_fold`: ``Doc_0/Document.xml`` and
     ``doc_0/document.xml`` would be one file on the disks of many readers.
     """
     if len(infos) > limits.max_entries:
@@ -135,7 +175,7 @@ def _check_entries(
     total = 0
     for info in infos:
         path, is_dir = _check_name(info.filename, limits)
-        folded = path.casefold()
+        folded = _fold(path)
         if folded in seen:
             raise OfdFormatError(
                 f"OFD package has two entries named {path!r}"
@@ -227,11 +267,18 @@ class OfdPackage(Mapping[str, bytes]):
     checked stays the package that was checked.
     """
 
-    __slots__ = ("_files",)
+    __slots__ = ("_files", "_zipped")
 
-    def __init__(self, files: Mapping[str, bytes]) -> None:
-        """Use :meth:`read` or :meth:`from_files`; this takes already-validated paths."""
+    def __init__(self, files: Mapping[str, bytes], zipped: dict[str, _Zipped] | None = None):
+        """Use :meth:`read` or :meth:`from_files`; this takes already-validated paths.
+
+        ``zipped`` holds the compressed form of files this process already wrote (filled by
+        :meth:`to_bytes`, handed on by :meth:`with_files` for the files it keeps), so
+        writing a sealed package deflates only what sealing added: a licence's font subset
+        is compressed once, not once per signature.
+        """
         self._files: Mapping[str, bytes] = MappingProxyType(dict(files))
+        self._zipped: dict[str, _Zipped] = zipped if zipped is not None else {}
 
     @classmethod
     def read(cls, data: bytes, limits: PackageLimits = DEFAULT_LIMITS) -> OfdPackage:
@@ -271,16 +318,17 @@ class OfdPackage(Mapping[str, bytes]):
         :meth:`read`.
         """
         merged = dict(self._files)
-        folded = {p.casefold(): p for p in merged}
+        folded = {_fold(p): p for p in merged}
         for raw, content in updates.items():
             path, is_dir = _check_name(raw, limits)
             if is_dir:
                 raise OfdFormatError(f"OFD file name {raw[:80]!r} names a folder")
-            existing = folded.setdefault(path.casefold(), path)
+            existing = folded.setdefault(_fold(path), path)
             if existing != path:
                 raise OfdFormatError(f"OFD file {path!r} clashes with {existing!r}")
             merged[path] = bytes(content)
-        return OfdPackage(merged)
+        kept = {p: z for p, z in self._zipped.items() if merged[p] is self._files[p]}
+        return OfdPackage(merged, kept)
 
     def file(self, path: str) -> bytes:
         """The content of ``path``, or an :class:`OfdFormatError` naming the missing file."""
@@ -294,18 +342,53 @@ class OfdPackage(Mapping[str, bytes]):
 
         ``OFD.xml`` first (readers that sniff the first entry find it), then the other files
         in code-point order of their paths; no folder entries, a fixed timestamp and mode,
-        deflate at zlib's default level.
+        UTF-8 names, raw deflate at level 6 (or stored, when deflate would not shrink a file).
+        Written here rather than with :mod:`zipfile`, which cannot take a file compressed
+        before; the tests read the result back with :mod:`zipfile`, ``unzip -t`` and ofdrw.
         """
         order = sorted(self._files, key=lambda p: (p != ROOT_FILE, p))
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in order:
-                info = zipfile.ZipInfo(path, date_time=_FIXED_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.create_system = _UNIX
-                info.external_attr = _REGULAR_FILE_MODE
-                archive.writestr(info, self._files[path])
-        return buffer.getvalue()
+        if len(order) > 0xFFFF:
+            raise OfdLimitExceeded(f"{len(order)} files are too many for a ZIP without ZIP64")
+        out = bytearray()
+        central = bytearray()
+        for path in order:
+            entry = self._zipped.get(path)
+            if entry is None:
+                entry = self._zipped[path] = _zip_entry(self._files[path])
+            name = path.encode("utf-8")
+            offset = len(out)
+            if max(entry.size, len(entry.payload), offset) >= _ZIP_MAX:
+                raise OfdLimitExceeded(f"OFD file {path!r} is too large for a ZIP without ZIP64")
+            fields = (entry.method, _DOS_TIME, _DOS_DATE, entry.crc, len(entry.payload))
+            out += _LOCAL_HEADER.pack(
+                0x04034B50, _VERSION, _UTF8_NAMES, *fields, entry.size, len(name), 0
+            )
+            out += name
+            out += entry.payload
+            central += _CENTRAL_HEADER.pack(
+                0x02014B50,
+                _MADE_BY,
+                _VERSION,
+                _UTF8_NAMES,
+                *fields,
+                entry.size,
+                len(name),
+                0,  # extra field length
+                0,  # comment length
+                0,  # disk number
+                0,  # internal attributes
+                _REGULAR_FILE_MODE,
+                offset,
+            )
+            central += name
+        if len(out) + len(central) >= _ZIP_MAX:
+            raise OfdLimitExceeded("the OFD package is too large for a ZIP without ZIP64")
+        directory_at = len(out)
+        out += central
+        out += _END_OF_CENTRAL_DIRECTORY.pack(
+            0x06054B50, 0, 0, len(order), len(order), len(central), directory_at, 0
+        )
+        return bytes(out)
 
     def __getitem__(self, path: str) -> bytes:
         return self._files[path]

@@ -16,6 +16,7 @@ of the code looks elements up in one namespace (:func:`ofd_tag`) and reads both 
 
 from __future__ import annotations
 
+import copy
 import io
 from dataclasses import dataclass
 
@@ -161,7 +162,18 @@ def sub_element(
 
 
 def xml_bytes(root: etree._Element) -> bytes:
-    """Serialise ``root`` as UTF-8 with an XML declaration; the same tree gives the same bytes."""
+    """Serialise ``root`` as UTF-8 with an XML declaration; the same tree gives the same bytes.
+
+    A tree parsed from the legacy namespace keeps that namespace's declaration, which lxml
+    cannot change in place; it is moved under a root declaring ``ofd:`` as :data:`OFD_NS`
+    (and the unused legacy declaration dropped), so what we write is always standard OFD.
+    """
+    if LEGACY_OFD_NS in root.nsmap.values():
+        fresh = etree.Element(root.tag, root.attrib, nsmap={"ofd": OFD_NS})
+        fresh.text = root.text
+        fresh.extend(copy.deepcopy(element) for element in root)
+        etree.cleanup_namespaces(fresh)
+        root = fresh
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(
         root, encoding="UTF-8", xml_declaration=False
     )

@@ -49,6 +49,17 @@ def test_legacy_namespace_is_renamed_in_every_element() -> None:
     assert [e.tag for e in root.iter()] == [ofd_tag("OFD"), ofd_tag("DocBody"), ofd_tag("DocRoot")]
 
 
+def test_a_legacy_tree_is_written_in_the_standard_namespace() -> None:
+    xml = f'<ofd:OFD xmlns:ofd="{LEGACY_OFD_NS}" V="1"><ofd:DocBody>t</ofd:DocBody></ofd:OFD>'
+    root = parse_xml(xml.encode(), "OFD.xml")
+    written = xml_bytes(root)
+    assert written.endswith(
+        f'<ofd:OFD xmlns:ofd="{OFD_NS}" V="1"><ofd:DocBody>t</ofd:DocBody></ofd:OFD>'.encode()
+    )
+    assert child_text(root, "DocBody") == "t"  # the parsed tree is left as it was
+    assert parse_xml(written, "OFD.xml").nsmap == {"ofd": OFD_NS}
+
+
 def test_elements_in_other_namespaces_are_left_alone() -> None:
     root = parse_xml(b'<OFD xmlns="urn:other"><DocBody/></OFD>', "OFD.xml")
     assert root.tag == "{urn:other}OFD"
