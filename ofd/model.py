@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from ofd.signatures import SignatureEntry
+
 __all__ = [
     "Box",
     "Colour",
@@ -26,7 +28,6 @@ __all__ = [
     "Page",
     "PageObject",
     "PathObject",
-    "SignatureEntry",
     "TextObject",
 ]
 
@@ -129,22 +130,12 @@ class DocInfo:
 
 
 @dataclass(frozen=True)
-class SignatureEntry:
-    """One ``Signature`` listed in ``Signatures.xml`` (what it is, not whether it holds)."""
-
-    id: str
-    type: str
-    """``Seal`` (an electronic seal) or ``Sign`` (a plain signature); ``Seal`` if absent."""
-    base_loc: str
-    """Package path of its ``Signature.xml``."""
-
-
-@dataclass(frozen=True)
 class Document:
     info: DocInfo
     pages: tuple[Page, ...]
     signatures: tuple[SignatureEntry, ...] = ()
-    """Filled by the reader; the writer writes unsigned documents (signing adds them)."""
+    """Filled by the reader (:func:`ofd.signatures.read_signatures`); the writer writes
+    unsigned documents (:func:`ofd.signatures.add_signature` adds them)."""
     warnings: tuple[str, ...] = ()
     """What the reader could not find (a resource file named but absent, an unknown
     template): others' files have such gaps, and a verifier should say so, not crash."""

@@ -39,10 +39,10 @@ from ofd.model import (
     Page,
     PageObject,
     PathObject,
-    SignatureEntry,
     TextObject,
 )
 from ofd.package import DEFAULT_LIMITS, OfdPackage, PackageLimits, resolve_loc
+from ofd.signatures import read_signatures
 from ofd.xml import child, child_text, children, ofd_tag, parse_xml
 
 __all__ = ["DEFAULT_READER_LIMITS", "ReaderLimits", "read_ofd", "read_package"]
@@ -323,24 +323,6 @@ def _doc_info(element: etree._Element | None) -> DocInfo:
     )
 
 
-def _signatures(reader: _Reader, body: etree._Element) -> tuple[SignatureEntry, ...]:
-    listed = child_text(body, "Signatures")
-    if not listed:
-        return ()
-    path = resolve_loc("OFD.xml", listed)
-    root = reader.optional_xml(path, "OFD.xml")
-    if root is None:
-        return ()
-    return tuple(
-        SignatureEntry(
-            id=s.get("ID") or "",
-            type=s.get("Type") or "Seal",
-            base_loc=resolve_loc(path, s.get("BaseLoc") or ""),
-        )
-        for s in children(root, "Signature")
-    )
-
-
 def read_package(package: OfdPackage, limits: ReaderLimits = DEFAULT_READER_LIMITS) -> Document:
     """The first document of an already-opened package (see the module docstring)."""
     root = parse_xml(package.file("OFD.xml"), "OFD.xml")
@@ -378,7 +360,7 @@ def read_package(package: OfdPackage, limits: ReaderLimits = DEFAULT_READER_LIMI
     return Document(
         info=_doc_info(child(body, "DocInfo")),
         pages=pages,
-        signatures=_signatures(reader, body),
+        signatures=read_signatures(package).entries,
         warnings=tuple(reader.warnings),
     )
 

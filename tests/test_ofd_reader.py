@@ -22,7 +22,7 @@ import pytest
 import ofd.reader
 from ofd.errors import OfdFormatError, OfdLimitExceeded
 from ofd.fonts import embed_font
-from ofd.model import Box, DocInfo, Document, Font, ImageObject, Page, SignatureEntry, TextObject
+from ofd.model import Box, DocInfo, Document, Font, ImageObject, Page, TextObject
 from ofd.package import OfdPackage
 from ofd.reader import ReaderLimits, expand_deltas, read_ofd
 from ofd.writer import write_ofd
@@ -55,7 +55,9 @@ def test_e_invoice_reads_with_text_image_template_and_seal() -> None:
     assert [i.image.format for i in images] == ["PNG"] and images[0].image.data[:4] == b"\x89PNG"
     address = next(o for o in page.objects if isinstance(o, TextObject) and "颐和园" in o.text)
     assert address.delta_x[:15] == (3.175,) * 14 + (1.59,)  # "g 14 3.175 1.59" expanded
-    assert document.signatures == (SignatureEntry("1", "Seal", "Doc_0/Signs/Sign_0/Signature.xml"),)
+    assert [(s.id, s.type, s.path) for s in document.signatures] == [
+        ("1", "Seal", "Doc_0/Signs/Sign_0/Signature.xml")
+    ]
 
 
 def test_legacy_namespace_and_a_missing_image_are_read_and_reported() -> None:
