@@ -4,7 +4,10 @@
   embedded, the same metadata as the PDF, and the text where the PDF has it (positions
   compared with poppler's ``pdftotext -bbox`` on the PDF of the same licence);
 * easyofd (an independent OFD library from PyPI, which converts OFD to PDF with reportlab
-  and rasterises it with PyMuPDF) renders our OFD to a PNG with ink where the text is.
+  and rasterises it with PyMuPDF) renders our OFD to a PNG with ink where the text is;
+* sealed with a real SES_Signature (ofd-sign's container, the SES test seal), the licence
+  passes ofdrw's ``ofd_check`` (skipped, saying why, where ../shared/ofdrw is absent) and
+  easyofd shows the seal picture where the template puts the first seal.
 """
 
 from __future__ import annotations
@@ -17,10 +20,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from ses_fixtures import sm2
+from test_ofd_signatures import PROVIDER
+from test_ofd_signatures_ses import OFD_CHECK, SesSigner, needs_ofd_check
 
 from ofd.model import PathObject, TextObject
+from ofd.package import OfdPackage
 from ofd.reader import read_ofd
+from ofd.signatures import StampPlacement, add_signature
 from sealsvc.errors import InvalidInput
 from sealsvc.licences import (
     LicencePage,
@@ -37,6 +47,7 @@ TEMPLATES = ["admin_permit_decision", "business_licence", "construction_permit",
              "real_estate_certificate"]  # fmt: skip
 ISSUED = datetime(2024, 3, 15, 2, 30, tzinfo=UTC)
 NUMBER = "YYZZ2024031512345678"
+PAGE = "Doc_0/Pages/Page_0/Content.xml"
 METADATA = (("证照名称", "营业执照"), ("证照编号", NUMBER), ("证照有效期", "长期"))
 
 
@@ -138,20 +149,16 @@ def _ink(image: Image.Image, box: tuple[float, float, float, float], page_mm: fl
     return sum(region.histogram()[:128])
 
 
-def test_easyofd_renders_our_licence_with_its_text(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    easyofd = pytest.importorskip("easyofd.ofd")
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
+def _easyofd(data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Image.Image:
+    """easyofd's PNG of the first page of ``data``.
 
-    data, _ = _licence("business_licence")
-    document = read_ofd(data)
-    texts = [o for o in document.pages[0].objects if isinstance(o, TextObject)]
+    easyofd sets every character in a font it calls 宋体 and registers embedded fonts under
+    their file names instead; so we hand it our embedded song subset under that name: the
+    glyphs it draws come from the OFD file, none from the machine's fonts.
+    """
+    easyofd = pytest.importorskip("easyofd.ofd")
+    texts = [o for o in read_ofd(data).pages[0].objects if isinstance(o, TextObject)]
     song = next(t.font for t in texts if t.font.family == "AR PL UMing CN")
-    # easyofd sets every character in a font it calls 宋体 and registers embedded fonts
-    # under their file names instead; so we hand it our embedded subset under that name:
-    # the glyphs it draws come from the OFD file, none from the machine's fonts.
     font_file = tmp_path / "song.ttf"
     font_file.write_bytes(song.data)
     pdfmetrics.registerFont(TTFont("宋体", str(font_file)))
@@ -159,9 +166,84 @@ def test_easyofd_renders_our_licence_with_its_text(
     reader = easyofd.OFD()
     reader.read(data, fmt="binary")
     (image,) = reader.to_jpg()
+    return image
+
+
+def test_easyofd_renders_our_licence_with_its_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, _ = _licence("business_licence")
+    image = _easyofd(data, tmp_path, monkeypatch)
     image.save(tmp_path / "easyofd.png")
     assert image.width / image.height == pytest.approx(297 / 210, rel=0.01)
+    texts = [o for o in read_ofd(data).pages[0].objects if isinstance(o, TextObject)]
     name = next(t for t in texts if t.text.startswith("郑州中原智链"))
     assert _ink(image, astuple(name.boundary), 297) > 500, "company name not drawn"
     empty = (170, 135, 20, 15)  # between 住所 and 登记机关: nothing is printed there
     assert _ink(image, empty, 297) == 0
+
+
+def _stamp_box(template_name: str) -> tuple[float, float, float, float]:
+    """The template's first seal spot (centre, mm from lower left) as an OFD boundary."""
+    spec = load_template(template_name).spec
+    spot = spec.seals[0]
+    half = spot.size_mm / 2
+    return (spot.x_mm - half, spec.page.height_mm - spot.y_mm - half, spot.size_mm, spot.size_mm)
+
+
+def _red(image: Image.Image, box: tuple[float, float, float, float], page_mm: float) -> int:
+    """Seal-red pixels inside ``box`` (mm from the upper left)."""
+    scale = image.width / page_mm
+    x, y, w, h = (round(v * scale) for v in box)
+    red, green, blue = image.convert("RGB").crop((x, y, x + w, y + h)).split()
+    mask = ImageChops.multiply(
+        ImageChops.multiply(
+            red.point(lambda v: 255 if v > 150 else 0), green.point(lambda v: 255 if v < 100 else 0)
+        ),
+        blue.point(lambda v: 255 if v < 100 else 0),
+    )
+    return mask.histogram()[255]
+
+
+@pytest.mark.slow
+@needs_ofd_check
+def test_sealed_licence_ofd_passes_ofd_check_and_easyofd_shows_the_stamp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our licence OFD sealed with a real SES_Signature (ofd-sign's add_signature and the
+    SES test seal): ofdrw's validator PASSes it and FAILs a copy with one byte of the page
+    changed; easyofd draws the seal picture from SignedValue.dat in the template's spot."""
+    data, _ = _licence("business_licence")
+    box = _stamp_box("business_licence")
+    signer = SesSigner()
+    sealed = add_signature(
+        OfdPackage.read(data),
+        signer,
+        provider=PROVIDER,
+        signature_time=sm2().valid_at,
+        stamps=[StampPlacement(0, box)],
+        seal=signer.seal,
+    )
+    page = bytearray(sealed[PAGE])
+    page[page.index(b"\xe9\x83\x91")] ^= 0x01  # the first 郑 of the page, one bit
+    tampered = sealed.with_files({PAGE: bytes(page)})
+    (tmp_path / "sealed.ofd").write_bytes(sealed.to_bytes())
+    (tmp_path / "tampered.ofd").write_bytes(tampered.to_bytes())
+    run = subprocess.run(
+        [str(OFD_CHECK), str(tmp_path / "sealed.ofd"), str(tmp_path / "tampered.ofd")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    lines = run.stdout.splitlines()
+    assert any(line.startswith(f"PASS {tmp_path / 'sealed.ofd'}") for line in lines), run.stdout
+    assert any(line.startswith(f"FAIL {tmp_path / 'tampered.ofd'}") for line in lines), run.stdout
+
+    unsealed = _easyofd(data, tmp_path, monkeypatch)
+    sealed_image = _easyofd(sealed.to_bytes(), tmp_path, monkeypatch)
+    sealed_image.save(tmp_path / "easyofd-sealed.png")
+    assert _red(unsealed, box, 297) < 50
+    assert _red(sealed_image, box, 297) > 2000, "no seal picture in the stamp's spot"
+    name = next(
+        o for o in read_ofd(data).pages[0].objects
+        if isinstance(o, TextObject) and o.text.startswith("郑州中原智链")
+    )  # fmt: skip
+    assert _ink(sealed_image, astuple(name.boundary), 297) > 500, "text and stamp, both"
