@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -88,14 +89,22 @@ class TextRun:
     """The baseline."""
     face: str
     """``song`` or ``hei``: a key of :func:`faces`."""
+    font_name: str
+    """The face's name in reportlab's font registry, where its metrics are."""
     size: float
     """Font size in points."""
     char_space: float
     """Extra space after each character (PDF ``Tc``), points."""
     colour: str
-    advances: tuple[float, ...]
-    """Distance from each character's origin to the next one's, ``char_space`` included:
-    what OFD's ``DeltaX`` lists and what a PDF viewer derives from the font's widths."""
+
+    @cached_property
+    def advances(self) -> tuple[float, ...]:
+        """Distance from each character's origin to the next one's, ``char_space`` included:
+        what OFD's ``DeltaX`` lists and what a PDF viewer derives from the font's widths.
+        Computed when asked (the PDF backend never asks: the viewer does it)."""
+        return tuple(
+            stringWidth(ch, self.font_name, self.size) + self.char_space for ch in self.text
+        )
 
     @property
     def width(self) -> float:
@@ -254,8 +263,7 @@ class _Layout:
             x -= width / 2
         elif align == "right":
             x -= width
-        advances = tuple(stringWidth(ch, name, size) + char_space for ch in text)
-        self.marks.append(TextRun(text, x, y, face, size, char_space, colour, advances))
+        self.marks.append(TextRun(text, x, y, face, name, size, char_space, colour))
 
     def field(self, element: FieldElement, label: str, value: str) -> None:
         if element.label is not None:

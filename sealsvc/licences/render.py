@@ -37,7 +37,7 @@ def _paint(canvas: Canvas, layout: PageLayout) -> None:
     for mark in layout.marks:
         if isinstance(mark, TextRun):
             obj = canvas.beginText(mark.x, mark.y)
-            obj.setFont(layout.faces[mark.face].name, mark.size)
+            obj.setFont(mark.font_name, mark.size)
             obj.setCharSpace(mark.char_space)
             obj.setFillColor(HexColor(mark.colour))
             obj.textOut(mark.text)
