@@ -85,10 +85,12 @@ class _Source:
         source = self.glyf.glyphs[name]  # as stored: [] would decompile it
         data = source.data if hasattr(source, "data") else source.compile(self.glyf, False)
         glyph = Glyph(data)
-        if glyph.isComposite() or self.hinted:
+        if glyph.isComposite():
             glyph.expand(self.glyf)  # components by name, renumbered in the subset
             if self.hinted:
                 glyph.removeHinting()
+        elif self.hinted:
+            glyph.trim(remove_hinting=True)  # on the bytes: no decompiling the outline
         return glyph
 
     def _subset(self, characters: str) -> bytes:
