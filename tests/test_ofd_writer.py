@@ -12,6 +12,8 @@ from datetime import date
 
 import pytest
 from fontTools.ttLib import TTFont
+from fontTools.ttLib.tables._g_l_y_f import Glyph
+from fontTools.ttLib.tables.ttProgram import Program
 from PIL import Image, ImageFont
 from reportlab.pdfbase.ttfonts import TTFont as RlFont
 
@@ -189,3 +191,37 @@ def test_numbers_are_printed_compactly_and_never_as_minus_zero() -> None:
     assert rect_path(0, 0, 2, 1.5) == "M 0 0 L 2 0 L 2 1.5 L 0 1.5 C"
     circle = circle_path(10, 10, 5).split()
     assert circle[:3] == ["M", "15", "10"] and circle.count("B") == 4 and circle[-1] == "C"
+
+
+def test_fonttools_internals_the_font_subsets_rely_on() -> None:
+    """ofd/fonts.py reaches past fontTools' public surface in three places (pinned here the
+    way tests/test_private_apis.py pins the other libraries): a lazily loaded ``glyf``
+    table keeps compact glyphs (raw ``data``) in ``.glyphs``; ``Glyph.trim`` strips hinting
+    from those bytes; and a ``glyf`` table given ``.glyphs``/``.glyphOrder`` directly
+    compiles compact glyphs as their bytes when ``recalcBBoxes`` is off."""
+    path, index = DEFAULT_FONTS[1]  # WenQuanYi Zen Hei: has a cvt table, so is trimmed
+    source = TTFont(path, fontNumber=index, lazy=True)
+    name = source.getBestCmap()[ord("营")]
+    compact = source["glyf"].glyphs[name]
+    assert isinstance(compact.data, bytes) and not hasattr(compact, "coordinates")
+
+    def instructions(data: bytes) -> int:
+        at = 10 + 2 * int.from_bytes(data[:2], "big", signed=True)
+        return int.from_bytes(data[at : at + 2], "big")
+
+    expanded = Glyph(compact.data)
+    expanded.expand(source["glyf"])
+    expanded.program = Program()
+    expanded.program.fromBytecode(b"\xb0\x00")  # PUSHB[0] 0: a hinted glyph
+    hinted = Glyph(expanded.compile(source["glyf"], False))
+    assert instructions(hinted.data) == 2
+    hinted.trim(remove_hinting=True)
+    assert instructions(hinted.data) == 0
+    assert not hasattr(hinted, "coordinates"), "trimmed without decompiling"
+
+    trimmed = Glyph(compact.data)
+    trimmed.trim(remove_hinting=True)
+    parsed = TTFont(io.BytesIO(embed_font(path, index, "营").data))
+    ours = parsed["glyf"].glyphs[parsed.getBestCmap()[ord("营")]]
+    padding = len(ours.data) - len(trimmed.data)  # glyf pads each glyph to 2 or 4 bytes
+    assert ours.data[: len(trimmed.data)] == trimmed.data and 0 <= padding < 4, "bytes as they are"
