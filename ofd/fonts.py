@@ -19,6 +19,7 @@ assembled from it with fontTools' ``FontBuilder`` — about 10 ms.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from functools import lru_cache
 
@@ -62,6 +63,7 @@ class _Source:
             self.hhea = self.font["hhea"]
             self.os2 = self.font["OS/2"]
             self.maxp = self.font["maxp"]
+            self.font.getGlyphOrder()  # read now, with everything else: see _source
             names = self.font["name"]
         except (OSError, TTLibError, KeyError, ValueError, AssertionError) as exc:
             if isinstance(exc, FontFileError):
@@ -154,7 +156,10 @@ class _Source:
 
 
 @lru_cache(maxsize=16)
-def _source(path: str, index: int) -> _Source:
+def _source(path: str, index: int, pid: int) -> _Source:
+    """One :class:`_Source` per font and process. A lazily loaded TTFont reads from its
+    open file; a worker forked from a process that had opened it would share that file's
+    offset with its siblings, so each process (``pid``) opens its own."""
     return _Source(path, index)
 
 
@@ -165,6 +170,6 @@ def embed_font(path: str, index: int, text: str) -> Font:
     as they would with the whole font); callers that care check coverage first, as the
     licence layout does.
     """
-    source = _source(path, index)
+    source = _source(path, index, os.getpid())
     data = source.subset("".join(sorted(set(text))))
     return Font(name=source.full_name, family=source.family, data=data)
