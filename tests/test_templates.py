@@ -28,7 +28,7 @@ from sealsvc.licences import (
     render_licence,
     verification_url,
 )
-from sealsvc.licences.render import wrap_text
+from sealsvc.licences.layout import wrap_text
 from sealsvc.licences.templates import BUNDLED_TEMPLATES, gb32100_check_char, masked
 
 TEMPLATES = ["admin_permit_decision", "business_licence", "construction_permit",

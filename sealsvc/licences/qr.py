@@ -8,8 +8,9 @@ the stored record, which tells whether the paper or screen in front of the user 
 the data the service issued, and which version it is (a re-issue changes the version and
 so the hash, even if the data did not change). The file itself is protected by the seals.
 
-The code is painted as vector squares (one rectangle per run of dark modules), which keeps
-it sharp at any zoom and makes the rendering byte-for-byte reproducible.
+The code is painted as vector squares (one rectangle per run of dark modules, laid out by
+:mod:`sealsvc.licences.layout`), which keeps it sharp at any zoom and makes the rendering
+byte-for-byte reproducible.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from urllib.parse import quote
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
-from reportlab.pdfgen.canvas import Canvas
 
-__all__ = ["QUIET_ZONE", "QrCode", "data_hash", "draw_qr", "verification_url"]
+__all__ = ["QUIET_ZONE", "QrCode", "data_hash", "verification_url"]
 
 QUIET_ZONE = 4
 """Light modules around the symbol (ISO/IEC 18004 asks for 4)."""
@@ -65,32 +65,3 @@ class QrCode:
         code.add_data(text.encode("utf-8"))
         code.make(fit=True)
         return cls(text, tuple(tuple(row) for row in code.get_matrix()))
-
-
-def draw_qr(canvas: Canvas, code: QrCode, center_x: float, center_y: float, size: float) -> None:
-    """Draw ``code`` ``size`` points square, quiet zone included."""
-    matrix = code.modules
-    modules = len(matrix) + 2 * QUIET_ZONE
-    unit = size / modules
-    left = center_x - size / 2
-    top = center_y + size / 2
-    canvas.saveState()
-    try:
-        canvas.setFillColorRGB(1, 1, 1)
-        canvas.rect(left, top - size, size, size, stroke=0, fill=1)
-        canvas.setFillColorRGB(0, 0, 0)
-        path = canvas.beginPath()
-        for row_index, row in enumerate(matrix):
-            y = top - (row_index + QUIET_ZONE + 1) * unit
-            column = 0
-            while column < len(row):
-                if not row[column]:
-                    column += 1
-                    continue
-                start = column
-                while column < len(row) and row[column]:
-                    column += 1
-                path.rect(left + (start + QUIET_ZONE) * unit, y, (column - start) * unit, unit)
-        canvas.drawPath(path, stroke=0, fill=1)
-    finally:
-        canvas.restoreState()
