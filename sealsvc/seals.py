@@ -75,7 +75,8 @@ from pki.certificates import Profile, build_name
 from pki.crl import REASONS
 from pki.errors import KeyStoreError
 from pki.fsutil import remove_stale_temporaries
-from sealsvc import audit, departments
+from pki.ses import SealPicture
+from sealsvc import audit, departments, ses_seals
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealNotUsable
 from sealsvc.models import (
     Certificate,
@@ -85,6 +86,8 @@ from sealsvc.models import (
     Seal,
     SealAlgorithm,
     SealStatus,
+    SesSeal,
+    SesSealReason,
     utcnow,
 )
 from sealsvc.sealimage import (
@@ -108,6 +111,7 @@ __all__ = [
     "SealSigningMaterial",
     "SealView",
     "appearance",
+    "backfill_ses_seals",
     "effective_status",
     "get",
     "hierarchy_of",
@@ -668,6 +672,25 @@ class _Change:
             seal_code=seal.code,
         )
 
+    def make_ses_seal(self, seal: Seal, reason: SesSealReason) -> None:
+        """An SM2 seal's new GB/T 38540 ``SESeal`` over its current certificate and image,
+        in this transaction (:mod:`sealsvc.ses_seals`); nothing for other algorithms."""
+        if SealAlgorithm(seal.algorithm) is not SealAlgorithm.SM2:
+            return
+        source = appearance(seal)
+        side_mm = _design(source).diameter_mm if source.image_png is None else _STAMP_DIAMETER_MM
+        ses_seals.make(
+            self.session,
+            self.context.ca,
+            seal=seal,
+            name=_common_name(seal.text, seal.kind),
+            picture=SealPicture("png", seal_png(source), round(side_mm), round(side_mm)),
+            now=self.now,
+            actor=self.actor,
+            reason=reason,
+            created_keys=self.new_keys,
+        )
+
     def publish_crl(self, seal: Seal) -> None:
         """The issuing CA's next CRL, in this transaction (the files follow the commit)."""
         self.context.ca.publish_crl(
@@ -840,6 +863,7 @@ def _issue_once(
         certificate = change.issue_certificate(seal, department, key_id, validity)
         seal.current_certificate = certificate
         seal.valid_until = certificate.not_after
+        change.make_ses_seal(seal, SesSealReason.ISSUE)
         change.record(
             seal,
             "seal.issue",
@@ -1006,6 +1030,7 @@ def rotate(
         old_key = seal.key_id
         compromised = _revocable(seal, old, change.now, key_id=old_key)
         _supersede(change, seal, old, new)
+        change.make_ses_seal(seal, SesSealReason.ROTATE)
         revoked: list[str] = []
         if revoke_old is not None:
             revoked = _revoke_certificates(change, seal, compromised, revoke_old)
@@ -1041,6 +1066,7 @@ def renew(
         _refuse(seal, status, "renew", (SealStatus.ACTIVE,))
         new = change.issue_certificate(seal, seal.department, seal.key_id, validity)
         _supersede(change, seal, old, new)
+        change.make_ses_seal(seal, SesSealReason.RENEW)
         change.record(
             seal,
             "seal.renew",
@@ -1072,11 +1098,36 @@ def _set_image(context: ServiceContext, code: str, image: bytes | None, actor: s
         seal.image_png = image
         source = ImageSource.GENERATED if image is None else ImageSource.UPLOADED
         seal.image_source = source.value
+        change.make_ses_seal(seal, SesSealReason.IMAGE)
         details: dict[str, Any] = {"source": source.value}
         if image is not None:
             details["png_bytes"] = len(image)
         change.record(seal, "seal.image", **details)
         return _view_after(change, seal)
+
+
+def backfill_ses_seals(context: ServiceContext, *, actor: str) -> list[str]:
+    """Make the ``SESeal`` of every SM2 seal that has none (issued before revision 0004);
+    return their codes. Revoked seals get none: they can never seal again. One transaction
+    per seal, audited as ``ses.make`` with reason ``backfill``; running it again does
+    nothing."""
+    with context.database.session(read_only=True) as session:
+        codes = list(
+            session.scalars(
+                select(Seal.code)
+                .where(
+                    Seal.algorithm == SealAlgorithm.SM2.value,
+                    Seal.status != SealStatus.REVOKED.value,
+                    ~select(SesSeal.id).where(SesSeal.seal_id == Seal.id).exists(),
+                )
+                .order_by(Seal.code)
+            )
+        )
+    for code in codes:
+        with _change(context, actor=actor, now=None) as change:
+            seal, _current, _status = _load(change, code)
+            change.make_ses_seal(seal, SesSealReason.BACKFILL)
+    return codes
 
 
 # --- key store hygiene ----------------------------------------------------------------------
