@@ -22,6 +22,7 @@ from pki_fixtures import Hierarchy, build_hierarchy, issue_leaf
 
 from pki import ses
 from pki.algorithms import SigningKey
+from pki.asn1 import ses as asn1
 from pki.certificates import Profile
 from pki.sm2 import sm3
 from pki.tsa import TimeStampAuthority
@@ -39,6 +40,7 @@ __all__ = [
     "sample_signatures",
     "seal_png",
     "sm2",
+    "swap_seal",
     "timestamper",
 ]
 
@@ -109,6 +111,29 @@ def make_signature(seal: bytes | None = None, **overrides: object) -> bytes:
     }
     arguments.update(overrides)
     return ses.sign_ses(**arguments)
+
+
+def swap_seal(signature: bytes, seal: bytes) -> bytes:
+    """``signature`` (v4) with ``seal`` in place of its own, every other byte as it was —
+    including the signer's signature value, which no longer covers what it claims to."""
+    original = asn1.SESSignature.load(signature)
+    to_sign = original["to_sign"]
+    return asn1.SESSignature(
+        {
+            "to_sign": asn1.TBSSign(
+                {
+                    "version": to_sign["version"],
+                    "eseal": asn1.SESeal.load(seal),
+                    "time_info": to_sign["time_info"],
+                    "data_hash": to_sign["data_hash"],
+                    "property_info": to_sign["property_info"],
+                }
+            ),
+            "cert": original["cert"],
+            "signature_alg_id": original["signature_alg_id"],
+            "signature": original["signature"],
+        }
+    ).dump()
 
 
 @functools.cache

@@ -16,6 +16,7 @@ from ses_fixtures import (
     maker,
     seal_png,
     sm2,
+    swap_seal,
     timestamper,
 )
 
@@ -95,6 +96,7 @@ def test_a_time_stamped_signature_uses_the_tokens_time_for_validity() -> None:
     assert check.ok, check.failures
     assert check[ses.Layer.TIME_STAMP].passed
     assert check.time_stamped
+    assert check.time_stamp_certificate == hierarchy.tsa.dump()  # for the engine to validate
     assert check.signing_time == hierarchy.valid_at + timedelta(minutes=1)
 
 
@@ -210,6 +212,14 @@ def test_other_versions_and_ids_are_unsupported_not_crashes(variant: dict, messa
     der = _header_variant(make_seal(), **variant)
     with pytest.raises(ses.UnsupportedSesVersion, match=message):
         ses.parse_seal(der)
+
+
+def test_a_signature_around_a_v5_seal_is_unsupported() -> None:
+    seal = _header_variant(make_seal(), version=5)
+    with pytest.raises(ses.UnsupportedSesVersion, match="unsupported SES version 5"):
+        ses.parse_signature(swap_seal(make_signature(), seal))
+    with pytest.raises(ses.UnsupportedSesVersion):
+        make_signature(seal)
 
 
 @pytest.mark.parametrize("count", [0, 1, 3, 6])

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pki_fixtures import SM2_DISTID, openssl
-from ses_fixtures import make_signature, sample_signatures, timestamper
+from pki_fixtures import SM2_DISTID, gmssl_verify, openssl
+from ses_fixtures import make_signature, maker, sample_signatures, sm2, timestamper
 
 from pki import ses
 
@@ -211,3 +211,16 @@ def test_openssl_verifies_the_v4_samples_layers_as_asn1parse_finds_them(
     for name in ("maker", "signer"):
         assert ours[name].message.read_bytes() == layers[name].message.read_bytes()
         assert ours[name].signature.read_bytes() == layers[name].signature.read_bytes()
+
+
+def test_gmssl_also_verifies_both_layers_of_our_signature() -> None:
+    """A second independent SM2 implementation (pure-Python gmssl), over our extraction."""
+    signature = ses.parse_signature(_ours())
+    hierarchy = sm2()
+    assert gmssl_verify(
+        maker().certificate.public_key, signature.seal.signed_bytes, signature.seal.signature
+    )
+    assert gmssl_verify(hierarchy.seal.public_key, signature.signed_bytes, signature.signature)
+    assert not gmssl_verify(
+        hierarchy.seal.public_key, signature.signed_bytes + b"\x00", signature.signature
+    )
