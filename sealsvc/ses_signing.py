@@ -112,7 +112,9 @@ def _sign(
         ses_seal = ses_seals.current(session, code)
         ses_der, ses_sha256 = ses_seal.der, ses_seal.sha256
         bound = ses_seal.certificate.der
-    if bound != material.certificate_der:  # cannot happen: both change in one transaction
+    if bound != material.certificate_der:
+        # Both change in one transaction, but on PostgreSQL (READ COMMITTED) a rotation may
+        # commit between the two reads above: never sign with a seal object for another key.
         raise Conflict(f"seal {material.seal_code} changed while signing; try again")
     timestamper = None
     if timestamp:

@@ -258,6 +258,7 @@ def test_backfill_command(sqlite_seal_context: ServiceContext, sealctl: Sealctl)
     code = _issue(sqlite_seal_context)
     with sqlite_seal_context.database.session() as session:
         session.execute(delete(SesSeal))
+    assert "run `sealctl seal ses-backfill`" in sealctl("seal", "show", code).stdout
     assert json.loads(sealctl("seal", "ses-backfill", "--json").stdout) == {"made": [code]}
     assert "made 0 SESeal(s)" in sealctl("seal", "ses-backfill").stdout
 

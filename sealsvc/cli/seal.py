@@ -204,7 +204,9 @@ def show_command(ctx: typer.Context, code: CodeArgument, json_output: JsonOption
         f"{_validity(view)}, image {view.image_source}",
         highlight=False,
     )
-    if ses is not None:
+    if ses is None and view.algorithm == SealAlgorithm.SM2 and view.status != SealStatus.REVOKED:
+        console.print("no SESeal yet: run `sealctl seal ses-backfill`", highlight=False)
+    elif ses is not None:
         console.print(
             f"SESeal v{ses.version}: esID {ses.es_id}, name {ses.name}, type {ses.type}, "
             f"valid {ses.valid_start:%Y-%m-%d %H:%M:%S}Z to {ses.valid_end:%Y-%m-%d %H:%M:%S}Z, "

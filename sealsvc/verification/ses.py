@@ -32,6 +32,7 @@ Order of the checks (the first failing one decides):
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -481,10 +482,18 @@ class SesVerifier:
 
     def __init__(self, context: ServiceContext, trust: TrustServices | None = None) -> None:
         self._context = context
-        self._anchors = service_anchors(context.settings.ca_dir)
+        self._anchors: TrustAnchors | None = None
+        self._lock = threading.Lock()
         self._fetcher = (trust or TrustServices(context)).local_fetcher()
         self._lookup = database_lookup(context.database)
         self._ses_lookup = database_ses_lookup(context.database)
+
+    def anchors(self) -> TrustAnchors:
+        """Read once; re-read while still empty (a service started before its first CA)."""
+        with self._lock:
+            if self._anchors is None or not self._anchors.certificates:
+                self._anchors = service_anchors(self._context.settings.ca_dir)
+            return self._anchors
 
     def _intermediates(self) -> list[x509.Certificate]:
         with self._context.database.session(read_only=True) as session:
@@ -501,7 +510,7 @@ class SesVerifier:
         return verify_ses(
             der,
             data,
-            trust=self._anchors,
+            trust=self.anchors(),
             intermediates=self._intermediates(),
             registry_lookup=self._lookup,
             ses_lookup=self._ses_lookup,
