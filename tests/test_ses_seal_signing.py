@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import core, x509
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
 from ses_fixtures import sample_signatures
 from sqlalchemy import select
@@ -326,6 +327,78 @@ def test_rsa_and_unknown_seals_are_refused(context: ServiceContext) -> None:
     assert refused["refusal"] == "no-ses-seal"
     with pytest.raises(NotFound):
         _sign(context, "41010099999999")
+
+
+def _v1_signature(context: ServiceContext, code: str) -> bytes:
+    """A GM/T 0031-2014 (v1) signature over :data:`XML` with the seal's key and a v1 seal
+    our maker signs, built from the v1 declarations (sealsvc itself makes v4 only)."""
+    with context.database.session(read_only=True) as session:
+        seal_row = seals.get(session, code)
+        certificate, key_id = seal_row.current_certificate.der, seal_row.key_id
+        maker = context.ca.seal_maker(session)
+        maker_der, maker_key = maker.der, context.ca.signer(maker)
+        current = ses.parse_seal(ses_seals.current(session, code).der)
+    sm2_sm3 = core.ObjectIdentifier("1.2.156.10197.1.501")
+    info = asn1.SESSealInfoV1(
+        {
+            "header": {"id": "ES", "version": 1, "vid": "sealsvc"},
+            "es_id": code,
+            "property": {
+                "type": current.seal_type,
+                "name": current.name,
+                "cert_list": [core.Any.load(core.OctetString(certificate).dump())],
+                "create_date": x509.Time(name="utc_time", value=current.created),
+                "valid_start": x509.Time(name="utc_time", value=current.valid_start),
+                "valid_end": x509.Time(name="utc_time", value=current.valid_end),
+            },
+            "picture": {"type": "png", "data": current.picture.data, "width": 42, "height": 42},
+        }
+    )
+    signed_part = asn1.SealSignedPartV1(
+        {"seal_info": info, "cert": maker_der, "signature_algorithm": sm2_sm3}
+    )
+    seal = asn1.SESealV1(
+        {
+            "eseal_info": info,
+            "sign_info": {
+                "cert": maker_der,
+                "signature_algorithm": sm2_sm3,
+                "sign_data": maker_key.sign(signed_part.dump(), SignatureScheme.SM2_SM3),
+            },
+        }
+    )
+    when = now_utc().strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    tbs = asn1.TBSSignV1(
+        {
+            "version": 1,
+            "eseal": seal,
+            "time_info": {"bits": when},
+            "data_hash": {"bits": sm3(XML)},
+            "property_info": PATH,
+            "cert": certificate,
+            "signature_algorithm": sm2_sm3,
+        }
+    )
+    value = context.keystore.signer(key_id).sign(tbs.dump(), SignatureScheme.SM2_SM3)
+    return asn1.SESSignatureV1({"to_sign": tbs, "signature": value}).dump()
+
+
+def test_a_v1_signature_goes_through_the_same_checks(context: ServiceContext) -> None:
+    code = _issue(context)
+    der = _v1_signature(context, code)
+    verified = _verify(context, der)
+    assert verified.version == 1 and verified.es_id == code
+    assert verified.passed, verified.to_dict()
+    assert verified.report.chain.trusted and verified.maker_chain.trusted
+    assert verified.report.revocation.status == "good"
+    # not a seal object our registry holds: said, not silently trusted as one of ours
+    assert not verified.seal_registry.known_object
+    assert any("did not make this seal object" in w for w in verified.report.warnings)
+    tampered = _verify(context, der.replace(sm3(XML), bytes(32), 1))
+    assert tampered.report.sub_indication is AdESFailure.SIG_CRYPTO_FAILURE
+    seals.revoke(context, code, reason="key_compromise", actor=ACTOR)
+    revoked = _verify(context, der, later=True)
+    assert revoked.report.sub_indication is AdESIndeterminate.REVOKED_NO_POE
 
 
 EXPECTED_SAMPLES = {
