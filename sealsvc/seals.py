@@ -30,6 +30,10 @@ Lifecycle (stored status; a seal whose current certificate has passed ``notAfter
               │  └─ renew: new certificate for the same key, old one superseded
               └─ revoke (from active, suspended or expired) → revoked, for ever
 
+An SM2 seal's GB/T 38540 seal object (``SESeal``, :mod:`sealsvc.ses_seals`) binds its
+current certificate and image: issue, rotate, renew and image changes make a new one in
+the same transaction; suspend and revoke leave it, verification asks the registry.
+
 A plain rotation (routine key change) leaves the old certificate superseded, not revoked:
 documents sealed before it stay valid. A rotation for a suspected compromise
 (``revoke_old``) revokes the old key's certificates in the same transaction. Revoking a

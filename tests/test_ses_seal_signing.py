@@ -110,6 +110,20 @@ def test_our_signature_verifies_total_passed(context: ServiceContext) -> None:
     assert verified.to_dict()["indication"] == "TOTAL_PASSED"
 
 
+def test_sign_and_verify_on_both_backends(seal_context: ServiceContext) -> None:
+    """The registry reads and the audit transaction on SQLite and on PostgreSQL."""
+    with seal_context.database.session(read_only=True) as session:
+        seal_context.ca.export_files(session)
+    code = _issue(seal_context)
+    der = _sign(seal_context, code)
+    assert _verify(seal_context, der).passed
+    seals.rotate(seal_context, code, actor=ACTOR)
+    assert _verify(seal_context, der).passed  # the superseded key's signature stays valid
+    rotated = ses.parse_signature(_sign(seal_context, code))
+    assert rotated.seal.der != ses.parse_signature(der).seal.der
+    assert len(_entries(seal_context, code, "seal.use")) == 2
+
+
 def test_without_a_time_stamp_it_verifies_too(context: ServiceContext) -> None:
     code = _issue(context)
     verified = _verify(context, _sign(context, code, timestamp=False))
