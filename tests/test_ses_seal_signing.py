@@ -22,6 +22,7 @@ from test_ses_openssl import layers_by_asn1parse, layers_by_our_parser, openssl_
 from pki import ses
 from pki.algorithms import SignatureScheme
 from pki.asn1 import ses as asn1
+from pki.certificates import load_certificate
 from pki.clock import now_utc
 from pki.sm2 import sm3
 from sealsvc import seals, ses_seals, ses_signing
@@ -294,6 +295,42 @@ def test_a_signer_outside_the_cert_list_and_outside_the_validity(context: Servic
     assert "有效期" in verified.report.sentence
     # our maker made them, but not for the registry: warned, never silently trusted
     assert verified.seal_registry is not None and not verified.seal_registry.known_object
+
+
+def test_a_seal_holder_cannot_act_as_seal_maker(context: ServiceContext) -> None:
+    """A seal's key signs a seal object of its own naming another seal: the certificate
+    chains to our root, but it is no seal-maker certificate."""
+    mine, theirs = _issue(context), _issue(context)
+    with context.database.session(read_only=True) as session:
+        row = seals.get(session, mine)
+        certificate, key = row.current_certificate.der, context.keystore.signer(row.key_id)
+        name = ses.parse_seal(ses_seals.current(session, theirs).der).name
+    forged = ses.make_seal(
+        es_id=theirs,
+        seal_type=1,
+        name=name,
+        signer_certificates=[certificate],
+        created=now_utc(),
+        valid_start=now_utc() - timedelta(minutes=1),
+        valid_end=now_utc() + timedelta(days=1),
+        picture=ses.SealPicture("png", b"\x89PNG\r\n\x1a\n", 42, 42),
+        maker_certificate=certificate,
+        maker=key,
+    )
+    der = _thief_sign(context, mine, forged)
+    verified = _verify(context, der)
+    assert all(r.status is not ses.LayerStatus.FAILED for r in verified.layers)
+    assert verified.maker_chain.trusted
+    assert verified.report.sub_indication is AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE
+    assert "seal-maker" in verified.report.message and "制章者" in verified.report.sentence
+    # it is the maker policy that stops it: without one, every other check passes
+    anchors = service_anchors(context.settings.ca_dir)
+    with context.database.session(read_only=True) as session:
+        issuing = seals.get(session, mine).current_certificate.issuer.der
+    unguarded = verify_ses(
+        der, XML, trust=anchors, intermediates=[load_certificate(issuing)], now=now_utc()
+    )
+    assert unguarded.report.sub_indication is AdESIndeterminate.TRY_LATER  # no CRL/OCSP given
 
 
 def test_a_revoked_seal(context: ServiceContext) -> None:

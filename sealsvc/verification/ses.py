@@ -43,7 +43,7 @@ from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndi
 from sqlalchemy import select
 
 from pki import algorithms
-from pki.certificates import load_certificate
+from pki.certificates import POLICY_SEAL_MAKER, load_certificate
 from pki.chain import ChainFailure
 from pki.clock import now_utc
 from pki.errors import PkiError
@@ -60,6 +60,7 @@ from sealsvc.verification.report import (
     RegistryMatch,
     RevocationCheck,
     SignatureReport,
+    TimestampCheck,
     indication_name,
 )
 from sealsvc.verification.revocation import EvidencePool, Outcome, RevocationFetcher
@@ -237,7 +238,7 @@ class _Run:
     claimed: datetime | None = None
     best_time: datetime | None = None
     registry: RegistryMatch | None = None
-    timestamp: Any = None
+    timestamp: TimestampCheck | None = None
     chain: ChainCheck | None = None
     revocation: RevocationCheck | None = None
     maker: CertificateInfo | None = None
@@ -297,13 +298,16 @@ def verify_ses(
     ses_lookup: SesRegistryLookup | None = None,
     now: datetime | None = None,
     fetcher: RevocationFetcher | None = None,
+    maker_policy: str | None = None,
 ) -> SesVerification:
     """Verify the ``SES_Signature`` ``der`` over ``data`` (e.g. the raw ``Signature.xml``
     bytes); never raises for bad input.
 
     ``intermediates`` are CA certificates paths may use (the signature carries only the
     signer's and the maker's); ``fetcher`` answers CRL/OCSP URLs (none: no revocation data,
-    so our own seals end TRY_LATER).
+    so our own seals end TRY_LATER). ``maker_policy``, when given, is a certificate policy
+    the maker's certificate must carry: our anchors certify seal keys too, and without it
+    any seal's holder could sign a seal object of his own naming another seal.
     """
     now = now or now_utc()
     run = _Run(property_info="", warnings=[])
@@ -366,6 +370,12 @@ def verify_ses(
     failure, run.maker_chain, maker_path = _path(maker, ctx, run.best_time)
     if failure is not None:
         return run.finish(failure[0], f"seal maker: {failure[1]}", sentence=_MAKER_SENTENCE)
+    if maker_policy is not None and maker_policy not in _policies(maker):
+        return run.finish(
+            AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE,
+            "seal maker: the certificate that signed the seal is not a seal-maker certificate",
+            sentence=_MAKER_SENTENCE,
+        )
     if run.best_time is not None and run.best_time < signer.not_valid_before:
         return run.finish(AdESFailure.NOT_YET_VALID, "signed before the certificate was valid")
 
@@ -387,6 +397,13 @@ def verify_ses(
     if refused is not None:
         return run.finish(*refused)
     return run.finish(None, "the electronic seal signature is valid")
+
+
+def _policies(certificate: x509.Certificate) -> set[str]:
+    extension = certificate.certificate_policies_value
+    if extension is None:
+        return set()
+    return {policy["policy_identifier"].dotted for policy in extension}
 
 
 def _readable(der: bytes) -> x509.Certificate | None:
@@ -478,7 +495,8 @@ def _registry_refusal(
 
 class SesVerifier:
     """:func:`verify_ses` against the service's anchors, CA certificates, revocation data
-    (answered in-process, as for PDFs) and registry; one per process, thread-safe."""
+    (answered in-process, as for PDFs) and registry, with seal makers held to our seal-maker
+    policy; one per process, thread-safe."""
 
     def __init__(self, context: ServiceContext, trust: TrustServices | None = None) -> None:
         self._context = context
@@ -516,4 +534,5 @@ class SesVerifier:
             ses_lookup=self._ses_lookup,
             now=now,
             fetcher=self._fetcher,
+            maker_policy=POLICY_SEAL_MAKER,
         )
