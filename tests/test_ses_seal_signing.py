@@ -125,6 +125,20 @@ def test_sign_and_verify_on_both_backends(seal_context: ServiceContext) -> None:
     assert len(_entries(seal_context, code, "seal.use")) == 2
 
 
+def test_after_a_seal_maker_rotation_both_makers_seals_verify(context: ServiceContext) -> None:
+    old_seal = _issue(context)
+    with context.database.session() as session:
+        old_maker = context.ca.seal_maker(session).der
+        new_maker = context.ca.create_seal_maker(session, actor=ACTOR).der
+    new_seal = _issue(context)
+    before, after = _sign(context, old_seal), _sign(context, new_seal)
+    assert ses.parse_signature(before).seal.maker_certificate == old_maker
+    assert ses.parse_signature(after).seal.maker_certificate == new_maker
+    assert _verify(context, before).passed and _verify(context, after).passed
+    seals.renew(context, old_seal, actor=ACTOR)  # its next seal object is the new maker's
+    assert ses.parse_signature(_sign(context, old_seal)).seal.maker_certificate == new_maker
+
+
 def test_without_a_time_stamp_it_verifies_too(context: ServiceContext) -> None:
     code = _issue(context)
     verified = _verify(context, _sign(context, code, timestamp=False))
