@@ -9,6 +9,7 @@ answered in-process as for PDFs; the SM2 layers of what we sign are checked with
 from __future__ import annotations
 
 import json
+import random
 from datetime import timedelta
 from pathlib import Path
 
@@ -168,6 +169,23 @@ def test_data_and_hash_are_checked(context: ServiceContext) -> None:
         ses_signing.sign_hash(
             context, "41010005000001", b"short", PATH, timestamp=False, actor=ACTOR
         )
+
+
+def test_any_damaged_signature_gets_a_report_never_an_exception(context: ServiceContext) -> None:
+    der = _sign(context, _issue(context))
+    anchors = service_anchors(context.settings.ca_dir)
+    rng = random.Random(38540)
+    indications = set()
+    for _ in range(80):
+        damaged = bytearray(der)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        cut = damaged[: rng.randrange(len(damaged) + 1)] if rng.random() < 0.2 else damaged
+        verified = verify_ses(bytes(cut), XML, trust=anchors)
+        assert verified.report.sentence and not verified.passed
+        json.dumps(verified.to_dict(), ensure_ascii=False)
+        indications.add(verified.report.sub_indication.standard_name)
+    assert {"FORMAT_FAILURE", "SIG_CRYPTO_FAILURE"} <= indications
 
 
 def _tampered(der: bytes, old: bytes, new: bytes) -> bytes:

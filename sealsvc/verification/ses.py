@@ -32,6 +32,7 @@ Order of the checks (the first failing one decides):
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ __all__ = [
     "database_ses_lookup",
     "verify_ses",
 ]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -309,12 +312,36 @@ def verify_ses(
     the maker's certificate must carry: our anchors certify seal keys too, and without it
     any seal's holder could sign a seal object of his own naming another seal.
     """
-    now = now or now_utc()
     run = _Run(property_info="", warnings=[])
     try:
-        signature = parse_signature(der)
+        return _verify(
+            run, der, data, trust, intermediates, registry_lookup, ses_lookup,
+            now or now_utc(), fetcher, maker_policy,
+        )  # fmt: skip
     except PkiError as exc:
         return run.finish(AdESFailure.FORMAT_FAILURE, f"not a readable SES_Signature: {exc}")
+    except Exception as exc:  # a validator must answer for any input; log what we missed
+        _log.warning("unexpected %s while verifying an SES_Signature", type(exc).__name__)
+        _log.debug("traceback", exc_info=exc)
+        return run.finish(
+            AdESFailure.FORMAT_FAILURE,
+            "the signature cannot be processed: its data has a structure we do not know",
+        )
+
+
+def _verify(
+    run: _Run,
+    der: bytes,
+    data: bytes | None,
+    trust: TrustAnchors,
+    intermediates: Sequence[x509.Certificate],
+    registry_lookup: RegistryLookup | None,
+    ses_lookup: SesRegistryLookup | None,
+    now: datetime,
+    fetcher: RevocationFetcher | None,
+    maker_policy: str | None,
+) -> SesVerification:
+    signature = parse_signature(der)
     run.property_info = signature.property_info
     run.version, run.es_id, run.seal_name = (
         signature.version,
