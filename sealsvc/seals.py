@@ -60,7 +60,7 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -81,7 +81,14 @@ from pki.errors import KeyStoreError
 from pki.fsutil import remove_stale_temporaries
 from pki.ses import SealPicture
 from sealsvc import audit, departments, ses_seals
-from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealNotUsable
+from sealsvc.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    SealNotUsable,
+    SealsvcError,
+)
 from sealsvc.models import (
     Certificate,
     CertificateStatus,
@@ -621,10 +628,45 @@ def seal_stamp_pdf(seal: Seal | SealAppearance) -> bytes:
     return _stamp_pdf(_as_appearance(seal))
 
 
+@lru_cache(maxsize=64)
+def _drawn_png(source: SealAppearance) -> bytes:
+    return render_png(_design(source))
+
+
 def seal_png(seal: Seal | SealAppearance) -> bytes:
-    """The seal's image as PNG: the uploaded scan, or drawn from its data at 300 dpi."""
+    """The seal's image as PNG: the uploaded scan, or drawn from its data at 300 dpi.
+
+    Drawing takes about a second, so drawings are cached per appearance: an SM2 seal's
+    ``SESeal`` carries the image, and :func:`_predraw` draws it before the write lock.
+    """
     source = _as_appearance(seal)
-    return source.image_png if source.image_png is not None else render_png(_design(source))
+    return source.image_png if source.image_png is not None else _drawn_png(source)
+
+
+def _predraw(
+    context: ServiceContext, source: SealAppearance | str, *, drawing: bool = False
+) -> None:
+    """Draw an SM2 seal's image (``source``: its appearance, or the code of an existing
+    seal; ``drawing``: the drawing even if it has an uploaded scan) before its lifecycle
+    transaction takes the database's write lock, which would otherwise be held for the
+    second that drawing takes while the ``SESeal`` is made.
+
+    Only a warm-up: nothing found, or an appearance the transaction then does not use (a
+    code taken concurrently), costs a drawing inside the lock, never a wrong picture; a
+    design that cannot be drawn is refused by the transaction itself.
+    """
+    with contextlib.suppress(SealsvcError):
+        if isinstance(source, str):
+            with context.database.session(read_only=True) as session:
+                row = session.scalars(
+                    select(Seal).where(Seal.code == _normalise_code(source))
+                ).one_or_none()
+                if row is None or row.algorithm != SealAlgorithm.SM2:
+                    return
+                source = appearance(row)
+            if drawing:
+                source = replace(source, image_png=None)
+        seal_png(source)
 
 
 # --- transactions ---------------------------------------------------------------------------
@@ -818,6 +860,8 @@ def issue(
         raise InvalidInput(f"division code {division!r} must be 6 digits (GB/T 2260)")
     if validity is not None and validity <= timedelta(0):
         raise InvalidInput("a seal's validity must be positive")
+    if algorithm is SealAlgorithm.SM2:
+        _predraw(context, _next_appearance(context, department, kind, text, division))
     attempt = 1
     while True:
         try:
@@ -828,6 +872,17 @@ def issue(
             if attempt == _ISSUE_ATTEMPTS:
                 raise
             attempt += 1
+
+
+def _next_appearance(
+    context: ServiceContext, department_key: str, kind: str, text: str | None, division: str
+) -> SealAppearance:
+    """What the seal :func:`issue` is about to make will look like, read before its
+    transaction (for :func:`_predraw`; the transaction allocates the code again)."""
+    with context.database.session(read_only=True) as session:
+        department = departments.get(session, department_key)
+        seal_text = (text if text is not None else department.name).strip()
+        return SealAppearance(seal_text, kind, _next_code(session, kind, division))
 
 
 def _issue_once(
@@ -1026,6 +1081,7 @@ def rotate(
     if revoke_old is not None:
         _check_reason(revoke_old)
         allowed = (*allowed, SealStatus.SUSPENDED)
+    _predraw(context, code)
     with _change(context, actor=actor, now=now, revocation=revoke_old is not None) as change:
         seal, old, status = _load(change, code)
         _refuse(seal, status, "rotate", allowed)
@@ -1065,6 +1121,7 @@ def renew(
 
     An expired seal is not renewed (its key outlived its certified lifetime): rotate it.
     """
+    _predraw(context, code)
     with _change(context, actor=actor, now=now) as change:
         seal, old, status = _load(change, code)
         _refuse(seal, status, "renew", (SealStatus.ACTIVE,))
@@ -1095,6 +1152,8 @@ def use_generated_image(context: ServiceContext, code: str, *, actor: str) -> Se
 
 
 def _set_image(context: ServiceContext, code: str, image: bytes | None, actor: str) -> SealView:
+    if image is None:  # back to the drawing: draw it before the lock
+        _predraw(context, code, drawing=True)
     with _change(context, actor=actor, now=None) as change:
         seal, _current, _status = _load(change, code)
         if seal.status == SealStatus.REVOKED:
@@ -1128,6 +1187,7 @@ def backfill_ses_seals(context: ServiceContext, *, actor: str) -> list[str]:
             )
         )
     for code in codes:
+        _predraw(context, code)
         with _change(context, actor=actor, now=None) as change:
             seal, _current, _status = _load(change, code)
             change.make_ses_seal(seal, SesSealReason.BACKFILL)

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,42 @@ def test_rotate_renew_and_image_changes_make_a_new_one(seal_context: ServiceCont
     seals.resume(seal_context, code, actor=ACTOR)
     seals.revoke(seal_context, code, reason="key_compromise", actor=ACTOR)
     assert len(_rows(seal_context, code)) == 4
+
+
+def test_seal_images_are_drawn_before_the_write_lock(
+    seal_context: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drawing takes about a second: never while a lifecycle change holds the database."""
+    inside: list[bool] = []
+    drawn_inside: list[bool] = []
+    original_change, original_render = seals._change, seals.render_png
+
+    @contextmanager
+    def tracked(*args, **kwargs):
+        with original_change(*args, **kwargs) as change:
+            inside.append(True)
+            try:
+                yield change
+            finally:
+                inside.pop()
+
+    def render(*args, **kwargs) -> bytes:
+        drawn_inside.append(bool(inside))
+        return original_render(*args, **kwargs)
+
+    monkeypatch.setattr(seals, "_change", tracked)
+    monkeypatch.setattr(seals, "render_png", render)
+    seals._drawn_png.cache_clear()
+    code = _issue(seal_context)
+    seals.rotate(seal_context, code, actor=ACTOR)
+    seals.renew(seal_context, code, actor=ACTOR)
+    scan = io.BytesIO()
+    Image.new("RGBA", (300, 300), (200, 0, 0, 255)).save(scan, "PNG")
+    seals.set_uploaded_image(seal_context, code, scan.getvalue(), actor=ACTOR)
+    seals._drawn_png.cache_clear()
+    seals.use_generated_image(seal_context, code, actor=ACTOR)
+    assert len(_rows(seal_context, code)) == 5
+    assert drawn_inside and not any(drawn_inside), drawn_inside
 
 
 def test_a_failed_change_leaves_no_seal_object(
