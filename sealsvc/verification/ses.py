@@ -62,6 +62,9 @@ from sealsvc.verification.report import (
     RevocationCheck,
     SignatureReport,
     TimestampCheck,
+    _plain,
+    _sub,
+    _time,
     indication_name,
 )
 from sealsvc.verification.revocation import EvidencePool, Outcome, RevocationFetcher
@@ -190,24 +193,6 @@ class SesVerification:
             "seal_registry": _plain(self.seal_registry),
             "warnings": list(self.report.warnings),
         }
-
-
-def _sub(sub: AdESSubIndic | None) -> str | None:
-    return None if sub is None else sub.standard_name
-
-
-def _time(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _plain(obj: Any) -> Any:
-    if obj is None:
-        return None
-    out = {}
-    for name in obj.__dataclass_fields__:
-        value = getattr(obj, name)
-        out[name] = _time(value) if isinstance(value, datetime) else value
-    return out
 
 
 _SES_SENTENCES: dict[Layer, str] = {
