@@ -224,3 +224,26 @@ def test_gmssl_also_verifies_both_layers_of_our_signature() -> None:
     assert not gmssl_verify(
         hierarchy.seal.public_key, signature.signed_bytes + b"\x00", signature.signature
     )
+
+
+_SES_SAMPLES = [s for s in sample_signatures() if s.ofd != "testImageNotFound.ofd"]
+
+
+@pytest.mark.parametrize("sample", _SES_SAMPLES, ids=lambda s: s.label)
+def test_openssl_agrees_with_us_on_every_samples_layers_over_our_extraction(
+    sample, tmp_path: Path
+) -> None:
+    """v1 included: openssl accepts n.ofd's maker signature over the SEQUENCE {sealInfo,
+    cert, signatureAlgorithm} we rebuild from the received parts, and rejects its signer
+    signature over TBS_Sign, as our check does."""
+    layers = layers_by_our_parser(sample.signed_value, tmp_path)
+    check = ses.check_signature(ses.parse_signature(sample.signed_value))
+    for name, layer in (
+        ("maker", ses.Layer.MAKER_SIGNATURE),
+        ("signer", ses.Layer.SIGNER_SIGNATURE),
+    ):
+        files = layers[name]
+        assert (
+            openssl_verifies(files.public_key, files.message, files.signature)
+            is check[layer].passed
+        ), name

@@ -144,7 +144,9 @@ def sign_ses(
         to_sign_der = to_sign.dump()
     signature = signer.sign(to_sign_der, SignatureScheme.SM2_SM3)
     fields = {
-        "to_sign": to_sign,  # dumped above: its encoding is cached
+        # Re-read, not the built value: asn1crypto re-encodes a built value (and all that
+        # it holds) each time a parent is dumped, a parsed one dumps the bytes it was read from.
+        "to_sign": asn1.TBSSign.load(to_sign_der),
         "cert": signer_certificate,
         "signature_alg_id": _SM2_SM3_OID,
         "signature": signature,

@@ -275,31 +275,33 @@ def _signature_v1(signature: asn1.SESSignatureV1) -> SesSignature:
     )
 
 
-_V1_TIME_FORMATS = ("%Y%m%d%H%M%SZ", "%y%m%d%H%M%SZ", "%Y-%m-%d %H:%M:%S")
-"""Text times found in v1 ``timeInfo`` besides ISO 8601: GeneralizedTime, UTCTime, and the
-OFD ``SignatureDateTime`` style (read as UTC)."""
+_V1_TIME_FORMATS = ("%Y%m%d%H%M%SZ", "%Y%m%d%H%M%S.%fZ", "%y%m%d%H%M%SZ")
+"""Compact text times found in v1 ``timeInfo``: GeneralizedTime (with or without a
+fraction) and UTCTime.  Tried before ISO 8601, whose *basic* format Python also reads and
+would misread "20261204010547Z" as 10:54 (found by tests/test_ses_v1.py)."""
 
 
 def _v1_time(time_info: bytes) -> datetime | None:
     """The time a v1 ``timeInfo`` holds as text, or ``None`` if it is in no known format.
 
     GM/T 0031 leaves the content open ("a time-stamp or a UTC time"); real issuers write
-    ISO 8601 text such as ``2020-01-25T07:31:56.377Z``.
+    ISO 8601 text such as ``2020-01-25T07:31:56.377Z``; a time without a zone is read as UTC.
     """
     try:
         text = time_info.decode("ascii").strip()
     except UnicodeDecodeError:
         return None
-    try:
-        return utc(datetime.fromisoformat(text))
-    except ValueError:
-        pass
     for pattern in _V1_TIME_FORMATS:
         try:
             return datetime.strptime(text, pattern).replace(tzinfo=UTC)
         except ValueError:
             continue
-    return None
+    if text[4:5] != "-":  # only the extended ISO 8601 form, 2020-01-25…
+        return None
+    try:
+        return utc(datetime.fromisoformat(text))
+    except ValueError:
+        return None
 
 
 def load_certificate(der: bytes, what: str) -> x509.Certificate:
