@@ -113,6 +113,10 @@ def make(
     certificate = seal.current_certificate
     if certificate is None or SealAlgorithm(seal.algorithm) is not SealAlgorithm.SM2:
         raise NoSesSeal(f"seal {seal.code} is not an SM2 seal: GB/T 38540 seals are SM2 only")
+    # A new seal object changes the seal: bumping its row's optimistic lock makes a
+    # concurrent change of the same seal (another node's rotation, a second backfill) fail
+    # as "changed concurrently" instead of replacing what the other one just made.
+    seal.updated_at = now
     maker = seal_maker(session, ca, actor=actor, created_keys=created_keys)
     der = make_seal(
         es_id=seal.code,

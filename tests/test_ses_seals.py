@@ -26,7 +26,7 @@ from pki import ses
 from pki.certificates import load_certificate
 from sealsvc import seals, ses_seals
 from sealsvc.context import ServiceContext
-from sealsvc.errors import NotFound
+from sealsvc.errors import Conflict, NotFound
 from sealsvc.models import AuditEntry, Certificate, SesSeal
 
 pytest_plugins = ("seal_fixtures", "api_fixtures")  # seal_context, api_world
@@ -177,6 +177,32 @@ def test_a_failed_change_leaves_no_seal_object(
         seals.renew(seal_context, code, actor=ACTOR)
     rows = _rows(seal_context, code)
     assert [r.reason for r in rows] == ["issue"] and rows[0].superseded_at is None
+
+
+def test_a_backfill_racing_a_rotation_is_a_conflict(
+    seal_context: ServiceContext, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite takes the write lock at BEGIN: writers queue, nothing races")
+    code = _issue(seal_context)
+    with seal_context.database.session() as session:
+        session.execute(delete(SesSeal))
+    real_get = seals.get
+    raced: list[str] = []
+
+    def get_then_race(session, wanted: str):
+        seal = real_get(session, wanted)
+        if not raced:  # another node rotates the seal after the backfill has read it
+            raced.append(wanted)
+            seals.rotate(seal_context, wanted, actor="test:other-node")
+        return seal
+
+    monkeypatch.setattr(seals, "get", get_then_race)
+    with pytest.raises(Conflict, match="changed concurrently; try again"):
+        seals.backfill_ses_seals(seal_context, actor=ACTOR)
+    monkeypatch.undo()
+    rows = _rows(seal_context, code)
+    assert [r.reason for r in rows] == ["rotate"] and rows[0].superseded_at is None
 
 
 def test_backfill_makes_the_missing_ones_once(seal_context: ServiceContext) -> None:
