@@ -28,7 +28,7 @@ from pki.clock import now_utc
 from pki.sm2 import sm3
 from sealsvc import seals, ses_seals, ses_signing
 from sealsvc.context import ServiceContext
-from sealsvc.errors import InvalidInput, NotFound, SealNotUsable
+from sealsvc.errors import Conflict, InvalidInput, NotFound, SealNotUsable
 from sealsvc.models import AuditEntry
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification.service import service_anchors
@@ -124,6 +124,35 @@ def test_sign_and_verify_on_both_backends(seal_context: ServiceContext) -> None:
     rotated = ses.parse_signature(_sign(seal_context, code))
     assert rotated.seal.der != ses.parse_signature(der).seal.der
     assert len(_entries(seal_context, code, "seal.use")) == 2
+
+
+def test_a_rotation_between_the_two_reads_is_a_conflict(
+    seal_context: ServiceContext, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads each statement afresh: a rotation committing between reading the
+    seal's key and its seal object must not give a signature whose seal lists another key."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a SQLite read transaction keeps one snapshot: both reads agree")
+    code = _issue(seal_context)
+    real_current = ses_seals.current
+
+    def rotated_meanwhile(session, wanted: str):
+        monkeypatch.setattr(ses_seals, "current", real_current)
+        seals.rotate(seal_context, wanted, actor="test:other-node")
+        return real_current(session, wanted)
+
+    monkeypatch.setattr(ses_seals, "current", rotated_meanwhile)
+    with pytest.raises(Conflict, match="changed while signing; try again"):
+        _sign(seal_context, code, timestamp=False)
+    assert _entries(seal_context, code, "seal.use") == []
+    assert ses.parse_signature(_sign(seal_context, code, timestamp=False)).seal.certificates == (
+        _current_certificate(seal_context, code),
+    )
+
+
+def _current_certificate(context: ServiceContext, code: str) -> bytes:
+    with context.database.session(read_only=True) as session:
+        return seals.get(session, code).current_certificate.der
 
 
 def test_after_a_seal_maker_rotation_both_makers_seals_verify(context: ServiceContext) -> None:
