@@ -15,14 +15,15 @@ from typing import Annotated
 from asn1crypto import pem
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import problem_responses
 from api.urls import public_url
-from sealsvc import seals
-from sealsvc.models import Certificate, SealStatus
+from sealsvc import seals, ses_seals
+from sealsvc.models import Certificate, SealAlgorithm, SealStatus
 
-__all__ = ["SealDetail", "SealSummary", "router"]
+__all__ = ["SealDetail", "SealSummary", "SesSealInfo", "router"]
 
 router = APIRouter(prefix="/seals", tags=["seals"])
 _MAX_CHAIN = 4
@@ -58,6 +59,34 @@ class CertificateInfo(BaseModel):
     sha256: str = Field(description="SHA-256 of the DER certificate, hex.")
 
 
+class SesMaker(BaseModel):
+    subject: str = Field(description="Subject of the seal maker's (制章者) certificate.")
+    serial: str = Field(description="Serial number of the seal maker's certificate, decimal.")
+
+
+class SesPicture(BaseModel):
+    type: str = Field(description="Image format inside the seal object (png).")
+    width_mm: int = Field(description="Printed width in millimetres.")
+    height_mm: int = Field(description="Printed height in millimetres.")
+    bytes: int = Field(description="Size of the image data.")
+
+
+class SesSealInfo(BaseModel):
+    """The seal's current GB/T 38540 electronic seal object (SESeal), as its DER says."""
+
+    version: int = Field(description="SES version (4: GB/T 38540-2020).")
+    es_id: str = Field(description="esID: the seal code.")
+    name: str = Field(description="The seal's name inside the object.")
+    type: int = Field(description="Seal type: 1 = 单位印章 (an organisation's seal).")
+    created: datetime
+    valid_start: datetime
+    valid_end: datetime
+    maker: SesMaker
+    picture: SesPicture
+    sha256: str = Field(description="SHA-256 of the DER object served at seal.esl, hex.")
+    esl_url: str = Field(description="Where the DER object is served.")
+
+
 class SealDetail(SealSummary):
     """One seal with its current certificate, chain and image link."""
 
@@ -70,6 +99,9 @@ class SealDetail(SealSummary):
         "the root."
     )
     image_url: str = Field(description="Where the seal's image is served as PNG.")
+    ses: SesSealInfo | None = Field(
+        None, description="SM2 seals: the current GB/T 38540 seal object; null otherwise."
+    )
 
 
 def _summary_fields(view: seals.SealView) -> dict:
@@ -131,6 +163,7 @@ async def show_seal(request: Request, code: str) -> SealDetail:
         with context.database.session(read_only=True) as session:
             view = seals.show(session, code)
             chain = _chain_pem(seals.get(session, code).current_certificate)
+            ses = _ses_info(request, session, view)
         current = view.current_certificate
         return SealDetail(
             **_summary_fields(view),
@@ -145,9 +178,53 @@ async def show_seal(request: Request, code: str) -> SealDetail:
             ),
             chain_pem=chain,
             image_url=public_url(request, "seal_image", code=view.code),
+            ses=ses,
         )
 
     return await run_in_threadpool(read)
+
+
+def _ses_info(request: Request, session: Session, view: seals.SealView) -> SesSealInfo | None:
+    if view.algorithm != SealAlgorithm.SM2:
+        return None
+    try:
+        data = ses_seals.describe(ses_seals.current(session, view.code)).as_dict()
+    except ses_seals.NoSesSeal:  # an SM2 seal from before SESeals, not yet backfilled
+        return None
+    return SesSealInfo(**data, esl_url=public_url(request, "seal_esl", code=view.code))
+
+
+@router.get(
+    "/{code}/seal.esl",
+    name="seal_esl",
+    response_class=Response,
+    summary="A seal's GB/T 38540 electronic seal object",
+    responses={
+        200: {
+            "content": {"application/octet-stream": {}},
+            "description": "The seal's current SESeal, DER.",
+        },
+        **problem_responses(404, 409, 422),
+    },
+)
+async def seal_esl(request: Request, code: str) -> Response:
+    """The SM2 seal's current electronic seal object (SESeal, DER); 409 for an RSA seal."""
+    context = request.app.state.context
+
+    def read() -> tuple[str, bytes]:
+        with context.database.session(read_only=True) as session:
+            row = ses_seals.current(session, code)
+            return row.seal.code, row.der
+
+    seal_code, der = await run_in_threadpool(read)
+    return Response(
+        der,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{seal_code}.esl"',
+            "Cache-Control": "public, max-age=300",
+        },
+    )
 
 
 @lru_cache(maxsize=64)

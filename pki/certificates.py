@@ -24,6 +24,7 @@ from pki.errors import CertificateError
 
 __all__ = [
     "POLICY_SEAL",
+    "POLICY_SEAL_MAKER",
     "POLICY_TSA",
     "PROFILES",
     "IssuerUrls",
@@ -47,6 +48,12 @@ POLICY_SEAL = "2.25.215374104133426052516296407436355014913"
 """Certificate policy: electronic seal of a government body (sealsvc seal policy v1)."""
 POLICY_TSA = "2.25.215374104133426052516296407436355014914"
 """Certificate policy and TSA policy: sealsvc time-stamping policy v1."""
+POLICY_SEAL_MAKER = "2.25.215374104133426052516296407436355014915"
+"""Certificate policy: seal maker (制章者) that signs GB/T 38540 ``SESeal`` objects.
+
+Neither GB/T 38540-2020 nor GM/T 0031 assigns an extended key usage or policy to the seal
+maker's certificate (they only require it to be an SM2 certificate), so the policy in our
+own arc is what tells a maker certificate from a seal certificate."""
 
 
 class Profile(StrEnum):
@@ -57,6 +64,7 @@ class Profile(StrEnum):
     SEAL = "seal"
     TSA = "tsa"
     OCSP = "ocsp"
+    SEAL_MAKER = "seal_maker"
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,12 @@ PROFILES: dict[Profile, ProfileSpec] = {
     Profile.ISSUING_CA: ProfileSpec(True, 0, frozenset({"key_cert_sign", "crl_sign"})),
     Profile.SEAL: ProfileSpec(
         False, None, frozenset({"digital_signature", "non_repudiation"}), policy=POLICY_SEAL
+    ),
+    Profile.SEAL_MAKER: ProfileSpec(
+        False,
+        None,
+        frozenset({"digital_signature", "non_repudiation"}),
+        policy=POLICY_SEAL_MAKER,
     ),
     Profile.TSA: ProfileSpec(
         False,

@@ -40,6 +40,7 @@ from sealsvc.models import Certificate, CertificateStatus, Crl, utcnow
 
 __all__ = [
     "HIERARCHIES",
+    "MAKER_HIERARCHY",
     "CaSet",
     "CertificateAuthority",
     "pki_urls",
@@ -57,8 +58,13 @@ VALIDITY = {
     Profile.TSA: timedelta(days=10 * 365),
     Profile.OCSP: timedelta(days=3 * 365),
     Profile.SEAL: timedelta(days=3 * 365),
+    Profile.SEAL_MAKER: timedelta(days=10 * 365),
 }
-"""Default lifetimes; a TSA certificate outlives many seal certificates on purpose."""
+"""Default lifetimes; a TSA or seal-maker certificate outlives many seal certificates on
+purpose (every ``SESeal`` the maker signed is checked against its certificate)."""
+
+MAKER_HIERARCHY = "sm2"
+"""GB/T 38540 seals are SM2 only, so the seal maker (制章者) lives in the SM2 hierarchy."""
 
 CRL_LIFETIME = {Profile.ROOT_CA: timedelta(days=90), Profile.ISSUING_CA: timedelta(days=7)}
 """nextUpdate distance: relying parties treat an older CRL as stale."""
@@ -75,6 +81,7 @@ _COMMON_NAMES = {
     Profile.ISSUING_CA: "郑州市电子印章签发CA",
     Profile.TSA: "郑州市电子印章时间戳服务",
     Profile.OCSP: "郑州市电子印章OCSP服务",
+    Profile.SEAL_MAKER: "郑州市电子印章制章系统",
 }
 _DEV_MARK = "（开发测试用）"
 
@@ -146,6 +153,7 @@ class CertificateAuthority:
             sets = [
                 self._create_hierarchy(session, h, actor, dev, created_keys) for h in HIERARCHIES
             ]
+            self.create_seal_maker(session, actor=actor, dev=dev, created_keys=created_keys)
             for ca_set in sets:
                 self.publish_crl(session, ca_set.hierarchy, Profile.ROOT_CA, actor=actor)
                 self.publish_crl(session, ca_set.hierarchy, Profile.ISSUING_CA, actor=actor)
@@ -155,6 +163,29 @@ class CertificateAuthority:
                 self.keystore.delete(key_id)
             raise
         return sets
+
+    def _generate_key(
+        self,
+        session: Session,
+        hierarchy: str,
+        kind: str,
+        profile: Profile,
+        actor: str,
+        created_keys: list[str] | None,
+    ) -> str:
+        """A new CA-side key (``kind`` ca or leaf), audited as ``key.generate``; its id is
+        added to ``created_keys`` so a failed transaction can delete it again."""
+        label = f"{hierarchy} {profile.value}"
+        info = self.keystore.generate(HIERARCHIES[hierarchy][kind], label=label)
+        if created_keys is not None:
+            created_keys.append(info.key_id)
+        audit.append(
+            session,
+            action="key.generate",
+            actor=actor,
+            details={"key_id": info.key_id, "algorithm": info.algorithm.value, "label": label},
+        )
+        return info.key_id
 
     def _create_hierarchy(
         self, session: Session, hierarchy: str, actor: str, dev: bool, created_keys: list[str]
@@ -167,15 +198,7 @@ class CertificateAuthority:
             (Profile.OCSP, Profile.ISSUING_CA),
         ):
             kind = "ca" if profile in (Profile.ROOT_CA, Profile.ISSUING_CA) else "leaf"
-            label = f"{hierarchy} {profile.value}"
-            info = self.keystore.generate(HIERARCHIES[hierarchy][kind], label=label)
-            created_keys.append(info.key_id)
-            audit.append(
-                session,
-                action="key.generate",
-                actor=actor,
-                details={"key_id": info.key_id, "algorithm": info.algorithm.value, "label": label},
-            )
+            key_id = self._generate_key(session, hierarchy, kind, profile, actor, created_keys)
             common_name = _COMMON_NAMES[profile] + f" ({hierarchy.upper()})"
             subject = build_name(
                 **_SUBJECT_BASE, common_name=common_name + (_DEV_MARK if dev else "")
@@ -185,7 +208,7 @@ class CertificateAuthority:
                 hierarchy=hierarchy,
                 profile=profile,
                 subject=subject,
-                key_id=info.key_id,
+                key_id=key_id,
                 issuer_row=rows.get(issuer) if issuer else None,
                 actor=actor,
             )
@@ -222,6 +245,47 @@ class CertificateAuthority:
                 self.current(session, hierarchy, p)
                 for p in (Profile.ROOT_CA, Profile.ISSUING_CA, Profile.TSA, Profile.OCSP)
             ),
+        )
+
+    def seal_maker(self, session: Session) -> Certificate:
+        """The current seal-maker certificate (newest valid one): it signs new ``SESeal``s."""
+        return self.current(session, MAKER_HIERARCHY, Profile.SEAL_MAKER)
+
+    def create_seal_maker(
+        self,
+        session: Session,
+        *,
+        actor: str,
+        dev: bool | None = None,
+        created_keys: list[str] | None = None,
+    ) -> Certificate:
+        """A new seal-maker key in the key store and its certificate from the SM2 issuing CA.
+
+        Used by :meth:`initialise`, and for a data directory made before the seal maker
+        existed; ``sealctl ca issue-cert --profile seal_maker`` rotates it the same way the
+        TSA is renewed (the newest certificate is the current one; seals made by the old
+        key keep verifying against the old certificate).  ``dev=None`` follows the root:
+        a development hierarchy gets a development maker.  Audited as ``key.generate`` and
+        ``cert.issue``; the key is deleted again if the caller's transaction fails (the
+        caller passes ``created_keys`` and does so).
+        """
+        if dev is None:
+            root = self.current(session, MAKER_HIERARCHY, Profile.ROOT_CA)
+            dev = _DEV_MARK in root.subject
+        key_id = self._generate_key(
+            session, MAKER_HIERARCHY, "leaf", Profile.SEAL_MAKER, actor, created_keys
+        )
+        subject = build_name(
+            **_SUBJECT_BASE,
+            common_name=_COMMON_NAMES[Profile.SEAL_MAKER] + (_DEV_MARK if dev else ""),
+        )
+        return self.issue(
+            session,
+            hierarchy=MAKER_HIERARCHY,
+            profile=Profile.SEAL_MAKER,
+            subject=subject,
+            key_id=key_id,
+            actor=actor,
         )
 
     def signer(self, row: Certificate) -> SigningKey:

@@ -62,6 +62,8 @@ __all__ = [
     "Seal",
     "SealAlgorithm",
     "SealStatus",
+    "SesSeal",
+    "SesSealReason",
     "UtcDateTime",
     "utcnow",
 ]
@@ -164,6 +166,8 @@ class CertificateProfile(StrEnum):
     SEAL = "seal"
     TSA = "tsa"
     OCSP = "ocsp"
+    SEAL_MAKER = "seal_maker"
+    """The seal maker (制章者) that signs every SM2 seal's GB/T 38540 ``SESeal``."""
 
 
 class CertificateStatus(StrEnum):
@@ -330,6 +334,60 @@ class Certificate(Base):
 
     def __repr__(self) -> str:
         return f"Certificate(serial={self.serial}, profile={self.profile!r})"
+
+
+class SesSealReason(StrEnum):
+    """Why a seal got a new ``SESeal``: every change of what the object binds makes one."""
+
+    ISSUE = "issue"
+    ROTATE = "rotate"
+    RENEW = "renew"
+    IMAGE = "image"
+    BACKFILL = "backfill"
+    """Made for an SM2 seal issued before seals had ``SESeal`` objects (revision 0004)."""
+
+
+class SesSeal(Base):
+    """A GB/T 38540 ``SESeal`` (电子印章数据) of an SM2 seal, as the seal maker signed it.
+
+    ``der`` is the exact DER handed out and embedded in every ``SES_Signature`` made with it;
+    the other columns repeat what it binds so the registry can be queried without parsing.
+    A seal has one current object (``superseded_at`` NULL, enforced by a partial unique
+    index) and keeps every earlier one: a signature made with an earlier one still names it.
+    """
+
+    __tablename__ = "ses_seals"
+    __table_args__ = (
+        _one_of("reason", SesSealReason, "reason"),
+        Index(
+            "uq_ses_seals_current",
+            "seal_id",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seal_id: Mapped[int] = mapped_column(ForeignKey("seals.id"), index=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    """The seal certificate in its ``certList`` (the seal's current one when it was made)."""
+    maker_certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, default=_der_fingerprint)
+    reason: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    """``createDate`` inside the object."""
+    valid_start: Mapped[datetime]
+    valid_end: Mapped[datetime]
+    superseded_at: Mapped[datetime | None]
+
+    seal: Mapped[Seal] = relationship()
+    certificate: Mapped[Certificate] = relationship(foreign_keys=[certificate_id])
+    maker_certificate: Mapped[Certificate] = relationship(foreign_keys=[maker_certificate_id])
+
+    def __repr__(self) -> str:
+        return f"SesSeal(seal_id={self.seal_id}, reason={self.reason!r}, id={self.id})"
 
 
 class Crl(Base):

@@ -30,6 +30,10 @@ Lifecycle (stored status; a seal whose current certificate has passed ``notAfter
               │  └─ renew: new certificate for the same key, old one superseded
               └─ revoke (from active, suspended or expired) → revoked, for ever
 
+An SM2 seal's GB/T 38540 seal object (``SESeal``, :mod:`sealsvc.ses_seals`) binds its
+current certificate and image: issue, rotate, renew and image changes make a new one in
+the same transaction; suspend and revoke leave it, verification asks the registry.
+
 A plain rotation (routine key change) leaves the old certificate superseded, not revoked:
 documents sealed before it stay valid. A rotation for a suspected compromise
 (``revoke_old``) revokes the old key's certificates in the same transaction. Revoking a
@@ -56,7 +60,7 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -75,8 +79,16 @@ from pki.certificates import Profile, build_name
 from pki.crl import REASONS
 from pki.errors import KeyStoreError
 from pki.fsutil import remove_stale_temporaries
-from sealsvc import audit, departments
-from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealNotUsable
+from pki.ses import SealPicture
+from sealsvc import audit, departments, ses_seals
+from sealsvc.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    SealNotUsable,
+    SealsvcError,
+)
 from sealsvc.models import (
     Certificate,
     CertificateStatus,
@@ -85,6 +97,8 @@ from sealsvc.models import (
     Seal,
     SealAlgorithm,
     SealStatus,
+    SesSeal,
+    SesSealReason,
     utcnow,
 )
 from sealsvc.sealimage import (
@@ -108,6 +122,7 @@ __all__ = [
     "SealSigningMaterial",
     "SealView",
     "appearance",
+    "backfill_ses_seals",
     "effective_status",
     "get",
     "hierarchy_of",
@@ -613,10 +628,45 @@ def seal_stamp_pdf(seal: Seal | SealAppearance) -> bytes:
     return _stamp_pdf(_as_appearance(seal))
 
 
+@lru_cache(maxsize=64)
+def _drawn_png(source: SealAppearance) -> bytes:
+    return render_png(_design(source))
+
+
 def seal_png(seal: Seal | SealAppearance) -> bytes:
-    """The seal's image as PNG: the uploaded scan, or drawn from its data at 300 dpi."""
+    """The seal's image as PNG: the uploaded scan, or drawn from its data at 300 dpi.
+
+    Drawing takes about a second, so drawings are cached per appearance: an SM2 seal's
+    ``SESeal`` carries the image, and :func:`_predraw` draws it before the write lock.
+    """
     source = _as_appearance(seal)
-    return source.image_png if source.image_png is not None else render_png(_design(source))
+    return source.image_png if source.image_png is not None else _drawn_png(source)
+
+
+def _predraw(
+    context: ServiceContext, source: SealAppearance | str, *, drawing: bool = False
+) -> None:
+    """Draw an SM2 seal's image (``source``: its appearance, or the code of an existing
+    seal; ``drawing``: the drawing even if it has an uploaded scan) before its lifecycle
+    transaction takes the database's write lock, which would otherwise be held for the
+    second that drawing takes while the ``SESeal`` is made.
+
+    Only a warm-up: nothing found, or an appearance the transaction then does not use (a
+    code taken concurrently), costs a drawing inside the lock, never a wrong picture; a
+    design that cannot be drawn is refused by the transaction itself.
+    """
+    with contextlib.suppress(SealsvcError):
+        if isinstance(source, str):
+            with context.database.session(read_only=True) as session:
+                row = session.scalars(
+                    select(Seal).where(Seal.code == _normalise_code(source))
+                ).one_or_none()
+                if row is None or row.algorithm != SealAlgorithm.SM2:
+                    return
+                source = appearance(row)
+            if drawing:
+                source = replace(source, image_png=None)
+        seal_png(source)
 
 
 # --- transactions ---------------------------------------------------------------------------
@@ -666,6 +716,25 @@ class _Change:
             validity=validity,
             seal_id=seal.id,
             seal_code=seal.code,
+        )
+
+    def make_ses_seal(self, seal: Seal, reason: SesSealReason) -> None:
+        """An SM2 seal's new GB/T 38540 ``SESeal`` over its current certificate and image,
+        in this transaction (:mod:`sealsvc.ses_seals`); nothing for other algorithms."""
+        if SealAlgorithm(seal.algorithm) is not SealAlgorithm.SM2:
+            return
+        source = appearance(seal)
+        side_mm = _design(source).diameter_mm if source.image_png is None else _STAMP_DIAMETER_MM
+        ses_seals.make(
+            self.session,
+            self.context.ca,
+            seal=seal,
+            name=_common_name(seal.text, seal.kind),
+            picture=SealPicture("png", seal_png(source), round(side_mm), round(side_mm)),
+            now=self.now,
+            actor=self.actor,
+            reason=reason,
+            created_keys=self.new_keys,
         )
 
     def publish_crl(self, seal: Seal) -> None:
@@ -791,6 +860,8 @@ def issue(
         raise InvalidInput(f"division code {division!r} must be 6 digits (GB/T 2260)")
     if validity is not None and validity <= timedelta(0):
         raise InvalidInput("a seal's validity must be positive")
+    if algorithm is SealAlgorithm.SM2:
+        _predraw(context, _next_appearance(context, department, kind, text, division))
     attempt = 1
     while True:
         try:
@@ -801,6 +872,17 @@ def issue(
             if attempt == _ISSUE_ATTEMPTS:
                 raise
             attempt += 1
+
+
+def _next_appearance(
+    context: ServiceContext, department_key: str, kind: str, text: str | None, division: str
+) -> SealAppearance:
+    """What the seal :func:`issue` is about to make will look like, read before its
+    transaction (for :func:`_predraw`; the transaction allocates the code again)."""
+    with context.database.session(read_only=True) as session:
+        department = departments.get(session, department_key)
+        seal_text = (text if text is not None else department.name).strip()
+        return SealAppearance(seal_text, kind, _next_code(session, kind, division))
 
 
 def _issue_once(
@@ -840,6 +922,7 @@ def _issue_once(
         certificate = change.issue_certificate(seal, department, key_id, validity)
         seal.current_certificate = certificate
         seal.valid_until = certificate.not_after
+        change.make_ses_seal(seal, SesSealReason.ISSUE)
         change.record(
             seal,
             "seal.issue",
@@ -998,6 +1081,7 @@ def rotate(
     if revoke_old is not None:
         _check_reason(revoke_old)
         allowed = (*allowed, SealStatus.SUSPENDED)
+    _predraw(context, code)
     with _change(context, actor=actor, now=now, revocation=revoke_old is not None) as change:
         seal, old, status = _load(change, code)
         _refuse(seal, status, "rotate", allowed)
@@ -1006,6 +1090,7 @@ def rotate(
         old_key = seal.key_id
         compromised = _revocable(seal, old, change.now, key_id=old_key)
         _supersede(change, seal, old, new)
+        change.make_ses_seal(seal, SesSealReason.ROTATE)
         revoked: list[str] = []
         if revoke_old is not None:
             revoked = _revoke_certificates(change, seal, compromised, revoke_old)
@@ -1036,11 +1121,13 @@ def renew(
 
     An expired seal is not renewed (its key outlived its certified lifetime): rotate it.
     """
+    _predraw(context, code)
     with _change(context, actor=actor, now=now) as change:
         seal, old, status = _load(change, code)
         _refuse(seal, status, "renew", (SealStatus.ACTIVE,))
         new = change.issue_certificate(seal, seal.department, seal.key_id, validity)
         _supersede(change, seal, old, new)
+        change.make_ses_seal(seal, SesSealReason.RENEW)
         change.record(
             seal,
             "seal.renew",
@@ -1065,6 +1152,8 @@ def use_generated_image(context: ServiceContext, code: str, *, actor: str) -> Se
 
 
 def _set_image(context: ServiceContext, code: str, image: bytes | None, actor: str) -> SealView:
+    if image is None:  # back to the drawing: draw it before the lock
+        _predraw(context, code, drawing=True)
     with _change(context, actor=actor, now=None) as change:
         seal, _current, _status = _load(change, code)
         if seal.status == SealStatus.REVOKED:
@@ -1072,11 +1161,37 @@ def _set_image(context: ServiceContext, code: str, image: bytes | None, actor: s
         seal.image_png = image
         source = ImageSource.GENERATED if image is None else ImageSource.UPLOADED
         seal.image_source = source.value
+        change.make_ses_seal(seal, SesSealReason.IMAGE)
         details: dict[str, Any] = {"source": source.value}
         if image is not None:
             details["png_bytes"] = len(image)
         change.record(seal, "seal.image", **details)
         return _view_after(change, seal)
+
+
+def backfill_ses_seals(context: ServiceContext, *, actor: str) -> list[str]:
+    """Make the ``SESeal`` of every SM2 seal that has none (issued before revision 0004);
+    return their codes. Revoked seals get none: they can never seal again. One transaction
+    per seal, audited as ``ses.make`` with reason ``backfill``; running it again does
+    nothing."""
+    with context.database.session(read_only=True) as session:
+        codes = list(
+            session.scalars(
+                select(Seal.code)
+                .where(
+                    Seal.algorithm == SealAlgorithm.SM2.value,
+                    Seal.status != SealStatus.REVOKED.value,
+                    ~select(SesSeal.id).where(SesSeal.seal_id == Seal.id).exists(),
+                )
+                .order_by(Seal.code)
+            )
+        )
+    for code in codes:
+        _predraw(context, code)
+        with _change(context, actor=actor, now=None) as change:
+            seal, _current, _status = _load(change, code)
+            change.make_ses_seal(seal, SesSealReason.BACKFILL)
+    return codes
 
 
 # --- key store hygiene ----------------------------------------------------------------------

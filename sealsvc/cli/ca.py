@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Annotated
 
@@ -19,10 +20,10 @@ from pki.certificates import (
     name_text,
 )
 from sealsvc import audit, public_url
-from sealsvc.ca import HIERARCHIES, CaSet
+from sealsvc.ca import HIERARCHIES, MAKER_HIERARCHY, CaSet
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
-from sealsvc.errors import InvalidInput
+from sealsvc.errors import InvalidInput, NotFound
 
 app = typer.Typer(
     help="Certificate authorities: show them, issue certificates.", no_args_is_help=True
@@ -52,12 +53,17 @@ def _certificate_dict(row) -> dict:
     }
 
 
-def _describe(sets: list[CaSet]) -> list[dict]:
-    return [
+def _describe(sets: list[CaSet], session: Session, context: ServiceContext) -> list[dict]:
+    """Each hierarchy's CA, TSA and OCSP certificates, then the seal maker (if there is one:
+    a data directory made before the seal maker existed gets it with its first SESeal)."""
+    rows = [
         _certificate_dict(getattr(ca_set, name))
         for ca_set in sets
         for name in ("root", "issuing", "tsa", "ocsp")
     ]
+    with contextlib.suppress(NotFound):
+        rows.append(_certificate_dict(context.ca.seal_maker(session)))
+    return rows
 
 
 _ORG = "郑州市人民政府"
@@ -81,7 +87,8 @@ def init(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Create the RSA and SM2 CA hierarchies (root, issuing CA, TSA, OCSP signer).
+    """Create the RSA and SM2 CA hierarchies (root, issuing CA, TSA, OCSP signer) and the
+    SM2 seal maker (制章者) that signs the seals' GB/T 38540 SESeal objects.
 
     Refuses to touch a data directory that already has them.  Creates the data directory
     if needed.  Certificates carry CRL/OCSP URLs under SEALSVC_BASE_URL (default
@@ -94,7 +101,7 @@ def init(
         with console.status("Generating CA keys and certificates (RSA-3072 and SM2)…"):
             with context.database.session() as session:
                 sets = context.ca.initialise(session, actor=audit.cli_actor(), dev=dev)
-                rows = _describe(sets)
+                rows = _describe(sets, session, context)
             public_url.record(context.settings)
             with context.database.session(read_only=True) as session:
                 files = context.ca.export_files(session)
@@ -107,11 +114,11 @@ def init(
 
 @app.command("show")
 def show(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Show the current CA, TSA and OCSP certificates of both hierarchies."""
+    """Show the current CA, TSA and OCSP certificates of both hierarchies and the seal maker."""
     with user_errors():
         context = ServiceContext(settings(ctx))
         with context.database.session(read_only=True) as session:
-            rows = _describe([context.ca.ca_set(session, h) for h in HIERARCHIES])
+            rows = _describe([context.ca.ca_set(session, h) for h in HIERARCHIES], session, context)
         if json_output:
             emit_json({"certificates": rows})
             return
@@ -122,7 +129,8 @@ def show(ctx: typer.Context, json_output: JsonOption = False) -> None:
 def issue_cert(
     ctx: typer.Context,
     profile: Annotated[
-        str, typer.Option("--profile", help="seal, tsa or ocsp (a leaf of the issuing CA).")
+        str,
+        typer.Option("--profile", help="seal, tsa, ocsp or seal_maker (a leaf of the issuing CA)."),
     ],
     common_name: Annotated[str, typer.Option("--cn", help="Subject common name.")],
     hierarchy: HierarchyOption = "rsa",
@@ -137,17 +145,28 @@ def issue_cert(
 ) -> None:
     """Generate a key in the key store and issue a leaf certificate for it.
 
-    Example: sealctl ca issue-cert --profile tsa --hierarchy sm2 --cn "备用时间戳服务"
+    A new TSA or seal-maker certificate becomes the current one (the newest wins): this is
+    how their keys are rotated. Seals made by an earlier seal-maker key keep verifying.
+
+    Examples: sealctl ca issue-cert --profile tsa --hierarchy sm2 --cn "备用时间戳服务",
+    sealctl ca issue-cert --profile seal_maker -H sm2 --cn 郑州市电子印章制章系统
     """
     with user_errors():
         try:
             chosen = Profile(profile)
         except ValueError:
-            raise InvalidInput(f"unknown profile {profile!r}: use seal, tsa or ocsp") from None
+            raise InvalidInput(
+                f"unknown profile {profile!r}: use seal, tsa, ocsp or seal_maker"
+            ) from None
         if chosen in (Profile.ROOT_CA, Profile.ISSUING_CA):
             raise InvalidInput("CA certificates are created by `sealctl init`, not issue-cert")
         if hierarchy not in HIERARCHIES:
             raise InvalidInput(f"unknown hierarchy {hierarchy!r}: use rsa or sm2")
+        if chosen is Profile.SEAL_MAKER and hierarchy != MAKER_HIERARCHY:
+            raise InvalidInput(
+                "the seal maker signs GB/T 38540 seals, which are SM2 only: "
+                f"use -H {MAKER_HIERARCHY}"
+            )
         context = ServiceContext(settings(ctx))
         actor = audit.cli_actor()
         algorithm: KeyAlgorithm = HIERARCHIES[hierarchy]["leaf"]

@@ -9,18 +9,20 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from pki.fsutil import atomic_write
-from sealsvc import audit, seals
+from sealsvc import audit, seals, ses_seals
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
-from sealsvc.models import SealStatus
+from sealsvc.models import SealAlgorithm, SealStatus
 
 __all__ = ["app", "parse_duration"]
 
 app = typer.Typer(
-    help="Electronic seals: issue, list, show, image, suspend, resume, revoke, rotate, renew.",
+    help="Electronic seals: issue, list, show, image, export, suspend, resume, revoke, rotate, "
+    "renew.",
     no_args_is_help=True,
 )
 
@@ -192,8 +194,9 @@ def show_command(ctx: typer.Context, code: CodeArgument, json_output: JsonOption
         context = _context(ctx)
         with context.database.session(read_only=True) as session:
             view = seals.show(session, code)
+            ses = _ses_view(session, view)
     if json_output:
-        emit_json(view.as_dict())
+        emit_json({**view.as_dict(), "ses": ses.as_dict() if ses is not None else None})
         return
     console.print(
         f"[bold]{view.code}[/] {view.text} {view.kind} — {view.department_name} "
@@ -201,6 +204,16 @@ def show_command(ctx: typer.Context, code: CodeArgument, json_output: JsonOption
         f"{_validity(view)}, image {view.image_source}",
         highlight=False,
     )
+    if ses is None and view.algorithm == SealAlgorithm.SM2 and view.status != SealStatus.REVOKED:
+        console.print("no SESeal yet: run `sealctl seal ses-backfill`", highlight=False)
+    elif ses is not None:
+        console.print(
+            f"SESeal v{ses.version}: esID {ses.es_id}, name {ses.name}, type {ses.type}, "
+            f"valid {ses.valid_start:%Y-%m-%d %H:%M:%S}Z to {ses.valid_end:%Y-%m-%d %H:%M:%S}Z, "
+            f"picture {ses.picture_type} {ses.picture_width_mm}x{ses.picture_height_mm} mm; "
+            f"maker {ses.maker_subject} serial {_hex(ses.maker_serial)}",
+            highlight=False,
+        )
     table = Table(
         "serial", "status", "not_before", "not_after", "revoked", "key_id", title="certificates"
     )
@@ -215,6 +228,69 @@ def show_command(ctx: typer.Context, code: CodeArgument, json_output: JsonOption
             certificate.key_id,
         )
     console.print(table)
+
+
+def _ses_view(session: Session, view: seals.SealView) -> ses_seals.SesSealView | None:
+    """The current SESeal of an SM2 seal (``None`` for other algorithms, and for an SM2
+    seal that has none yet: ``seal export`` says how to make it)."""
+    if view.algorithm != SealAlgorithm.SM2:
+        return None
+    try:
+        return ses_seals.describe(ses_seals.current(session, view.code))
+    except ses_seals.NoSesSeal:
+        return None
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    code: CodeArgument,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Write the seal object here.")],
+    format_: Annotated[
+        str, typer.Option("--format", help="esl: the GB/T 38540 SESeal, DER.")
+    ] = "esl",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Export an SM2 seal's current electronic seal object (GB/T 38540 SESeal, DER).
+
+    RSA seals have none (the standard is SM2 only).
+
+    Example: [bold]sealctl seal export 41010005000002 --format esl -o seal.esl[/]
+    """
+    with user_errors():
+        if format_ != "esl":
+            raise InvalidInput(f"unknown export format {format_!r}: use esl")
+        if output.exists() and not force:
+            raise InvalidInput(f"{output} exists; give --force to overwrite it")
+        context = _context(ctx)
+        with context.database.session(read_only=True) as session:
+            row = ses_seals.current(session, code)
+            der, sha256 = row.der, row.sha256
+        _write(output, der)
+    if json_output:
+        emit_json({"code": code.strip(), "format": "esl", "file": str(output), "sha256": sha256})
+        return
+    console.print(f"wrote {output} ({len(der)} bytes, SHA-256 {sha256})", highlight=False)
+
+
+@app.command("ses-backfill")
+def ses_backfill_command(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Make the GB/T 38540 SESeal of every SM2 seal issued before seals had one.
+
+    Seals issued, rotated, renewed or given a new image get theirs at once; this is for
+    those that predate it (revoked seals excepted). Running it again does nothing.
+
+    Example: [bold]sealctl seal ses-backfill[/]
+    """
+    with user_errors():
+        codes = seals.backfill_ses_seals(_context(ctx), actor=audit.cli_actor())
+    if json_output:
+        emit_json({"made": codes})
+        return
+    console.print(f"made {len(codes)} SESeal(s)", highlight=False)
+    for code in codes:
+        console.print(f"  {code}", highlight=False)
 
 
 def _write(path: Path, data: bytes) -> None:
