@@ -23,9 +23,11 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from sealsvc.errors import InvalidInput
+from sealsvc.licences.metadata import LicenceMetadata
 from sealsvc.licences.pdfa import apply_pdfa
 from sealsvc.licences.qr import QrCode, draw_qr
 from sealsvc.licences.templates import (
+    IDENTIFIER_FIELD,
     EmblemElement,
     FieldElement,
     LineElement,
@@ -53,6 +55,10 @@ class LicencePage:
     qr: QrCode
     """The verification QR code (its text is the verification URL)."""
     issued_at: datetime
+    identifier: str | None = None
+    """The GB/T 36904 identifier, shown by a field element bound to ``@identifier``."""
+    metadata: LicenceMetadata | None = None
+    """The GB/T 36903 record, written into the XMP metadata."""
 
 
 def _faces() -> dict[str, SealFont]:
@@ -232,11 +238,13 @@ def render_licence(template: Template, page: LicencePage) -> bytes:
     """The unsealed licence PDF for validated ``page.data`` (see :meth:`Template.validate_data`)."""
     faces = _faces()
     display = template.display(page.data)
+    if page.identifier is not None:
+        display[IDENTIFIER_FIELD] = page.identifier
     for key, value in display.items():
         try:
             faces["song"].check_covers(value)
         except SealImageError:
-            label = template.fields[key].label
+            label = template.label(key)
             raise InvalidInput(
                 f"{label} ({key}) has characters no installed font can print"
             ) from None
@@ -266,7 +274,7 @@ def render_licence(template: Template, page: LicencePage) -> bytes:
         elif isinstance(element, FieldElement):
             value = display.get(element.field)
             if value:
-                painter.field(element, template.fields[element.field].label, value)
+                painter.field(element, template.label(element.field), value)
         elif isinstance(element, NumberElement):
             suffix = f"（第{page.version}版）" if page.version > 1 else ""
             painter.text(
@@ -303,6 +311,7 @@ def render_licence(template: Template, page: LicencePage) -> bytes:
         keywords=f"{template.name}, {page.number}",
         at=page.issued_at,
         document_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{page.qr.text}#v{page.version}")),
+        custom=page.metadata.xmp_schema() if page.metadata else None,
     )
     canvas.showPage()
     canvas.save()
