@@ -474,7 +474,7 @@ class Licence(Base):
     """``revoked`` (吊销) or ``cancelled`` (注销) once annulled; ``None`` otherwise, and on
     licences annulled before the kind was recorded (revision 0003)."""
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("licences.id"))
-    identifier: Mapped[str | None] = mapped_column(String(160), unique=True)
+    identifier: Mapped[str | None] = mapped_column(String(160), unique=True, index=True)
     """The GB/T 36904 identifier of this version (:mod:`sealsvc.licences.identifier`);
     ``None`` on licences issued before revision 0004."""
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import json
 import string
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
+from sqlalchemy import inspect, select, text
 
 from sealsvc import creditcode, departments
+from sealsvc.db import Database, alembic_config
 from sealsvc.errors import InvalidInput
 from sealsvc.licences.identifier import (
     ISO7064_ALPHABET,
@@ -25,6 +29,7 @@ from sealsvc.licences.identifier import (
     mod37_36_check_char,
 )
 from sealsvc.licences.templates import TemplateSpec, list_templates
+from sealsvc.models import Licence
 
 ISSUE_EXAMPLE = "1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.U"
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -230,3 +235,49 @@ def test_a_seed_with_a_wrong_credit_code_is_refused(tmp_path: Path) -> None:
 
 def test_alphabet_is_digits_then_capitals() -> None:
     assert string.digits + string.ascii_uppercase == ISO7064_ALPHABET
+
+
+# --- revision 0004 on a database that already holds licences ----------------------------------
+
+
+def test_revision_0004_keeps_old_licences_without_identifier_and_import_fills_codes(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    try:
+        database.migrate("0003")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO departments (code, name, kind, active, created_at) "
+                    "VALUES ('ZZ-D26', '郑州市市场监督管理局', 'department', :t, :at)"
+                ),
+                {"t": True, "at": datetime(2024, 1, 1, tzinfo=UTC)},
+            )
+            for index in (1, 2):
+                connection.execute(
+                    text(
+                        "INSERT INTO licences (number, version, template, data, seal_codes, "
+                        "document_sha256, file_name, status, issued_at) VALUES (:n, 1, "
+                        "'business_licence', '{}', '[]', :sha, 'f.pdf', 'valid', :at)"
+                    ),
+                    {"n": f"YYZZ00{index}", "sha": str(index) * 64,
+                     "at": datetime(2024, 1, 1, tzinfo=UTC)},
+                )  # fmt: skip
+        database.migrate()
+        with database.session() as session:
+            # Two licences without identifier: NULLs do not collide under the unique index.
+            assert session.scalars(select(Licence.identifier)).all() == [None, None]
+            assert departments.get(session, "ZZ-D26").credit_code is None
+            departments.import_seed(session, actor="test:migration")
+        seed = {d.code: d.credit_code for d in departments.load_seed().departments}
+        with database.session(read_only=True) as session:
+            assert departments.get(session, "ZZ-D26").credit_code == seed["ZZ-D26"]
+        with database.engine.begin() as connection:  # and back down
+            command.downgrade(alembic_config(connection), "0003")
+        with database.engine.connect() as connection:
+            assert "identifier" not in {
+                c["name"] for c in inspect(connection).get_columns("licences")
+            }
+    finally:
+        database.dispose()

@@ -8,7 +8,9 @@ Both columns are nullable.  Departments imported before this revision get their 
 code when the seed is imported again (``import_seed`` fills a missing code, never replaces
 one) or from ``sealctl dept set-credit-code``.  Licences issued before it keep
 ``identifier`` NULL: the identifier they would have had is not made up after the fact.
-Batch mode, because SQLite cannot add a unique constraint to an existing table.
+A unique index rather than a unique constraint, and no batch mode: SQLite (3.35 and
+later) then adds and drops both columns in place, where batch mode would rebuild the
+tables and trip over the foreign keys pointing at departments that hold rows.
 """
 
 from __future__ import annotations
@@ -23,16 +25,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("departments") as batch:
-        batch.add_column(sa.Column("credit_code", sa.String(length=18), nullable=True))
-    with op.batch_alter_table("licences") as batch:
-        batch.add_column(sa.Column("identifier", sa.String(length=160), nullable=True))
-        batch.create_unique_constraint(op.f("uq_licences_identifier"), ["identifier"])
+    op.add_column("departments", sa.Column("credit_code", sa.String(length=18), nullable=True))
+    op.add_column("licences", sa.Column("identifier", sa.String(length=160), nullable=True))
+    op.create_index(op.f("ix_licences_identifier"), "licences", ["identifier"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("licences") as batch:
-        batch.drop_constraint(op.f("uq_licences_identifier"), type_="unique")
-        batch.drop_column("identifier")
-    with op.batch_alter_table("departments") as batch:
-        batch.drop_column("credit_code")
+    op.drop_index(op.f("ix_licences_identifier"), table_name="licences")
+    op.drop_column("licences", "identifier")
+    op.drop_column("departments", "credit_code")
