@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sealsvc import audit, departments, seals
 from sealsvc.context import ServiceContext
 from sealsvc.creditcode import check_char
-from sealsvc.errors import InvalidInput
+from sealsvc.errors import Conflict, InvalidInput
 from sealsvc.licences import (
     LicencePage,
     QrCode,
@@ -340,3 +340,18 @@ def test_sealctl_shows_the_identifier_and_metadata_and_sets_credit_codes(
         json.loads(sealctl("licence", "show", issued["number"], "--json").stdout)["identifier"]
         == issued["identifier"]
     )
+
+
+def test_numbers_that_differ_only_in_separators_cannot_share_an_identifier(
+    sqlite_seal_context: ServiceContext,
+) -> None:
+    context = sqlite_seal_context
+    code = _market_seal(context)
+    template = load_template("business_licence")
+    first = issue_licence(context, template, template.example, [code], actor=ACTOR,
+                          level=Level.B_B, number="ZZ-TEST-000001")  # fmt: skip
+    assert LicenceIdentifier.parse(first.identifier).serial == "ZZTEST000001"
+    with pytest.raises(Conflict, match=r"identifier 1\.2\.156\.3005\.2\..*ZZTEST000001\.001"):
+        issue_licence(context, template, template.example, [code], actor=ACTOR,
+                      level=Level.B_B, number="ZZTEST000001")  # fmt: skip
+    assert not list((context.settings.data_dir / "licences").glob(".*.tmp"))
