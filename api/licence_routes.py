@@ -94,7 +94,8 @@ def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
     """The record as JSON: with its GB/T 36904 ``identifier``, GB/T 36903 ``metadata`` and
     the URL of the file."""
     body = record.as_dict()
-    body["metadata"] = record_metadata(request.app.state.context, record).as_dict()
+    metadata = record_metadata(request.app.state.context, record)
+    body["metadata"] = metadata.as_dict() if metadata else None
     body["download_url"] = (
         public_url(request, "download_licence", number=record.number) + f"?version={record.version}"
     )

@@ -31,6 +31,7 @@ from sealsvc.errors import Conflict, InvalidInput
 from sealsvc.licences import (
     LicencePage,
     QrCode,
+    get_licence,
     get_licence_pdf,
     issue_licence,
     load_template,
@@ -46,7 +47,8 @@ from sealsvc.licences.metadata import (
     licence_metadata,
     validity_period,
 )
-from sealsvc.models import Department
+from sealsvc.licences.pipeline import record_metadata
+from sealsvc.models import Department, Licence
 from sealsvc.pades import Level
 
 pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
@@ -355,3 +357,23 @@ def test_numbers_that_differ_only_in_separators_cannot_share_an_identifier(
         issue_licence(context, template, template.example, [code], actor=ACTOR,
                       level=Level.B_B, number="ZZTEST000001")  # fmt: skip
     assert not list((context.settings.data_dir / "licences").glob(".*.tmp"))
+
+
+def test_a_record_whose_metadata_no_longer_derives_stays_readable(
+    sqlite_seal_context: ServiceContext, sealctl: Callable[..., Result]
+) -> None:
+    context = sqlite_seal_context
+    code = _market_seal(context)
+    template = load_template("business_licence")
+    record = issue_licence(context, template, template.example, [code], actor=ACTOR,
+                           level=Level.B_B)  # fmt: skip
+    assert record_metadata(context, record).identifier == record.identifier
+    with context.database.session() as session:  # data stored before the validity rule
+        row = session.scalars(select(Licence).where(Licence.number == record.number)).one()
+        row.data = json.dumps({**record.data, "term": "长期有效"}, ensure_ascii=False)
+    stale = get_licence(context, record.number)
+    assert record_metadata(context, stale) is None
+    shown = sealctl("licence", "show", record.number, "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["metadata"] is None
+    assert json.loads(shown.stdout)["identifier"] == record.identifier

@@ -150,7 +150,7 @@ def show(
             emit_json(
                 {
                     **record.as_dict(),
-                    "metadata": metadata.as_dict(),
+                    "metadata": metadata.as_dict() if metadata else None,
                     "verification": status.as_dict(),
                 }
             )
@@ -165,10 +165,11 @@ def show(
         for key, value in record.data.items():
             table.add_row(key, value)
         console.print(table)
-        described = Table("GB/T 36903 metadata", "value")
-        for name, value in metadata.pairs():
-            described.add_row(name, value)
-        console.print(described)
+        if metadata is not None:
+            described = Table("GB/T 36903 metadata", "value")
+            for name, value in metadata.pairs():
+                described.add_row(name, value)
+            console.print(described)
         console.print(f"verify: {record.verify_url}\nsha256: {record.document_sha256}")
 
 

@@ -71,7 +71,7 @@ class LicenceMetadata:
     name: str
     """证照名称: the template's title (营业执照 …)."""
     type_code: str | None
-    """证照类型代码 (21 characters), if the template declares a licence type."""
+    """证照类型代码 (21 characters): the identifier's, else the template's licence type's."""
     number: str
     """证照编号: the licence number printed on it."""
     identifier: str | None
@@ -191,7 +191,8 @@ def licence_metadata(
     valid_from, valid_until = validity_period(template, data, issue_date)
     return LicenceMetadata(
         name=spec.title,
-        type_code=licence_type.code if licence_type else None,
+        # The identifier's own type code: the template's may have changed since issue.
+        type_code=identifier.type_code if identifier else licence_type and licence_type.code,
         number=number,
         identifier=str(identifier) if identifier else None,
         issuer_name=data.get(spec.issuer_field, ""),

@@ -237,15 +237,23 @@ def get_licence(context: ServiceContext, number: str, version: int | None = None
         return _record(_row(session, number, version), context.settings.base_url)
 
 
-def record_metadata(context: ServiceContext, record: LicenceRecord) -> LicenceMetadata:
-    """The GB/T 36903 metadata of a stored licence version (what its file carries)."""
-    return licence_metadata(
-        load_template(record.template, context.settings),
-        number=record.number,
-        data=record.data,
-        identifier=record.identifier,
-        issued_at=record.issued_at,
-    )
+def record_metadata(context: ServiceContext, record: LicenceRecord) -> LicenceMetadata | None:
+    """The GB/T 36903 metadata of a stored licence version (what its file carries).
+
+    ``None`` when it cannot be derived any more: the template was removed, or the stored
+    data predates a rule of the current template (a validity field that does not read as
+    a period). The record itself must stay readable either way.
+    """
+    try:
+        return licence_metadata(
+            load_template(record.template, context.settings),
+            number=record.number,
+            data=record.data,
+            identifier=record.identifier,
+            issued_at=record.issued_at,
+        )
+    except SealsvcError:
+        return None
 
 
 def list_licences(
