@@ -318,6 +318,11 @@ def test_sealctl_shows_the_identifier_and_metadata_and_sets_credit_codes(
     assert shown["verification"]["identifier"] == issued["identifier"]
     human = sealctl("licence", "show", issued["number"]).stdout
     assert issued["identifier"] in human and "有效期截止日期" in human
+    described = sealctl("template", "show", "business_licence").stdout
+    assert f"licence type code (GB/T 36904): {template.spec.licence_type.code}" in described
+    assert "an EXAMPLE" in described
+    summary = json.loads(sealctl("template", "show", "business_licence", "--json").stdout)
+    assert summary["licence_type"]["example"] is True
 
     current = _credit_code(context, "ZZ-D26")
     wrong = current[:-1] + ("0" if current[-1] != "0" else "1")
