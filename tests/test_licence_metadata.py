@@ -141,6 +141,7 @@ def test_templates_without_holder_code_or_period_leave_them_out() -> None:
         ("2024-05-06至2054-05-05", ("2024-05-06", "2054-05-05")),
         ("2024年05月06日起2054年05月05日止", ("2024-05-06", "2054-05-05")),
         (" 2024 年 05 月 06 日 至 长期 ", ("2024-05-06", LONG_TERM)),
+        ("长期", ("2024-01-01", LONG_TERM)),  # from the issue date
     ],
 )
 def test_validity_periods_are_read_in_the_forms_licences_print(text: str, period: tuple) -> None:
@@ -382,3 +383,17 @@ def test_a_record_whose_metadata_no_longer_derives_stays_readable(
     assert shown.exit_code == 0, shown.stderr
     assert json.loads(shown.stdout)["metadata"] is None
     assert json.loads(shown.stdout)["identifier"] == record.identifier
+
+
+def test_a_validity_that_does_not_read_is_refused_before_sealing(
+    sqlite_seal_context: ServiceContext,
+) -> None:
+    context = sqlite_seal_context
+    code = _market_seal(context)
+    template = load_template("business_licence")
+    data = {**template.example, "term": "长期有效"}
+    with pytest.raises(InvalidInput, match=r"营业期限 \(term\) must state the validity period"):
+        issue_licence(context, template, data, [code], actor=ACTOR, level=Level.B_B)
+    with context.database.session(read_only=True) as session:
+        assert session.scalar(select(func.count()).select_from(Licence)) == 0
+        assert not audit.query(session, action="seal.use")

@@ -24,7 +24,8 @@ Where the elements come from:
 * 持证主体, 持证主体代码 — ``paper_fields.holder`` / ``holder_id``; 持证主体代码类型 —
   ``licence_type.holder_id_type``;
 * 有效期起始日期, 有效期截止日期 — parsed from ``licence_type.validity_field`` (``<start>至<end>``
-  or ``<start>起<end>止``, the end may be 长期); without one, from the issue date, 长期.
+  or ``<start>起<end>止``, the end may be 长期); without one, or when it says only 长期,
+  from the issue date, 长期.
 
 Dates are ISO 8601 (``2024-03-15``); an open-ended validity ends :data:`LONG_TERM`.
 """
@@ -147,9 +148,9 @@ def validity_period(
     licence_type = template.spec.licence_type
     name = licence_type.validity_field if licence_type else None
     text = data.get(name) if name else None
-    if text is None:
+    if name is None or text is None or text.strip() == LONG_TERM:
         return issue_date, LONG_TERM
-    who = f"{template.label(name)} ({name})"  # type: ignore[arg-type]
+    who = f"{template.label(name)} ({name})"
     match = _PERIOD.fullmatch(text.strip())
     if match is None:
         raise InvalidInput(

@@ -277,8 +277,8 @@ class LicenceTypeSpec(_Strict):
     统一社会信用代码; required when the template has a holder_id."""
     validity_field: str | None = None
     """A text field stating the validity period as ``<start>至<end>`` (dates as
-    2024年03月12日 or 2024-03-12, the end may be 长期). Without one the licence is valid
-    from its issue date, 长期."""
+    2024年03月12日 or 2024-03-12, the end may be 长期). Without one, or when the field
+    says only 长期, the licence is valid from its issue date, 长期."""
 
     @model_validator(mode="after")
     def _code_checks(self) -> LicenceTypeSpec:
