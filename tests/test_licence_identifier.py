@@ -96,6 +96,15 @@ def test_characters_outside_the_alphabet_are_refused(bad: str) -> None:
 # --- the identifier -------------------------------------------------------------------------
 
 
+def test_an_identifier_from_another_issuer_checks_too() -> None:
+    # A 电子证照标识 quoted as sample data in a public licence-catalogue schema: another
+    # type (032), another issuer, a 7-digit serial; its check character is F.
+    text = "1.2.156.3005.2.11100000000013338W032.11220000013544541J.2430599.001.F"
+    identifier = LicenceIdentifier.parse(text)
+    assert (identifier.serial, identifier.check_char) == ("2430599", "F")
+    assert str(identifier) == text
+
+
 def test_issue_example_parses_into_its_fields_and_prints_back() -> None:
     identifier = LicenceIdentifier.parse(ISSUE_EXAMPLE)
     assert identifier.type_code == "11100000000013338W011"
