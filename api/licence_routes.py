@@ -22,6 +22,7 @@ from api.urls import public_url
 from sealsvc import licences
 from sealsvc.errors import Forbidden
 from sealsvc.licences.issuer import IssuerRefused
+from sealsvc.licences.pipeline import record_metadata
 from sealsvc.models import AnnulKind
 from sealsvc.pades import Level
 
@@ -90,7 +91,11 @@ def _issuer_problem(exc: IssuerRefused) -> JSONResponse:
 
 
 def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
+    """The record as JSON: with its GB/T 36904 ``identifier``, GB/T 36903 ``metadata`` and
+    the URL of the file."""
     body = record.as_dict()
+    metadata = record_metadata(request.app.state.context, record)
+    body["metadata"] = metadata.as_dict() if metadata else None
     body["download_url"] = (
         public_url(request, "download_licence", number=record.number) + f"?version={record.version}"
     )

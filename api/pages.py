@@ -161,6 +161,7 @@ def _licence_view(match: LicenceMatch) -> dict[str, Any]:
         "latest_version": registry.latest_version,
         "document_matches": match.document_matches,
         "registered_sha256": match.registered_sha256,
+        "identifier": match.identifier,
     }
 
 

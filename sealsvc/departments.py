@@ -27,7 +27,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sealsvc import audit
+from sealsvc import audit, creditcode
 from sealsvc.characters import invisible_characters
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from sealsvc.models import Department, DepartmentKind, DepartmentNameHistory, Seal, SealStatus
@@ -46,7 +46,9 @@ __all__ = [
     "list_departments",
     "load_seed",
     "normalise_code",
+    "normalise_credit_code",
     "rename",
+    "set_credit_code",
 ]
 
 SEED_FORMAT = "sealsvc-departments/1"
@@ -74,6 +76,7 @@ class SeedDepartment:
     name: str
     kind: DepartmentKind
     parent: str | None
+    credit_code: str | None
     source: str | None
     listed_as: str | None
     seals: tuple[SeedSeal, ...]
@@ -124,11 +127,13 @@ def _parse_seed_department(raw: Any, index: int) -> SeedDepartment:
             )
         )
     parent = _seed_text(raw.get("parent"), f"{where}.parent", optional=True)
+    credit_code = _seed_text(raw.get("credit_code"), f"{where}.credit_code", optional=True)
     return SeedDepartment(
         code=code,
         name=_check_name(name),
         kind=kind,
         parent=normalise_code(parent) if parent else None,
+        credit_code=normalise_credit_code(credit_code) if credit_code else None,
         source=_seed_text(raw.get("source"), f"{where}.source", optional=True),
         listed_as=_seed_text(raw.get("listed_as"), f"{where}.listed_as", optional=True),
         seals=tuple(parsed_seals),
@@ -190,6 +195,21 @@ def normalise_code(code: str) -> str:
     return normalised
 
 
+def normalise_credit_code(credit_code: str) -> str:
+    """Upper-case a 统一社会信用代码 and check it (18 characters, GB 32100 check character).
+
+    A department's code goes into the GB/T 36904 identifier of every licence it issues,
+    where a typo would be printed, sealed and published: refuse it here.
+    """
+    normalised = credit_code.strip().upper() if isinstance(credit_code, str) else credit_code
+    if not creditcode.is_valid(normalised):
+        raise InvalidInput(
+            f"统一社会信用代码 {credit_code!r} is invalid: 18 digits or upper-case letters "
+            "(no I, O, Z, S, V) ending in the GB 32100-2015 check character"
+        )
+    return normalised
+
+
 def _check_name(name: str) -> str:
     name = name.strip()
     problem = invisible_characters(name, f"department name {name!r}")
@@ -229,6 +249,7 @@ def department_to_dict(department: Department) -> dict[str, Any]:
         "code": department.code,
         "name": department.name,
         "kind": department.kind,
+        "credit_code": department.credit_code,
         "parent": department.parent.code if department.parent is not None else None,
         "active": department.active,
         "created_at": department.created_at.isoformat(),
@@ -262,9 +283,11 @@ def add(
     kind: DepartmentKind | str = DepartmentKind.DEPARTMENT,
     parent: str | None = None,
     source: str | None = None,
+    credit_code: str | None = None,
 ) -> Department:
     """Create an active department; ``parent`` is a code or name. Audited as ``dept.add``."""
     code, name = normalise_code(code), _check_name(name)
+    credit_code = normalise_credit_code(credit_code) if credit_code is not None else None
     try:
         kind = DepartmentKind(kind)
     except ValueError:
@@ -276,10 +299,14 @@ def add(
     parent_department = get(session, parent) if parent else None
     if parent_department is not None and not parent_department.active:
         raise InvalidTransition(f"parent department {parent_department.code} is deactivated")
-    department = Department(code=code, name=name, kind=kind.value, parent=parent_department)
+    department = Department(
+        code=code, name=name, kind=kind.value, parent=parent_department, credit_code=credit_code
+    )
     session.add(department)
     _flush(session, f"department {code}")
     details: dict[str, Any] = {"name": name, "kind": kind.value}
+    if credit_code is not None:
+        details["credit_code"] = credit_code
     if parent_department is not None:
         details["parent"] = parent_department.code
     if source is not None:
@@ -303,14 +330,19 @@ def import_seed(session: Session, seed: Seed | None = None, *, actor: str) -> Im
     """Add every seed department whose code is not in the database yet.
 
     Idempotent: a department already present (matched by code) is left untouched, even if
-    it was renamed or deactivated since, so re-importing never undoes an operator's change.
+    it was renamed or deactivated since, so re-importing never undoes an operator's change
+    — except that one without a 统一社会信用代码 (a database from before revision 0004)
+    gets the seed's, audited as ``dept.credit_code``.
     """
     seed = seed or load_seed()
     created: list[str] = []
     existing: list[str] = []
     for entry in seed.departments:
-        if session.scalars(select(Department.id).where(Department.code == entry.code)).first():
+        present = session.scalars(select(Department).where(Department.code == entry.code)).first()
+        if present is not None:
             existing.append(entry.code)
+            if present.credit_code is None and entry.credit_code is not None:
+                set_credit_code(session, entry.code, entry.credit_code, actor=actor)
             continue
         add(
             session,
@@ -319,6 +351,7 @@ def import_seed(session: Session, seed: Seed | None = None, *, actor: str) -> Im
             kind=entry.kind,
             parent=entry.parent,
             source=entry.source,
+            credit_code=entry.credit_code,
             actor=actor,
         )
         created.append(entry.code)
@@ -350,6 +383,28 @@ def rename(session: Session, code: str, new_name: str, *, actor: str) -> Departm
         actor=actor,
         department_code=department.code,
         details={"old_name": old_name, "new_name": new_name},
+    )
+    return department
+
+
+def set_credit_code(session: Session, code: str, credit_code: str, *, actor: str) -> Department:
+    """Record (or correct) a department's 统一社会信用代码; audited as ``dept.credit_code``.
+
+    Licences already issued keep the identifier they were issued with; the new code goes
+    into the identifiers of licences issued from now on.
+    """
+    department = get(session, code)
+    new = normalise_credit_code(credit_code)
+    if new == department.credit_code:
+        raise InvalidInput(f"department {department.code} already has credit code {new}")
+    old, department.credit_code = department.credit_code, new
+    _flush(session, f"credit code of {department.code}")
+    audit.append(
+        session,
+        action="dept.credit_code",
+        actor=actor,
+        department_code=department.code,
+        details={"old_credit_code": old, "new_credit_code": new},
     )
     return department
 

@@ -206,6 +206,9 @@ class Department(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
+    credit_code: Mapped[str | None] = mapped_column(String(18))
+    """The body's 统一社会信用代码 (GB 32100): the issuer code of the GB/T 36904 identifier
+    on every licence it issues. ``None`` until set; such a department cannot issue licences."""
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -529,6 +532,9 @@ class Licence(Base):
     """``revoked`` (吊销) or ``cancelled`` (注销) once annulled; ``None`` otherwise, and on
     licences annulled before the kind was recorded (revision 0003)."""
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("licences.id"))
+    identifier: Mapped[str | None] = mapped_column(String(160), unique=True, index=True)
+    """The GB/T 36904 identifier of this version (:mod:`sealsvc.licences.identifier`);
+    ``None`` on licences issued before revision 0004."""
 
     previous: Mapped[Licence | None] = relationship(remote_side=[id])
 

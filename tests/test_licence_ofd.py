@@ -40,28 +40,42 @@ from sealsvc.licences import (
     render_licence,
     verification_url,
 )
+from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.licences.layout import lay_out
+from sealsvc.licences.metadata import licence_metadata
 from sealsvc.licences.render_ofd import render_licence_ofd
+from sealsvc.licences.templates import IDENTIFIER_FIELD
 
 TEMPLATES = ["admin_permit_decision", "business_licence", "construction_permit",
              "real_estate_certificate"]  # fmt: skip
 ISSUED = datetime(2024, 3, 15, 2, 30, tzinfo=UTC)
 NUMBER = "YYZZ2024031512345678"
 PAGE = "Doc_0/Pages/Page_0/Content.xml"
-METADATA = (("证照名称", "营业执照"), ("证照编号", NUMBER), ("证照有效期", "长期"))
+ISSUER_CODE = "11410100EXAMPL012Q"
 
 
 def _page(name: str, data: dict[str, str]) -> LicencePage:
+    """The page of licence NUMBER as issuing makes it: identifier and metadata included."""
+    template = load_template(name)
     url = verification_url(
         "https://zwfw.zhengzhou.example", NUMBER, data_hash(NUMBER, 1, name, data)
     )
-    return LicencePage(NUMBER, 1, data, QrCode.encode(url), ISSUED)
+    identifier = LicenceIdentifier.for_licence(
+        type_code=template.spec.licence_type.code,
+        issuer_code=ISSUER_CODE,
+        number=NUMBER,
+        version=1,
+    )
+    metadata = licence_metadata(
+        template, number=NUMBER, data=data, identifier=identifier, issued_at=ISSUED
+    )
+    return LicencePage(NUMBER, 1, data, QrCode.encode(url), ISSUED, str(identifier), metadata)
 
 
 def _licence(name: str) -> tuple[bytes, LicencePage]:
     template = load_template(name)
     page = _page(name, template.validate_data(template.example))
-    return render_licence_ofd(template, page, METADATA), page
+    return render_licence_ofd(template, page), page
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -80,6 +94,8 @@ def test_ofd_licence_shows_every_value_with_embedded_fonts(name: str) -> None:
     for key, shown in template.display(page.data).items():
         assert re.sub(r"\s+", "", shown) in re.sub(r"\s+", "", joined), key
     assert NUMBER in joined
+    if any(getattr(e, "field", None) == IDENTIFIER_FIELD for e in template.spec.elements):
+        assert page.identifier in joined
     for text in texts:
         assert text.font.data, f"font of {text.text!r} not embedded"
         assert len(text.delta_x) == len(text.text) - 1
@@ -89,7 +105,7 @@ def test_ofd_licence_shows_every_value_with_embedded_fonts(name: str) -> None:
     assert any(p.fill == (0, 0, 0) and p.data.count("M") > 50 for p in paths), "QR modules"
 
 
-def test_ofd_carries_the_pdf_metadata_and_the_caller_custom_data() -> None:
+def test_ofd_carries_the_pdf_metadata_and_the_licence_metadata_as_custom_data() -> None:
     data, page = _licence("business_licence")
     template = load_template("business_licence")
     layout = lay_out(template, page)
@@ -102,8 +118,9 @@ def test_ofd_carries_the_pdf_metadata_and_the_caller_custom_data() -> None:
     )
     assert info.creation_date == date(2024, 3, 15)
     assert info.keywords == ("business_licence", NUMBER)
-    assert info.custom_datas == METADATA
-    assert render_licence_ofd(template, page, METADATA) == data
+    assert info.custom_datas == tuple(page.metadata.pairs())
+    assert ("证照标识", page.identifier) in info.custom_datas
+    assert render_licence_ofd(template, page) == data
 
 
 def test_text_is_where_the_pdf_has_it(tmp_path: Path) -> None:

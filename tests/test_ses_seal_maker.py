@@ -1,5 +1,5 @@
 """The seal maker (制章者) of GB/T 38540 seals: certificate profile, key, creation, rotation,
-and revision 0004 upgrading a database that already holds seals and certificates.
+and revision 0005 upgrading a database that already holds seals and certificates.
 
 The maker certificate is checked with ``openssl`` against the SM2 issuing CA (nobody here
 wrote it); the migration runs on SQLite and on a real PostgreSQL server.
@@ -115,10 +115,10 @@ def test_the_seal_maker_is_sm2_only(sqlite_seal_context: ServiceContext, sealctl
     assert "SM2 only" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_revision_0004_upgrades_a_database_with_seals(database: Database) -> None:
+def test_revision_0005_upgrades_a_database_with_seals(database: Database) -> None:
     """The profile CHECK is rebuilt under rows other tables point at (SQLite batch mode)."""
     with database.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0003")
+        command.downgrade(alembic_config(connection), "0004")
     with database.session() as session:
         department = Department(code="ZZ-T01", name="测试局", kind="department")
         seal = Seal(
@@ -135,7 +135,7 @@ def test_revision_0004_upgrades_a_database_with_seals(database: Database) -> Non
         session.flush()
         seal.current_certificate = certificate
     database.migrate()
-    assert database.current_revision() == "0004"
+    assert database.current_revision() == "0005"
     with database.session() as session:
         seal = session.scalars(select(Seal)).one()
         assert seal.current_certificate.serial == "1"
@@ -152,6 +152,6 @@ def test_revision_0004_upgrades_a_database_with_seals(database: Database) -> Non
             )
         )
     with database.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0003")
+        command.downgrade(alembic_config(connection), "0004")
     with database.session(read_only=True) as session:
         assert session.scalars(select(Certificate.profile)).all() == ["seal"]

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sealsvc.config import Settings
+from sealsvc.creditcode import check_char as gb32100_check_char
 from sealsvc.errors import InvalidInput, NotFound
 from sealsvc.licences import (
     LicencePage,
@@ -29,7 +30,7 @@ from sealsvc.licences import (
     verification_url,
 )
 from sealsvc.licences.layout import wrap_text
-from sealsvc.licences.templates import BUNDLED_TEMPLATES, gb32100_check_char, masked
+from sealsvc.licences.templates import BUNDLED_TEMPLATES, masked
 
 TEMPLATES = ["admin_permit_decision", "business_licence", "construction_permit",
              "real_estate_certificate"]  # fmt: skip

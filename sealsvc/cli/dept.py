@@ -46,11 +46,14 @@ def list_command(
     if json_output:
         emit_json(rows)
         return
-    table = Table("code", "name", "kind", "parent", "active", title=f"{len(rows)} departments")
+    table = Table(
+        "code", "name", "credit code", "kind", "parent", "active", title=f"{len(rows)} departments"
+    )
     for row in rows:
         table.add_row(
             row["code"],
             row["name"],
+            row["credit_code"] or "",
             row["kind"],
             row["parent"] or "",
             "yes" if row["active"] else "no",
@@ -94,6 +97,10 @@ def add_command(
     parent: Annotated[
         str | None, typer.Option("--parent", help="Code or name of the parent department.")
     ] = None,
+    credit_code: Annotated[
+        str | None,
+        typer.Option("--credit-code", help="统一社会信用代码 (needed to issue licences)."),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Add a department.
@@ -102,8 +109,9 @@ def add_command(
     """
     with user_errors(), open_database(settings(ctx)) as db, db.session() as session:
         department = departments.add(
-            session, code=code, name=name, kind=kind, parent=parent, actor=cli_actor()
-        )
+            session, code=code, name=name, kind=kind, parent=parent, credit_code=credit_code,
+            actor=cli_actor(),
+        )  # fmt: skip
         row = departments.department_to_dict(department)
     _report(row, json_output, "added")
 
@@ -123,6 +131,25 @@ def rename_command(
         department = departments.rename(session, code, new_name, actor=cli_actor())
         row = departments.department_to_dict(department)
     _report(row, json_output, "renamed")
+
+
+@app.command("set-credit-code")
+def set_credit_code_command(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Department code (or current name).")],
+    credit_code: Annotated[str, typer.Argument(help="Its 统一社会信用代码 (18 characters).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Record a department's 统一社会信用代码, the issuer code of its licences' identifiers.
+
+    The bundled seed carries example codes (11410100EXAMPL…): replace each with the real one.
+
+    Example: [bold]sealctl dept set-credit-code ZZ-D21 <the 18-character code>[/]
+    """
+    with user_errors(), open_database(settings(ctx)) as db, db.session() as session:
+        department = departments.set_credit_code(session, code, credit_code, actor=cli_actor())
+        row = departments.department_to_dict(department)
+    _report(row, json_output, "recorded the credit code of")
 
 
 @app.command("deactivate")

@@ -145,17 +145,31 @@ def show(
         with context.database.session(read_only=True) as session:
             status = pipeline.licence_status(session, number, record.data_hash,
                                              settings=context.settings)  # fmt: skip
+        metadata = pipeline.record_metadata(context, record)
         if json_output:
-            emit_json({**record.as_dict(), "verification": status.as_dict()})
+            emit_json(
+                {
+                    **record.as_dict(),
+                    "metadata": metadata.as_dict() if metadata else None,
+                    "verification": status.as_dict(),
+                }
+            )
             return
         console.print(
             f"[bold]{status.title}[/] {record.number} v{record.version}: {_status(record)}"
         )
         console.print(status.message)
+        if record.identifier:
+            console.print(f"identifier (GB/T 36904): {record.identifier}", highlight=False)
         table = Table("field", "value")
         for key, value in record.data.items():
             table.add_row(key, value)
         console.print(table)
+        if metadata is not None:
+            described = Table("GB/T 36903 metadata", "value")
+            for name, value in metadata.pairs():
+                described.add_row(name, value)
+            console.print(described)
         console.print(f"verify: {record.verify_url}\nsha256: {record.document_sha256}")
 
 

@@ -54,6 +54,17 @@ def show(
             f"issuer: {issuer.label} ({issuer.name}), filled from the sealing departments; "
             f"may be sealed with: {'、'.join(template.spec.seal_kinds)}"
         )
+        licence_type = template.spec.licence_type
+        if licence_type is not None:
+            console.print(
+                f"licence type code (GB/T 36904): {licence_type.code}"
+                + (
+                    " — an EXAMPLE, to replace with the assigned code"
+                    if licence_type.example
+                    else ""
+                ),
+                highlight=False,
+            )
         table = Table("field", "label", "type", "required", "max", "pattern")
         for f in template.spec.fields:
             table.add_row(

@@ -59,6 +59,8 @@ class LicenceMatch:
     """The upload's SHA-256 equals a registered file of this licence."""
     registered_sha256: str
     """SHA-256 of the matched version's file, else of the latest version's."""
+    identifier: str | None
+    """GB/T 36904 identifier of that version (``None`` if it was issued without one)."""
 
     def as_dict(self) -> dict[str, Any]:
         registry = self.registry
@@ -80,6 +82,7 @@ class LicenceMatch:
             "issued_at": registry.issued_at.isoformat(),
             "document_matches": self.document_matches,
             "registered_sha256": self.registered_sha256,
+            "identifier": self.identifier,
         }
 
 
@@ -135,4 +138,5 @@ def identify_licence(
         sentence=no_longer_valid(VersionState.of(shown), VersionState.of(rows[-1])),
         document_matches=matched is not None,
         registered_sha256=shown.document_sha256,
+        identifier=shown.identifier,
     )

@@ -39,6 +39,7 @@ __all__ = [
     "SealHolder",
     "bind_issuer",
     "expected_issuer",
+    "issuer_code",
     "seal_holders",
 ]
 
@@ -66,6 +67,8 @@ class SealHolder:
     kind: str
     department_code: str
     department_name: str
+    credit_code: str | None = None
+    """The department's 统一社会信用代码, the issuer code of the licence identifier."""
 
 
 def seal_holders(session: Session, codes: Sequence[str]) -> list[SealHolder]:
@@ -73,7 +76,12 @@ def seal_holders(session: Session, codes: Sequence[str]) -> list[SealHolder]:
     holders = []
     for code in codes:
         seal = seals.get(session, code)
-        holders.append(SealHolder(seal.code, seal.kind, seal.department.code, seal.department.name))
+        department = seal.department
+        holders.append(
+            SealHolder(
+                seal.code, seal.kind, department.code, department.name, department.credit_code
+            )
+        )
     return holders
 
 
@@ -128,3 +136,25 @@ def bind_issuer(template: Template, data: Any, holders: Sequence[SealHolder]) ->
             ("data", spec.name),
         )
     return {**data, spec.name: expected}
+
+
+def issuer_code(template: Template, holders: Sequence[SealHolder]) -> str | None:
+    """The issuer code of the licence's GB/T 36904 identifier: the first seal's department's
+    统一社会信用代码 (the body that certifies the licence); ``None`` for a template without
+    a licence type, which gets no identifier.
+
+    Raises :class:`IssuerRefused` (on ``seals[0]``) when that department has none recorded:
+    a licence of a type the national platforms index must not go out without one.
+    """
+    if template.spec.licence_type is None:
+        return None
+    first = holders[0]
+    if first.credit_code is None:
+        raise IssuerRefused(
+            f"seals[0]: the department of seal {first.code}, {first.department_name} "
+            f"({first.department_code}), has no 统一社会信用代码 recorded, and a {template.title} "
+            "carries it in its identifier (GB/T 36904); record it with "
+            f"sealctl dept set-credit-code {first.department_code} <code>",
+            ("seals", 0),
+        )
+    return first.credit_code

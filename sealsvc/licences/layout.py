@@ -29,8 +29,10 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from sealsvc.errors import InvalidInput
+from sealsvc.licences.metadata import LicenceMetadata
 from sealsvc.licences.qr import QUIET_ZONE, QrCode
 from sealsvc.licences.templates import (
+    IDENTIFIER_FIELD,
     EmblemElement,
     FieldElement,
     LineElement,
@@ -73,6 +75,10 @@ class LicencePage:
     qr: QrCode
     """The verification QR code (its text is the verification URL)."""
     issued_at: datetime
+    identifier: str | None = None
+    """The GB/T 36904 identifier, shown by a field element bound to ``@identifier``."""
+    metadata: LicenceMetadata | None = None
+    """The GB/T 36903 record: XMP metadata in the PDF, ``CustomDatas`` in the OFD."""
 
 
 # --- marks -----------------------------------------------------------------------------------
@@ -173,6 +179,8 @@ class PageLayout:
     issued_at: datetime
     document_id: str
     """A UUID derived from the QR text and version: the same licence gets the same ID."""
+    metadata: LicenceMetadata | None = None
+    """The licence's GB/T 36903 record, which each format writes in its own way."""
 
 
 # --- fonts and text --------------------------------------------------------------------------
@@ -372,11 +380,13 @@ def lay_out(template: Template, page: LicencePage) -> PageLayout:
     """
     fonts = faces()
     display = template.display(page.data)
+    if page.identifier is not None:
+        display[IDENTIFIER_FIELD] = page.identifier
     for key, value in display.items():
         try:
             fonts["song"].check_covers(value)
         except SealImageError:
-            label = template.fields[key].label
+            label = template.label(key)
             raise InvalidInput(
                 f"{label} ({key}) has characters no installed font can print"
             ) from None
@@ -397,7 +407,7 @@ def lay_out(template: Template, page: LicencePage) -> PageLayout:
         elif isinstance(element, FieldElement):
             value = display.get(element.field)
             if value:
-                layout.field(element, template.fields[element.field].label, value)
+                layout.field(element, template.label(element.field), value)
         elif isinstance(element, NumberElement):
             suffix = f"（第{page.version}版）" if page.version > 1 else ""
             layout.text(
@@ -436,4 +446,5 @@ def lay_out(template: Template, page: LicencePage) -> PageLayout:
         keywords=f"{template.name}, {page.number}",
         issued_at=page.issued_at,
         document_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{page.qr.text}#v{page.version}")),
+        metadata=page.metadata,
     )

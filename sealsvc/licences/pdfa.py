@@ -11,6 +11,12 @@ initial font to the CJK font).
 Dates come from the issue time, not from the clock, so rendering the same licence twice
 gives the same bytes (together with reportlab's ``invariant=1``).
 
+A licence's own metadata (GB/T 36903, :mod:`sealsvc.licences.metadata`) goes into the
+same packet as an :class:`XmpSchema`: properties outside the schemas ISO 19005-2 predefines
+are allowed only when the packet describes them with a PDF/A extension schema
+(ISO 19005-2 §6.6.2.3.3, the ``pdfaExtension``/``pdfaSchema``/``pdfaProperty`` schemas), so
+the description is written next to the values.
+
 Not done here: an independent PDF/A validator (veraPDF is Java and not installed), so
 conformance is by construction, checked by tests only for the presence of these parts.
 The PAdES seals are added afterwards as incremental updates, which PDF/A-2 allows.
@@ -19,14 +25,16 @@ The PAdES seals are added afterwards as incremental updates, which PDF/A-2 allow
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString
 from reportlab.pdfgen.canvas import Canvas
 
-__all__ = ["CHINA_TIME", "SRGB_CANDIDATES", "apply_pdfa", "srgb_profile"]
+__all__ = ["CHINA_TIME", "SRGB_CANDIDATES", "XmpSchema", "apply_pdfa", "srgb_profile"]
 
 CHINA_TIME = timezone(timedelta(hours=8), "CST")
 """Beijing time, the zone printed dates and PDF dates are given in."""
@@ -59,6 +67,68 @@ def srgb_profile() -> bytes:
     return bytes(profile)
 
 
+@dataclass(frozen=True)
+class XmpSchema:
+    """Text properties of one custom XMP namespace, with what each means.
+
+    Written as values in their own ``rdf:Description`` and, for PDF/A, described by an
+    extension schema (every property of type ``Text``, category ``external``: shown to
+    people, not used by the PDF processor).
+    """
+
+    namespace: str
+    """The namespace URI."""
+    prefix: str
+    """Its prefix (an XML name), the one the extension schema declares."""
+    description: str
+    """What the schema is, for the extension schema's ``pdfaSchema:schema``."""
+    properties: Sequence[tuple[str, str, str]]
+    """(property name, value, description) of each property written."""
+
+    def extension(self) -> str:
+        """The ``pdfaExtension:schemas`` entry describing this schema."""
+        described = "".join(
+            f"""
+       <rdf:li rdf:parseType="Resource">
+        <pdfaProperty:name>{escape(name)}</pdfaProperty:name>
+        <pdfaProperty:valueType>Text</pdfaProperty:valueType>
+        <pdfaProperty:category>external</pdfaProperty:category>
+        <pdfaProperty:description>{escape(meaning)}</pdfaProperty:description>
+       </rdf:li>"""
+            for name, _, meaning in self.properties
+        )
+        return f"""
+  <rdf:Description rdf:about=""
+    xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"
+    xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#"
+    xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">
+   <pdfaExtension:schemas>
+    <rdf:Bag>
+     <rdf:li rdf:parseType="Resource">
+      <pdfaSchema:schema>{escape(self.description)}</pdfaSchema:schema>
+      <pdfaSchema:namespaceURI>{escape(self.namespace)}</pdfaSchema:namespaceURI>
+      <pdfaSchema:prefix>{escape(self.prefix)}</pdfaSchema:prefix>
+      <pdfaSchema:property>
+       <rdf:Seq>{described}
+       </rdf:Seq>
+      </pdfaSchema:property>
+     </rdf:li>
+    </rdf:Bag>
+   </pdfaExtension:schemas>
+  </rdf:Description>"""
+
+    def values(self) -> str:
+        """The ``rdf:Description`` holding the property values."""
+        written = "".join(
+            f"\n   <{self.prefix}:{name}>{escape(value)}</{self.prefix}:{name}>"
+            for name, value, _ in self.properties
+        )
+        return f"""
+  <rdf:Description rdf:about=""
+    xmlns:{self.prefix}={quoteattr(self.namespace)}>{written}
+  </rdf:Description>"""
+
+
 def _pdf_date(at: datetime) -> str:
     local = at.astimezone(CHINA_TIME)
     return local.strftime("D:%Y%m%d%H%M%S+08'00'")
@@ -74,6 +144,7 @@ def _xmp(
     producer: str,
     at: datetime,
     document_id: str,
+    custom: XmpSchema | None,
 ) -> bytes:
     stamp = at.astimezone(CHINA_TIME).strftime("%Y-%m-%dT%H:%M:%S+08:00")
     t, a, s, k = (escape(v) for v in (title, author, subject, keywords))
@@ -100,7 +171,7 @@ def _xmp(
    <pdf:Keywords>{k}</pdf:Keywords>
    <pdf:Trapped>False</pdf:Trapped>
    <xmpMM:DocumentID>uuid:{escape(document_id)}</xmpMM:DocumentID>
-  </rdf:Description>
+  </rdf:Description>{custom.extension() + custom.values() if custom else ""}
  </rdf:RDF>
 </x:xmpmeta>
 <?xpacket end="w"?>"""
@@ -116,11 +187,13 @@ def apply_pdfa(
     keywords: str,
     at: datetime,
     document_id: str,
+    custom: XmpSchema | None = None,
 ) -> None:
     """Make ``canvas`` write a PDF/A-2b document: call before ``canvas.save()``.
 
     ``document_id`` (a UUID string) also feeds the trailer ``/ID``, so two licences never
-    share an ID even though reportlab's invariant mode fixes everything else.
+    share an ID even though reportlab's invariant mode fixes everything else. ``custom``
+    adds properties of one more namespace (the licence's GB/T 36903 metadata) to the XMP.
     """
     creator = "sealsvc licence renderer"
     canvas.setTitle(title)
@@ -147,6 +220,7 @@ def apply_pdfa(
             producer=producer,
             at=at,
             document_id=document_id,
+            custom=custom,
         ),
         filters=[],  # PDF/A: the metadata stream must stay readable, unfiltered
     )

@@ -57,7 +57,9 @@ from pki.fsutil import fsync_directory
 from sealsvc import audit
 from sealsvc.config import Settings
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealsvcError
-from sealsvc.licences.issuer import IssuerRefused, bind_issuer, seal_holders
+from sealsvc.licences.identifier import LicenceIdentifier
+from sealsvc.licences.issuer import IssuerRefused, bind_issuer, issuer_code, seal_holders
+from sealsvc.licences.metadata import LicenceMetadata, licence_metadata
 from sealsvc.licences.pdfa import CHINA_TIME
 from sealsvc.licences.qr import QrCode, data_hash, verification_url
 from sealsvc.licences.render import LicencePage, render_licence
@@ -82,6 +84,7 @@ __all__ = [
     "issue_licence",
     "licence_status",
     "list_licences",
+    "record_metadata",
     "reissue_licence",
 ]
 
@@ -122,6 +125,9 @@ class LicenceRecord:
     annul_kind: str | None
     """``revoked`` (吊销) or ``cancelled`` (注销) when annulled (``None``: not, or not recorded)."""
     previous_id: int | None
+    identifier: str | None
+    """The GB/T 36904 identifier of this version (``None``: issued before identifiers, or
+    a template without a licence type)."""
 
     def as_dict(self) -> dict[str, Any]:
         result = asdict(self)
@@ -151,6 +157,8 @@ class LicenceStatusReport:
     status_reason: str | None
     presented_version: int | None
     """The version whose data hash equals the ``h`` given, if any."""
+    identifier: str | None
+    """The GB/T 36904 identifier of the presented version, else of the latest."""
     presented_issued_at: datetime | None
     """When the presented version was issued electronically (its e-issue date)."""
     hash_matches: bool | None
@@ -194,6 +202,7 @@ def _record(row: Licence, base_url: str) -> LicenceRecord:
         status_reason=row.status_reason,
         annul_kind=row.annul_kind,
         previous_id=row.previous_id,
+        identifier=row.identifier,
     )
 
 
@@ -226,6 +235,25 @@ def get_licence(context: ServiceContext, number: str, version: int | None = None
     """The record of licence ``number`` (latest version unless ``version`` is given)."""
     with context.database.session(read_only=True) as session:
         return _record(_row(session, number, version), context.settings.base_url)
+
+
+def record_metadata(context: ServiceContext, record: LicenceRecord) -> LicenceMetadata | None:
+    """The GB/T 36903 metadata of a stored licence version (what its file carries).
+
+    ``None`` when it cannot be derived any more: the template was removed, or the stored
+    data predates a rule of the current template (a validity field that does not read as
+    a period). The record itself must stay readable either way.
+    """
+    try:
+        return licence_metadata(
+            load_template(record.template, context.settings),
+            number=record.number,
+            data=record.data,
+            identifier=record.identifier,
+            issued_at=record.issued_at,
+        )
+    except SealsvcError:
+        return None
 
 
 def list_licences(
@@ -371,6 +399,7 @@ def licence_status(
         status_changed_at=latest.status_changed_at,
         status_reason=latest.status_reason,
         presented_version=presented,
+        identifier=(shown or latest).identifier,
         presented_issued_at=shown.issued_at if shown else None,
         hash_matches=None if not h else presented is not None,
         paper=tuple(paper),
@@ -416,17 +445,20 @@ def _bound_data(
     actor: str,
     number: str | None = None,
     audit_details: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The validated data, its issuer field bound to the seals' departments.
+) -> tuple[dict[str, str], str | None]:
+    """The validated data, its issuer field bound to the seals' departments, and the issuer
+    code of its identifier (:func:`.issuer.issuer_code`).
 
-    A refusal of the issuer rule is audited (``licence.refused``) before it is raised:
-    a seal offered for a licence that names another department, or of a kind not made for
-    it, is an attempt the log should show even though nothing was sealed.
+    A refusal of the issuer rule (or a first department without a credit code) is audited
+    (``licence.refused``) before it is raised: a seal offered for a licence that names
+    another department, or of a kind not made for it, is an attempt the log should show
+    even though nothing was sealed.
     """
     with context.database.session(read_only=True) as session:
         holders = seal_holders(session, codes)
     try:
         bound = bind_issuer(template, data, holders)
+        code = issuer_code(template, holders)
     except IssuerRefused as exc:
         with context.database.session() as session:
             audit.append(
@@ -445,7 +477,7 @@ def _bound_data(
                 },
             )
         raise
-    return template.validate_data(bound)
+    return template.validate_data(bound), code
 
 
 def _new_number(session: Session, template: Template, now: datetime) -> str:
@@ -543,16 +575,35 @@ def _produce(
     now: datetime,
     sealer: Sealer | None,
     timings: dict[str, float] | None,
+    issuer: str | None,
     replaces: tuple[int, str | None] | None = None,
     audit_details: Mapping[str, str] | None = None,
 ) -> LicenceRecord:
-    """Render, seal and store one version; ``replaces`` = (id, reason) of the one it supersedes."""
+    """Render, seal and store one version; ``replaces`` = (id, reason) of the one it supersedes.
+
+    ``issuer`` is the issuer code of the identifier (``None``: the template has no licence
+    type, so the licence gets no identifier).
+    """
     with _stage(timings, "qr"):
         short = data_hash(number, version, template.name, data)
         url = verification_url(context.settings.base_url, number, short)
         code = QrCode.encode(url)
     with _stage(timings, "render"):
-        pdf = render_licence(template, LicencePage(number, version, data, code, now))
+        licence_type = template.spec.licence_type
+        identifier = (
+            LicenceIdentifier.for_licence(
+                type_code=licence_type.code, issuer_code=issuer, number=number, version=version
+            )
+            if licence_type is not None and issuer is not None
+            else None
+        )
+        metadata = licence_metadata(
+            template, number=number, data=data, identifier=identifier, issued_at=now
+        )
+        page = LicencePage(
+            number, version, data, code, now, identifier and str(identifier), metadata
+        )
+        pdf = render_licence(template, page)
     with _stage(timings, "seal"):
         sealed = _seal_all(
             sealer or Sealer(context),
@@ -569,7 +620,8 @@ def _produce(
         return _store(
             context, template, data, seal_codes, sealed,
             number=number, version=version, actor=actor, level=level, now=now,
-            short_hash=short, replaces=replaces, audit_details=audit_details,
+            short_hash=short, identifier=page.identifier, replaces=replaces,
+            audit_details=audit_details,
         )  # fmt: skip
 
 
@@ -586,6 +638,7 @@ def _store(
     level: Level,
     now: datetime,
     short_hash: str,
+    identifier: str | None,
     replaces: tuple[int, str | None] | None,
     audit_details: Mapping[str, str] | None,
 ) -> LicenceRecord:
@@ -600,6 +653,7 @@ def _store(
                 "version": version,
                 "template": template.name,
                 "data_hash": short_hash,
+                "identifier": identifier,
                 "seal_codes": list(seal_codes),
                 "level": level.value,
                 **(audit_details or {}),
@@ -627,12 +681,16 @@ def _store(
                 status=LicenceStatus.VALID.value,
                 issued_at=now,
                 previous_id=previous_id,
+                identifier=identifier,
             )
             session.add(row)
             try:
                 session.flush()
             except IntegrityError:
-                raise Conflict(f"licence {number} version {version} already exists") from None
+                raise Conflict(
+                    f"licence {number} version {version} already exists, or another licence "
+                    f"has its identifier {identifier} (numbers that differ only in '-' do)"
+                ) from None
             audit.append(
                 session,
                 action="licence.reissue" if replaces else "licence.issue",
@@ -677,8 +735,8 @@ def issue_licence(
         codes = _check_seal_codes(template, seal_codes)
         if number is not None:
             check_number(number)
-        clean = _bound_data(context, template, data, codes, actor=actor, number=number,
-                            audit_details=audit_details)  # fmt: skip
+        clean, issuer = _bound_data(context, template, data, codes, actor=actor, number=number,
+                                    audit_details=audit_details)  # fmt: skip
         now = now or now_utc()
         with context.database.session(read_only=True) as session:
             if number is None:
@@ -688,7 +746,7 @@ def issue_licence(
     return _produce(
         context, template, clean, codes,
         number=number, version=1, actor=actor, level=level, now=now,
-        sealer=sealer, timings=timings, audit_details=audit_details,
+        sealer=sealer, timings=timings, issuer=issuer, audit_details=audit_details,
     )  # fmt: skip
 
 
@@ -726,11 +784,13 @@ def reissue_licence(
     if template.spec.issuer_field not in changes:
         merged.pop(template.spec.issuer_field, None)
     data = {k: v for k, v in merged.items() if v is not None}
-    clean = _bound_data(context, template, data, codes, actor=actor, number=current.number)
+    clean, issuer = _bound_data(context, template, data, codes, actor=actor,
+                                number=current.number)  # fmt: skip
     return _produce(
         context, template, clean, codes,
         number=current.number, version=current.version + 1, actor=actor, level=level,
-        now=now or now_utc(), sealer=sealer, timings=None, replaces=(current.id, reason),
+        now=now or now_utc(), sealer=sealer, timings=None, issuer=issuer,
+        replaces=(current.id, reason),
     )  # fmt: skip
 
 

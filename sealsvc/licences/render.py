@@ -97,6 +97,7 @@ def paint_pdf(layout: PageLayout) -> bytes:
         keywords=layout.keywords,
         at=layout.issued_at,
         document_id=layout.document_id,
+        custom=layout.metadata.xmp_schema() if layout.metadata else None,
     )
     canvas.showPage()
     canvas.save()

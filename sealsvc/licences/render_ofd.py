@@ -6,7 +6,7 @@ PDF viewer uses, frames, lines, the emblem's rings and the QR code's module runs
 ``PathObject``\\ s. Both faces are embedded as subsets of exactly the characters printed
 (:func:`ofd.fonts.embed_font`), so the file looks the same on a reader's machine without
 those fonts. ``DocInfo`` carries the same title, author, subject, keywords, date and
-document ID as the PDF's metadata, plus the caller's ``CustomDatas`` (the GB/T 36903
+document ID as the PDF's metadata, plus the licence's ``CustomDatas`` (its GB/T 36903
 licence metadata as name/value pairs).
 
 OFD measures in millimetres from the upper-left corner; the layout is in points from the
@@ -16,7 +16,6 @@ lower-left, so every y is flipped here and nowhere else.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from reportlab.lib.colors import HexColor
 from reportlab.lib.units import mm
@@ -146,8 +145,8 @@ class _Page:
         self.objects.append(PathObject(box, runs, stroke=None, fill=BLACK))
 
 
-def paint_ofd(layout: PageLayout, custom_datas: Sequence[tuple[str, str]] = ()) -> bytes:
-    """The OFD file of a laid-out page; ``custom_datas`` go into ``DocInfo/CustomDatas``."""
+def paint_ofd(layout: PageLayout) -> bytes:
+    """The OFD file of a laid-out page; its GB/T 36903 metadata go into ``DocInfo/CustomDatas``."""
     page = _Page(layout)
     for mark in layout.marks:
         if isinstance(mark, TextRun):
@@ -168,13 +167,11 @@ def paint_ofd(layout: PageLayout, custom_datas: Sequence[tuple[str, str]] = ()) 
         creation_date=layout.issued_at.astimezone(CHINA_TIME).date(),
         keywords=tuple(k.strip() for k in layout.keywords.split(",") if k.strip()),
         creator="sealsvc",
-        custom_datas=tuple(custom_datas),
+        custom_datas=tuple(layout.metadata.pairs()) if layout.metadata else (),
     )
     return write_ofd(Document(info, (Page(layout.width / mm, page.height, tuple(page.objects)),)))
 
 
-def render_licence_ofd(
-    template: Template, page: LicencePage, custom_datas: Sequence[tuple[str, str]] = ()
-) -> bytes:
+def render_licence_ofd(template: Template, page: LicencePage) -> bytes:
     """The unsealed licence OFD for validated ``page.data``: same layout as the PDF."""
-    return paint_ofd(lay_out(template, page), custom_datas)
+    return paint_ofd(lay_out(template, page))

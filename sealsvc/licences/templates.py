@@ -46,13 +46,18 @@ from pydantic import (
     model_validator,
 )
 
+from sealsvc import creditcode
 from sealsvc.config import Settings
 from sealsvc.errors import InvalidInput, NotFound
+from sealsvc.licences.identifier import check_type_code
 from sealsvc.seals import KIND_CODES
 
 __all__ = [
+    "COMPUTED_FIELDS",
+    "IDENTIFIER_FIELD",
     "TEMPLATES_ENV",
     "FieldSpec",
+    "LicenceTypeSpec",
     "PaperFields",
     "Template",
     "TemplateSpec",
@@ -106,6 +111,12 @@ class FieldSpec(_Strict):
 
 
 # --- the layout ------------------------------------------------------------------------------
+
+IDENTIFIER_FIELD = "@identifier"
+COMPUTED_FIELDS = {IDENTIFIER_FIELD: "电子证照标识"}
+"""Values a field element may show that are not data but computed at issue, with their
+labels: ``@identifier`` is the GB/T 36904 identifier (needs ``licence_type``). The ``@``
+keeps them apart from data field names."""
 
 Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
 FontFace = Literal["song", "hei"]
@@ -252,6 +263,32 @@ class PaperFields(_Strict):
         return [n for n in (self.holder, self.holder_id, self.issue_date) if n is not None]
 
 
+class LicenceTypeSpec(_Strict):
+    """The licence type as the national 电子证照 standards name it (GB/T 36903, GB/T 36904)."""
+
+    code: str
+    """证照类型代码: the 统一社会信用代码 of the body defining the type and 3 characters
+    numbering its types (21 in all); the first field of every identifier of this template."""
+    example: bool = False
+    """The code is an example, not one assigned by the defining body: a deployment
+    replaces it (and sets this to false) before issuing licences that count."""
+    holder_id_type: str | None = None
+    """What kind of code ``paper_fields.holder_id`` is (持证主体代码类型), e.g.
+    统一社会信用代码; required when the template has a holder_id."""
+    validity_field: str | None = None
+    """A text field stating the validity period as ``<start>至<end>`` (dates as
+    2024年03月12日 or 2024-03-12, the end may be 长期). Without one, or when the field
+    says only 长期, the licence is valid from its issue date, 长期."""
+
+    @model_validator(mode="after")
+    def _code_checks(self) -> LicenceTypeSpec:
+        try:
+            check_type_code(self.code)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
 def masked(value: str) -> str:
     """``914101********K2XR``: enough to match a paper copy, not enough to copy the code."""
     keep_start, keep_end = (6, 4) if len(value) >= 12 else (1, 1)
@@ -289,6 +326,8 @@ class TemplateSpec(_Strict):
     seals: Annotated[list[Spot], Field(min_length=1)]
     """Where the 1st, 2nd, … seal goes; the first overlaps the issuing-authority line."""
     qr: QrSpot
+    licence_type: LicenceTypeSpec | None = None
+    """GB/T 36903/36904 type data; without it licences of this template get no identifier."""
 
     @model_validator(mode="after")
     def _consistent(self) -> TemplateSpec:
@@ -297,9 +336,24 @@ class TemplateSpec(_Strict):
         if duplicates:
             raise ValueError(f"fields declared twice: {', '.join(duplicates)}")
         declared = set(names)
+        computed = set(COMPUTED_FIELDS) if self.licence_type is not None else set()
         for element in self.elements:
-            if isinstance(element, FieldElement) and element.field not in declared:
+            if isinstance(element, FieldElement) and element.field not in declared | computed:
+                if element.field in COMPUTED_FIELDS:
+                    raise ValueError(f"element shows {element.field!r}, which needs licence_type")
                 raise ValueError(f"element shows undeclared field {element.field!r}")
+        licence_type = self.licence_type
+        if licence_type is not None:
+            if licence_type.validity_field not in (None, *declared):
+                raise ValueError(
+                    f"licence_type.validity_field {licence_type.validity_field!r} "
+                    "is not a declared field"
+                )
+            has_holder_id = self.paper_fields is not None and self.paper_fields.holder_id
+            if has_holder_id and not licence_type.holder_id_type:
+                raise ValueError(
+                    "licence_type.holder_id_type must say what paper_fields.holder_id is"
+                )
         if self.issuer_field not in declared:
             raise ValueError(f"issuer_field {self.issuer_field!r} is not a declared field")
         for name in self.paper_fields.names() if self.paper_fields else []:
@@ -326,22 +380,9 @@ class TemplateSpec(_Strict):
 
 # --- data validation ------------------------------------------------------------------------
 
-_GB32100_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_GB32100_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-
-def gb32100_check_char(first17: str) -> str:
-    """The 18th character of a 统一社会信用代码 (GB 32100-2015 §5, modulo 31)."""
-    total = sum(_GB32100_CHARS.index(c) * w for c, w in zip(first17, _GB32100_WEIGHTS, strict=True))
-    return _GB32100_CHARS[(31 - total % 31) % 31]
-
 
 def _check_gb32100(value: str) -> str:
-    if (
-        len(value) != 18
-        or any(c not in _GB32100_CHARS for c in value)
-        or gb32100_check_char(value[:17]) != value[17]
-    ):
+    if not creditcode.is_valid(value):
         raise ValueError("the check character (GB 32100-2015) is wrong")
     return value
 
@@ -437,6 +478,10 @@ class Template:
     def fields(self) -> dict[str, FieldSpec]:
         return {f.name: f for f in self.spec.fields}
 
+    def label(self, name: str) -> str:
+        """The label of a data field or of a computed one (:data:`COMPUTED_FIELDS`)."""
+        return COMPUTED_FIELDS[name] if name in COMPUTED_FIELDS else self.fields[name].label
+
     @cached_property
     def data_model(self) -> type[BaseModel]:
         """The pydantic model of this template's data, built from the field schema."""
@@ -498,6 +543,9 @@ class Template:
             "seal_spots": len(self.spec.seals),
             "issuer_field": self.spec.issuer_field,
             "seal_kinds": list(self.spec.seal_kinds),
+            "licence_type": self.spec.licence_type.model_dump(exclude_none=True)
+            if self.spec.licence_type
+            else None,
             "fields": [f.model_dump(exclude_none=True) for f in self.spec.fields],
         }
 

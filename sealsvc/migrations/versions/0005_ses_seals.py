@@ -1,7 +1,7 @@
 """GB/T 38540 seal objects (``ses_seals``) and the seal maker's certificate profile.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04
 
 SM2 seals issued before this revision have no ``SESeal`` row; ``sealctl seal ses-backfill``
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
