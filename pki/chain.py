@@ -25,7 +25,9 @@ the ETSI EN 319 102-1 sub-indication.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -56,9 +58,11 @@ from pki import algorithms
 from pki.errors import CertificateError, SignatureInvalid, UnsupportedAlgorithm
 
 __all__ = [
+    "PATH_CACHE",
     "VALIDATOR",
     "ChainError",
     "ChainFailure",
+    "PathCache",
     "SmSignatureValidator",
     "ValidatedPath",
     "validate_path",
@@ -190,6 +194,66 @@ class _SmValidationContext(ValidationContext):
 _validate_ocsp.ValidationContext = _SmValidationContext
 
 
+def _validity_state(certificate: x509.Certificate, at: datetime) -> int:
+    """-1 before notBefore, 0 within the validity period, 1 after notAfter (bounds exact,
+    as the engine checks them with no clock tolerance)."""
+    validity = certificate["tbs_certificate"]["validity"]
+    if at < validity["not_before"].native:
+        return -1
+    return 1 if at > validity["not_after"].native else 0
+
+
+class PathCache:
+    """Results of :func:`validate_path` without revocation checking, remembered (LRU).
+
+    Such a result is a function of the leaf, the other certificates offered, the trust
+    anchors, the usage asked for — and of ``at`` only through which of those certificates
+    are within their validity period at ``at`` (certvalidator compares ``at`` with each
+    notBefore/notAfter and nowhere else).  So the key holds the certificates' DER and, for
+    each, whether ``at`` is before, within or after its validity: one entry serves every
+    moment of the interval between two validity bounds, and a moment past a certificate's
+    notAfter is another key (EXPIRED), never a stale "valid".  Revocation is not part of
+    such a result (callers that pass CRLs or OCSP answers are not cached).  Thread-safe:
+    the API verifies in a thread pool.
+    """
+
+    def __init__(self, maxsize: int = 2048) -> None:
+        self._maxsize = maxsize
+        self._entries: OrderedDict[Hashable, ValidatedPath | tuple] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> ValidatedPath | tuple | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, result: ValidatedPath | tuple) -> None:
+        with self._lock:
+            self._entries[key] = result
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._maxsize:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+PATH_CACHE = PathCache()
+"""The process's cache of path results (see :class:`PathCache`)."""
+
+
 def validate_path(
     leaf: x509.Certificate,
     intermediates: Iterable[x509.Certificate],
@@ -222,9 +286,65 @@ def validate_path(
     if at.tzinfo is None:
         raise ValueError("validate_path needs a timezone-aware moment")
     anchors = list(trust_anchors)
+    intermediates = list(intermediates)
+    cacheable = not check_revocation and params is None and algorithm_policy is None
+    if not cacheable:
+        return _validate_path(
+            leaf,
+            intermediates,
+            anchors,
+            at,
+            required_key_usage,
+            required_eku,
+            crls=crls,
+            ocsps=ocsps,
+            check_revocation=check_revocation,
+            retroactive_revinfo=retroactive_revinfo,
+            params=params,
+            algorithm_policy=algorithm_policy,
+        )
+    offered = (leaf, *intermediates, *anchors)
+    key = (
+        tuple(c.dump() for c in offered),
+        len(intermediates),
+        tuple(_validity_state(c, at) for c in offered),
+        frozenset(required_key_usage),
+        required_eku,
+    )
+    found = PATH_CACHE.get(key)
+    if isinstance(found, ValidatedPath):
+        return ValidatedPath(found.path, at)
+    if found is not None:
+        reason, message, culprit = found
+        raise ChainError(reason, message, culprit)
+    try:
+        result = _validate_path(leaf, intermediates, anchors, at, required_key_usage, required_eku)
+    except ChainError as exc:
+        PATH_CACHE.put(key, (exc.reason, str(exc), exc.certificate))
+        raise
+    PATH_CACHE.put(key, result)
+    return result
+
+
+def _validate_path(
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    anchors: list[x509.Certificate],
+    at: datetime,
+    required_key_usage: Iterable[str],
+    required_eku: str | None,
+    *,
+    crls: Iterable[crl.CertificateList] = (),
+    ocsps: Iterable[ocsp.OCSPResponse] = (),
+    check_revocation: bool = False,
+    retroactive_revinfo: bool = False,
+    params: PKIXValidationParams | None = None,
+    algorithm_policy: AlgorithmUsagePolicy | None = None,
+) -> ValidatedPath:
+    """:func:`validate_path` itself, uncached."""
     context = _SmValidationContext(
         trust_roots=anchors,
-        other_certs=list(intermediates),
+        other_certs=intermediates,
         moment=at,
         allow_fetching=False,
         revocation_mode="require" if check_revocation else "soft-fail",

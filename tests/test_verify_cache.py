@@ -4,11 +4,21 @@ by what changes a verdict (revocation, trust anchors, time)."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
+from pdf_fixtures import chinese_pdf
+from pki_fixtures import build_hierarchy
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESStatus
+from verify_corpus import append_page_content_update, services_for
 
+from pki.chain import PATH_CACHE, ChainError, ChainFailure, PathCache, validate_path
+from sealsvc.pades import Level
+from sealsvc.verification import DocumentVerdict, verify
 from sealsvc.verification import pdf_signatures as pdfsig
 
 # --- the block-wise hex string reader ----------------------------------------------------
@@ -58,3 +68,147 @@ def test_fast_hex_reader_is_what_pyhankos_parser_calls() -> None:
     finally:
         generic.read_hex_string_from_stream = pdfsig._read_hex_string
     assert calls == [0]
+
+
+# --- revisions that only add validation data ---------------------------------------------
+
+FORGED = b"BT /F1 24 Tf 100 700 Td (FORGED) Tj ET"
+
+
+def _with_dangling_content(pdf: bytes, number: int) -> bytes:
+    """Page 1 also draws object ``number``, which does not exist (yet): it reads as null."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page["/Contents"] = generic.ArrayObject(
+        [page.raw_get("/Contents"), generic.IndirectObject(number, 0, writer)]
+    )
+    writer.update_container(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _append_dss_by_hand(pdf: bytes, number: int) -> bytes:
+    """An update written byte by byte: stream object ``number`` (page content operators),
+    listed in a new DSS under ``/Certs``, and the catalog with ``/DSS`` — what an attacker
+    who controls object numbers can write, unlike pyHanko's writer."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    trailer = reader.trailer_view
+    root_ref = trailer.raw_get("/Root")
+    size = max(int(trailer["/Size"]), number + 1)
+    dss_number = size
+    catalog = generic.DictionaryObject(dict(reader.root))
+    catalog["/DSS"] = generic.IndirectObject(dss_number, 0, reader)
+    rendered = io.BytesIO()
+    catalog.write_to_stream(rendered, None)
+    bodies = {
+        number: b"<< /Length %d >>\nstream\n%s\nendstream" % (len(FORGED), FORGED),
+        dss_number: b"<< /Certs [%d 0 R] >>" % number,
+        root_ref.idnum: rendered.getvalue(),
+    }
+    out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    offsets = {}
+    for idnum, body in bodies.items():
+        offsets[idnum] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (idnum, body)
+    xref = len(out)
+    out += b"xref\n"
+    for idnum in sorted(offsets):
+        out += b"%d 1\n%010d 00000 n \n" % (idnum, offsets[idnum])
+    prev = reader.xrefs.get_startxref_for_revision(reader.xrefs.total_revisions - 1)
+    info = trailer.raw_get("/Info")
+    out += b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R /Prev %d >>\n" % (
+        size + 1,
+        root_ref.idnum,
+        info.idnum,
+        prev,
+    )
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+@pytest.fixture(scope="module")
+def rsa_services():
+    return services_for("rsa")
+
+
+def test_a_b_lt_licences_dss_revision_is_recognised(rsa_services) -> None:
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_LT)
+    document = pdfsig.read_document(pdf)
+    last = document.revisions - 1
+    assert document.index.adds_only_validation_data(last)
+    assert not document.index.adds_only_validation_data(document.signatures[0].signed_revision)
+
+
+def test_a_hand_written_dss_update_is_recognised(rsa_services) -> None:
+    sealed = rsa_services.seal(chinese_pdf(1), level=Level.B_B)
+    pdf = _append_dss_by_hand(sealed, 900)
+    document = pdfsig.read_document(pdf)
+    assert document.index.adds_only_validation_data(document.revisions - 1)
+    (signature,) = verify(pdf, trust=rsa_services.trust).signatures
+    assert signature.modifications is not None and signature.modifications.allowed
+    assert signature.modifications.level == "LTA_UPDATES"
+
+
+def test_a_dss_update_filling_a_dangling_reference_is_not_waved_through(rsa_services) -> None:
+    """The signed page refers to object 900, which does not exist when sealing; the update
+    defines it, inside the DSS, as page content.  Not "validation data only": pyHanko's
+    analysis and the effect comparison judge it (the reader would see FORGED), and the
+    modification is never allowed."""
+    sealed = rsa_services.seal(_with_dangling_content(chinese_pdf(1), 900), level=Level.B_B)
+    pdf = _append_dss_by_hand(sealed, 900)
+    document = pdfsig.read_document(pdf)
+    assert not document.index.adds_only_validation_data(document.revisions - 1)
+    (signature,) = verify(pdf, trust=rsa_services.trust).signatures
+    assert signature.modifications is not None and not signature.modifications.allowed
+    assert signature.indication is not AdESStatus.PASSED
+
+
+def test_a_dss_update_that_also_changes_a_page_is_not_validation_data(rsa_services) -> None:
+    pdf = append_page_content_update(rsa_services.seal(chinese_pdf(1), level=Level.B_LT))
+    document = pdfsig.read_document(pdf)
+    assert not document.index.adds_only_validation_data(document.revisions - 1)
+    assert verify(pdf, trust=rsa_services.trust).verdict is DocumentVerdict.TOTAL_FAILED
+
+
+# --- the path cache ----------------------------------------------------------------------
+
+
+def test_a_path_is_validated_once_per_validity_interval() -> None:
+    h = build_hierarchy("rsa")
+    PATH_CACHE.clear()
+    first = validate_path(h.seal, [h.issuing], [h.root], h.valid_at)
+    later = validate_path(h.seal, [h.issuing], [h.root], h.valid_at + timedelta(hours=1))
+    assert (PATH_CACHE.misses, PATH_CACHE.hits) == (1, 1)
+    assert later.path == first.path and later.at == h.valid_at + timedelta(hours=1)
+
+
+def test_the_path_cache_follows_the_trust_anchors() -> None:
+    rsa, sm2 = build_hierarchy("rsa"), build_hierarchy("sm2")
+    validate_path(rsa.seal, [rsa.issuing], [rsa.root], rsa.valid_at)
+    with pytest.raises(ChainError) as failed:
+        validate_path(rsa.seal, [rsa.issuing], [sm2.root], rsa.valid_at)
+    assert failed.value.reason is ChainFailure.NO_CHAIN
+    validate_path(rsa.seal, [rsa.issuing], [rsa.root, sm2.root], rsa.valid_at)
+
+
+def test_the_path_cache_follows_time_past_a_certificates_end() -> None:
+    h = build_hierarchy("rsa")
+    validate_path(h.seal, [h.issuing], [h.root], h.valid_at)
+    after = h.seal.not_valid_after + timedelta(seconds=1)
+    for _ in range(2):  # the failure is remembered too, and raised again
+        with pytest.raises(ChainError) as expired:
+            validate_path(h.seal, [h.issuing], [h.root], after)
+        assert expired.value.reason is ChainFailure.EXPIRED
+    assert validate_path(h.seal, [h.issuing], [h.root], h.seal.not_valid_after).leaf is not None
+    before = h.seal.not_valid_before - timedelta(seconds=1)
+    with pytest.raises(ChainError) as early:
+        validate_path(h.seal, [h.issuing], [h.root], before)
+    assert early.value.reason is ChainFailure.NOT_YET_VALID
+
+
+def test_the_path_cache_is_bounded() -> None:
+    cache = PathCache(maxsize=2)
+    for key in "abc":
+        cache.put(key, ("r", "m", None))
+    assert len(cache) == 2 and cache.get("a") is None and cache.get("c") is not None

@@ -44,6 +44,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pki.chain import SmSignatureValidator
 from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
 from sealsvc.verification.report import IntegrityCheck, ModificationCheck
+from sealsvc.verification.revisions import RevisionIndex
 
 __all__ = [
     "MAX_PDF_BYTES",
@@ -154,6 +155,8 @@ class Document:
 
     reader: PdfFileReader
     signatures: list[FoundSignature]
+    index: RevisionIndex
+    """What each revision does, worked out once for all signatures."""
 
     @property
     def revisions(self) -> int:
@@ -186,7 +189,7 @@ def read_document(pdf: bytes) -> Document:
         raise FormatProblem(f"the PDF has more than {MAX_SIGNATURES} signatures")
     found = [_found(reader, name, value, field) for name, value, field in fields]
     found.sort(key=lambda s: s.signed_revision)
-    return Document(reader, found)
+    return Document(reader, found, RevisionIndex(reader, pdf))
 
 
 def _open_encrypted(reader: PdfFileReader) -> None:
@@ -364,7 +367,7 @@ def modifications(document: Document, found: FoundSignature) -> ModificationChec
             docmdp = _stricter(docmdp, certification.permission)
     later = document.revisions - 1 - embedded.signed_revision
     try:
-        result = embedded.evaluate_modifications(DEFAULT_DIFF_POLICY)
+        result = _review(document, embedded)
     except (*PARSE_ERRORS, NotImplementedError, AssertionError, RecursionError) as exc:
         # pyHanko asserts on some malformed input; then the effect comparison decides.
         result = SuspiciousModification(_first_line(exc))
@@ -384,6 +387,43 @@ def modifications(document: Document, found: FoundSignature) -> ModificationChec
         certification=is_certification,
         detail=detail,
     )
+
+
+def _review(
+    document: Document, embedded: EmbeddedPdfSignature
+) -> DiffResult | SuspiciousModification:
+    """pyHanko's ``evaluate_modifications``, minus the revisions that only add a DSS.
+
+    The same loop as pyHanko's ``StandardDiffPolicy.review_file`` (each later revision
+    compared with the signed one), except that a revision :class:`.RevisionIndex` shows
+    to add validation data only counts as LTA_UPDATES — what pyHanko concludes for it —
+    without re-reading the signed revision.
+    """
+    coverage = embedded.coverage
+    if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
+        return SuspiciousModification("Nonstandard signature coverage level")
+    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return DiffResult(ModificationLevel.NONE, set())
+    reader = document.reader
+    level, changed = ModificationLevel.NONE, set()
+    base = None
+    for revision in range(embedded.signed_revision + 1, document.revisions):
+        if document.index.adds_only_validation_data(revision):
+            level = max(level, ModificationLevel.LTA_UPDATES)
+            continue
+        base = base or reader.get_historical_resolver(embedded.signed_revision)
+        try:
+            result = DEFAULT_DIFF_POLICY.apply(
+                base,
+                reader.get_historical_resolver(revision),
+                field_mdp_spec=embedded.fieldmdp,
+                doc_mdp=embedded.docmdp_level,
+            )
+        except SuspiciousModification as exc:
+            return exc
+        level = max(level, result.modification_level)
+        changed |= result.changed_form_fields
+    return DiffResult(level, changed)
 
 
 UNCLASSIFIED = "UNCLASSIFIED"
