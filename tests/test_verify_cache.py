@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from asn1crypto import x509
 from pdf_fixtures import chinese_pdf
 from pki_fixtures import build_hierarchy
 from pyhanko.pdf_utils import generic
@@ -212,3 +213,28 @@ def test_the_path_cache_is_bounded() -> None:
     for key in "abc":
         cache.put(key, ("r", "m", None))
     assert len(cache) == 2 and cache.get("a") is None and cache.get("c") is not None
+
+
+# --- name equality -----------------------------------------------------------------------
+
+
+def _name(common_name: str, *, printable: bool = False) -> x509.Name:
+    return x509.Name.build({"common_name": common_name}, use_printable=printable)
+
+
+def test_name_equality_is_still_rfc_5280s() -> None:
+    """Byte-equal names are equal at once; others still go through stringprep."""
+    assert x509.Name.__eq__ is pdfsig._name_equal
+    assert _name("深圳市市场监督管理局") == _name("深圳市市场监督管理局")
+    assert _name("Seal  CA") == _name("seal ca", printable=True)  # case and spaces fold
+    assert _name("Seal CA") != _name("Other CA")
+    assert _name("Seal CA") != "Seal CA"
+
+
+def test_name_equality_sees_through_an_explicit_tag() -> None:
+    """How pyHanko compares a signing-certificate-v2 issuer with the certificate's."""
+    h = build_hierarchy("rsa")
+    general = x509.GeneralName(name="directory_name", value=h.seal.issuer)
+    tagged = x509.GeneralName.load(general.dump()).chosen
+    assert tagged.dump() != h.seal.issuer.dump()
+    assert tagged == h.seal.issuer

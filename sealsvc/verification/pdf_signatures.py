@@ -127,6 +127,29 @@ def _read_hex_string(stream):
 generic.read_hex_string_from_stream = _read_hex_string
 
 
+_rfc5280_name_equal = x509.Name.__eq__
+
+
+def _name_equal(self: x509.Name, other: object) -> bool:
+    """RFC 5280 §7.1 name equality, with byte-equal DER settled first.
+
+    asn1crypto runs stringprep over every attribute on each comparison (a millisecond
+    for a CJK name); pyHanko compares the signer's issuer this way in every CMS check.
+    Equal encodings are equal names, so the full comparison is only needed when they
+    differ.
+    """
+    # The RDN sequences: a Name inside a GeneralName carries an explicit tag of its own.
+    if isinstance(other, x509.Name) and self.chosen.dump() == other.chosen.dump():
+        return True
+    return _rfc5280_name_equal(self, other)
+
+
+# Pinned reach-in: asn1crypto offers no hook for name comparison; the class attribute is
+# replaced with the same relation, computed faster for byte-equal names.
+# tests/test_verify_cache.py (test_name_equality_*) checks the relation is unchanged.
+x509.Name.__eq__ = _name_equal
+
+
 class FormatProblem(Exception):
     """The file is not a readable PDF; the message says why in one sentence."""
 
