@@ -25,9 +25,7 @@ the ETSI EN 319 102-1 sub-indication.
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -56,13 +54,13 @@ from pyhanko_certvalidator.sig_validate import (
 
 from pki import algorithms
 from pki.errors import CertificateError, SignatureInvalid, UnsupportedAlgorithm
+from pki.lru import LruCache
 
 __all__ = [
     "PATH_CACHE",
     "VALIDATOR",
     "ChainError",
     "ChainFailure",
-    "PathCache",
     "SmSignatureValidator",
     "ValidatedPath",
     "validate_path",
@@ -203,55 +201,19 @@ def _validity_state(certificate: x509.Certificate, at: datetime) -> int:
     return 1 if at > validity["not_after"].native else 0
 
 
-class PathCache:
-    """Results of :func:`validate_path` without revocation checking, remembered (LRU).
+PATH_CACHE: LruCache[ValidatedPath | tuple] = LruCache(2048)
+"""Results of :func:`validate_path` without revocation checking (thread-safe, LRU).
 
-    Such a result is a function of the leaf, the other certificates offered, the trust
-    anchors, the usage asked for — and of ``at`` only through which of those certificates
-    are within their validity period at ``at`` (certvalidator compares ``at`` with each
-    notBefore/notAfter and nowhere else).  So the key holds the certificates' DER and, for
-    each, whether ``at`` is before, within or after its validity: one entry serves every
-    moment of the interval between two validity bounds, and a moment past a certificate's
-    notAfter is another key (EXPIRED), never a stale "valid".  Revocation is not part of
-    such a result (callers that pass CRLs or OCSP answers are not cached).  Thread-safe:
-    the API verifies in a thread pool.
-    """
-
-    def __init__(self, maxsize: int = 2048) -> None:
-        self._maxsize = maxsize
-        self._entries: OrderedDict[Hashable, ValidatedPath | tuple] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Hashable) -> ValidatedPath | tuple | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                self.misses += 1
-            else:
-                self.hits += 1
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: Hashable, result: ValidatedPath | tuple) -> None:
-        with self._lock:
-            self._entries[key] = result
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._maxsize:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.hits = self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-PATH_CACHE = PathCache()
-"""The process's cache of path results (see :class:`PathCache`)."""
+Such a result is a function of the leaf, the other certificates offered, the trust
+anchors, the usage asked for — and of ``at`` only through which of those certificates
+are within their validity period at ``at`` (certvalidator compares ``at`` with each
+notBefore/notAfter and nowhere else).  So the key holds the certificates' DER and, for
+each, whether ``at`` is before, within or after its validity: one entry serves every
+moment of the interval between two validity bounds, and a moment past a certificate's
+notAfter is another key (EXPIRED), never a stale "valid".  Revocation is not part of
+such a result (callers that pass CRLs or OCSP answers are not cached).  A failure is
+kept as (reason, message, certificate) and raised afresh.
+"""
 
 
 def validate_path(

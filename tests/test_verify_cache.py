@@ -14,13 +14,19 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.ades.report import AdESStatus
+from pyhanko.sign.ades.report import AdESIndeterminate, AdESStatus
 from verify_corpus import append_page_content_update, services_for
 
-from pki.chain import PATH_CACHE, ChainError, ChainFailure, PathCache, validate_path
+from pki.chain import PATH_CACHE, ChainError, ChainFailure, validate_path
+from pki.lru import LruCache
+from sealsvc import seals
 from sealsvc.pades import Level
-from sealsvc.verification import DocumentVerdict, verify
+from sealsvc.verification import DocumentVerdict, TrustAnchors, verify
 from sealsvc.verification import pdf_signatures as pdfsig
+from sealsvc.verification.cache import VerdictCache
+from sealsvc.verification.service import DocumentVerifier
+
+pytest_plugins = ("seal_fixtures", "time_fixtures")  # world
 
 # --- the block-wise hex string reader ----------------------------------------------------
 
@@ -208,8 +214,8 @@ def test_the_path_cache_follows_time_past_a_certificates_end() -> None:
     assert early.value.reason is ChainFailure.NOT_YET_VALID
 
 
-def test_the_path_cache_is_bounded() -> None:
-    cache = PathCache(maxsize=2)
+def test_the_lru_cache_is_bounded() -> None:
+    cache = LruCache(maxsize=2)
     for key in "abc":
         cache.put(key, ("r", "m", None))
     assert len(cache) == 2 and cache.get("a") is None and cache.get("c") is not None
@@ -238,3 +244,86 @@ def test_name_equality_sees_through_an_explicit_tag() -> None:
     tagged = x509.GeneralName.load(general.dump()).chosen
     assert tagged.dump() != h.seal.issuer.dump()
     assert tagged == h.seal.issuer
+
+
+# --- whole-document verdicts -------------------------------------------------------------
+
+ACTOR = "test:verify-cache"
+
+
+def _verifier(world) -> DocumentVerifier:
+    """The service's verifier on the world's clock, trusting the roots serve would export."""
+    with world.context.database.session(read_only=True) as session:
+        world.context.ca.export_files(session)
+    return DocumentVerifier(world.context, world.trust, clock=world.clock)
+
+
+def test_other_trust_anchors_are_another_verdict(rsa_services) -> None:
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_LT)
+    cache = VerdictCache()
+    first = verify(pdf, trust=rsa_services.trust, cache=cache)
+    assert first.verdict is DocumentVerdict.TOTAL_PASSED
+    foreign = TrustAnchors((build_hierarchy("sm2").root,))
+    other = verify(pdf, trust=foreign, cache=cache)
+    assert other.sub_indication is AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
+    assert verify(pdf, trust=rsa_services.trust, cache=cache) is first
+
+
+def test_answers_from_outside_are_cached_only_under_a_state(rsa_services) -> None:
+    """With the registry or fetching, the caller must name the state those answers are of."""
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_LT)
+    cache = VerdictCache()
+    kwargs = {"trust": rsa_services.trust, "cache": cache, "allow_fetching": True}
+    kwargs["fetcher"] = rsa_services.fetch
+    first = verify(pdf, **kwargs)
+    assert verify(pdf, **kwargs) is not first
+    assert verify(pdf, **kwargs, state=1) is verify(pdf, **kwargs, state=1)
+    assert verify(pdf, **kwargs, state=2) is not verify(pdf, **kwargs, state=1)
+
+
+def test_a_cached_verdict_is_not_used_before_it_was_computed(rsa_services) -> None:
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_LT)
+    cache = VerdictCache()
+    now = verify(pdf, trust=rsa_services.trust, cache=cache).validation_time
+    earlier = verify(pdf, trust=rsa_services.trust, cache=cache, now=now - timedelta(days=1))
+    assert earlier.validation_time == now - timedelta(days=1)
+
+
+def test_the_services_verdict_follows_revocation_suspension_and_resumption(world) -> None:
+    """Real seals, the service's own revocation path, the audit head as the state."""
+    code = world.issue_seal("rsa")
+    pdf = world.seal(code, Level.B_B)
+    verifier = _verifier(world)
+    passed = verifier.check(pdf).report
+    assert passed.verdict is DocumentVerdict.TOTAL_PASSED
+    assert verifier.check(pdf).report is passed  # served from the cache
+
+    seals.suspend(world.context, code, actor=ACTOR)
+    held = verifier.check(pdf).report
+    assert held.sub_indication is AdESIndeterminate.TRY_LATER
+    seals.resume(world.context, code, actor=ACTOR)
+    assert verifier.check(pdf).report.verdict is DocumentVerdict.TOTAL_PASSED
+
+    seals.revoke(world.context, code, reason="key_compromise", actor=ACTOR)
+    revoked = verifier.check(pdf).report
+    assert revoked.verdict is DocumentVerdict.INDETERMINATE
+    assert revoked.sub_indication is AdESIndeterminate.REVOKED_NO_POE
+
+
+def test_the_services_verdict_ends_when_the_seal_certificate_expires(world) -> None:
+    """Two seconds apart, nothing audited in between: the cached interval ends at notAfter."""
+    code = world.issue_seal("rsa", validity=timedelta(days=2))
+    pdf = world.seal(code, Level.B_B)
+    verifier = _verifier(world)
+    first = verifier.check(pdf).report
+    not_after = first.signatures[0].signer.not_after
+    world.travel(not_after - timedelta(seconds=1))
+    before = verifier.check(pdf).report
+    assert before.verdict is DocumentVerdict.TOTAL_PASSED
+    assert verifier.check(pdf).report is before
+    state = verifier._registry_state()
+    world.travel(not_after + timedelta(seconds=1))
+    after = verifier.check(pdf).report
+    assert verifier._registry_state() == state  # the interval ended, not the state
+    assert after.verdict is not DocumentVerdict.TOTAL_PASSED
+    assert after.validation_time == not_after + timedelta(seconds=1)

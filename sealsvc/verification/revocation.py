@@ -107,7 +107,7 @@ class EvidencePool:
         self._crls: list[tuple[str, crl.CertificateList]] = []
         for data in crls:
             try:
-                self._crls.append(("dss", load_crl(data)))
+                self._crls.append(("dss", _crl(data)))
             except _ERRORS:
                 continue
         self._ocsps = [("dss", data) for data in ocsps]
@@ -132,7 +132,7 @@ class EvidencePool:
         assert self._fetcher is not None
         for url in certificate.ocsp_urls:
             try:
-                request = build_request(certificate, issuer, nonce=False)
+                request = _request(certificate.dump(), issuer.dump())
                 self._ocsps.append(("fetched", self._fetcher(url, request)))
             except Exception:
                 continue
@@ -141,7 +141,7 @@ class EvidencePool:
             if not url:
                 continue
             try:
-                self._crls.append(("fetched", load_crl(self._fetcher(url, None))))
+                self._crls.append(("fetched", _crl(self._fetcher(url, None))))
             except Exception:
                 continue
 
@@ -209,14 +209,27 @@ class EvidencePool:
 
 
 @functools.lru_cache(maxsize=512)
-def _issuer(der: bytes) -> x509.Certificate:
+def _certificate(der: bytes) -> x509.Certificate:
+    """A certificate parsed once from its DER."""
     return x509.Certificate.load(der)
+
+
+@functools.lru_cache(maxsize=256)
+def _crl(data: bytes) -> crl.CertificateList:
+    """A CRL parsed once (``load_crl`` decodes it fully, so sharing it is read-only)."""
+    return load_crl(data)
+
+
+@functools.lru_cache(maxsize=512)
+def _request(certificate_der: bytes, issuer_der: bytes) -> bytes:
+    """The OCSP request about a certificate (no nonce: the same bytes every time)."""
+    return build_request(_certificate(certificate_der), _certificate(issuer_der), nonce=False)
 
 
 @functools.lru_cache(maxsize=1024)
 def _crl_signed_by(crl_der: bytes, issuer_der: bytes) -> bool:
     try:
-        verify_crl_signature(load_crl(crl_der), _issuer(issuer_der))
+        verify_crl_signature(_crl(crl_der), _certificate(issuer_der))
     except _ERRORS:
         return False
     return True
@@ -226,7 +239,7 @@ def _crl_signed_by(crl_der: bytes, issuer_der: bytes) -> bool:
 def _ocsp_answers(response_der: bytes, issuer_der: bytes) -> tuple[SingleStatus, ...]:
     """The verified answers of an OCSP response about ``issuer``'s certificates."""
     try:
-        return tuple(parse_response(response_der, _issuer(issuer_der)))
+        return tuple(parse_response(response_der, _certificate(issuer_der)))
     except _ERRORS:
         return ()
 

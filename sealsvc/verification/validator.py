@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice, pairwise
 from pathlib import Path
 
@@ -39,7 +39,8 @@ from pki.chain import ChainFailure
 from pki.clock import now_utc
 from pki.errors import PkiError
 from sealsvc.verification import pdf_signatures as pdfsig
-from sealsvc.verification.algorithm_policy import digest_problem
+from sealsvc.verification.algorithm_policy import SUNSET, digest_problem
+from sealsvc.verification.cache import VerdictCache
 from sealsvc.verification.indication import (
     CHAIN_SUBINDICATION,
     REVOCATION_SUBINDICATION,
@@ -58,6 +59,8 @@ from sealsvc.verification.report import (
     ValidationReport,
 )
 from sealsvc.verification.revocation import (
+    TOLERANCE,
+    Evidence,
     EvidencePool,
     Outcome,
     RevocationFetcher,
@@ -120,6 +123,41 @@ class _Context:
     registry_lookup: RegistryLookup | None
     doc_ts_times: dict[int, datetime] = field(default_factory=dict)
     """Revision of each *valid* document time-stamp → its genTime (proof of existence)."""
+    bounds: set[datetime] = field(default_factory=set)
+    """Moments at which an input of the verdict changes with time: a certificate's
+    notBefore/notAfter, an answer's nextUpdate, an algorithm's end date (see
+    :meth:`valid_until`)."""
+
+    def note_certificates(self, certificates: Iterable[x509.Certificate]) -> None:
+        for certificate in certificates:
+            try:
+                validity = certificate["tbs_certificate"]["validity"]
+                start, end = validity["not_before"].native, validity["not_after"].native
+            except pdfsig.PARSE_ERRORS:
+                continue  # undecodable: its paths fail as MALFORMED at any moment
+            # Valid *at* notAfter, expired just after it.
+            self.bounds.update((start, end + timedelta(microseconds=1)))
+
+    def evidence(
+        self, certificate: x509.Certificate, issuer: x509.Certificate, best_time: datetime | None
+    ) -> list[Evidence]:
+        """The pool's evidence for :func:`.revocation.decide`, noting the moments at which
+        its reading changes: a hold taking effect and — judged at ``now`` when nothing
+        proves an earlier signing time — an answer no longer being fresh."""
+        found = self.pool.evidence(certificate, issuer)
+        for e in found:
+            if e.revoked_at is not None:
+                self.bounds.add(e.revoked_at)
+            if best_time is None:
+                self.bounds.add(e.issued_at + TOLERANCE)
+                if e.next_update is not None:
+                    self.bounds.add(e.next_update + timedelta(microseconds=1))
+        return found
+
+    def valid_until(self) -> datetime:
+        """The first moment after ``now`` at which this verdict may read differently."""
+        later = [t for t in (*self.bounds, *SUNSET.values()) if t > self.now]
+        return min(later, default=datetime.max.replace(tzinfo=self.now.tzinfo))
 
 
 def verify(
@@ -130,21 +168,51 @@ def verify(
     now: datetime | None = None,
     allow_fetching: bool = False,
     fetcher: RevocationFetcher | None = None,
+    cache: VerdictCache | None = None,
+    state: Hashable = None,
 ) -> ValidationReport:
     """Validate every signature in ``pdf``; never raises for bad input.
 
     ``now`` is the validation time (default: the clock); ``allow_fetching`` lets revocation
     data be fetched from the certificates' CRL/OCSP URLs through ``fetcher`` (default:
-    HTTP, :func:`.revocation.http_fetcher`).
+    HTTP, :func:`.revocation.http_fetcher`).  With a ``cache`` (:class:`.VerdictCache`) a
+    report computed before is returned while it still holds; when the registry is
+    consulted or data fetched, only if the caller names the ``state`` those answers
+    come from (a token that changes whenever they may).
     """
     now = now or now_utc()
     digest = hashlib.sha256(pdf).hexdigest()
+    external = registry_lookup is not None or allow_fetching
+    if cache is None or (external and state is None):
+        return _verify(pdf, digest, trust, registry_lookup, now, allow_fetching, fetcher)[0]
+    key = VerdictCache.key(digest, trust.certificates, state)
+    report = cache.get(key, now)
+    if report is None:
+        report, valid_until = _verify(
+            pdf, digest, trust, registry_lookup, now, allow_fetching, fetcher
+        )
+        cache.put(key, report, valid_until)
+    return report
+
+
+def _verify(
+    pdf: bytes,
+    digest: str,
+    trust: TrustAnchors,
+    registry_lookup: RegistryLookup | None,
+    now: datetime,
+    allow_fetching: bool,
+    fetcher: RevocationFetcher | None,
+) -> tuple[ValidationReport, datetime]:
+    """The report, and the first moment after ``now`` at which it may read differently."""
     try:
         document = pdfsig.read_document(pdf)
         crls, ocsps, dss_certs = _read_dss(document)
     except pdfsig.FormatProblem as exc:
         encrypted = isinstance(exc, pdfsig.EncryptedPdf)
-        return _unreadable(str(exc), now, digest, encrypted=encrypted)
+        return _unreadable(str(exc), now, digest, encrypted=encrypted), datetime.max.replace(
+            tzinfo=now.tzinfo
+        )
     archived_crls, archived_ocsps = _archived_revocation_info(document)
     pool = EvidencePool(
         [*crls, *archived_crls],
@@ -152,6 +220,7 @@ def verify(
         (fetcher or http_fetcher) if allow_fetching else None,
     )
     ctx = _Context(trust.certificates, now, pool, dss_certs, registry_lookup)
+    ctx.note_certificates((*trust.certificates, *dss_certs))
     reports: dict[int, SignatureReport] = {}
     # Latest document time-stamp first: each proves the existence of everything before it.
     for index in reversed(range(len(document.signatures))):
@@ -169,7 +238,7 @@ def verify(
         message = f"all {len(signatures)} signature(s) are valid"
     else:
         message = f"{deciding.field_name}: {deciding.message}"
-    return ValidationReport(
+    report = ValidationReport(
         verdict=verdict,
         sub_indication=None if deciding is None else deciding.sub_indication,
         message=message,
@@ -178,6 +247,7 @@ def verify(
         document_sha256=digest,
         signatures=signatures,
     )
+    return report, ctx.valid_until()
 
 
 def _unreadable(
@@ -380,6 +450,7 @@ def _token(
     signer_info = signed_data["signer_infos"][0]
     content_digest = _hash(signer_info["digest_algorithm"]["algorithm"].native, tst_info.dump())
     token = pdfsig.check_cms(signed_data, content_digest, "tst_info")
+    ctx.note_certificates((*token.others, *([token.signer] if token.signer else ())))
     authority = "?"
     if token.signer is not None:
         info = certificate_info(token.signer)
@@ -484,6 +555,7 @@ def _signature(
     if cms_check.problem or cms_check.signer is None:
         return _format_failure(found, cms_check.problem or "no signer certificate", **known)
     signer = cms_check.signer
+    ctx.note_certificates((signer, *cms_check.others))
     info = certificate_info(signer)
     known["signer"] = info
     known["registry"] = _registry(ctx, info, warnings)
@@ -581,11 +653,12 @@ def _revocation(
 ) -> tuple[Outcome, RevocationCheck]:
     if len(path) < 2:  # the signer is itself a trust anchor
         return Outcome.GOOD, RevocationCheck("good", None, None, None, None, None)
-    outcome, check = decide(ctx.pool.evidence(path[0], path[1]), best_time, ctx.now)
+    outcome, check = decide(ctx.evidence(path[0], path[1], best_time), best_time, ctx.now)
     if outcome is not Outcome.GOOD:
         return outcome, check
     for certificate, issuer in pairwise(path[1:]):
-        ca_outcome, ca_check = decide(ctx.pool.evidence(certificate, issuer), best_time, ctx.now)
+        evidence = ctx.evidence(certificate, issuer, best_time)
+        ca_outcome, ca_check = decide(evidence, best_time, ctx.now)
         if ca_outcome in (Outcome.REVOKED, Outcome.REVOKED_NO_POE):
             return ca_outcome, ca_check
     return outcome, check
