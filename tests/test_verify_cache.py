@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from asn1crypto import x509
 from pdf_fixtures import chinese_pdf
-from pki_fixtures import build_hierarchy
+from pki_fixtures import build_hierarchy, issue_leaf
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.ades.report import AdESIndeterminate, AdESStatus
+from pyhanko.sign import signers
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
 from verify_corpus import append_page_content_update, services_for
 
 from pki.chain import PATH_CACHE, ChainError, ChainFailure, validate_path
 from pki.lru import LruCache
 from sealsvc import seals
-from sealsvc.pades import Level
+from sealsvc.pades import Level, Placement, _SealSigner
 from sealsvc.verification import DocumentVerdict, TrustAnchors, verify
 from sealsvc.verification import pdf_signatures as pdfsig
 from sealsvc.verification.cache import VerdictCache
@@ -327,3 +330,67 @@ def test_the_services_verdict_ends_when_the_seal_certificate_expires(world) -> N
     assert verifier._registry_state() == state  # the interval ended, not the state
     assert after.verdict is not DocumentVerdict.TOTAL_PASSED
     assert after.validation_time == not_after + timedelta(seconds=1)
+
+
+# --- revisions that only add a signature -------------------------------------------------
+
+
+def _joint_licence(services) -> bytes:
+    pdf = services.seal(chinese_pdf(2), level=Level.B_LT)
+    for number, x in ((2, 60), (3, 100)):
+        cert, key = issue_leaf(services.hierarchy, common_name=f"联合专用章{number}")
+        pdf = services.seal(
+            pdf,
+            level=Level.B_LT,
+            certificate=cert,
+            key=key,
+            placement=Placement(page=2, x_mm=x, y_mm=120),
+        )
+    return pdf
+
+
+@pytest.mark.parametrize("source", ["joint licence", "lt-short.pdf"])
+def test_levels_judged_once_per_document_are_pyhankos(rsa_services, source: str) -> None:
+    """Per signature, the level over all later revisions equals pyHanko's own analysis."""
+    if source == "lt-short.pdf":
+        pdf = (Path(__file__).parent / "data" / "pdf-interop" / "lt-short.pdf").read_bytes()
+    else:
+        pdf = _joint_licence(rsa_services)
+    document = pdfsig.read_document(pdf)
+    judged = 0
+    for found in document.signatures:
+        embedded = found.embedded
+        embedded.coverage = embedded.evaluate_signature_coverage()
+        ours = pdfsig._review(document, embedded)
+        theirs = embedded.evaluate_modifications(DEFAULT_DIFF_POLICY)
+        if isinstance(theirs, DiffResult):
+            assert isinstance(ours, DiffResult)
+            assert ours.modification_level is theirs.modification_level, found.field_name
+            judged += 1
+    assert judged >= 3
+
+
+def test_a_second_seal_that_also_rewrites_the_page_is_not_a_plain_signature(
+    rsa_services,
+) -> None:
+    h = rsa_services.hierarchy
+    sealed = rsa_services.seal(chinese_pdf(1), level=Level.B_B)
+    writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page["/Contents"] = writer.add_object(generic.StreamObject(stream_data=FORGED))
+    writer.update_container(page)
+    signer = _SealSigner(h.seal_key, h.seal, [h.issuing, h.root])
+    out = signers.sign_pdf(writer, signers.PdfSignatureMetadata(field_name="Seal2"), signer)
+    pdf = out.getvalue()
+    document = pdfsig.read_document(pdf)
+    assert document.index.adds_one_signature(document.signatures[-1].signed_revision) is None
+    first = verify(pdf, trust=rsa_services.trust).signatures[0]
+    assert first.sub_indication is AdESFailure.HASH_FAILURE
+
+
+def test_the_plain_signature_revisions_of_a_joint_licence_are_recognised(rsa_services) -> None:
+    document = pdfsig.read_document(_joint_licence(rsa_services))
+    later = [f.signed_revision for f in document.signatures[1:]]
+    assert [document.index.adds_one_signature(r) for r in later] == [
+        ModificationLevel.FORM_FILLING
+    ] * 2

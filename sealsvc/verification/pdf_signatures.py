@@ -415,12 +415,14 @@ def modifications(document: Document, found: FoundSignature) -> ModificationChec
 def _review(
     document: Document, embedded: EmbeddedPdfSignature
 ) -> DiffResult | SuspiciousModification:
-    """pyHanko's ``evaluate_modifications``, minus the revisions that only add a DSS.
+    """pyHanko's ``evaluate_modifications``, minus the revisions judged once per document.
 
     The same loop as pyHanko's ``StandardDiffPolicy.review_file`` (each later revision
     compared with the signed one), except that a revision :class:`.RevisionIndex` shows
-    to add validation data only counts as LTA_UPDATES — what pyHanko concludes for it —
-    without re-reading the signed revision.
+    to add validation data only counts as LTA_UPDATES, and one that only adds and fills a
+    signature field counts as pyHanko's rules rate it (when this signature sets no
+    permission those rules would apply) — without re-reading the signed revision for
+    every signature, which made the cost grow with signatures × revisions.
     """
     coverage = embedded.coverage
     if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
@@ -430,9 +432,15 @@ def _review(
     reader = document.reader
     level, changed = ModificationLevel.NONE, set()
     base = None
+    # A new signature's level depends on no permission of this one (none is set).
+    plain = embedded.fieldmdp is None and embedded.docmdp_level is None
     for revision in range(embedded.signed_revision + 1, document.revisions):
         if document.index.adds_only_validation_data(revision):
             level = max(level, ModificationLevel.LTA_UPDATES)
+            continue
+        signing = document.index.adds_one_signature(revision) if plain else None
+        if signing is not None:
+            level = max(level, signing)
             continue
         base = base or reader.get_historical_resolver(embedded.signed_revision)
         try:

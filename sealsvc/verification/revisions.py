@@ -27,6 +27,7 @@ import re
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
 
 __all__ = ["RevisionIndex"]
 
@@ -54,6 +55,7 @@ class RevisionIndex:
         self._pdf = pdf
         self._budget = _MAX_NODES
         self._only_validation_data: dict[int, bool] = {}
+        self._signing: dict[int, ModificationLevel | None] = {}
         self._referenced: set[tuple[int, int]] = set()
         """(idnum, generation) of every reference written before revision ``_scanned``."""
         self._scanned = 0
@@ -69,6 +71,123 @@ class RevisionIndex:
                 verdict = False
             self._only_validation_data[revision] = verdict
         return self._only_validation_data[revision]
+
+    def adds_one_signature(self, revision: int) -> ModificationLevel | None:
+        """The level pyHanko gives ``revision`` if it only adds and fills one signature
+        field (see :meth:`_classify_signing`), else ``None``.
+
+        Valid for judging a signature that neither certifies nor locks fields: those
+        permissions depend on the signature judged, and pyHanko applies them.
+        """
+        if revision not in self._signing:
+            try:
+                level = self._classify_signing(revision) if revision > 0 else None
+            except (*_READ_ERRORS, _Exhausted, RecursionError):
+                level = None
+            self._signing[revision] = level
+        return self._signing[revision]
+
+    def _classify_signing(self, revision: int) -> ModificationLevel | None:
+        """A revision that adds one signature (or document time-stamp) field and fills it:
+
+        - nothing freed; trailer ``/Root``, ``/Info``, ``/Encrypt`` kept; the catalog
+          differs at most in ``/AcroForm``, ``/Extensions`` and ``/Version``;
+        - the form's ``/Fields`` are the previous ones plus one new field, a signature
+          field merged with its widget, with a name no previous field has; the form's
+          other entries are unchanged (``/SigFlags`` aside);
+        - a page written by the revision differs only in ``/Annots``: the previous
+          annotations plus that widget;
+        - every other object written is new, referenced nowhere in the file before, and
+          reachable from the new field (its value, appearance, resources), or the
+          information dictionary, or a cross-reference / object stream.
+
+        Level as pyHanko's rules give it: LTA_UPDATES for an invisible document
+        time-stamp, FORM_FILLING otherwise.
+        """
+        reader = self._reader
+        new = reader.get_historical_resolver(revision)
+        old = reader.get_historical_resolver(revision - 1)
+        if new.refs_freed_in_revision():
+            return None
+        for key in _SAME_TRAILER_KEYS:
+            if _raw(new.trailer_view, key) != _raw(old.trailer_view, key):
+                return None
+        new_root, old_root = new.root, old.root
+        changed = {k for k in {*new_root, *old_root} if _raw(new_root, k) != _raw(old_root, k)}
+        if changed - {"/AcroForm", "/Extensions", "/Version"}:
+            return None
+        new_form = new_root["/AcroForm"]
+        old_form = old_root.get("/AcroForm")
+        old_form = None if old_form is None else old_form.get_object()
+        if not isinstance(new_form, generic.DictionaryObject):
+            return None
+        old_fields = _refs(old_form["/Fields"]) if old_form is not None else []
+        new_fields = _refs(new_form["/Fields"])
+        if new_fields is None or old_fields is None or len(new_fields) != len(old_fields) + 1:
+            return None
+        if new_fields[:-1] != old_fields:
+            return None
+        for key in {*new_form, *(old_form or ())} - {"/Fields", "/SigFlags"}:
+            if old_form is None or _raw(new_form, key) != _raw(old_form, key):
+                return None
+        field_ref = new_form["/Fields"].raw_get(len(old_fields))
+        field = new(field_ref.reference)
+        if not (
+            isinstance(field, generic.DictionaryObject)
+            and field.get("/FT") == "/Sig"
+            and field.get("/Subtype") == "/Widget"
+            and "/Kids" not in field
+            and "/Parent" not in field
+        ):
+            return None
+        old_names = {str(old(ref).get("/T")) for ref in _field_refs(old_form)}
+        if str(field.get("/T")) in old_names:
+            return None
+        value = field.get("/V")  # pyHanko's get() leaves a reference unresolved
+        value = None if value is None else value.get_object()
+        if not isinstance(value, generic.DictionaryObject):
+            return None
+
+        written = {(r.idnum, r.generation): r for r in new.explicit_refs_in_revision()}
+        field_key = (field_ref.idnum, field_ref.generation)
+        checked = {
+            (new.root_ref.idnum, new.root_ref.generation),
+            *_indirect_keys(new_root, "/AcroForm"),
+            *_indirect_keys(new_form, "/Fields"),
+        }
+        pages_with_widget = 0
+        for key, ref in written.items():
+            item = new(ref)
+            if isinstance(item, generic.DictionaryObject) and item.get("/Type") == "/Page":
+                previous = old(ref) if self._existed(ref, revision) else None
+                verdict = _page_gains_widget(previous, item, field_key, new, old)
+                if verdict is None:
+                    return None
+                pages_with_widget += verdict
+                checked.add(key)
+                checked.update(_indirect_keys(item, "/Annots"))
+        if pages_with_widget > 1:
+            return None
+        info = new.trailer_view.raw_get("/Info") if "/Info" in new.trailer_view else None
+        from_field = self._reachable(field_ref, new, written, skip=("/P", "/Parent"))
+        referenced_before = self._references_before(revision)
+        for key, ref in written.items():
+            existed = self._existed(ref, revision)
+            if not existed and key in referenced_before:
+                return None  # it would fill a reference that dangled before
+            if key in checked or _is_plain_info(ref, info, new):
+                continue
+            if key not in from_field or existed:
+                if not existed and _is_structural(new(ref)):
+                    continue
+                return None
+        visible = _has_area(field)
+        if value.get("/Type") == "/DocTimeStamp" and not visible:
+            return ModificationLevel.LTA_UPDATES
+        return ModificationLevel.FORM_FILLING
+
+    def _existed(self, ref, revision: int) -> bool:
+        return self._reader.xrefs.get_historical_ref(ref, revision - 1) is not None
 
     def _classify(self, revision: int) -> bool:
         reader = self._reader
@@ -110,9 +229,11 @@ class RevisionIndex:
                 return False
         return True
 
-    def _reachable(self, value, resolver, written: dict) -> set[tuple[int, int]]:
+    def _reachable(
+        self, value, resolver, written: dict, skip: tuple[str, ...] = ()
+    ) -> set[tuple[int, int]]:
         """(idnum, generation) of the ``written`` objects reachable from ``value`` through
-        ``written`` objects."""
+        ``written`` objects (not through dictionary entries named in ``skip``)."""
         found: set[tuple[int, int]] = set()
         stack = [value]
         while stack:
@@ -125,7 +246,7 @@ class RevisionIndex:
                 found.add(key)
                 item = resolver(item.reference)
             if isinstance(item, generic.DictionaryObject):  # streams too: their dictionary
-                stack.extend(item.raw_get(k) for k in item)
+                stack.extend(item.raw_get(k) for k in item if k not in skip)
             elif isinstance(item, generic.ArrayObject):
                 stack.extend(item.raw_get(i) for i in range(len(item)))
         return found
@@ -198,6 +319,62 @@ def _raw(dictionary: generic.DictionaryObject, key: str):
     if isinstance(value, generic.IndirectObject):
         return ("ref", value.idnum, value.generation)
     return repr(value)
+
+
+def _refs(array) -> list[tuple[int, int]] | None:
+    """(idnum, generation) of each entry of a PDF array of references; ``None`` if any
+    entry is not a reference."""
+    array = array.get_object() if array is not None else None
+    if not isinstance(array, generic.ArrayObject):
+        return None
+    out = []
+    for index in range(len(array)):
+        item = array.raw_get(index)
+        if not isinstance(item, generic.IndirectObject):
+            return None
+        out.append((item.idnum, item.generation))
+    return out
+
+
+def _field_refs(form) -> list:
+    if form is None or "/Fields" not in form:
+        return []
+    fields = form["/Fields"]
+    return [fields.raw_get(i).reference for i in range(len(fields))]
+
+
+def _indirect_keys(dictionary, key: str) -> set[tuple[int, int]]:
+    """The object holding ``dictionary[key]``, if it is an indirect one."""
+    value = dictionary.raw_get(key) if key in dictionary else None
+    if isinstance(value, generic.IndirectObject):
+        return {(value.idnum, value.generation)}
+    return set()
+
+
+def _page_gains_widget(old_page, new_page, widget: tuple[int, int], new, old) -> int | None:
+    """1 if ``new_page`` is ``old_page`` with ``widget`` appended to its annotations, 0 if
+    it is unchanged, ``None`` for any other difference (or a page that is new)."""
+    if not isinstance(old_page, generic.DictionaryObject):
+        return None
+    for key in {*new_page, *old_page} - {"/Annots"}:
+        if _raw(new_page, key) != _raw(old_page, key):
+            return None
+    old_annots = _refs(old_page["/Annots"]) if "/Annots" in old_page else []
+    new_annots = _refs(new_page["/Annots"]) if "/Annots" in new_page else []
+    if old_annots is None or new_annots is None:
+        return None
+    if new_annots == old_annots:
+        return 0
+    return 1 if new_annots == [*old_annots, widget] else None
+
+
+def _has_area(annotation) -> bool:
+    """Visible in pyHanko's sense: a ``/Rect`` of non-zero area."""
+    try:
+        x1, y1, x2, y2 = (float(v) for v in annotation["/Rect"])
+    except (*_READ_ERRORS, ValueError):
+        return False
+    return abs(x1 - x2) * abs(y1 - y2) > 0
 
 
 def _is_plain_info(ref, info, resolver) -> bool:
