@@ -9,13 +9,13 @@ directly, from the revision before it, once per document:
 
 - nothing is freed; the trailer keeps its ``/Root``, ``/Info`` and ``/Encrypt``;
 - the catalog differs from the previous one in ``/DSS`` only;
-- every object the revision writes is the catalog, reachable from the new DSS, the
-  document information dictionary (direct values only: ``/ModDate`` …), or a
-  cross-reference / object stream;
-- an object it *overwrites* was already part of the previous DSS, and an object it
-  *adds* is referenced nowhere in the file before it (the bytes and the object streams
-  are searched once) — so no page, annotation or form field can see the new data, not
-  even through a reference that dangled before.
+- the objects it overwrites are the catalog, the previous DSS dictionary and the
+  objects that dictionary names directly (``/VRI``, its arrays), and the document
+  information dictionary (direct values only: ``/ModDate`` …);
+- every object it adds is referenced nowhere in the file before it (the bytes and the
+  object streams of each revision are searched once).  Such an object can then only be
+  reached through what the revision writes — through the DSS — so no page, annotation
+  or form field can see the new data, not even through a reference that dangled before.
 
 Anything else is left to pyHanko's analysis (:func:`.pdf_signatures.modifications`).
 """
@@ -28,6 +28,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.diff_analysis.constants import ACROFORM_EXEMPT_STRICT_COMPARISON
 
 __all__ = ["RevisionIndex"]
 
@@ -56,8 +57,9 @@ class RevisionIndex:
         self._budget = _MAX_NODES
         self._only_validation_data: dict[int, bool] = {}
         self._signing: dict[int, ModificationLevel | None] = {}
-        self._referenced: set[tuple[int, int]] = set()
-        """(idnum, generation) of every reference written before revision ``_scanned``."""
+        self._first_referenced: dict[tuple[int, int], int] = {}
+        """(idnum, generation) → the first revision whose bytes reference it (revisions
+        before ``_scanned`` are read)."""
         self._scanned = 0
         self._scanned_to = 0
         self._streams_scanned: set[int] = set()
@@ -93,13 +95,16 @@ class RevisionIndex:
         - nothing freed; trailer ``/Root``, ``/Info``, ``/Encrypt`` kept; the catalog
           differs at most in ``/AcroForm``, ``/Extensions`` and ``/Version``;
         - the form's ``/Fields`` are the previous ones plus one new field, a signature
-          field merged with its widget, with a name no previous field has; the form's
-          other entries are unchanged (``/SigFlags`` aside);
+          field merged with its widget, with a name no previous field has; of the form's
+          other entries only those pyHanko exempts (``/DR``, ``/DA``, ``/Q``,
+          ``/NeedAppearances``) may change — new default resources count as FORM_FILLING;
         - a page written by the revision differs only in ``/Annots``: the previous
           annotations plus that widget;
-        - every other object written is new, referenced nowhere in the file before, and
-          reachable from the new field (its value, appearance, resources), or the
-          information dictionary, or a cross-reference / object stream.
+        - the field, its signature dictionary and every other object written is new and
+          referenced nowhere in the file before (so reachable only through the new
+          field, the new default resources or the catalog's own entries), or the
+          catalog, the form, its ``/Fields`` array, such a page or its ``/Annots``
+          array, or the plain information dictionary.
 
         Level as pyHanko's rules give it: LTA_UPDATES for an invisible document
         time-stamp, FORM_FILLING otherwise.
@@ -107,11 +112,8 @@ class RevisionIndex:
         reader = self._reader
         new = reader.get_historical_resolver(revision)
         old = reader.get_historical_resolver(revision - 1)
-        if new.refs_freed_in_revision():
+        if not _same_trailer(new, old):
             return None
-        for key in _SAME_TRAILER_KEYS:
-            if _raw(new.trailer_view, key) != _raw(old.trailer_view, key):
-                return None
         new_root, old_root = new.root, old.root
         changed = {k for k in {*new_root, *old_root} if _raw(new_root, k) != _raw(old_root, k)}
         if changed - {"/AcroForm", "/Extensions", "/Version"}:
@@ -127,9 +129,12 @@ class RevisionIndex:
             return None
         if new_fields[:-1] != old_fields:
             return None
-        for key in {*new_form, *(old_form or ())} - {"/Fields", "/SigFlags"}:
+        for key in {*new_form, *(old_form or ())} - ACROFORM_EXEMPT_STRICT_COMPARISON:
             if old_form is None or _raw(new_form, key) != _raw(old_form, key):
                 return None
+        new_resources = "/DR" in new_form and (
+            old_form is None or _raw(new_form, "/DR") != _raw(old_form, "/DR")
+        )
         field_ref = new_form["/Fields"].raw_get(len(old_fields))
         field = new(field_ref.reference)
         if not (
@@ -143,12 +148,17 @@ class RevisionIndex:
         old_names = {str(old(ref).get("/T")) for ref in _field_refs(old_form)}
         if str(field.get("/T")) in old_names:
             return None
-        value = field.get("/V")  # pyHanko's get() leaves a reference unresolved
-        value = None if value is None else value.get_object()
+        value = field.raw_get("/V") if "/V" in field else None
+        written = {(r.idnum, r.generation): r for r in new.explicit_refs_in_revision()}
+        for ref in (field_ref, value):  # the field and its signature are new objects
+            if not isinstance(ref, generic.IndirectObject):
+                return None
+            if (ref.idnum, ref.generation) not in written or self._existed(ref, revision):
+                return None
+        value = new(value.reference)
         if not isinstance(value, generic.DictionaryObject):
             return None
 
-        written = {(r.idnum, r.generation): r for r in new.explicit_refs_in_revision()}
         field_key = (field_ref.idnum, field_ref.generation)
         checked = {
             (new.root_ref.idnum, new.root_ref.generation),
@@ -157,10 +167,11 @@ class RevisionIndex:
         }
         pages_with_widget = 0
         for key, ref in written.items():
+            if key in checked or not self._existed(ref, revision):
+                continue
             item = new(ref)
             if isinstance(item, generic.DictionaryObject) and item.get("/Type") == "/Page":
-                previous = old(ref) if self._existed(ref, revision) else None
-                verdict = _page_gains_widget(previous, item, field_key, new, old)
+                verdict = _page_gains_widget(old(ref), item, field_key)
                 if verdict is None:
                     return None
                 pages_with_widget += verdict
@@ -169,20 +180,10 @@ class RevisionIndex:
         if pages_with_widget > 1:
             return None
         info = new.trailer_view.raw_get("/Info") if "/Info" in new.trailer_view else None
-        from_field = self._reachable(field_ref, new, written, skip=("/P", "/Parent"))
-        referenced_before = self._references_before(revision)
-        for key, ref in written.items():
-            existed = self._existed(ref, revision)
-            if not existed and key in referenced_before:
-                return None  # it would fill a reference that dangled before
-            if key in checked or _is_plain_info(ref, info, new):
-                continue
-            if key not in from_field or existed:
-                if not existed and _is_structural(new(ref)):
-                    continue
-                return None
+        if not self._only_new_objects_besides(new, revision, checked, info):
+            return None
         visible = _has_area(field)
-        if value.get("/Type") == "/DocTimeStamp" and not visible:
+        if value.get("/Type") == "/DocTimeStamp" and not visible and not new_resources:
             return ModificationLevel.LTA_UPDATES
         return ModificationLevel.FORM_FILLING
 
@@ -193,82 +194,69 @@ class RevisionIndex:
         reader = self._reader
         new = reader.get_historical_resolver(revision)
         old = reader.get_historical_resolver(revision - 1)
-        if new.refs_freed_in_revision():
+        if not _same_trailer(new, old):
             return False
-        for key in _SAME_TRAILER_KEYS:
-            if _raw(new.trailer_view, key) != _raw(old.trailer_view, key):
-                return False
         root_ref = new.root_ref
-        info = new.trailer_view.raw_get("/Info") if "/Info" in new.trailer_view else None
         new_root, old_root = new.root, old.root
         if set(new_root) - {"/DSS"} != set(old_root) - {"/DSS"} or "/DSS" not in new_root:
             return False
         if any(_raw(new_root, k) != _raw(old_root, k) for k in new_root if k != "/DSS"):
             return False
-        written = {(r.idnum, r.generation): r for r in new.explicit_refs_in_revision()}
-        # Both walks stay inside what this revision writes: anything else is unchanged.
-        new_dss = self._reachable(new_root.raw_get("/DSS"), new, written)
-        old_dss = (
-            self._reachable(old_root.raw_get("/DSS"), old, written) if "/DSS" in old_root else set()
+        # What may be overwritten: the previous DSS dictionary and the objects it names
+        # directly (its /VRI dictionary, its arrays).  Anything the revision adds can only
+        # be reached through what it writes, that is through the DSS.
+        replaceable: set[tuple[int, int]] = set()
+        old_dss = old_root.raw_get("/DSS") if "/DSS" in old_root else None
+        if isinstance(old_dss, generic.IndirectObject):
+            replaceable.add((old_dss.idnum, old_dss.generation))
+            old_dss = old(old_dss.reference)
+        if isinstance(old_dss, generic.DictionaryObject):
+            for key in old_dss:
+                value = old_dss.raw_get(key)
+                if isinstance(value, generic.IndirectObject):
+                    replaceable.add((value.idnum, value.generation))
+        info = new.trailer_view.raw_get("/Info") if "/Info" in new.trailer_view else None
+        return self._only_new_objects_besides(
+            new, revision, {(root_ref.idnum, root_ref.generation), *replaceable}, info
         )
-        referenced_before = self._references_before(revision)
-        xrefs = reader.xrefs
-        for key, ref in written.items():
-            if key == (root_ref.idnum, root_ref.generation):
+
+    def _only_new_objects_besides(
+        self, new, revision: int, replaceable: set[tuple[int, int]], info
+    ) -> bool:
+        """Whether ``revision`` overwrites only ``replaceable`` objects (and the plain
+        information dictionary) and every object it adds was referenced nowhere before."""
+        first_referenced = self._references_until(revision)
+        for ref in new.explicit_refs_in_revision():
+            key = (ref.idnum, ref.generation)
+            if not self._existed(ref, revision):
+                if first_referenced.get(key, revision) < revision:
+                    return False  # it would fill a reference that dangled before
                 continue
-            if _is_plain_info(ref, info, new):
-                continue  # /ModDate and the like: metadata, as pyHanko's DocInfoRule allows
-            if key not in new_dss:
-                if _is_structural(new(ref)):
-                    continue
-                return False
-            existed = xrefs.get_historical_ref(ref, revision - 1) is not None
-            if existed and key not in old_dss:
-                return False
-            if not existed and key in referenced_before:
-                return False
+            if key in replaceable or _is_plain_info(ref, info, new):
+                continue
+            return False
         return True
 
-    def _reachable(
-        self, value, resolver, written: dict, skip: tuple[str, ...] = ()
-    ) -> set[tuple[int, int]]:
-        """(idnum, generation) of the ``written`` objects reachable from ``value`` through
-        ``written`` objects (not through dictionary entries named in ``skip``)."""
-        found: set[tuple[int, int]] = set()
-        stack = [value]
-        while stack:
-            item = stack.pop()
-            self._spend()
-            if isinstance(item, generic.IndirectObject):
-                key = (item.idnum, item.generation)
-                if key in found or key not in written:
-                    continue
-                found.add(key)
-                item = resolver(item.reference)
-            if isinstance(item, generic.DictionaryObject):  # streams too: their dictionary
-                stack.extend(item.raw_get(k) for k in item if k not in skip)
-            elif isinstance(item, generic.ArrayObject):
-                stack.extend(item.raw_get(i) for i in range(len(item)))
-        return found
-
-    def _references_before(self, revision: int) -> set[tuple[int, int]]:
-        """Every reference written in the file before ``revision`` (a superset: see
-        :data:`_REFERENCE`), read from the bytes and the object streams, once."""
+    def _references_until(self, revision: int) -> dict[tuple[int, int], int]:
+        """Each reference written in the file before ``revision`` (a superset: see
+        :meth:`_scan`) with the first revision that writes it; the bytes and object
+        streams of each revision are read once, in order, whatever order revisions are
+        asked about in."""
         xrefs = self._reader.xrefs
         while self._scanned < revision:
             end = xrefs.get_xref_container_info(self._scanned).end_location
             eof = self._pdf.find(b"%%EOF", end)
             end = len(self._pdf) if eof < 0 else eof
-            self._scan(self._pdf[self._scanned_to : end])
+            self._scan(self._pdf[self._scanned_to : end], self._scanned)
             self._scanned_to = max(self._scanned_to, end)
             for stream_ref in xrefs.object_streams_used_in(self._scanned):
                 if stream_ref.idnum not in self._streams_scanned:
                     self._streams_scanned.add(stream_ref.idnum)
-                    self._scan(self._reader.get_object(stream_ref).data)
+                    self._scan(self._reader.get_object(stream_ref).data, self._scanned)
             self._scanned += 1
-        return self._referenced
+        return self._first_referenced
 
-    def _scan(self, data: bytes) -> None:
+    def _scan(self, data: bytes, revision: int) -> None:
         """Add every ``idnum gen R`` in ``data``: find each ``R`` (a plain search), then
         read the two numbers before it.  Inside strings and streams this also finds text
         that only looks like a reference, which only makes the check stricter.  pyHanko
@@ -281,7 +269,7 @@ class RevisionIndex:
                 continue
             idnum, _ = _number_before(data, end)
             if idnum is not None:
-                self._referenced.add((idnum, generation))
+                self._first_referenced.setdefault((idnum, generation), revision)
 
     def _spend(self) -> None:
         self._budget -= 1
@@ -309,6 +297,13 @@ def _number_before(data: bytes, end: int) -> tuple[int | None, int]:
     if start == digits_end:
         return None, end
     return int(data[start:digits_end]), start
+
+
+def _same_trailer(new, old) -> bool:
+    """Nothing freed, and the trailer keeps its catalog, information and encryption."""
+    if new.refs_freed_in_revision():
+        return False
+    return all(_raw(new.trailer_view, k) == _raw(old.trailer_view, k) for k in _SAME_TRAILER_KEYS)
 
 
 def _raw(dictionary: generic.DictionaryObject, key: str):
@@ -351,7 +346,7 @@ def _indirect_keys(dictionary, key: str) -> set[tuple[int, int]]:
     return set()
 
 
-def _page_gains_widget(old_page, new_page, widget: tuple[int, int], new, old) -> int | None:
+def _page_gains_widget(old_page, new_page, widget: tuple[int, int]) -> int | None:
     """1 if ``new_page`` is ``old_page`` with ``widget`` appended to its annotations, 0 if
     it is unchanged, ``None`` for any other difference (or a page that is new)."""
     if not isinstance(old_page, generic.DictionaryObject):
@@ -386,8 +381,3 @@ def _is_plain_info(ref, info, resolver) -> bool:
         isinstance(value.raw_get(k), generic.IndirectObject | generic.DictionaryObject)
         for k in value
     )
-
-
-def _is_structural(value) -> bool:
-    """A cross-reference stream or object stream: bookkeeping, no document content."""
-    return isinstance(value, generic.StreamObject) and value.get("/Type") in ("/XRef", "/ObjStm")
