@@ -20,6 +20,7 @@ expired is still accepted when a later document time-stamp proves it existed bef
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -252,10 +253,11 @@ def _verify(
 
 
 def clear_caches() -> None:
-    """Empty the process's path and revocation-evidence caches: the next verification
-    starts cold (a benchmark's "cold" column; verdicts never depend on it)."""
+    """Empty the process's path, revocation-evidence and certificate caches: the next
+    verification starts cold (a benchmark's "cold" column; verdicts never depend on it)."""
     PATH_CACHE.clear()
     clear_revocation_caches()
+    _certificate_info.cache_clear()
 
 
 def _unreadable(
@@ -360,7 +362,14 @@ def _archived_revocation_info(document: pdfsig.Document) -> tuple[list[bytes], l
 
 
 def certificate_info(certificate: x509.Certificate) -> CertificateInfo:
-    """The :class:`CertificateInfo` of a certificate."""
+    """The :class:`CertificateInfo` of a certificate (worked out once per certificate:
+    the same seal and TSA certificates come back in document after document)."""
+    return _certificate_info(certificate.dump())
+
+
+@functools.lru_cache(maxsize=1024)
+def _certificate_info(der: bytes) -> CertificateInfo:
+    certificate = x509.Certificate.load(der)
     names = certificate.subject.native
 
     def first(value: object) -> str | None:
@@ -376,7 +385,7 @@ def certificate_info(certificate: x509.Certificate) -> CertificateInfo:
         serial_hex=f"{certificate.serial_number:x}",
         issuer=certificate.issuer.human_friendly,
         algorithm=key_family(certificate),
-        sha256=hashlib.sha256(certificate.dump()).hexdigest(),
+        sha256=hashlib.sha256(der).hexdigest(),
         not_before=certificate.not_valid_before,
         not_after=certificate.not_valid_after,
     )
