@@ -103,19 +103,33 @@ def _append_dss_by_hand(pdf: bytes, number: int) -> bytes:
     listed in a new DSS under ``/Certs``, and the catalog with ``/DSS`` — what an attacker
     who controls object numbers can write, unlike pyHanko's writer."""
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-    trailer = reader.trailer_view
-    root_ref = trailer.raw_get("/Root")
-    size = max(int(trailer["/Size"]), number + 1)
-    dss_number = size
+    dss_number = max(int(reader.trailer_view["/Size"]), number + 1)
     catalog = generic.DictionaryObject(dict(reader.root))
     catalog["/DSS"] = generic.IndirectObject(dss_number, 0, reader)
-    rendered = io.BytesIO()
-    catalog.write_to_stream(rendered, None)
-    bodies = {
-        number: b"<< /Length %d >>\nstream\n%s\nendstream" % (len(FORGED), FORGED),
-        dss_number: b"<< /Certs [%d 0 R] >>" % number,
-        root_ref.idnum: rendered.getvalue(),
-    }
+    return _append_objects(
+        pdf,
+        {
+            number: _FORGED_STREAM,
+            dss_number: b"<< /Certs [%d 0 R] >>" % number,
+            reader.trailer_view.raw_get("/Root").idnum: _rendered(catalog),
+        },
+    )
+
+
+_FORGED_STREAM = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(FORGED), FORGED)
+
+
+def _rendered(value: generic.PdfObject) -> bytes:
+    out = io.BytesIO()
+    value.write_to_stream(out, None)
+    return out.getvalue()
+
+
+def _append_objects(pdf: bytes, bodies: dict[int, bytes]) -> bytes:
+    """An incremental update (classic xref table) writing ``bodies`` as objects."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    trailer = reader.trailer_view
+    size = max(int(trailer["/Size"]), *(n + 1 for n in bodies))
     out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
     offsets = {}
     for idnum, body in bodies.items():
@@ -126,11 +140,10 @@ def _append_dss_by_hand(pdf: bytes, number: int) -> bytes:
     for idnum in sorted(offsets):
         out += b"%d 1\n%010d 00000 n \n" % (idnum, offsets[idnum])
     prev = reader.xrefs.get_startxref_for_revision(reader.xrefs.total_revisions - 1)
-    info = trailer.raw_get("/Info")
     out += b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R /Prev %d >>\n" % (
-        size + 1,
-        root_ref.idnum,
-        info.idnum,
+        size,
+        trailer.raw_get("/Root").idnum,
+        trailer.raw_get("/Info").idnum,
         prev,
     )
     out += b"startxref\n%d\n%%%%EOF\n" % xref
@@ -172,6 +185,28 @@ def test_a_dss_update_filling_a_dangling_reference_is_not_waved_through(rsa_serv
     (signature,) = verify(pdf, trust=rsa_services.trust).signatures
     assert signature.modifications is not None and not signature.modifications.allowed
     assert signature.indication is not AdESStatus.PASSED
+
+
+def test_an_object_the_page_uses_is_never_overwritten_as_dss(rsa_services) -> None:
+    """The catalog names the page's content stream as its DSS before sealing; an update
+    then rewrites that object "as the DSS".  It was never validation data: pyHanko and
+    the effect comparison judge the update, and the page's new content is found."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(chinese_pdf(1)), strict=False)
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    content = page.raw_get("/Contents")
+    writer.root["/DSS"] = content
+    writer.update_root()
+    prepared = io.BytesIO()
+    writer.write(prepared)
+    sealed = rsa_services.seal(prepared.getvalue(), level=Level.B_B)
+    reader = PdfFileReader(io.BytesIO(sealed), strict=False)
+    root = reader.trailer_view.raw_get("/Root").idnum
+    pdf = _append_objects(sealed, {content.idnum: _FORGED_STREAM, root: _rendered(reader.root)})
+    document = pdfsig.read_document(pdf)
+    assert not document.index.adds_only_validation_data(document.revisions - 1)
+    report = verify(pdf, trust=rsa_services.trust)
+    assert report.verdict is DocumentVerdict.TOTAL_FAILED
+    assert "content of page 1 changed" in report.message
 
 
 def test_a_dss_update_that_also_changes_a_page_is_not_validation_data(rsa_services) -> None:

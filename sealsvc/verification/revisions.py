@@ -9,9 +9,10 @@ directly, from the revision before it, once per document:
 
 - nothing is freed; the trailer keeps its ``/Root``, ``/Info`` and ``/Encrypt``;
 - the catalog differs from the previous one in ``/DSS`` only;
-- the objects it overwrites are the catalog, the previous DSS dictionary and the
-  objects that dictionary names directly (``/VRI``, its arrays), and the document
-  information dictionary (direct values only: ``/ModDate`` …);
+- the objects it overwrites are the catalog, the document information dictionary
+  (direct values only: ``/ModDate`` …), and objects that have only ever been validation
+  data: added by such a revision and referenced since by such revisions alone (the
+  previous DSS dictionary, its ``/VRI`` …) — never an object the signed content uses;
 - every object it adds is referenced nowhere in the file before it (the bytes and the
   object streams of each revision are searched once).  Such an object can then only be
   reached through what the revision writes — through the DSS — so no page, annotation
@@ -57,8 +58,8 @@ class RevisionIndex:
         self._budget = _MAX_NODES
         self._only_validation_data: dict[int, bool] = {}
         self._signing: dict[int, ModificationLevel | None] = {}
-        self._first_referenced: dict[tuple[int, int], int] = {}
-        """(idnum, generation) → the first revision whose bytes reference it (revisions
+        self._referencing: dict[tuple[int, int], list[int]] = {}
+        """(idnum, generation) → the revisions whose bytes reference it, in order (those
         before ``_scanned`` are read)."""
         self._scanned = 0
         self._scanned_to = 0
@@ -66,12 +67,14 @@ class RevisionIndex:
 
     def adds_only_validation_data(self, revision: int) -> bool:
         """Whether ``revision`` (≥ 1) only adds or updates the DSS, as described above."""
-        if revision not in self._only_validation_data:
-            try:
-                verdict = revision > 0 and self._classify(revision)
-            except (*_READ_ERRORS, _Exhausted, RecursionError):
-                verdict = False
-            self._only_validation_data[revision] = verdict
+        # In order: whether an object is DSS data depends on the revisions before.
+        for earlier in range(revision + 1):
+            if earlier not in self._only_validation_data:
+                try:
+                    verdict = earlier > 0 and self._classify(earlier)
+                except (*_READ_ERRORS, _Exhausted, RecursionError):
+                    verdict = False
+                self._only_validation_data[earlier] = verdict
         return self._only_validation_data[revision]
 
     def adds_one_signature(self, revision: int) -> ModificationLevel | None:
@@ -202,34 +205,42 @@ class RevisionIndex:
             return False
         if any(_raw(new_root, k) != _raw(old_root, k) for k in new_root if k != "/DSS"):
             return False
-        # What may be overwritten: the previous DSS dictionary and the objects it names
-        # directly (its /VRI dictionary, its arrays).  Anything the revision adds can only
-        # be reached through what it writes, that is through the DSS.
-        replaceable: set[tuple[int, int]] = set()
-        old_dss = old_root.raw_get("/DSS") if "/DSS" in old_root else None
-        if isinstance(old_dss, generic.IndirectObject):
-            replaceable.add((old_dss.idnum, old_dss.generation))
-            old_dss = old(old_dss.reference)
-        if isinstance(old_dss, generic.DictionaryObject):
-            for key in old_dss:
-                value = old_dss.raw_get(key)
-                if isinstance(value, generic.IndirectObject):
-                    replaceable.add((value.idnum, value.generation))
+        # What may be overwritten besides the catalog: objects that have only ever been
+        # DSS data.  Anything the revision adds can only be reached through what it
+        # writes, that is through the DSS.
+        self._references_until(revision)
+        replaceable = {(root_ref.idnum, root_ref.generation)}
+        for ref in new.explicit_refs_in_revision():
+            if self._existed(ref, revision) and self._only_dss_data(ref, revision):
+                replaceable.add((ref.idnum, ref.generation))
         info = new.trailer_view.raw_get("/Info") if "/Info" in new.trailer_view else None
-        return self._only_new_objects_besides(
-            new, revision, {(root_ref.idnum, root_ref.generation), *replaceable}, info
-        )
+        return self._only_new_objects_besides(new, revision, replaceable, info)
+
+    def _only_dss_data(self, ref, revision: int) -> bool:
+        """Whether ``ref`` has only ever been validation data before ``revision``: added by
+        a revision that only added validation data (so then referenced nowhere else), and
+        referenced since by such revisions alone — a page, an annotation or a form field
+        that pointed at it would be written by another kind of revision.  An object the
+        signed content uses can therefore not be overwritten as "DSS"."""
+        try:
+            introduced = self._reader.xrefs.get_introducing_revision(ref)
+        except KeyError:
+            return False
+        if not (0 < introduced < revision and self._only_validation_data.get(introduced)):
+            return False
+        referencing = self._referencing.get((ref.idnum, ref.generation), ())
+        return all(self._only_validation_data.get(r, False) for r in referencing if r < revision)
 
     def _only_new_objects_besides(
         self, new, revision: int, replaceable: set[tuple[int, int]], info
     ) -> bool:
         """Whether ``revision`` overwrites only ``replaceable`` objects (and the plain
         information dictionary) and every object it adds was referenced nowhere before."""
-        first_referenced = self._references_until(revision)
+        referencing = self._references_until(revision)
         for ref in new.explicit_refs_in_revision():
             key = (ref.idnum, ref.generation)
             if not self._existed(ref, revision):
-                if first_referenced.get(key, revision) < revision:
+                if referencing.get(key, [revision])[0] < revision:
                     return False  # it would fill a reference that dangled before
                 continue
             if key in replaceable or _is_plain_info(ref, info, new):
@@ -237,9 +248,9 @@ class RevisionIndex:
             return False
         return True
 
-    def _references_until(self, revision: int) -> dict[tuple[int, int], int]:
+    def _references_until(self, revision: int) -> dict[tuple[int, int], list[int]]:
         """Each reference written in the file before ``revision`` (a superset: see
-        :meth:`_scan`) with the first revision that writes it; the bytes and object
+        :meth:`_scan`) with the revisions that write it, in order; the bytes and object
         streams of each revision are read once, in order, whatever order revisions are
         asked about in."""
         xrefs = self._reader.xrefs
@@ -254,7 +265,7 @@ class RevisionIndex:
                     self._streams_scanned.add(stream_ref.idnum)
                     self._scan(self._reader.get_object(stream_ref).data, self._scanned)
             self._scanned += 1
-        return self._first_referenced
+        return self._referencing
 
     def _scan(self, data: bytes, revision: int) -> None:
         """Add every ``idnum gen R`` in ``data``: find each ``R`` (a plain search), then
@@ -269,7 +280,9 @@ class RevisionIndex:
                 continue
             idnum, _ = _number_before(data, end)
             if idnum is not None:
-                self._first_referenced.setdefault((idnum, generation), revision)
+                revisions = self._referencing.setdefault((idnum, generation), [])
+                if not revisions or revisions[-1] != revision:
+                    revisions.append(revision)
 
     def _spend(self) -> None:
         self._budget -= 1
