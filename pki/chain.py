@@ -338,17 +338,36 @@ def _validate_path(
     return ValidatedPath(path=path, at=at)
 
 
-_MATCHABLE_CERT_ID_HASHES = frozenset({"sha1", "sha256"})
-"""certvalidator matches an OCSP CertID through asn1crypto's ``Name.<hash>`` and
-``PublicKeyInfo.<hash>`` properties, which exist for SHA-1 and SHA-256 only."""
+def _name_sm3(name: x509.Name) -> bytes:
+    """issuerNameHash with SM3: the hash of the DER name, as for SHA-1 (RFC 6960 §4.1.1)."""
+    return algorithms.digest("sm3", name.dump())
+
+
+def _key_sm3(public_key: keys.PublicKeyInfo) -> bytes:
+    """issuerKeyHash with SM3: the hash of the key's BIT STRING value, as for SHA-1."""
+    return algorithms.digest("sm3", bytes(public_key["public_key"]))
+
+
+# Pinned reach-in: certvalidator matches an OCSP CertID with getattr(name, algorithm) and
+# getattr(public_key, algorithm) (revinfo/validate_ocsp.py, _match_ocsp_certid), and
+# asn1crypto defines those properties for SHA-1 and SHA-256 only; Chinese responders
+# (GM/T 0014) answer with SM3 CertIDs.  The same hashes under the SM3 name let such an
+# answer count as evidence.  tests/test_chain.py (test_sm3_cert_id_*) fails if either
+# library stops using or providing them this way.
+x509.Name.sm3 = property(_name_sm3)
+keys.PublicKeyInfo.sm3 = property(_key_sm3)
+
+_MATCHABLE_CERT_ID_HASHES = frozenset({"sha1", "sha256", "sm3"})
+"""certvalidator matches an OCSP CertID through ``Name.<hash>`` and
+``PublicKeyInfo.<hash>`` properties: asn1crypto's SHA-1 and SHA-256 ones, and SM3 above."""
 
 
 def _cert_ids_matchable(response: ocsp.OCSPResponse) -> bool:
     """Whether certvalidator can match every CertID of ``response``.
 
-    Any other hash (SM3 CertIDs from some Chinese responders) would end certvalidator with
-    an AttributeError; such an answer is left out, so it counts as no evidence rather than
-    as a crash.  This service's own responder answers SHA-1 CertIDs.
+    Any other hash (SHA-384 …) would end certvalidator with an AttributeError; such an
+    answer is left out, so it counts as no evidence rather than as a crash.  This
+    service's own responder answers in the CertID hash it is asked in.
     """
     try:
         answers = response.basic_ocsp_response["tbs_response_data"]["responses"]
