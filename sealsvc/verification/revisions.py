@@ -1,4 +1,4 @@
-"""Which incremental updates of a PDF only add validation data (a DSS update).
+"""Which incremental updates of a PDF only add validation data or one signature.
 
 A B-LT seal is followed by a revision that adds the Document Security Store: the catalog
 gains ``/DSS``, and certificates, CRLs and OCSP answers are written as new streams.
@@ -18,7 +18,10 @@ directly, from the revision before it, once per document:
   reached through what the revision writes — through the DSS — so no page, annotation
   or form field can see the new data, not even through a reference that dangled before.
 
-Anything else is left to pyHanko's analysis (:func:`.pdf_signatures.modifications`).
+A revision that only adds and fills one signature or document time-stamp field is
+recognised the same way (:meth:`RevisionIndex.adds_one_signature`), which keeps the cost
+of a file with many signatures linear instead of signatures × revisions.  Anything else
+is left to pyHanko's analysis (:func:`.pdf_signatures.modifications`).
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ from pyhanko.sign.diff_analysis.constants import ACROFORM_EXEMPT_STRICT_COMPARIS
 
 __all__ = ["RevisionIndex"]
 
-_MAX_NODES = 200_000
-"""Most PDF values walked per document: bounds the work a hostile file causes."""
+_MAX_REFERENCES = 200_000
+"""Most reference candidates (each ``R`` in the file) read per document: bounds the work a
+hostile file causes; beyond it pyHanko decides."""
 _SAME_TRAILER_KEYS = ("/Root", "/Info", "/Encrypt")
 _READ_ERRORS = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError)
 
@@ -55,7 +59,7 @@ class RevisionIndex:
     def __init__(self, reader: PdfFileReader, pdf: bytes) -> None:
         self._reader = reader
         self._pdf = pdf
-        self._budget = _MAX_NODES
+        self._budget = _MAX_REFERENCES
         self._only_validation_data: dict[int, bool] = {}
         self._signing: dict[int, ModificationLevel | None] = {}
         self._referencing: dict[tuple[int, int], list[int]] = {}
