@@ -2,13 +2,32 @@
 
     python bench/verify_bench.py [--seconds 3]
 
-Two licence-like PDFs are sealed with the test PKI (``tests/verify_corpus.py``): one seal
-and three joint seals, RSA-2048, PAdES B-LT (time-stamp + embedded OCSP/CRLs), so both
-sides see the same bytes.  "pyHanko" is ``validate_pdf_signature`` on every embedded
-signature with a ``ValidationContext`` holding the same trust root (integrity, difference
-analysis, CMS, time-stamp and path validation — what pyHanko's own ``validate`` does).
-"ours" is the full report (the same checks, plus revocation from the DSS, the DocMDP
-verdict, indications and sentences).  The goal is ours ≥ 0.8 × pyHanko.
+Licence-like PDFs are sealed with the test PKI (``tests/verify_corpus.py``): one seal and
+three joint seals of different offices, PAdES B-LT (time-stamp + embedded OCSP/CRLs),
+RSA-2048 and SM2, so both sides see the same bytes.  "pyHanko" is
+``validate_pdf_signature`` on every embedded signature with a ``ValidationContext``
+holding the same trust root (integrity, difference analysis, CMS, time-stamp and path
+validation — what pyHanko's own ``validate`` does); it cannot validate SM2, so the SM2
+rows compare with our own RSA row of the same document.  "ours" is the full report (the
+same checks, plus revocation from the DSS, the DocMDP verdict, indications, sentences),
+in three states of the process's caches:
+
+* **cold** — every cache emptied before each run (``clear_caches``): what the first
+  document of a new signer costs;
+* **warm** — path and revocation-evidence caches kept, no verdict cache: what one more
+  *different* document sealed by known seals costs (the service's usual case);
+* **again** — the same document again with a :class:`VerdictCache`: a repeated upload.
+
+The goal (issue #15) is ours ≥ 5 × pyHanko; the bench reads it on each column, and the
+one that meets it is **again** (a repeated document, answered from the verdict cache) —
+warm and cold are shown beside it so that figure is not mistaken for the cost of an
+unseen document.  Every run asserts its verdict: pyHanko's bottom line and ours agree
+(TOTAL_PASSED) on every document, in every cache state.
+
+``lt-short.pdf`` (``tests/data/pdf-interop``; 25 signatures in 50 revisions, from
+pyHanko's test suite, no trust anchor of ours) shows the growth: the whole file, and its
+first k revisions (each a valid PDF on its own), cold, per signature — the goal is
+≤ 10 ms a signature and no faster than linear growth.
 """
 
 from __future__ import annotations
@@ -19,6 +38,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -27,18 +47,24 @@ from pyhanko_certvalidator import ValidationContext
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
 
-from pdf_fixtures import chinese_pdf
-from pki_fixtures import issue_leaf
-from verify_corpus import TestServices, services_for
+from pdf_fixtures import chinese_pdf  # noqa: E402
+from pki_fixtures import issue_leaf  # noqa: E402
+from verify_corpus import TestServices, services_for  # noqa: E402
 
-from sealsvc.pades import Level, Placement
-from sealsvc.verification import DocumentVerdict, verify
+from sealsvc.pades import Level, Placement  # noqa: E402
+from sealsvc.verification import DocumentVerdict, TrustAnchors, verify  # noqa: E402
+from sealsvc.verification.cache import VerdictCache  # noqa: E402
+from sealsvc.verification.validator import clear_caches  # noqa: E402
 
 __all__ = ["main"]
 
-GOAL = 0.80
+GOAL = 5.0
+"""ours / pyHanko, documents per second."""
+PER_SIGNATURE_GOAL_MS = 10.0
+LT_SHORT = ROOT / "tests" / "data" / "pdf-interop" / "lt-short.pdf"
 
 
 def licences(services: TestServices) -> dict[str, bytes]:
@@ -59,57 +85,156 @@ def licences(services: TestServices) -> dict[str, bytes]:
     return {"1 seal": single, "3 seals": joint}
 
 
-def rates(
-    first: Callable[[], object], second: Callable[[], object], seconds: float
-) -> tuple[float, float]:
-    """Documents per second of both callables, from the median time of alternating calls.
+def rates(runs: list[Callable[[], object]], seconds: float) -> list[float]:
+    """Documents per second of each callable, from the median time of alternating calls.
 
-    Alternating and taking the median keeps the ratio fair on a shared, busy machine: a
-    burst of load hits both sides instead of whichever happened to run at that moment.
+    Alternating and taking the median keeps ratios fair on a shared, busy machine: a burst
+    of load hits every side instead of whichever happened to run at that moment.
     """
-    first(), second()  # warm-up: imports, caches
-    times: tuple[list[float], list[float]] = ([], [])
+    for run in runs:
+        run()  # warm-up: imports, and the caches the warm columns keep
+    times: list[list[float]] = [[] for _ in runs]
     start = time.perf_counter()
-    while time.perf_counter() - start < 2 * seconds or len(times[0]) < 5:
-        for run, bucket in ((first, times[0]), (second, times[1])):
+    while time.perf_counter() - start < len(runs) * seconds or len(times[0]) < 5:
+        for run, bucket in zip(runs, times, strict=True):
             t0 = time.perf_counter()
             run()
             bucket.append(time.perf_counter() - t0)
-    return 1 / statistics.median(times[0]), 1 / statistics.median(times[1])
+    return [1 / statistics.median(bucket) for bucket in times]
+
+
+def _expect_passed(pdf: bytes, trust: TrustAnchors, cache: VerdictCache | None = None) -> None:
+    report = verify(pdf, trust=trust, cache=cache)
+    assert report.verdict is DocumentVerdict.TOTAL_PASSED, report.message
+
+
+def _cold(pdf: bytes, trust: TrustAnchors) -> None:
+    clear_caches()
+    _expect_passed(pdf, trust)
+
+
+def _pyhanko(pdf: bytes, root) -> None:
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    for signature in reader.embedded_signatures:
+        context = ValidationContext(trust_roots=[root], allow_fetching=False)
+        status = validate_pdf_signature(signature, context)
+        assert status.bottom_line, status.pretty_print_details()
+
+
+def licence_table(seconds: float) -> tuple[Table, list[float]]:
+    """The licence rows and the worst cold, warm and again ratios to pyHanko (RSA rows)."""
+    table = Table(title="verification throughput (documents/s, median of alternating runs)")
+    for column in (
+        "document",
+        "size",
+        "pyHanko",
+        "ours cold",
+        "ours warm",
+        "ours again",
+        "cold / pyHanko",
+        "warm / pyHanko",
+        "again / pyHanko",
+    ):
+        table.add_column(column, justify="right")
+    worst = [float("inf")] * 3
+    rsa_rates: dict[str, list[float]] = {}
+    for family in ("rsa", "sm2"):
+        services = services_for(family)
+        trust = services.trust
+        (root,) = trust.certificates
+        for name, pdf in licences(services).items():
+            cache = VerdictCache()
+            ours: list[Callable[[], object]] = [
+                partial(_cold, pdf, trust),
+                partial(_expect_passed, pdf, trust),
+                partial(_expect_passed, pdf, trust, cache),
+            ]
+            if family == "rsa":
+                theirs, *mine = rates([partial(_pyhanko, pdf, root), *ours], seconds)
+                rsa_rates[name] = [theirs, *mine]
+                ratios = [m / theirs for m in mine]
+                worst = [min(w, r) for w, r in zip(worst, ratios, strict=True)]
+                label = name
+            else:
+                mine = rates(ours, seconds)
+                theirs = 0.0
+                # pyHanko cannot validate SM2: our SM2 rate relative to our RSA rate.
+                ratios = [m / r for m, r in zip(mine, rsa_rates[name][1:], strict=True)]
+                label = f"{name} (vs our RSA)"
+            table.add_row(
+                f"{family.upper()} {label}",
+                f"{len(pdf) // 1024} KiB",
+                f"{theirs:.1f}" if theirs else "—",
+                *(f"{m:.1f}" for m in mine),
+                *(f"{r:.2f}" for r in ratios),
+            )
+    return table, worst
+
+
+def _revision_prefixes(pdf: bytes) -> list[tuple[int, bytes]]:
+    """(revisions, the file up to the end of that revision) — each a complete PDF."""
+    ends, start = [], 0
+    while (found := pdf.find(b"%%EOF", start)) >= 0:
+        start = found + len(b"%%EOF")
+        while start < len(pdf) and pdf[start : start + 1] in b"\r\n":
+            start += 1
+        ends.append(start)
+    return [(k + 1, pdf[:end]) for k, end in enumerate(ends)]
+
+
+def growth_table(repeats: int) -> tuple[Table, float]:
+    """lt-short.pdf whole and by revision prefixes, cold; the worst ms per signature."""
+    pdf = LT_SHORT.read_bytes()
+    no_anchors = TrustAnchors(())
+    table = Table(title=f"growth: {LT_SHORT.name} and its first k revisions (cold, median)")
+    for column in ("revisions", "signatures", "ms", "ms / signature", "ms / revision"):
+        table.add_column(column, justify="right")
+    prefixes = _revision_prefixes(pdf)
+    chosen = [p for p in prefixes if p[0] in (10, 20, 30, 40)] + [prefixes[-1]]
+    worst = 0.0
+    for revisions, data in chosen:
+        samples, report = [], None
+        for _ in range(repeats):
+            clear_caches()
+            t0 = time.perf_counter()
+            report = verify(data, trust=no_anchors)
+            samples.append(time.perf_counter() - t0)
+        assert report is not None
+        # The verdict test_pdf_interop expects: every later change allowed, nothing failed.
+        assert report.verdict is DocumentVerdict.INDETERMINATE, report.message
+        assert all(s.modifications is None or s.modifications.allowed for s in report.signatures)
+        ms = 1000 * statistics.median(samples)
+        count = len(report.signatures)
+        worst = max(worst, ms / count)
+        table.add_row(
+            str(revisions), str(count), f"{ms:.0f}", f"{ms / count:.1f}", f"{ms / revisions:.1f}"
+        )
+    return table, worst
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="time per document and side")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per lt-short.pdf prefix")
     args = parser.parse_args(argv)
-    services = services_for("rsa")
-    (root,) = services.trust.certificates  # parsed from DER, as for our side
-
-    def ours(pdf: bytes) -> None:
-        report = verify(pdf, trust=services.trust)
-        assert report.verdict is DocumentVerdict.TOTAL_PASSED, report.message
-
-    def pyhanko(pdf: bytes) -> None:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        for signature in reader.embedded_signatures:
-            context = ValidationContext(trust_roots=[root], allow_fetching=False)
-            status = validate_pdf_signature(signature, context)
-            assert status.bottom_line, status.pretty_print_details()
-
-    table = Table(title="verification throughput (documents/s, median of alternating runs)")
-    for column in ("document", "size", "pyHanko", "ours", "ours / pyHanko"):
-        table.add_column(column, justify="right")
-    worst = float("inf")
-    for name, pdf in licences(services).items():
-        theirs, mine = rates(lambda p=pdf: pyhanko(p), lambda p=pdf: ours(p), args.seconds)
-        worst = min(worst, mine / theirs)
-        table.add_row(
-            name, f"{len(pdf) // 1024} KiB", f"{theirs:.1f}", f"{mine:.1f}", f"{mine / theirs:.2f}"
-        )
-    console = Console()
+    console = Console(width=140)
+    table, worst = licence_table(args.seconds)
     console.print(table)
-    verdict = "[green]met[/]" if worst >= GOAL else "[red]missed[/]"
-    console.print(f"goal ours/pyHanko ≥ {GOAL}: {verdict} (worst {worst:.2f})")
+    growth, per_signature = growth_table(args.repeats)
+    console.print(growth)
+    # The goal lines last, together: bench/run_all.py reads what follows the tables.
+    for column, ratio in zip(("cold", "warm", "again"), worst, strict=True):
+        verdict = "[green]met[/]" if ratio >= GOAL else "[red]missed[/]"
+        console.print(
+            f"goal ours / pyHanko ≥ {GOAL:g} on the RSA rows, {column}: {verdict}"
+            f" (worst {ratio:.2f})"
+        )
+    verdict = "[green]met[/]" if per_signature <= PER_SIGNATURE_GOAL_MS else "[red]missed[/]"
+    console.print(
+        f"goal ≤ {PER_SIGNATURE_GOAL_MS:g} ms a signature on {LT_SHORT.name}: {verdict}"
+        f" (worst {per_signature:.1f} ms)"
+    )
+    console.print("verdicts: pyHanko's and ours agree on every run (TOTAL_PASSED)")
     return 0
 
 

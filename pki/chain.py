@@ -54,8 +54,10 @@ from pyhanko_certvalidator.sig_validate import (
 
 from pki import algorithms
 from pki.errors import CertificateError, SignatureInvalid, UnsupportedAlgorithm
+from pki.lru import LruCache
 
 __all__ = [
+    "PATH_CACHE",
     "VALIDATOR",
     "ChainError",
     "ChainFailure",
@@ -190,6 +192,30 @@ class _SmValidationContext(ValidationContext):
 _validate_ocsp.ValidationContext = _SmValidationContext
 
 
+def _validity_state(certificate: x509.Certificate, at: datetime) -> int:
+    """-1 before notBefore, 0 within the validity period, 1 after notAfter (bounds exact,
+    as the engine checks them with no clock tolerance)."""
+    validity = certificate["tbs_certificate"]["validity"]
+    if at < validity["not_before"].native:
+        return -1
+    return 1 if at > validity["not_after"].native else 0
+
+
+PATH_CACHE: LruCache[ValidatedPath | tuple] = LruCache(2048)
+"""Results of :func:`validate_path` without revocation checking (thread-safe, LRU).
+
+Such a result is a function of the leaf, the other certificates offered, the trust
+anchors, the usage asked for — and of ``at`` only through which of those certificates
+are within their validity period at ``at`` (certvalidator compares ``at`` with each
+notBefore/notAfter and nowhere else).  So the key holds the certificates' DER and, for
+each, whether ``at`` is before, within or after its validity: one entry serves every
+moment of the interval between two validity bounds, and a moment past a certificate's
+notAfter is another key (EXPIRED), never a stale "valid".  Revocation is not part of
+such a result (callers that pass CRLs or OCSP answers are not cached).  A failure is
+kept as (reason, message, certificate) and raised afresh.
+"""
+
+
 def validate_path(
     leaf: x509.Certificate,
     intermediates: Iterable[x509.Certificate],
@@ -222,9 +248,65 @@ def validate_path(
     if at.tzinfo is None:
         raise ValueError("validate_path needs a timezone-aware moment")
     anchors = list(trust_anchors)
+    intermediates = list(intermediates)
+    cacheable = not check_revocation and params is None and algorithm_policy is None
+    if not cacheable:
+        return _validate_path(
+            leaf,
+            intermediates,
+            anchors,
+            at,
+            required_key_usage,
+            required_eku,
+            crls=crls,
+            ocsps=ocsps,
+            check_revocation=check_revocation,
+            retroactive_revinfo=retroactive_revinfo,
+            params=params,
+            algorithm_policy=algorithm_policy,
+        )
+    offered = (leaf, *intermediates, *anchors)
+    key = (
+        tuple(c.dump() for c in offered),
+        len(intermediates),
+        tuple(_validity_state(c, at) for c in offered),
+        frozenset(required_key_usage),
+        required_eku,
+    )
+    found = PATH_CACHE.get(key)
+    if isinstance(found, ValidatedPath):
+        return ValidatedPath(found.path, at)
+    if found is not None:
+        reason, message, culprit = found
+        raise ChainError(reason, message, culprit)
+    try:
+        result = _validate_path(leaf, intermediates, anchors, at, required_key_usage, required_eku)
+    except ChainError as exc:
+        PATH_CACHE.put(key, (exc.reason, str(exc), exc.certificate))
+        raise
+    PATH_CACHE.put(key, result)
+    return result
+
+
+def _validate_path(
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    anchors: list[x509.Certificate],
+    at: datetime,
+    required_key_usage: Iterable[str],
+    required_eku: str | None,
+    *,
+    crls: Iterable[crl.CertificateList] = (),
+    ocsps: Iterable[ocsp.OCSPResponse] = (),
+    check_revocation: bool = False,
+    retroactive_revinfo: bool = False,
+    params: PKIXValidationParams | None = None,
+    algorithm_policy: AlgorithmUsagePolicy | None = None,
+) -> ValidatedPath:
+    """:func:`validate_path` itself, uncached."""
     context = _SmValidationContext(
         trust_roots=anchors,
-        other_certs=list(intermediates),
+        other_certs=intermediates,
         moment=at,
         allow_fetching=False,
         revocation_mode="require" if check_revocation else "soft-fail",
@@ -256,17 +338,36 @@ def validate_path(
     return ValidatedPath(path=path, at=at)
 
 
-_MATCHABLE_CERT_ID_HASHES = frozenset({"sha1", "sha256"})
-"""certvalidator matches an OCSP CertID through asn1crypto's ``Name.<hash>`` and
-``PublicKeyInfo.<hash>`` properties, which exist for SHA-1 and SHA-256 only."""
+def _name_sm3(name: x509.Name) -> bytes:
+    """issuerNameHash with SM3: the hash of the DER name, as for SHA-1 (RFC 6960 §4.1.1)."""
+    return algorithms.digest("sm3", name.dump())
+
+
+def _key_sm3(public_key: keys.PublicKeyInfo) -> bytes:
+    """issuerKeyHash with SM3: the hash of the key's BIT STRING value, as for SHA-1."""
+    return algorithms.digest("sm3", bytes(public_key["public_key"]))
+
+
+# Pinned reach-in: certvalidator matches an OCSP CertID with getattr(name, algorithm) and
+# getattr(public_key, algorithm) (revinfo/validate_ocsp.py, _match_ocsp_certid), and
+# asn1crypto defines those properties for SHA-1 and SHA-256 only; Chinese responders
+# (GM/T 0014) answer with SM3 CertIDs.  The same hashes under the SM3 name let such an
+# answer count as evidence.  tests/test_chain.py (test_sm3_cert_id_*) fails if either
+# library stops using or providing them this way.
+x509.Name.sm3 = property(_name_sm3)
+keys.PublicKeyInfo.sm3 = property(_key_sm3)
+
+_MATCHABLE_CERT_ID_HASHES = frozenset({"sha1", "sha256", "sm3"})
+"""certvalidator matches an OCSP CertID through ``Name.<hash>`` and
+``PublicKeyInfo.<hash>`` properties: asn1crypto's SHA-1 and SHA-256 ones, and SM3 above."""
 
 
 def _cert_ids_matchable(response: ocsp.OCSPResponse) -> bool:
     """Whether certvalidator can match every CertID of ``response``.
 
-    Any other hash (SM3 CertIDs from some Chinese responders) would end certvalidator with
-    an AttributeError; such an answer is left out, so it counts as no evidence rather than
-    as a crash.  This service's own responder answers SHA-1 CertIDs.
+    Any other hash (SHA-384 …) would end certvalidator with an AttributeError; such an
+    answer is left out, so it counts as no evidence rather than as a crash.  This
+    service's own responder answers in the CertID hash it is asked in.
     """
     try:
         answers = response.basic_ocsp_response["tbs_response_data"]["responses"]

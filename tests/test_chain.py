@@ -8,6 +8,7 @@ only trusted certificate), and every SM2 signature is also checked by gmssl.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from pki_fixtures import (
 )
 from pyhanko_certvalidator.revinfo import validate_ocsp
 
-from pki import algorithms
+from pki import algorithms, sm2
 from pki.certificates import PROFILES, Profile, ProfileSpec, build_name, issue_certificate
 from pki.chain import ChainError, ChainFailure, ValidatedPath, validate_path
 from pki.ocsp import CertStatus, OcspResponder, build_request
@@ -448,10 +449,49 @@ def test_revocation_from_crls_and_a_delegated_ocsp_responder(family: str) -> Non
     assert caught.value.reason is ChainFailure.NO_REVOCATION_DATA
 
 
-def test_sm3_cert_id_answer_is_no_evidence_not_a_crash() -> None:
+@pytest.mark.parametrize("status", ["good", "revoked"])
+def test_sm3_cert_id_answer_is_evidence(status: str) -> None:
+    """An answer whose CertID hashes with SM3 (GM/T 0014 responders) counts like a SHA-1 one."""
     h = build_hierarchy("sm2")
     _, root_crl = empty_crls(h)
-    answer = _ocsp_answer(h, CertStatus("good"), hash_algo="sm3")
+    revoked_at = h.not_before if status == "revoked" else None
+    reason = "key_compromise" if status == "revoked" else None
+    answer = _ocsp_answer(h, CertStatus(status, revoked_at, reason), hash_algo="sm3")
+    assert (
+        answer.basic_ocsp_response["tbs_response_data"]["responses"][0]["cert_id"][
+            "hash_algorithm"
+        ]["algorithm"].native
+        == "sm3"
+    )
+    kw = {"required_key_usage": (), "crls": [root_crl], "check_revocation": True}
+    if status == "good":
+        validate_path(h.seal, [h.issuing, h.ocsp], [h.root], h.valid_at, ocsps=[answer], **kw)
+        return
+    with pytest.raises(ChainError) as caught:
+        validate_path(h.seal, [h.issuing, h.ocsp], [h.root], h.valid_at, ocsps=[answer], **kw)
+    assert caught.value.reason is ChainFailure.REVOKED
+
+
+def test_sm3_cert_id_hashes_are_what_certvalidator_looks_up() -> None:
+    """The pin: certvalidator still matches CertIDs by attribute name, and ours hash what
+    RFC 6960 says (the DER name; the key's BIT STRING value), like asn1crypto's SHA-1."""
+    source = inspect.getsource(validate_ocsp._match_ocsp_certid)
+    assert "getattr(cert.issuer, issuer_hash_algo)" in source
+    assert "getattr(issuer.public_key, issuer_hash_algo)" in source
+    h = build_hierarchy("sm2")
+    assert h.seal.issuer.sha1 == hashlib.sha1(h.seal.issuer.dump()).digest()
+    assert (
+        h.issuing.public_key.sha1
+        == hashlib.sha1(bytes(h.issuing.public_key["public_key"])).digest()
+    )
+    assert h.seal.issuer.sm3 == sm2.sm3(h.seal.issuer.dump())
+    assert h.issuing.public_key.sm3 == sm2.sm3(bytes(h.issuing.public_key["public_key"]))
+
+
+def test_other_cert_id_hashes_are_no_evidence_not_a_crash() -> None:
+    h = build_hierarchy("sm2")
+    _, root_crl = empty_crls(h)
+    answer = _ocsp_answer(h, CertStatus("good"), hash_algo="sha512")
     with pytest.raises(ChainError) as caught:
         validate_path(
             h.seal,

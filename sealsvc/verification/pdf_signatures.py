@@ -16,15 +16,17 @@ Size and complexity are bounded (:data:`MAX_PDF_BYTES`, :data:`MAX_SIGNATURES`,
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import io
 import logging
 from dataclasses import dataclass
 
 from asn1crypto import cms, core, x509
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.generic import DictionaryObject
-from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.misc import PDF_WHITESPACE, PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import (
     DEFAULT_DIFF_POLICY,
@@ -42,6 +44,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pki.chain import SmSignatureValidator
 from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
 from sealsvc.verification.report import IntegrityCheck, ModificationCheck
+from sealsvc.verification.revisions import RevisionIndex
 
 __all__ = [
     "MAX_PDF_BYTES",
@@ -82,6 +85,71 @@ def _without_diff_tracebacks(record: logging.LogRecord) -> bool:
 logging.getLogger("pyhanko.sign.diff_analysis.policies").addFilter(_without_diff_tracebacks)
 
 
+_read_hex_string_bytewise = generic.read_hex_string_from_stream
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+
+
+def _read_hex_string(stream):
+    """pyHanko's ``read_hex_string_from_stream``, reading a block at a time.
+
+    pyHanko reads a hex string one byte at a time through a generator; a signature's
+    ``/Contents`` is 16-64 KiB of hex, so that loop was 40 % of verifying a one-seal
+    licence.  This reads up to the closing ``>`` in blocks and decodes with ``binascii``.
+    Anything unusual — a comment, a character that is neither hex nor whitespace, no
+    closing ``>`` — is handed back to pyHanko's reader, so the result and every error
+    stay exactly pyHanko's.
+    """
+    start = stream.tell()
+    parts: list[bytes] = []
+    while True:
+        block = stream.read(1 << 16)
+        if not block:
+            stream.seek(start)
+            return _read_hex_string_bytewise(stream)
+        end = block.find(b">")
+        if end >= 0:
+            parts.append(block[:end])
+            break
+        parts.append(block)
+    body = b"".join(parts)[1:]  # after the opening "<"
+    digits = body.translate(None, PDF_WHITESPACE)
+    if b"%" in body or digits.translate(None, _HEX_DIGITS):
+        stream.seek(start)
+        return _read_hex_string_bytewise(stream)
+    stream.seek(start + len(body) + 2)
+    return generic.pdf_string(binascii.unhexlify(digits + b"0" * (len(digits) % 2)))
+
+
+# Pinned reach-in: pyHanko's object parser (generic.read_object) calls this module-level
+# function by its global name; no public hook selects a string reader.
+# tests/test_verify_cache.py (test_fast_hex_reader_*) checks that the parser still calls it
+# and that both readers agree, byte for byte and error for error.
+generic.read_hex_string_from_stream = _read_hex_string
+
+
+_rfc5280_name_equal = x509.Name.__eq__
+
+
+def _name_equal(self: x509.Name, other: object) -> bool:
+    """RFC 5280 §7.1 name equality, with byte-equal DER settled first.
+
+    asn1crypto runs stringprep over every attribute on each comparison (a millisecond
+    for a CJK name); pyHanko compares the signer's issuer this way in every CMS check.
+    Equal encodings are equal names, so the full comparison is only needed when they
+    differ.
+    """
+    # The RDN sequences: a Name inside a GeneralName carries an explicit tag of its own.
+    if isinstance(other, x509.Name) and self.chosen.dump() == other.chosen.dump():
+        return True
+    return _rfc5280_name_equal(self, other)
+
+
+# Pinned reach-in: asn1crypto offers no hook for name comparison; the class attribute is
+# replaced with the same relation, computed faster for byte-equal names.
+# tests/test_verify_cache.py (test_name_equality_*) checks the relation is unchanged.
+x509.Name.__eq__ = _name_equal
+
+
 class FormatProblem(Exception):
     """The file is not a readable PDF; the message says why in one sentence."""
 
@@ -110,6 +178,8 @@ class Document:
 
     reader: PdfFileReader
     signatures: list[FoundSignature]
+    index: RevisionIndex
+    """What each revision does, worked out once for all signatures."""
 
     @property
     def revisions(self) -> int:
@@ -142,7 +212,7 @@ def read_document(pdf: bytes) -> Document:
         raise FormatProblem(f"the PDF has more than {MAX_SIGNATURES} signatures")
     found = [_found(reader, name, value, field) for name, value, field in fields]
     found.sort(key=lambda s: s.signed_revision)
-    return Document(reader, found)
+    return Document(reader, found, RevisionIndex(reader, pdf))
 
 
 def _open_encrypted(reader: PdfFileReader) -> None:
@@ -320,7 +390,7 @@ def modifications(document: Document, found: FoundSignature) -> ModificationChec
             docmdp = _stricter(docmdp, certification.permission)
     later = document.revisions - 1 - embedded.signed_revision
     try:
-        result = embedded.evaluate_modifications(DEFAULT_DIFF_POLICY)
+        result = _review(document, embedded)
     except (*PARSE_ERRORS, NotImplementedError, AssertionError, RecursionError) as exc:
         # pyHanko asserts on some malformed input; then the effect comparison decides.
         result = SuspiciousModification(_first_line(exc))
@@ -340,6 +410,51 @@ def modifications(document: Document, found: FoundSignature) -> ModificationChec
         certification=is_certification,
         detail=detail,
     )
+
+
+def _review(
+    document: Document, embedded: EmbeddedPdfSignature
+) -> DiffResult | SuspiciousModification:
+    """pyHanko's ``evaluate_modifications``, minus the revisions judged once per document.
+
+    The same loop as pyHanko's ``StandardDiffPolicy.review_file`` (each later revision
+    compared with the signed one), except that a revision :class:`.RevisionIndex` shows
+    to add validation data only counts as LTA_UPDATES, and one that only adds and fills a
+    signature field counts as pyHanko's rules rate it (when this signature sets no
+    permission those rules would apply) — without re-reading the signed revision for
+    every signature, which made the cost grow with signatures × revisions.
+    """
+    coverage = embedded.coverage
+    if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
+        return SuspiciousModification("Nonstandard signature coverage level")
+    if coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return DiffResult(ModificationLevel.NONE, set())
+    reader = document.reader
+    level, changed = ModificationLevel.NONE, set()
+    base = None
+    # A new signature's level depends on no permission of this one (none is set).
+    plain = embedded.fieldmdp is None and embedded.docmdp_level is None
+    for revision in range(embedded.signed_revision + 1, document.revisions):
+        if document.index.adds_only_validation_data(revision):
+            level = max(level, ModificationLevel.LTA_UPDATES)
+            continue
+        signing = document.index.adds_one_signature(revision) if plain else None
+        if signing is not None:
+            level = max(level, signing)
+            continue
+        base = base or reader.get_historical_resolver(embedded.signed_revision)
+        try:
+            result = DEFAULT_DIFF_POLICY.apply(
+                base,
+                reader.get_historical_resolver(revision),
+                field_mdp_spec=embedded.fieldmdp,
+                doc_mdp=embedded.docmdp_level,
+            )
+        except SuspiciousModification as exc:
+            return exc
+        level = max(level, result.modification_level)
+        changed |= result.changed_form_fields
+    return DiffResult(level, changed)
 
 
 UNCLASSIFIED = "UNCLASSIFIED"

@@ -33,7 +33,7 @@ from asn1crypto import crl, ocsp, x509
 
 from pki.crl import load_crl, verify_crl_signature
 from pki.errors import PkiError
-from pki.ocsp import build_request, parse_response
+from pki.ocsp import SingleStatus, build_request, parse_response
 from sealsvc.verification.report import RevocationCheck
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "EvidencePool",
     "Outcome",
     "RevocationFetcher",
+    "clear_caches",
     "decide",
     "http_fetcher",
 ]
@@ -107,17 +108,13 @@ class EvidencePool:
         self._crls: list[tuple[str, crl.CertificateList]] = []
         for data in crls:
             try:
-                self._crls.append(("dss", load_crl(data)))
+                self._crls.append(("dss", _crl(data)))
             except _ERRORS:
                 continue
         self._ocsps = [("dss", data) for data in ocsps]
         self._fetcher = fetcher
         self._fetched: set[bytes] = set()
         self._cache: dict[tuple[bytes, bytes], list[Evidence]] = {}
-        # A seal's and a TSA's certificate share issuer, CRLs and OCSP response: check each
-        # signature once per (item, issuer).
-        self._crl_ok: dict[tuple[int, bytes], bool] = {}
-        self._answers: dict[tuple[int, bytes], list] = {}
 
     def evidence(self, certificate: x509.Certificate, issuer: x509.Certificate) -> list[Evidence]:
         """Every verified CRL entry / OCSP answer about ``certificate`` from ``issuer``."""
@@ -136,7 +133,7 @@ class EvidencePool:
         assert self._fetcher is not None
         for url in certificate.ocsp_urls:
             try:
-                request = build_request(certificate, issuer, nonce=False)
+                request = _request(certificate.dump(), issuer.dump())
                 self._ocsps.append(("fetched", self._fetcher(url, request)))
             except Exception:
                 continue
@@ -145,23 +142,16 @@ class EvidencePool:
             if not url:
                 continue
             try:
-                self._crls.append(("fetched", load_crl(self._fetcher(url, None))))
+                self._crls.append(("fetched", _crl(self._fetcher(url, None))))
             except Exception:
                 continue
 
     def _from_crls(self, certificate: x509.Certificate, issuer: x509.Certificate) -> list[Evidence]:
         out = []
-        for index, (source, certificate_list) in enumerate(self._crls):
+        for source, certificate_list in self._crls:
             if certificate_list.issuer.dump() != issuer.subject.dump():
                 continue
-            key = (index, issuer.dump())
-            if key not in self._crl_ok:
-                try:
-                    verify_crl_signature(certificate_list, issuer)
-                    self._crl_ok[key] = True
-                except _ERRORS:
-                    self._crl_ok[key] = False
-            if not self._crl_ok[key]:
+            if not _crl_signed_by(certificate_list.dump(), issuer.dump()):
                 continue
             tbs = certificate_list["tbs_cert_list"]
             this_update = tbs["this_update"].native
@@ -189,16 +179,10 @@ class EvidencePool:
         self, certificate: x509.Certificate, issuer: x509.Certificate
     ) -> list[Evidence]:
         out = []
-        for index, (source, data) in enumerate(self._ocsps):
+        for source, data in self._ocsps:
             if certificate.serial_number not in _ocsp_serials(data):
                 continue  # cheap pre-filter: parse_response decodes the whole response
-            key = (index, issuer.dump())
-            if key not in self._answers:
-                try:
-                    self._answers[key] = parse_response(data, issuer)
-                except _ERRORS:
-                    self._answers[key] = []
-            for answer in self._answers[key]:
+            for answer in _ocsp_answers(data, issuer.dump()):
                 if answer.serial_number != certificate.serial_number or answer.status == "unknown":
                     continue
                 status = answer.status
@@ -218,6 +202,49 @@ class EvidencePool:
         return out
 
 
+# Whether a CRL or an OCSP response was signed by a given issuer does not depend on the
+# document or the moment, only on the two encodings: remembered across documents (a
+# service sees the same CRLs and responder answers again and again), bounded, and
+# thread-safe (functools.lru_cache).  New evidence — a CRL listing a revocation, a fresh
+# OCSP answer — has other bytes, hence another key: nothing here can hide a revocation.
+
+
+@functools.lru_cache(maxsize=512)
+def _certificate(der: bytes) -> x509.Certificate:
+    """A certificate parsed once from its DER."""
+    return x509.Certificate.load(der)
+
+
+@functools.lru_cache(maxsize=256)
+def _crl(data: bytes) -> crl.CertificateList:
+    """A CRL parsed once (``load_crl`` decodes it fully, so sharing it is read-only)."""
+    return load_crl(data)
+
+
+@functools.lru_cache(maxsize=512)
+def _request(certificate_der: bytes, issuer_der: bytes) -> bytes:
+    """The OCSP request about a certificate (no nonce: the same bytes every time)."""
+    return build_request(_certificate(certificate_der), _certificate(issuer_der), nonce=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _crl_signed_by(crl_der: bytes, issuer_der: bytes) -> bool:
+    try:
+        verify_crl_signature(_crl(crl_der), _certificate(issuer_der))
+    except _ERRORS:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _ocsp_answers(response_der: bytes, issuer_der: bytes) -> tuple[SingleStatus, ...]:
+    """The verified answers of an OCSP response about ``issuer``'s certificates."""
+    try:
+        return tuple(parse_response(response_der, _certificate(issuer_der)))
+    except _ERRORS:
+        return ()
+
+
 @functools.lru_cache(maxsize=256)
 def _ocsp_serials(data: bytes) -> frozenset[int]:
     """Serial numbers an OCSP response answers about (unverified; only to skip others)."""
@@ -227,6 +254,12 @@ def _ocsp_serials(data: bytes) -> frozenset[int]:
         return frozenset(r["cert_id"]["serial_number"].native for r in responses)
     except (*_ERRORS, AttributeError):
         return frozenset()
+
+
+def clear_caches() -> None:
+    """Forget every parsed and verified item (benchmarks measure a cold start with it)."""
+    for cached in (_certificate, _crl, _request, _crl_signed_by, _ocsp_answers, _ocsp_serials):
+        cached.cache_clear()
 
 
 def _crl_entry(certificate_list: crl.CertificateList, serial: int):

@@ -7,18 +7,29 @@ the file is (or claims to be) one of our licences, the licence's registry status
 Revocation data of our own certificates comes from the service's OCSP responder and CRLs
 in-process (a B-T seal then verifies without embedded revocation data); other URLs named
 in an uploaded file are never fetched.
+
+Reports are remembered (:class:`.VerdictCache`) under the head of the audit log: every
+change of a seal's or certificate's status — revocation, suspension, resumption,
+rotation — is audited in the transaction that makes it, so a new head means the registry
+and the revocation answers may read differently, and no report computed before is used.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pki.clock import now_utc
+from pki.lru import LruCache
 from sealsvc.licences.identify import LicenceMatch, identify_licence
 from sealsvc.licences.pipeline import check_number
+from sealsvc.models import AuditHead
 from sealsvc.trust_services import TrustServices
+from sealsvc.verification.cache import VerdictCache
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import ValidationReport
 from sealsvc.verification.validator import TrustAnchors, verify
@@ -103,10 +114,20 @@ def match_licence(
 class DocumentVerifier:
     """Verifies uploads against the service's trust anchors and registry; thread-safe."""
 
-    def __init__(self, context: ServiceContext, trust: TrustServices | None = None) -> None:
+    def __init__(
+        self,
+        context: ServiceContext,
+        trust: TrustServices | None = None,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+        cache: VerdictCache | None = None,
+    ) -> None:
         self._context = context
         self._lookup = database_lookup(context.database)
-        self._fetcher = (trust or TrustServices(context)).local_fetcher()
+        self._fetch = (trust or TrustServices(context)).local_fetcher()
+        self._clock = clock
+        self.cache = cache if cache is not None else VerdictCache()
+        self._answers: LruCache[tuple[bytes, datetime]] = LruCache(1024)
         self._lock = threading.Lock()
         self._anchors: TrustAnchors | None = None
 
@@ -125,11 +146,37 @@ class DocumentVerifier:
         """
         if licence_number is not None:
             check_number(licence_number)
+        now, state = self._clock(), self._registry_state()
         report = verify(
             pdf,
             trust=self.anchors(),
             registry_lookup=self._lookup,
+            now=now,
             allow_fetching=True,
-            fetcher=self._fetcher,
+            fetcher=lambda url, request: self._fetched(url, request, state, now),
+            cache=self.cache,
+            state=state,
         )
         return match_licence(self._context, report, pdf, licence_number)
+
+    def _fetched(self, url: str, request: bytes | None, state: object, now: datetime) -> bytes:
+        """Our own OCSP answer or CRL, produced once per registry state and ``max_age``.
+
+        Within one state the responder would say the same, only signed a little later;
+        producing (signing) it for every upload was most of a verification's cost.
+        """
+        if state is None:  # no audit log to tell a change by: ask every time
+            return self._fetch(url, request)
+        key = (url, request, state)
+        found = self._answers.get(key)
+        if found is not None and found[1] <= now < found[1] + self.cache.max_age:
+            return found[0]
+        answer = self._fetch(url, request)
+        self._answers.put(key, (answer, now))
+        return answer
+
+    def _registry_state(self) -> tuple[int, str] | None:
+        """The head of the audit log: it moves with every audited status change."""
+        with self._context.database.session(read_only=True) as session:
+            head = session.get(AuditHead, 1)
+            return None if head is None else (head.seq, head.entry_hash)

@@ -20,11 +20,12 @@ expired is still accepted when a later document time-stamp proves it existed bef
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice, pairwise
 from pathlib import Path
 
@@ -35,11 +36,12 @@ from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
 
 from pki import algorithms
 from pki.asn1.cached import parsed
-from pki.chain import ChainFailure
+from pki.chain import PATH_CACHE, ChainFailure
 from pki.clock import now_utc
 from pki.errors import PkiError
 from sealsvc.verification import pdf_signatures as pdfsig
-from sealsvc.verification.algorithm_policy import digest_problem
+from sealsvc.verification.algorithm_policy import SUNSET, digest_problem
+from sealsvc.verification.cache import VerdictCache
 from sealsvc.verification.indication import (
     CHAIN_SUBINDICATION,
     REVOCATION_SUBINDICATION,
@@ -58,15 +60,18 @@ from sealsvc.verification.report import (
     ValidationReport,
 )
 from sealsvc.verification.revocation import (
+    TOLERANCE,
+    Evidence,
     EvidencePool,
     Outcome,
     RevocationFetcher,
     decide,
     http_fetcher,
 )
+from sealsvc.verification.revocation import clear_caches as clear_revocation_caches
 from sealsvc.verification.sentence import document_sentence, signature_sentence
 
-__all__ = ["RegistryLookup", "TrustAnchors", "certificate_info", "verify"]
+__all__ = ["RegistryLookup", "TrustAnchors", "certificate_info", "clear_caches", "verify"]
 
 _log = logging.getLogger(__name__)
 
@@ -120,6 +125,41 @@ class _Context:
     registry_lookup: RegistryLookup | None
     doc_ts_times: dict[int, datetime] = field(default_factory=dict)
     """Revision of each *valid* document time-stamp → its genTime (proof of existence)."""
+    bounds: set[datetime] = field(default_factory=set)
+    """Moments at which an input of the verdict changes with time: a certificate's
+    notBefore/notAfter, an answer's nextUpdate, an algorithm's end date (see
+    :meth:`valid_until`)."""
+
+    def note_certificates(self, certificates: Iterable[x509.Certificate]) -> None:
+        for certificate in certificates:
+            try:
+                validity = certificate["tbs_certificate"]["validity"]
+                start, end = validity["not_before"].native, validity["not_after"].native
+            except pdfsig.PARSE_ERRORS:
+                continue  # undecodable: its paths fail as MALFORMED at any moment
+            # Valid *at* notAfter, expired just after it.
+            self.bounds.update((start, end + timedelta(microseconds=1)))
+
+    def evidence(
+        self, certificate: x509.Certificate, issuer: x509.Certificate, best_time: datetime | None
+    ) -> list[Evidence]:
+        """The pool's evidence for :func:`.revocation.decide`, noting the moments at which
+        its reading changes: a hold taking effect and — judged at ``now`` when nothing
+        proves an earlier signing time — an answer no longer being fresh."""
+        found = self.pool.evidence(certificate, issuer)
+        for e in found:
+            if e.revoked_at is not None:
+                self.bounds.add(e.revoked_at)
+            if best_time is None and e.next_update is not None:
+                # Usable while issued within TOLERANCE of now or now <= nextUpdate.
+                after = max(e.issued_at + TOLERANCE, e.next_update + timedelta(microseconds=1))
+                self.bounds.add(after)
+        return found
+
+    def valid_until(self) -> datetime:
+        """The first moment after ``now`` at which this verdict may read differently."""
+        later = [t for t in (*self.bounds, *SUNSET.values()) if t > self.now]
+        return min(later, default=datetime.max.replace(tzinfo=self.now.tzinfo))
 
 
 def verify(
@@ -130,21 +170,51 @@ def verify(
     now: datetime | None = None,
     allow_fetching: bool = False,
     fetcher: RevocationFetcher | None = None,
+    cache: VerdictCache | None = None,
+    state: Hashable = None,
 ) -> ValidationReport:
     """Validate every signature in ``pdf``; never raises for bad input.
 
     ``now`` is the validation time (default: the clock); ``allow_fetching`` lets revocation
     data be fetched from the certificates' CRL/OCSP URLs through ``fetcher`` (default:
-    HTTP, :func:`.revocation.http_fetcher`).
+    HTTP, :func:`.revocation.http_fetcher`).  With a ``cache`` (:class:`.VerdictCache`) a
+    report computed before is returned while it still holds; when the registry is
+    consulted or data fetched, only if the caller names the ``state`` those answers
+    come from (a token that changes whenever they may).
     """
     now = now or now_utc()
     digest = hashlib.sha256(pdf).hexdigest()
+    external = registry_lookup is not None or allow_fetching
+    if cache is None or (external and state is None):
+        return _verify(pdf, digest, trust, registry_lookup, now, allow_fetching, fetcher)[0]
+    key = VerdictCache.key(digest, trust.certificates, state)
+    report = cache.get(key, now)
+    if report is None:
+        report, valid_until = _verify(
+            pdf, digest, trust, registry_lookup, now, allow_fetching, fetcher
+        )
+        cache.put(key, report, valid_until)
+    return report
+
+
+def _verify(
+    pdf: bytes,
+    digest: str,
+    trust: TrustAnchors,
+    registry_lookup: RegistryLookup | None,
+    now: datetime,
+    allow_fetching: bool,
+    fetcher: RevocationFetcher | None,
+) -> tuple[ValidationReport, datetime]:
+    """The report, and the first moment after ``now`` at which it may read differently."""
     try:
         document = pdfsig.read_document(pdf)
         crls, ocsps, dss_certs = _read_dss(document)
     except pdfsig.FormatProblem as exc:
         encrypted = isinstance(exc, pdfsig.EncryptedPdf)
-        return _unreadable(str(exc), now, digest, encrypted=encrypted)
+        return _unreadable(str(exc), now, digest, encrypted=encrypted), datetime.max.replace(
+            tzinfo=now.tzinfo
+        )
     archived_crls, archived_ocsps = _archived_revocation_info(document)
     pool = EvidencePool(
         [*crls, *archived_crls],
@@ -152,6 +222,7 @@ def verify(
         (fetcher or http_fetcher) if allow_fetching else None,
     )
     ctx = _Context(trust.certificates, now, pool, dss_certs, registry_lookup)
+    ctx.note_certificates((*trust.certificates, *dss_certs))
     reports: dict[int, SignatureReport] = {}
     # Latest document time-stamp first: each proves the existence of everything before it.
     for index in reversed(range(len(document.signatures))):
@@ -169,7 +240,7 @@ def verify(
         message = f"all {len(signatures)} signature(s) are valid"
     else:
         message = f"{deciding.field_name}: {deciding.message}"
-    return ValidationReport(
+    report = ValidationReport(
         verdict=verdict,
         sub_indication=None if deciding is None else deciding.sub_indication,
         message=message,
@@ -178,6 +249,15 @@ def verify(
         document_sha256=digest,
         signatures=signatures,
     )
+    return report, ctx.valid_until()
+
+
+def clear_caches() -> None:
+    """Empty the process's path, revocation-evidence and certificate caches: the next
+    verification starts cold (a benchmark's "cold" column; verdicts never depend on it)."""
+    PATH_CACHE.clear()
+    clear_revocation_caches()
+    _certificate_info.cache_clear()
 
 
 def _unreadable(
@@ -282,7 +362,14 @@ def _archived_revocation_info(document: pdfsig.Document) -> tuple[list[bytes], l
 
 
 def certificate_info(certificate: x509.Certificate) -> CertificateInfo:
-    """The :class:`CertificateInfo` of a certificate."""
+    """The :class:`CertificateInfo` of a certificate (worked out once per certificate:
+    the same seal and TSA certificates come back in document after document)."""
+    return _certificate_info(certificate.dump())
+
+
+@functools.lru_cache(maxsize=1024)
+def _certificate_info(der: bytes) -> CertificateInfo:
+    certificate = x509.Certificate.load(der)
     names = certificate.subject.native
 
     def first(value: object) -> str | None:
@@ -298,7 +385,7 @@ def certificate_info(certificate: x509.Certificate) -> CertificateInfo:
         serial_hex=f"{certificate.serial_number:x}",
         issuer=certificate.issuer.human_friendly,
         algorithm=key_family(certificate),
-        sha256=hashlib.sha256(certificate.dump()).hexdigest(),
+        sha256=hashlib.sha256(der).hexdigest(),
         not_before=certificate.not_valid_before,
         not_after=certificate.not_valid_after,
     )
@@ -380,6 +467,7 @@ def _token(
     signer_info = signed_data["signer_infos"][0]
     content_digest = _hash(signer_info["digest_algorithm"]["algorithm"].native, tst_info.dump())
     token = pdfsig.check_cms(signed_data, content_digest, "tst_info")
+    ctx.note_certificates((*token.others, *([token.signer] if token.signer else ())))
     authority = "?"
     if token.signer is not None:
         info = certificate_info(token.signer)
@@ -484,6 +572,7 @@ def _signature(
     if cms_check.problem or cms_check.signer is None:
         return _format_failure(found, cms_check.problem or "no signer certificate", **known)
     signer = cms_check.signer
+    ctx.note_certificates((signer, *cms_check.others))
     info = certificate_info(signer)
     known["signer"] = info
     known["registry"] = _registry(ctx, info, warnings)
@@ -581,11 +670,12 @@ def _revocation(
 ) -> tuple[Outcome, RevocationCheck]:
     if len(path) < 2:  # the signer is itself a trust anchor
         return Outcome.GOOD, RevocationCheck("good", None, None, None, None, None)
-    outcome, check = decide(ctx.pool.evidence(path[0], path[1]), best_time, ctx.now)
+    outcome, check = decide(ctx.evidence(path[0], path[1], best_time), best_time, ctx.now)
     if outcome is not Outcome.GOOD:
         return outcome, check
     for certificate, issuer in pairwise(path[1:]):
-        ca_outcome, ca_check = decide(ctx.pool.evidence(certificate, issuer), best_time, ctx.now)
+        evidence = ctx.evidence(certificate, issuer, best_time)
+        ca_outcome, ca_check = decide(evidence, best_time, ctx.now)
         if ca_outcome in (Outcome.REVOKED, Outcome.REVOKED_NO_POE):
             return ca_outcome, ca_check
     return outcome, check

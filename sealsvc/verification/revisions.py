@@ -1,0 +1,400 @@
+"""Which incremental updates of a PDF only add validation data or one signature.
+
+A B-LT seal is followed by a revision that adds the Document Security Store: the catalog
+gains ``/DSS``, and certificates, CRLs and OCSP answers are written as new streams.
+pyHanko's difference analysis proves that harmless too, but it re-reads every object of
+the signed revision to do so, once per signature and later revision — most of the time
+spent verifying a B-LT licence.  :class:`RevisionIndex` recognises such a revision
+directly, from the revision before it, once per document:
+
+- nothing is freed; the trailer keeps its ``/Root``, ``/Info`` and ``/Encrypt``;
+- the catalog differs from the previous one in ``/DSS`` only;
+- the objects it overwrites are the catalog, the document information dictionary
+  (direct values only: ``/ModDate`` …), and objects that have only ever been validation
+  data: added by such a revision and referenced since by such revisions alone (the
+  previous DSS dictionary, its ``/VRI`` …) — never an object the signed content uses;
+- every object it adds is referenced nowhere in the file before it (the bytes and the
+  object streams of each revision are searched once).  Such an object can then only be
+  reached through what the revision writes — through the DSS — so no page, annotation
+  or form field can see the new data, not even through a reference that dangled before.
+
+A revision that only adds and fills one signature or document time-stamp field is
+recognised the same way (:meth:`RevisionIndex.adds_one_signature`), which keeps the cost
+of a file with many signatures linear instead of signatures × revisions.  Anything else
+is left to pyHanko's analysis (:func:`.pdf_signatures.modifications`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.diff_analysis.constants import ACROFORM_EXEMPT_STRICT_COMPARISON
+
+__all__ = ["RevisionIndex"]
+
+_MAX_REFERENCES = 200_000
+"""Most reference candidates (each ``R`` in the file) read per document: bounds the work a
+hostile file causes; beyond it pyHanko decides."""
+_SAME_TRAILER_KEYS = ("/Root", "/Info", "/Encrypt")
+_READ_ERRORS = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError)
+
+
+class _Exhausted(Exception):
+    """The document is too large to classify cheaply; pyHanko decides."""
+
+
+_R = re.compile(rb"R(?=[\s()<>\[\]{}/%]|\Z)")
+_WHITESPACE = frozenset(b" \n\r\t\f\x00")
+_DIGITS = frozenset(b"0123456789")
+_MAX_DIGITS = 32
+
+
+class RevisionIndex:
+    """Per-revision facts of one document, each computed once (cost linear in the file)."""
+
+    def __init__(self, reader: PdfFileReader, pdf: bytes) -> None:
+        self._reader = reader
+        self._pdf = pdf
+        self._budget = _MAX_REFERENCES
+        self._only_validation_data: dict[int, bool] = {}
+        self._signing: dict[int, ModificationLevel | None] = {}
+        self._referencing: dict[tuple[int, int], list[int]] = {}
+        """(idnum, generation) → the revisions whose bytes reference it, in order (those
+        before ``_scanned`` are read)."""
+        self._scanned = 0
+        self._scanned_to = 0
+        self._streams_scanned: set[int] = set()
+
+    def adds_only_validation_data(self, revision: int) -> bool:
+        """Whether ``revision`` (≥ 1) only adds or updates the DSS, as described above."""
+        # In order: whether an object is DSS data depends on the revisions before.
+        for earlier in range(revision + 1):
+            if earlier not in self._only_validation_data:
+                try:
+                    verdict = earlier > 0 and self._classify(earlier)
+                except (*_READ_ERRORS, _Exhausted, RecursionError):
+                    verdict = False
+                self._only_validation_data[earlier] = verdict
+        return self._only_validation_data[revision]
+
+    def adds_one_signature(self, revision: int) -> ModificationLevel | None:
+        """The level pyHanko gives ``revision`` if it only adds and fills one signature
+        field (see :meth:`_classify_signing`), else ``None``.
+
+        Valid for judging a signature that neither certifies nor locks fields: those
+        permissions depend on the signature judged, and pyHanko applies them.
+        """
+        if revision not in self._signing:
+            try:
+                level = self._classify_signing(revision) if revision > 0 else None
+            except (*_READ_ERRORS, _Exhausted, RecursionError):
+                level = None
+            self._signing[revision] = level
+        return self._signing[revision]
+
+    def _classify_signing(self, revision: int) -> ModificationLevel | None:
+        """A revision that adds one signature (or document time-stamp) field and fills it:
+
+        - nothing freed; trailer ``/Root``, ``/Info``, ``/Encrypt`` kept; the catalog
+          differs at most in ``/AcroForm``, ``/Extensions`` and ``/Version``;
+        - the form's ``/Fields`` are the previous ones plus one new field, a signature
+          field merged with its widget, with a name no previous field has; of the form's
+          other entries only those pyHanko exempts (``/DR``, ``/DA``, ``/Q``,
+          ``/NeedAppearances``) may change — new default resources count as FORM_FILLING;
+        - a page written by the revision differs only in ``/Annots``: the previous
+          annotations plus that widget;
+        - the field, its signature dictionary and every other object written is new and
+          referenced nowhere in the file before (so reachable only through the new
+          field, the new default resources or the catalog's own entries), or the
+          catalog, the form, its ``/Fields`` array, such a page or its ``/Annots``
+          array, or the plain information dictionary.
+
+        Level as pyHanko's rules give it: LTA_UPDATES for an invisible document
+        time-stamp, FORM_FILLING otherwise.
+        """
+        reader = self._reader
+        new = reader.get_historical_resolver(revision)
+        old = reader.get_historical_resolver(revision - 1)
+        if not _same_trailer(new, old):
+            return None
+        new_root, old_root = new.root, old.root
+        changed = {k for k in {*new_root, *old_root} if _raw(new_root, k) != _raw(old_root, k)}
+        if changed - {"/AcroForm", "/Extensions", "/Version"}:
+            return None
+        new_form = new_root["/AcroForm"]
+        old_form = old_root.get("/AcroForm")
+        old_form = None if old_form is None else old_form.get_object()
+        if not isinstance(new_form, generic.DictionaryObject):
+            return None
+        old_fields = _refs(old_form["/Fields"]) if old_form is not None else []
+        new_fields = _refs(new_form["/Fields"])
+        if new_fields is None or old_fields is None or len(new_fields) != len(old_fields) + 1:
+            return None
+        if new_fields[:-1] != old_fields:
+            return None
+        for key in {*new_form, *(old_form or ())} - ACROFORM_EXEMPT_STRICT_COMPARISON:
+            if old_form is None or _raw(new_form, key) != _raw(old_form, key):
+                return None
+        new_resources = "/DR" in new_form and (
+            old_form is None or _raw(new_form, "/DR") != _raw(old_form, "/DR")
+        )
+        field_ref = new_form["/Fields"].raw_get(len(old_fields))
+        field = new(field_ref.reference)
+        if not (
+            isinstance(field, generic.DictionaryObject)
+            and field.get("/FT") == "/Sig"
+            and field.get("/Subtype") == "/Widget"
+            and "/Kids" not in field
+            and "/Parent" not in field
+        ):
+            return None
+        old_names = {str(old(ref).get("/T")) for ref in _field_refs(old_form)}
+        if str(field.get("/T")) in old_names:
+            return None
+        value = field.raw_get("/V") if "/V" in field else None
+        written = {(r.idnum, r.generation): r for r in new.explicit_refs_in_revision()}
+        for ref in (field_ref, value):  # the field and its signature are new objects
+            if not isinstance(ref, generic.IndirectObject):
+                return None
+            if (ref.idnum, ref.generation) not in written or self._existed(ref, revision):
+                return None
+        value = new(value.reference)
+        if not isinstance(value, generic.DictionaryObject):
+            return None
+
+        field_key = (field_ref.idnum, field_ref.generation)
+        checked = {
+            (new.root_ref.idnum, new.root_ref.generation),
+            *_indirect_keys(new_root, "/AcroForm"),
+            *_indirect_keys(new_form, "/Fields"),
+        }
+        pages_with_widget = 0
+        for key, ref in written.items():
+            if key in checked or not self._existed(ref, revision):
+                continue
+            item = new(ref)
+            if isinstance(item, generic.DictionaryObject) and item.get("/Type") == "/Page":
+                verdict = _page_gains_widget(old(ref), item, field_key)
+                if verdict is None:
+                    return None
+                pages_with_widget += verdict
+                checked.add(key)
+                checked.update(_indirect_keys(item, "/Annots"))
+        if pages_with_widget > 1:
+            return None
+        info = new.trailer_view.raw_get("/Info") if "/Info" in new.trailer_view else None
+        if not self._only_new_objects_besides(new, revision, checked, info):
+            return None
+        visible = _has_area(field)
+        if value.get("/Type") == "/DocTimeStamp" and not visible and not new_resources:
+            return ModificationLevel.LTA_UPDATES
+        return ModificationLevel.FORM_FILLING
+
+    def _existed(self, ref, revision: int) -> bool:
+        return self._reader.xrefs.get_historical_ref(ref, revision - 1) is not None
+
+    def _classify(self, revision: int) -> bool:
+        reader = self._reader
+        new = reader.get_historical_resolver(revision)
+        old = reader.get_historical_resolver(revision - 1)
+        if not _same_trailer(new, old):
+            return False
+        root_ref = new.root_ref
+        new_root, old_root = new.root, old.root
+        if set(new_root) - {"/DSS"} != set(old_root) - {"/DSS"} or "/DSS" not in new_root:
+            return False
+        if any(_raw(new_root, k) != _raw(old_root, k) for k in new_root if k != "/DSS"):
+            return False
+        # What may be overwritten besides the catalog: objects that have only ever been
+        # DSS data.  Anything the revision adds can only be reached through what it
+        # writes, that is through the DSS.
+        self._references_until(revision)
+        replaceable = {(root_ref.idnum, root_ref.generation)}
+        for ref in new.explicit_refs_in_revision():
+            if self._existed(ref, revision) and self._only_dss_data(ref, revision):
+                replaceable.add((ref.idnum, ref.generation))
+        info = new.trailer_view.raw_get("/Info") if "/Info" in new.trailer_view else None
+        return self._only_new_objects_besides(new, revision, replaceable, info)
+
+    def _only_dss_data(self, ref, revision: int) -> bool:
+        """Whether ``ref`` has only ever been validation data before ``revision``: added by
+        a revision that only added validation data (so then referenced nowhere else), and
+        referenced since by such revisions alone — a page, an annotation or a form field
+        that pointed at it would be written by another kind of revision.  An object the
+        signed content uses can therefore not be overwritten as "DSS"."""
+        try:
+            introduced = self._reader.xrefs.get_introducing_revision(ref)
+        except KeyError:
+            return False
+        if not (0 < introduced < revision and self._only_validation_data.get(introduced)):
+            return False
+        referencing = self._referencing.get((ref.idnum, ref.generation), ())
+        return all(self._only_validation_data.get(r, False) for r in referencing if r < revision)
+
+    def _only_new_objects_besides(
+        self, new, revision: int, replaceable: set[tuple[int, int]], info
+    ) -> bool:
+        """Whether ``revision`` overwrites only ``replaceable`` objects (and the plain
+        information dictionary) and every object it adds was referenced nowhere before."""
+        referencing = self._references_until(revision)
+        for ref in new.explicit_refs_in_revision():
+            key = (ref.idnum, ref.generation)
+            if not self._existed(ref, revision):
+                if referencing.get(key, [revision])[0] < revision:
+                    return False  # it would fill a reference that dangled before
+                continue
+            if key in replaceable or _is_plain_info(ref, info, new):
+                continue
+            return False
+        return True
+
+    def _references_until(self, revision: int) -> dict[tuple[int, int], list[int]]:
+        """Each reference written in the file before ``revision`` (a superset: see
+        :meth:`_scan`) with the revisions that write it, in order; the bytes and object
+        streams of each revision are read once, in order, whatever order revisions are
+        asked about in."""
+        xrefs = self._reader.xrefs
+        while self._scanned < revision:
+            end = xrefs.get_xref_container_info(self._scanned).end_location
+            eof = self._pdf.find(b"%%EOF", end)
+            end = len(self._pdf) if eof < 0 else eof
+            self._scan(self._pdf[self._scanned_to : end], self._scanned)
+            self._scanned_to = max(self._scanned_to, end)
+            for stream_ref in xrefs.object_streams_used_in(self._scanned):
+                if stream_ref.idnum not in self._streams_scanned:
+                    self._streams_scanned.add(stream_ref.idnum)
+                    self._scan(self._reader.get_object(stream_ref).data, self._scanned)
+            self._scanned += 1
+        return self._referencing
+
+    def _scan(self, data: bytes, revision: int) -> None:
+        """Add every ``idnum gen R`` in ``data``: find each ``R`` (a plain search), then
+        read the two numbers before it.  Inside strings and streams this also finds text
+        that only looks like a reference, which only makes the check stricter.  pyHanko
+        also reads a comment between the tokens; one there ends the cheap path."""
+        for r in _R.finditer(data):
+            self._spend()
+            end = r.start()
+            generation, end = _number_before(data, end)
+            if generation is None:
+                continue
+            idnum, _ = _number_before(data, end)
+            if idnum is not None:
+                revisions = self._referencing.setdefault((idnum, generation), [])
+                if not revisions or revisions[-1] != revision:
+                    revisions.append(revision)
+
+    def _spend(self) -> None:
+        self._budget -= 1
+        if self._budget < 0:
+            raise _Exhausted
+
+
+def _number_before(data: bytes, end: int) -> tuple[int | None, int]:
+    """The integer that ends, after at least one whitespace, just before ``end``."""
+    start = end
+    while start > 0 and data[start - 1] in _WHITESPACE:
+        start -= 1
+    if start == end:
+        return None, end
+    gap = data[start:end]
+    if b"\n" in gap or b"\r" in gap:
+        line = max(data.rfind(b"\n", 0, start), data.rfind(b"\r", 0, start)) + 1
+        if b"%" in data[line:start]:
+            raise _Exhausted  # perhaps a comment between the tokens
+    digits_end = start
+    while start > 0 and data[start - 1] in _DIGITS:
+        start -= 1
+        if digits_end - start > _MAX_DIGITS:
+            raise _Exhausted
+    if start == digits_end:
+        return None, end
+    return int(data[start:digits_end]), start
+
+
+def _same_trailer(new, old) -> bool:
+    """Nothing freed, and the trailer keeps its catalog, information and encryption."""
+    if new.refs_freed_in_revision():
+        return False
+    return all(_raw(new.trailer_view, k) == _raw(old.trailer_view, k) for k in _SAME_TRAILER_KEYS)
+
+
+def _raw(dictionary: generic.DictionaryObject, key: str):
+    """A comparable form of ``dictionary[key]`` without resolving references."""
+    if key not in dictionary:
+        return None
+    value = dictionary.raw_get(key)
+    if isinstance(value, generic.IndirectObject):
+        return ("ref", value.idnum, value.generation)
+    return repr(value)
+
+
+def _refs(array) -> list[tuple[int, int]] | None:
+    """(idnum, generation) of each entry of a PDF array of references; ``None`` if any
+    entry is not a reference."""
+    array = array.get_object() if array is not None else None
+    if not isinstance(array, generic.ArrayObject):
+        return None
+    out = []
+    for index in range(len(array)):
+        item = array.raw_get(index)
+        if not isinstance(item, generic.IndirectObject):
+            return None
+        out.append((item.idnum, item.generation))
+    return out
+
+
+def _field_refs(form) -> list:
+    if form is None or "/Fields" not in form:
+        return []
+    fields = form["/Fields"]
+    return [fields.raw_get(i).reference for i in range(len(fields))]
+
+
+def _indirect_keys(dictionary, key: str) -> set[tuple[int, int]]:
+    """The object holding ``dictionary[key]``, if it is an indirect one."""
+    value = dictionary.raw_get(key) if key in dictionary else None
+    if isinstance(value, generic.IndirectObject):
+        return {(value.idnum, value.generation)}
+    return set()
+
+
+def _page_gains_widget(old_page, new_page, widget: tuple[int, int]) -> int | None:
+    """1 if ``new_page`` is ``old_page`` with ``widget`` appended to its annotations, 0 if
+    it is unchanged, ``None`` for any other difference (or a page that is new)."""
+    if not isinstance(old_page, generic.DictionaryObject):
+        return None
+    for key in {*new_page, *old_page} - {"/Annots"}:
+        if _raw(new_page, key) != _raw(old_page, key):
+            return None
+    old_annots = _refs(old_page["/Annots"]) if "/Annots" in old_page else []
+    new_annots = _refs(new_page["/Annots"]) if "/Annots" in new_page else []
+    if old_annots is None or new_annots is None:
+        return None
+    if new_annots == old_annots:
+        return 0
+    return 1 if new_annots == [*old_annots, widget] else None
+
+
+def _has_area(annotation) -> bool:
+    """Visible in pyHanko's sense: a ``/Rect`` of non-zero area."""
+    try:
+        x1, y1, x2, y2 = (float(v) for v in annotation["/Rect"])
+    except (*_READ_ERRORS, ValueError):
+        return False
+    return abs(x1 - x2) * abs(y1 - y2) > 0
+
+
+def _is_plain_info(ref, info, resolver) -> bool:
+    """``ref`` is the document information dictionary, holding direct values only."""
+    if not isinstance(info, generic.IndirectObject) or info.reference != ref:
+        return False
+    value = resolver(ref)
+    return isinstance(value, generic.DictionaryObject) and not any(
+        isinstance(value.raw_get(k), generic.IndirectObject | generic.DictionaryObject)
+        for k in value
+    )

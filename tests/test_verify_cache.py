@@ -1,0 +1,431 @@
+"""Verification's speed-ups keep its answers: the fast parser, and every cache invalidated
+by what changes a verdict (revocation, trust anchors, time)."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from asn1crypto import x509
+from pdf_fixtures import chinese_pdf
+from pki_fixtures import build_hierarchy, issue_leaf
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
+from verify_corpus import append_page_content_update, services_for
+
+from pki.chain import PATH_CACHE, ChainError, ChainFailure, validate_path
+from pki.lru import LruCache
+from sealsvc import seals
+from sealsvc.pades import Level, Placement, _SealSigner
+from sealsvc.verification import DocumentVerdict, TrustAnchors, verify
+from sealsvc.verification import pdf_signatures as pdfsig
+from sealsvc.verification.cache import VerdictCache
+from sealsvc.verification.service import DocumentVerifier
+
+pytest_plugins = ("seal_fixtures", "time_fixtures")  # world
+
+# --- the block-wise hex string reader ----------------------------------------------------
+
+HEX_CASES = [
+    b"<>",
+    b"<4142>",
+    b"<414>",  # odd: the last digit is padded with 0
+    b"<41 42\n43\r\t44\x00\x0c45>",
+    b"<" + b"3082" * 20000 + b"> rest",  # longer than one block
+    b"<FEFF004100420043>",  # a UTF-16 text string
+    b"<41 % a comment\n42>",  # a comment: pyHanko's reader decides
+]
+
+
+@pytest.mark.parametrize("data", HEX_CASES)
+def test_fast_hex_reader_agrees_with_pyhankos(data: bytes) -> None:
+    ours, theirs = io.BytesIO(data), io.BytesIO(data)
+    a = pdfsig._read_hex_string(ours)
+    b = pdfsig._read_hex_string_bytewise(theirs)
+    assert type(a) is type(b) and a == b
+    assert ours.tell() == theirs.tell()
+
+
+@pytest.mark.parametrize("data", [b"<41G2>", b"<4142", b"<41<42>"])
+def test_fast_hex_reader_raises_pyhankos_errors(data: bytes) -> None:
+    with pytest.raises(PdfError) as theirs:
+        pdfsig._read_hex_string_bytewise(io.BytesIO(data))
+    with pytest.raises(PdfError) as ours:
+        pdfsig._read_hex_string(io.BytesIO(data))
+    assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
+
+
+def test_fast_hex_reader_is_what_pyhankos_parser_calls() -> None:
+    """The pin: ``read_object`` looks the reader up by its module-global name."""
+    assert "read_hex_string_from_stream" in generic.read_object.__code__.co_names
+    assert generic.read_hex_string_from_stream is pdfsig._read_hex_string
+    calls = []
+
+    def spy(stream):
+        calls.append(stream.tell())
+        return pdfsig._read_hex_string(stream)
+
+    generic.read_hex_string_from_stream = spy
+    try:
+        assert generic.read_object(io.BytesIO(b"<4142>"), None) == "AB"
+    finally:
+        generic.read_hex_string_from_stream = pdfsig._read_hex_string
+    assert calls == [0]
+
+
+# --- revisions that only add validation data ---------------------------------------------
+
+FORGED = b"BT /F1 24 Tf 100 700 Td (FORGED) Tj ET"
+
+
+def _with_dangling_content(pdf: bytes, number: int) -> bytes:
+    """Page 1 also draws object ``number``, which does not exist (yet): it reads as null."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page["/Contents"] = generic.ArrayObject(
+        [page.raw_get("/Contents"), generic.IndirectObject(number, 0, writer)]
+    )
+    writer.update_container(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _append_dss_by_hand(pdf: bytes, number: int) -> bytes:
+    """An update written byte by byte: stream object ``number`` (page content operators),
+    listed in a new DSS under ``/Certs``, and the catalog with ``/DSS`` — what an attacker
+    who controls object numbers can write, unlike pyHanko's writer."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    dss_number = max(int(reader.trailer_view["/Size"]), number + 1)
+    catalog = generic.DictionaryObject(dict(reader.root))
+    catalog["/DSS"] = generic.IndirectObject(dss_number, 0, reader)
+    return _append_objects(
+        pdf,
+        {
+            number: _FORGED_STREAM,
+            dss_number: b"<< /Certs [%d 0 R] >>" % number,
+            reader.trailer_view.raw_get("/Root").idnum: _rendered(catalog),
+        },
+    )
+
+
+_FORGED_STREAM = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(FORGED), FORGED)
+
+
+def _rendered(value: generic.PdfObject) -> bytes:
+    out = io.BytesIO()
+    value.write_to_stream(out, None)
+    return out.getvalue()
+
+
+def _append_objects(pdf: bytes, bodies: dict[int, bytes]) -> bytes:
+    """An incremental update (classic xref table) writing ``bodies`` as objects."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    trailer = reader.trailer_view
+    size = max(int(trailer["/Size"]), *(n + 1 for n in bodies))
+    out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    offsets = {}
+    for idnum, body in bodies.items():
+        offsets[idnum] = len(out)
+        out += b"%d 0 obj\n%s\nendobj\n" % (idnum, body)
+    xref = len(out)
+    out += b"xref\n"
+    for idnum in sorted(offsets):
+        out += b"%d 1\n%010d 00000 n \n" % (idnum, offsets[idnum])
+    prev = reader.xrefs.get_startxref_for_revision(reader.xrefs.total_revisions - 1)
+    out += b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R /Prev %d >>\n" % (
+        size,
+        trailer.raw_get("/Root").idnum,
+        trailer.raw_get("/Info").idnum,
+        prev,
+    )
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+@pytest.fixture(scope="module")
+def rsa_services():
+    return services_for("rsa")
+
+
+def test_a_b_lt_licences_dss_revision_is_recognised(rsa_services) -> None:
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_LT)
+    document = pdfsig.read_document(pdf)
+    last = document.revisions - 1
+    assert document.index.adds_only_validation_data(last)
+    assert not document.index.adds_only_validation_data(document.signatures[0].signed_revision)
+
+
+def test_a_hand_written_dss_update_is_recognised(rsa_services) -> None:
+    sealed = rsa_services.seal(chinese_pdf(1), level=Level.B_B)
+    pdf = _append_dss_by_hand(sealed, 900)
+    document = pdfsig.read_document(pdf)
+    assert document.index.adds_only_validation_data(document.revisions - 1)
+    (signature,) = verify(pdf, trust=rsa_services.trust).signatures
+    assert signature.modifications is not None and signature.modifications.allowed
+    assert signature.modifications.level == "LTA_UPDATES"
+
+
+def test_a_dss_update_filling_a_dangling_reference_is_not_waved_through(rsa_services) -> None:
+    """The signed page refers to object 900, which does not exist when sealing; the update
+    defines it, inside the DSS, as page content.  Not "validation data only": pyHanko's
+    analysis and the effect comparison judge it (the reader would see FORGED), and the
+    modification is never allowed."""
+    sealed = rsa_services.seal(_with_dangling_content(chinese_pdf(1), 900), level=Level.B_B)
+    pdf = _append_dss_by_hand(sealed, 900)
+    document = pdfsig.read_document(pdf)
+    assert not document.index.adds_only_validation_data(document.revisions - 1)
+    (signature,) = verify(pdf, trust=rsa_services.trust).signatures
+    assert signature.modifications is not None and not signature.modifications.allowed
+    assert signature.indication is not AdESStatus.PASSED
+
+
+def test_an_object_the_page_uses_is_never_overwritten_as_dss(rsa_services) -> None:
+    """The catalog names the page's content stream as its DSS before sealing; an update
+    then rewrites that object "as the DSS".  It was never validation data: pyHanko and
+    the effect comparison judge the update, and the page's new content is found."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(chinese_pdf(1)), strict=False)
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    content = page.raw_get("/Contents")
+    writer.root["/DSS"] = content
+    writer.update_root()
+    prepared = io.BytesIO()
+    writer.write(prepared)
+    sealed = rsa_services.seal(prepared.getvalue(), level=Level.B_B)
+    reader = PdfFileReader(io.BytesIO(sealed), strict=False)
+    root = reader.trailer_view.raw_get("/Root").idnum
+    pdf = _append_objects(sealed, {content.idnum: _FORGED_STREAM, root: _rendered(reader.root)})
+    document = pdfsig.read_document(pdf)
+    assert not document.index.adds_only_validation_data(document.revisions - 1)
+    report = verify(pdf, trust=rsa_services.trust)
+    assert report.verdict is DocumentVerdict.TOTAL_FAILED
+    assert "content of page 1 changed" in report.message
+
+
+def test_a_dss_update_that_also_changes_a_page_is_not_validation_data(rsa_services) -> None:
+    pdf = append_page_content_update(rsa_services.seal(chinese_pdf(1), level=Level.B_LT))
+    document = pdfsig.read_document(pdf)
+    assert not document.index.adds_only_validation_data(document.revisions - 1)
+    assert verify(pdf, trust=rsa_services.trust).verdict is DocumentVerdict.TOTAL_FAILED
+
+
+# --- the path cache ----------------------------------------------------------------------
+
+
+def test_a_path_is_validated_once_per_validity_interval() -> None:
+    h = build_hierarchy("rsa")
+    PATH_CACHE.clear()
+    first = validate_path(h.seal, [h.issuing], [h.root], h.valid_at)
+    later = validate_path(h.seal, [h.issuing], [h.root], h.valid_at + timedelta(hours=1))
+    assert (PATH_CACHE.misses, PATH_CACHE.hits) == (1, 1)
+    assert later.path == first.path and later.at == h.valid_at + timedelta(hours=1)
+
+
+def test_the_path_cache_follows_the_trust_anchors() -> None:
+    rsa, sm2 = build_hierarchy("rsa"), build_hierarchy("sm2")
+    validate_path(rsa.seal, [rsa.issuing], [rsa.root], rsa.valid_at)
+    with pytest.raises(ChainError) as failed:
+        validate_path(rsa.seal, [rsa.issuing], [sm2.root], rsa.valid_at)
+    assert failed.value.reason is ChainFailure.NO_CHAIN
+    validate_path(rsa.seal, [rsa.issuing], [rsa.root, sm2.root], rsa.valid_at)
+
+
+def test_the_path_cache_follows_time_past_a_certificates_end() -> None:
+    h = build_hierarchy("rsa")
+    validate_path(h.seal, [h.issuing], [h.root], h.valid_at)
+    after = h.seal.not_valid_after + timedelta(seconds=1)
+    for _ in range(2):  # the failure is remembered too, and raised again
+        with pytest.raises(ChainError) as expired:
+            validate_path(h.seal, [h.issuing], [h.root], after)
+        assert expired.value.reason is ChainFailure.EXPIRED
+    assert validate_path(h.seal, [h.issuing], [h.root], h.seal.not_valid_after).leaf is not None
+    before = h.seal.not_valid_before - timedelta(seconds=1)
+    with pytest.raises(ChainError) as early:
+        validate_path(h.seal, [h.issuing], [h.root], before)
+    assert early.value.reason is ChainFailure.NOT_YET_VALID
+
+
+def test_the_lru_cache_is_bounded() -> None:
+    cache = LruCache(maxsize=2)
+    for key in "abc":
+        cache.put(key, ("r", "m", None))
+    assert len(cache) == 2 and cache.get("a") is None and cache.get("c") is not None
+
+
+# --- name equality -----------------------------------------------------------------------
+
+
+def _name(common_name: str, *, printable: bool = False) -> x509.Name:
+    return x509.Name.build({"common_name": common_name}, use_printable=printable)
+
+
+def test_name_equality_is_still_rfc_5280s() -> None:
+    """Byte-equal names are equal at once; others still go through stringprep."""
+    assert x509.Name.__eq__ is pdfsig._name_equal
+    assert _name("深圳市市场监督管理局") == _name("深圳市市场监督管理局")
+    assert _name("Seal  CA") == _name("seal ca", printable=True)  # case and spaces fold
+    assert _name("Seal CA") != _name("Other CA")
+    assert _name("Seal CA") != "Seal CA"
+
+
+def test_name_equality_sees_through_an_explicit_tag() -> None:
+    """How pyHanko compares a signing-certificate-v2 issuer with the certificate's."""
+    h = build_hierarchy("rsa")
+    general = x509.GeneralName(name="directory_name", value=h.seal.issuer)
+    tagged = x509.GeneralName.load(general.dump()).chosen
+    assert tagged.dump() != h.seal.issuer.dump()
+    assert tagged == h.seal.issuer
+
+
+# --- whole-document verdicts -------------------------------------------------------------
+
+ACTOR = "test:verify-cache"
+
+
+def _verifier(world) -> DocumentVerifier:
+    """The service's verifier on the world's clock, trusting the roots serve would export."""
+    with world.context.database.session(read_only=True) as session:
+        world.context.ca.export_files(session)
+    return DocumentVerifier(world.context, world.trust, clock=world.clock)
+
+
+def test_other_trust_anchors_are_another_verdict(rsa_services) -> None:
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_LT)
+    cache = VerdictCache()
+    first = verify(pdf, trust=rsa_services.trust, cache=cache)
+    assert first.verdict is DocumentVerdict.TOTAL_PASSED
+    foreign = TrustAnchors((build_hierarchy("sm2").root,))
+    other = verify(pdf, trust=foreign, cache=cache)
+    assert other.sub_indication is AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND
+    assert verify(pdf, trust=rsa_services.trust, cache=cache) is first
+
+
+def test_answers_from_outside_are_cached_only_under_a_state(rsa_services) -> None:
+    """With the registry or fetching, the caller must name the state those answers are of."""
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_LT)
+    cache = VerdictCache()
+    kwargs = {"trust": rsa_services.trust, "cache": cache, "allow_fetching": True}
+    kwargs["fetcher"] = rsa_services.fetch
+    first = verify(pdf, **kwargs)
+    assert verify(pdf, **kwargs) is not first
+    assert verify(pdf, **kwargs, state=1) is verify(pdf, **kwargs, state=1)
+    assert verify(pdf, **kwargs, state=2) is not verify(pdf, **kwargs, state=1)
+
+
+def test_a_cached_verdict_is_not_used_before_it_was_computed(rsa_services) -> None:
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_LT)
+    cache = VerdictCache()
+    now = verify(pdf, trust=rsa_services.trust, cache=cache).validation_time
+    earlier = verify(pdf, trust=rsa_services.trust, cache=cache, now=now - timedelta(days=1))
+    assert earlier.validation_time == now - timedelta(days=1)
+
+
+def test_the_services_verdict_follows_revocation_suspension_and_resumption(world) -> None:
+    """Real seals, the service's own revocation path, the audit head as the state."""
+    code = world.issue_seal("rsa")
+    pdf = world.seal(code, Level.B_B)
+    verifier = _verifier(world)
+    passed = verifier.check(pdf).report
+    assert passed.verdict is DocumentVerdict.TOTAL_PASSED
+    assert verifier.check(pdf).report is passed  # served from the cache
+
+    seals.suspend(world.context, code, actor=ACTOR)
+    held = verifier.check(pdf).report
+    assert held.sub_indication is AdESIndeterminate.TRY_LATER
+    seals.resume(world.context, code, actor=ACTOR)
+    assert verifier.check(pdf).report.verdict is DocumentVerdict.TOTAL_PASSED
+
+    seals.revoke(world.context, code, reason="key_compromise", actor=ACTOR)
+    revoked = verifier.check(pdf).report
+    assert revoked.verdict is DocumentVerdict.INDETERMINATE
+    assert revoked.sub_indication is AdESIndeterminate.REVOKED_NO_POE
+
+
+def test_the_services_verdict_ends_when_the_seal_certificate_expires(world) -> None:
+    """Two seconds apart, nothing audited in between: the cached interval ends at notAfter."""
+    code = world.issue_seal("rsa", validity=timedelta(days=2))
+    pdf = world.seal(code, Level.B_B)
+    verifier = _verifier(world)
+    first = verifier.check(pdf).report
+    not_after = first.signatures[0].signer.not_after
+    world.travel(not_after - timedelta(seconds=1))
+    before = verifier.check(pdf).report
+    assert before.verdict is DocumentVerdict.TOTAL_PASSED
+    assert verifier.check(pdf).report is before
+    state = verifier._registry_state()
+    world.travel(not_after + timedelta(seconds=1))
+    after = verifier.check(pdf).report
+    assert verifier._registry_state() == state  # the interval ended, not the state
+    assert after.verdict is not DocumentVerdict.TOTAL_PASSED
+    assert after.validation_time == not_after + timedelta(seconds=1)
+
+
+# --- revisions that only add a signature -------------------------------------------------
+
+
+def _joint_licence(services) -> bytes:
+    pdf = services.seal(chinese_pdf(2), level=Level.B_LT)
+    for number, x in ((2, 60), (3, 100)):
+        cert, key = issue_leaf(services.hierarchy, common_name=f"联合专用章{number}")
+        pdf = services.seal(
+            pdf,
+            level=Level.B_LT,
+            certificate=cert,
+            key=key,
+            placement=Placement(page=2, x_mm=x, y_mm=120),
+        )
+    return pdf
+
+
+@pytest.mark.parametrize("source", ["joint licence", "lt-short.pdf"])
+def test_levels_judged_once_per_document_are_pyhankos(rsa_services, source: str) -> None:
+    """Per signature, the level over all later revisions equals pyHanko's own analysis."""
+    if source == "lt-short.pdf":
+        pdf = (Path(__file__).parent / "data" / "pdf-interop" / "lt-short.pdf").read_bytes()
+    else:
+        pdf = _joint_licence(rsa_services)
+    document = pdfsig.read_document(pdf)
+    judged = 0
+    for found in document.signatures:
+        embedded = found.embedded
+        embedded.coverage = embedded.evaluate_signature_coverage()
+        ours = pdfsig._review(document, embedded)
+        theirs = embedded.evaluate_modifications(DEFAULT_DIFF_POLICY)
+        if isinstance(theirs, DiffResult):
+            assert isinstance(ours, DiffResult)
+            assert ours.modification_level is theirs.modification_level, found.field_name
+            judged += 1
+    assert judged >= 3
+
+
+def test_a_second_seal_that_also_rewrites_the_page_is_not_a_plain_signature(
+    rsa_services,
+) -> None:
+    h = rsa_services.hierarchy
+    sealed = rsa_services.seal(chinese_pdf(1), level=Level.B_B)
+    writer = IncrementalPdfFileWriter(io.BytesIO(sealed), strict=False)
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page["/Contents"] = writer.add_object(generic.StreamObject(stream_data=FORGED))
+    writer.update_container(page)
+    signer = _SealSigner(h.seal_key, h.seal, [h.issuing, h.root])
+    out = signers.sign_pdf(writer, signers.PdfSignatureMetadata(field_name="Seal2"), signer)
+    pdf = out.getvalue()
+    document = pdfsig.read_document(pdf)
+    assert document.index.adds_one_signature(document.signatures[-1].signed_revision) is None
+    first = verify(pdf, trust=rsa_services.trust).signatures[0]
+    assert first.sub_indication is AdESFailure.HASH_FAILURE
+
+
+def test_the_plain_signature_revisions_of_a_joint_licence_are_recognised(rsa_services) -> None:
+    document = pdfsig.read_document(_joint_licence(rsa_services))
+    later = [f.signed_revision for f in document.signatures[1:]]
+    assert [document.index.adds_one_signature(r) for r in later] == [
+        ModificationLevel.FORM_FILLING
+    ] * 2
