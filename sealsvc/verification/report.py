@@ -286,10 +286,10 @@ class ValidationReport:
         return {
             "schema": SCHEMA_ID,
             "verdict": self.verdict.value,
-            "sub_indication": _sub(self.sub_indication),
+            "sub_indication": sub_indication_name(self.sub_indication),
             "message": self.message,
             "sentence": self.sentence,
-            "validation_time": _time(self.validation_time),
+            "validation_time": iso_time(self.validation_time),
             "document_sha256": self.document_sha256,
             "signatures": [_signature(s) for s in self.signatures],
         }
@@ -299,22 +299,25 @@ class ValidationReport:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
 
-def _sub(sub: AdESSubIndic | None) -> str | None:
+def sub_indication_name(sub: AdESSubIndic | None) -> str | None:
+    """The ETSI name of a sub-indication, as every report (PDF, SES, OFD) writes it."""
     return None if sub is None else sub.standard_name
 
 
-def _time(moment: datetime | None) -> str | None:
+def iso_time(moment: datetime | None) -> str | None:
+    """A report time in ISO 8601 (``None`` stays ``None``)."""
     return None if moment is None else moment.isoformat()
 
 
-def _plain(obj: Any) -> Any:
+def plain_fields(obj: Any) -> Any:
+    """A report dataclass as JSON-ready fields (times and sub-indications encoded)."""
     if obj is None:
         return None
     out = {}
     for name in obj.__dataclass_fields__:
         value = getattr(obj, name)
         if isinstance(value, datetime):
-            value = _time(value)
+            value = iso_time(value)
         elif isinstance(value, tuple):
             value = list(value)
         out[name] = value
@@ -326,18 +329,18 @@ def _signature(s: SignatureReport) -> dict[str, Any]:
         "field_name": s.field_name,
         "kind": s.kind,
         "indication": indication_name(s.indication),
-        "sub_indication": _sub(s.sub_indication),
+        "sub_indication": sub_indication_name(s.sub_indication),
         "message": s.message,
         "sentence": s.sentence,
-        "signer": _plain(s.signer),
-        "claimed_signing_time": _time(s.claimed_signing_time),
-        "best_signature_time": _time(s.best_signature_time),
-        "registry": _plain(s.registry),
-        "integrity": _plain(s.integrity),
-        "modifications": _plain(s.modifications),
-        "chain": _plain(s.chain),
-        "timestamp": _plain(s.timestamp),
-        "revocation": _plain(s.revocation),
+        "signer": plain_fields(s.signer),
+        "claimed_signing_time": iso_time(s.claimed_signing_time),
+        "best_signature_time": iso_time(s.best_signature_time),
+        "registry": plain_fields(s.registry),
+        "integrity": plain_fields(s.integrity),
+        "modifications": plain_fields(s.modifications),
+        "chain": plain_fields(s.chain),
+        "timestamp": plain_fields(s.timestamp),
+        "revocation": plain_fields(s.revocation),
         "warnings": list(s.warnings),
     }
 

@@ -62,10 +62,10 @@ from sealsvc.verification.report import (
     RevocationCheck,
     SignatureReport,
     TimestampCheck,
-    _plain,
-    _sub,
-    _time,
     indication_name,
+    iso_time,
+    plain_fields,
+    sub_indication_name,
 )
 from sealsvc.verification.revocation import EvidencePool, Outcome, RevocationFetcher
 from sealsvc.verification.sentence import signature_sentence
@@ -73,10 +73,10 @@ from sealsvc.verification.service import service_anchors
 from sealsvc.verification.validator import (
     RegistryLookup,
     TrustAnchors,
-    _Context,
-    _revocation,
-    _token,
+    VerificationContext,
     certificate_info,
+    check_revocation,
+    check_time_stamp,
 )
 
 if TYPE_CHECKING:
@@ -164,16 +164,16 @@ class SesVerification:
         """JSON-ready form: the PDF report's signature fields plus the SES ones."""
         return {
             "indication": indication_name(self.report.indication),
-            "sub_indication": _sub(self.report.sub_indication),
+            "sub_indication": sub_indication_name(self.report.sub_indication),
             "message": self.report.message,
             "sentence": self.report.sentence,
             "version": self.version,
             "es_id": self.es_id,
             "seal_name": self.seal_name,
             "property_info": self.report.field_name,
-            "signer": _plain(self.report.signer),
-            "claimed_signing_time": _time(self.report.claimed_signing_time),
-            "best_signature_time": _time(self.report.best_signature_time),
+            "signer": plain_fields(self.report.signer),
+            "claimed_signing_time": iso_time(self.report.claimed_signing_time),
+            "best_signature_time": iso_time(self.report.best_signature_time),
             "layers": [
                 {
                     "layer": r.layer.value,
@@ -183,14 +183,14 @@ class SesVerification:
                 }
                 for r in self.layers
             ],
-            "chain": _plain(self.report.chain),
-            "revocation": _plain(self.report.revocation),
-            "timestamp": _plain(self.report.timestamp),
-            "maker": _plain(self.maker),
-            "maker_chain": _plain(self.maker_chain),
-            "maker_revocation": _plain(self.maker_revocation),
-            "registry": _plain(self.report.registry),
-            "seal_registry": _plain(self.seal_registry),
+            "chain": plain_fields(self.report.chain),
+            "revocation": plain_fields(self.report.revocation),
+            "timestamp": plain_fields(self.report.timestamp),
+            "maker": plain_fields(self.maker),
+            "maker_chain": plain_fields(self.maker_chain),
+            "maker_revocation": plain_fields(self.maker_revocation),
+            "registry": plain_fields(self.report.registry),
+            "seal_registry": plain_fields(self.seal_registry),
             "warnings": list(self.report.warnings),
         }
 
@@ -370,7 +370,9 @@ def _verify(
         who = "signer" if signer is None else "seal maker"
         return run.finish(AdESFailure.FORMAT_FAILURE, f"the {who} certificate cannot be read")
 
-    ctx = _Context(trust.certificates, now, EvidencePool([], [], fetcher), [*intermediates], None)
+    ctx = VerificationContext(
+        trust.certificates, now, EvidencePool([], [], fetcher), [*intermediates], None
+    )
     _time_stamp(signature, check[Layer.TIME_STAMP], ctx, run)
     failed = _failed(check[Layer.VALIDITY])
     if failed is not None:
@@ -391,14 +393,14 @@ def _verify(
     if run.best_time is not None and run.best_time < signer.not_valid_before:
         return run.finish(AdESFailure.NOT_YET_VALID, "signed before the certificate was valid")
 
-    outcome, run.revocation = _revocation(signer_path, run.best_time, ctx)
+    outcome, run.revocation = check_revocation(signer_path, run.best_time, ctx)
     if outcome is not Outcome.GOOD:
         return run.finish(
             REVOCATION_SUBINDICATION[outcome],
             f"signer certificate: {outcome.value}",
             on_hold=outcome is Outcome.ON_HOLD,
         )
-    outcome, run.maker_revocation = _revocation(maker_path, run.best_time, ctx)
+    outcome, run.maker_revocation = check_revocation(maker_path, run.best_time, ctx)
     if outcome is not Outcome.GOOD:
         return run.finish(
             REVOCATION_SUBINDICATION[outcome],
@@ -441,7 +443,9 @@ def _failed(result: LayerResult) -> tuple[AdESSubIndic, str] | None:
     return result.reason.sub_indication, result.message
 
 
-def _time_stamp(signature: SesSignature, layer: LayerResult, ctx: _Context, run: _Run) -> None:
+def _time_stamp(
+    signature: SesSignature, layer: LayerResult, ctx: VerificationContext, run: _Run
+) -> None:
     """The proof of existence: the token's genTime if the token and its TSA are valid."""
     if signature.time_stamp_token is None:
         return
@@ -450,7 +454,7 @@ def _time_stamp(signature: SesSignature, layer: LayerResult, ctx: _Context, run:
         return
     signed_data = cms.ContentInfo.load(signature.time_stamp_token)["content"]
     value = signature.signature
-    token = _token(signed_data, lambda name: algorithms.digest(name, value), [], ctx)
+    token = check_time_stamp(signed_data, lambda name: algorithms.digest(name, value), [], ctx)
     run.timestamp = token.check
     if token.check.valid:
         run.best_time = token.check.time
@@ -459,7 +463,7 @@ def _time_stamp(signature: SesSignature, layer: LayerResult, ctx: _Context, run:
 
 
 def _path(
-    certificate: x509.Certificate, ctx: _Context, best_time: datetime | None
+    certificate: x509.Certificate, ctx: VerificationContext, best_time: datetime | None
 ) -> tuple[tuple[AdESSubIndic, str] | None, ChainCheck, tuple[x509.Certificate, ...]]:
     """The path now, or at the proven time for a certificate that has expired since: the
     failure (if any), its report, and the path for the revocation checks."""

@@ -117,7 +117,9 @@ class TrustAnchors:
 
 
 @dataclass
-class _Context:
+class VerificationContext:
+    """What one verification run knows: anchors, time, evidence, the registry."""
+
     anchors: tuple[x509.Certificate, ...]
     now: datetime
     pool: EvidencePool
@@ -221,7 +223,7 @@ def _verify(
         [*ocsps, *archived_ocsps],
         (fetcher or http_fetcher) if allow_fetching else None,
     )
-    ctx = _Context(trust.certificates, now, pool, dss_certs, registry_lookup)
+    ctx = VerificationContext(trust.certificates, now, pool, dss_certs, registry_lookup)
     ctx.note_certificates((*trust.certificates, *dss_certs))
     reports: dict[int, SignatureReport] = {}
     # Latest document time-stamp first: each proves the existence of everything before it.
@@ -434,7 +436,9 @@ def _finish(
 
 
 @dataclass(frozen=True)
-class _Token:
+class TokenCheck:
+    """An RFC 3161 token checked: shared by PDF signatures and SES signatures."""
+
     check: TimestampCheck
     certificate: x509.Certificate | None
     cms: pdfsig.CmsCheck
@@ -455,12 +459,12 @@ def _hash(algorithm: str, data: bytes) -> bytes:
         return hashlib.new(algorithm, data).digest()
 
 
-def _token(
+def check_time_stamp(
     signed_data: cms.SignedData,
     imprint_of: Callable[[str], bytes],
     poe_times: Sequence[datetime],
-    ctx: _Context,
-) -> _Token:
+    ctx: VerificationContext,
+) -> TokenCheck:
     """Validate an RFC 3161 token: CMS, imprint, TSA chain (now, else at a later POE)."""
     tst_info = tsp.TSTInfo.load(bytes(signed_data["encap_content_info"]["content"]))
     gen_time = tst_info["gen_time"].native
@@ -473,9 +477,9 @@ def _token(
         info = certificate_info(token.signer)
         authority = info.common_name or info.subject
 
-    def result(problem: str | None, sub: AdESSubIndic | None, checked=token) -> _Token:
+    def result(problem: str | None, sub: AdESSubIndic | None, checked=token) -> TokenCheck:
         check = TimestampCheck(gen_time, authority, problem is None, problem)
-        return _Token(check, token.signer, checked, sub)
+        return TokenCheck(check, token.signer, checked, sub)
 
     if token.problem or token.signer is None:
         problem = token.problem or "the time-stamp token has no signer certificate"
@@ -514,13 +518,15 @@ def _token(
 
 
 def _document_timestamp(
-    document: pdfsig.Document, found: pdfsig.FoundSignature, ctx: _Context
+    document: pdfsig.Document, found: pdfsig.FoundSignature, ctx: VerificationContext
 ) -> SignatureReport:
     if found.embedded is None:
         return _format_failure(found, found.problem or "unreadable document time-stamp")
     embedded = found.embedded
     later = [t for rev, t in ctx.doc_ts_times.items() if rev > found.signed_revision]
-    token = _token(embedded.signed_data, lambda alg: embedded.compute_digest(alg), later, ctx)
+    token = check_time_stamp(
+        embedded.signed_data, lambda alg: embedded.compute_digest(alg), later, ctx
+    )
     known = {
         "signer": certificate_info(token.certificate) if token.certificate else None,
         "timestamp": token.check,
@@ -550,7 +556,9 @@ def _document_timestamp(
 # --- seals -------------------------------------------------------------------------------
 
 
-def _registry(ctx: _Context, info: CertificateInfo, warnings: list[str]) -> RegistryMatch | None:
+def _registry(
+    ctx: VerificationContext, info: CertificateInfo, warnings: list[str]
+) -> RegistryMatch | None:
     if ctx.registry_lookup is None:
         return None
     try:
@@ -561,7 +569,7 @@ def _registry(ctx: _Context, info: CertificateInfo, warnings: list[str]) -> Regi
 
 
 def _signature(
-    document: pdfsig.Document, found: pdfsig.FoundSignature, ctx: _Context
+    document: pdfsig.Document, found: pdfsig.FoundSignature, ctx: VerificationContext
 ) -> SignatureReport:
     if found.embedded is None:
         return _format_failure(found, found.problem or "unreadable signature")
@@ -609,7 +617,9 @@ def _signature(
     token_data = pdfsig.signature_timestamp_token(embedded)
     if token_data is not None:
         signature_value = embedded.signer_info["signature"].native
-        token = _token(token_data, lambda alg: _hash(alg, signature_value), poe_times, ctx)
+        token = check_time_stamp(
+            token_data, lambda alg: _hash(alg, signature_value), poe_times, ctx
+        )
         known["timestamp"] = token.check
         if token.check.valid:
             best_time = token.check.time if best_time is None else min(best_time, token.check.time)
@@ -646,7 +656,7 @@ def _signature(
         return finish(AdESFailure.NOT_YET_VALID, "sealed before the certificate became valid")
 
     # Revocation at the proven signing time: the signer, then the CA certificates.
-    outcome, check = _revocation(path.path, best_time, ctx)
+    outcome, check = check_revocation(path.path, best_time, ctx)
     known["revocation"] = check
     if outcome is not Outcome.GOOD:
         return finish(
@@ -665,8 +675,8 @@ _REVOCATION_MESSAGES = {
 }
 
 
-def _revocation(
-    path: tuple[x509.Certificate, ...], best_time: datetime | None, ctx: _Context
+def check_revocation(
+    path: tuple[x509.Certificate, ...], best_time: datetime | None, ctx: VerificationContext
 ) -> tuple[Outcome, RevocationCheck]:
     if len(path) < 2:  # the signer is itself a trust anchor
         return Outcome.GOOD, RevocationCheck("good", None, None, None, None, None)
