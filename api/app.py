@@ -17,6 +17,7 @@ from api import pages, pki_routes, v1
 from api.cpu_bound import install_cpu_queue
 from api.docs import install_docs
 from api.problems import install_problem_handlers, problem, problem_responses
+from sealsvc import __version__
 from sealsvc.archive import ArchiveExtender
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="sealsvc",
         summary="Electronic seal service: seal, issue licences, verify (RSA and SM2).",
-        version="1.0.0",
+        version=__version__,
         docs_url=None,  # api.docs serves /docs without a CDN
         redoc_url=None,
         openapi_url="/openapi.json",

@@ -29,10 +29,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.bodies import read_pdf_upload
 from api.verify_routes import check_upload
+from pki.clock import CHINA_TIME
 from sealsvc.errors import InvalidInput, NotFound
 from sealsvc.licences import licence_status
 from sealsvc.licences.identify import LicenceMatch
-from sealsvc.licences.pdfa import CHINA_TIME
 from sealsvc.licences.wording import status_label
 from sealsvc.verification.report import DocumentVerdict, SignatureReport
 from sealsvc.verification.sentence import beijing_time, proven_by_later_timestamp

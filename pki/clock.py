@@ -5,9 +5,13 @@ The TSA and the OCSP responder take a ``clock`` callable instead of calling
 disciplined source; this is the one default they share.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["now_utc"]
+__all__ = ["CHINA_TIME", "now_utc"]
+
+CHINA_TIME = timezone(timedelta(hours=8), "CST")
+"""China Standard Time (UTC+8, no daylight saving): the time printed on licences, in OFD
+dates and in the sentences citizens read."""
 
 
 def now_utc() -> datetime:

@@ -10,6 +10,7 @@ document — must get a 4xx problem+json, never a 5xx.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import io
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ from PIL import Image
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+import sealsvc
 from api.problems import PROBLEM_JSON
 from sealsvc import seals
 
@@ -92,6 +94,11 @@ def test_health_ready_and_metrics(api_world: ApiWorld) -> None:
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     assert "sealsvc_seals_applied_total" in metrics.text
+
+
+def test_openapi_version_is_the_package_version(api_world: ApiWorld) -> None:
+    spec = api_world.client.get("/openapi.json").json()
+    assert spec["info"]["version"] == importlib.metadata.version("sealsvc") == sealsvc.__version__
 
 
 def test_openapi_documents_every_operation(api_world: ApiWorld) -> None:

@@ -37,9 +37,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
+from pki.clock import CHINA_TIME
 from sealsvc.errors import InvalidInput
 from sealsvc.licences.identifier import LicenceIdentifier
-from sealsvc.licences.pdfa import CHINA_TIME, XmpSchema
+from sealsvc.licences.pdfa import XmpSchema
 from sealsvc.licences.templates import Template
 
 __all__ = [

@@ -27,17 +27,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString
 from reportlab.pdfgen.canvas import Canvas
 
-__all__ = ["CHINA_TIME", "SRGB_CANDIDATES", "XmpSchema", "apply_pdfa", "srgb_profile"]
+from pki.clock import CHINA_TIME
 
-CHINA_TIME = timezone(timedelta(hours=8), "CST")
-"""Beijing time, the zone printed dates and PDF dates are given in."""
+__all__ = ["SRGB_CANDIDATES", "XmpSchema", "apply_pdfa", "srgb_profile"]
 
 SRGB_CANDIDATES: tuple[Path, ...] = (
     Path("/usr/share/color/icc/sRGB.icc"),  # icc-profiles-free / colord

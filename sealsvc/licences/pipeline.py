@@ -52,7 +52,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pki.clock import now_utc
+from pki.clock import CHINA_TIME, now_utc
 from pki.fsutil import fsync_directory
 from sealsvc import audit
 from sealsvc.config import Settings
@@ -60,7 +60,6 @@ from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, 
 from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.licences.issuer import IssuerRefused, bind_issuer, issuer_code, seal_holders
 from sealsvc.licences.metadata import LicenceMetadata, licence_metadata
-from sealsvc.licences.pdfa import CHINA_TIME
 from sealsvc.licences.qr import QrCode, data_hash, verification_url
 from sealsvc.licences.render import LicencePage, render_licence
 from sealsvc.licences.templates import Template, load_template

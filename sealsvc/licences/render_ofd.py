@@ -23,6 +23,7 @@ from reportlab.lib.units import mm
 from ofd.fonts import embed_font
 from ofd.model import Box, Colour, DocInfo, Document, Font, Page, PathObject, TextObject
 from ofd.writer import circle_path, line_path, rect_path, write_ofd
+from pki.clock import CHINA_TIME
 from sealsvc.licences.layout import (
     EmblemMark,
     FrameMark,
@@ -33,7 +34,6 @@ from sealsvc.licences.layout import (
     TextRun,
     lay_out,
 )
-from sealsvc.licences.pdfa import CHINA_TIME
 from sealsvc.licences.templates import Template
 
 __all__ = ["paint_ofd", "render_licence_ofd"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sealsvc.licences.pdfa import CHINA_TIME
+from pki.clock import CHINA_TIME
 from sealsvc.models import AnnulKind, Licence, LicenceStatus
 
 __all__ = ["VersionState", "annulled_phrase", "no_longer_valid", "status_label"]

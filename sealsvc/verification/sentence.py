@@ -7,22 +7,20 @@ in China Standard Time (UTC+8, no daylight saving), minutes precision.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 
+from pki.clock import CHINA_TIME
 from sealsvc.verification.report import SignatureReport
 
 __all__ = [
-    "BEIJING",
     "beijing_time",
     "document_sentence",
     "proven_by_later_timestamp",
     "signature_sentence",
 ]
 
-BEIJING = timezone(timedelta(hours=8), "CST")
-"""China Standard Time; China has not used daylight saving time since 1991."""
 
 _FAILURE_SENTENCES: dict[AdESSubIndic, str] = {
     AdESFailure.HASH_FAILURE: "{who}加盖后，文件内容被篡改，印章无效。",
@@ -85,7 +83,7 @@ _TIMESTAMP_SENTENCES: dict[AdESSubIndic, str] = {
 
 def beijing_time(moment: datetime) -> str:
     """``2026-11-23 10:00`` in Beijing time."""
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 def _who(report: SignatureReport) -> str:
