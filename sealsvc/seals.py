@@ -56,19 +56,15 @@ such files.
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from asn1crypto import x509
-from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -108,6 +104,7 @@ from sealsvc.sealimage import (
     load_uploaded_png,
     render_pdf,
     render_png,
+    scan_pdf,
 )
 
 if TYPE_CHECKING:
@@ -470,8 +467,18 @@ class SealAppearance:
     """The validated uploaded scan, or ``None`` to draw the seal from its data."""
 
 
-def appearance(seal: Seal) -> SealAppearance:
-    """The appearance of a registry row."""
+class _AppearanceColumns(Protocol):
+    """The columns an appearance is made from: a :class:`Seal` or a row selecting them."""
+
+    text: str
+    kind: str
+    code: str
+    image_source: str
+    image_png: bytes | None
+
+
+def appearance(seal: _AppearanceColumns) -> SealAppearance:
+    """The appearance of a registry row (or of the same columns selected without the ORM)."""
     uploaded = seal.image_source == ImageSource.UPLOADED and seal.image_png is not None
     return SealAppearance(seal.text, seal.kind, seal.code, seal.image_png if uploaded else None)
 
@@ -568,7 +575,6 @@ def signing_material(
         raise SealNotUsable(f"seal {row.code} is not valid yet (from {row.not_before:%F %T}Z)")
     if row.certificate_status != CertificateStatus.VALID:
         raise SealNotUsable(f"seal {row.code} has a certificate that is {row.certificate_status}")
-    uploaded = row.image_source == ImageSource.UPLOADED and row.image_png is not None
     return SealSigningMaterial(
         seal_code=row.code,
         department_code=row.department_code,
@@ -578,9 +584,7 @@ def signing_material(
         chain_ders=_chain(session, row.issuer_certificate_id),
         hierarchy=row.hierarchy,
         certificate_serial=row.serial,
-        appearance=SealAppearance(
-            row.text, row.kind, row.code, row.image_png if uploaded else None
-        ),
+        appearance=appearance(row),
     )
 
 
@@ -599,23 +603,7 @@ def _as_appearance(seal: Seal | SealAppearance) -> SealAppearance:
 def _stamp_pdf(source: SealAppearance) -> bytes:
     if source.image_png is None:
         return render_pdf(_design(source))
-    side = _STAMP_DIAMETER_MM * mm
-    out = io.BytesIO()
-    canvas = Canvas(out, pagesize=(side, side), invariant=True, pageCompression=1)
-    canvas.setTitle(_common_name(source.text, source.kind))
-    canvas.drawImage(
-        ImageReader(io.BytesIO(source.image_png)),
-        0,
-        0,
-        side,
-        side,
-        mask="auto",
-        preserveAspectRatio=True,
-        anchor="c",
-    )
-    canvas.showPage()
-    canvas.save()
-    return out.getvalue()
+    return scan_pdf(source.image_png, _STAMP_DIAMETER_MM, _common_name(source.text, source.kind))
 
 
 def seal_stamp_pdf(seal: Seal | SealAppearance) -> bytes:

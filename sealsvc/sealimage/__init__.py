@@ -12,7 +12,7 @@ from sealsvc.sealimage.fonts import FONT_ENV, SealFont, load_font
 from sealsvc.sealimage.layout import SEAL_RED, SealLayout, layout
 from sealsvc.sealimage.raster import render_png
 from sealsvc.sealimage.upload import load_uploaded_png
-from sealsvc.sealimage.vector import draw, render_pdf
+from sealsvc.sealimage.vector import draw, render_pdf, scan_pdf
 
 __all__ = [
     "FONT_ENV",
@@ -28,4 +28,5 @@ __all__ = [
     "load_uploaded_png",
     "render_pdf",
     "render_png",
+    "scan_pdf",
 ]

@@ -1,7 +1,8 @@
 """The seal as vector graphics on a reportlab canvas, and as a one-page PDF.
 
-The PDF is the appearance pyHanko stamps on sealed documents; licences call :func:`draw` on
-their own page. Nothing is painted behind the seal, so the page shows through; reportlab
+The PDF is the appearance pyHanko stamps on sealed documents (:func:`render_pdf` for a
+drawn seal, :func:`scan_pdf` for an uploaded scan); licences call :func:`draw` on their
+own page. Nothing is painted behind the seal, so the page shows through; reportlab
 embeds the subset of the TrueType font the seal uses.
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 import io
 
 from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from sealsvc.sealimage.design import SealDesign
 from sealsvc.sealimage.fonts import SealFont, load_font
 from sealsvc.sealimage.layout import SEAL_RED, layout
 
-__all__ = ["draw", "render_pdf"]
+__all__ = ["draw", "render_pdf", "scan_pdf"]
 
 
 def draw(
@@ -79,6 +81,31 @@ def render_pdf(design: SealDesign, *, font: SealFont | None = None) -> bytes:
     )
     canvas.setTitle(f"{design.organisation} {design.kind or ''}".strip())
     draw(canvas, design, side / 2, side / 2, font=font)
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def scan_pdf(png: bytes, side_mm: float, title: str) -> bytes:
+    """A one-page PDF ``side_mm`` square with an uploaded scan centred on it.
+
+    The scan's transparency is kept (``mask="auto"``), so the document shows through
+    around the seal as it does around a drawn one.
+    """
+    side = side_mm * mm
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=(side, side), invariant=True, pageCompression=1)
+    canvas.setTitle(title)
+    canvas.drawImage(
+        ImageReader(io.BytesIO(png)),
+        0,
+        0,
+        side,
+        side,
+        mask="auto",
+        preserveAspectRatio=True,
+        anchor="c",
+    )
     canvas.showPage()
     canvas.save()
     return out.getvalue()
