@@ -1,0 +1,305 @@
+"""Certificates for people (issue #18 §2): event certificates and officials' certificates,
+checked with openssl; no ID number in any certificate, audit entry or CLI answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from asn1crypto import x509
+from click.testing import Result
+from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from pki_fixtures import openssl, write_pem
+from sqlalchemy import select
+
+from pki.algorithms import verify
+from pki.certificates import POLICY_PERSON_EVENT, POLICY_PERSON_OFFICIAL, Profile
+from pki.errors import KeyStoreError
+from sealsvc import apikeys, identity, persons
+from sealsvc.context import ServiceContext
+from sealsvc.db import Database, alembic_config
+from sealsvc.errors import Forbidden
+from sealsvc.identity import PersonIdentity, verify_id_token
+from sealsvc.models import AuditEntry, Certificate, IdentityTokenUse, utcnow
+
+pytest_plugins = ("seal_fixtures",)  # seal_context, sqlite_seal_context
+
+ACTOR = "test:person"
+SM2_ID = "distid:1234567812345678"
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> TestProvider:
+    return TestProvider(tmp_path)
+
+
+@pytest.fixture
+def context(seal_context: ServiceContext, provider: TestProvider) -> ServiceContext:
+    with seal_context.database.session() as session:
+        identity.add_provider(
+            session,
+            name="ywtb",
+            issuer=provider.issuer,
+            audience=AUDIENCE,
+            jwks=str(provider.jwks_file),
+            actor=ACTOR,
+        )
+    return seal_context
+
+
+def _everything_stored(context: ServiceContext) -> bytes:
+    """Every row of every table of interest, as bytes to search for the ID number."""
+    with context.database.session(read_only=True) as session:
+        audit_rows = [
+            f"{e.actor} {e.details}".encode() for e in session.scalars(select(AuditEntry))
+        ]
+        ders = [c.der + c.subject.encode() for c in session.scalars(select(Certificate))]
+    return b"\n".join(audit_rows + ders)
+
+
+def _assert_no_id_number(haystack: bytes) -> None:
+    for needle in (ID_NUMBER, ID_NUMBER[6:14]):  # the number, and its birth date alone
+        for encoding in ("ascii", "utf-16-be"):
+            assert needle.encode(encoding) not in haystack, needle
+
+
+def _check_chain(tmp_path: Path, handle: persons.PersonSigner) -> None:
+    """``openssl verify`` the certificate to the root; SM2 link by link (design.md)."""
+    leaf = write_pem(tmp_path, "leaf.pem", handle.certificate)
+    person_ca, root = handle.chain
+    ca_file, root_file = (
+        write_pem(tmp_path, "ca.pem", person_ca),
+        write_pem(tmp_path, "root.pem", root),
+    )
+    if handle.hierarchy == "rsa":
+        result = openssl("verify", "-CAfile", root_file, "-untrusted", ca_file, leaf)
+        assert result.returncode == 0 and "leaf.pem: OK" in result.stdout, result.stderr
+        return
+    for cert, issuer in ((leaf, ca_file), (ca_file, root_file)):
+        result = openssl("verify", "-vfyopt", SM2_ID, "-partial_chain", "-CAfile", issuer, cert)
+        assert result.returncode == 0 and ": OK" in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("hierarchy", ["rsa", "sm2"])
+def test_an_event_certificate_lives_minutes_and_its_key_one_event(
+    context: ServiceContext, provider: TestProvider, tmp_path: Path, hierarchy: str
+) -> None:
+    person = verify_id_token(context, provider.token(), actor=ACTOR)
+    with persons.event_signer(context, person, hierarchy=hierarchy, actor=ACTOR) as handle:
+        signature = handle.signer.sign(b"the document")
+        verify(
+            handle.certificate.public_key,
+            b"the document",
+            signature,
+            handle.signer.key_algorithm.default_scheme,
+        )
+    with pytest.raises(KeyStoreError, match="destroyed"):
+        handle.signer.sign(b"another document")
+    certificate = handle.certificate
+    assert handle.event and certificate.subject.native == {
+        "country_name": "CN",
+        "common_name": "张三丰",
+        "serial_number": person.id_hash,
+    }
+    validity = certificate.not_valid_after - certificate.not_valid_before
+    assert timedelta(minutes=10) <= validity <= timedelta(minutes=16)  # 5 min back-dated skew
+    text = openssl("x509", "-noout", "-text", "-in", write_pem(tmp_path, "c.pem", certificate))
+    assert "Digital Signature, Non Repudiation" in text.stdout
+    assert POLICY_PERSON_EVENT in text.stdout and f"/{hierarchy}/person.crl" in text.stdout
+    assert "OCSP" not in text.stdout and "CA:FALSE" in text.stdout
+    _check_chain(tmp_path, handle)
+    with context.database.session(read_only=True) as session:
+        actions = [
+            (e.action, json.loads(e.details))
+            for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq))
+        ][-3:]
+        row = session.scalars(
+            select(Certificate).where(Certificate.profile == Profile.PERSON_EVENT.value)
+        ).one()
+    assert [a for a, _ in actions] == ["cert.issue", "person.event_cert", "key.destroy"]
+    assert actions[1][1]["token_id"] == person.token_id and actions[1][1]["provider"] == "ywtb"
+    assert actions[1][1]["serial"] == str(certificate.serial_number) == row.serial
+    assert actions[2][1]["key_id"] == row.key_id  # not in the key store: it never was
+    assert row.key_id not in {info.key_id for info in context.keystore.list()}
+    _assert_no_id_number(_everything_stored(context))
+
+
+def test_the_personal_ca_sits_under_the_root_beside_the_issuing_ca(
+    context: ServiceContext, tmp_path: Path
+) -> None:
+    with context.database.session(read_only=True) as session:
+        for hierarchy in ("rsa", "sm2"):
+            person_ca = context.ca.current(session, hierarchy, Profile.PERSON_CA)
+            ca_set = context.ca.ca_set(session, hierarchy)
+            assert person_ca.issuer_certificate_id == ca_set.root.id
+            assert person_ca.key_id != ca_set.issuing.key_id
+            text = openssl(
+                "x509",
+                "-noout",
+                "-text",
+                "-in",
+                write_pem(tmp_path, "p.pem", x509.Certificate.load(person_ca.der)),
+            )
+            assert (
+                "CA:TRUE, pathlen:0" in text.stdout
+                and "电子签名个人证书签发CA" in person_ca.subject
+            )
+
+
+def _enroll(sealctl: Callable[..., Result], *extra: str) -> dict:
+    result = sealctl(
+        "person", "enroll", "--idp", "ywtb", "--subject", "u-1001", "--name", "张三丰",
+        "--department", "郑州市市场监督管理局", "--role", "审核人", "--json", *extra,
+        input=ID_NUMBER + "\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert ID_NUMBER not in result.stdout and ID_NUMBER not in result.stderr
+    return json.loads(result.stdout[result.stdout.index("{") :])
+
+
+@pytest.mark.parametrize("hierarchy", ["rsa", "sm2"])
+def test_an_official_enrolled_signs_only_with_a_fresh_token_of_their_own(
+    sqlite_seal_context: ServiceContext,
+    sealctl: Callable[..., Result],
+    provider: TestProvider,
+    tmp_path: Path,
+    hierarchy: str,
+) -> None:
+    context = sqlite_seal_context
+    added = sealctl(
+        "idp",
+        "add",
+        "ywtb",
+        "--issuer",
+        provider.issuer,
+        "--jwks",
+        str(provider.jwks_file),
+        "--audience",
+        AUDIENCE,
+        "--json",
+    )
+    assert added.exit_code == 0, added.stderr
+    enrolled = _enroll(sealctl, "-H", hierarchy)
+    assert enrolled["id_masked"] == "4101**********1213" and enrolled["name_masked"] == "张*丰"
+    assert enrolled["status"] == "active" and enrolled["role"] == "审核人"
+    again = sealctl(
+        "person",
+        "enroll",
+        "--idp",
+        "ywtb",
+        "--subject",
+        "u-1001",
+        "--name",
+        "张三丰",
+        "--id-number",
+        ID_NUMBER,
+    )
+    assert again.exit_code == 1 and "already enrolled" in again.stderr
+    assert ID_NUMBER not in again.stderr + again.stdout
+
+    person = verify_id_token(context, provider.token(), actor=ACTOR)
+    handle = persons.person_signer(context, person, actor=ACTOR)
+    assert not handle.event and handle.hierarchy == hierarchy
+    assert handle.certificate.subject.native["organization_name"] == "郑州市市场监督管理局"
+    signature = handle.signer.sign(b"approval")
+    verify(
+        handle.certificate.public_key,
+        b"approval",
+        signature,
+        handle.signer.key_algorithm.default_scheme,
+    )
+    text = openssl(
+        "x509", "-noout", "-text", "-in", write_pem(tmp_path, "o.pem", handle.certificate)
+    )
+    assert (
+        POLICY_PERSON_OFFICIAL in text.stdout
+        and "Digital Signature, Non Repudiation" in text.stdout
+    )
+    assert f"serialNumber={person.id_hash}" in text.stdout.replace(" = ", "=")
+    _check_chain(tmp_path, handle)
+
+    # Another person's token for the same account (a different ID number): refused.
+    other = verify_id_token(context, provider.token(id_number="41010519900307123X"), actor=ACTOR)
+    with pytest.raises(Forbidden, match="ID number differs"):
+        persons.person_signer(context, other, actor=ACTOR)
+    # An identity a caller made up, e.g. from an API key's request: never used as a token.
+    with pytest.raises(Forbidden, match="not from a verified token"):
+        persons.person_signer(context, replace(person, token_id="made-up"), actor=ACTOR)
+    # A token checked too long ago is no longer fresh.
+    with context.database.session() as session:
+        provider_id = identity.get_provider(session, "ywtb").id
+        use = session.get_one(IdentityTokenUse, (provider_id, person.token_id))
+        use.used_at = utcnow() - persons.FRESHNESS - timedelta(seconds=1)
+    with pytest.raises(Forbidden, match="no longer fresh"):
+        persons.person_signer(context, person, actor=ACTOR)
+
+    # Revocation: the certificate shows in the personal CA's CRL, and the key is locked.
+    revoked = sealctl(
+        "person", "revoke", str(enrolled["id"]), "--reason", "affiliation_changed", "--json"
+    )
+    assert revoked.exit_code == 0, revoked.stderr
+    assert json.loads(revoked.stdout)["certificate"]["status"] == "revoked"
+    crl_file = context.settings.ca_dir / f"{hierarchy}-person.crl"
+    crl_text = openssl("crl", "-noout", "-text", "-in", crl_file).stdout
+    assert enrolled["certificate"]["serial_hex"].upper() in crl_text.replace(":", "").upper()
+    assert "Affiliation Changed" in crl_text
+    fresh = verify_id_token(context, provider.token(), actor=ACTOR)
+    with pytest.raises(Forbidden, match="revoked"):
+        persons.person_signer(context, fresh, actor=ACTOR)
+
+    listed = sealctl("person", "list", "--json")
+    shown = sealctl("person", "show", str(enrolled["id"]))
+    for result in (listed, shown, sealctl("person", "list")):
+        assert result.exit_code == 0 and ID_NUMBER not in result.stdout
+    assert "4101**********1213" in shown.stdout
+    with context.database.session(read_only=True) as session:
+        actions = {e.action for e in session.scalars(select(AuditEntry))}
+    assert {
+        "idp.add",
+        "person.enroll",
+        "person.key_use",
+        "person.refused",
+        "person.revoke",
+    } <= actions
+    _assert_no_id_number(_everything_stored(context))
+
+
+def test_a_department_api_key_alone_cannot_reach_a_persons_key(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    person_id = persons.enroll(
+        context, provider="ywtb", subject="u-1001", name="张三丰", id_number=ID_NUMBER,
+        hierarchy="rsa", actor=ACTOR,
+    )  # fmt: skip
+    with context.database.session() as session:
+        _, token = apikeys.create_api_key(
+            session, name="审批系统", scopes={"sign"}, department="ZZ-D26", actor=ACTOR
+        )
+        principal = apikeys.authenticate(session, token)
+        # All a department's system knows of the official — even their exact ID hash.
+        forged = PersonIdentity(
+            provider="ywtb", subject="u-1001", name="张三丰", id_type="id_card",
+            id_hash=identity.id_number_hash(session, ID_NUMBER), id_masked="",
+            token_id=principal.key_id, expires_at=utcnow() + timedelta(minutes=5),
+        )  # fmt: skip
+    with pytest.raises(Forbidden, match="not from a verified token"):
+        persons.person_signer(context, forged, actor=principal.actor)
+    with context.database.session(read_only=True) as session:
+        refused = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "person.refused")
+        ).one()
+        assert refused.actor == principal.actor
+        assert persons.get_person(session, person_id).status == "active"
+
+
+def test_revision_0006_downgrades_and_upgrades(database: Database) -> None:
+    with database.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0005")
+    assert database.current_revision() == "0005"
+    database.migrate()
+    assert database.current_revision() == database.head_revision()
