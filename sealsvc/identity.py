@@ -261,6 +261,8 @@ def _parse_jwks(text: str | bytes, where: str) -> dict[str, Any]:
         raise InvalidInput(f"the JWKS {where} is larger than {MAX_JWKS_BYTES} bytes")
     try:
         document = json.loads(text)
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise ValueError('not an object with a "keys" list')
         keys = jwt.PyJWKSet.from_dict(document).keys
     except (ValueError, TypeError, jwt.PyJWKSetError, jwt.PyJWKError) as exc:
         raise InvalidInput(f"the JWKS {where} is not a usable JSON Web Key Set: {exc}") from None

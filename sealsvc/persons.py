@@ -365,10 +365,11 @@ def person_dict(person: Person) -> dict[str, Any]:
 
 def revoke(
     context: ServiceContext, person_id: int, *, reason: str = "unspecified", actor: str
-) -> Person:
+) -> dict[str, Any]:
     """Revoke an official's certificate and enrolment and publish the personal CA's CRL.
 
     Audited as ``person.revoke`` (and ``crl.publish``); the CRL files are re-exported.
+    Returns the person as :func:`person_dict` shows them.
     """
     if reason not in REVOCATION_REASONS:
         raise InvalidInput(f"unknown reason {reason!r}: use {', '.join(REVOCATION_REASONS)}")
@@ -397,7 +398,7 @@ def revoke(
             context.ca.publish_crl(session, person.hierarchy, Profile.PERSON_CA, actor=actor)
     with context.database.session(read_only=True) as session:
         context.ca.export_files(session)
-        return get_person(session, person_id)
+        return person_dict(get_person(session, person_id))
 
 
 def _refuse(context: ServiceContext, person: PersonIdentity, reason: str, actor: str) -> NoReturn:

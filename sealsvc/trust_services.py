@@ -110,7 +110,7 @@ class TrustServices:
             return CertStatus("good")
 
     def latest_crl_der(self, hierarchy: str, issuer: Profile) -> bytes:
-        """The newest CRL of the root or issuing CA of ``hierarchy`` (DER), kept fresh.
+        """The newest CRL of the root, issuing or personal CA of ``hierarchy`` (DER), kept fresh.
 
         A CRL past half its lifetime is replaced by a new one before it is served or
         embedded, so relying parties never get a stale CRL from a running service even when
@@ -132,10 +132,8 @@ class TrustServices:
         return row.der
 
     def _latest_crl(self, session, hierarchy: str, issuer: Profile):
-        ca_set = self._context.ca.ca_set(session, hierarchy)
-        return self._context.ca.latest_crl(
-            session, ca_set.root if issuer is Profile.ROOT_CA else ca_set.issuing
-        )
+        ca = self._context.ca
+        return ca.latest_crl(session, ca.current(session, hierarchy, issuer))
 
     def validation_data(self, hierarchy: str, certificate: x509.Certificate) -> RevocationMaterial:
         """What a B-LT seal embeds: CA/TSA/OCSP certificates, both CRLs, a fresh OCSP answer."""
@@ -188,14 +186,19 @@ class TrustServices:
         self, fallback: Callable[[str, bytes | None], bytes] | None = None
     ) -> Callable[[str, bytes | None], bytes]:
         """A revocation fetcher for verification that answers this service's own URLs
-        (``{base_url}/pki/{rsa|sm2}/ocsp``, ``…/root.crl``, ``…/issuing.crl``) in-process.
+        (``{base_url}/pki/{rsa|sm2}/ocsp``, ``…/root.crl``, ``…/issuing.crl``,
+        ``…/person.crl``) in-process.
 
         Our own seals' status is then known to verification without an HTTP round trip to
         ourselves.  Any other URL goes to ``fallback`` or is not fetched at all: a hostile
         PDF must not make the service send requests to addresses it names (SSRF).
         """
         prefix = f"{self._context.settings.base_url}/pki/"
-        crls = {"root.crl": Profile.ROOT_CA, "issuing.crl": Profile.ISSUING_CA}
+        crls = {
+            "root.crl": Profile.ROOT_CA,
+            "issuing.crl": Profile.ISSUING_CA,
+            "person.crl": Profile.PERSON_CA,
+        }
 
         def fetch(url: str, ocsp_request: bytes | None) -> bytes:
             if not url.startswith(prefix):

@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 from alembic import command
 from asn1crypto import x509
+from asn1crypto.crl import CertificateList
 from click.testing import Result
+from fastapi.testclient import TestClient
 from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
 from pki_fixtures import openssl, write_pem
 from sqlalchemy import select
 
+from api.app import create_app
 from pki.algorithms import verify
 from pki.certificates import POLICY_PERSON_EVENT, POLICY_PERSON_OFFICIAL, Profile
 from pki.errors import KeyStoreError
@@ -303,3 +306,81 @@ def test_revision_0006_downgrades_and_upgrades(database: Database) -> None:
     assert database.current_revision() == "0005"
     database.migrate()
     assert database.current_revision() == database.head_revision()
+
+
+def test_the_personal_cas_certificate_and_crl_are_served_where_certificates_point(
+    sqlite_seal_context: ServiceContext, provider: TestProvider
+) -> None:
+    context = sqlite_seal_context
+    with context.database.session() as session:
+        identity.add_provider(
+            session, name="ywtb", issuer=provider.issuer, audience=AUDIENCE,
+            jwks=str(provider.jwks_file), actor=ACTOR,
+        )  # fmt: skip
+    person_id = persons.enroll(
+        context, provider="ywtb", subject="u-1", name="李四", id_number=ID_NUMBER,
+        hierarchy="sm2", actor=ACTOR,
+    )  # fmt: skip
+    revoked = persons.revoke(context, person_id, reason="key_compromise", actor=ACTOR)
+    serial = int(revoked["certificate"]["serial"])
+    with TestClient(create_app(context.settings)) as client:
+        certificate = client.get("/pki/sm2/person.crt")
+        crl = client.get("/pki/sm2/person.crl")
+        missing = client.get("/pki/sm2/nobody.crl")
+    assert certificate.status_code == 200 and crl.status_code == 200
+    assert (
+        "电子签名个人证书签发CA"
+        in x509.Certificate.load(certificate.content).subject.human_friendly
+    )
+    listed = CertificateList.load(crl.content)["tbs_cert_list"]["revoked_certificates"]
+    assert [entry["user_certificate"].native for entry in listed] == [serial]
+    assert missing.status_code == 422 and missing.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+
+
+def test_idp_commands_print_json_refuse_bad_input_in_one_line_and_are_audited(
+    sqlite_seal_context: ServiceContext,
+    sealctl: Callable[..., Result],
+    provider: TestProvider,
+    tmp_path: Path,
+) -> None:
+    add = ("idp", "add", "ywtb", "--issuer", provider.issuer, "--audience", AUDIENCE)
+    added = sealctl(*add, "--jwks", str(provider.jwks_file), "--claim", "role=post", "--json")
+    assert added.exit_code == 0, added.stderr
+    shown = json.loads(added.stdout)
+    assert shown["jwks_kids"] == ["rsa-1", "ec-1"] and shown["claims"]["role"] == "post"
+    listed = json.loads(sealctl("idp", "list", "--json").stdout)
+    assert [p["name"] for p in listed] == ["ywtb"]
+    assert "ywtb" in sealctl("idp", "list").stdout
+    (tmp_path / "bad.json").write_text("[]")
+    for args, message in (
+        (
+            (
+                "idp",
+                "add",
+                "other",
+                "--issuer",
+                "x",
+                "--audience",
+                "a",
+                "--jwks",
+                str(tmp_path / "bad.json"),
+            ),
+            "not a usable",
+        ),
+        ((*add, "--jwks", str(provider.jwks_file)), "already exists"),
+        ((*add[:2], "Bad Name", *add[3:], "--jwks", str(provider.jwks_file)), "provider name"),
+        ((*add, "--jwks", str(provider.jwks_file), "--claim", "name"), "OURS=THEIRS"),
+        (("idp", "remove", "nobody"), "no identity provider named"),
+    ):
+        result = sealctl(*args)
+        assert result.exit_code == 1 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
+    removed = sealctl("idp", "remove", "ywtb", "--json")
+    assert removed.exit_code == 0 and json.loads(removed.stdout) == {"removed": "ywtb"}
+    with sqlite_seal_context.database.session(read_only=True) as session:
+        actions = [
+            e.action for e in session.scalars(select(AuditEntry)) if e.action.startswith("idp.")
+        ]
+    assert actions == ["idp.add", "idp.remove"]
