@@ -93,6 +93,27 @@ def _ocsp_answer(request: Request, hierarchy: str, request_der: bytes) -> Respon
     return Response(responder.respond(request_der), media_type="application/ocsp-response")
 
 
+def _person_ocsp_answer(request: Request, hierarchy: str, request_der: bytes) -> Response:
+    responder = request.app.state.trust.person_ocsp(hierarchy)
+    return Response(responder.respond(request_der), media_type="application/ocsp-response")
+
+
+@router.post(
+    "/{hierarchy}/person-ocsp",
+    response_class=Response,
+    summary="OCSP for persons' certificates (POST)",
+    openapi_extra=_binary_body("application/ocsp-request"),
+    responses={
+        **_binary("application/ocsp-response", "The OCSP response (DER)."),
+        **problem_responses(413),
+    },
+)
+async def person_ocsp_post(request: Request, hierarchy: Hierarchy) -> Response:
+    """OCSP over POST for certificates of the personal-signing CA, signed by that CA."""
+    body = await read_body(request, _MAX_PROTOCOL_BODY)
+    return await run_in_threadpool(_person_ocsp_answer, request, hierarchy, body)
+
+
 @router.post(
     "/{hierarchy}/ocsp",
     response_class=Response,

@@ -101,15 +101,15 @@ _DEV_MARK = "（开发测试用）"
 def pki_urls(base_url: str, hierarchy: str, issuer: Profile) -> IssuerUrls:
     """URLs written into certificates issued by ``issuer`` of ``hierarchy``; served by the API.
 
-    The OCSP responder answers for the issuing CA's certificates only, so a person's
-    certificate names none: its revocation is published by the personal CA's CRL.
+    Persons' certificates name the personal CA's own responder (``person-ocsp``): the
+    seal responder answers for the issuing CA's certificates only.
     """
     prefix = f"{base_url}/pki/{hierarchy}"
     name = _URL_NAMES[issuer]
     return IssuerUrls(
         crl=f"{prefix}/{name}.crl",
         ca_issuers=f"{prefix}/{name}.crt",
-        ocsp=None if issuer is Profile.PERSON_CA else f"{prefix}/ocsp",
+        ocsp=f"{prefix}/person-ocsp" if issuer is Profile.PERSON_CA else f"{prefix}/ocsp",
     )
 
 

@@ -52,6 +52,7 @@ class TrustServices:
         self._lock = threading.Lock()
         self._tsa: dict[str, tuple[int, TimeStampAuthority]] = {}
         self._ocsp: dict[str, tuple[int, OcspResponder]] = {}
+        self._person_ocsp: dict[str, tuple[int, OcspResponder]] = {}
 
     def _ca_set(self, hierarchy: str) -> CaSet:
         if hierarchy not in HIERARCHIES:
@@ -89,6 +90,28 @@ class TrustServices:
                     clock=self._clock,
                 )
                 cached = self._ocsp[hierarchy] = (ca_set.ocsp.id, responder)
+        return cached[1]
+
+    def person_ocsp(self, hierarchy: str) -> OcspResponder:
+        """The OCSP responder for persons' certificates: the personal-signing CA answers
+        itself (RFC 6960 §2.2 allows the CA as signer), so it needs no delegated responder
+        certificate of its own."""
+        if hierarchy not in HIERARCHIES:
+            raise NotFound(f"unknown hierarchy {hierarchy!r}")
+        with self._context.database.session(read_only=True) as session:
+            person_ca = self._context.ca.current(session, hierarchy, Profile.PERSON_CA)
+        with self._lock:
+            cached = self._person_ocsp.get(hierarchy)
+            if cached is None or cached[0] != person_ca.id:
+                certificate, ca_id = load_certificate(person_ca.der), person_ca.id
+                responder = OcspResponder(
+                    certificate,
+                    self._context.keystore.signer(person_ca.key_id),
+                    certificate,
+                    status_lookup=lambda serial: self.status(hierarchy, ca_id, serial),
+                    clock=self._clock,
+                )
+                cached = self._person_ocsp[hierarchy] = (person_ca.id, responder)
         return cached[1]
 
     def status(self, hierarchy: str, issuer_id: int, serial: int) -> CertStatus:
@@ -186,8 +209,8 @@ class TrustServices:
         self, fallback: Callable[[str, bytes | None], bytes] | None = None
     ) -> Callable[[str, bytes | None], bytes]:
         """A revocation fetcher for verification that answers this service's own URLs
-        (``{base_url}/pki/{rsa|sm2}/ocsp``, ``…/root.crl``, ``…/issuing.crl``,
-        ``…/person.crl``) in-process.
+        (``{base_url}/pki/{rsa|sm2}/ocsp``, ``…/person-ocsp``, ``…/root.crl``,
+        ``…/issuing.crl``, ``…/person.crl``) in-process.
 
         Our own seals' status is then known to verification without an HTTP round trip to
         ourselves.  Any other URL goes to ``fallback`` or is not fetched at all: a hostile
@@ -209,6 +232,8 @@ class TrustServices:
             try:
                 if ocsp_request is not None and name == "ocsp":
                     return self.ocsp(hierarchy).respond(ocsp_request)
+                if ocsp_request is not None and name == "person-ocsp":
+                    return self.person_ocsp(hierarchy).respond(ocsp_request)
                 if ocsp_request is None and name in crls:
                     return self.latest_crl_der(hierarchy, crls[name])
             except (SealsvcError, PkiError, ConfigError) as exc:

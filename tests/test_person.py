@@ -23,6 +23,7 @@ from api.app import create_app
 from pki.algorithms import verify
 from pki.certificates import POLICY_PERSON_EVENT, POLICY_PERSON_OFFICIAL, Profile
 from pki.errors import KeyStoreError
+from pki.ocsp import build_request
 from sealsvc import apikeys, identity, persons
 from sealsvc.context import ServiceContext
 from sealsvc.db import Database, alembic_config
@@ -114,7 +115,7 @@ def test_an_event_certificate_lives_minutes_and_its_key_one_event(
     text = openssl("x509", "-noout", "-text", "-in", write_pem(tmp_path, "c.pem", certificate))
     assert "Digital Signature, Non Repudiation" in text.stdout
     assert POLICY_PERSON_EVENT in text.stdout and f"/{hierarchy}/person.crl" in text.stdout
-    assert "OCSP" not in text.stdout and "CA:FALSE" in text.stdout
+    assert f"/pki/{hierarchy}/person-ocsp" in text.stdout and "CA:FALSE" in text.stdout
     _check_chain(tmp_path, handle)
     with context.database.session(read_only=True) as session:
         actions = [
@@ -384,3 +385,46 @@ def test_idp_commands_print_json_refuse_bad_input_in_one_line_and_are_audited(
             e.action for e in session.scalars(select(AuditEntry)) if e.action.startswith("idp.")
         ]
     assert actions == ["idp.add", "idp.remove"]
+
+
+def test_an_officials_status_is_answered_by_the_personal_cas_ocsp_responder(
+    context: ServiceContext, tmp_path: Path
+) -> None:
+    person_id = persons.enroll(
+        context, provider="ywtb", subject="u-2", name="王五", id_number=ID_NUMBER,
+        hierarchy="rsa", actor=ACTOR,
+    )  # fmt: skip
+    with context.database.session(read_only=True) as session:
+        row = persons.get_person(session, person_id).certificate
+        leaf = x509.Certificate.load(row.der)
+        person_ca = x509.Certificate.load(
+            session.get_one(Certificate, row.issuer_certificate_id).der
+        )
+        root = context.ca.ca_set(session, "rsa").root
+    assert leaf.ocsp_urls == [f"{context.settings.base_url}/pki/rsa/person-ocsp"]
+    files = {
+        "leaf": write_pem(tmp_path, "leaf.pem", leaf),
+        "ca": write_pem(tmp_path, "ca.pem", person_ca),
+        "root": write_pem(tmp_path, "root.pem", x509.Certificate.load(root.der)),
+    }
+
+    def ask(client: TestClient) -> str:
+        answer = client.post(
+            "/pki/rsa/person-ocsp",
+            content=build_request(leaf, person_ca),
+            headers={"Content-Type": "application/ocsp-request"},
+        )
+        assert answer.status_code == 200
+        (tmp_path / "resp.der").write_bytes(answer.content)
+        checked = openssl(
+            "ocsp", "-no_nonce", "-respin", tmp_path / "resp.der", "-issuer", files["ca"], "-cert",
+            files["leaf"], "-CAfile", files["root"], "-verify_other", files["ca"],
+        )  # fmt: skip
+        assert "Response verify OK" in checked.stderr, checked.stderr
+        return checked.stdout
+
+    with TestClient(create_app(context.settings)) as client:
+        assert "leaf.pem: good" in ask(client)
+        persons.revoke(context, person_id, reason="key_compromise", actor=ACTOR)
+        revoked = ask(client)
+    assert "leaf.pem: revoked" in revoked and "Reason: keyCompromise" in revoked
