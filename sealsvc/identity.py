@@ -139,6 +139,11 @@ class IdentityTokenRefused(Unauthorized):
         super().__init__(f"identity token refused: {check.value} check failed ({reason})")
         self.check = check
 
+    @property
+    def problem_extensions(self) -> dict[str, str]:
+        """``{"check": …}`` in the API's 401 problem, for a client to act on."""
+        return {"check": self.check.value}
+
 
 @dataclass(frozen=True)
 class PersonIdentity:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,10 +18,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
 from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider, b64url
 from sqlalchemy import select
 
+from api.app import create_app
 from sealsvc import identity
+from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.errors import Conflict, InvalidInput
 from sealsvc.identity import Check, IdentityTokenRefused, verify_id_token
@@ -337,3 +341,59 @@ def test_masks() -> None:
     assert identity.mask_name("张三丰") == "张*丰"
     assert identity.mask_name("欧阳明日") == "欧**日"
     assert identity.mask_id_number("41010519900307123x") == "4101**********123X"
+
+
+def test_the_api_answers_a_refused_token_with_a_401_problem_naming_the_check(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    app = create_app(context.settings)
+
+    @app.post("/test-only/identity")
+    def _check(token: str) -> dict:  # what the signing API (#18 §3) will do first
+        return {"subject": verify_id_token(context, token, actor=ACTOR).subject}
+
+    expired = provider.token(iat=now - 7200, exp=now - 3600)
+    with TestClient(app) as client:
+        good = client.post("/test-only/identity", params={"token": provider.token()})
+        bad = client.post("/test-only/identity", params={"token": expired})
+    assert good.json() == {"subject": "u-1001"}
+    assert bad.status_code == 401
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    body = bad.json()
+    assert body["check"] == "expiry" and body["type"].endswith("/identity-token")
+    assert "expiry check failed" in body["detail"] and ID_NUMBER not in bad.text
+
+
+@pytest.mark.postgres
+def test_two_nodes_racing_with_one_token_let_exactly_one_through(
+    postgres_server, settings, provider: TestProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several nodes on one PostgreSQL (issue #19): the replay table decides, not a node."""
+    name = f"sealsvc_race_{os.getpid()}"
+    postgres_server.execute(f'CREATE DATABASE "{name}"')
+    monkeypatch.setenv("SEALSVC_DATABASE_URL", postgres_server.url(name))
+    nodes = [ServiceContext(Settings.load(settings.data_dir)) for _ in range(4)]
+    try:
+        _register(nodes[0], provider)
+        token = provider.token()
+        barrier = threading.Barrier(len(nodes))
+        outcomes: list[str] = []
+
+        def node(context: ServiceContext) -> None:
+            barrier.wait()
+            try:
+                verify_id_token(context, token, actor=ACTOR)
+                outcomes.append("accepted")
+            except IdentityTokenRefused as refused:
+                outcomes.append(refused.check.value)
+
+        threads = [threading.Thread(target=node, args=(n,)) for n in nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(outcomes) == ["accepted", "replay", "replay", "replay"]
+    finally:
+        for context in nodes:
+            context.close()
+        postgres_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

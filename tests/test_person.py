@@ -17,7 +17,7 @@ from click.testing import Result
 from fastapi.testclient import TestClient
 from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
 from pki_fixtures import openssl, write_pem
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.app import create_app
 from pki.algorithms import verify
@@ -29,7 +29,13 @@ from sealsvc.context import ServiceContext
 from sealsvc.db import Database, alembic_config
 from sealsvc.errors import Forbidden
 from sealsvc.identity import PersonIdentity, verify_id_token
-from sealsvc.models import AuditEntry, Certificate, IdentityTokenUse, utcnow
+from sealsvc.models import (
+    AuditEntry,
+    Certificate,
+    IdentityTokenUse,
+    InstallationSecret,
+    utcnow,
+)
 
 pytest_plugins = ("seal_fixtures",)  # seal_context, sqlite_seal_context
 
@@ -428,3 +434,44 @@ def test_an_officials_status_is_answered_by_the_personal_cas_ocsp_responder(
         persons.revoke(context, person_id, reason="key_compromise", actor=ACTOR)
         revoked = ask(client)
     assert "leaf.pem: revoked" in revoked and "Reason: keyCompromise" in revoked
+
+
+def test_init_makes_the_personal_cas_and_the_id_salt_and_ca_commands_show_them(
+    sealctl: Callable[..., Result], settings
+) -> None:
+    created = sealctl("init", "--dev", "--json")
+    assert created.exit_code == 0, created.stderr
+    profiles = [(c["profile"], c["hierarchy"]) for c in json.loads(created.stdout)["certificates"]]
+    assert ("person_ca", "rsa") in profiles and ("person_ca", "sm2") in profiles
+    shown = json.loads(sealctl("ca", "show", "--json").stdout)["certificates"]
+    assert [c["hierarchy"] for c in shown if c["profile"] == "person_ca"] == ["rsa", "sm2"]
+    published = json.loads(sealctl("crl", "publish", "-H", "sm2", "--json").stdout)
+    assert [c["issuer"] for c in published["crls"]] == ["root_ca", "issuing_ca", "person_ca"]
+    assert any(f.endswith("sm2-person.crl") for f in published["files"])
+    refused = sealctl("ca", "issue-cert", "--profile", "person", "--cn", "张三")
+    assert refused.exit_code == 1 and "person enroll" in refused.stderr
+    context = ServiceContext(settings)
+    try:
+        with context.database.session(read_only=True) as session:
+            salt = session.get_one(InstallationSecret, identity.SALT_NAME).value
+    finally:
+        context.close()
+    assert len(salt) == 32
+
+
+def test_a_data_directory_from_before_persons_gets_its_personal_ca_on_first_use(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    with context.database.session() as session:
+        session.execute(
+            update(Certificate)
+            .where(Certificate.profile == Profile.PERSON_CA.value, Certificate.hierarchy == "sm2")
+            .values(status="superseded")  # as if there were none: current() finds nothing
+        )
+    person = verify_id_token(context, provider.token(), actor=ACTOR)
+    with persons.event_signer(context, person, hierarchy="sm2", actor=ACTOR) as handle:
+        pass
+    with context.database.session(read_only=True) as session:
+        new_ca = context.ca.current(session, "sm2", Profile.PERSON_CA)
+        assert context.ca.latest_crl(session, new_ca) is not None
+    assert handle.chain[0].dump() == new_ca.der
