@@ -454,12 +454,23 @@ def _decode(token: str, key: jwt.PyJWK, alg: str, provider: IdentityProvider) ->
         raise IdentityTokenRefused(Check.FORMAT, f"{type(exc).__name__}: {exc}") from None
 
 
-def _text_claim(payload: Mapping[str, Any], claim: str, *, required: bool) -> str | None:
+NAME_LIMIT = 64
+"""Longest name or department accepted: X.520's upper bound of commonName and
+organizationName, which carry them in the person's certificate."""
+
+
+def _text_claim(
+    payload: Mapping[str, Any], claim: str, *, required: bool, limit: int = 255
+) -> str | None:
+    """A claim's text (stripped), refused when missing, not text or over ``limit``
+    characters; the message names the claim, never its value."""
     value = payload.get(claim)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise IdentityTokenRefused(Check.CLAIMS, f"claim {claim!r} is missing or not a name")
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
+        raise IdentityTokenRefused(
+            Check.CLAIMS, f"claim {claim!r} is missing, not text or over {limit} characters"
+        )
     return value.strip()
 
 
@@ -468,27 +479,27 @@ def _identity(
 ) -> PersonIdentity:
     claims = json.loads(provider.claims)
     subject = _text_claim(payload, "sub", required=True)
-    name = _text_claim(payload, claims["name"], required=True)
-    id_type = _text_claim(payload, claims["id_type"], required=False) or DEFAULT_ID_TYPE
+    name = _text_claim(payload, claims["name"], required=True, limit=NAME_LIMIT)
+    id_type = _text_claim(payload, claims["id_type"], required=False, limit=32) or DEFAULT_ID_TYPE
     number = _text_claim(payload, claims["id_number"], required=True)
     token_id = payload.get("jti", payload.get("nonce"))
     if not isinstance(token_id, str) or not 0 < len(token_id) <= 255:
         raise IdentityTokenRefused(Check.REPLAY, "the token has no jti or nonce to use once")
     try:
-        id_hash = id_number_hash(session, number, id_type[:32])
+        id_hash = id_number_hash(session, number, id_type)
     except InvalidInput as exc:
         raise IdentityTokenRefused(Check.CLAIMS, f"the ID number claim is invalid: {exc}") from None
     return PersonIdentity(
         provider=provider.name,
         subject=subject,
         name=name,
-        id_type=id_type[:32],
+        id_type=id_type,
         id_hash=id_hash,
         id_masked=mask_id_number(number),
         token_id=token_id,
         expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
-        department=_text_claim(payload, claims["department"], required=False),
-        role=_text_claim(payload, claims["role"], required=False),
+        department=_text_claim(payload, claims["department"], required=False, limit=NAME_LIMIT),
+        role=_text_claim(payload, claims["role"], required=False, limit=100),
     )
 
 

@@ -240,11 +240,11 @@ def enroll(
     Returns the new person's id.
     """
     _check_hierarchy(hierarchy)
-    for label, value, limit in (("subject", subject, 255), ("name", name, 200)):
+    for label, value, limit in (("subject", subject, 255), ("name", name, identity.NAME_LIMIT)):
         if not value.strip() or len(value) > limit:
             raise InvalidInput(f"the {label} must be 1-{limit} characters")
-    if department is not None and not 0 < len(department) <= 200:
-        raise InvalidInput("the department must be 1-200 characters")
+    if department is not None and not 0 < len(department) <= identity.NAME_LIMIT:
+        raise InvalidInput(f"the department must be 1-{identity.NAME_LIMIT} characters")
     if role is not None and not 0 < len(role) <= 100:
         raise InvalidInput("the role must be 1-100 characters")
     if not 0 < len(id_type) <= 32:

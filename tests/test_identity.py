@@ -143,6 +143,8 @@ CORPUS: dict[str, tuple[Callable[[TestProvider], str], Check]] = {
     "missing-id-number": (lambda p: p.token(id_number=None), Check.CLAIMS),
     "missing-name": (lambda p: p.token(name=None), Check.CLAIMS),
     "missing-exp": (lambda p: p.token(exp=None), Check.CLAIMS),
+    "name-too-long": (lambda p: p.token(name="张" * 65), Check.CLAIMS),
+    "name-not-text": (lambda p: p.token(name=["张三"]), Check.CLAIMS),
     "bad-id-number": (lambda p: p.token(id_number="410105199003071214"), Check.CLAIMS),
     "no-jti": (lambda p: p.token(jti=None), Check.REPLAY),
     "not-a-jwt": (lambda p: "not.a.token", Check.FORMAT),
