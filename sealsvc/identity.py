@@ -81,6 +81,11 @@ is public, so a token "signed" with HS256 under the public key as secret proves 
 LEEWAY = timedelta(seconds=60)
 """Clock skew tolerated on ``exp``, ``nbf`` and ``iat`` between the provider and us."""
 
+MAX_LIFETIME = timedelta(hours=24)
+"""Longest time before its ``exp`` a token is accepted: ID tokens live minutes, and a used
+token id is kept until the token expires, so a token "valid" for years would be a liability
+(and an ``exp`` past year 9999 no date at all)."""
+
 CLAIMS = ("name", "id_number", "id_type", "department", "role")
 """Our names for the claims we read; a provider's claim map renames any of them."""
 
@@ -121,6 +126,7 @@ class Check(StrEnum):
     AUDIENCE = "audience"
     """The token was issued for another relying party."""
     EXPIRY = "expiry"
+    """``exp`` has passed (beyond :data:`LEEWAY`), or is more than :data:`MAX_LIFETIME` away."""
     NOT_YET_VALID = "not-yet-valid"
     """``nbf`` or ``iat`` is in the future (beyond :data:`LEEWAY`)."""
     CLAIMS = "claims"
@@ -485,6 +491,8 @@ def _identity(
     token_id = payload.get("jti", payload.get("nonce"))
     if not isinstance(token_id, str) or not 0 < len(token_id) <= 255:
         raise IdentityTokenRefused(Check.REPLAY, "the token has no jti or nonce to use once")
+    if int(payload["exp"]) - time.time() > MAX_LIFETIME.total_seconds():
+        raise IdentityTokenRefused(Check.EXPIRY, "the token expires more than 24 hours from now")
     try:
         id_hash = id_number_hash(session, number, id_type)
     except InvalidInput as exc:

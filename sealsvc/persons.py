@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EVENT_VALIDITY",
     "FRESHNESS",
+    "REVOCATION_REASONS",
     "PersonSigner",
     "enroll",
     "event_signer",

@@ -130,6 +130,7 @@ CORPUS: dict[str, tuple[Callable[[TestProvider], str], Check]] = {
     "foreign-key-same-kid": (_foreign_key_same_kid, Check.SIGNATURE),
     "expired": (lambda p: p.token(iat=now - 7200, exp=now - 3600), Check.EXPIRY),
     "not-yet-valid": (lambda p: p.token(nbf=now + 3600), Check.NOT_YET_VALID),
+    "exp-in-year-3000000": (lambda p: p.token(exp=10**14), Check.EXPIRY),
     "issued-in-the-future": (
         lambda p: p.token(iat=now + 3600, exp=now + 7200),
         Check.NOT_YET_VALID,
