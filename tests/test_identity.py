@@ -16,9 +16,12 @@ from pathlib import Path
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider, b64url
 from sqlalchemy import select
 
@@ -400,3 +403,61 @@ def test_two_nodes_racing_with_one_token_let_exactly_one_through(
         for context in nodes:
             context.close()
         postgres_server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _signed(provider: TestProvider, header: object, payload: object) -> str:
+    """A token whose header and payload are any JSON, RS256-signed with the provider's key."""
+    signing_input = ".".join(b64url(json.dumps(part).encode()) for part in (header, payload))
+    signature = provider.rsa.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64url(signature)}"
+
+
+ODD_TOKENS: dict[str, Callable[[TestProvider], str]] = {
+    "payload-a-list": lambda p: _signed(p, {"alg": "RS256", "kid": "rsa-1"}, [1, 2]),
+    "kid-a-number": lambda p: _signed(p, {"alg": "RS256", "kid": 5}, p.claims()),
+    "alg-a-list": lambda p: _signed(p, {"alg": ["RS256"], "kid": "rsa-1"}, p.claims()),
+    "exp-a-string": lambda p: _signed(p, {"alg": "RS256", "kid": "rsa-1"}, p.claims(exp="soon")),
+    "iss-a-number": lambda p: _signed(p, {"alg": "RS256"}, p.claims(iss=7)),
+    "jti-a-number": lambda p: _signed(p, {"alg": "RS256", "kid": "rsa-1"}, p.claims(jti=7)),
+    "id-number-a-number": lambda p: p.token(id_number=410105199003071213),
+    "huge": lambda p: "a" * 20_000,
+    "empty": lambda p: "",
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_TOKENS))
+def test_odd_tokens_are_refused_never_a_crash(
+    sqlite_seal_context: ServiceContext, provider: TestProvider, case: str
+) -> None:
+    _register(sqlite_seal_context, provider)
+    with pytest.raises(IdentityTokenRefused):
+        verify_id_token(sqlite_seal_context, ODD_TOKENS[case](provider), actor=ACTOR)
+
+
+@settings_(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_a_mutated_token_is_refused_or_unchanged_never_a_crash(
+    sqlite_seal_context: ServiceContext, provider: TestProvider, data: st.DataObject
+) -> None:
+    with sqlite_seal_context.database.session() as session:
+        if not identity.list_providers(session):
+            identity.add_provider(
+                session, name="ywtb", issuer=provider.issuer, audience=AUDIENCE,
+                jwks=str(provider.jwks_file), actor=ACTOR,
+            )  # fmt: skip
+    token = provider.token(data.draw(st.sampled_from(["RS256", "ES256"])))
+    position = data.draw(st.integers(0, len(token) - 1))
+    replacement = data.draw(st.sampled_from("AZaz09-_.=+/ \x00é"))
+    mutated = token[:position] + replacement + token[position + 1 :]
+    try:
+        verify_id_token(sqlite_seal_context, mutated, actor=ACTOR)
+    except IdentityTokenRefused:
+        return
+    # Accepted: only base64url's slack bits can change without changing the token's meaning.
+    assert jwt.decode(mutated, options={"verify_signature": False}) == jwt.decode(
+        token, options={"verify_signature": False}
+    )
