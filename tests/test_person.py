@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from api.app import create_app
 from pki.algorithms import verify
 from pki.certificates import POLICY_PERSON_EVENT, POLICY_PERSON_OFFICIAL, Profile
+from pki.chain import ChainError, ChainFailure, validate_path
 from pki.errors import KeyStoreError
 from pki.ocsp import build_request
 from sealsvc import apikeys, identity, persons
@@ -475,3 +476,40 @@ def test_a_data_directory_from_before_persons_gets_its_personal_ca_on_first_use(
         new_ca = context.ca.current(session, "sm2", Profile.PERSON_CA)
         assert context.ca.latest_crl(session, new_ca) is not None
     assert handle.chain[0].dump() == new_ca.der
+
+
+@pytest.mark.parametrize("hierarchy", ["rsa", "sm2"])
+def test_the_path_validation_engine_accepts_an_official_then_sees_the_revocation(
+    context: ServiceContext, hierarchy: str
+) -> None:
+    """pyhanko-certvalidator (through pki.chain, with SM2 signatures) judges persons' paths:
+    nonRepudiation present, every link revocation-checked with our CRLs."""
+    person_id = persons.enroll(
+        context, provider="ywtb", subject="u-3", name="赵六", id_number=ID_NUMBER,
+        hierarchy=hierarchy, actor=ACTOR,
+    )  # fmt: skip
+
+    def validate() -> None:
+        with context.database.session(read_only=True) as session:
+            row = persons.get_person(session, person_id).certificate
+            person_ca = session.get_one(Certificate, row.issuer_certificate_id)
+            root = context.ca.ca_set(session, hierarchy).root
+            crls = [
+                CertificateList.load(context.ca.latest_crl(session, ca).der)
+                for ca in (person_ca, root)
+            ]
+        validate_path(
+            x509.Certificate.load(row.der),
+            [x509.Certificate.load(person_ca.der)],
+            [x509.Certificate.load(root.der)],
+            utcnow(),
+            ("digital_signature", "non_repudiation"),
+            crls=crls,
+            check_revocation=True,
+        )
+
+    validate()
+    persons.revoke(context, person_id, reason="key_compromise", actor=ACTOR)
+    with pytest.raises(ChainError) as failed:
+        validate()
+    assert failed.value.reason is ChainFailure.REVOKED
