@@ -29,7 +29,7 @@ from sealsvc import apikeys, identity, persons
 from sealsvc.context import ServiceContext
 from sealsvc.db import Database, alembic_config
 from sealsvc.errors import Forbidden
-from sealsvc.identity import PersonIdentity, verify_id_token
+from sealsvc.identity import Check, IdentityTokenRefused, PersonIdentity, verify_id_token
 from sealsvc.models import (
     AuditEntry,
     Certificate,
@@ -513,3 +513,27 @@ def test_the_path_validation_engine_accepts_an_official_then_sees_the_revocation
     with pytest.raises(ChainError) as failed:
         validate()
     assert failed.value.reason is ChainFailure.REVOKED
+
+
+def test_a_provider_rotates_its_keys_without_losing_its_officials(
+    sqlite_seal_context: ServiceContext,
+    sealctl: Callable[..., Result],
+    provider: TestProvider,
+    tmp_path: Path,
+) -> None:
+    add = ("idp", "add", "ywtb", "--issuer", provider.issuer, "--audience", AUDIENCE)
+    assert sealctl(*add, "--jwks", str(provider.jwks_file)).exit_code == 0
+    _enroll(sealctl)
+    (tmp_path / "next").mkdir()
+    rotated = TestProvider(tmp_path / "next")  # same issuer and kids, new keys
+    assert sealctl("idp", "remove", "ywtb").exit_code == 1  # officials are enrolled
+    changed = sealctl("idp", "set-jwks", "ywtb", "--jwks", str(rotated.jwks_file), "--json")
+    assert changed.exit_code == 0, changed.stderr
+    with pytest.raises(IdentityTokenRefused) as refused:
+        verify_id_token(sqlite_seal_context, provider.token(), actor=ACTOR)
+    assert refused.value.check is Check.SIGNATURE
+    person = verify_id_token(sqlite_seal_context, rotated.token("ES256"), actor=ACTOR)
+    assert persons.person_signer(sqlite_seal_context, person, actor=ACTOR).certificate
+    with sqlite_seal_context.database.session(read_only=True) as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "idp.set_jwks")).one()
+    assert json.loads(entry.details)["after"]["jwks_kids"] == ["rsa-1", "ec-1"]

@@ -1,4 +1,5 @@
-"""``sealctl idp add|list|remove``: the identity providers trusted to say who a signer is."""
+"""``sealctl idp add|list|set-jwks|remove``: the identity providers trusted to say who a
+signer is."""
 
 from __future__ import annotations
 
@@ -88,6 +89,29 @@ def list_providers(ctx: typer.Context, json_output: JsonOption = False) -> None:
             jwks = row["jwks_url"] or "stored: " + ", ".join(str(k) for k in row["jwks_kids"])
             table.add_row(row["name"], row["issuer"], row["audience"], jwks)
         console.print(table)
+
+
+@app.command("set-jwks")
+def set_jwks(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The provider's name.")],
+    jwks: Annotated[str, typer.Option("--jwks", help="The new JWKS file (stored) or http(s) URL.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Replace a provider's key set when it rotates its keys (audited as idp.set_jwks).
+
+    Example: sealctl idp set-jwks ywtb --jwks ywtb-jwks-2027.json
+    """
+    with user_errors():
+        context = ServiceContext(settings(ctx))
+        with context.database.session() as session:
+            data = identity.provider_dict(
+                identity.set_jwks(session, name, jwks, actor=audit.cli_actor())
+            )
+        if json_output:
+            emit_json(data)
+            return
+        console.print(f"identity provider [bold]{name}[/] has a new key set", highlight=False)
 
 
 @app.command("remove")
