@@ -25,7 +25,7 @@ from pki.certificates import POLICY_PERSON_EVENT, POLICY_PERSON_OFFICIAL, Profil
 from pki.chain import ChainError, ChainFailure, validate_path
 from pki.errors import KeyStoreError
 from pki.ocsp import build_request
-from sealsvc import apikeys, identity, persons
+from sealsvc import apikeys, bootstrap, identity, persons
 from sealsvc.context import ServiceContext
 from sealsvc.db import Database, alembic_config
 from sealsvc.errors import Forbidden
@@ -537,3 +537,19 @@ def test_a_provider_rotates_its_keys_without_losing_its_officials(
     with sqlite_seal_context.database.session(read_only=True) as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "idp.set_jwks")).one()
     assert json.loads(entry.details)["after"]["jwks_kids"] == ["rsa-1", "ec-1"]
+
+
+def test_the_first_start_makes_the_personal_cas_and_the_id_salt(settings) -> None:
+    context = ServiceContext(replace(settings, may_create=True))
+    try:
+        assert bootstrap.ensure_initialised(context).created
+        with context.database.session(read_only=True) as session:
+            assert len(session.get_one(InstallationSecret, identity.SALT_NAME).value) == 32
+            for hierarchy in ("rsa", "sm2"):
+                assert (
+                    "（开发测试用）"
+                    in context.ca.current(session, hierarchy, Profile.PERSON_CA).subject
+                )
+    finally:
+        context.close()
+    assert (settings.ca_dir / "sm2-person.crl").exists()
