@@ -34,6 +34,8 @@ import re
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,7 +43,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import jwt
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -403,12 +404,14 @@ _jwks_lock = threading.Lock()
 
 
 def _fetch_jwks(url: str) -> dict[str, Any]:
+    """GET the JWKS (the standard library's client: one small request needs no other),
+    reading at most one byte more than :data:`MAX_JWKS_BYTES` so an endless body stops."""
     try:
-        response = httpx.get(url, timeout=JWKS_TIMEOUT, follow_redirects=False)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
+        with urllib.request.urlopen(url, timeout=JWKS_TIMEOUT) as response:
+            body = response.read(MAX_JWKS_BYTES + 1)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         raise InvalidInput(f"cannot fetch the JWKS at {url}: {exc}") from None
-    document = _parse_jwks(response.content, f"at {url}")
+    document = _parse_jwks(body, f"at {url}")
     with _jwks_lock:
         _jwks_cache[url] = (time.monotonic(), document)
     return document

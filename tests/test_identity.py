@@ -274,14 +274,14 @@ class _JwksServer:
     """A real HTTP server publishing a provider's JWKS, counting requests."""
 
     def __init__(self, jwks: dict) -> None:
-        self.jwks, self.requests = jwks, 0
+        self.jwks, self.requests, self.status = jwks, 0, 200
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.requests += 1
                 body = json.dumps(outer.jwks).encode()
-                self.send_response(200)
+                self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -340,6 +340,20 @@ def test_a_jwks_url_is_fetched_cached_and_refetched_for_a_new_kid(
     token = jwt.encode(provider.claims(), rotated, algorithm="RS256", headers={"kid": "rsa-2"})
     assert verify_id_token(context, token, actor=ACTOR).subject == "u-1001"
     assert jwks_server.requests == 2
+    # The provider's server fails: a token naming a kid we do not have is refused (key).
+    jwks_server.status = 503
+    stranger = jwt.encode(provider.claims(), rotated, algorithm="RS256", headers={"kid": "rsa-3"})
+    with pytest.raises(IdentityTokenRefused) as refused:
+        verify_id_token(context, stranger, actor=ACTOR)
+    assert refused.value.check is Check.KEY and "503" in str(refused.value)
+    with (
+        pytest.raises(InvalidInput, match="cannot fetch the JWKS"),
+        context.database.session() as s,
+    ):
+        identity.add_provider(
+            s, name="down", issuer="https://down.example", audience=AUDIENCE,
+            jwks=jwks_server.url, actor=ACTOR,
+        )  # fmt: skip
 
 
 def test_masks() -> None:
