@@ -29,7 +29,9 @@ _CERT_PROFILES = {
     "issuing": Profile.ISSUING_CA,
     "tsa": Profile.TSA,
     "ocsp": Profile.OCSP,
+    "person": Profile.PERSON_CA,
 }
+_CRL_ISSUERS = {"root": Profile.ROOT_CA, "issuing": Profile.ISSUING_CA, "person": Profile.PERSON_CA}
 
 
 def _binary(media_type: str, description: str) -> dict:
@@ -61,9 +63,11 @@ def _certificate_der(request: Request, hierarchy: str, name: str) -> bytes:
     responses=_binary("application/pkix-cert", "The certificate (DER)."),
 )
 async def ca_certificate(
-    request: Request, hierarchy: Hierarchy, name: Literal["root", "issuing", "tsa", "ocsp"]
+    request: Request,
+    hierarchy: Hierarchy,
+    name: Literal["root", "issuing", "tsa", "ocsp", "person"],
 ) -> Response:
-    """A CA, TSA or OCSP-signer certificate (DER)."""
+    """A CA, TSA or OCSP-signer certificate (DER); ``person`` is the personal-signing CA."""
     der = await run_in_threadpool(_certificate_der, request, hierarchy, name)
     return Response(der, media_type="application/pkix-cert")
 
@@ -74,9 +78,11 @@ async def ca_certificate(
     summary="Newest CRL",
     responses=_binary("application/pkix-crl", "The CRL (DER)."),
 )
-async def crl(request: Request, hierarchy: Hierarchy, name: Literal["root", "issuing"]) -> Response:
-    """The newest CRL of the root or issuing CA (DER)."""
-    profile = Profile.ROOT_CA if name == "root" else Profile.ISSUING_CA
+async def crl(
+    request: Request, hierarchy: Hierarchy, name: Literal["root", "issuing", "person"]
+) -> Response:
+    """The newest CRL of the root, issuing or personal-signing CA (DER)."""
+    profile = _CRL_ISSUERS[name]
     trust = request.app.state.trust
     der = await run_in_threadpool(trust.latest_crl_der, hierarchy, profile)
     return Response(der, media_type="application/pkix-crl")
@@ -85,6 +91,27 @@ async def crl(request: Request, hierarchy: Hierarchy, name: Literal["root", "iss
 def _ocsp_answer(request: Request, hierarchy: str, request_der: bytes) -> Response:
     responder = request.app.state.trust.ocsp(hierarchy)
     return Response(responder.respond(request_der), media_type="application/ocsp-response")
+
+
+def _person_ocsp_answer(request: Request, hierarchy: str, request_der: bytes) -> Response:
+    responder = request.app.state.trust.person_ocsp(hierarchy)
+    return Response(responder.respond(request_der), media_type="application/ocsp-response")
+
+
+@router.post(
+    "/{hierarchy}/person-ocsp",
+    response_class=Response,
+    summary="OCSP for persons' certificates (POST)",
+    openapi_extra=_binary_body("application/ocsp-request"),
+    responses={
+        **_binary("application/ocsp-response", "The OCSP response (DER)."),
+        **problem_responses(413),
+    },
+)
+async def person_ocsp_post(request: Request, hierarchy: Hierarchy) -> Response:
+    """OCSP over POST for certificates of the personal-signing CA, signed by that CA."""
+    body = await read_body(request, _MAX_PROTOCOL_BODY)
+    return await run_in_threadpool(_person_ocsp_answer, request, hierarchy, body)
 
 
 @router.post(

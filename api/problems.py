@@ -120,7 +120,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: SealsvcError):
         if exc.status >= 500:
             return server_fault(request, exc)
-        response = problem(exc.status, _TITLES.get(exc.status, "Error"), str(exc), exc.kind)
+        # A domain error may add RFC 9457 extension members (an identity token's failed check).
+        extra = getattr(exc, "problem_extensions", {})
+        response = problem(
+            exc.status, _TITLES.get(exc.status, "Error"), str(exc), exc.kind, **extra
+        )
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response

@@ -23,6 +23,8 @@ from pki.algorithms import SignatureScheme, SigningKey
 from pki.errors import CertificateError
 
 __all__ = [
+    "POLICY_PERSON_EVENT",
+    "POLICY_PERSON_OFFICIAL",
     "POLICY_SEAL",
     "POLICY_SEAL_MAKER",
     "POLICY_TSA",
@@ -54,6 +56,15 @@ POLICY_SEAL_MAKER = "2.25.215374104133426052516296407436355014915"
 Neither GB/T 38540-2020 nor GM/T 0031 assigns an extended key usage or policy to the seal
 maker's certificate (they only require it to be an SM2 certificate), so the policy in our
 own arc is what tells a maker certificate from a seal certificate."""
+POLICY_PERSON_EVENT = "2.25.215374104133426052516296407436355014916"
+"""Certificate policy: a natural person's event certificate (事件型证书), one signing event,
+valid for minutes, its key generated for the event and destroyed after it."""
+POLICY_PERSON_OFFICIAL = "2.25.215374104133426052516296407436355014917"
+"""Certificate policy: a long-lived certificate of a natural person (an official), its key
+in the key store, usable only with a fresh identity token of that person.
+
+Two policies, not one with a flag elsewhere, so that a verifier holding only the document
+tells an event certificate from an official's certificate (issue #18 §4)."""
 
 
 class Profile(StrEnum):
@@ -65,6 +76,12 @@ class Profile(StrEnum):
     TSA = "tsa"
     OCSP = "ocsp"
     SEAL_MAKER = "seal_maker"
+    PERSON_CA = "person_ca"
+    """The personal-signing issuing CA: beside the seal issuing CA, under the same root."""
+    PERSON = "person"
+    """A long-lived certificate of a natural person (an official)."""
+    PERSON_EVENT = "person_event"
+    """An event certificate (事件型证书) of a natural person: one signing event."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,23 @@ PROFILES: dict[Profile, ProfileSpec] = {
         None,
         frozenset({"digital_signature", "non_repudiation"}),
         policy=POLICY_SEAL_MAKER,
+    ),
+    Profile.PERSON_CA: ProfileSpec(True, 0, frozenset({"key_cert_sign", "crl_sign"})),
+    # Natural persons (GM/T 0015 §7, RFC 5280): nonRepudiation + digitalSignature, the way a
+    # handwritten signature commits its signer.  No extended key usage: none fits a document
+    # signature that Adobe, pdfsig and the SES verifiers all accept (pdfsig's NSS then
+    # demands emailProtection), and the seal certificates have none for the same reason.
+    Profile.PERSON: ProfileSpec(
+        False,
+        None,
+        frozenset({"digital_signature", "non_repudiation"}),
+        policy=POLICY_PERSON_OFFICIAL,
+    ),
+    Profile.PERSON_EVENT: ProfileSpec(
+        False,
+        None,
+        frozenset({"digital_signature", "non_repudiation"}),
+        policy=POLICY_PERSON_EVENT,
     ),
     Profile.TSA: ProfileSpec(
         False,

@@ -2,15 +2,15 @@
 
 ``sealctl serve`` calls :func:`ensure_initialised` so that a new user's first command gives
 a working service: SQLite database, development CA hierarchies (their names carry
-"（开发测试用）"), the seed departments, a demo seal per kind, and an admin API key printed
-once.  A data directory that already has CAs is left untouched.
+"（开发测试用）"), the installation's ID-number salt, the seed departments, a demo seal per
+kind, and an admin API key printed once.  A data directory that already has CAs is left untouched.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sealsvc import apikeys, departments, public_url, seals
+from sealsvc import apikeys, departments, identity, public_url, seals
 from sealsvc.context import ServiceContext
 
 __all__ = ["DEMO_SEALS", "BootstrapResult", "ensure_initialised", "needs_setup"]
@@ -54,6 +54,7 @@ def ensure_initialised(context: ServiceContext) -> BootstrapResult:
         if context.ca.is_initialised(session):
             return BootstrapResult(created=False)
         context.ca.initialise(session, actor=ACTOR, dev=True)
+        identity.ensure_id_salt(session)
         departments.import_seed(session, actor=ACTOR)
     public_url.record(context.settings)
     with context.database.session(read_only=True) as session:

@@ -5,9 +5,11 @@ which keys and certificates are the current root, issuing CA, TSA and OCSP signe
 hierarchy, which serials were revoked or put on hold, the CRL numbers, the audit trail, and
 the PEM files under ``<data dir>/ca/`` that operators publish.
 
-Each hierarchy is root CA → issuing CA → leaves (seals, TSA, OCSP signer).  The root signs
-only the issuing CA and its own CRL, so it can be kept offline later without changing the
-shape of anything issued.
+Each hierarchy is root CA → issuing CA → leaves (seals, TSA, OCSP signer), and beside the
+issuing CA a personal-signing CA (``person_ca``) → natural persons' certificates (issue #18):
+a separate CA so that a person's certificate can never pass for a seal's, and its CRL lists
+persons only.  The root signs only the two CAs and its own CRL, so it can be kept offline
+later without changing the shape of anything issued.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asn1crypto import x509
+from asn1crypto import keys, x509
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -59,6 +61,9 @@ VALIDITY = {
     Profile.OCSP: timedelta(days=3 * 365),
     Profile.SEAL: timedelta(days=3 * 365),
     Profile.SEAL_MAKER: timedelta(days=10 * 365),
+    Profile.PERSON_CA: timedelta(days=15 * 365),
+    Profile.PERSON: timedelta(days=2 * 365),
+    Profile.PERSON_EVENT: timedelta(minutes=10),
 }
 """Default lifetimes; a TSA or seal-maker certificate outlives many seal certificates on
 purpose (every ``SESeal`` the maker signed is checked against its certificate)."""
@@ -66,7 +71,11 @@ purpose (every ``SESeal`` the maker signed is checked against its certificate)."
 MAKER_HIERARCHY = "sm2"
 """GB/T 38540 seals are SM2 only, so the seal maker (制章者) lives in the SM2 hierarchy."""
 
-CRL_LIFETIME = {Profile.ROOT_CA: timedelta(days=90), Profile.ISSUING_CA: timedelta(days=7)}
+CRL_LIFETIME = {
+    Profile.ROOT_CA: timedelta(days=90),
+    Profile.ISSUING_CA: timedelta(days=7),
+    Profile.PERSON_CA: timedelta(days=7),
+}
 """nextUpdate distance: relying parties treat an older CRL as stale."""
 
 _SUBJECT_BASE = {
@@ -82,16 +91,25 @@ _COMMON_NAMES = {
     Profile.TSA: "郑州市电子印章时间戳服务",
     Profile.OCSP: "郑州市电子印章OCSP服务",
     Profile.SEAL_MAKER: "郑州市电子印章制章系统",
+    Profile.PERSON_CA: "郑州市电子签名个人证书签发CA",
 }
+_URL_NAMES = {Profile.ROOT_CA: "root", Profile.ISSUING_CA: "issuing", Profile.PERSON_CA: "person"}
+"""The file name under ``/pki/<hierarchy>/`` of each CA's certificate and CRL."""
 _DEV_MARK = "（开发测试用）"
 
 
 def pki_urls(base_url: str, hierarchy: str, issuer: Profile) -> IssuerUrls:
-    """URLs written into certificates issued by ``issuer`` of ``hierarchy``; served by the API."""
+    """URLs written into certificates issued by ``issuer`` of ``hierarchy``; served by the API.
+
+    Persons' certificates name the personal CA's own responder (``person-ocsp``): the
+    seal responder answers for the issuing CA's certificates only.
+    """
     prefix = f"{base_url}/pki/{hierarchy}"
-    name = "root" if issuer is Profile.ROOT_CA else "issuing"
+    name = _URL_NAMES[issuer]
     return IssuerUrls(
-        crl=f"{prefix}/{name}.crl", ca_issuers=f"{prefix}/{name}.crt", ocsp=f"{prefix}/ocsp"
+        crl=f"{prefix}/{name}.crl",
+        ca_issuers=f"{prefix}/{name}.crt",
+        ocsp=f"{prefix}/person-ocsp" if issuer is Profile.PERSON_CA else f"{prefix}/ocsp",
     )
 
 
@@ -155,6 +173,9 @@ class CertificateAuthority:
             ]
             self.create_seal_maker(session, actor=actor, dev=dev, created_keys=created_keys)
             for ca_set in sets:
+                self.create_person_ca(
+                    session, ca_set.hierarchy, actor=actor, dev=dev, created_keys=created_keys
+                )
                 self.publish_crl(session, ca_set.hierarchy, Profile.ROOT_CA, actor=actor)
                 self.publish_crl(session, ca_set.hierarchy, Profile.ISSUING_CA, actor=actor)
             session.flush()
@@ -288,6 +309,56 @@ class CertificateAuthority:
             actor=actor,
         )
 
+    def person_ca(self, session: Session, hierarchy: str, *, actor: str) -> Certificate:
+        """The current personal-signing CA of ``hierarchy``, made now if the data directory
+        predates it (as the seal maker is made with a first ``SESeal``)."""
+        try:
+            return self.current(session, hierarchy, Profile.PERSON_CA)
+        except NotFound:
+            created: list[str] = []
+            try:
+                return self.create_person_ca(session, hierarchy, actor=actor, created_keys=created)
+            except BaseException:
+                for key_id in created:
+                    self.keystore.delete(key_id)
+                raise
+
+    def create_person_ca(
+        self,
+        session: Session,
+        hierarchy: str,
+        *,
+        actor: str,
+        dev: bool | None = None,
+        created_keys: list[str] | None = None,
+    ) -> Certificate:
+        """A personal-signing CA under the current root of ``hierarchy``, and its first CRL.
+
+        ``dev=None`` follows the root, as for the seal maker.  Audited as ``key.generate``,
+        ``cert.issue`` and ``crl.publish``; the key is in ``created_keys`` for the caller to
+        delete if its transaction fails.
+        """
+        root = self.current(session, hierarchy, Profile.ROOT_CA)
+        if dev is None:
+            dev = _DEV_MARK in root.subject
+        key_id = self._generate_key(
+            session, hierarchy, "ca", Profile.PERSON_CA, actor, created_keys
+        )
+        common_name = _COMMON_NAMES[Profile.PERSON_CA] + f" ({hierarchy.upper()})"
+        row = self.issue(
+            session,
+            hierarchy=hierarchy,
+            profile=Profile.PERSON_CA,
+            subject=build_name(
+                **_SUBJECT_BASE, common_name=common_name + (_DEV_MARK if dev else "")
+            ),
+            key_id=key_id,
+            issuer_row=root,
+            actor=actor,
+        )
+        self.publish_crl(session, hierarchy, Profile.PERSON_CA, actor=actor)
+        return row
+
     def signer(self, row: Certificate) -> SigningKey:
         return self.keystore.signer(row.key_id)
 
@@ -306,11 +377,15 @@ class CertificateAuthority:
         validity: timedelta | None = None,
         seal_id: int | None = None,
         seal_code: str | None = None,
+        public_key: keys.PublicKeyInfo | None = None,
     ) -> Certificate:
         """Issue a certificate for key ``key_id`` and record it, inside the caller's transaction.
 
         Leaves are issued by the current issuing CA of the hierarchy unless ``issuer_row``
         says otherwise; a root (``issuer_row=None`` and profile root) signs itself.
+        ``public_key`` is given for a key that is not in the key store (an event
+        certificate's, held in memory for one signature); ``key_id`` is then its
+        :func:`~pki.keystore.compute_key_id`.
         """
         if hierarchy not in HIERARCHIES:
             raise NotFound(f"unknown hierarchy {hierarchy!r} (rsa or sm2)")
@@ -318,7 +393,8 @@ class CertificateAuthority:
         if issuer_row is None and profile is not Profile.ROOT_CA:
             issuer_row = self.current(session, hierarchy, Profile.ISSUING_CA)
         now = self.clock()
-        public_key = self.keystore.info(key_id).public_key_info
+        if public_key is None:
+            public_key = self.keystore.info(key_id).public_key_info
         if issuer_row is None:
             issuer_key, issuer_cert, urls = self.keystore.signer(key_id), None, None
         else:
@@ -450,8 +526,17 @@ class CertificateAuthority:
                 path = self.settings.ca_dir / f"{hierarchy}-{name}.pem"
                 atomic_write(path, certificate_pem(load_certificate(row.der)))
                 written.append(str(path))
-            for name in ("root", "issuing"):
-                crl_row = self.latest_crl(session, getattr(ca_set, name))
+            issuers = {"root": ca_set.root, "issuing": ca_set.issuing}
+            try:
+                issuers["person"] = self.current(session, hierarchy, Profile.PERSON_CA)
+            except NotFound:  # a data directory from before issue #18, until its first person
+                pass
+            else:
+                path = self.settings.ca_dir / f"{hierarchy}-person.pem"
+                atomic_write(path, certificate_pem(load_certificate(issuers["person"].der)))
+                written.append(str(path))
+            for name, issuer_row in issuers.items():
+                crl_row = self.latest_crl(session, issuer_row)
                 if crl_row is not None:
                     path = self.settings.ca_dir / f"{hierarchy}-{name}.crl"
                     atomic_write(path, crl_pem(load_crl(crl_row.der)))

@@ -58,7 +58,12 @@ __all__ = [
     "DepartmentKind",
     "DepartmentNameHistory",
     "Hierarchy",
+    "IdentityProvider",
+    "IdentityTokenUse",
     "ImageSource",
+    "InstallationSecret",
+    "Person",
+    "PersonStatus",
     "Seal",
     "SealAlgorithm",
     "SealStatus",
@@ -168,6 +173,12 @@ class CertificateProfile(StrEnum):
     OCSP = "ocsp"
     SEAL_MAKER = "seal_maker"
     """The seal maker (制章者) that signs every SM2 seal's GB/T 38540 ``SESeal``."""
+    PERSON_CA = "person_ca"
+    """The personal-signing issuing CA (beside the seal issuing CA, under the same root)."""
+    PERSON = "person"
+    """An official's long-lived personal certificate (key in the key store)."""
+    PERSON_EVENT = "person_event"
+    """An event certificate (事件型证书): one signing event, valid for minutes."""
 
 
 class CertificateStatus(StrEnum):
@@ -540,3 +551,107 @@ class Licence(Base):
 
     def __repr__(self) -> str:
         return f"Licence({self.number!r}, v{self.version}, {self.status!r})"
+
+
+# --- persons (issue #18) --------------------------------------------------------------------
+
+
+class InstallationSecret(Base):
+    """A secret every node of one installation shares, e.g. the ID-number hashing salt.
+
+    In the database, not in the data directory: nodes on one PostgreSQL must hash the same
+    person's ID number the same way (issue #19).  Values never leave the service.
+    """
+
+    __tablename__ = "installation_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdentityProvider(Base):
+    """An OIDC provider whose ID tokens sealsvc trusts to say who a signer is.
+
+    ``jwks`` is the provider's key set as configured from a file (kept here so that every
+    node sees the same keys); ``jwks_url`` instead names where to fetch it.  ``claims`` is a
+    JSON object mapping our claim names (``name``, ``id_number``, ``id_type``,
+    ``department``, ``role``) to the provider's.
+    """
+
+    __tablename__ = "identity_providers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    issuer: Mapped[str] = mapped_column(String(500), unique=True)
+    audience: Mapped[str] = mapped_column(String(500))
+    jwks: Mapped[str | None] = mapped_column(Text)
+    jwks_url: Mapped[str | None] = mapped_column(String(1000))
+    claims: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"IdentityProvider({self.name!r}, issuer={self.issuer!r})"
+
+
+class IdentityTokenUse(Base):
+    """A token id (``jti`` or nonce) already used: a token is good for one signing event.
+
+    The primary key makes a second use fail on every node at once; rows past
+    ``expires_at`` (the token's own expiry plus the leeway) can no longer matter — the token
+    is refused as expired — and are deleted.
+    """
+
+    __tablename__ = "identity_token_uses"
+
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("identity_providers.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PersonStatus(StrEnum):
+    """Whether an enrolled person may still sign with their long-lived certificate."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class Person(Base):
+    """An enrolled official: who the identity provider will say they are, and their key.
+
+    The ID number itself is never stored: ``id_hash`` is its salted hash (what the
+    certificate's serialNumber carries) and ``id_masked`` the form shown on pages
+    (``4101**********1234``).  (``provider_id``, ``subject``) is unique: one enrolment per
+    account of a provider.
+    """
+
+    __tablename__ = "persons"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "subject"),
+        _one_of("status", PersonStatus, "person_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("identity_providers.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200))
+    id_type: Mapped[str] = mapped_column(String(32))
+    id_hash: Mapped[str] = mapped_column(String(64), index=True)
+    id_masked: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(100))
+    hierarchy: Mapped[str] = mapped_column(String(8))
+    key_id: Mapped[str] = mapped_column(String(128))
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    status: Mapped[str] = mapped_column(String(16), default=PersonStatus.ACTIVE.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+    provider: Mapped[IdentityProvider] = relationship()
+    certificate: Mapped[Certificate] = relationship()
+
+    def __repr__(self) -> str:
+        return f"Person(id={self.id}, status={self.status!r})"

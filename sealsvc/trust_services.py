@@ -52,6 +52,7 @@ class TrustServices:
         self._lock = threading.Lock()
         self._tsa: dict[str, tuple[int, TimeStampAuthority]] = {}
         self._ocsp: dict[str, tuple[int, OcspResponder]] = {}
+        self._person_ocsp: dict[str, tuple[int, OcspResponder]] = {}
 
     def _ca_set(self, hierarchy: str) -> CaSet:
         if hierarchy not in HIERARCHIES:
@@ -91,6 +92,28 @@ class TrustServices:
                 cached = self._ocsp[hierarchy] = (ca_set.ocsp.id, responder)
         return cached[1]
 
+    def person_ocsp(self, hierarchy: str) -> OcspResponder:
+        """The OCSP responder for persons' certificates: the personal-signing CA answers
+        itself (RFC 6960 §2.2 allows the CA as signer), so it needs no delegated responder
+        certificate of its own."""
+        if hierarchy not in HIERARCHIES:
+            raise NotFound(f"unknown hierarchy {hierarchy!r}")
+        with self._context.database.session(read_only=True) as session:
+            person_ca = self._context.ca.current(session, hierarchy, Profile.PERSON_CA)
+        with self._lock:
+            cached = self._person_ocsp.get(hierarchy)
+            if cached is None or cached[0] != person_ca.id:
+                certificate, ca_id = load_certificate(person_ca.der), person_ca.id
+                responder = OcspResponder(
+                    certificate,
+                    self._context.keystore.signer(person_ca.key_id),
+                    certificate,
+                    status_lookup=lambda serial: self.status(hierarchy, ca_id, serial),
+                    clock=self._clock,
+                )
+                cached = self._person_ocsp[hierarchy] = (person_ca.id, responder)
+        return cached[1]
+
     def status(self, hierarchy: str, issuer_id: int, serial: int) -> CertStatus:
         """Live status of a certificate of issuer ``issuer_id`` from the registry."""
         with self._context.database.session(read_only=True) as session:
@@ -110,7 +133,7 @@ class TrustServices:
             return CertStatus("good")
 
     def latest_crl_der(self, hierarchy: str, issuer: Profile) -> bytes:
-        """The newest CRL of the root or issuing CA of ``hierarchy`` (DER), kept fresh.
+        """The newest CRL of the root, issuing or personal CA of ``hierarchy`` (DER), kept fresh.
 
         A CRL past half its lifetime is replaced by a new one before it is served or
         embedded, so relying parties never get a stale CRL from a running service even when
@@ -132,10 +155,8 @@ class TrustServices:
         return row.der
 
     def _latest_crl(self, session, hierarchy: str, issuer: Profile):
-        ca_set = self._context.ca.ca_set(session, hierarchy)
-        return self._context.ca.latest_crl(
-            session, ca_set.root if issuer is Profile.ROOT_CA else ca_set.issuing
-        )
+        ca = self._context.ca
+        return ca.latest_crl(session, ca.current(session, hierarchy, issuer))
 
     def validation_data(self, hierarchy: str, certificate: x509.Certificate) -> RevocationMaterial:
         """What a B-LT seal embeds: CA/TSA/OCSP certificates, both CRLs, a fresh OCSP answer."""
@@ -188,14 +209,19 @@ class TrustServices:
         self, fallback: Callable[[str, bytes | None], bytes] | None = None
     ) -> Callable[[str, bytes | None], bytes]:
         """A revocation fetcher for verification that answers this service's own URLs
-        (``{base_url}/pki/{rsa|sm2}/ocsp``, ``…/root.crl``, ``…/issuing.crl``) in-process.
+        (``{base_url}/pki/{rsa|sm2}/ocsp``, ``…/person-ocsp``, ``…/root.crl``,
+        ``…/issuing.crl``, ``…/person.crl``) in-process.
 
         Our own seals' status is then known to verification without an HTTP round trip to
         ourselves.  Any other URL goes to ``fallback`` or is not fetched at all: a hostile
         PDF must not make the service send requests to addresses it names (SSRF).
         """
         prefix = f"{self._context.settings.base_url}/pki/"
-        crls = {"root.crl": Profile.ROOT_CA, "issuing.crl": Profile.ISSUING_CA}
+        crls = {
+            "root.crl": Profile.ROOT_CA,
+            "issuing.crl": Profile.ISSUING_CA,
+            "person.crl": Profile.PERSON_CA,
+        }
 
         def fetch(url: str, ocsp_request: bytes | None) -> bytes:
             if not url.startswith(prefix):
@@ -206,6 +232,8 @@ class TrustServices:
             try:
                 if ocsp_request is not None and name == "ocsp":
                     return self.ocsp(hierarchy).respond(ocsp_request)
+                if ocsp_request is not None and name == "person-ocsp":
+                    return self.person_ocsp(hierarchy).respond(ocsp_request)
                 if ocsp_request is None and name in crls:
                     return self.latest_crl_der(hierarchy, crls[name])
             except (SealsvcError, PkiError, ConfigError) as exc:

@@ -441,8 +441,8 @@ def test_no_private_key_passphrase_or_api_token_leaks_anywhere(
 
     # Needles: every private key in every form, the passphrase, the tokens' secrets.
     stored = _decrypt_key_store(settings.keys_dir, passphrase)
-    # 2 x (root, issuing, TSA, OCSP), the seal maker, 4 seals, 1 rotation
-    assert len(stored) == 8 + 1 + 4 + 1
+    # 2 x (root, issuing, TSA, OCSP), the seal maker, 2 personal CAs, 4 seals, 1 rotation
+    assert len(stored) == 8 + 1 + 2 + 4 + 1
     key_needles: dict[str, bytes] = {}
     for key_id, der in stored.items():
         key_needles.update(_key_needles(key_id, der))

@@ -19,7 +19,7 @@ from pki.certificates import (
     load_certificate,
     name_text,
 )
-from sealsvc import audit, public_url
+from sealsvc import audit, identity, public_url
 from sealsvc.ca import HIERARCHIES, MAKER_HIERARCHY, CaSet
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
@@ -55,7 +55,8 @@ def _certificate_dict(row) -> dict:
 
 def _describe(sets: list[CaSet], session: Session, context: ServiceContext) -> list[dict]:
     """Each hierarchy's CA, TSA and OCSP certificates, then the seal maker (if there is one:
-    a data directory made before the seal maker existed gets it with its first SESeal)."""
+    a data directory made before the seal maker existed gets it with its first SESeal),
+    then the personal-signing CAs (likewise)."""
     rows = [
         _certificate_dict(getattr(ca_set, name))
         for ca_set in sets
@@ -63,6 +64,11 @@ def _describe(sets: list[CaSet], session: Session, context: ServiceContext) -> l
     ]
     with contextlib.suppress(NotFound):
         rows.append(_certificate_dict(context.ca.seal_maker(session)))
+    for ca_set in sets:
+        with contextlib.suppress(NotFound):  # made with the first person of an older data dir
+            rows.append(
+                _certificate_dict(context.ca.current(session, ca_set.hierarchy, Profile.PERSON_CA))
+            )
     return rows
 
 
@@ -101,6 +107,7 @@ def init(
         with console.status("Generating CA keys and certificates (RSA-3072 and SM2)…"):
             with context.database.session() as session:
                 sets = context.ca.initialise(session, actor=audit.cli_actor(), dev=dev)
+                identity.ensure_id_salt(session)
                 rows = _describe(sets, session, context)
             public_url.record(context.settings)
             with context.database.session(read_only=True) as session:
@@ -158,8 +165,10 @@ def issue_cert(
             raise InvalidInput(
                 f"unknown profile {profile!r}: use seal, tsa, ocsp or seal_maker"
             ) from None
-        if chosen in (Profile.ROOT_CA, Profile.ISSUING_CA):
+        if chosen in (Profile.ROOT_CA, Profile.ISSUING_CA, Profile.PERSON_CA):
             raise InvalidInput("CA certificates are created by `sealctl init`, not issue-cert")
+        if chosen in (Profile.PERSON, Profile.PERSON_EVENT):
+            raise InvalidInput("persons' certificates come from `sealctl person enroll`")
         if hierarchy not in HIERARCHIES:
             raise InvalidInput(f"unknown hierarchy {hierarchy!r}: use rsa or sm2")
         if chosen is Profile.SEAL_MAKER and hierarchy != MAKER_HIERARCHY:
@@ -219,7 +228,8 @@ def publish(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Issue fresh CRLs (root and issuing CA) and write them under <data dir>/ca/."""
+    """Issue fresh CRLs (root, issuing and personal-signing CA) and write them under
+    <data dir>/ca/."""
     with user_errors():
         if hierarchy is not None and hierarchy not in HIERARCHIES:
             raise InvalidInput(f"unknown hierarchy {hierarchy!r}: use rsa or sm2")
@@ -227,7 +237,9 @@ def publish(
         published = []
         with context.database.session() as session:
             for h in [hierarchy] if hierarchy else list(HIERARCHIES):
-                for issuer in (Profile.ROOT_CA, Profile.ISSUING_CA):
+                for issuer in (Profile.ROOT_CA, Profile.ISSUING_CA, Profile.PERSON_CA):
+                    if issuer is Profile.PERSON_CA:
+                        context.ca.person_ca(session, h, actor=audit.cli_actor())
                     row = context.ca.publish_crl(session, h, issuer, actor=audit.cli_actor())
                     published.append(
                         {

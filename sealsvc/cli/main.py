@@ -13,7 +13,9 @@ from sealsvc.cli import (
     audit,
     ca,
     dept,
+    idp,
     licence,
+    person,
     seal,
     serve,
     sign,
@@ -67,3 +69,5 @@ app.add_typer(licence.app, name="licence")
 app.add_typer(template.app, name="template")
 app.command("verify")(verify.verify)
 app.add_typer(archive.app, name="archive")
+app.add_typer(idp.app, name="idp")
+app.add_typer(person.app, name="person")

@@ -289,9 +289,13 @@ class LicenceTypeSpec(_Strict):
         return self
 
 
-def masked(value: str) -> str:
-    """``914101********K2XR``: enough to match a paper copy, not enough to copy the code."""
-    keep_start, keep_end = (6, 4) if len(value) >= 12 else (1, 1)
+def masked(value: str, keep: tuple[int, int] = (6, 4)) -> str:
+    """``914101********K2XR``: enough to match a paper copy, not enough to copy the code.
+
+    ``keep`` is how many characters stay visible at each end of a value of 12 or more
+    (an ID number keeps 4 and 4: :func:`sealsvc.identity.mask_id_number`).
+    """
+    keep_start, keep_end = keep if len(value) >= 12 else (1, 1)
     if len(value) <= keep_start + keep_end:
         return value[:1] + "*" * (len(value) - 1)
     hidden = len(value) - keep_start - keep_end
