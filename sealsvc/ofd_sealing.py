@@ -1,0 +1,242 @@
+"""Seal an OFD (GB/T 33190) with a registered SM2 seal: GB/T 38540 ``SES_Signature``.
+
+The OFD counterpart of :class:`sealsvc.sealing.Sealer`, and the one way the API, the CLI
+and licence issuing seal an OFD:
+
+read the package (hostile-ZIP limits of :mod:`ofd.package`) → the seal's current
+``SESeal`` from the registry (an RSA seal has none: refused, 409, audited) → where the
+stamp goes → :func:`ofd.signatures.add_signature` writes ``Signatures.xml``, the
+``Seal.esl`` copy of the ``SESeal`` and ``Signature.xml`` (SM3 ``References``, the
+``StampAnnot``), then asks for the signed value, which
+:func:`sealsvc.ses_signing.sign_hash` makes: registry checks, the ``SES_Signature`` over
+SM3(``Signature.xml``) with ``propertyInfo`` = that file's path, our TSA's token when
+asked, the ``seal.use`` audit entry (``format`` ``ses``) and the refusal entries — so there
+is exactly one audit entry per seal use and nothing here writes another.
+
+The stamp's look is the seal's picture inside the ``SESeal``: OFD readers (ofdrw, easyofd,
+the national validators) draw a ``StampAnnot`` from the seal object of the signature, so
+nothing is drawn on the page itself and the page files stay as they were.  Its size is the
+picture's printed size (``SES_PictureInfo`` width and height in mm).
+
+Placement takes :class:`sealsvc.pades.Placement`, the PDF's, so the CLI and API options
+mean the same for both formats: ``page`` (1-based), ``x_mm``/``y_mm`` the stamp's centre
+from the page's lower-left corner (converted here to OFD's top-left coordinates), nothing
+given = the lower right of the page as for PDF, ``invisible`` = no ``StampAnnot``.  An
+OFD has no signature fields, so ``field`` is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+from ofd.errors import OfdError
+from ofd.package import ROOT_FILE, OfdPackage, resolve_loc
+from ofd.signatures import Provider, StampPlacement, add_signature
+from ofd.xml import child, child_text, children, parse_xml
+from pki.clock import now_utc
+from pki.ses import parse_seal
+from pki.sm2 import sm3
+from sealsvc import refusals, ses_seals, ses_signing
+from sealsvc.errors import Conflict, InvalidInput
+from sealsvc.pades import MM, Placement
+from sealsvc.sealing import check_upload_size
+from sealsvc.trust_services import TrustServices
+
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
+
+__all__ = ["PROVIDER", "OfdSealResult", "read_upload", "seal_ofd"]
+
+PROVIDER = Provider(name="sealsvc", version=version("sealsvc"))
+"""``SignedInfo/Provider`` of every signature sealsvc adds: the software, and its version."""
+
+_DEFAULT_PAGE = (210.0, 297.0)
+"""A4 portrait in mm, GB/T 33190's reading when a document gives no ``PhysicalBox``."""
+
+
+@dataclass(frozen=True)
+class OfdSealResult:
+    """A sealed OFD and what the audit log recorded about the seal use."""
+
+    ofd: bytes = dataclasses.field(repr=False)
+    """The sealed package, deterministic ZIP bytes (:meth:`ofd.package.OfdPackage.to_bytes`)."""
+    seal_code: str
+    """The seal that sealed it."""
+    input_sha256: str
+    """SHA-256 of the OFD as given (also in the ``seal.use`` entry's details)."""
+    output_sha256: str
+    """SHA-256 of :attr:`ofd`."""
+    certificate_serial: str
+    """Serial (decimal) of the seal certificate that signed."""
+    signature_path: str
+    """Package path of the new ``Signature.xml`` (``Doc_0/Signs/Sign_N/Signature.xml``)."""
+    time_stamped: bool
+    """Whether the ``SES_Signature`` carries our TSA's token."""
+    audit_seq: int
+    """Sequence number of the ``seal.use`` entry that :func:`sign_hash` wrote."""
+
+
+def read_upload(data: bytes) -> OfdPackage:
+    """Open an OFD that came from outside; every format problem is an :class:`InvalidInput`.
+
+    :class:`ofd.package.OfdPackage.read` checks the ZIP's names and sizes before it
+    decompresses anything (zip bombs, ``../`` names, duplicates), so a hostile file costs
+    a bounded amount of memory and ends in one readable line.
+    """
+    try:
+        return OfdPackage.read(data)
+    except OfdError as exc:
+        raise InvalidInput(f"the OFD cannot be read: {exc}") from None
+
+
+@lru_cache(maxsize=256)
+def _picture_size(ses_seal_der: bytes) -> tuple[float, float]:
+    """Printed width and height (mm) of the seal's picture, per ``SESeal`` (parsed once)."""
+    picture = parse_seal(ses_seal_der).picture
+    return float(picture.width_mm), float(picture.height_mm)
+
+
+def _page_size(package: OfdPackage, page_index: int) -> tuple[float, float]:
+    """Width and height (mm) of page ``page_index``: its own ``Area/PhysicalBox``, else the
+    document's ``PageArea``, else A4.
+
+    Reads only ``OFD.xml``, ``Document.xml`` and that page's ``Content.xml``: placing a stamp
+    by position needs no more of the document.
+    """
+    root = parse_xml(package.file(ROOT_FILE), ROOT_FILE)
+    body = child(root, "DocBody")
+    doc_root = child_text(body, "DocRoot") if body is not None else None
+    if doc_root is None:
+        raise OfdError(f"{ROOT_FILE}: no DocBody with a DocRoot")
+    document_path = resolve_loc(ROOT_FILE, doc_root)
+    document = parse_xml(package.file(document_path), document_path)
+    pages = child(document, "Pages")
+    refs = children(pages, "Page") if pages is not None else []
+    if not 0 <= page_index < len(refs):
+        raise InvalidInput(f"page {page_index + 1} does not exist (the OFD has {len(refs)} pages)")
+    page_path = resolve_loc(document_path, refs[page_index].get("BaseLoc") or "")
+    page = parse_xml(package.file(page_path), page_path)
+    common = child(document, "CommonData")
+    for where in (child(page, "Area"), child(common, "PageArea") if common is not None else None):
+        box = child_text(where, "PhysicalBox") if where is not None else None
+        if box is not None:
+            try:
+                _, _, width, height = (float(v) for v in box.split())
+            except ValueError:
+                raise OfdError(f"{page_path}: PhysicalBox {box[:60]!r} is not 'x y w h'") from None
+            if width > 0 and height > 0:
+                return width, height
+    return _DEFAULT_PAGE
+
+
+def _stamp(
+    package: OfdPackage, placement: Placement, size: tuple[float, float]
+) -> StampPlacement | None:
+    """The ``StampAnnot`` box for ``placement`` of a stamp of ``size`` (width, height mm)."""
+    if placement.invisible:
+        return None
+    if placement.field:
+        raise InvalidInput(
+            f"an OFD has no signature fields ({placement.names.field}); place the seal by "
+            f"{placement.names.position} or {placement.names.anchor}"
+        )
+    if placement.anchor:
+        raise InvalidInput("placing a seal by anchor text is not available for OFD yet")
+    page_index = placement.page - 1
+    width, height = _page_size(package, page_index)
+    stamp_w, stamp_h = size
+    if placement.x_mm is None or placement.y_mm is None:
+        cx, cy = width * 0.72, height * 0.18  # the lower right, as for PDF
+    else:
+        sized = dataclasses.replace(placement, size_mm=max(stamp_w, stamp_h))
+        cx, cy = (v / MM for v in sized.check_fits((0.0, 0.0, width * MM, height * MM)))
+    top = height - cy  # OFD measures from the top
+    return StampPlacement(page_index, (cx - stamp_w / 2, top - stamp_h / 2, stamp_w, stamp_h))
+
+
+def seal_ofd(
+    context: ServiceContext,
+    ofd_bytes: bytes,
+    seal_code: str,
+    placement: Placement,
+    *,
+    timestamp: bool,
+    actor: str,
+    details: dict | None = None,
+    now: datetime | None = None,
+    trust: TrustServices | None = None,
+    trusted_input: bool = False,
+) -> OfdSealResult:
+    """Add one ``Type="Seal"`` signature of seal ``seal_code`` to ``ofd_bytes``.
+
+    ``timestamp`` adds our SM2 TSA's token to the ``SES_Signature``. ``details`` (the API's
+    key id and client address, a licence number) go into the ``seal.use`` or
+    ``seal.refused`` entry, with the input's SHA-256.  ``trusted_input`` lifts the upload
+    size limit for documents the service rendered itself (licences).  Earlier signatures
+    stay valid (joint seals): see :func:`ofd.signatures.add_signature`.
+
+    Raises :class:`InvalidInput` for an unreadable OFD or a placement off the page,
+    :class:`~sealsvc.errors.NotFound` for an unknown seal, and — audited as
+    ``seal.refused`` — :class:`~sealsvc.ses_seals.NoSesSeal` (409) for an RSA seal and
+    :class:`~sealsvc.errors.SealNotUsable` for a suspended, revoked or expired one.
+    """
+    if not trusted_input:
+        check_upload_size(context.settings, ofd_bytes, "OFD")
+    input_sha256 = hashlib.sha256(ofd_bytes).hexdigest()
+    details = {"input_sha256": input_sha256, "container": "ofd", **(details or {})}
+    package = read_upload(ofd_bytes)
+    try:
+        with context.database.session(read_only=True) as session:
+            ses_seal = ses_seals.current(session, seal_code)
+            ses_der, ses_sha256 = ses_seal.der, ses_seal.sha256
+    except ses_seals.NoSesSeal as exc:
+        refusals.record(context, actor=actor, seal_code=seal_code, refusal=exc, details=details)
+        raise
+    now = now or now_utc()
+    try:
+        stamp = _stamp(package, placement, _picture_size(ses_der))
+    except OfdError as exc:
+        raise InvalidInput(f"the OFD cannot be sealed: {exc}") from None
+    signed: list[tuple[str, ses_signing.SesSignResult]] = []
+
+    def make_signed_value(signature_xml: bytes, signature_path: str) -> bytes:
+        result = ses_signing.sign_hash(
+            context, seal_code, sm3(signature_xml), signature_path,
+            timestamp=timestamp, actor=actor, details=details, now=now, trust=trust,
+        )  # fmt: skip
+        signed.append((signature_path, result))
+        return result.der
+
+    try:
+        sealed = add_signature(
+            package,
+            make_signed_value,
+            provider=PROVIDER,
+            signature_time=now,
+            stamps=[stamp] if stamp is not None else [],
+            seal=ses_der,
+        )
+    except OfdError as exc:
+        raise InvalidInput(f"the OFD cannot be sealed: {exc}") from None
+    ((signature_path, result),) = signed
+    if result.ses_seal_sha256 != ses_sha256:
+        # A rotation committed between reading the seal object for Seal.esl and signing:
+        # the file would name one SESeal and carry another; never hand that out.
+        raise Conflict(f"seal {result.seal_code} changed while sealing; try again")
+    output = sealed.to_bytes()
+    return OfdSealResult(
+        ofd=output,
+        seal_code=result.seal_code,
+        input_sha256=input_sha256,
+        output_sha256=hashlib.sha256(output).hexdigest(),
+        certificate_serial=result.certificate_serial,
+        signature_path=signature_path.lstrip("/"),
+        time_stamped=result.time_stamped,
+        audit_seq=result.audit_seq,
+    )
