@@ -21,8 +21,9 @@ picture's printed size (``SES_PictureInfo`` width and height in mm).
 Placement takes :class:`sealsvc.pades.Placement`, the PDF's, so the CLI and API options
 mean the same for both formats: ``page`` (1-based), ``x_mm``/``y_mm`` the stamp's centre
 from the page's lower-left corner (converted here to OFD's top-left coordinates), nothing
-given = the lower right of the page as for PDF, ``invisible`` = no ``StampAnnot``.  An
-OFD has no signature fields, so ``field`` is refused.
+given = the lower right of the page as for PDF, ``anchor`` = centred on the first
+occurrence of a text such as "（盖章）" in the pages' ``TextObject``\\ s (:func:`find_text`),
+``invisible`` = no ``StampAnnot``.  An OFD has no signature fields, so ``field`` is refused.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from ofd.errors import OfdError
+from ofd.model import Document, PageObject, TextObject
 from ofd.package import ROOT_FILE, OfdPackage, resolve_loc
+from ofd.reader import read_package
 from ofd.signatures import Provider, StampPlacement, add_signature
 from ofd.xml import child, child_text, children, parse_xml
 from pki.clock import now_utc
@@ -51,11 +54,14 @@ from sealsvc.trust_services import TrustServices
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
-__all__ = ["PROVIDER", "OfdSealResult", "read_upload", "seal_ofd"]
+__all__ = ["PROVIDER", "OfdSealResult", "find_text", "read_upload", "seal_ofd"]
 
 PROVIDER = Provider(name="sealsvc", version=version("sealsvc"))
 """``SignedInfo/Provider`` of every signature sealsvc adds: the software, and its version."""
 
+_CENTRE_ABOVE_BASELINE = 0.38
+"""Where a CJK glyph's middle is, in em above its baseline (the em box spans about 0.88 em
+above the baseline to 0.12 em below)."""
 _DEFAULT_PAGE = (210.0, 297.0)
 """A4 portrait in mm, GB/T 33190's reading when a document gives no ``PhysicalBox``."""
 
@@ -135,6 +141,76 @@ def _page_size(package: OfdPackage, page_index: int) -> tuple[float, float]:
     return _DEFAULT_PAGE
 
 
+@dataclass(frozen=True)
+class _Glyph:
+    """One printed character: its text, left edge, advance and baseline (mm, top-left)."""
+
+    text: str
+    x: float
+    advance: float
+    baseline: float
+    size: float
+
+
+def _glyphs(objects: tuple[PageObject, ...]) -> list[_Glyph]:
+    """Every non-blank character of a page's text, placed as ``TextCode``/``DeltaX`` say.
+
+    A character's advance is the next ``DeltaX``; the last one of a ``TextCode`` has none,
+    so it gets the font size (CJK glyphs are one em wide).  ``CTM`` is not applied, like
+    :mod:`ofd.reader`, which does not interpret it either.
+    """
+    glyphs = []
+    for item in objects:
+        if not isinstance(item, TextObject):
+            continue
+        x = item.boundary.x + item.x
+        baseline = item.boundary.y + item.y
+        for index, character in enumerate(item.text):
+            advance = item.delta_x[index] if index < len(item.delta_x) else item.size
+            if character.strip():
+                glyphs.append(_Glyph(character, x, advance, baseline, item.size))
+            x += advance
+    return glyphs
+
+
+def _lines(glyphs: list[_Glyph]) -> list[list[_Glyph]]:
+    """Glyphs grouped into lines (baselines within a third of the size), each left to right.
+
+    Producers split a line into one ``TextCode`` per word or per character; an anchor must
+    be found across those pieces, but — as for PDF — not across lines.
+    """
+    lines: list[list[_Glyph]] = []
+    for glyph in sorted(glyphs, key=lambda g: (g.baseline, g.x)):
+        last = lines[-1][-1] if lines else None
+        if last is not None and abs(glyph.baseline - last.baseline) <= last.size / 3:
+            lines[-1].append(glyph)
+        else:
+            lines.append([glyph])
+    return [sorted(line, key=lambda g: g.x) for line in lines]
+
+
+def find_text(document: Document, anchor: str) -> tuple[int, float, float]:
+    """Page index and centre (mm from the page's top-left) of the first occurrence of
+    ``anchor`` in the document's text, page by page, top to bottom.
+
+    Whitespace is ignored on both sides, as :func:`sealsvc.anchors.find_text` does for PDF;
+    :class:`InvalidInput` when the text is empty or does not occur.
+    """
+    wanted = "".join(anchor.split())
+    if not wanted:
+        raise InvalidInput("the anchor text is empty")
+    for page_index, page in enumerate(document.pages):
+        for line in _lines(_glyphs(page.objects)):
+            start = "".join(g.text for g in line).find(wanted)
+            if start < 0:
+                continue
+            hit = line[start : start + len(wanted)]
+            left, right = hit[0].x, hit[-1].x + hit[-1].advance
+            middle = sum(g.baseline - g.size * _CENTRE_ABOVE_BASELINE for g in hit) / len(hit)
+            return page_index, (left + right) / 2, middle
+    raise InvalidInput(f"the anchor text {anchor!r} does not occur in the OFD")
+
+
 def _stamp(
     package: OfdPackage, placement: Placement, size: tuple[float, float]
 ) -> StampPlacement | None:
@@ -146,11 +222,12 @@ def _stamp(
             f"an OFD has no signature fields ({placement.names.field}); place the seal by "
             f"{placement.names.position} or {placement.names.anchor}"
         )
+    stamp_w, stamp_h = size
     if placement.anchor:
-        raise InvalidInput("placing a seal by anchor text is not available for OFD yet")
+        page_index, cx, top = find_text(read_package(package), placement.anchor)
+        return StampPlacement(page_index, (cx - stamp_w / 2, top - stamp_h / 2, stamp_w, stamp_h))
     page_index = placement.page - 1
     width, height = _page_size(package, page_index)
-    stamp_w, stamp_h = size
     if placement.x_mm is None or placement.y_mm is None:
         cx, cy = width * 0.72, height * 0.18  # the lower right, as for PDF
     else:

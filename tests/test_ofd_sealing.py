@@ -30,12 +30,13 @@ from ofd.signatures import (
 )
 from pki import ses
 from sealsvc import seals, ses_seals
+from sealsvc.anchors import find_text as find_text_in_pdf
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput, SealNotUsable
-from sealsvc.licences import load_template
+from sealsvc.licences import load_template, render_licence
 from sealsvc.models import AuditEntry
 from sealsvc.ofd_sealing import PROVIDER, OfdSealResult, seal_ofd
-from sealsvc.pades import Placement
+from sealsvc.pades import MM, Placement
 from sealsvc.verification.ses import SesVerifier
 
 pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context, seal_context
@@ -288,3 +289,47 @@ def test_easyofd_draws_the_stamp_from_the_seal_object(
     assert _red(image, box, 297) > 2000, "no seal picture in the stamp's spot"
     elsewhere = (box[0] - 100, box[1], box[2], box[3])
     assert _red(image, elsewhere, 297) < 50
+
+
+def test_anchor_text_centres_the_stamp_where_the_pdf_has_that_text(
+    context: ServiceContext,
+) -> None:
+    """The licence's OFD and PDF come from one layout: the stamp centred on 登记机关 in the
+    OFD sits where pdfminer finds 登记机关 in the PDF (to within a millimetre)."""
+    data, page = _licence("business_licence")
+    template = load_template("business_licence")
+    page_index, x_pt, y_pt = find_text_in_pdf(render_licence(template, page), "登 记 机 关")
+    result = _seal(context, data, _issue(context), Placement(anchor="登记机关"), timestamp=False)
+    sealed = OfdPackage.read(result.ofd)
+    (annot,) = read_signature(sealed, read_signatures(sealed).entries[0]).stamp_annots
+    x, y, width, height = annot.boundary
+    assert page_index == 0 and (width, height) == (42, 42)
+    assert x + width / 2 == pytest.approx(x_pt / MM, abs=1.0)
+    assert y + height / 2 == pytest.approx(template.spec.page.height_mm - y_pt / MM, abs=1.0)
+
+
+def test_anchor_text_found_across_text_codes_and_pages_or_refused(
+    context: ServiceContext,
+) -> None:
+    """第2页 is on the second page, written here one TextCode per character; a text that
+    does not occur, or only blanks, is a clear InvalidInput."""
+    code = _issue(context)
+    package = unsigned_ofd()
+    split = package["Doc_0/Pages/Page_1/Content.xml"].replace(
+        b'<ofd:TextCode X="0" Y="5">\xe7\xac\xac2\xe9\xa1\xb5</ofd:TextCode>',
+        b'<ofd:TextCode X="0" Y="5">\xe7\xac\xac</ofd:TextCode>'
+        b'<ofd:TextCode X="5" Y="5">2</ofd:TextCode>'
+        b'<ofd:TextCode X="10" Y="5">\xe9\xa1\xb5</ofd:TextCode>',
+    )
+    assert split != package["Doc_0/Pages/Page_1/Content.xml"]
+    data = package.with_files({"Doc_0/Pages/Page_1/Content.xml": split}).to_bytes()
+    sealed = OfdPackage.read(_seal(context, data, code, Placement(anchor="第 2 页")).ofd)
+    (annot,) = read_signature(sealed, read_signatures(sealed).entries[0]).stamp_annots
+    assert annot.page_ref == "11"
+    # the text's box is x 20-35 mm (three 5 mm characters), baseline 25 mm from the top
+    assert annot.boundary == pytest.approx((27.5 - 21, 25 - 0.38 * 5 - 21, 42, 42))
+    with pytest.raises(InvalidInput, match="'（盖章）' does not occur in the OFD"):
+        _seal(context, data, code, Placement(anchor="（盖章）"))
+    with pytest.raises(InvalidInput, match="anchor text is empty"):
+        _seal(context, data, code, Placement(anchor=" \u3000"))
+    assert _entries(context, code, "seal.refused") == []
