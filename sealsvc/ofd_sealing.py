@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -47,14 +49,26 @@ from pki.ses import parse_seal
 from pki.sm2 import sm3
 from sealsvc import refusals, ses_seals, ses_signing
 from sealsvc.errors import Conflict, InvalidInput
-from sealsvc.pades import MM, Placement
+from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import check_upload_size
 from sealsvc.trust_services import TrustServices
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
-__all__ = ["PROVIDER", "OfdSealResult", "find_text", "read_upload", "seal_ofd"]
+__all__ = [
+    "MEDIA_TYPE",
+    "PROVIDER",
+    "OfdSealResult",
+    "find_text",
+    "is_ofd",
+    "read_upload",
+    "seal_ofd",
+    "timestamp_for",
+]
+
+MEDIA_TYPE = "application/ofd"
+"""The media type of OFD files, for uploads and answers."""
 
 PROVIDER = Provider(name="sealsvc", version=version("sealsvc"))
 """``SignedInfo/Provider`` of every signature sealsvc adds: the software, and its version."""
@@ -99,6 +113,54 @@ def read_upload(data: bytes) -> OfdPackage:
         return OfdPackage.read(data)
     except OfdError as exc:
         raise InvalidInput(f"the OFD cannot be read: {exc}") from None
+
+
+def is_ofd(data: bytes) -> bool:
+    """Whether ``data`` is a ZIP whose central directory names ``OFD.xml``: how an upload
+    without a declared type is told from a PDF (design.md, "uploads").
+
+    Reads only the central directory (bounded by the upload's size), decompresses nothing.
+    """
+    if not data.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return ROOT_FILE in archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+
+
+def timestamp_for(options: SealOptions) -> bool:
+    """Whether an OFD seal at ``options.level`` gets a time-stamp; refuses what an OFD
+    signature cannot carry, so the CLI and the API answer the same.
+
+    The PAdES levels map onto the ``SES_Signature``: **B-B** — no time-stamp; **B-T** — our
+    TSA's token over the signature value inside the ``SES_Signature`` (GB/T 38540
+    ``timeStamp``).  **B-LT** and **B-LTA** add validation data and archive time-stamps,
+    for which an OFD signature has no place: refused.  Certification, reason, location and
+    contact are PDF signature properties with no OFD counterpart: refused rather than
+    silently dropped.
+    """
+    if options.level in (Level.B_LT, Level.B_LTA):
+        raise InvalidInput(
+            f"level {options.level.value} is not available for OFD: use B-B (no time-stamp) "
+            "or B-T (time-stamped)"
+        )
+    pdf_only = [
+        name
+        for name, value in (
+            ("certify", options.certify),
+            ("reason", options.reason),
+            ("location", options.location),
+            ("contact", options.contact),
+        )
+        if value
+    ]
+    if pdf_only:
+        raise InvalidInput(
+            f"{', '.join(pdf_only)}: PDF signature properties an OFD seal does not have"
+        )
+    return options.level.needs_timestamp
 
 
 @lru_cache(maxsize=256)
