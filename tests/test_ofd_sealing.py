@@ -11,9 +11,11 @@ use must leave exactly one ``seal.use`` entry.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from sqlalchemy import select
 from test_licence_ofd import _easyofd, _licence, _red, _stamp_box
 from test_ofd_signatures import unsigned_ofd
 from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
+from typer.testing import Result
 
 from ofd.package import OfdPackage
 from ofd.signatures import (
@@ -333,3 +336,55 @@ def test_anchor_text_found_across_text_codes_and_pages_or_refused(
     with pytest.raises(InvalidInput, match="anchor text is empty"):
         _seal(context, data, code, Placement(anchor=" \u3000"))
     assert _entries(context, code, "seal.refused") == []
+
+
+def _one_line_error(result: Result) -> str:
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr
+
+
+def test_sealctl_sign_seals_an_ofd(
+    context: ServiceContext, sealctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    """``sealctl sign`` tells an OFD by its content (here named .zip), seals it at B-B with
+    the stamp on an anchor, writes it and prints the summary; errors are one line, exit 1."""
+    code = _issue(context)
+    source, out = tmp_path / "in.zip", tmp_path / "out.ofd"
+    source.write_bytes(unsigned_ofd().to_bytes())
+    run = sealctl(
+        "sign", str(source), "--seal", code, "--level", "B-B", "--anchor", "第2页",
+        "-o", str(out), "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stdout + run.stderr
+    summary = json.loads(run.stdout)
+    sealed = OfdPackage.read(out.read_bytes())
+    assert summary["format"] == "ofd" and summary["level"] == "B-B"
+    assert summary["output_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert _verify_all(context, sealed) == {"Doc_0/Signs/Sign_0/Signature.xml": code}
+    signature = read_signature(sealed, read_signatures(sealed).entries[0])
+    assert ses.parse_signature(sealed[signature.signed_value_path]).time_stamp_token is None
+    assert signature.stamp_annots[0].page_ref == "11"
+    [used] = _entries(context, code, "seal.use")
+    assert used["seq"] == summary["audit_seq"] and used["level"] == "B-B"
+
+    again = tmp_path / "again.ofd"
+    for options, message in (
+        (["--level", "B-LTA"], "level B-LTA is not available for OFD"),
+        (["--certify"], "certify: PDF signature properties"),
+        (["--field", "Seal1"], "an OFD has no signature fields (--field)"),
+        (["--at", "5,5"], "does not fit on page 1"),
+    ):
+        error = _one_line_error(
+            sealctl("sign", str(out), "--seal", code, "-o", str(again), *options)
+        )
+        assert message in error, error
+    rsa = _issue(context, "rsa", kind="公章")
+    error = _one_line_error(sealctl("sign", str(out), "--seal", rsa, "-o", str(again)))
+    assert "SM2 seals only" in error
+    broken = tmp_path / "broken.ofd"
+    broken.write_bytes(b"PK\x03\x04 not really")
+    error = _one_line_error(sealctl("sign", str(broken), "--seal", code, "-o", str(again)))
+    assert "the OFD cannot be read" in error
+    assert not again.exists()
