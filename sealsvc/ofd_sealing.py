@@ -42,12 +42,16 @@ from ofd.errors import OfdError
 from ofd.model import Document, PageObject, TextObject
 from ofd.package import ROOT_FILE, OfdPackage, resolve_loc
 from ofd.reader import read_package
-from ofd.signatures import Provider, StampPlacement, add_signature
+from ofd.signatures import Provider, SignatureType, StampPlacement, add_signature
 from ofd.xml import child, child_text, children, parse_xml
+from pki.algorithms import SigningKey
+from pki.certificates import load_certificate
 from pki.clock import now_utc
+from pki.cms import build_gbt35275_signed_data
+from pki.errors import PkiError
 from pki.ses import parse_seal
 from pki.sm2 import sm3
-from sealsvc import refusals, ses_seals, ses_signing
+from sealsvc import audit, refusals, ses_seals, ses_signing
 from sealsvc.errors import Conflict, InvalidInput
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import check_upload_size
@@ -59,13 +63,19 @@ if TYPE_CHECKING:
 __all__ = [
     "MEDIA_TYPE",
     "PROVIDER",
+    "SIGN_ACTION",
     "OfdSealResult",
+    "OfdSignResult",
     "find_text",
     "is_ofd",
     "read_upload",
     "seal_ofd",
+    "sign_ofd",
     "timestamp_for",
 ]
+
+SIGN_ACTION = "signature.use"
+"""Audit action of one ``Type="Sign"`` signature (a key that is not a registered seal)."""
 
 MEDIA_TYPE = "application/ofd"
 """The media type of OFD files, for uploads and answers."""
@@ -378,4 +388,115 @@ def seal_ofd(
         signature_path=signature_path.lstrip("/"),
         time_stamped=result.time_stamped,
         audit_seq=result.audit_seq,
+    )
+
+
+@dataclass(frozen=True)
+class OfdSignResult:
+    """An OFD with one more ``Type="Sign"`` signature, and its audit entry."""
+
+    ofd: bytes = dataclasses.field(repr=False)
+    """The signed package."""
+    input_sha256: str
+    """SHA-256 of the OFD as given."""
+    output_sha256: str
+    """SHA-256 of :attr:`ofd` (the audit entry's ``document_hash``)."""
+    certificate_serial: str
+    """Serial (decimal) of the signer's certificate."""
+    signature_path: str
+    """Package path of the new ``Signature.xml``."""
+    audit_seq: int
+    """Sequence number of the :data:`SIGN_ACTION` entry."""
+
+
+def sign_ofd(
+    context: ServiceContext,
+    ofd_bytes: bytes,
+    signer: SigningKey,
+    certificate: bytes,
+    *,
+    actor: str,
+    chain: tuple[bytes, ...] = (),
+    placement: Placement | None = None,
+    stamp_size: tuple[float, float] = (40.0, 20.0),
+    details: dict | None = None,
+    now: datetime | None = None,
+    trusted_input: bool = False,
+) -> OfdSignResult:
+    """Add one GM/T 0099-2020 ``Type="Sign"`` signature made with ``signer``: a signature
+    that is not a seal (a person's, for issue 18's e-signatures), so no registry seal and no
+    ``SESeal`` — the signed value is a detached GB/T 35275 SignedData
+    (:func:`pki.cms.build_gbt35275_signed_data`) whose message digest is
+    SM3(``Signature.xml``), carrying ``certificate`` and ``chain``.
+
+    The caller decides who may sign with ``signer`` (its key stays in its store); this
+    writes the :data:`SIGN_ACTION` audit entry with ``actor`` and ``details`` (the caller's
+    identity evidence: provider, token id).  ``placement`` (with ``stamp_size`` in mm) adds
+    a ``StampAnnot`` where the appearance goes; ``None`` = an invisible signature.
+    SM2 only (GB/T 35275): another key or a key that is not the certificate's is an
+    :class:`InvalidInput`, as is an unreadable OFD.
+    """
+    if not trusted_input:
+        check_upload_size(context.settings, ofd_bytes, "OFD")
+    input_sha256 = hashlib.sha256(ofd_bytes).hexdigest()
+    package = read_upload(ofd_bytes)
+    now = now or now_utc()
+    try:
+        signer_certificate = load_certificate(certificate)
+        certificates = [signer_certificate, *(load_certificate(der) for der in chain)]
+    except PkiError as exc:
+        raise InvalidInput(f"the signer's certificate cannot be used: {exc}") from None
+    made: list[str] = []
+
+    def make_signed_value(signature_xml: bytes, signature_path: str) -> bytes:
+        made.append(signature_path)
+        return build_gbt35275_signed_data(
+            signer,
+            signer_certificate,
+            content_digest=sm3(signature_xml),
+            certificates=certificates,
+            signing_time=now,
+        ).dump()
+
+    try:
+        stamp = _stamp(package, placement, stamp_size) if placement is not None else None
+        signed = add_signature(
+            package,
+            make_signed_value,
+            provider=PROVIDER,
+            signature_time=now,
+            stamps=[stamp] if stamp is not None else [],
+            signature_type=SignatureType.SIGN,
+        )
+    except OfdError as exc:
+        raise InvalidInput(f"the OFD cannot be signed: {exc}") from None
+    except PkiError as exc:
+        raise InvalidInput(f"cannot make a GM/T 0099 signature: {exc}") from None
+    output = signed.to_bytes()
+    output_sha256 = hashlib.sha256(output).hexdigest()
+    (signature_path,) = made
+    serial = str(signer_certificate.serial_number)
+    with context.database.session() as session:
+        entry = audit.append(
+            session,
+            action=SIGN_ACTION,
+            actor=actor,
+            document_hash=output_sha256,
+            details={
+                "container": "ofd",
+                "signature_type": SignatureType.SIGN.value,
+                "input_sha256": input_sha256,
+                "signature_path": signature_path,
+                "certificate_serial": serial,
+                **(details or {}),
+            },
+        )
+        audit_seq = entry.seq
+    return OfdSignResult(
+        ofd=output,
+        input_sha256=input_sha256,
+        output_sha256=output_sha256,
+        certificate_serial=serial,
+        signature_path=signature_path.lstrip("/"),
+        audit_seq=audit_seq,
     )
