@@ -66,6 +66,7 @@ __all__ = [
     "StampAnnot",
     "StampPlacement",
     "add_signature",
+    "broken_by_adding",
     "check_references",
     "read_signature",
     "read_signatures",
@@ -512,6 +513,28 @@ def _check_placement(stamp: StampPlacement, page_count: int) -> None:
         raise OfdError(f"stamp boundary {stamp.boundary!r} is not a finite box of positive size")
 
 
+def broken_by_adding(package: OfdPackage, doc_index: int = 0) -> tuple[SignatureEntry, ...]:
+    """The intact signatures that adding one more (:func:`add_signature`) would break.
+
+    Every new signature must change ``Signatures.xml``; a signature whose References cover
+    that file (some producers do it) and still match it fails from then on.  One that no
+    longer matches (already broken by a later signature), or cannot be read at all, is not
+    listed.  Whether to go ahead anyway is the caller's decision.
+    """
+    found = []
+    for entry in read_signatures(package, doc_index).entries:
+        try:
+            signature = read_signature(package, entry)
+        except OfdFormatError:
+            continue
+        result = check_references(package, signature)
+        if any(
+            c.path == entry.signatures_path and c.status is DigestStatus.OK for c in result.checks
+        ):
+            found.append(entry)
+    return tuple(found)
+
+
 def _register(
     package: OfdPackage,
     body: etree._Element,
@@ -590,7 +613,9 @@ def add_signature(
        ``Sign_N/SignedValue.dat``.  Its exceptions pass through unchanged.
 
     Earlier signatures stay valid: nothing they cover is changed (``OFD.xml`` only gains
-    its link when there is no ``Signatures.xml`` yet, i.e. no earlier signature).
+    its link when there is no ``Signatures.xml`` yet, i.e. no earlier signature).  An
+    earlier signature that covers ``Signatures.xml`` breaks (:func:`broken_by_adding`
+    lists those).
     ``signature_time`` must be timezone-aware; it is written in UTC.
     """
     if signature_time.tzinfo is None:

@@ -42,7 +42,13 @@ from ofd.errors import OfdError
 from ofd.model import Document, PageObject, TextObject
 from ofd.package import ROOT_FILE, OfdPackage, resolve_loc
 from ofd.reader import read_package
-from ofd.signatures import Provider, SignatureType, StampPlacement, add_signature
+from ofd.signatures import (
+    Provider,
+    SignatureType,
+    StampPlacement,
+    add_signature,
+    broken_by_adding,
+)
 from ofd.xml import child, child_text, children, parse_xml
 from pki.algorithms import SigningKey
 from pki.certificates import load_certificate
@@ -113,16 +119,26 @@ class OfdSealResult:
 
 
 def read_upload(data: bytes) -> OfdPackage:
-    """Open an OFD that came from outside; every format problem is an :class:`InvalidInput`.
+    """Open an OFD to sign; every format problem is an :class:`InvalidInput`.
 
     :class:`ofd.package.OfdPackage.read` checks the ZIP's names and sizes before it
     decompresses anything (zip bombs, ``../`` names, duplicates), so a hostile file costs
-    a bounded amount of memory and ends in one readable line.
+    a bounded amount of memory and ends in one readable line.  A document with an intact
+    signature that one more would break (it covers ``Signatures.xml``) is refused too, as
+    a PDF certified "no changes" is: the service never breaks someone's signature.
     """
     try:
-        return OfdPackage.read(data)
+        package = OfdPackage.read(data)
+        broken = broken_by_adding(package)
     except OfdError as exc:
         raise InvalidInput(f"the OFD cannot be read: {exc}") from None
+    if broken:
+        raise InvalidInput(
+            f"the OFD's signature {broken[0].id or broken[0].path} covers "
+            f"{broken[0].signatures_path}, which another signature must change: "
+            "a seal or signature added now would break it"
+        )
+    return package
 
 
 def is_ofd(data: bytes) -> bool:

@@ -388,3 +388,22 @@ def test_sealctl_sign_seals_an_ofd(
     error = _one_line_error(sealctl("sign", str(broken), "--seal", code, "-o", str(again)))
     assert "the OFD cannot be read" in error
     assert not again.exists()
+
+
+def test_a_seal_that_would_break_an_intact_earlier_signature_is_refused(
+    context: ServiceContext,
+) -> None:
+    """testImageNotFound.ofd's second signature covers Signatures.xml, which a new one must
+    change: refused before anything is signed.  h.ofd's first seal covers it too but is
+    already broken by its second, so h.ofd can still be sealed."""
+    code = _issue(context)
+    sample = REPO / "tests/data/ofd-samples/testImageNotFound.ofd"
+    with pytest.raises(
+        InvalidInput, match=r"covers Doc_0/Signs/Signatures\.xml, .* would break it"
+    ):
+        _seal(context, sample.read_bytes(), code)
+    assert _entries(context, code, "seal.use") == []
+    sealed = OfdPackage.read(
+        _seal(context, (REPO / "tests/data/ofd-samples/h.ofd").read_bytes(), code).ofd
+    )
+    assert _verify_all(context, sealed, skip=2) == {"Doc_0/Signs/Sign_2/Signature.xml": code}
