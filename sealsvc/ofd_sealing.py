@@ -24,6 +24,13 @@ from the page's lower-left corner (converted here to OFD's top-left coordinates)
 given = the lower right of the page as for PDF, ``anchor`` = centred on the first
 occurrence of a text such as "（盖章）" in the pages' ``TextObject``\\ s (:func:`find_text`),
 ``invisible`` = no ``StampAnnot``.  An OFD has no signature fields, so ``field`` is refused.
+
+PAdES levels map onto OFD as :func:`timestamp_for` says: B-B no time-stamp, B-T our TSA's
+token inside the ``SES_Signature``; B-LT and B-LTA have no OFD counterpart and are refused.
+
+:func:`sign_ofd` adds the other kind of OFD signature, GM/T 0099 ``Type="Sign"``: a GB/T
+35275 SignedData made with a key and certificate that are not a registered seal (a
+person's), audited as :data:`SIGN_ACTION`.
 """
 
 from __future__ import annotations
