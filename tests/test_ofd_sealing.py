@@ -35,7 +35,7 @@ from pki import ses
 from sealsvc import seals, ses_seals
 from sealsvc.anchors import find_text as find_text_in_pdf
 from sealsvc.context import ServiceContext
-from sealsvc.errors import InvalidInput, SealNotUsable
+from sealsvc.errors import Conflict, InvalidInput, SealNotUsable
 from sealsvc.licences import load_template, render_licence
 from sealsvc.models import AuditEntry
 from sealsvc.ofd_sealing import PROVIDER, OfdSealResult, seal_ofd
@@ -407,3 +407,24 @@ def test_a_seal_that_would_break_an_intact_earlier_signature_is_refused(
         _seal(context, (REPO / "tests/data/ofd-samples/h.ofd").read_bytes(), code).ofd
     )
     assert _verify_all(context, sealed, skip=2) == {"Doc_0/Signs/Sign_2/Signature.xml": code}
+
+
+def test_a_rotation_after_reading_the_seal_object_is_a_conflict(
+    context: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seal.esl is written before the SES_Signature is made: if the seal rotates in between,
+    the signature carries the new SESeal and the file would name the old one — refused."""
+    code = _issue(context)
+    real_current = ses_seals.current
+
+    def rotated_after_reading(session, wanted: str):
+        monkeypatch.setattr(ses_seals, "current", real_current)
+        row = real_current(session, wanted)
+        seals.rotate(context, wanted, actor="test:other-node")
+        return row
+
+    monkeypatch.setattr(ses_seals, "current", rotated_after_reading)
+    with pytest.raises(Conflict, match="changed while sealing; try again"):
+        _seal(context, unsigned_ofd().to_bytes(), code, timestamp=False)
+    sealed = OfdPackage.read(_seal(context, unsigned_ofd().to_bytes(), code).ofd)
+    assert _verify_all(context, sealed) == {"Doc_0/Signs/Sign_0/Signature.xml": code}
