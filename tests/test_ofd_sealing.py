@@ -23,6 +23,12 @@ from sqlalchemy import select
 from test_licence_ofd import _easyofd, _licence, _red, _stamp_box
 from test_ofd_signatures import unsigned_ofd
 from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
+from test_ses_openssl import (
+    layers_by_asn1parse,
+    layers_by_our_parser,
+    openssl,
+    openssl_verifies,
+)
 from typer.testing import Result
 
 from ofd.package import OfdPackage
@@ -428,3 +434,20 @@ def test_a_rotation_after_reading_the_seal_object_is_a_conflict(
         _seal(context, unsigned_ofd().to_bytes(), code, timestamp=False)
     sealed = OfdPackage.read(_seal(context, unsigned_ofd().to_bytes(), code).ofd)
     assert _verify_all(context, sealed) == {"Doc_0/Signs/Sign_0/Signature.xml": code}
+
+
+@pytest.mark.parametrize("extract", [layers_by_our_parser, layers_by_asn1parse])
+def test_openssl_verifies_both_ses_layers_of_a_sealed_ofd(
+    context: ServiceContext, extract, tmp_path: Path
+) -> None:
+    """The maker's and the signer's SM2 signatures inside SignedValue.dat, checked by
+    ``openssl pkeyutl`` over bytes found by our parser and by ``openssl asn1parse`` alone."""
+    sealed = OfdPackage.read(_seal(context, unsigned_ofd().to_bytes(), _issue(context)).ofd)
+    signature = read_signature(sealed, read_signatures(sealed).entries[0])
+    layers = extract(sealed[signature.signed_value_path], tmp_path)
+    assert set(layers) == {"maker", "signer"}
+    for name, layer in layers.items():
+        assert openssl_verifies(layer.public_key, layer.message, layer.signature), name
+    (tmp_path / "Signature.xml").write_bytes(signature.signature_xml)
+    digest = openssl("dgst", "-sm3", "-r", tmp_path / "Signature.xml").stdout.split()[0]
+    assert ses.parse_signature(sealed[signature.signed_value_path]).data_hash.hex() == digest
