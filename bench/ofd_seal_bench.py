@@ -21,11 +21,12 @@ registry and audit log in a temporary data directory), at two levels:
 Goal (issue 17): OFD sealing ≤ 5 ms per licence page at B-B (no time-stamp), read as the
 format level, as ``seal_bench`` reads "sealing"; B-T and the service call are reported
 next to it.  Each figure is a median over rounds that seal one document per action in
-turn, so load from other processes on a shared machine hits every action alike; wall
-and CPU time are both given, because on a shared 2-core machine the wall time says as
-much about the other processes as about this one (everything here, TSA and SQLite
-included, runs in this process, so CPU time is its cost).  The goal is judged on the
-wall time when that meets it, else on the CPU time, and the line says which.
+turn (:func:`seal_bench.measure_interleaved`), so load from other processes on a shared
+machine hits every action alike; wall and CPU time are both given, because on a shared
+2-core machine the wall time says as much about the other processes as about this one
+(everything here, TSA and SQLite included, runs in this process, so CPU time is its
+cost).  The goal is judged on the wall time when that meets it, else on the CPU time,
+and the line says which.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from seal_bench import measure_interleaved
 
 from ofd.package import OfdPackage
 from ofd.signatures import StampPlacement, add_signature
@@ -79,25 +81,22 @@ def _licence() -> tuple[bytes, bytes, Placement]:
 
 
 def _measure(
-    actions: dict[tuple[str, str], Callable[[], object]], seconds: float, minimum: int = 5
+    actions: dict[tuple[str, str], Callable[[], object]], seconds: float
 ) -> dict[tuple[str, str], tuple[float, float]]:
-    """Median (wall, CPU) seconds per call of each action, one call each per round in turn
-    (rotating which goes first), after one warm-up call each."""
-    keys = list(actions)
-    for key in keys:
-        actions[key]()
-    walls: dict[tuple[str, str], list[float]] = {key: [] for key in keys}
-    cpus: dict[tuple[str, str], list[float]] = {key: [] for key in keys}
-    start = time.perf_counter()
-    rounds = 0
-    while rounds < minimum or time.perf_counter() - start < seconds * len(keys):
-        for key in keys[rounds % len(keys) :] + keys[: rounds % len(keys)]:
-            cpu, wall = time.process_time(), time.perf_counter()
-            actions[key]()
-            walls[key].append(time.perf_counter() - wall)
-            cpus[key].append(time.process_time() - cpu)
-        rounds += 1
-    return {k: (statistics.median(walls[k]), statistics.median(cpus[k])) for k in keys}
+    """Median (wall, CPU) seconds per call of each action: :func:`seal_bench.measure_interleaved`
+    for the wall time, each call's CPU time recorded alongside (the warm-up call left out)."""
+    cpu: dict[tuple[str, str], list[float]] = {key: [] for key in actions}
+
+    def timed(key: tuple[str, str], action: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            began = time.process_time()
+            action()
+            cpu[key].append(time.process_time() - began)
+
+        return run
+
+    walls = measure_interleaved({key: timed(key, a) for key, a in actions.items()}, seconds, 5)
+    return {key: (walls[key], statistics.median(cpu[key][1:])) for key in actions}
 
 
 def _setup(data_dir: Path) -> tuple[ServiceContext, str]:
