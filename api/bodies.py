@@ -2,7 +2,8 @@
 
 A body over the limit is refused with 413 as soon as the limit is crossed (a declared
 Content-Length is checked first), so a client cannot make the service buffer gigabytes.
-PDF uploads come as multipart field ``file`` or as a raw ``application/pdf`` body.
+PDF uploads come as multipart field ``file`` or as a raw ``application/pdf`` body (an OFD,
+where an endpoint takes one, as ``application/ofd``; the endpoint tells it by content).
 """
 
 from __future__ import annotations
@@ -42,18 +43,24 @@ async def read_pdf_upload(request: Request, limit: int) -> tuple[bytes, dict[str
             raise HTTPException(413, f"the PDF is larger than {limit} bytes")
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         return data, fields
-    if content_type in ("application/pdf", "application/octet-stream"):
+    if content_type in ("application/pdf", "application/ofd", "application/octet-stream"):
         return await read_body(request, limit), {}
-    raise HTTPException(415, "send the PDF as multipart field 'file' or as an application/pdf body")
+    raise HTTPException(
+        415,
+        "send the file as multipart field 'file' or as an application/pdf (application/ofd) body",
+    )
 
 
 _PDF_CONTENT = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
 
 
-def pdf_upload_body(description: str, *, other_fields: bool) -> dict[str, object]:
+def pdf_upload_body(
+    description: str, *, other_fields: bool, ofd: bool = False
+) -> dict[str, object]:
     """The OpenAPI ``requestBody`` of an endpoint read with :func:`read_pdf_upload`.
 
-    ``other_fields`` documents further string form fields next to ``file`` (options).
+    ``other_fields`` documents further string form fields next to ``file`` (options);
+    ``ofd`` documents a raw ``application/ofd`` body as well.
     """
     schema: dict[str, object] = {
         "type": "object",
@@ -68,6 +75,7 @@ def pdf_upload_body(description: str, *, other_fields: bool) -> dict[str, object
         "content": {
             "multipart/form-data": {"schema": schema},
             **_PDF_CONTENT,
+            **({"application/ofd": _PDF_CONTENT["application/pdf"]} if ofd else {}),
         },
     }
 

@@ -20,30 +20,28 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pki.certificates import POLICY_SEAL_MAKER
 from pki.clock import now_utc
 from pki.lru import LruCache
 from sealsvc.licences.identify import LicenceMatch, identify_licence
 from sealsvc.licences.pipeline import check_number
 from sealsvc.models import AuditHead
 from sealsvc.trust_services import TrustServices
+from sealsvc.verification.anchors import service_anchors
 from sealsvc.verification.cache import VerdictCache
+from sealsvc.verification.ofd import is_ofd, licence_number_in_ofd, verify_ofd
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import ValidationReport
+from sealsvc.verification.ses import SesVerifier, database_ses_lookup
 from sealsvc.verification.validator import TrustAnchors, verify
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
 __all__ = ["DocumentCheck", "DocumentVerifier", "match_licence", "service_anchors"]
-
-
-def service_anchors(ca_dir: Path) -> TrustAnchors:
-    """The service's roots: every ``*-root.pem`` in the CA directory (none if it is absent)."""
-    files = sorted(ca_dir.glob("*-root.pem")) if ca_dir.is_dir() else []
-    return TrustAnchors.from_files(files)
+# service_anchors lives in .anchors (ses.py needs it too); it is still imported from here.
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,9 @@ class DocumentCheck:
 def match_licence(
     context: ServiceContext, report: ValidationReport, pdf: bytes, licence_number: str | None = None
 ) -> DocumentCheck:
-    """``report`` with the registered licence the file is or names (see :mod:`identify`)."""
+    """``report`` with the registered licence the file (PDF or OFD) is or names (see
+    :mod:`identify`; an OFD names it in ``DocInfo/CustomDatas``)."""
+    claimed = licence_number_in_ofd(pdf) if is_ofd(pdf) else None
     with context.database.session(read_only=True) as session:
         licence = identify_licence(
             session,
@@ -107,6 +107,7 @@ def match_licence(
             pdf,
             number=licence_number,
             settings=context.settings,
+            metadata_number=claimed,
         )
     return DocumentCheck(report, licence)
 
@@ -124,7 +125,10 @@ class DocumentVerifier:
     ) -> None:
         self._context = context
         self._lookup = database_lookup(context.database)
-        self._fetch = (trust or TrustServices(context)).local_fetcher()
+        self._ses_lookup = database_ses_lookup(context.database)
+        trust = trust or TrustServices(context)
+        self._fetch = trust.local_fetcher()
+        self._ses = SesVerifier(context, trust)
         self._clock = clock
         self.cache = cache if cache is not None else VerdictCache()
         self._answers: LruCache[tuple[bytes, datetime]] = LruCache(1024)
@@ -139,7 +143,8 @@ class DocumentVerifier:
             return self._anchors
 
     def check(self, pdf: bytes, *, licence_number: str | None = None) -> DocumentCheck:
-        """Verify ``pdf``; compare it with licence ``licence_number`` when one is named.
+        """Verify ``pdf`` (a PDF, or an OFD told by its content: a ZIP naming ``OFD.xml``);
+        compare it with licence ``licence_number`` when one is named.
 
         Never raises for a bad file (the report says FORMAT_FAILURE); a named licence
         number must be well-formed (InvalidInput) and registered (NotFound).
@@ -147,6 +152,18 @@ class DocumentVerifier:
         if licence_number is not None:
             check_number(licence_number)
         now, state = self._clock(), self._registry_state()
+        if is_ofd(pdf):
+            report = verify_ofd(
+                pdf,
+                trust=self.anchors(),
+                intermediates=self._ses.intermediates(),
+                registry_lookup=self._lookup,
+                ses_lookup=self._ses_lookup,
+                now=now,
+                fetcher=lambda url, request: self._fetched(url, request, state, now),
+                maker_policy=POLICY_SEAL_MAKER,
+            )
+            return match_licence(self._context, report, pdf, licence_number)
         report = verify(
             pdf,
             trust=self.anchors(),

@@ -52,6 +52,7 @@ from pki.ses import Layer, LayerResult, LayerStatus, SesSignature, check_signatu
 from sealsvc.db import Database
 from sealsvc.models import Certificate, CertificateProfile, Seal, SealStatus, SesSeal
 from sealsvc.trust_services import TrustServices
+from sealsvc.verification.anchors import service_anchors
 from sealsvc.verification.indication import CHAIN_SUBINDICATION, REVOCATION_SUBINDICATION, status_of
 from sealsvc.verification.paths import Purpose, validate_path
 from sealsvc.verification.registry import database_lookup
@@ -69,7 +70,6 @@ from sealsvc.verification.report import (
 )
 from sealsvc.verification.revocation import EvidencePool, Outcome, RevocationFetcher
 from sealsvc.verification.sentence import signature_sentence
-from sealsvc.verification.service import service_anchors
 from sealsvc.verification.validator import (
     RegistryLookup,
     TrustAnchors,
@@ -87,6 +87,7 @@ __all__ = [
     "SesRegistryMatch",
     "SesVerification",
     "SesVerifier",
+    "certificate_path",
     "database_ses_lookup",
     "verify_ses",
 ]
@@ -378,10 +379,10 @@ def _verify(
     if failed is not None:
         return run.finish(*failed, sentence=_VALIDITY_SENTENCE)
 
-    failure, run.chain, signer_path = _path(signer, ctx, run.best_time)
+    failure, run.chain, signer_path = certificate_path(signer, ctx, run.best_time)
     if failure is not None:
         return run.finish(*failure)
-    failure, run.maker_chain, maker_path = _path(maker, ctx, run.best_time)
+    failure, run.maker_chain, maker_path = certificate_path(maker, ctx, run.best_time)
     if failure is not None:
         return run.finish(failure[0], f"seal maker: {failure[1]}", sentence=_MAKER_SENTENCE)
     if maker_policy is not None and maker_policy not in _policies(maker):
@@ -462,7 +463,7 @@ def _time_stamp(
         run.warnings.append(f"time-stamp not usable: {token.check.problem}")
 
 
-def _path(
+def certificate_path(
     certificate: x509.Certificate, ctx: VerificationContext, best_time: datetime | None
 ) -> tuple[tuple[AdESSubIndic, str] | None, ChainCheck, tuple[x509.Certificate, ...]]:
     """The path now, or at the proven time for a certificate that has expired since: the
@@ -529,7 +530,8 @@ class SesVerifier:
                 self._anchors = service_anchors(self._context.settings.ca_dir)
             return self._anchors
 
-    def _intermediates(self) -> list[x509.Certificate]:
+    def intermediates(self) -> list[x509.Certificate]:
+        """Our issuing CAs' certificates: an SES signature carries only its leaves."""
         with self._context.database.session(read_only=True) as session:
             ders = session.scalars(
                 select(Certificate.der).where(
@@ -539,16 +541,22 @@ class SesVerifier:
         return [load_certificate(der) for der in ders]
 
     def verify(
-        self, der: bytes, data: bytes | None, *, now: datetime | None = None
+        self,
+        der: bytes,
+        data: bytes | None,
+        *,
+        now: datetime | None = None,
+        fetcher: RevocationFetcher | None = None,
     ) -> SesVerification:
+        """``fetcher`` replaces the in-process one (a caller that caches our answers)."""
         return verify_ses(
             der,
             data,
             trust=self.anchors(),
-            intermediates=self._intermediates(),
+            intermediates=self.intermediates(),
             registry_lookup=self._lookup,
             ses_lookup=self._ses_lookup,
             now=now,
-            fetcher=self._fetcher,
+            fetcher=fetcher or self._fetcher,
             maker_policy=POLICY_SEAL_MAKER,
         )
