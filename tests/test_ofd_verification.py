@@ -39,7 +39,13 @@ from sealsvc.licences.metadata import licence_metadata
 from sealsvc.licences.render_ofd import render_licence_ofd
 from sealsvc.ses_seals import current
 from sealsvc.verification import DocumentVerdict, TrustAnchors
-from sealsvc.verification.ofd import is_ofd, licence_number_in_ofd, render_face, verify_ofd
+from sealsvc.verification.ofd import (
+    is_ofd,
+    licence_number_in_ofd,
+    read_ofd_package,
+    render_face,
+    verify_ofd,
+)
 from sealsvc.verification.report import JSON_SCHEMA, ValidationReport
 from sealsvc.verification.service import DocumentVerifier
 
@@ -213,7 +219,8 @@ def test_licence_number_and_face_come_from_the_ofd(sqlite_seal_context: ServiceC
     context = prepared(sqlite_seal_context)
     sealed = seal_ofd(context, licence_ofd(), sm2_seal(context)).to_bytes()
     assert is_ofd(sealed) and not is_ofd(b"%PDF-1.7\n") and not is_ofd(b"PK\x03\x04xx")
-    assert licence_number_in_ofd(sealed) == NUMBER
+    assert licence_number_in_ofd(read_ofd_package(sealed)) == NUMBER
+    assert read_ofd_package(b"garbage") is None and licence_number_in_ofd(None) is None
     png = render_face(sealed)
     assert png is not None and png.startswith(b"\x89PNG")
     from io import BytesIO

@@ -102,6 +102,7 @@ __all__ = [
     "face_data_url",
     "is_ofd",
     "licence_number_in_ofd",
+    "read_ofd_package",
     "render_face",
     "verify_ofd",
 ]
@@ -188,6 +189,7 @@ class _Run:
 def verify_ofd(
     data: bytes,
     *,
+    package: OfdPackage | None = None,
     trust: TrustAnchors,
     intermediates: Sequence[x509.Certificate] = (),
     registry_lookup: RegistryLookup | None = None,
@@ -201,11 +203,12 @@ def verify_ofd(
     The arguments are :func:`.ses.verify_ses`'s: ``intermediates`` the CA certificates
     paths may use, ``fetcher`` the CRL/OCSP source (none: no revocation data, so our own
     seals end TRY_LATER), ``maker_policy`` the policy a seal maker's certificate must carry.
+    ``package``, when given, is ``data`` already read (:func:`read_ofd_package`).
     """
     now = now or now_utc()
     digest = hashlib.sha256(data).hexdigest()
     try:
-        package = OfdPackage.read(data)
+        package = package or OfdPackage.read(data)
         listing = read_signatures(package)
         page_ids = frozenset(document_page_ids(package)) if listing.entries else frozenset()
     except OfdError as exc:
@@ -619,12 +622,22 @@ def _signature_time_stamp(
 # --- what the citizens' page shows ---------------------------------------------------------
 
 
-def licence_number_in_ofd(data: bytes) -> str | None:
+def read_ofd_package(data: bytes) -> OfdPackage | None:
+    """``data`` as a package, ``None`` if it is not one (:func:`verify_ofd` then says why):
+    read once for both the verification and the licence lookup."""
+    try:
+        return OfdPackage.read(data)
+    except OfdError:
+        return None
+
+
+def licence_number_in_ofd(package: OfdPackage | None) -> str | None:
     """The licence number in ``DocInfo/CustomDatas`` (证照编号), as our renderer writes it;
     ``None`` for a file without one or one that cannot be read.  Like the PDF's XMP it only
     chooses which registered licence to compare with."""
+    if package is None:
+        return None
     try:
-        package = OfdPackage.read(data)
         root = parse_xml(package.file("OFD.xml"), "OFD.xml")
     except OfdError:
         return None

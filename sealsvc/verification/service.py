@@ -20,8 +20,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from asn1crypto import x509
+
+from ofd.package import OfdPackage
 from pki.certificates import POLICY_SEAL_MAKER
 from pki.clock import now_utc
 from pki.lru import LruCache
@@ -31,11 +34,18 @@ from sealsvc.models import AuditHead
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification.anchors import service_anchors
 from sealsvc.verification.cache import VerdictCache
-from sealsvc.verification.ofd import is_ofd, licence_number_in_ofd, verify_ofd
+from sealsvc.verification.ofd import (
+    is_ofd,
+    licence_number_in_ofd,
+    read_ofd_package,
+    verify_ofd,
+)
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import ValidationReport
 from sealsvc.verification.ses import SesVerifier, database_ses_lookup
 from sealsvc.verification.validator import TrustAnchors, verify
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
@@ -95,11 +105,18 @@ class DocumentCheck:
 
 
 def match_licence(
-    context: ServiceContext, report: ValidationReport, pdf: bytes, licence_number: str | None = None
+    context: ServiceContext,
+    report: ValidationReport,
+    pdf: bytes,
+    licence_number: str | None = None,
+    *,
+    package: OfdPackage | None = None,
 ) -> DocumentCheck:
     """``report`` with the registered licence the file (PDF or OFD) is or names (see
     :mod:`identify`; an OFD names it in ``DocInfo/CustomDatas``)."""
-    claimed = licence_number_in_ofd(pdf) if is_ofd(pdf) else None
+    if package is None and is_ofd(pdf):
+        package = read_ofd_package(pdf)
+    claimed = licence_number_in_ofd(package)
     with context.database.session(read_only=True) as session:
         licence = identify_licence(
             session,
@@ -131,9 +148,10 @@ class DocumentVerifier:
         self._ses = SesVerifier(context, trust)
         self._clock = clock
         self.cache = cache if cache is not None else VerdictCache()
-        self._answers: LruCache[tuple[bytes, datetime]] = LruCache(1024)
+        self._answers: LruCache[tuple[Any, datetime]] = LruCache(1024)
         self._lock = threading.Lock()
         self._anchors: TrustAnchors | None = None
+        self._issuing: tuple[object, list[x509.Certificate]] | None = None
 
     def anchors(self) -> TrustAnchors:
         """Read once; re-read while still empty (a service started before its first CA)."""
@@ -153,17 +171,19 @@ class DocumentVerifier:
             check_number(licence_number)
         now, state = self._clock(), self._registry_state()
         if is_ofd(pdf):
+            package = read_ofd_package(pdf)
             report = verify_ofd(
                 pdf,
+                package=package,
                 trust=self.anchors(),
-                intermediates=self._ses.intermediates(),
-                registry_lookup=self._lookup,
-                ses_lookup=self._ses_lookup,
+                intermediates=self._intermediates(state),
+                registry_lookup=self._remembered("seal", self._lookup, state, now),
+                ses_lookup=self._remembered("ses", self._ses_lookup, state, now),
                 now=now,
                 fetcher=lambda url, request: self._fetched(url, request, state, now),
                 maker_policy=POLICY_SEAL_MAKER,
             )
-            return match_licence(self._context, report, pdf, licence_number)
+            return match_licence(self._context, report, pdf, licence_number, package=package)
         report = verify(
             pdf,
             trust=self.anchors(),
@@ -191,6 +211,38 @@ class DocumentVerifier:
         answer = self._fetch(url, request)
         self._answers.put(key, (answer, now))
         return answer
+
+    def _remembered(
+        self, name: str, lookup: Callable[..., _T], state: object, now: datetime
+    ) -> Callable[..., _T]:
+        """``lookup`` answered once per registry state and ``max_age``, like our OCSP
+        answers (:meth:`_fetched`): a seal's status changes only with an audited change,
+        and the same seals come back in document after document."""
+        if state is None:
+            return lookup
+
+        def remembered(*key: str) -> _T:
+            found = self._answers.get((name, key, state))
+            if found is not None and found[1] <= now < found[1] + self.cache.max_age:
+                return found[0]
+            answer = lookup(*key)
+            self._answers.put((name, key, state), (answer, now))
+            return answer
+
+        return remembered
+
+    def _intermediates(self, state: object) -> list[x509.Certificate]:
+        """Our issuing CAs (what OFD seals' paths need), read once per registry state: a
+        new CA certificate is audited, so a new state may mean a new one."""
+        if state is None:
+            return self._ses.intermediates()
+        with self._lock:
+            if self._issuing is not None and self._issuing[0] == state:
+                return self._issuing[1]
+        issuing = self._ses.intermediates()
+        with self._lock:
+            self._issuing = (state, issuing)
+        return issuing
 
     def _registry_state(self) -> tuple[int, str] | None:
         """The head of the audit log: it moves with every audited status change."""
