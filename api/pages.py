@@ -30,7 +30,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pyhanko.sign.ades.report import AdESStatus
 from starlette.concurrency import run_in_threadpool
 
-from api.bodies import read_pdf_upload
+from api.bodies import read_document_upload
 from api.cpu_bound import run_cpu_bound
 from api.verify_routes import check_upload
 from sealsvc.errors import InvalidInput, NotFound
@@ -38,7 +38,7 @@ from sealsvc.licences import licence_status
 from sealsvc.licences.identify import LicenceMatch
 from sealsvc.licences.pdfa import CHINA_TIME
 from sealsvc.licences.wording import status_label
-from sealsvc.verification.ofd import face_data_url, is_ofd, render_face
+from sealsvc.verification.ofd import face_data_url, render_face
 from sealsvc.verification.report import DocumentVerdict, SignatureReport
 from sealsvc.verification.sentence import beijing_time, proven_by_later_timestamp
 from sealsvc.verification.service import DocumentCheck
@@ -213,19 +213,19 @@ async def form(request: Request) -> HTMLResponse:
 async def verify(request: Request) -> HTMLResponse:
     """Verify the uploaded PDF (and compare it with licence ``licence_no`` when given)."""
     try:
-        pdf, fields = await read_pdf_upload(
+        pdf, fields, ofd = await read_document_upload(
             request, request.app.state.context.settings.max_pdf_bytes
         )
     except HTTPException as exc:
         return _error(request, exc.status_code if exc.status_code in _ERRORS else 400)
     number = fields.get("licence_no") or None
     try:
-        result = await check_upload(request, pdf, number)
+        result = await check_upload(request, pdf, number, ofd=ofd)
     except InvalidInput:
         return _error(request, 400, "证照编号格式不正确。")
     except NotFound:
         return _error(request, 404)
-    face = await run_cpu_bound(request, render_face, pdf) if is_ofd(pdf) else None
+    face = await run_cpu_bound(request, render_face, pdf) if ofd else None
     return _result(request, result, face)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from api.bodies import pdf_upload_body, read_pdf_upload
+from api.bodies import pdf_upload_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
 from api.metrics import VERIFICATIONS
 from api.problems import problem_responses
@@ -35,11 +35,14 @@ _UPLOAD_BODY = pdf_upload_body(
 
 
 async def check_upload(
-    request: Request, pdf: bytes, licence_number: str | None = None
+    request: Request, pdf: bytes, licence_number: str | None = None, *, ofd: bool | None = None
 ) -> DocumentCheck:
-    """Verify ``pdf`` with the app's verifier (a CPU-bound job); count the verdict."""
+    """Verify ``pdf`` (an OFD if ``ofd``) with the app's verifier (a CPU-bound job); count
+    the verdict."""
     verifier: DocumentVerifier = request.app.state.verifier
-    result = await run_cpu_bound(request, verifier.check, pdf, licence_number=licence_number)
+    result = await run_cpu_bound(
+        request, verifier.check, pdf, licence_number=licence_number, ofd=ofd
+    )
     VERIFICATIONS.labels(indication=result.report.verdict.value).inc()
     return result
 
@@ -67,5 +70,7 @@ async def check_upload(
 )
 async def verify_pdf(request: Request) -> dict:
     """Verify every seal and time-stamp of the uploaded PDF or OFD; no API key needed."""
-    pdf, _ = await read_pdf_upload(request, request.app.state.context.settings.max_pdf_bytes)
-    return (await check_upload(request, pdf)).to_dict()
+    data, _, ofd = await read_document_upload(
+        request, request.app.state.context.settings.max_pdf_bytes
+    )
+    return (await check_upload(request, data, ofd=ofd)).to_dict()

@@ -22,6 +22,7 @@ timestamps and attributes), so a sealed OFD can be reproduced and compared byte 
 
 from __future__ import annotations
 
+import functools
 import io
 import posixpath
 import stat
@@ -104,6 +105,20 @@ class _Zipped:
     crc: int
     size: int
     payload: bytes
+
+
+_CACHED_ENTRY_BYTES = 512 * 1024
+"""Files up to this size keep their compressed form in :func:`_zipped_cached`."""
+
+
+@functools.lru_cache(maxsize=32)
+def _zipped_cached(data: bytes) -> _Zipped:
+    """:func:`_zip_entry` of recently written content, by value: the same bytes deflate to
+    the same payload, so this changes no output.  A package read back from bytes (a licence
+    just rendered, handed to sealing; a seal's output handed to the next seal) has no
+    compressed forms of its own, and its font subset — most of a licence — would otherwise
+    be deflated again at every step.  At most 32 files of at most 512 KiB are kept."""
+    return _zip_entry(data)
 
 
 def _zip_entry(data: bytes) -> _Zipped:
@@ -354,7 +369,9 @@ class OfdPackage(Mapping[str, bytes]):
         for path in order:
             entry = self._zipped.get(path)
             if entry is None:
-                entry = self._zipped[path] = _zip_entry(self._files[path])
+                data = self._files[path]
+                zip_entry = _zipped_cached if len(data) <= _CACHED_ENTRY_BYTES else _zip_entry
+                entry = self._zipped[path] = zip_entry(data)
             name = path.encode("utf-8")
             offset = len(out)
             if max(entry.size, len(entry.payload), offset) >= _ZIP_MAX:

@@ -1,9 +1,9 @@
 """Verifying OFD (issue 17 §4): the PDF report for OFD, on our seals and on other issuers'.
 
-* Our licences as OFD, sealed with a registered SM2 seal (``ofd.signatures.add_signature``
-  around ``sealsvc.ses_signing.sign_hash``: real key store, SM2 CAs, TSA, OCSP and CRLs
-  answered in-process), verify TOTAL_PASSED through the service's ``DocumentVerifier``,
-  with the same sentence as a PDF, the seal found in our registry, joint seals too;
+* Our licences as OFD, sealed with a registered SM2 seal (``sealsvc.ofd_sealing.seal_ofd``:
+  real key store, SM2 CAs, TSA, OCSP and CRLs answered in-process), verify TOTAL_PASSED
+  through the service's ``DocumentVerifier``, with the same sentence as a PDF, the seal
+  found in our registry, joint seals too;
 * ``tests/data/ofd-samples`` (other issuers' files) get the verdict their README's table
   implies — integrity and SES layers as listed, INDETERMINATE for trust, since their CAs
   are not ours — and a copy with one byte of a page's ``Content.xml`` changed is
@@ -28,19 +28,26 @@ from fastapi.testclient import TestClient
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 
 from ofd.package import OfdPackage
-from ofd.signatures import Provider, StampPlacement, add_signature, read_signatures
+from ofd.signatures import (
+    Provider,
+    StampPlacement,
+    add_signature,
+    read_signature,
+    read_signatures,
+)
 from pki.sm2 import sm3
-from sealsvc import seals, ses_signing
+from sealsvc import ofd_sealing, seals, ses_signing
 from sealsvc.context import ServiceContext
 from sealsvc.licences import QrCode, data_hash, load_template, verification_url
 from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.licences.layout import LicencePage
 from sealsvc.licences.metadata import licence_metadata
 from sealsvc.licences.render_ofd import render_licence_ofd
+from sealsvc.ofd_sealing import is_ofd
+from sealsvc.pades import Placement
 from sealsvc.ses_seals import current
 from sealsvc.verification import DocumentVerdict, TrustAnchors
 from sealsvc.verification.ofd import (
-    is_ofd,
     licence_number_in_ofd,
     read_ofd_package,
     render_face,
@@ -119,13 +126,21 @@ def seal_ofd(
     timestamp: bool = True,
     data: bytes | None = None,
 ) -> OfdPackage:
-    """``package`` with one more seal of ``code``: its stamp on ``page``, ``Seal.esl``."""
-    if isinstance(package, bytes):
-        package = OfdPackage.read(package)
+    """``package`` with one more seal of ``code`` as the service seals an OFD
+    (:func:`sealsvc.ofd_sealing.seal_ofd`: stamp at the lower right of ``page``,
+    ``Seal.esl``); with ``data``, a seal whose dataHash is over those bytes instead of the
+    ``Signature.xml`` (a tampering the service itself cannot be made to do)."""
+    if isinstance(package, OfdPackage):
+        package = package.to_bytes()
+    if data is None:
+        sealed = ofd_sealing.seal_ofd(
+            context, package, code, Placement(page=page + 1), timestamp=timestamp, actor=ACTOR
+        )
+        return OfdPackage.read(sealed.ofd)
     with context.database.session(read_only=True) as session:
         seal_der = current(session, code).der
     return add_signature(
-        package,
+        OfdPackage.read(package),
         signer_for(context, code, timestamp=timestamp, data=data),
         provider=PROVIDER,
         signature_time=datetime.now(UTC),
@@ -223,6 +238,8 @@ def test_licence_number_and_face_come_from_the_ofd(sqlite_seal_context: ServiceC
     assert read_ofd_package(b"garbage") is None and licence_number_in_ofd(None) is None
     png = render_face(sealed)
     assert png is not None and png.startswith(b"\x89PNG")
+    package = OfdPackage.read(sealed)
+    (stamp,) = read_signature(package, read_signatures(package).entries[0]).stamp_annots
     from io import BytesIO
 
     from PIL import Image
@@ -230,10 +247,10 @@ def test_licence_number_and_face_come_from_the_ofd(sqlite_seal_context: ServiceC
     image = Image.open(BytesIO(png)).convert("RGB")
     # the stamp: red ink inside the StampAnnot's boundary (96 dpi)
     scale = 96 / 25.4
-    x, y, width, height = (round(v * scale) for v in STAMP)
+    x, y, width, height = (round(v * scale) for v in stamp.boundary)
     box = image.crop((x, y, x + width, y + height))
     assert _red(box) > width * height // 20
-    assert _red(image.crop((0, image.height - height, width, image.height))) == 0
+    assert _red(image.crop((0, 0, width, height))) == 0  # the top-left corner: no stamp
 
 
 def _red(image) -> int:

@@ -22,10 +22,11 @@ from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_er
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.licences.wording import status_label
+from sealsvc.ofd_sealing import is_ofd
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification import TrustAnchors, ValidationReport, http_fetcher
 from sealsvc.verification import verify as verify_pdf
-from sealsvc.verification.ofd import is_ofd, verify_ofd
+from sealsvc.verification.ofd import verify_ofd
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import indication_name
 from sealsvc.verification.sentence import beijing_time

@@ -51,7 +51,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from asn1crypto import cms, core, x509
+from asn1crypto import cms, x509
 from PIL import Image, UnidentifiedImageError
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 
@@ -98,9 +98,7 @@ from sealsvc.verification.validator import (
 )
 
 __all__ = [
-    "OFD_MEDIA_TYPE",
     "face_data_url",
-    "is_ofd",
     "licence_number_in_ofd",
     "read_ofd_package",
     "render_face",
@@ -108,9 +106,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-OFD_MEDIA_TYPE = "application/ofd"
-"""The media type of OFD files (GB/T 33190 annex; what uploads and downloads are labelled)."""
 
 _LICENCE_NUMBER = "证照编号"
 """The GB/T 36903 element our licences carry in ``DocInfo/CustomDatas`` (see
@@ -127,22 +122,6 @@ _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 """What asn1crypto raises on malformed DER, lazily, when a field is first read."""
 
 _UNREADABLE_SENTENCE = "文件不是有效的OFD文件或已损坏，无法验证电子印章。"
-
-
-class _SignedValue(core.Sequence):
-    """A ``Type="Sign"`` signed value: ContentInfo under RFC 5652's or GB/T 35275's
-    signedData OID (asn1crypto's ContentInfo knows only the former)."""
-
-    _fields = [  # noqa: RUF012 - asn1crypto declares fields as a class-level list
-        ("content_type", cms.ContentType),
-        ("content", cms.SignedData, {"explicit": 0}),
-    ]
-
-
-def is_ofd(data: bytes) -> bool:
-    """A ZIP file whose directory names ``OFD.xml`` (entry names are stored uncompressed):
-    how an upload is told to be OFD when its media type does not say."""
-    return data[:4] == b"PK\x03\x04" and b"OFD.xml" in data
 
 
 @dataclass(frozen=True)
@@ -505,7 +484,8 @@ def _sign_layers(run: _Run, der: bytes, signature_xml: bytes) -> SignatureReport
     """A detached SignedData over the ``Signature.xml`` bytes, through :mod:`pki.cms` and
     the engine's path, time-stamp and revocation checks."""
     try:
-        value = _SignedValue.load(der)
+        # the same two fields under RFC 5652's or GB/T 35275's signedData OID
+        value = pki_cms.Gbt35275ContentInfo.load(der)
         if value["content_type"].dotted not in _SIGNED_DATA_TYPES:
             raise ValueError(f"content type {value['content_type'].dotted} is not signedData")
         signed_data = value["content"]

@@ -31,11 +31,11 @@ from pki.lru import LruCache
 from sealsvc.licences.identify import LicenceMatch, identify_licence
 from sealsvc.licences.pipeline import check_number
 from sealsvc.models import AuditHead
+from sealsvc.ofd_sealing import is_ofd
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification.anchors import service_anchors
 from sealsvc.verification.cache import VerdictCache
 from sealsvc.verification.ofd import (
-    is_ofd,
     licence_number_in_ofd,
     read_ofd_package,
     verify_ofd,
@@ -160,9 +160,12 @@ class DocumentVerifier:
                 self._anchors = service_anchors(self._context.settings.ca_dir)
             return self._anchors
 
-    def check(self, pdf: bytes, *, licence_number: str | None = None) -> DocumentCheck:
-        """Verify ``pdf`` (a PDF, or an OFD told by its content: a ZIP naming ``OFD.xml``);
-        compare it with licence ``licence_number`` when one is named.
+    def check(
+        self, pdf: bytes, *, licence_number: str | None = None, ofd: bool | None = None
+    ) -> DocumentCheck:
+        """Verify ``pdf`` — a PDF, or an OFD when ``ofd`` says so or, left ``None``, when
+        the content does (a ZIP naming ``OFD.xml``); compare it with licence
+        ``licence_number`` when one is named.
 
         Never raises for a bad file (the report says FORMAT_FAILURE); a named licence
         number must be well-formed (InvalidInput) and registered (NotFound).
@@ -170,7 +173,7 @@ class DocumentVerifier:
         if licence_number is not None:
             check_number(licence_number)
         now, state = self._clock(), self._registry_state()
-        if is_ofd(pdf):
+        if ofd or (ofd is None and is_ofd(pdf)):
             package = read_ofd_package(pdf)
             report = verify_ofd(
                 pdf,
