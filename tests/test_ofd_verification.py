@@ -16,6 +16,7 @@ The tampering corpus is ``test_ofd_tamper.py``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -25,7 +26,9 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from fastapi.testclient import TestClient
+from pki_fixtures import empty_crls
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
+from ses_fixtures import sm2
 
 from ofd.package import OfdPackage
 from ofd.signatures import (
@@ -43,7 +46,7 @@ from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.licences.layout import LicencePage
 from sealsvc.licences.metadata import licence_metadata
 from sealsvc.licences.render_ofd import render_licence_ofd
-from sealsvc.ofd_sealing import is_ofd
+from sealsvc.ofd_sealing import is_ofd, sign_ofd
 from sealsvc.pades import Placement
 from sealsvc.ses_seals import current
 from sealsvc.verification import DocumentVerdict, TrustAnchors
@@ -64,6 +67,7 @@ PROVIDER = Provider("sealsvc", "test", "sealsvc")
 TEMPLATE = "business_licence"
 NUMBER = "YYZZ-OFD-TEST-0001"
 ISSUER_CODE = "11410100EXAMPL012Q"
+PAGE = "Doc_0/Pages/Page_0/Content.xml"
 STAMP = (120.0, 160.0, 42.0, 42.0)
 """x, y, width, height in mm from the page's top-left: where our test stamps go."""
 
@@ -413,3 +417,44 @@ def test_api_verify_takes_ofd_raw_and_multipart(sqlite_seal_context: ServiceCont
     assert page.status_code == 200 and "验证通过" in page.text
     assert 'src="data:image/png;base64,' in page.text
     assert "img-src 'self' data:" in page.headers["content-security-policy"]
+
+
+def test_our_type_sign_signature_passes_and_a_changed_page_fails(
+    sqlite_seal_context: ServiceContext,
+) -> None:
+    """A GM/T 0099 signature as ``ofd_sealing.sign_ofd`` makes it (GB/T 35275 SignedData),
+    judged through pki.cms and the path/revocation engine: the test SM2 hierarchy as the
+    only anchor, its CRLs as the revocation data."""
+    hierarchy = sm2()
+    signed = sign_ofd(
+        sqlite_seal_context, licence_ofd(), hierarchy.seal_key, hierarchy.seal.dump(),
+        chain=(hierarchy.issuing.dump(),), actor=ACTOR, now=hierarchy.valid_at,
+    ).ofd  # fmt: skip
+    issuing_crl, root_crl = empty_crls(hierarchy)
+    crls = {hierarchy.urls.crl: issuing_crl.dump(), hierarchy.root_urls.crl: root_crl.dump()}
+
+    def fetcher(url: str, request: bytes | None) -> bytes:
+        if request is None and url in crls:
+            return crls[url]
+        raise ValueError(f"not fetched in this test: {url}")
+
+    def verified(data: bytes) -> ValidationReport:
+        return verify_ofd(
+            data, trust=TrustAnchors((hierarchy.root,)), now=hierarchy.valid_at, fetcher=fetcher
+        )
+
+    report = verified(signed)
+    assert report.verdict is DocumentVerdict.TOTAL_PASSED, report.message
+    (signature,) = report.signatures
+    assert signature.signer.sha256 == hashlib.sha256(hierarchy.seal.dump()).hexdigest()
+    assert signature.chain.trusted and signature.revocation.status == "good"
+    assert signature.integrity.digest_matches and signature.integrity.signature_valid
+    tampered = one_byte_changed(OfdPackage.read(signed), PAGE).to_bytes()
+    assert verified(tampered).sub_indication is AdESFailure.HASH_FAILURE
+    # its SignedData moved under another Signature.xml: the digest no longer matches
+    package = OfdPackage.read(signed)
+    (entry,) = read_signatures(package).entries
+    xml = package[entry.path].replace(b"<ofd:SignatureDateTime>", b"<ofd:SignatureDateTime>1")
+    report = verified(package.with_files({entry.path: xml}).to_bytes())
+    assert report.sub_indication is AdESFailure.HASH_FAILURE
+    assert "not SM3 of Signature.xml" in report.signatures[0].message
