@@ -269,8 +269,12 @@ def test_ofd_check_fails_the_copies_we_fail_where_it_checks_that_layer(
     for name in (
         "changed-page", "missing-file", "swapped-signed-value", "swapped-other-seal",
         "wrong-data-hash", "truncated-signed-value", "garbage-signed-value",
+        "unknown-check-method", "removed-signature",
     ):  # fmt: skip
         assert lines[name].startswith("FAIL "), lines[name]
         assert not check(context, files[name]).report.passed
-    # what it does not check: files no Reference names — ours warns (and would fail a shown one)
+    # what it does not check: files no Reference names — ours warns (and would fail a shown
+    # one) — and the stamp's page, which ours fails
     assert lines["added-unreferenced"].startswith("PASS ")
+    assert lines["stamp-on-missing-page"].startswith("PASS ")
+    assert not check(context, files["stamp-on-missing-page"]).report.passed
