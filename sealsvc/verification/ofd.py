@@ -420,8 +420,7 @@ def _seal_layers(run: _Run, der: bytes, signature_xml: bytes) -> _Layers:
     )
     if result.version is None:  # not a readable SES_Signature: no seal, no propertyInfo
         return _Layers(result.report)
-    signature = parse_signature(der)  # parsed again: verify_ses keeps only its report
-    return _Layers(result.report, signature.seal.der, signature.property_info)
+    return _Layers(result.report, result.seal_der, result.report.field_name)
 
 
 def _modifications(

@@ -36,7 +36,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +158,9 @@ class SesVerification:
     maker_chain: ChainCheck | None
     maker_revocation: RevocationCheck | None
     seal_registry: SesRegistryMatch | None
+    seal_der: bytes | None = field(default=None, repr=False)
+    """The embedded ``SESeal`` as read (an OFD's ``Seal.esl`` must be these bytes);
+    ``None`` when the DER could not be read."""
 
     @property
     def passed(self) -> bool:
@@ -236,6 +239,7 @@ class _Run:
     maker_chain: ChainCheck | None = None
     maker_revocation: RevocationCheck | None = None
     seal_registry: SesRegistryMatch | None = None
+    seal_der: bytes | None = None
 
     def finish(
         self,
@@ -276,6 +280,7 @@ class _Run:
             self.maker_chain,
             self.maker_revocation,
             self.seal_registry,
+            self.seal_der,
         )
 
 
@@ -331,6 +336,7 @@ def _verify(
 ) -> SesVerification:
     signature = parse_signature(der)
     run.property_info = signature.property_info
+    run.seal_der = signature.seal.der
     run.version, run.es_id, run.seal_name = (
         signature.version,
         signature.seal.es_id,
