@@ -11,7 +11,9 @@ what we refuse, which is why ours must check them.
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -249,6 +251,15 @@ def test_hostile_packages_are_format_failures(context: ServiceContext, sealed: O
         verdict, sub, report = _verdict(context, package)
         assert (verdict, sub) == (DocumentVerdict.TOTAL_FAILED, AdESFailure.FORMAT_FAILURE)
         assert "root:" not in report.message
+    # a zip bomb: 64 MiB of zeros in a page, refused by its declared ratio before inflating
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sealed:
+            archive.writestr(path, sealed[path])
+        archive.writestr("Doc_0/Pages/Page_9/Content.xml", bytes(64 * 1024 * 1024))
+    report = check(context, bomb.getvalue()).report
+    assert report.sub_indication is AdESFailure.FORMAT_FAILURE and not report.signatures
+    assert "decompression bomb" in report.message
     # a central directory naming ../ : refused before anything is decompressed
     data = sealed.to_bytes().replace(b"Doc_0/Res", b"../../Res")
     report = check(context, data).report
