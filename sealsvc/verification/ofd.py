@@ -82,6 +82,7 @@ from sealsvc.verification.report import (
     DocumentVerdict,
     IntegrityCheck,
     ModificationCheck,
+    RegistryMatch,
     SignatureReport,
     ValidationReport,
 )
@@ -326,7 +327,7 @@ def _signature(run: _Run, index: int) -> SignatureReport:
         )
     base = layers.report
     warnings = list(base.warnings)
-    modifications, shown = _modifications(run, index, warnings)
+    modifications, shown = _modifications(run, index, integrity, warnings)
     known = {
         "signer": base.signer,
         "claimed_signing_time": base.claimed_signing_time,
@@ -424,11 +425,10 @@ def _seal_layers(run: _Run, der: bytes, signature_xml: bytes) -> _Layers:
 
 
 def _modifications(
-    run: _Run, index: int, warnings: list[str]
+    run: _Run, index: int, integrity: IntegrityResult, warnings: list[str]
 ) -> tuple[ModificationCheck, list[str]]:
-    """What was added after signature ``index``; the added files the document shows."""
-    integrity = run.found[index].integrity
-    assert integrity is not None
+    """What was added after signature ``index`` (whose References gave ``integrity``); the
+    added files the document shows."""
     later = run.found[index + 1 :]
     owned = set().union(*(f.own_files for f in run.found))
     owned.add(run.found[index].entry.signatures_path)
@@ -566,7 +566,9 @@ def _as_rfc5652(signed_data: cms.SignedData, attribute_type: str) -> cms.SignedD
     return signed_data
 
 
-def _registry(run: _Run, sha256: str, warnings: list[str]):
+def _registry(run: _Run, sha256: str, warnings: list[str]) -> RegistryMatch | None:
+    """Our registry's view of a ``Type="Sign"`` signer's certificate (a seal key of ours
+    may sign without a seal object); a failing lookup is a warning, not a verdict."""
     if run.registry_lookup is None:
         return None
     try:
