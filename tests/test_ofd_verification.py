@@ -20,6 +20,7 @@ import hashlib
 import json
 import random
 import re
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -482,3 +483,22 @@ def test_mangled_samples_always_get_a_report(caplog: pytest.LogCaptureFixture) -
             assert report.verdict is not DocumentVerdict.TOTAL_PASSED, name
             render_face(mangled)
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_sealctl_verify_without_a_database_builds_paths_from_the_ca_files(
+    sqlite_seal_context: ServiceContext, sealctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    """A data directory holding only ``ca/`` (a verifier's copy): the SES signature carries
+    only the leaves, so the issuing CA comes from ``ca/*-issuing.pem``; revocation cannot
+    be settled offline, so our seal is INDETERMINATE / TRY_LATER — not untrusted."""
+    context = prepared(sqlite_seal_context)
+    sealed = seal_ofd(context, licence_ofd(), sm2_seal(context)).to_bytes()
+    copy = tmp_path / "verifier"
+    shutil.copytree(context.settings.ca_dir, copy / "ca")
+    path = tmp_path / "licence.ofd"
+    path.write_bytes(sealed)
+    result = sealctl("--data-dir", str(copy), "verify", "--json", str(path))
+    assert result.exit_code == 1, result.output
+    (signature,) = json.loads(result.output)["signatures"]
+    assert signature["chain"]["trusted"] and len(signature["chain"]["path"]) == 3
+    assert signature["sub_indication"] == "TRY_LATER"

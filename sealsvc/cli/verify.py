@@ -26,6 +26,7 @@ from sealsvc.ofd_sealing import is_ofd
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification import TrustAnchors, ValidationReport, http_fetcher
 from sealsvc.verification import verify as verify_pdf
+from sealsvc.verification.anchors import service_issuing_cas
 from sealsvc.verification.ofd import verify_ofd
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import indication_name
@@ -75,7 +76,11 @@ def verify(
             report = verify_ofd(
                 pdf,
                 trust=anchors,
-                intermediates=SesVerifier(context).intermediates() if context else (),
+                intermediates=(
+                    SesVerifier(context).intermediates()
+                    if context
+                    else service_issuing_cas(config.ca_dir)
+                ),
                 registry_lookup=lookup,
                 ses_lookup=database_ses_lookup(context.database) if context else None,
                 fetcher=fetcher,
