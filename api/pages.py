@@ -5,6 +5,9 @@
   superseded licence, whatever its seals say), each seal with its image (when it
   is one of ours), sealing organisation, Beijing time, integrity and the plain-Chinese
   sentence, the licence's registry status and the file's SHA-256 against the registered one;
+  for an OFD also its first page as the file shows it, stamps included (rendered here with
+  :mod:`ofd.raster`, sent inline as a ``data:`` PNG: the page keeps no state between
+  requests, so any node of a cluster can serve it);
 * ``GET /verify/{licence_no}?h=…`` — what the licence's QR code opens: the registry record
   (type, number, issuing authority, status, e-issue date) with the QR hash check, and a
   form to compare the citizen's own copy with the registered file.  Only when ``h``
@@ -27,13 +30,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pyhanko.sign.ades.report import AdESStatus
 from starlette.concurrency import run_in_threadpool
 
-from api.bodies import read_pdf_upload
+from api.bodies import read_document_upload
+from api.cpu_bound import run_cpu_bound
 from api.verify_routes import check_upload
 from pki.clock import CHINA_TIME
 from sealsvc.errors import InvalidInput, NotFound
 from sealsvc.licences import licence_status
 from sealsvc.licences.identify import LicenceMatch
 from sealsvc.licences.wording import status_label
+from sealsvc.verification.ofd import face_data_url, render_face
 from sealsvc.verification.report import DocumentVerdict, SignatureReport
 from sealsvc.verification.sentence import beijing_time, proven_by_later_timestamp
 from sealsvc.verification.service import DocumentCheck
@@ -51,8 +56,8 @@ _templates = Environment(
 )
 
 _HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'none'; img-src 'self' data:; "
+    "style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -73,8 +78,8 @@ _LICENCE_TONES = {"valid": "ok", "annulled": "bad", "superseded": "warn"}
 _ERRORS = {
     400: ("无法处理该请求", "请求有误，请返回验证首页重新选择 PDF 文件。"),
     404: ("未找到该证照", "登记系统中没有此编号的电子证照，请核对二维码或编号。"),
-    413: ("文件过大", "上传的文件超过了大小限制，请上传不超过 {max_mb} MB 的 PDF 文件。"),
-    415: ("请选择 PDF 文件", "请通过页面上的表单选择 PDF 文件后再提交。"),
+    413: ("文件过大", "上传的文件超过了大小限制，请上传不超过 {max_mb} MB 的 PDF 或 OFD 文件。"),
+    415: ("请选择 PDF 或 OFD 文件", "请通过页面上的表单选择 PDF 或 OFD 文件后再提交。"),
 }
 
 
@@ -182,7 +187,7 @@ def _headline(result: DocumentCheck) -> tuple[str, str, str]:
     return _VERDICTS[result.report.verdict]
 
 
-def _result(request: Request, result: DocumentCheck) -> HTMLResponse:
+def _result(request: Request, result: DocumentCheck, face: bytes | None = None) -> HTMLResponse:
     report = result.report
     tone, mark, title = _headline(result)
     return _page(
@@ -194,6 +199,7 @@ def _result(request: Request, result: DocumentCheck) -> HTMLResponse:
         seals=[_seal_view(s) for s in report.signatures],
         licence=_licence_view(result.licence) if result.licence else None,
         validated_at=beijing_time(report.validation_time),
+        face_url=face_data_url(face) if face else None,
     )
 
 
@@ -207,19 +213,20 @@ async def form(request: Request) -> HTMLResponse:
 async def verify(request: Request) -> HTMLResponse:
     """Verify the uploaded PDF (and compare it with licence ``licence_no`` when given)."""
     try:
-        pdf, fields = await read_pdf_upload(
+        pdf, fields, ofd = await read_document_upload(
             request, request.app.state.context.settings.max_pdf_bytes
         )
     except HTTPException as exc:
         return _error(request, exc.status_code if exc.status_code in _ERRORS else 400)
     number = fields.get("licence_no") or None
     try:
-        result = await check_upload(request, pdf, number)
+        result = await check_upload(request, pdf, number, ofd=ofd)
     except InvalidInput:
         return _error(request, 400, "证照编号格式不正确。")
     except NotFound:
         return _error(request, 404)
-    return _result(request, result)
+    face = await run_cpu_bound(request, render_face, pdf) if ofd else None
+    return _result(request, result, face)
 
 
 @router.get("/{licence_no:path}", response_class=HTMLResponse)

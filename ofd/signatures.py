@@ -68,6 +68,7 @@ __all__ = [
     "add_signature",
     "broken_by_adding",
     "check_references",
+    "document_page_ids",
     "read_signature",
     "read_signatures",
 ]
@@ -492,6 +493,15 @@ def _page_ids(package: OfdPackage, doc_root: str) -> list[str]:
     if not ids or not all(ids):
         raise OfdFormatError(f"{doc_root}: no pages, or a Page without an ID")
     return ids
+
+
+def document_page_ids(package: OfdPackage, doc_index: int = 0) -> list[str]:
+    """``Page@ID`` of every page of document ``doc_index`` in order: what a ``StampAnnot``'s
+    ``PageRef`` must name (a verifier checks a stamp is on a page that exists)."""
+    doc_root_loc = child_text(_doc_body(package, doc_index), "DocRoot")
+    if doc_root_loc is None:
+        raise OfdFormatError(f"{ROOT_FILE}: DocBody {doc_index} has no DocRoot")
+    return _page_ids(package, resolve_loc(ROOT_FILE, doc_root_loc))
 
 
 def _next_id(signatures_root: etree._Element) -> int:

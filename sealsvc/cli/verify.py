@@ -1,4 +1,6 @@
-"""``sealctl verify FILE``: the validation report of every seal in a PDF.
+"""``sealctl verify FILE``: the validation report of every seal in a PDF or an OFD.
+
+The format is told by the content (an OFD is a ZIP naming ``OFD.xml``), not the file name.
 
 Exit code 0 only when the document verdict is TOTAL_PASSED and, if the file is one of the
 registry's licences, that licence is still valid (not annulled, not superseded by a
@@ -15,17 +17,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from pki.certificates import POLICY_SEAL_MAKER
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.licences.wording import status_label
+from sealsvc.ofd_sealing import is_ofd
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification import TrustAnchors, ValidationReport, http_fetcher
 from sealsvc.verification import verify as verify_pdf
+from sealsvc.verification.anchors import service_issuing_cas
+from sealsvc.verification.ofd import verify_ofd
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import indication_name
 from sealsvc.verification.sentence import beijing_time
 from sealsvc.verification.service import DocumentCheck, match_licence, service_anchors
+from sealsvc.verification.ses import SesVerifier, database_ses_lookup
 
 __all__ = ["verify"]
 
@@ -34,7 +41,7 @@ _COLOURS = {"TOTAL_PASSED": "green", "INDETERMINATE": "yellow", "TOTAL_FAILED": 
 
 def verify(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The PDF to verify.")],
+    file: Annotated[Path, typer.Argument(help="The PDF or OFD to verify.")],
     trust: Annotated[
         list[Path] | None,
         typer.Option("--trust", help="Extra trust anchor (PEM/DER), repeatable."),
@@ -46,7 +53,7 @@ def verify(
 ) -> None:
     """Verify every seal and time-stamp in FILE and print an ETSI-style report.
 
-    Examples: [cyan]sealctl verify licence.pdf[/] ·
+    Examples: [cyan]sealctl verify licence.pdf[/] · [cyan]sealctl verify licence.ofd[/] ·
     [cyan]sealctl verify --json --trust partner-root.pem contract.pdf[/]
     """
     config = settings(ctx)
@@ -65,13 +72,28 @@ def verify(
             lookup = database_lookup(context.database)
             # our own CRL/OCSP answered in-process; other URLs only with --online
             fetcher = TrustServices(context).local_fetcher(fallback=fetcher)
-        report = verify_pdf(
-            pdf,
-            trust=anchors,
-            registry_lookup=lookup,
-            allow_fetching=fetcher is not None,
-            fetcher=fetcher,
-        )
+        if is_ofd(pdf):
+            report = verify_ofd(
+                pdf,
+                trust=anchors,
+                intermediates=(
+                    SesVerifier(context).intermediates()
+                    if context
+                    else service_issuing_cas(config.ca_dir)
+                ),
+                registry_lookup=lookup,
+                ses_lookup=database_ses_lookup(context.database) if context else None,
+                fetcher=fetcher,
+                maker_policy=POLICY_SEAL_MAKER,
+            )
+        else:
+            report = verify_pdf(
+                pdf,
+                trust=anchors,
+                registry_lookup=lookup,
+                allow_fetching=fetcher is not None,
+                fetcher=fetcher,
+            )
         check = match_licence(context, report, pdf) if context else DocumentCheck(report, None)
     if json_output:
         emit_json(check.to_dict())

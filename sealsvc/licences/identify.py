@@ -99,11 +99,14 @@ def identify_licence(
     *,
     number: str | None = None,
     settings: Settings | None = None,
+    metadata_number: str | None = None,
 ) -> LicenceMatch | None:
     """The licence the file is (or claims to be); ``None`` when it is none of ours.
 
     A ``number`` the caller names must be well-formed (:class:`InvalidInput`) and
-    registered (:class:`NotFound`).
+    registered (:class:`NotFound`).  ``metadata_number`` is the number the file's metadata
+    names when the caller has read it (an OFD's ``CustomDatas``); else the PDF's XMP is
+    searched.
     """
     found_by = "requested"
     if number is not None:
@@ -114,7 +117,7 @@ def identify_licence(
         ).first()
         found_by = "sha256"
     if number is None:
-        number, found_by = number_in_metadata(pdf), "metadata"
+        number, found_by = metadata_number or number_in_metadata(pdf), "metadata"
         if number is None:
             return None
     try:

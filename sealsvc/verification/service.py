@@ -20,30 +20,38 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from asn1crypto import x509
+
+from ofd.package import OfdPackage
+from pki.certificates import POLICY_SEAL_MAKER
 from pki.clock import now_utc
 from pki.lru import LruCache
 from sealsvc.licences.identify import LicenceMatch, identify_licence
 from sealsvc.licences.pipeline import check_number
 from sealsvc.models import AuditHead
+from sealsvc.ofd_sealing import is_ofd
 from sealsvc.trust_services import TrustServices
+from sealsvc.verification.anchors import service_anchors
 from sealsvc.verification.cache import VerdictCache
+from sealsvc.verification.ofd import (
+    licence_number_in_ofd,
+    read_ofd_package,
+    verify_ofd,
+)
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import ValidationReport
+from sealsvc.verification.ses import SesVerifier, database_ses_lookup
 from sealsvc.verification.validator import TrustAnchors, verify
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
 __all__ = ["DocumentCheck", "DocumentVerifier", "match_licence", "service_anchors"]
-
-
-def service_anchors(ca_dir: Path) -> TrustAnchors:
-    """The service's roots: every ``*-root.pem`` in the CA directory (none if it is absent)."""
-    files = sorted(ca_dir.glob("*-root.pem")) if ca_dir.is_dir() else []
-    return TrustAnchors.from_files(files)
+# service_anchors lives in .anchors (ses.py needs it too); it is still imported from here.
 
 
 @dataclass(frozen=True)
@@ -97,9 +105,18 @@ class DocumentCheck:
 
 
 def match_licence(
-    context: ServiceContext, report: ValidationReport, pdf: bytes, licence_number: str | None = None
+    context: ServiceContext,
+    report: ValidationReport,
+    pdf: bytes,
+    licence_number: str | None = None,
+    *,
+    package: OfdPackage | None = None,
 ) -> DocumentCheck:
-    """``report`` with the registered licence the file is or names (see :mod:`identify`)."""
+    """``report`` with the registered licence the file (PDF or OFD) is or names (see
+    :mod:`identify`; an OFD names it in ``DocInfo/CustomDatas``)."""
+    if package is None and is_ofd(pdf):
+        package = read_ofd_package(pdf)
+    claimed = licence_number_in_ofd(package)
     with context.database.session(read_only=True) as session:
         licence = identify_licence(
             session,
@@ -107,6 +124,7 @@ def match_licence(
             pdf,
             number=licence_number,
             settings=context.settings,
+            metadata_number=claimed,
         )
     return DocumentCheck(report, licence)
 
@@ -124,12 +142,16 @@ class DocumentVerifier:
     ) -> None:
         self._context = context
         self._lookup = database_lookup(context.database)
-        self._fetch = (trust or TrustServices(context)).local_fetcher()
+        self._ses_lookup = database_ses_lookup(context.database)
+        trust = trust or TrustServices(context)
+        self._fetch = trust.local_fetcher()
+        self._ses = SesVerifier(context, trust)
         self._clock = clock
         self.cache = cache if cache is not None else VerdictCache()
-        self._answers: LruCache[tuple[bytes, datetime]] = LruCache(1024)
+        self._answers: LruCache[tuple[Any, datetime]] = LruCache(1024)
         self._lock = threading.Lock()
         self._anchors: TrustAnchors | None = None
+        self._issuing: tuple[object, list[x509.Certificate]] | None = None
 
     def anchors(self) -> TrustAnchors:
         """Read once; re-read while still empty (a service started before its first CA)."""
@@ -138,8 +160,12 @@ class DocumentVerifier:
                 self._anchors = service_anchors(self._context.settings.ca_dir)
             return self._anchors
 
-    def check(self, pdf: bytes, *, licence_number: str | None = None) -> DocumentCheck:
-        """Verify ``pdf``; compare it with licence ``licence_number`` when one is named.
+    def check(
+        self, pdf: bytes, *, licence_number: str | None = None, ofd: bool | None = None
+    ) -> DocumentCheck:
+        """Verify ``pdf`` — a PDF, or an OFD when ``ofd`` says so or, left ``None``, when
+        the content does (a ZIP naming ``OFD.xml``); compare it with licence
+        ``licence_number`` when one is named.
 
         Never raises for a bad file (the report says FORMAT_FAILURE); a named licence
         number must be well-formed (InvalidInput) and registered (NotFound).
@@ -147,6 +173,20 @@ class DocumentVerifier:
         if licence_number is not None:
             check_number(licence_number)
         now, state = self._clock(), self._registry_state()
+        if ofd or (ofd is None and is_ofd(pdf)):
+            package = read_ofd_package(pdf)
+            report = verify_ofd(
+                pdf,
+                package=package,
+                trust=self.anchors(),
+                intermediates=self._intermediates(state),
+                registry_lookup=self._remembered("seal", self._lookup, state, now),
+                ses_lookup=self._remembered("ses", self._ses_lookup, state, now),
+                now=now,
+                fetcher=lambda url, request: self._fetched(url, request, state, now),
+                maker_policy=POLICY_SEAL_MAKER,
+            )
+            return match_licence(self._context, report, pdf, licence_number, package=package)
         report = verify(
             pdf,
             trust=self.anchors(),
@@ -174,6 +214,38 @@ class DocumentVerifier:
         answer = self._fetch(url, request)
         self._answers.put(key, (answer, now))
         return answer
+
+    def _remembered(
+        self, name: str, lookup: Callable[..., _T], state: object, now: datetime
+    ) -> Callable[..., _T]:
+        """``lookup`` answered once per registry state and ``max_age``, like our OCSP
+        answers (:meth:`_fetched`): a seal's status changes only with an audited change,
+        and the same seals come back in document after document."""
+        if state is None:
+            return lookup
+
+        def remembered(*key: str) -> _T:
+            found = self._answers.get((name, key, state))
+            if found is not None and found[1] <= now < found[1] + self.cache.max_age:
+                return found[0]
+            answer = lookup(*key)
+            self._answers.put((name, key, state), (answer, now))
+            return answer
+
+        return remembered
+
+    def _intermediates(self, state: object) -> list[x509.Certificate]:
+        """Our issuing CAs (what OFD seals' paths need), read once per registry state: a
+        new CA certificate is audited, so a new state may mean a new one."""
+        if state is None:
+            return self._ses.intermediates()
+        with self._lock:
+            if self._issuing is not None and self._issuing[0] == state:
+                return self._issuing[1]
+        issuing = self._ses.intermediates()
+        with self._lock:
+            self._issuing = (state, issuing)
+        return issuing
 
     def _registry_state(self) -> tuple[int, str] | None:
         """The head of the audit log: it moves with every audited status change."""

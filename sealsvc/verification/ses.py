@@ -31,11 +31,12 @@ Order of the checks (the first failing one decides):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ from pki.ses import Layer, LayerResult, LayerStatus, SesSignature, check_signatu
 from sealsvc.db import Database
 from sealsvc.models import Certificate, CertificateProfile, Seal, SealStatus, SesSeal
 from sealsvc.trust_services import TrustServices
+from sealsvc.verification.anchors import service_anchors
 from sealsvc.verification.indication import CHAIN_SUBINDICATION, REVOCATION_SUBINDICATION, status_of
 from sealsvc.verification.paths import Purpose, validate_path
 from sealsvc.verification.registry import database_lookup
@@ -69,7 +71,6 @@ from sealsvc.verification.report import (
 )
 from sealsvc.verification.revocation import EvidencePool, Outcome, RevocationFetcher
 from sealsvc.verification.sentence import signature_sentence
-from sealsvc.verification.service import service_anchors
 from sealsvc.verification.validator import (
     RegistryLookup,
     TrustAnchors,
@@ -87,6 +88,8 @@ __all__ = [
     "SesRegistryMatch",
     "SesVerification",
     "SesVerifier",
+    "certificate_path",
+    "clear_caches",
     "database_ses_lookup",
     "verify_ses",
 ]
@@ -155,6 +158,9 @@ class SesVerification:
     maker_chain: ChainCheck | None
     maker_revocation: RevocationCheck | None
     seal_registry: SesRegistryMatch | None
+    seal_der: bytes | None = field(default=None, repr=False)
+    """The embedded ``SESeal`` as read (an OFD's ``Seal.esl`` must be these bytes);
+    ``None`` when the DER could not be read."""
 
     @property
     def passed(self) -> bool:
@@ -233,6 +239,7 @@ class _Run:
     maker_chain: ChainCheck | None = None
     maker_revocation: RevocationCheck | None = None
     seal_registry: SesRegistryMatch | None = None
+    seal_der: bytes | None = None
 
     def finish(
         self,
@@ -273,6 +280,7 @@ class _Run:
             self.maker_chain,
             self.maker_revocation,
             self.seal_registry,
+            self.seal_der,
         )
 
 
@@ -328,6 +336,7 @@ def _verify(
 ) -> SesVerification:
     signature = parse_signature(der)
     run.property_info = signature.property_info
+    run.seal_der = signature.seal.der
     run.version, run.es_id, run.seal_name = (
         signature.version,
         signature.seal.es_id,
@@ -378,10 +387,10 @@ def _verify(
     if failed is not None:
         return run.finish(*failed, sentence=_VALIDITY_SENTENCE)
 
-    failure, run.chain, signer_path = _path(signer, ctx, run.best_time)
+    failure, run.chain, signer_path = certificate_path(signer, ctx, run.best_time)
     if failure is not None:
         return run.finish(*failure)
-    failure, run.maker_chain, maker_path = _path(maker, ctx, run.best_time)
+    failure, run.maker_chain, maker_path = certificate_path(maker, ctx, run.best_time)
     if failure is not None:
         return run.finish(failure[0], f"seal maker: {failure[1]}", sentence=_MAKER_SENTENCE)
     if maker_policy is not None and maker_policy not in _policies(maker):
@@ -413,6 +422,11 @@ def _verify(
     return run.finish(None, "the electronic seal signature is valid")
 
 
+def clear_caches() -> None:
+    """Forget the certificates read from seals (a benchmark's "cold" column)."""
+    _readable.cache_clear()
+
+
 def _policies(certificate: x509.Certificate) -> set[str]:
     extension = certificate.certificate_policies_value
     if extension is None:
@@ -420,9 +434,13 @@ def _policies(certificate: x509.Certificate) -> set[str]:
     return {policy["policy_identifier"].dotted for policy in extension}
 
 
+@functools.lru_cache(maxsize=256)
 def _readable(der: bytes) -> x509.Certificate | None:
     """The certificate, or ``None`` if it is not one we can read (the crypto layers may
-    still have been checked over its key: pki.ses reads certificates more leniently)."""
+    still have been checked over its key: pki.ses reads certificates more leniently).
+
+    Remembered by its bytes: the same seal and maker certificates come back in document
+    after document, and parsing one in full takes milliseconds (CJK names)."""
     try:
         return load_certificate(der)
     except PkiError:
@@ -462,7 +480,7 @@ def _time_stamp(
         run.warnings.append(f"time-stamp not usable: {token.check.problem}")
 
 
-def _path(
+def certificate_path(
     certificate: x509.Certificate, ctx: VerificationContext, best_time: datetime | None
 ) -> tuple[tuple[AdESSubIndic, str] | None, ChainCheck, tuple[x509.Certificate, ...]]:
     """The path now, or at the proven time for a certificate that has expired since: the
@@ -529,7 +547,8 @@ class SesVerifier:
                 self._anchors = service_anchors(self._context.settings.ca_dir)
             return self._anchors
 
-    def _intermediates(self) -> list[x509.Certificate]:
+    def intermediates(self) -> list[x509.Certificate]:
+        """Our issuing CAs' certificates: an SES signature carries only its leaves."""
         with self._context.database.session(read_only=True) as session:
             ders = session.scalars(
                 select(Certificate.der).where(
@@ -539,16 +558,22 @@ class SesVerifier:
         return [load_certificate(der) for der in ders]
 
     def verify(
-        self, der: bytes, data: bytes | None, *, now: datetime | None = None
+        self,
+        der: bytes,
+        data: bytes | None,
+        *,
+        now: datetime | None = None,
+        fetcher: RevocationFetcher | None = None,
     ) -> SesVerification:
+        """``fetcher`` replaces the in-process one (a caller that caches our answers)."""
         return verify_ses(
             der,
             data,
             trust=self.anchors(),
-            intermediates=self._intermediates(),
+            intermediates=self.intermediates(),
             registry_lookup=self._lookup,
             ses_lookup=self._ses_lookup,
             now=now,
-            fetcher=self._fetcher,
+            fetcher=fetcher or self._fetcher,
             maker_policy=POLICY_SEAL_MAKER,
         )

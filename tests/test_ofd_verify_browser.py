@@ -1,0 +1,92 @@
+"""The citizens' page with an OFD licence, in Debian's headless Chromium against ``sealctl serve``.
+
+A business licence is issued over HTTP (its PDF is the registered file); the OFD of the same
+licence — same number, metadata and layout — is sealed with the server's demo SM2 seal of the
+market regulator (in this process, on the server's data directory, through
+``sealsvc.ses_signing``: the server's key store, TSA and seal objects) and uploaded through
+``/verify`` on a phone-sized screen.  The page must give the same verdict a PDF gets, name the
+licence and show its face — page 1 rendered by :mod:`ofd.raster` with the stamp — and a
+tampered copy must read 验证失败.  The screenshot is kept as ``docs/verify-page-ofd.png``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from test_browser import (  # noqa: F401 - browser is a fixture
+    MARKET,
+    PHONE,
+    _issue_business_licence,
+    _screenshot,
+    _wait_for_images,
+    browser,
+)
+from test_ofd_verification import licence_ofd, one_byte_changed, seal_ofd
+
+from ofd.package import OfdPackage
+from sealsvc.config import Settings
+from sealsvc.context import ServiceContext
+
+if TYPE_CHECKING:
+    from api_fixtures import LiveServer
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+pytest_plugins = ("api_fixtures",)  # live_server
+
+pytestmark = pytest.mark.slow
+
+
+def _upload(driver: WebDriver, server: LiveServer, data: bytes, path: Path) -> str:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    path.write_bytes(data)
+    driver.get(f"{server.url}/verify")
+    driver.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(path))
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    verdict = WebDriverWait(driver, 120).until(
+        expected_conditions.presence_of_element_located((By.ID, "verdict"))
+    )
+    _wait_for_images(driver)
+    return verdict.text
+
+
+def test_citizen_verifies_an_ofd_licence_and_sees_its_face(
+    browser: WebDriver,  # noqa: F811 - the fixture imported above
+    live_server: LiveServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    with live_server.client() as client:
+        record, _ = _issue_business_licence(live_server, client, "sm2")
+    for name, value in live_server.environ.items():
+        if name.startswith("SEALSVC_"):
+            monkeypatch.setenv(name, value)
+    context = ServiceContext(Settings.load(live_server.data_dir))
+    try:
+        code = live_server.demo_seal(MARKET, "sm2").code
+        sealed = seal_ofd(context, licence_ofd(record["number"]), code).to_bytes()
+    finally:
+        context.close()
+
+    verdict = _upload(browser, live_server, sealed, tmp_path / "licence.ofd")
+    assert "验证通过" in verdict, verdict
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert record["number"] in body and "营业执照" in body and "文件首页" in body
+    assert "盖章后未被篡改" in body
+    (face,) = browser.find_elements(By.CSS_SELECTOR, "img.face")
+    assert int(face.get_attribute("naturalWidth")) > 600
+    assert face.get_attribute("src").startswith("data:image/png;base64,")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"]
+    _screenshot(browser, "verify-page-ofd.png")
+
+    tampered = one_byte_changed(OfdPackage.read(sealed), "Doc_0/Pages/Page_0/Content.xml")
+    verdict = _upload(browser, live_server, tampered.to_bytes(), tmp_path / "tampered.ofd")
+    assert "验证失败" in verdict
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "盖章后已被篡改" in body
