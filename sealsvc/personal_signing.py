@@ -1,0 +1,299 @@
+"""Sign a document as a person (电子签名): the personal counterpart of :mod:`sealsvc.sealing`.
+
+A seal stands for an organisation, a personal signature for a person — the applicant who
+signs a form, the officials who sign off an approval (经办人 → 审核人 → 签发人) before the
+行政审批专用章 goes on (issue #18 §3).  The flow:
+
+verified identity (:func:`sealsvc.identity.verify_id_token`) → key: an enrolled official's
+long-lived key (:func:`sealsvc.persons.person_signer`, which insists on a fresh token of
+that very person) or, for anyone else, an event certificate whose key lives for this one
+call (:func:`sealsvc.persons.event_signer`) → the same PAdES code that seals
+(:func:`sealsvc.pades.seal_pdf`) with the person's handwritten signature as the visible
+appearance → ``person.sign`` audit entry → signed bytes.
+
+The level is at least B-T: an event certificate expires ten minutes after the event, and
+only the signature time-stamp proves the signature was made while it was valid.  A
+personal signature never certifies the document (DocMDP): certification is the author's
+act, and leaving it out keeps every later signature and the final seal allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen.canvas import Canvas
+from sqlalchemy import select
+
+from pki.clock import CHINA_TIME, now_utc
+from sealsvc import audit, persons
+from sealsvc.errors import InvalidInput, SealsvcError
+from sealsvc.identity import PersonIdentity
+from sealsvc.models import IdentityProvider, Person, PersonStatus
+from sealsvc.pades import Level, Placement, SealingMaterial, SealOptions, TsaTimeStamper, seal_pdf
+from sealsvc.sealimage.fonts import load_font
+from sealsvc.sealimage.upload import load_uploaded_png
+from sealsvc.sealing import check_upload_size
+from sealsvc.trust_services import TrustServices
+
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
+
+__all__ = [
+    "ACTION",
+    "ACTION_REFUSED",
+    "LEVELS",
+    "PersonalSignResult",
+    "sign_as_person",
+    "signature_appearance_pdf",
+]
+
+ACTION = "person.sign"
+ACTION_REFUSED = "person.sign_refused"
+LEVELS = (Level.B_T,)
+"""Levels a personal signature is made at.  B-B is refused (an event certificate's
+signature would be unverifiable ten minutes later); B-LT/B-LTA need the personal CA's
+revocation data in the DSS, which :class:`TrustServices` gathers for seals only so far."""
+_ROLE_MAX = 32
+_INK = (0.05, 0.05, 0.2)
+"""Dark blue-black, the colour of a pen, for the name and time under the signature."""
+
+
+@dataclass(frozen=True)
+class PersonalSignResult:
+    """A signed document and what the audit log recorded about it."""
+
+    document: bytes
+    format: str
+    """``pdf`` (PAdES)."""
+    certificate_serial: str
+    event: bool
+    """True: signed with an event certificate; False: an official's long-lived one."""
+    audit_seq: int
+    input_sha256: str
+    output_sha256: str
+
+
+def _check_role(role: str) -> str:
+    role = role.strip()
+    if not role or len(role) > _ROLE_MAX:
+        raise InvalidInput(f"the role must be 1 to {_ROLE_MAX} characters (e.g. 经办人, 审核人)")
+    if any(unicodedata.category(ch).startswith("C") for ch in role):
+        raise InvalidInput("the role must not contain control characters")
+    return role
+
+
+def signature_appearance_pdf(
+    name: str, signed_at: datetime, image_png: bytes | None, side_mm: float
+) -> bytes:
+    """The visible signature: the handwritten image, the name and the signing time under it.
+
+    A square one-page PDF ``side_mm`` across (the placement's box), transparent around
+    the ink so the document shows through.  Without an image yet, the name itself is set
+    large where the handwriting would be.  The name is the real one — a signed document
+    names its signer, as on paper — and the ID number is never shown.
+    """
+    font = load_font()
+    font.check_covers(name)
+    side = side_mm * mm
+    out = io.BytesIO()
+    canvas = Canvas(
+        out, pagesize=(side, side), invariant=True, pageCompression=1, initialFontName=font.name
+    )
+    canvas.setTitle(f"{name} 签名")
+    canvas.setFillColorRGB(*_INK)
+    if image_png is not None:
+        canvas.drawImage(
+            ImageReader(io.BytesIO(image_png)),
+            0,
+            side * 0.30,
+            side,
+            side * 0.70,
+            mask="auto",
+            preserveAspectRatio=True,
+            anchor="c",
+        )
+    else:
+        size = min(side * 0.30, side * 0.9 / max(len(name), 1))
+        canvas.setFont(font.name, size)
+        canvas.drawCentredString(side / 2, side * 0.55, name)
+    canvas.setFont(font.name, side * 0.11)
+    canvas.drawCentredString(side / 2, side * 0.16, name)
+    canvas.setFont(font.name, side * 0.075)
+    when = signed_at.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+    canvas.drawCentredString(side / 2, side * 0.04, when)
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def _enrolled(context: ServiceContext, identity: PersonIdentity) -> bool:
+    """Whether an active official is enrolled for the identity's provider and subject."""
+    with context.database.session(read_only=True) as session:
+        row = session.scalar(
+            select(Person.id)
+            .join(IdentityProvider)
+            .where(
+                IdentityProvider.name == identity.provider,
+                Person.subject == identity.subject,
+                Person.status == PersonStatus.ACTIVE.value,
+            )
+        )
+    return row is not None
+
+
+@contextmanager
+def _signer(
+    context: ServiceContext, identity: PersonIdentity, hierarchy: str, actor: str
+) -> Iterator[persons.PersonSigner]:
+    """An official's key for an enrolled official, else an event certificate for this call."""
+    if _enrolled(context, identity):
+        yield persons.person_signer(context, identity, actor=actor)
+        return
+    with persons.event_signer(context, identity, hierarchy=hierarchy, actor=actor) as handle:
+        yield handle
+
+
+def _refused(
+    context: ServiceContext,
+    identity: PersonIdentity,
+    refusal: SealsvcError,
+    actor: str,
+    details: dict | None,
+) -> None:
+    """Audit a refused signing event (``person.sign_refused``), never the ID number."""
+    with context.database.session() as session:
+        audit.append(
+            session,
+            action=ACTION_REFUSED,
+            actor=actor,
+            details={
+                "provider": identity.provider,
+                "token_id": identity.token_id,
+                "refusal": refusal.kind,
+                "reason": str(refusal)[:500],
+                **(details or {}),
+            },
+        )
+
+
+def sign_as_person(
+    context: ServiceContext,
+    document: bytes,
+    identity: PersonIdentity,
+    *,
+    placement: Placement,
+    level: Level = Level.B_T,
+    role: str,
+    signature_image_png: bytes | None,
+    actor: str,
+    details: dict | None = None,
+    trust: TrustServices | None = None,
+    hierarchy: str = "rsa",
+) -> PersonalSignResult:
+    """Sign ``document`` as ``identity`` in ``role``; raise a :class:`SealsvcError` on refusal.
+
+    ``hierarchy`` (``rsa`` or ``sm2``) picks the event certificate's CA; an official signs
+    with the key they were enrolled with.  Refusals are audited as ``person.sign_refused``
+    (and, for an official whose token does not unlock the key, ``person.refused``).
+    """
+    try:
+        return _sign(
+            context, document, identity, placement=placement, level=level, role=role,
+            image=signature_image_png, actor=actor, details=details,
+            trust=trust or TrustServices(context), hierarchy=hierarchy,
+        )  # fmt: skip
+    except SealsvcError as refusal:
+        _refused(context, identity, refusal, actor, details)
+        raise
+
+
+def _sign(
+    context: ServiceContext,
+    document: bytes,
+    identity: PersonIdentity,
+    *,
+    placement: Placement,
+    level: Level,
+    role: str,
+    image: bytes | None,
+    actor: str,
+    details: dict | None,
+    trust: TrustServices,
+    hierarchy: str,
+) -> PersonalSignResult:
+    check_upload_size(context.settings, document)
+    role = _check_role(role)
+    if level not in LEVELS:
+        raise InvalidInput(
+            f"a personal signature is made at level {', '.join(LEVELS)}, not {level}"
+        )
+    if not document.lstrip()[:5].startswith(b"%PDF-"):
+        raise InvalidInput("the file is not a PDF (no %PDF- header); personal signatures sign PDFs")
+    if image is not None:
+        image = load_uploaded_png(image)
+    signed_at = now_utc()
+    stamp = (
+        None
+        if placement.invisible
+        else signature_appearance_pdf(identity.name, signed_at, image, placement.size_mm)
+    )
+    with _signer(context, identity, hierarchy, actor) as handle:
+        options = SealOptions(
+            level=level,
+            placement=placement,
+            reason=role,
+            signer_name=identity.name,
+            field_prefix="Signature",
+        )
+        signed = seal_pdf(
+            document,
+            SealingMaterial(
+                key=handle.signer,
+                certificate=handle.certificate,
+                chain=handle.chain,
+                stamp_pdf=stamp,
+                timestamper=TsaTimeStamper(trust.tsa(handle.hierarchy).respond),
+            ),
+            options,
+        )
+    serial = str(handle.certificate.serial_number)
+    input_sha256 = hashlib.sha256(document).hexdigest()
+    output_sha256 = hashlib.sha256(signed).hexdigest()
+    with context.database.session() as session:
+        entry = audit.append(
+            session,
+            action=ACTION,
+            actor=actor,
+            document_hash=output_sha256,
+            details={
+                "provider": identity.provider,
+                "token_id": identity.token_id,
+                "input_sha256": input_sha256,
+                "certificate_serial": serial,
+                "event_certificate": handle.event,
+                "hierarchy": handle.hierarchy,
+                "role": role,
+                "format": "pdf",
+                "level": level.value,
+                **(details or {}),
+            },
+        )
+        audit_seq = entry.seq
+    return PersonalSignResult(
+        document=signed,
+        format="pdf",
+        certificate_serial=serial,
+        event=handle.event,
+        audit_seq=audit_seq,
+        input_sha256=input_sha256,
+        output_sha256=output_sha256,
+    )
