@@ -32,7 +32,7 @@ __all__ = [
     "revoke_api_key",
 ]
 
-SCOPES = frozenset({"sign", "licence", "archive", "admin"})
+SCOPES = frozenset({"sign", "licence", "archive", "signature", "admin"})
 REMOVED_SCOPES = {
     "verify": "POST /v1/verify is public: it needs no key and checks none",
 }
