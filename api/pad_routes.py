@@ -43,7 +43,7 @@ from api.v1 import HTTP_NAMES, SignOptions
 from sealsvc import signing_requests
 from sealsvc.errors import Conflict, InvalidInput, NotFound, SealsvcError
 from sealsvc.identity import mask_name, verify_id_token
-from sealsvc.signature_images import MAX_IMAGE_BYTES
+from sealsvc.signature_images import MAX_IMAGE_BYTES, BlankSignature
 from sealsvc.signing_requests import RequestGone, RequestOptions
 from sealsvc.verification.sentence import beijing_time
 
@@ -62,6 +62,7 @@ _templates = Environment(
 _FORM_LIMIT = MAX_IMAGE_BYTES * 4 // 3 + 4096
 """Largest pad submission: the drawing as a base64 data URL, and a few short fields."""
 _DATA_URL = "data:image/png;base64,"
+_BLANK = "签名为空：请先在框内写下您的签名。"
 _ERRORS = {
     400: ("无法签名", "提交的签名无法使用，请返回重新签写。"),
     403: ("请求被拒绝", "该签名请求只能在本服务的签名页面上完成。"),
@@ -77,7 +78,10 @@ def _headers(nonce: str | None = None) -> dict[str, str]:
         "Content-Security-Policy": f"default-src 'none'; img-src 'self'; {script}; "
         "style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        # Not no-referrer: under it a browser sends "Origin: null" with the form's POST,
+        # and the Origin check could not tell the pad from a foreign page.  Same-origin
+        # still keeps the capability URL from leaking to any other site.
+        "Referrer-Policy": "same-origin",
         "Cache-Control": "no-store",
     }
 
@@ -348,7 +352,7 @@ async def _drawing(request: Request) -> bytes | None:
         return None
     value = (fields.get("signature") or [""])[0]
     if not value.startswith(_DATA_URL):
-        raise InvalidInput("请先在框内写下您的签名。")
+        raise InvalidInput(_BLANK)
     try:
         return base64.b64decode(value[len(_DATA_URL) :], validate=True)
     except binascii.Error:
@@ -379,8 +383,10 @@ async def sign(request: Request, request_id: str) -> HTMLResponse:
             names=HTTP_NAMES,
             trust=request.app.state.trust,
         )
+    except BlankSignature:
+        return _pad(request, row, saved_png, 400, _BLANK)
     except InvalidInput as exc:
-        return _pad(request, row, saved_png, 400, f"签名未能完成：{exc}")
+        return _pad(request, row, saved_png, 400, f"签名未能完成（{exc}），请重新签写。")
     except SealsvcError as exc:
         return _page_error(request, exc)
     return _html(

@@ -33,6 +33,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PX",
     "MIN_INK_PIXELS",
+    "BlankSignature",
     "checked_signature_png",
     "get_image",
     "set_image",
@@ -47,6 +48,14 @@ MIN_INK_PIXELS = 150
 """Fewest opaque pixels a signature must have: a short stroke of a 3-pixel pen is ~300; a
 tap or a stray dot is not a signature."""
 _OPAQUE = 128
+
+
+class BlankSignature(InvalidInput):
+    """The drawing has no strokes: the pad was confirmed without signing."""
+
+    kind = "blank-signature"
+
+
 _MARGIN = 4
 
 
@@ -54,14 +63,15 @@ def checked_signature_png(data: bytes) -> bytes:
     """The drawing as an RGBA PNG cropped to its strokes, or :class:`InvalidInput`.
 
     Refused: anything :func:`~sealsvc.sealimage.upload.load_uploaded_png` refuses, and a
-    drawing with fewer than :data:`MIN_INK_PIXELS` ink pixels (a blank canvas).
+    drawing with fewer than :data:`MIN_INK_PIXELS` ink pixels (a blank canvas:
+    :class:`BlankSignature`).
     """
     rgba_png = load_uploaded_png(data, MAX_IMAGE_BYTES, MAX_IMAGE_PX, what="signature image")
     with Image.open(io.BytesIO(rgba_png)) as image:
         alpha = image.getchannel("A").point(lambda level: 255 if level >= _OPAQUE else 0)
         ink = alpha.histogram()[255]
         if ink < MIN_INK_PIXELS:
-            raise InvalidInput(
+            raise BlankSignature(
                 f"the signature is blank ({ink} ink pixels; at least {MIN_INK_PIXELS}): "
                 "draw it on the pad"
             )

@@ -206,7 +206,7 @@ def test_the_pad_shows_the_person_masked_and_the_first_page(api_world, provider,
 def test_a_blank_or_foreign_submission_is_refused(api_world, provider, platform) -> None:
     rid = request_id(api_world, provider, platform)
     refused = submit(api_world, rid, signature=data_url(blank()))
-    assert refused.status_code == 400 and "blank" in refused.text and "<canvas" in refused.text
+    assert refused.status_code == 400 and "签名为空" in refused.text and "<canvas" in refused.text
     assert submit(api_world, rid, signature="").status_code == 400
     foreign = submit(api_world, rid, "https://evil.example", signature=data_url(drawing()))
     assert foreign.status_code == 403 and "签名页面" in foreign.text
