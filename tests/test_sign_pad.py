@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -20,9 +21,11 @@ from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select, update
 
+from api.v1 import HTTP_NAMES
 from sealsvc import audit, identity, signature_images, signing_requests
 from sealsvc.errors import InvalidInput
 from sealsvc.models import AuditEntry, SigningRequest, utcnow
+from sealsvc.pades import Level, Placement
 
 pytest_plugins = ("api_fixtures",)  # api_world
 
@@ -273,3 +276,76 @@ def test_unknown_expired_and_cancelled_requests_are_pages(api_world, provider, p
     with api_world.context.database.session(read_only=True) as session:
         actions = [e.action for e in audit.query(session, action=signing_requests.ACTION_CANCEL)]
     assert actions
+
+
+def test_two_submissions_at_once_keep_one_result(api_world, provider, platform) -> None:
+    """Single use holds under a race: both may sign, only one result is stored."""
+    rid = request_id(api_world, provider, platform)
+
+    def attempt() -> str:
+        try:
+            signing_requests.sign(
+                api_world.context,
+                rid,
+                drawn_png=drawing(),
+                actor=ACTOR,
+                names=HTTP_NAMES,
+                trust=api_world.app.state.trust,
+            )
+        except signing_requests.RequestGone:
+            return "gone"
+        return "signed"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(lambda _: attempt(), range(2)))
+    assert outcomes == ["gone", "signed"]
+    with api_world.context.database.session(read_only=True) as session:
+        row = session.get(SigningRequest, rid)
+        assert row.status == "signed" and row.result and row.document == b""
+        stored = [
+            value
+            for request in session.scalars(select(SigningRequest))
+            for value in (request.name, request.subject, request.id_masked, request.options)
+        ]
+    assert ID_NUMBER not in " ".join(stored)
+
+
+def test_images_and_requests_are_kept_on_each_database(database, tmp_path) -> None:
+    """The tables of revision 0007 on SQLite and PostgreSQL: a replaced image, a request."""
+    provider = TestProvider(tmp_path, issuer=ISSUER)
+    with database.session() as session:
+        identity.add_provider(
+            session,
+            name="pad-idp",
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            jwks=str(provider.jwks_file),
+            actor=ACTOR,
+        )
+    person = identity.PersonIdentity(
+        provider="pad-idp",
+        subject="u-db",
+        name="李四",
+        id_type="id_card",
+        id_hash="ab" * 32,
+        id_masked="4101**********1213",
+        token_id="t-1",
+        expires_at=utcnow() + timedelta(minutes=5),
+    )
+    options = signing_requests.RequestOptions(
+        placement=Placement(x_mm=100, y_mm=50, names=HTTP_NAMES), level=Level.B_T, role="经办人"
+    )
+    with database.session() as session:
+        signature_images.set_image(session, person, drawing(strokes=1), actor=ACTOR)
+        newer = signature_images.set_image(session, person, drawing(strokes=2), actor=ACTOR)
+        row = signing_requests.create(
+            session, chinese_pdf(), person, options, api_key_id="0" * 16, actor=ACTOR
+        )
+        rid = row.id
+    with database.session(read_only=True) as session:
+        assert signature_images.get_image(session, person) == newer
+        row = signing_requests.open_for_person(session, rid)
+        assert signing_requests.identity_of(session, row) == person
+        again = signing_requests.RequestOptions.from_json(row.options, HTTP_NAMES)
+        assert again == options
+        assert row.expires_at == person.expires_at  # capped by the token's expiry
