@@ -10,7 +10,20 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from starlette.datastructures import UploadFile
 
-__all__ = ["pdf_response", "pdf_upload_body", "read_body", "read_pdf_upload"]
+from sealsvc.pades import PlacementNames
+
+__all__ = ["HTTP_NAMES", "pdf_response", "pdf_upload_body", "read_body", "read_pdf_upload"]
+
+HTTP_NAMES = PlacementNames(
+    position="x_mm and y_mm",
+    anchor="anchor",
+    field="field",
+    invisible="invisible",
+    page="page",
+    size="size_mm",
+)
+"""The placement options as the API's form fields name them, for the placement errors'
+messages (sealing and personal signatures alike)."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:
