@@ -157,11 +157,14 @@ class Sealer:
         )
 
 
-def check_upload_size(settings: Settings, pdf: bytes) -> None:
-    """Refuse a PDF above the configured limit before any parsing touches it."""
+def check_upload_size(settings: Settings, pdf: bytes, kind: str = "PDF") -> None:
+    """Refuse a document above the configured limit before any parsing touches it.
+
+    ``kind`` names the format in the message (an OFD upload has the same limit).
+    """
     limit = settings.max_pdf_bytes
     if len(pdf) > limit:
-        raise InvalidInput(f"the PDF is {len(pdf)} bytes; the limit is {limit} bytes")
+        raise InvalidInput(f"the {kind} is {len(pdf)} bytes; the limit is {limit} bytes")
 
 
 def write_output(path: Path, data: bytes) -> None:

@@ -231,10 +231,8 @@ def test_not_a_pdf_is_refused(context: ServiceContext, provider: TestProvider) -
         _sign(context, b"PK\x03\x04 an OFD perhaps", _person(context, provider), "申请人")
 
 
-def test_a_sign_off_chain_then_the_seal_verifies_with_roles_in_order(
-    context: ServiceContext, provider: TestProvider
-) -> None:
-    """经办人 → 审核人 → 签发人, then the 行政审批专用章: all four allowed, reported in order."""
+def sign_off_chain(context: ServiceContext, provider: TestProvider) -> bytes:
+    """经办人 (event certificate) → 审核人 → 签发人 (officials), then the 行政审批专用章 (RSA)."""
     pdf = chinese_pdf()
     for number, (subject, name, number_, role) in enumerate(CHAIN):
         if role != "经办人":  # the reviewers are enrolled officials; the clerk signs per event
@@ -246,11 +244,17 @@ def test_a_sign_off_chain_then_the_seal_verifies_with_roles_in_order(
         placement = Placement(page=1, x_mm=30 + 50 * number, y_mm=60, size_mm=36)
         pdf = _sign(context, pdf, person, role, placement=placement).document
     seal = seals.issue(context, department="ZZ-FTZ", kind="行政审批专用章", actor=ACTOR)
-    sealed = Sealer(context).seal(
+    return Sealer(context).seal(
         pdf, seal.code, SealOptions(level=Level.B_T, placement=Placement(x_mm=150, y_mm=140)),
         actor=ACTOR,
     ).pdf  # fmt: skip
 
+
+def test_a_sign_off_chain_then_the_seal_verifies_with_roles_in_order(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    """All four allowed (no DocMDP lock in the way), reported in order with their roles."""
+    sealed = sign_off_chain(context, provider)
     report = DocumentVerifier(context).check(sealed).report
     assert report.verdict.value == "TOTAL_PASSED", report.to_json()
     roles = [s.person.role if s.person else None for s in report.signatures]
