@@ -38,8 +38,9 @@ from api.auth import Caller, require_scope
 from api.bodies import pdf_response, pdf_upload_body, read_body, read_pdf_upload
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses, server_fault
+from api.signature_routes import SignatureOptions
 from api.urls import public_url
-from api.v1 import HTTP_NAMES, SignOptions
+from api.v1 import HTTP_NAMES
 from sealsvc import signing_requests
 from sealsvc.errors import Conflict, InvalidInput, NotFound, SealsvcError
 from sealsvc.identity import mask_name, verify_id_token
@@ -119,15 +120,12 @@ def _page_error(request: Request, exc: SealsvcError) -> HTMLResponse:
 
 
 def _options(fields: dict[str, str]) -> RequestOptions:
+    """The options of ``POST /v1/signatures`` (the same names, the same checks)."""
     try:
-        parsed = SignOptions.model_validate(fields)
+        parsed = SignatureOptions.model_validate(fields)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
-    role = fields.get("role", "").strip()
-    if not role:
-        raise InvalidInput("the form field 'role' is required (e.g. 申请人, 经办人)")
-    options = parsed.seal_options()
-    return RequestOptions(placement=options.placement, level=options.level, role=role)
+    return RequestOptions(parsed.placement(), parsed.level, parsed.role, parsed.hierarchy)
 
 
 def _request_body(request: Request, row) -> dict[str, Any]:
@@ -145,7 +143,8 @@ def _request_body(request: Request, row) -> dict[str, Any]:
     openapi_extra={
         "requestBody": pdf_upload_body(
             "Multipart: ``file`` (the PDF), ``id_token`` (the person's ID token from the "
-            "platform's login), ``role``, and placement/level fields as for sealing.",
+            "platform's login), and the fields of ``POST /v1/signatures`` (``role``, "
+            "placement, ``level``, ``hierarchy``).",
             other_fields=True,
         )
     },

@@ -83,11 +83,13 @@ class RequestGone(SealsvcError):
 
 @dataclass(frozen=True)
 class RequestOptions:
-    """How the platform wants the document signed: placement, level and the signer's role."""
+    """How the platform wants the document signed: placement, level, the signer's role, and
+    the CA hierarchy (``rsa`` or ``sm2``) of an event certificate."""
 
     placement: Placement
     level: Level
     role: str
+    hierarchy: str = "rsa"
 
     def as_json(self) -> str:
         p = self.placement
@@ -101,6 +103,7 @@ class RequestOptions:
                 "size_mm": p.size_mm,
                 "level": self.level.value,
                 "role": self.role,
+                "hierarchy": self.hierarchy,
             },
             ensure_ascii=False,
         )
@@ -108,8 +111,12 @@ class RequestOptions:
     @classmethod
     def from_json(cls, text: str, names: PlacementNames) -> RequestOptions:
         values = json.loads(text)
-        level, role = Level(values.pop("level")), values.pop("role")
-        return cls(placement=Placement(**values, names=names), level=level, role=role)
+        level, role, hierarchy = (
+            Level(values.pop("level")),
+            values.pop("role"),
+            values.pop("hierarchy"),
+        )
+        return cls(Placement(**values, names=names), level, role, hierarchy)
 
 
 def request_ref(request_id: str) -> str:
@@ -323,6 +330,7 @@ def sign(
         actor=actor,
         details={"request": request_ref(request_id)},
         trust=trust,
+        hierarchy=options.hierarchy,
     )
     with context.database.session() as session:
         now = utcnow()

@@ -156,7 +156,7 @@ def test_a_request_gives_an_unguessable_single_person_url(api_world, provider, p
     [
         ({"id_token": ""}, 400, "id_token"),
         ({"id_token": "eyJhbGciOiJub25lIn0.e30."}, 401, "check"),
-        ({"role": ""}, 400, "role"),
+        ({"role": ""}, 422, "role"),
         ({"x_mm": "10"}, 400, "x_mm and y_mm"),
         ({"level": "B-B"}, 400, "level"),
     ],
@@ -349,3 +349,20 @@ def test_images_and_requests_are_kept_on_each_database(database, tmp_path) -> No
         again = signing_requests.RequestOptions.from_json(row.options, HTTP_NAMES)
         assert again == options
         assert row.expires_at == person.expires_at  # capped by the token's expiry
+
+
+def test_the_pad_signs_with_an_sm2_event_certificate_when_asked(
+    api_world, provider, platform
+) -> None:
+    response = create(api_world, provider, platform, x_mm="75", y_mm="40", hierarchy="sm2")
+    assert response.status_code == 201, response.text
+    rid = response.json()["request_id"]
+    assert submit(api_world, rid, signature=data_url(drawing())).status_code == 200
+    signed = api_world.client.get(f"/sign/{rid}/signed.pdf").content
+    report = api_world.client.post(
+        "/v1/verify", files={"file": ("signed.pdf", signed, "application/pdf")}
+    ).json()
+    assert report["verdict"] == "TOTAL_PASSED", report
+    (signature,) = report["signatures"]
+    assert signature["person"]["role"] == "申请人"
+    assert signature["signer"]["algorithm"] == "SM2"
