@@ -361,10 +361,23 @@ async def _drawing(request: Request) -> bytes | None:
 @page_router.post("/{request_id}", response_class=HTMLResponse)
 async def sign(request: Request, request_id: str) -> HTMLResponse:
     """Sign with the drawing (or the saved signature); the done page, or the pad again."""
+    actor = f"pad:{signing_requests.request_ref(request_id)}"
+    client = {"client": request.client.host if request.client else ""}
     if not _same_origin(request):
+        origin = {**client, "origin": request.headers.get("origin", "")[:200]}
+        await run_in_threadpool(
+            signing_requests.record_refusal, request.app.state.context, request_id,
+            "the form was posted from another site", actor=actor, details=origin,
+        )  # fmt: skip
         return _error(403)
     try:
         row, saved_png = await _pending(request, request_id)
+    except RequestGone as exc:
+        await run_in_threadpool(
+            signing_requests.record_refusal, request.app.state.context, request_id, str(exc),
+            actor=actor, details=client,
+        )  # fmt: skip
+        return _page_error(request, exc)
     except SealsvcError as exc:
         return _page_error(request, exc)
     try:
@@ -378,7 +391,7 @@ async def sign(request: Request, request_id: str) -> HTMLResponse:
             request.app.state.context,
             request_id,
             drawn_png=drawn,
-            actor=f"pad:{signing_requests.request_ref(request_id)}",
+            actor=actor,
             names=HTTP_NAMES,
             trust=request.app.state.trust,
         )

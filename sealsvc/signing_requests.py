@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTION_CANCEL",
     "ACTION_CREATE",
+    "ACTION_REFUSED",
     "DOWNLOAD_WINDOW",
     "REQUEST_TTL",
     "RequestGone",
@@ -59,6 +60,7 @@ __all__ = [
     "identity_of",
     "open_for_person",
     "preview_png",
+    "record_refusal",
     "request_dict",
     "request_ref",
     "saved_image",
@@ -68,6 +70,7 @@ __all__ = [
 
 ACTION_CREATE = "signing_request.create"
 ACTION_CANCEL = "signing_request.cancel"
+ACTION_REFUSED = "signing_request.refused"
 REQUEST_TTL = timedelta(minutes=10)
 """How long a person has to sign (capped by the ID token's own expiry)."""
 DOWNLOAD_WINDOW = timedelta(minutes=30)
@@ -171,6 +174,15 @@ def create(
             f"a personal signature is made at level {', '.join(LEVELS)}, not {options.level}"
         )
     now = utcnow()
+    # Requests that expired unsigned since: their documents are no longer needed by anyone.
+    session.execute(
+        update(SigningRequest)
+        .where(
+            SigningRequest.status == SigningRequestStatus.PENDING.value,
+            SigningRequest.expires_at <= now,
+        )
+        .values(status=SigningRequestStatus.EXPIRED.value, document=b"")
+    )
     row = SigningRequest(
         id=secrets.token_urlsafe(16),
         api_key_id=api_key_id,
@@ -247,6 +259,24 @@ def open_for_person(session: Session, request_id: str) -> SigningRequest:
     if status is not SigningRequestStatus.PENDING:
         raise RequestGone(f"the signing request is {status.value}")
     return row
+
+
+def record_refusal(
+    context: ServiceContext, request_id: str, reason: str, *, actor: str, details: dict[str, str]
+) -> None:
+    """Audit a refused submission on the pad (another site's form, a used or expired
+    request) in a transaction of its own; an id that names no request is not recorded."""
+    with context.database.session() as session:
+        row = session.get(SigningRequest, request_id) if len(request_id) <= 32 else None
+        if row is None:
+            return
+        audit.append(
+            session,
+            action=ACTION_REFUSED,
+            actor=actor,
+            document_hash=row.document_sha256,
+            details={"request": request_ref(request_id), "reason": reason, **details},
+        )
 
 
 def saved_image(session: Session, row: SigningRequest) -> bytes | None:

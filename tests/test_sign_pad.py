@@ -215,6 +215,11 @@ def test_a_blank_or_foreign_submission_is_refused(api_world, provider, platform)
     assert foreign.status_code == 403 and "签名页面" in foreign.text
     status = api_world.client.get(f"/v1/signatures/requests/{rid}", headers=platform)
     assert status.json()["status"] == "pending"  # nothing of it was used
+    with api_world.context.database.session(read_only=True) as session:
+        refusal = audit.query(session, action=signing_requests.ACTION_REFUSED)[-1]
+    details = json.loads(refusal.details)
+    assert details["request"] == signing_requests.request_ref(rid)
+    assert details["origin"] == "https://evil.example" and "another site" in details["reason"]
 
 
 def test_drawing_signs_once_and_the_platform_gets_the_document(
@@ -236,6 +241,9 @@ def test_drawing_signs_once_and_the_platform_gets_the_document(
     assert api_world.client.get(f"/sign/{rid}").status_code == 410
     again = submit(api_world, rid, origin, signature=data_url(drawing()))
     assert again.status_code == 410 and "已失效" in again.text
+    with api_world.context.database.session(read_only=True) as session:
+        refusal = audit.query(session, action=signing_requests.ACTION_REFUSED)[-1]
+    assert "signed" in json.loads(refusal.details)["reason"]
     with api_world.context.database.session(read_only=True) as session:
         logged = " ".join(f"{e.actor} {e.details}" for e in session.scalars(select(AuditEntry)))
     assert rid not in logged and ID_NUMBER not in logged
@@ -269,6 +277,10 @@ def test_unknown_expired_and_cancelled_requests_are_pages(api_world, provider, p
     assert submit(api_world, expired, signature=data_url(drawing())).status_code == 410
     status = api_world.client.get(f"/v1/signatures/requests/{expired}", headers=platform)
     assert status.json()["status"] == "expired"
+    request_id(api_world, provider, platform)  # a new request sweeps the expired documents
+    with api_world.context.database.session(read_only=True) as session:
+        row = session.get(SigningRequest, expired)
+        assert (row.status, row.document) == ("expired", b"")
     cancelled = request_id(api_world, provider, platform)
     gone = api_world.client.delete(f"/v1/signatures/requests/{cancelled}", headers=platform)
     assert gone.status_code == 204
