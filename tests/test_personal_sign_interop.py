@@ -103,9 +103,11 @@ def test_pdfsig_and_pyhanko_accept_the_approval_document(
     assert len(blocks) == 4, report
     for block in blocks:
         assert "Signature Validation: Signature is Valid." in block, report
-    # The event certificate and the seal are trusted.  poppler 22.12 says "Unknown issue
-    # with Certificate" of the officials' long-lived certificates, although NSS itself
-    # (vfychain below, same database, S/MIME signer usage, CRL required) accepts them.
+    # pdfsig (poppler 22.12) trusts only the first signature of each CA in one run and says
+    # "Unknown issue with Certificate" of the next ones — two seals of the same issuing CA
+    # fare the same, and each of our persons' documents alone is trusted.  So the first
+    # personal signature and the seal are checked here, and every person's certificate by
+    # NSS itself below (vfychain, same database, S/MIME signer usage, CRL required).
     for number in (0, 3):
         assert "Certificate Validation: Certificate is Trusted." in blocks[number], report
     names = [re.search(r"Signer Certificate Common Name: (.*)", b).group(1) for b in blocks]
