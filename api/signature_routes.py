@@ -1,4 +1,4 @@
-"""``POST /v1/signatures``: the platform has a person sign a PDF (电子签名, issue #18 §3).
+"""``POST /v1/signatures``: the platform has a person sign a PDF or an OFD (电子签名, #18 §3).
 
 The caller is the 一网通办 platform with an API key of scope ``signature``; the person is
 named by an ID token the platform's identity provider issued moments ago.  The key proves
@@ -22,6 +22,7 @@ from api.bodies import HTTP_NAMES
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses
 from sealsvc.identity import verify_id_token
+from sealsvc.ofd_sealing import MEDIA_TYPE as OFD_MEDIA_TYPE
 from sealsvc.pades import Level, Placement
 from sealsvc.personal_signing import LEVELS, sign_as_person
 
@@ -44,7 +45,8 @@ class SignatureOptions(BaseModel):
         min_length=1, max_length=32, description="The signer's role: 经办人, 审核人, 签发人 …"
     )
     level: Level = Field(
-        Level.B_T, description=f"PAdES level; personal signatures use {', '.join(LEVELS)}."
+        Level.B_T,
+        description=f"PAdES level: {', '.join(LEVELS)} for a PDF; B-B for an OFD (no time-stamp).",
     )
     page: int = Field(1, ge=1, le=100_000, description="1-based page of the signature.")
     x_mm: _Coordinate = Field(None, description="Centre of the signature from the left, mm.")
@@ -94,7 +96,7 @@ async def _read_form(request: Request, limit: int) -> tuple[bytes, bytes | None,
 @router.post(
     "/signatures",
     response_class=Response,
-    summary="Sign a PDF as a person",
+    summary="Sign a PDF or an OFD as a person",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -116,8 +118,8 @@ async def _read_form(request: Request, limit: int) -> tuple[bytes, bytes | None,
     },
     responses={
         200: {
-            "content": {"application/pdf": {}},
-            "description": "The signed PDF; headers name the certificate and the audit entry.",
+            "content": {"application/pdf": {}, OFD_MEDIA_TYPE: {}},
+            "description": "The signed document; headers name the certificate and audit entry.",
         },
         **problem_responses(400, 401, 403, 413, 415, 422, 429, 500),
     },
@@ -126,7 +128,7 @@ async def sign_as_person_route(
     request: Request,
     caller: Annotated[Caller, Depends(require_scope("signature"))],
 ) -> Response:
-    """Sign the uploaded PDF as the person the ``id_token`` names, in ``role``.
+    """Sign the uploaded PDF or OFD as the person the ``id_token`` names, in ``role``.
 
     Needs an API key with the ``signature`` scope.  An enrolled official signs with their
     long-lived certificate, anyone else with an event certificate made for this request
@@ -161,7 +163,7 @@ async def sign_as_person_route(
     )
     return Response(
         result.document,
-        media_type="application/pdf",
+        media_type=OFD_MEDIA_TYPE if result.format == "ofd" else "application/pdf",
         headers={
             "X-Certificate-Serial": result.certificate_serial,
             "X-Event-Certificate": "true" if result.event else "false",

@@ -15,6 +15,12 @@ The level is at least B-T: an event certificate expires ten minutes after the ev
 only the signature time-stamp proves the signature was made while it was valid.  A
 personal signature never certifies the document (DocMDP): certification is the author's
 act, and leaving it out keeps every later signature and the final seal allowed.
+
+An OFD gets a GM/T 0099 ``Type="Sign"`` signature (:func:`sealsvc.ofd_sealing.sign_ofd`,
+SM2 only).  That signature carries no time-stamp yet, so only an official with an SM2
+certificate signs an OFD, at level B-B (the OFD mapping of "no time-stamp"); an event
+certificate's OFD signature, unprovable ten minutes later, is refused until it can be
+time-stamped.  The OFD page shows the ``StampAnnot`` box, not the handwritten image.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from sealsvc import audit, persons
 from sealsvc.errors import InvalidInput, SealsvcError
 from sealsvc.identity import PersonIdentity
 from sealsvc.models import IdentityProvider, Person, PersonStatus
+from sealsvc.ofd_sealing import is_ofd, sign_ofd
 from sealsvc.pades import Level, Placement, SealingMaterial, SealOptions, TsaTimeStamper, seal_pdf
 from sealsvc.sealimage.fonts import load_font
 from sealsvc.sealimage.upload import load_uploaded_png
@@ -73,7 +80,7 @@ class PersonalSignResult:
 
     document: bytes
     format: str
-    """``pdf`` (PAdES)."""
+    """``pdf`` (PAdES) or ``ofd`` (GM/T 0099 ``Type="Sign"``)."""
     certificate_serial: str
     event: bool
     """True: signed with an event certificate; False: an official's long-lived one."""
@@ -230,14 +237,19 @@ def _sign(
     trust: TrustServices,
     hierarchy: str,
 ) -> PersonalSignResult:
-    check_upload_size(context.settings, document)
+    check_upload_size(context.settings, document, "document")
     role = _check_role(role)
+    if is_ofd(document):
+        return _sign_ofd(
+            context, document, identity, placement=placement, level=level, role=role,
+            actor=actor, details=details,
+        )  # fmt: skip
     if level not in LEVELS:
         raise InvalidInput(
             f"a personal signature is made at level {', '.join(LEVELS)}, not {level}"
         )
     if not document.lstrip()[:5].startswith(b"%PDF-"):
-        raise InvalidInput("the file is not a PDF (no %PDF- header); personal signatures sign PDFs")
+        raise InvalidInput("the file is neither a PDF (no %PDF- header) nor an OFD")
     if image is not None:
         image = load_uploaded_png(image)
     signed_at = now_utc()
@@ -265,7 +277,63 @@ def _sign(
             ),
             options,
         )
+    return _audited(context, document, signed, handle, "pdf", level, role, actor, details)
+
+
+def _sign_ofd(
+    context: ServiceContext,
+    document: bytes,
+    identity: PersonIdentity,
+    *,
+    placement: Placement,
+    level: Level,
+    role: str,
+    actor: str,
+    details: dict | None,
+) -> PersonalSignResult:
+    """GM/T 0099 ``Type="Sign"`` with an official's SM2 key (see the module note)."""
+    if level is not Level.B_B:
+        raise InvalidInput(
+            'an OFD Type="Sign" signature carries no time-stamp yet: ask for level B-B '
+            "(officials only) or sign the PDF"
+        )
+    if not _enrolled(context, identity):
+        raise InvalidInput(
+            "an applicant's OFD signature would need a time-stamp to outlive its event "
+            'certificate, which OFD Type="Sign" signatures do not carry yet: sign the PDF'
+        )
+    handle = persons.person_signer(context, identity, actor=actor)
+    if handle.hierarchy != "sm2":
+        raise InvalidInput('an OFD Type="Sign" signature needs an SM2 certificate (GB/T 35275)')
+    side = placement.size_mm
+    signed = sign_ofd(
+        context,
+        document,
+        handle.signer,
+        handle.certificate.dump(),
+        chain=tuple(c.dump() for c in handle.chain),
+        actor=actor,
+        placement=placement,
+        stamp_size=(side, side),
+        details={"provider": identity.provider, "token_id": identity.token_id, "role": role},
+    ).ofd
+    return _audited(context, document, signed, handle, "ofd", level, role, actor, details)
+
+
+def _audited(
+    context: ServiceContext,
+    document: bytes,
+    signed: bytes,
+    handle: persons.PersonSigner,
+    kind: str,
+    level: Level,
+    role: str,
+    actor: str,
+    details: dict | None,
+) -> PersonalSignResult:
+    """Write the ``person.sign`` entry (never the ID number) and return the result."""
     serial = str(handle.certificate.serial_number)
+    identity = handle.identity
     input_sha256 = hashlib.sha256(document).hexdigest()
     output_sha256 = hashlib.sha256(signed).hexdigest()
     with context.database.session() as session:
@@ -282,7 +350,7 @@ def _sign(
                 "event_certificate": handle.event,
                 "hierarchy": handle.hierarchy,
                 "role": role,
-                "format": "pdf",
+                "format": kind,
                 "level": level.value,
                 **(details or {}),
             },
@@ -290,7 +358,7 @@ def _sign(
         audit_seq = entry.seq
     return PersonalSignResult(
         document=signed,
-        format="pdf",
+        format=kind,
         certificate_serial=serial,
         event=handle.event,
         audit_seq=audit_seq,

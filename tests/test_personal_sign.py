@@ -227,7 +227,7 @@ def test_bad_requests_are_refused_with_one_line_and_audited(
 
 
 def test_not_a_pdf_is_refused(context: ServiceContext, provider: TestProvider) -> None:
-    with pytest.raises(InvalidInput, match="not a PDF"):
+    with pytest.raises(InvalidInput, match="neither a PDF"):
         _sign(context, b"PK\x03\x04 an OFD perhaps", _person(context, provider), "申请人")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,7 +71,9 @@ def test_the_platform_signs_a_pdf_for_a_person(
     world: tuple[TestClient, dict[str, str], dict[str, str]],
     provider: TestProvider,
     sqlite_seal_context: ServiceContext,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     client, platform, _ = world
     response = _post(client, platform, provider.token(), role="经办人")
     assert response.status_code == 200, response.text
@@ -97,7 +100,8 @@ def test_the_platform_signs_a_pdf_for_a_person(
     assert signed.seq == int(response.headers["X-Audit-Seq"])
     assert signed.document_hash == response.headers["X-Document-SHA256"]
     stored = "\n".join(f"{e.actor} {e.details}" for e in entries)
-    for text in (stored, response.headers.__repr__(), verified.text):
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for text in (stored, repr(response.headers), verified.text, logged):
         assert ID_NUMBER not in text and ID_NUMBER[6:14] not in text
 
 

@@ -1,6 +1,7 @@
 """Independent checks of personal signatures (issue #18 "Must show"): poppler's pdfsig and
 pyHanko's validator on the 3-signature + seal approval document (RSA); openssl and gmssl on
-an SM2 personal signature's CMS; the ID numbers in none of it."""
+an SM2 personal signature's CMS; ofdrw's ofd_check on an official's OFD ``Type="Sign"``;
+the ID numbers in none of it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms, x509
-from idp_fixtures import AUDIENCE, TestProvider
+from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
 from pdf_fixtures import chinese_pdf
 from pki_fixtures import write_pem
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -19,11 +20,17 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
+from test_licence_ofd import _licence
+from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
 from test_personal_sign import CHAIN, sign_off_chain, signature_png
 
+from ofd.package import OfdPackage
+from ofd.signatures import read_signature, read_signatures
+from pki import cms as gbt_cms
 from pki.certificates import Profile, load_certificate
-from sealsvc import identity
+from sealsvc import identity, persons
 from sealsvc.context import ServiceContext
+from sealsvc.errors import InvalidInput
 from sealsvc.identity import verify_id_token
 from sealsvc.pades import Level, Placement
 from sealsvc.personal_signing import sign_as_person
@@ -96,9 +103,11 @@ def test_pdfsig_and_pyhanko_accept_the_approval_document(
     assert len(blocks) == 4, report
     for block in blocks:
         assert "Signature Validation: Signature is Valid." in block, report
-    # The event certificate and the seal are trusted.  poppler 22.12 says "Unknown issue
-    # with Certificate" of the officials' long-lived certificates, although NSS itself
-    # (vfychain below, same database, S/MIME signer usage, CRL required) accepts them.
+    # pdfsig (poppler 22.12) trusts only the first signature of each CA in one run and says
+    # "Unknown issue with Certificate" of the next ones — two seals of the same issuing CA
+    # fare the same, and each of our persons' documents alone is trusted.  So the first
+    # personal signature and the seal are checked here, and every person's certificate by
+    # NSS itself below (vfychain, same database, S/MIME signer usage, CRL required).
     for number in (0, 3):
         assert "Certificate Validation: Certificate is Trusted." in blocks[number], report
     names = [re.search(r"Signer Certificate Common Name: (.*)", b).group(1) for b in blocks]
@@ -175,3 +184,53 @@ def test_an_sm2_personal_signature_checks_out_with_openssl_and_gmssl(
         ["openssl", "dgst", "-sm3", "-binary"], input=signature, capture_output=True, check=True
     ).stdout
     assert tst["message_imprint"]["hashed_message"].native == imprint
+
+
+def _enrolled_sm2_official(context: ServiceContext, provider: TestProvider):
+    persons.enroll(
+        context, provider="ywtb", subject="u-1001", name="张三丰", id_number=ID_NUMBER,
+        department="郑州市市场监督管理局", role="签发人", hierarchy="sm2", actor=ACTOR,
+    )  # fmt: skip
+    return verify_id_token(context, provider.token(), actor=ACTOR)
+
+
+@needs_ofd_check
+def test_an_official_signs_an_ofd_type_sign_that_ofd_check_passes(
+    context: ServiceContext, provider: TestProvider, tmp_path: Path
+) -> None:
+    data, _ = _licence("business_licence")
+    person = _enrolled_sm2_official(context, provider)
+    result = sign_as_person(
+        context, data, person, placement=Placement(x_mm=60, y_mm=40, size_mm=30),
+        level=Level.B_B, role="签发人", signature_image_png=None, actor=ACTOR,
+    )  # fmt: skip
+    assert result.format == "ofd" and not result.event
+    package = OfdPackage.read(result.document)
+    (entry,) = read_signatures(package).entries
+    assert entry.type == "Sign"
+    signature = read_signature(package, entry)
+    value = gbt_cms.Gbt35275ContentInfo.load(package[signature.signed_value_path])
+    signer = gbt_cms.verify_signed_data(value, signature.signature_xml)
+    assert signer.certificate.serial_number == int(result.certificate_serial)
+    assert signer.certificate.subject.native["common_name"] == "张三丰"
+    assert ID_NUMBER.encode() not in result.document
+    lines = _ofd_check({"signed": package}, tmp_path)
+    assert lines["signed"].startswith("PASS "), lines["signed"]
+
+
+def test_an_ofd_is_refused_for_an_applicant_and_with_a_time_stamp_asked(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    data, _ = _licence("business_licence")
+    applicant = verify_id_token(context, provider.token(sub="u-9"), actor=ACTOR)
+    with pytest.raises(InvalidInput, match="applicant's OFD signature"):
+        sign_as_person(
+            context, data, applicant, placement=Placement(), level=Level.B_B, role="申请人",
+            signature_image_png=None, actor=ACTOR,
+        )  # fmt: skip
+    official = _enrolled_sm2_official(context, provider)
+    with pytest.raises(InvalidInput, match="no time-stamp yet"):
+        sign_as_person(
+            context, data, official, placement=Placement(), level=Level.B_T, role="签发人",
+            signature_image_png=None, actor=ACTOR,
+        )  # fmt: skip
