@@ -38,6 +38,7 @@ from sealsvc import audit, signature_images
 from sealsvc.errors import InvalidInput, NotFound, SealsvcError, ServerFault
 from sealsvc.identity import PersonIdentity, get_provider, mask_name
 from sealsvc.models import IdentityProvider, SigningRequest, SigningRequestStatus, utcnow
+from sealsvc.ofd_sealing import is_ofd
 from sealsvc.pades import Level, Placement, PlacementNames
 from sealsvc.personal_signing import LEVELS, sign_as_person
 
@@ -153,8 +154,15 @@ def identity_of(session: Session, row: SigningRequest) -> PersonIdentity:
 
 
 def _document_kind(document: bytes) -> str:
+    """``pdf``; an OFD is refused by name (its ``Type="Sign"`` appearance shows no
+    handwriting, and only officials sign OFDs: ``POST /v1/signatures`` does)."""
     if document.lstrip()[:5].startswith(b"%PDF-"):
         return "pdf"
+    if is_ofd(document):
+        raise InvalidInput(
+            "the pad signs PDFs: an OFD shows no handwritten signature; "
+            "officials sign OFDs with POST /v1/signatures"
+        )
     raise InvalidInput("the file is not a PDF (no %PDF- header); the pad signs PDF documents")
 
 

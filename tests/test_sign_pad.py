@@ -13,6 +13,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
@@ -30,6 +31,7 @@ from sealsvc.pades import Level, Placement
 pytest_plugins = ("api_fixtures",)  # api_world
 
 ACTOR = "test:pad"
+OFD_SAMPLES = Path(__file__).parent / "data" / "ofd-samples"
 ISSUER = "https://pad.id.test.zhengzhou.example"
 
 
@@ -169,14 +171,19 @@ def test_bad_requests_are_problems(api_world, provider, platform, fields, status
     assert needle in response.text
 
 
-def test_not_a_pdf_is_refused(api_world, provider, platform) -> None:
+@pytest.mark.parametrize(
+    ("document", "needle"),
+    [(b"hello", "not a PDF"), ((OFD_SAMPLES / "v4signed.ofd").read_bytes(), "OFD")],
+    ids=["text", "ofd"],
+)
+def test_not_a_pdf_is_refused(api_world, provider, platform, document, needle) -> None:
     response = api_world.client.post(
         "/v1/signatures/requests",
         headers=platform,
-        files={"file": ("x.pdf", b"hello", "application/pdf")},
+        files={"file": ("x.pdf", document, "application/pdf")},
         data={"id_token": provider.token(), "role": "申请人"},
     )
-    assert response.status_code == 400 and "not a PDF" in response.text
+    assert response.status_code == 400 and needle in response.text
 
 
 def test_the_scope_and_the_creating_key_are_required(api_world, provider, platform) -> None:
