@@ -183,7 +183,7 @@ def _admin(caller: Caller) -> bool:
 @api_router.get(
     "/{request_id}",
     summary="A signing request's status",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def get_request(
     request: Request,
@@ -208,7 +208,7 @@ async def get_request(
     name="signing_request_document",
     response_class=Response,
     summary="The signed document of a signed request",
-    responses={200: pdf_response("The signed PDF."), **problem_responses(401, 403, 404, 409)},
+    responses={200: pdf_response("The signed PDF."), **problem_responses(401, 403, 404, 409, 422)},
 )
 async def get_document(
     request: Request,
@@ -235,7 +235,7 @@ async def get_document(
     "/{request_id}",
     status_code=204,
     summary="Withdraw a pending signing request",
-    responses=problem_responses(400, 401, 403, 404),
+    responses=problem_responses(400, 401, 403, 404, 422),
 )
 async def cancel_request(
     request: Request,
