@@ -385,3 +385,28 @@ def test_the_pad_signs_with_an_sm2_event_certificate_when_asked(
     (signature,) = report["signatures"]
     assert signature["person"]["role"] == "申请人"
     assert signature["signer"]["algorithm"] == "SM2"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"signature=data%3Aimage%2Fpng%3Bbase64%2C%21%21%21",  # not base64
+        b"signature=data%3Aimage%2Fjpeg%3Bbase64%2CAAAA",  # not a PNG data URL
+        b"signature=" + b"A" * (signature_images.MAX_IMAGE_BYTES * 2),  # too large
+        b"a=1&b=2&c=3&d=4&e=5&f=6",  # too many fields
+        "signature=签".encode(),  # not the form's encoding
+        b"signature=" + data_url(b"\x89PNG\r\n\x1a\n" + b"\0" * 64).encode(),  # broken PNG
+    ],
+    ids=["base64", "jpeg", "large", "fields", "non-ascii", "broken-png"],
+)
+def test_hostile_submissions_get_the_pad_again(api_world, provider, platform, body) -> None:
+    rid = request_id(api_world, provider, platform)
+    response = api_world.client.post(
+        f"/sign/{rid}",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400, response.text
+    assert "<canvas" in response.text and 'class="error"' in response.text
+    status = api_world.client.get(f"/v1/signatures/requests/{rid}", headers=platform)
+    assert status.json()["status"] == "pending"
