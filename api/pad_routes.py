@@ -44,6 +44,7 @@ from api.v1 import HTTP_NAMES
 from sealsvc import signing_requests
 from sealsvc.errors import Conflict, InvalidInput, NotFound, SealsvcError
 from sealsvc.identity import mask_name, verify_id_token
+from sealsvc.models import SigningRequest
 from sealsvc.signature_images import MAX_IMAGE_BYTES, BlankSignature
 from sealsvc.signing_requests import RequestGone, RequestOptions
 from sealsvc.verification.sentence import beijing_time
@@ -128,7 +129,7 @@ def _options(fields: dict[str, str]) -> RequestOptions:
     return RequestOptions(parsed.placement(), parsed.level, parsed.role, parsed.hierarchy)
 
 
-def _request_body(request: Request, row) -> dict[str, Any]:
+def _request_body(request: Request, row: SigningRequest) -> dict[str, Any]:
     body = signing_requests.request_dict(row)
     body["sign_url"] = public_url(request, "sign_page", request_id=row.id)
     if body["status"] == "signed":
@@ -259,10 +260,11 @@ async def cancel_request(
 # --- the person's page ---------------------------------------------------------------------
 
 
-async def _pending(request: Request, request_id: str):
+async def _pending(request: Request, request_id: str) -> tuple[SigningRequest, bytes | None]:
+    """The pending request and its person's saved signature (404/410 errors otherwise)."""
     context = request.app.state.context
 
-    def read():
+    def read() -> tuple[SigningRequest, bytes | None]:
         with context.database.session(read_only=True) as session:
             row = signing_requests.open_for_person(session, request_id)
             return row, signing_requests.saved_image(session, row)
@@ -270,7 +272,14 @@ async def _pending(request: Request, request_id: str):
     return await run_in_threadpool(read)
 
 
-def _pad(request: Request, row, saved: bytes | None, status: int = 200, error: str | None = None):
+def _pad(
+    request: Request,
+    row: SigningRequest,
+    saved: bytes | None,
+    status: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
+    """The pad page, with ``error`` (a refused drawing) above the buttons."""
     options = RequestOptions.from_json(row.options, HTTP_NAMES)
     return _html(
         "sign.html",
