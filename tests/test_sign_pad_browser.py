@@ -205,6 +205,7 @@ def test_a_person_draws_confirms_and_the_signed_page_shows_the_strokes(
     outside.paste(0, (left, top, right, bottom))
     assert outside.getbbox() is None  # and nowhere else
     after.save(DOCS / "signed-with-pad.png")
+    assert ID_NUMBER not in live_server.log.read_text(encoding="utf-8", errors="replace")
 
 
 def test_an_expired_request_shows_its_own_page(
