@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -310,3 +311,18 @@ def test_a_b_lta_event_signature_carries_the_personal_cas_revocation_data(
     report = DocumentVerifier(context).check(result.document).report
     assert report.verdict.value == "TOTAL_PASSED", report.to_json()
     assert [s.kind for s in report.signatures] == ["signature", "document_timestamp"]
+
+
+def test_an_event_signature_stays_valid_after_its_certificate_expired(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    """The point of B-T for event certificates: a day later the certificate has long
+    expired, and the time-stamp proves the signature was made while it was valid."""
+    result = _sign(context, chinese_pdf(), _person(context, provider), "申请人")
+    signer = PdfFileReader(io.BytesIO(result.document)).embedded_signatures[0].signer_cert
+    later = signer.not_valid_after + timedelta(hours=2)
+    report = DocumentVerifier(context, clock=lambda: later).check(result.document).report
+    assert report.verdict.value == "TOTAL_PASSED", report.to_json()
+    (signature,) = report.signatures
+    assert signature.best_signature_time is not None
+    assert signature.best_signature_time < signer.not_valid_after < later
