@@ -12,7 +12,8 @@ call (:func:`sealsvc.persons.event_signer`) → the same PAdES code that seals
 appearance → ``person.sign`` audit entry → signed bytes.
 
 The level is at least B-T: an event certificate expires ten minutes after the event, and
-only the signature time-stamp proves the signature was made while it was valid.  A
+only the signature time-stamp proves the signature was made while it was valid.  B-LT and
+B-LTA embed the personal CA's OCSP answer and CRLs, fetched in-process during the event.  A
 personal signature never certifies the document (DocMDP): certification is the author's
 act, and leaving it out keeps every later signature and the final seal allowed.
 
@@ -34,18 +35,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from asn1crypto import crl, ocsp
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 
+from pki.certificates import Profile, load_certificate
 from pki.clock import CHINA_TIME, now_utc
+from pki.ocsp import build_request
 from sealsvc import audit, persons
 from sealsvc.errors import InvalidInput, SealsvcError
 from sealsvc.identity import PersonIdentity
 from sealsvc.models import IdentityProvider, Person, PersonStatus
 from sealsvc.ofd_sealing import is_ofd, sign_ofd
-from sealsvc.pades import Level, Placement, SealingMaterial, SealOptions, TsaTimeStamper, seal_pdf
+from sealsvc.pades import (
+    Level,
+    Placement,
+    RevocationMaterial,
+    SealingMaterial,
+    SealOptions,
+    TsaTimeStamper,
+    seal_pdf,
+)
 from sealsvc.sealimage.fonts import load_font
 from sealsvc.sealimage.upload import load_uploaded_png
 from sealsvc.sealing import check_upload_size
@@ -65,10 +77,9 @@ __all__ = [
 
 ACTION = "person.sign"
 ACTION_REFUSED = "person.sign_refused"
-LEVELS = (Level.B_T,)
-"""Levels a personal signature is made at.  B-B is refused (an event certificate's
-signature would be unverifiable ten minutes later); B-LT/B-LTA need the personal CA's
-revocation data in the DSS, which :class:`TrustServices` gathers for seals only so far."""
+LEVELS = (Level.B_T, Level.B_LT, Level.B_LTA)
+"""Levels a PDF signature of a person is made at.  B-B is refused: an event certificate's
+signature would be unverifiable ten minutes later without its time-stamp."""
 _ROLE_MAX = 32
 _INK = (0.05, 0.05, 0.2)
 """Dark blue-black, the colour of a pen, for the name and time under the signature."""
@@ -274,10 +285,34 @@ def _sign(
                 chain=handle.chain,
                 stamp_pdf=stamp,
                 timestamper=TsaTimeStamper(trust.tsa(handle.hierarchy).respond),
+                validation_data=lambda: _validation_data(context, trust, handle),
             ),
             options,
         )
     return _audited(context, document, signed, handle, "pdf", level, role, actor, details)
+
+
+def _validation_data(
+    context: ServiceContext, trust: TrustServices, handle: persons.PersonSigner
+) -> RevocationMaterial:
+    """What a B-LT personal signature embeds: the personal CA and root, the TSA and its
+    issuing CA, the three CRLs, and the personal CA's OCSP answer for the signer — taken
+    while an event certificate is still valid, so the document validates from its DSS."""
+    hierarchy = handle.hierarchy
+    person_ca, root = handle.chain
+    with context.database.session(read_only=True) as session:
+        ca_set = context.ca.ca_set(session, hierarchy)
+    issuing, _ = ca_set.chain()
+    request = build_request(handle.certificate, person_ca, nonce=False)
+    answer = ocsp.OCSPResponse.load(trust.person_ocsp(hierarchy).respond(request))
+    return RevocationMaterial(
+        certificates=(person_ca, root, issuing, load_certificate(ca_set.tsa.der)),
+        crls=tuple(
+            crl.CertificateList.load(trust.latest_crl_der(hierarchy, profile))
+            for profile in (Profile.ROOT_CA, Profile.ISSUING_CA, Profile.PERSON_CA)
+        ),
+        ocsp_responses=(answer,),
+    )
 
 
 def _sign_ofd(

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto.crl import CertificateList
+from asn1crypto.ocsp import OCSPResponse
 from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
 from pdf_fixtures import chinese_pdf
 from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.dss import DocumentSecurityStore
 from sqlalchemy import select
 
 from pki.certificates import POLICY_PERSON_EVENT, POLICY_PERSON_OFFICIAL
@@ -272,3 +277,52 @@ def test_a_sign_off_chain_then_the_seal_verifies_with_roles_in_order(
     _assert_absent(
         _everything(context, sealed, report.to_json().encode()), *(n for _, _, n, _ in CHAIN)
     )
+
+
+@pytest.mark.parametrize("hierarchy", ["rsa", "sm2"])
+def test_a_b_lta_event_signature_carries_the_personal_cas_revocation_data(
+    context: ServiceContext, provider: TestProvider, hierarchy: str
+) -> None:
+    """B-LTA: the DSS holds what validates the event certificate long after its ten
+    minutes — the personal CA's OCSP answer and CRL — under a document time-stamp."""
+    result = _sign(context, chinese_pdf(), _person(context, provider), "申请人",
+                   level=Level.B_LTA, hierarchy=hierarchy)  # fmt: skip
+    reader = PdfFileReader(io.BytesIO(result.document))
+    assert [s.sig_object["/Type"] for s in reader.embedded_signatures] == ["/Sig", "/DocTimeStamp"]
+    dss = DocumentSecurityStore.read_dss(reader)
+    signer = reader.embedded_signatures[0].signer_cert
+    (answer,) = [OCSPResponse.load(ref.get_object().data) for ref in dss.ocsps]
+    single = answer["response_bytes"]["response"].parsed["tbs_response_data"]["responses"][0]
+    assert single["cert_id"]["serial_number"].native == signer.serial_number
+    assert single["cert_status"].name == "good"
+    crls = [CertificateList.load(ref.get_object().data) for ref in dss.crls]
+    issuers = {c["tbs_cert_list"]["issuer"].human_friendly for c in crls}
+    assert any("电子签名个人证书签发CA" in issuer for issuer in issuers)
+    if hierarchy == "rsa":  # pyHanko cannot check SM2; hard-fail on the DSS alone
+        with context.database.session(read_only=True) as session:
+            root = context.ca.ca_set(session, "rsa").chain()[1]
+        validation = dss.as_validation_context(
+            {"trust_roots": [root], "allow_fetching": False, "revocation_mode": "hard-fail"}
+        )
+        status = validate_pdf_signature(
+            reader.embedded_signatures[0], validation, ts_validation_context=validation
+        )
+        assert status.bottom_line, status.pretty_print_details()
+    report = DocumentVerifier(context).check(result.document).report
+    assert report.verdict.value == "TOTAL_PASSED", report.to_json()
+    assert [s.kind for s in report.signatures] == ["signature", "document_timestamp"]
+
+
+def test_an_event_signature_stays_valid_after_its_certificate_expired(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    """The point of B-T for event certificates: a day later the certificate has long
+    expired, and the time-stamp proves the signature was made while it was valid."""
+    result = _sign(context, chinese_pdf(), _person(context, provider), "申请人")
+    signer = PdfFileReader(io.BytesIO(result.document)).embedded_signatures[0].signer_cert
+    later = signer.not_valid_after + timedelta(hours=2)
+    report = DocumentVerifier(context, clock=lambda: later).check(result.document).report
+    assert report.verdict.value == "TOTAL_PASSED", report.to_json()
+    (signature,) = report.signatures
+    assert signature.best_signature_time is not None
+    assert signature.best_signature_time < signer.not_valid_after < later

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,12 +16,13 @@ from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
 from pdf_fixtures import chinese_pdf
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
-from test_personal_sign import signature_png
+from test_personal_sign import CHAIN, sign_off_chain, signature_png
 
 from api.app import create_app
 from sealsvc import apikeys, identity
 from sealsvc.context import ServiceContext
 from sealsvc.models import AuditEntry
+from sealsvc.verification import JSON_SCHEMA
 
 pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
 
@@ -161,3 +163,42 @@ def test_keys_without_the_signature_scope_and_bad_requests_are_refused(
         "/v1/signatures", headers={**platform, "Content-Type": "application/pdf"}, content=b"%PDF-"
     )
     assert raw.status_code == 415
+
+
+def test_the_verify_page_and_api_name_each_signer_in_order(
+    world: tuple[TestClient, dict[str, str], dict[str, str]],
+    provider: TestProvider,
+    sqlite_seal_context: ServiceContext,
+) -> None:
+    """The 3-signature + seal approval document through ``/v1/verify`` (schema checked) and
+    the citizen's ``/verify`` page: persons masked with their roles, the seal as a seal."""
+    import jsonschema
+
+    client, _, _ = world
+    document = sign_off_chain(sqlite_seal_context, provider)
+    answer = client.post("/v1/verify", files={"file": ("a.pdf", document, "application/pdf")})
+    body = answer.json()
+    assert body["verdict"] == "TOTAL_PASSED", body
+    jsonschema.validate({k: v for k, v in body.items() if k in JSON_SCHEMA["properties"]},
+                        JSON_SCHEMA)  # fmt: skip
+    people = [s["person"] for s in body["signatures"]]
+    assert people[:3] == [
+        {"name": "李*明", "role": "经办人", "certificate": "event"},
+        {"name": "王*", "role": "审核人", "certificate": "official"},
+        {"name": "欧**国", "role": "签发人", "certificate": "official"},
+    ]
+    assert people[3] is None
+    page = client.post("/verify", files={"file": ("a.pdf", document, "application/pdf")})
+    assert page.status_code == 200
+    cards = re.findall(r'<section class="card seal-card">(.*?)</section>', page.text, re.S)
+    assert len(cards) == 4
+    for card, expected in zip(cards, ("李*明（经办人）", "王*（审核人）", "欧**国（签发人）"),
+                              strict=False):  # fmt: skip
+        assert expected in card and "签名时间" in card and "签名后未被篡改" in card
+    assert "事件型证书" in cards[0] and "个人长期证书" in cards[1]
+    assert "盖章时间" in cards[3] and "行政审批专用章" in cards[3]
+    for text in (page.text, answer.text):
+        for _, name, number, _ in CHAIN:
+            assert number not in text and number[6:14] not in text
+            # the real name is on the document itself, masked in every answer about it
+            assert name not in text, re.findall(rf".{{80}}{name}.{{40}}", text)

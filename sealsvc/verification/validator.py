@@ -424,12 +424,7 @@ def _finish(
     person = _person(found)
     signer = fields["signer"]
     if person is not None and signer is not None and signer.common_name:
-        # A public answer shows a person masked (张*三), in the signer's names as well.
-        fields["signer"] = dataclasses.replace(
-            signer,
-            common_name=person.name,
-            subject=signer.subject.replace(signer.common_name, person.name),
-        )
+        message, fields = _masked(signer.common_name, person.name, message, fields)
     draft = SignatureReport(
         field_name=found.field_name,
         kind=found.kind,
@@ -443,6 +438,24 @@ def _finish(
     return SignatureReport(
         **{**draft.__dict__, "sentence": signature_sentence(draft, on_hold=on_hold)}
     )
+
+
+def _masked(name: str, masked: str, message: str, fields: dict) -> tuple[str, dict]:
+    """The report's texts with a person's ``name`` masked: a public answer shows 张*三 in
+    the signer's names, the certificate path, the message and the warnings alike."""
+    signer, chain = fields["signer"], fields["chain"]
+    fields = {
+        **fields,
+        "signer": dataclasses.replace(
+            signer, common_name=masked, subject=signer.subject.replace(name, masked)
+        ),
+        "warnings": tuple(w.replace(name, masked) for w in fields["warnings"]),
+    }
+    if chain is not None:
+        path = tuple(p.replace(name, masked) for p in chain.path)
+        problem = chain.problem.replace(name, masked) if chain.problem else chain.problem
+        fields["chain"] = dataclasses.replace(chain, path=path, problem=problem)
+    return message.replace(name, masked), fields
 
 
 def _person(found: pdfsig.FoundSignature) -> PersonInfo | None:
