@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from api import pages, pki_routes, v1
+from api import pad_routes, pages, pki_routes, v1
 from api.cpu_bound import install_cpu_queue
 from api.docs import install_docs
 from api.problems import install_problem_handlers, problem, problem_responses
@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_cpu_queue(app)
     app.include_router(pki_routes.router)
     app.include_router(v1.router)
+    app.include_router(pad_routes.api_router)
+    app.include_router(pad_routes.page_router)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")

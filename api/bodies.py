@@ -13,14 +13,27 @@ from starlette.datastructures import UploadFile
 
 from sealsvc.ofd_sealing import MEDIA_TYPE as OFD_MEDIA_TYPE
 from sealsvc.ofd_sealing import is_ofd
+from sealsvc.pades import PlacementNames
 
 __all__ = [
+    "HTTP_NAMES",
     "pdf_response",
     "pdf_upload_body",
     "read_body",
     "read_document_upload",
     "read_pdf_upload",
 ]
+
+HTTP_NAMES = PlacementNames(
+    position="x_mm and y_mm",
+    anchor="anchor",
+    field="field",
+    invisible="invisible",
+    page="page",
+    size="size_mm",
+)
+"""The placement options as the API's form fields name them, for the placement errors'
+messages (sealing and personal signatures alike)."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -120,7 +120,8 @@ def _seal_view(s: SignatureReport) -> dict[str, Any]:
         time = beijing_time(s.claimed_signing_time) + "（签章方自报，无时间戳证明）"
     else:
         time = "未知"
-    applied = "加盖时间戳后" if timestamp else "盖章后"
+    person = s.person  # a personal signature: the person masked, never a seal's words
+    applied = "加盖时间戳后" if timestamp else ("签名后" if person else "盖章后")
     if s.integrity is None:
         intact, intact_tone = "无法检查", "bad"
     elif (
@@ -133,6 +134,9 @@ def _seal_view(s: SignatureReport) -> dict[str, Any]:
         intact, intact_tone = applied + "已被篡改", "bad"
     if signer is None:
         name, organisation = "无法识别的印章", "未知"
+    elif person is not None:
+        name = f"{person.name}（{person.role}）" if person.role else person.name
+        organisation = signer.organization or "个人"
     else:
         name = signer.common_name or signer.organization or signer.subject
         # The OU names the department holding the seal; the O its government.
@@ -147,6 +151,9 @@ def _seal_view(s: SignatureReport) -> dict[str, Any]:
         "intact": intact,
         "intact_tone": intact_tone,
         "sentence": s.sentence,
+        "person": None
+        if person is None
+        else {"certificate": "事件型证书" if person.certificate == "event" else "个人长期证书"},
         "image_url": f"/v1/seals/{s.registry.seal_code}/image.png"
         if s.registry and not timestamp
         else None,

@@ -9,15 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api import archive_routes, licence_routes, seal_routes, verify_routes
+from api import archive_routes, licence_routes, seal_routes, signature_routes, verify_routes
 from api.auth import Caller, require_scope
-from api.bodies import pdf_response, pdf_upload_body, read_document_upload
+from api.bodies import HTTP_NAMES, pdf_response, pdf_upload_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
 from api.metrics import SEALS_APPLIED
 from api.problems import problem_responses
 from sealsvc import ofd_sealing
 from sealsvc.errors import InvalidInput
-from sealsvc.pades import Level, Placement, PlacementNames, SealOptions
+from sealsvc.pades import Level, Placement, SealOptions
 
 __all__ = ["HTTP_NAMES", "SignOptions", "router"]
 
@@ -26,6 +26,7 @@ router.include_router(seal_routes.router)
 router.include_router(licence_routes.router)
 router.include_router(verify_routes.router)
 router.include_router(archive_routes.router)
+router.include_router(signature_routes.router)
 
 _PAGE_EDGE_MM = 5080.0
 """The largest PDF page side (14,400 points = 200 inches), a bound for coordinates."""
@@ -35,15 +36,6 @@ _POSITION = (
     "on the page, else 400"
 )
 _Coordinate = Annotated[float | None, Field(ge=0, le=_PAGE_EDGE_MM, allow_inf_nan=False)]
-HTTP_NAMES = PlacementNames(
-    position="x_mm and y_mm",
-    anchor="anchor",
-    field="field",
-    invisible="invisible",
-    page="page",
-    size="size_mm",
-)
-"""The placement options as this API names them, for the sealing errors' messages."""
 _Text = Annotated[str | None, Field(max_length=200)]
 
 

@@ -32,7 +32,9 @@ __all__ = [
     "revoke_api_key",
 ]
 
-SCOPES = frozenset({"sign", "licence", "archive", "admin"})
+SCOPES = frozenset({"sign", "licence", "archive", "signature", "admin"})
+"""``signature``: the platform has persons sign (``POST /v1/signatures``); it signs only
+with an ID token of the person, so it needs no department."""
 REMOVED_SCOPES = {
     "verify": "POST /v1/verify is public: it needs no key and checks none",
 }

@@ -69,6 +69,9 @@ __all__ = [
     "SealStatus",
     "SesSeal",
     "SesSealReason",
+    "SignatureImage",
+    "SigningRequest",
+    "SigningRequestStatus",
     "UtcDateTime",
     "utcnow",
 ]
@@ -655,3 +658,75 @@ class Person(Base):
 
     def __repr__(self) -> str:
         return f"Person(id={self.id}, status={self.status!r})"
+
+
+# --- the signature pad (issue #18 §3) --------------------------------------------------------
+
+
+class SignatureImage(Base):
+    """A person's handwritten signature as drawn on the pad, kept for reuse and replaceable.
+
+    Keyed by who the identity provider says the person is (provider, ``sub``, salted ID
+    hash), not by an enrolment: applicants who sign with event certificates have none.
+    """
+
+    __tablename__ = "signature_images"
+    __table_args__ = (UniqueConstraint("provider_id", "subject", "id_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("identity_providers.id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(255))
+    id_hash: Mapped[str] = mapped_column(String(64))
+    image_png: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SigningRequestStatus(StrEnum):
+    """Where a signing request stands: it is used once, then signed, expired or cancelled."""
+
+    PENDING = "pending"
+    SIGNED = "signed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class SigningRequest(Base):
+    """A document a platform asks one person to sign on the pad (``/sign/{id}``).
+
+    The id is the capability the person's browser holds (128 random bits).  The person is
+    stored as the verified ID token described them — never the ID number; the document and,
+    once signed, the result are kept in the database so that any node can serve the pad.
+    """
+
+    __tablename__ = "signing_requests"
+    __table_args__ = (_one_of("status", SigningRequestStatus, "signing_request_status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    api_key_id: Mapped[str] = mapped_column(String(16), index=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("identity_providers.id", ondelete="CASCADE"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(255))
+    id_type: Mapped[str] = mapped_column(String(32))
+    id_hash: Mapped[str] = mapped_column(String(64))
+    id_masked: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(200))
+    person_role: Mapped[str | None] = mapped_column(String(100))
+    token_id: Mapped[str] = mapped_column(String(255))
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    document_kind: Mapped[str] = mapped_column(String(8))
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    options: Mapped[str] = mapped_column(Text)
+    """JSON: placement, level and role as the platform gave them."""
+    status: Mapped[str] = mapped_column(String(16), default=SigningRequestStatus.PENDING.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    signed_at: Mapped[datetime | None]
+    result: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    def __repr__(self) -> str:
+        return f"SigningRequest({self.id!r}, {self.status!r})"

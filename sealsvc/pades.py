@@ -189,6 +189,11 @@ class SealOptions:
     contact: str | None = None
     certify: bool = False
     field_name: str | None = None
+    signer_name: str | None = None
+    """The signature dictionary's ``/Name``: a person's name for a personal signature (a
+    seal's name is in its certificate already)."""
+    field_prefix: str = "Seal"
+    """Generated field names are ``<prefix>1``, ``<prefix>2`` …: ``Signature`` for persons."""
 
 
 @dataclass(frozen=True)
@@ -601,10 +606,11 @@ def _field_name(existing: dict[str, bool], placement: Placement, options: SealOp
         if options.field_name in existing:
             raise InvalidInput(f"the PDF already has a signature field {options.field_name!r}")
         return options.field_name
+    prefix = options.field_prefix
     number = 1
-    while f"Seal{number}" in existing:
+    while f"{prefix}{number}" in existing:
         number += 1
-    return f"Seal{number}"
+    return f"{prefix}{number}"
 
 
 def seal_pdf(pdf: bytes, material: SealingMaterial, options: SealOptions) -> bytes:
@@ -634,6 +640,7 @@ def seal_pdf(pdf: bytes, material: SealingMaterial, options: SealOptions) -> byt
         field_name = _field_name(existing, placement, options)
         meta = signers.PdfSignatureMetadata(
             field_name=field_name,
+            name=options.signer_name,
             md_algorithm=signer.digest_algorithm,
             subfilter=fields.SigSeedSubFilter.PADES,
             reason=options.reason,

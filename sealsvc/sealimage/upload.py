@@ -36,28 +36,31 @@ def _paper_fade(level: int) -> int:
 _FADE = [_paper_fade(level) for level in range(256)]
 
 
-def load_uploaded_png(data: bytes, max_bytes: int = 2_000_000, max_px: int = 2000) -> bytes:
+def load_uploaded_png(
+    data: bytes, max_bytes: int = 2_000_000, max_px: int = 2000, *, what: str = "seal image"
+) -> bytes:
     """Check an uploaded seal scan and return it as an RGBA PNG with transparent paper.
 
     Raises :class:`SealImageError` for anything but a sound PNG of at most ``max_bytes``
-    bytes and ``max_px`` pixels on either side.
+    bytes and ``max_px`` pixels on either side; its message names the image ``what`` (the
+    signature pad checks drawn signatures with this too).
     """
     if len(data) > max_bytes:
-        raise SealImageError(f"seal image is {len(data)} bytes; the limit is {max_bytes}")
+        raise SealImageError(f"{what} is {len(data)} bytes; the limit is {max_bytes}")
     if not data.startswith(PNG_SIGNATURE):
-        raise SealImageError("seal image is not a PNG file")
+        raise SealImageError(f"{what} is not a PNG file")
     # the first chunk must be IHDR (13 bytes): read the dimensions before Pillow decodes anything
     if data[8:16] != b"\0\0\0\x0dIHDR":
-        raise SealImageError("seal image is a damaged PNG: no IHDR header")
+        raise SealImageError(f"{what} is a damaged PNG: no IHDR header")
     width, height = struct.unpack(">II", data[16:24])
     if width > max_px or height > max_px:
-        raise SealImageError(f"seal image is {width}x{height} pixels; at most {max_px} per side")
+        raise SealImageError(f"{what} is {width}x{height} pixels; at most {max_px} per side")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data), formats=["PNG"]) as probe:
                 if getattr(probe, "n_frames", 1) != 1:
-                    raise SealImageError("seal image is an animated PNG")
+                    raise SealImageError(f"{what} is an animated PNG")
                 probe.verify()  # checksums of every chunk
             with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
                 image.load()
@@ -65,9 +68,9 @@ def load_uploaded_png(data: bytes, max_bytes: int = 2_000_000, max_px: int = 200
         except SealImageError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise SealImageError(f"seal image refused as a decompression bomb: {exc}") from None
+            raise SealImageError(f"{what} refused as a decompression bomb: {exc}") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise SealImageError(f"seal image is a damaged PNG: {exc}") from None
+            raise SealImageError(f"{what} is a damaged PNG: {exc}") from None
     red, green, blue, alpha = rgba.split()
     darkest = ImageChops.darker(ImageChops.darker(red, green), blue)
     # ``darkest`` is the lowest channel: high only where all three are high, i.e. near white

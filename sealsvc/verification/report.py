@@ -20,7 +20,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from asn1crypto import x509
 from pyhanko.sign.ades.report import AdESStatus, AdESSubIndic
+
+from pki.certificates import POLICY_PERSON_EVENT, POLICY_PERSON_OFFICIAL
+from sealsvc.identity import mask_name
 
 __all__ = [
     "JSON_SCHEMA",
@@ -30,12 +34,14 @@ __all__ = [
     "DocumentVerdict",
     "IntegrityCheck",
     "ModificationCheck",
+    "PersonInfo",
     "RegistryMatch",
     "RevocationCheck",
     "SignatureReport",
     "TimestampCheck",
     "ValidationReport",
     "indication_name",
+    "person_info",
 ]
 
 SCHEMA_ID = "sealsvc.verification/1"
@@ -89,6 +95,39 @@ class CertificateInfo:
     not_after: datetime
     """End of the validity period (UTC); after it, only proof of existence from a
     time-stamp keeps older seals valid."""
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    """A personal signature (电子签名): who signed as a person, in which role, with which
+    kind of certificate.  ``None`` in a report for a seal or a time-stamp."""
+
+    name: str
+    """The signer's name masked (张*三), as a public answer shows a person."""
+    role: str | None
+    """The role the signer signed in (经办人, 审核人, 签发人, 申请人 …): the signature's
+    ``/Reason``."""
+    certificate: str
+    """``event`` (事件型证书: made for this one signing, valid minutes) or ``official`` (an
+    official's long-lived certificate), told apart by the certificate policy OID."""
+
+
+_PERSON_POLICIES = {POLICY_PERSON_EVENT: "event", POLICY_PERSON_OFFICIAL: "official"}
+
+
+def person_info(certificate: x509.Certificate, role: str | None) -> PersonInfo | None:
+    """The :class:`PersonInfo` of a signer certificate issued to a natural person by a
+    personal-signing CA (its policy OID says so), else ``None`` (a seal, a TSA, anyone else's)."""
+    try:
+        policies = certificate.certificate_policies_value
+    except ValueError:
+        return None
+    kinds = {_PERSON_POLICIES.get(p["policy_identifier"].dotted) for p in policies or ()} - {None}
+    names = certificate.subject.native.get("common_name")
+    name = names[0] if isinstance(names, list) and names else names
+    if len(kinds) != 1 or not isinstance(name, str):
+        return None
+    return PersonInfo(name=mask_name(name), role=role or None, certificate=kinds.pop())
 
 
 @dataclass(frozen=True)
@@ -250,6 +289,8 @@ class SignatureReport:
     warnings: tuple[str, ...] = ()
     """Observations that do not change the indication (an unusable time-stamp, a claimed
     signing time far from the time-stamp …)."""
+    person: PersonInfo | None = None
+    """For a personal signature (电子签名): the person, their role and certificate kind."""
 
     @property
     def passed(self) -> bool:
@@ -342,6 +383,7 @@ def _signature(s: SignatureReport) -> dict[str, Any]:
         "timestamp": plain_fields(s.timestamp),
         "revocation": plain_fields(s.revocation),
         "warnings": list(s.warnings),
+        "person": plain_fields(s.person),
     }
 
 
@@ -456,6 +498,14 @@ JSON_SCHEMA: dict[str, Any] = {
                             nullable=True,
                         ),
                         "warnings": {"type": "array", "items": _STR},
+                        "person": _obj(
+                            {
+                                "name": _STR,
+                                "role": _NSTR,
+                                "certificate": {"enum": ["event", "official"]},
+                            },
+                            nullable=True,
+                        ),
                     }
                 ),
             },

@@ -86,7 +86,35 @@ def beijing_time(moment: datetime) -> str:
     return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
 
 
+_PERSON_WORDS = (
+    ("印章证书", "签名证书"),
+    ("电子印章机构", "电子签名机构"),
+    ("电子印章", "电子签名"),
+    ("加盖后", "签名后"),
+    ("盖章", "签名"),
+    ("印章", "签名"),
+)
+"""A failure sentence written for a seal, reworded for a person's signature (电子签名)."""
+
+_CERTIFICATE_KINDS = {"event": "事件型证书", "official": "个人长期证书"}
+
+
+def _person_label(report: SignatureReport) -> str:
+    """``张*三（审核人）``: the masked name and the role, as a public answer names a signer."""
+    person = report.person
+    assert person is not None
+    return f"{person.name}（{person.role}）" if person.role else person.name
+
+
+def _as_person(text: str) -> str:
+    for seal_word, person_word in _PERSON_WORDS:
+        text = text.replace(seal_word, person_word)
+    return text
+
+
 def _who(report: SignatureReport) -> str:
+    if report.person is not None:
+        return f"“{_person_label(report)}”"
     signer = report.signer
     if signer is None:
         return "该印章"
@@ -105,6 +133,8 @@ def signature_sentence(report: SignatureReport, on_hold: bool = False) -> str:
     if sub is AdESIndeterminate.TRY_LATER and on_hold:
         return f"{_who(report)}的印章证书目前处于暂停使用（挂起）状态，请待其恢复或注销后再验证。"
     template = _FAILURE_SENTENCES.get(sub, "{who}无法通过验证（{code}）。")
+    if report.person is not None:
+        template = _as_person(template)
     return template.format(who=_who(report), code=sub.standard_name)
 
 
@@ -132,6 +162,10 @@ def _passed(report: SignatureReport) -> str:
     after = "盖章后仅追加了允许的后续签章或填写内容" if changed else "盖章后未被修改"
     if report.kind == "document_timestamp":
         return f"本文件{at}加盖了可信时间戳，此后未被修改。"
+    if report.person is not None:
+        after = "签名后仅追加了允许的后续签章或填写内容" if changed else "签名后文件未被修改"
+        kind = _CERTIFICATE_KINDS[report.person.certificate]
+        return f"本文件由{_person_label(report)}{at}签名，{after}，签名有效（{kind}）。"
     signer = report.signer
     who = (signer.organization or signer.common_name) if signer else "签章人"
     return f"本文件由{who}{at}加盖电子印章，{after}，印章有效。"
@@ -141,13 +175,24 @@ def document_sentence(
     signatures: tuple[SignatureReport, ...], deciding: SignatureReport | None
 ) -> str:
     """The sentence for the whole document."""
-    seals = [s for s in signatures if s.kind == "signature"]
+    signed = [s for s in signatures if s.kind == "signature"]
+    seals = [s for s in signed if s.person is None]
+    people = [s for s in signed if s.person is not None]
     if not signatures:
         return "本文件未加盖电子印章。"
     if deciding is not None and not deciding.passed:
         return deciding.sentence
-    if len(seals) == 1:
-        return seals[0].sentence
+    if len(signed) == 1:
+        return signed[0].sentence
+    if people:
+        who = "、".join(_person_label(s) for s in people)
+        text = f"本文件共有 {len(people)} 位签名人依次签名（{who}）"
+        if seals:
+            names = "、".join(
+                (s.signer.common_name or s.signer.organization or "") for s in seals if s.signer
+            )
+            text += f"，并加盖 {len(seals)} 枚电子印章（{names}）"
+        return text + "，均未被篡改，" + ("签名和印章均有效。" if seals else "签名均有效。")
     names = "、".join(
         (s.signer.common_name or s.signer.organization or "") for s in seals if s.signer
     )

@@ -20,6 +20,7 @@ expired is still accepted when a later document time-stamp proves it existed bef
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -53,11 +54,13 @@ from sealsvc.verification.report import (
     CertificateInfo,
     ChainCheck,
     DocumentVerdict,
+    PersonInfo,
     RegistryMatch,
     RevocationCheck,
     SignatureReport,
     TimestampCheck,
     ValidationReport,
+    person_info,
 )
 from sealsvc.verification.revocation import (
     TOLERANCE,
@@ -418,6 +421,10 @@ def _finish(
         "warnings": (),
         **known,
     }
+    person = _person(found)
+    signer = fields["signer"]
+    if person is not None and signer is not None and signer.common_name:
+        message, fields = _masked(signer.common_name, person.name, message, fields)
     draft = SignatureReport(
         field_name=found.field_name,
         kind=found.kind,
@@ -426,10 +433,42 @@ def _finish(
         message=message,
         sentence="",
         **fields,
+        person=person,
     )
     return SignatureReport(
         **{**draft.__dict__, "sentence": signature_sentence(draft, on_hold=on_hold)}
     )
+
+
+def _masked(name: str, masked: str, message: str, fields: dict) -> tuple[str, dict]:
+    """The report's texts with a person's ``name`` masked: a public answer shows 张*三 in
+    the signer's names, the certificate path, the message and the warnings alike."""
+    signer, chain = fields["signer"], fields["chain"]
+    fields = {
+        **fields,
+        "signer": dataclasses.replace(
+            signer, common_name=masked, subject=signer.subject.replace(name, masked)
+        ),
+        "warnings": tuple(w.replace(name, masked) for w in fields["warnings"]),
+    }
+    if chain is not None:
+        path = tuple(p.replace(name, masked) for p in chain.path)
+        problem = chain.problem.replace(name, masked) if chain.problem else chain.problem
+        fields["chain"] = dataclasses.replace(chain, path=path, problem=problem)
+    return message.replace(name, masked), fields
+
+
+def _person(found: pdfsig.FoundSignature) -> PersonInfo | None:
+    """Who signed as a person, for a personal signature (its certificate's policy says so);
+    the role is the signature's ``/Reason``."""
+    embedded = found.embedded
+    if embedded is None or found.kind != "signature":
+        return None
+    try:
+        reason = embedded.sig_object.get("/Reason")
+        return person_info(embedded.signer_cert, str(reason) if reason is not None else None)
+    except pdfsig.PARSE_ERRORS:
+        return None
 
 
 # --- time-stamps -------------------------------------------------------------------------
