@@ -234,3 +234,26 @@ def test_an_ofd_is_refused_for_an_applicant_and_with_a_time_stamp_asked(
             context, data, official, placement=Placement(), level=Level.B_T, role="签发人",
             signature_image_png=None, actor=ACTOR,
         )  # fmt: skip
+
+
+def test_sealctl_verify_names_the_persons_in_order(
+    context: ServiceContext, provider: TestProvider, sealctl, tmp_path: Path
+) -> None:
+    path = tmp_path / "approval.pdf"
+    path.write_bytes(sign_off_chain(context, provider))
+    with context.database.session() as session:
+        context.ca.export_files(session)
+    shown = sealctl("verify", str(path))
+    assert shown.exit_code == 0, shown.stdout + shown.stderr
+    assert shown.stdout.startswith("TOTAL_PASSED")
+    people = re.findall(r"^\s*person\s+(.+?)\s*$", shown.stdout, re.M)
+    assert people == [
+        "李*明, 经办人 (event certificate)",
+        "王*, 审核人 (long-lived certificate)",
+        "欧**国, 签发人 (long-lived certificate)",
+    ], shown.stdout
+    assert re.search(r"^\s*seal\s+.*行政审批专用章", shown.stdout, re.M)
+    answer = shown.stdout + shown.stderr + sealctl("verify", "--json", str(path)).stdout
+    _no_id_numbers(answer)
+    for _, name, _, _ in CHAIN:
+        assert name not in answer
