@@ -105,14 +105,30 @@ def test_pdfsig_and_pyhanko_accept_the_approval_document(
         assert "Signature Validation: Signature is Valid." in block, report
     # pdfsig (poppler 22.12) trusts only the first signature of each CA in one run and says
     # "Unknown issue with Certificate" of the next ones — two seals of the same issuing CA
-    # fare the same, and each of our persons' documents alone is trusted.  So the first
-    # personal signature and the seal are checked here, and every person's certificate by
-    # NSS itself below (vfychain, same database, S/MIME signer usage, CRL required).
+    # fare the same.  So the first personal signature and the seal are checked here, an
+    # official's signature alone below, and every person's certificate by NSS itself
+    # (vfychain, same database, S/MIME signer usage, CRL required).
     for number in (0, 3):
         assert "Certificate Validation: Certificate is Trusted." in blocks[number], report
     names = [re.search(r"Signer Certificate Common Name: (.*)", b).group(1) for b in blocks]
     assert names[:3] == [name for _, name, _, _ in CHAIN]
     _no_id_numbers(report)
+    subject, name, number, role = CHAIN[1]  # an official's signature alone: trusted too
+    official = verify_id_token(
+        context, provider.token(sub=subject, name=name, id_number=number), actor=ACTOR
+    )
+    alone = tmp_path / "official.pdf"
+    alone.write_bytes(
+        sign_as_person(
+            context, chinese_pdf(), official, placement=Placement(x_mm=60, y_mm=60),
+            level=Level.B_T, role=role, signature_image_png=None, actor=ACTOR,
+        ).document
+    )  # fmt: skip
+    result = subprocess.run(
+        ["pdfsig", "-no-ocsp", "-nssdir", f"sql:{nss}", str(alone)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "Certificate Validation: Certificate is Trusted." in result.stdout, result.stdout
     reader = PdfFileReader(io.BytesIO(document))
     for number, signature in enumerate(reader.embedded_signatures[:3]):
         leaf = write_pem(tmp_path, f"signer{number}.pem", signature.signer_cert)
