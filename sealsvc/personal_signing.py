@@ -58,6 +58,7 @@ from sealsvc.pades import (
     TsaTimeStamper,
     seal_pdf,
 )
+from sealsvc.sealimage.errors import SealImageError
 from sealsvc.sealimage.fonts import load_font
 from sealsvc.sealimage.upload import load_uploaded_png
 from sealsvc.sealing import check_upload_size
@@ -262,7 +263,10 @@ def _sign(
     if not document.lstrip()[:5].startswith(b"%PDF-"):
         raise InvalidInput("the file is neither a PDF (no %PDF- header) nor an OFD")
     if image is not None:
-        image = load_uploaded_png(image)
+        try:
+            image = load_uploaded_png(image)  # the checks of an uploaded seal scan
+        except SealImageError as exc:  # worded for a seal scan: say what the upload was
+            raise InvalidInput(str(exc).replace("seal image", "signature image")) from None
     signed_at = now_utc()
     stamp = (
         None

@@ -215,7 +215,7 @@ def test_an_official_whose_id_differs_is_refused_and_the_refusal_audited(
         ({"level": Level.B_B}, "level B-T"),
         ({"role": "  "}, "role must be"),
         ({"role": "经办\x00人"}, "control characters"),
-        ({"signature_image_png": b"GIF89a not a png"}, "not a PNG"),
+        ({"signature_image_png": b"GIF89a not a png"}, "signature image is not a PNG"),
     ],
 )
 def test_bad_requests_are_refused_with_one_line_and_audited(

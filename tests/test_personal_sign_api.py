@@ -16,10 +16,13 @@ from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
 from pdf_fixtures import chinese_pdf
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
+from test_licence_ofd import _licence
 from test_personal_sign import CHAIN, sign_off_chain, signature_png
 
 from api.app import create_app
-from sealsvc import apikeys, identity
+from ofd.package import OfdPackage
+from ofd.signatures import read_signatures
+from sealsvc import apikeys, identity, persons
 from sealsvc.context import ServiceContext
 from sealsvc.models import AuditEntry
 from sealsvc.verification import JSON_SCHEMA
@@ -202,3 +205,27 @@ def test_the_verify_page_and_api_name_each_signer_in_order(
             assert number not in text and number[6:14] not in text
             # the real name is on the document itself, masked in every answer about it
             assert name not in text, re.findall(rf".{{80}}{name}.{{40}}", text)
+
+
+def test_an_official_signs_an_ofd_through_the_api(
+    world: tuple[TestClient, dict[str, str], dict[str, str]],
+    provider: TestProvider,
+    sqlite_seal_context: ServiceContext,
+) -> None:
+    client, platform, _ = world
+    persons.enroll(
+        sqlite_seal_context, provider="ywtb", subject="u-1001", name="张三丰",
+        id_number=ID_NUMBER, role="签发人", hierarchy="sm2", actor=ACTOR,
+    )  # fmt: skip
+    data, _ = _licence("business_licence")
+    files = {"file": ("licence.ofd", data, "application/ofd")}
+    form = {"id_token": provider.token(), "role": "签发人", "level": "B-B"}
+    response = client.post("/v1/signatures", headers=platform, files=files, data=form)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/ofd"
+    assert response.headers["X-Event-Certificate"] == "false"
+    package = OfdPackage.read(response.content)
+    assert [e.type for e in read_signatures(package).entries] == ["Sign"]
+    applicant = {"id_token": provider.token(sub="u-2"), "role": "申请人", "level": "B-B"}
+    refused = client.post("/v1/signatures", headers=platform, files=files, data=applicant)
+    assert refused.status_code == 400 and "sign the PDF" in refused.json()["detail"]

@@ -105,14 +105,30 @@ def test_pdfsig_and_pyhanko_accept_the_approval_document(
         assert "Signature Validation: Signature is Valid." in block, report
     # pdfsig (poppler 22.12) trusts only the first signature of each CA in one run and says
     # "Unknown issue with Certificate" of the next ones — two seals of the same issuing CA
-    # fare the same, and each of our persons' documents alone is trusted.  So the first
-    # personal signature and the seal are checked here, and every person's certificate by
-    # NSS itself below (vfychain, same database, S/MIME signer usage, CRL required).
+    # fare the same.  So the first personal signature and the seal are checked here, an
+    # official's signature alone below, and every person's certificate by NSS itself
+    # (vfychain, same database, S/MIME signer usage, CRL required).
     for number in (0, 3):
         assert "Certificate Validation: Certificate is Trusted." in blocks[number], report
     names = [re.search(r"Signer Certificate Common Name: (.*)", b).group(1) for b in blocks]
     assert names[:3] == [name for _, name, _, _ in CHAIN]
     _no_id_numbers(report)
+    subject, name, number, role = CHAIN[1]  # an official's signature alone: trusted too
+    official = verify_id_token(
+        context, provider.token(sub=subject, name=name, id_number=number), actor=ACTOR
+    )
+    alone = tmp_path / "official.pdf"
+    alone.write_bytes(
+        sign_as_person(
+            context, chinese_pdf(), official, placement=Placement(x_mm=60, y_mm=60),
+            level=Level.B_T, role=role, signature_image_png=None, actor=ACTOR,
+        ).document
+    )  # fmt: skip
+    result = subprocess.run(
+        ["pdfsig", "-no-ocsp", "-nssdir", f"sql:{nss}", str(alone)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "Certificate Validation: Certificate is Trusted." in result.stdout, result.stdout
     reader = PdfFileReader(io.BytesIO(document))
     for number, signature in enumerate(reader.embedded_signatures[:3]):
         leaf = write_pem(tmp_path, f"signer{number}.pem", signature.signer_cert)
@@ -234,3 +250,26 @@ def test_an_ofd_is_refused_for_an_applicant_and_with_a_time_stamp_asked(
             context, data, official, placement=Placement(), level=Level.B_T, role="签发人",
             signature_image_png=None, actor=ACTOR,
         )  # fmt: skip
+
+
+def test_sealctl_verify_names_the_persons_in_order(
+    context: ServiceContext, provider: TestProvider, sealctl, tmp_path: Path
+) -> None:
+    path = tmp_path / "approval.pdf"
+    path.write_bytes(sign_off_chain(context, provider))
+    with context.database.session() as session:
+        context.ca.export_files(session)
+    shown = sealctl("verify", str(path))
+    assert shown.exit_code == 0, shown.stdout + shown.stderr
+    assert shown.stdout.startswith("TOTAL_PASSED")
+    people = re.findall(r"^\s*person\s+(.+?)\s*$", shown.stdout, re.M)
+    assert people == [
+        "李*明, 经办人 (event certificate)",
+        "王*, 审核人 (long-lived certificate)",
+        "欧**国, 签发人 (long-lived certificate)",
+    ], shown.stdout
+    assert re.search(r"^\s*seal\s+.*行政审批专用章", shown.stdout, re.M)
+    answer = shown.stdout + shown.stderr + sealctl("verify", "--json", str(path)).stdout
+    _no_id_numbers(answer)
+    for _, name, _, _ in CHAIN:
+        assert name not in answer

@@ -135,8 +135,13 @@ def _print(report: ValidationReport) -> None:
         name = indication_name(s.indication)
         sub = f" / {s.sub_indication.standard_name}" if s.sub_indication else ""
         table.add_row("indication", f"[{_COLOURS[name]}]{name}{sub}[/] — {s.message}")
-        if s.signer:
+        if s.person:
+            kind = "event" if s.person.certificate == "event" else "long-lived"
+            role = f", {s.person.role}" if s.person.role else ""
+            table.add_row("person", f"{s.person.name}{role} ({kind} certificate)")
+        elif s.signer:
             table.add_row("seal", f"{s.signer.common_name} ({s.signer.algorithm})")
+        if s.signer:
             table.add_row(
                 "organisation",
                 f"{s.signer.organization or '-'} / {s.signer.organizational_unit or '-'}",
