@@ -297,7 +297,31 @@ class OfdPackage(Mapping[str, bytes]):
             raise OfdFormatError(f"not a readable OFD (ZIP) file: {e}") from None
         if ROOT_FILE not in files:
             raise OfdFormatError(f"not an OFD package: no {ROOT_FILE} at the root of the ZIP")
-        return cls(files)
+        return cls._keeping_our_zip(data, files, entries)
+
+    @classmethod
+    def _keeping_our_zip(
+        cls, data: bytes, files: dict[str, bytes], entries: list[tuple[str, zipfile.ZipInfo]]
+    ) -> OfdPackage:
+        """The package; if ``data`` is exactly what :meth:`to_bytes` writes for its entries
+        as stored (a file this writer made: a licence rendered, then read to be sealed), it
+        keeps them, so writing it again deflates only what changed instead of every font.
+
+        Anything else (another producer's ZIP) is deflated afresh when written, so the same
+        files still give the same bytes.  The stored payloads kept are the ones ``zipfile``
+        has just decompressed and checked against their CRC.
+        """
+        zipped = {}
+        for path, info in entries:
+            start = info.header_offset + _LOCAL_HEADER.size
+            if start > len(data) or info.compress_size > _ZIP_MAX:
+                return cls(files)
+            name_length, extra_length = struct.unpack_from("<HH", data, start - 4)
+            begin = start + name_length + extra_length
+            payload = data[begin : begin + info.compress_size]
+            zipped[path] = _Zipped(info.compress_type, info.CRC, info.file_size, payload)
+        ours = cls(files, zipped)
+        return ours if ours.to_bytes() == data else cls(files)
 
     @classmethod
     def from_files(
