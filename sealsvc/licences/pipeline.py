@@ -573,15 +573,19 @@ def _check_ses_seals(
     """An OFD licence is sealed with GB/T 38540 seals, which are SM2 only: every seal must
     have its ``SESeal``, checked before anything is rendered; a refusal is audited
     (``seal.refused``) like any seal refusal."""
-    for code in codes:
-        try:
-            with context.database.session(read_only=True) as session:
+    refused: tuple[str, ses_seals.NoSesSeal] | None = None
+    with context.database.session(read_only=True) as session:
+        for code in codes:
+            try:
                 ses_seals.current(session, code)
-        except ses_seals.NoSesSeal as exc:
-            refusal = ses_seals.NoSesSeal(f"an OFD licence needs SM2 seals: {exc}")
-            details = {"licence_format": LicenceFormat.OFD.value, **(audit_details or {})}
-            refusals.record(context, actor=actor, seal_code=code, refusal=refusal, details=details)
-            raise refusal from None
+            except ses_seals.NoSesSeal as exc:
+                refused = code, ses_seals.NoSesSeal(f"an OFD licence needs SM2 seals: {exc}")
+                break
+    if refused is not None:
+        code, refusal = refused
+        details = {"licence_format": LicenceFormat.OFD.value, **(audit_details or {})}
+        refusals.record(context, actor=actor, seal_code=code, refusal=refusal, details=details)
+        raise refusal
 
 
 def _seal_level(level: Level, is_last: bool) -> Level:
