@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, require_scope
-from api.bodies import pdf_response
+from api.bodies import OFD_MEDIA_TYPE, pdf_response
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem, problem_responses
 from api.urls import public_url
@@ -117,7 +117,7 @@ def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
 
 _DOWNLOADS = {LicenceFormat.PDF: "download_licence", LicenceFormat.OFD: "download_licence_ofd"}
 """The download route of each format (route names, for :func:`api.urls.public_url`)."""
-_OFD_CONTENT = {"application/ofd": {"schema": {"type": "string", "format": "binary"}}}
+_OFD_CONTENT = {OFD_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}
 
 
 @router.post(

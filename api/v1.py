@@ -1,4 +1,5 @@
-"""Version 1 of the API for approval systems: seal a PDF, and the public seal directory."""
+"""Version 1 of the API for approval systems: seal a PDF or an OFD, and the public seal
+directory."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api import archive_routes, licence_routes, seal_routes, verify_routes
 from api.auth import Caller, require_scope
-from api.bodies import pdf_response, pdf_upload_body, read_pdf_upload
+from api.bodies import pdf_response, pdf_upload_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
 from api.metrics import SEALS_APPLIED
 from api.problems import problem_responses
+from sealsvc import ofd_sealing
+from sealsvc.errors import InvalidInput
 from sealsvc.pades import Level, Placement, PlacementNames, SealOptions
 
 __all__ = ["HTTP_NAMES", "SignOptions", "router"]
@@ -101,20 +104,24 @@ def _with_form_fields(query: SignOptions, fields: dict[str, str]) -> SignOptions
 
 
 _UPLOAD_BODY = pdf_upload_body(
-    "The PDF: multipart field ``file`` (options as further fields) or the raw PDF as the body.",
+    "The PDF or OFD: multipart field ``file`` (options as further fields) or the raw file as "
+    "the body (``application/pdf``, ``application/ofd``; an OFD is also told by its content).",
     other_fields=True,
+    ofd=True,
 )
 
 
 @router.post(
     "/seals/{code}/sign",
     response_class=Response,
-    summary="Seal a PDF",
+    summary="Seal a PDF or an OFD",
     openapi_extra={"requestBody": _UPLOAD_BODY},
     responses={
         200: pdf_response(
-            "The sealed PDF; headers name the seal, the document hash and the audit entry.",
+            "The sealed PDF or OFD (the format sent); headers name the seal, the document "
+            "hash and the audit entry.",
             {"X-Seal-Code": "string", "X-Document-SHA256": "string", "X-Audit-Seq": "integer"},
+            ofd=True,
         ),
         **problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 500),
     },
@@ -125,28 +132,55 @@ async def sign(
     caller: Annotated[Caller, Depends(require_scope("sign", seal_in_path="code"))],
     query: Annotated[SignOptions, Query()],
 ) -> Response:
-    """Seal the uploaded PDF with seal ``code`` of the caller's department.
+    """Seal the uploaded PDF or OFD with seal ``code`` of the caller's department.
 
     Needs an API key with the ``sign`` scope (``Authorization: Bearer sk_…``).  409 when
     the seal is suspended, revoked or expired.  Every seal applied is written to the audit
     log with the API key id, the client's address and the sealed document's SHA-256.
+
+    An OFD gets a GB/T 38540 ``SES_Signature`` (SM2 seals only: 409 for an RSA seal) and
+    comes back as ``application/ofd``.  Its levels: ``B-B`` no time-stamp, ``B-T``
+    time-stamped by our TSA inside the signature; ``B-LT``/``B-LTA``, ``certify``,
+    ``field``, ``size_mm`` (the stamp is the seal's picture at its printed size),
+    ``reason``, ``location`` and ``contact`` do not apply to OFD: 400.
     """
     context = request.app.state.context
-    pdf, fields = await read_pdf_upload(request, context.settings.max_pdf_bytes)
-    options = _with_form_fields(query, fields).seal_options()
-    result = await run_cpu_bound(
-        request,
-        request.app.state.sealer.seal,
-        pdf,
-        code,
-        options,
-        actor=caller.actor,
-        details=caller.audit_details(request),
-    )
-    SEALS_APPLIED.labels(level=result.level).inc()
+    data, fields, is_ofd = await read_document_upload(request, context.settings.max_pdf_bytes)
+    sign_options = _with_form_fields(query, fields)
+    options = sign_options.seal_options()
+    details = caller.audit_details(request)
+    if is_ofd:
+        if "size_mm" in sign_options.model_fields_set:
+            raise InvalidInput("size_mm does not apply to OFD: the stamp is the seal's picture")
+        result = await run_cpu_bound(
+            request,
+            ofd_sealing.seal_ofd,
+            context,
+            data,
+            code,
+            options.placement,
+            timestamp=ofd_sealing.timestamp_for(options),
+            actor=caller.actor,
+            details={**details, "level": options.level.value},
+            trust=request.app.state.sealer.trust,
+        )
+        SEALS_APPLIED.labels(level=options.level.value).inc()
+        document, media_type = result.ofd, ofd_sealing.MEDIA_TYPE
+    else:
+        result = await run_cpu_bound(
+            request,
+            request.app.state.sealer.seal,
+            data,
+            code,
+            options,
+            actor=caller.actor,
+            details=details,
+        )
+        SEALS_APPLIED.labels(level=result.level).inc()
+        document, media_type = result.pdf, "application/pdf"
     return Response(
-        result.pdf,
-        media_type="application/pdf",
+        document,
+        media_type=media_type,
         headers={
             "X-Seal-Code": result.seal_code,
             "X-Document-SHA256": result.output_sha256,

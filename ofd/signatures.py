@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import math
 import posixpath
@@ -65,6 +66,7 @@ __all__ = [
     "StampAnnot",
     "StampPlacement",
     "add_signature",
+    "broken_by_adding",
     "check_references",
     "read_signature",
     "read_signatures",
@@ -228,6 +230,23 @@ class IntegrityResult:
 
 def _sm3(data: bytes) -> bytes:
     return algorithms.digest("sm3", data)
+
+
+_CACHED_DIGEST_BYTES = 512 * 1024
+
+
+@functools.lru_cache(maxsize=64)
+def _sm3_by_value(data: bytes) -> bytes:
+    return _sm3(data)
+
+
+def _reference_digest(data: bytes) -> bytes:
+    """SM3 of a file a new signature covers, remembered by value for files up to 512 KiB.
+
+    Joint seals, and a licence sealed right after it was rendered, cover the same font
+    subsets and pages again; looking the bytes up costs a fraction of hashing them.
+    """
+    return _sm3_by_value(data) if len(data) <= _CACHED_DIGEST_BYTES else _sm3(data)
 
 
 def _sha256(data: bytes) -> bytes:
@@ -494,6 +513,28 @@ def _check_placement(stamp: StampPlacement, page_count: int) -> None:
         raise OfdError(f"stamp boundary {stamp.boundary!r} is not a finite box of positive size")
 
 
+def broken_by_adding(package: OfdPackage, doc_index: int = 0) -> tuple[SignatureEntry, ...]:
+    """The intact signatures that adding one more (:func:`add_signature`) would break.
+
+    Every new signature must change ``Signatures.xml``; a signature whose References cover
+    that file (some producers do it) and still match it fails from then on.  One that no
+    longer matches (already broken by a later signature), or cannot be read at all, is not
+    listed.  Whether to go ahead anyway is the caller's decision.
+    """
+    found = []
+    for entry in read_signatures(package, doc_index).entries:
+        try:
+            signature = read_signature(package, entry)
+        except OfdFormatError:
+            continue
+        result = check_references(package, signature)
+        if any(
+            c.path == entry.signatures_path and c.status is DigestStatus.OK for c in result.checks
+        ):
+            found.append(entry)
+    return tuple(found)
+
+
 def _register(
     package: OfdPackage,
     body: etree._Element,
@@ -572,7 +613,9 @@ def add_signature(
        ``Sign_N/SignedValue.dat``.  Its exceptions pass through unchanged.
 
     Earlier signatures stay valid: nothing they cover is changed (``OFD.xml`` only gains
-    its link when there is no ``Signatures.xml`` yet, i.e. no earlier signature).
+    its link when there is no ``Signatures.xml`` yet, i.e. no earlier signature).  An
+    earlier signature that covers ``Signatures.xml`` breaks (:func:`broken_by_adding`
+    lists those).
     ``signature_time`` must be timezone-aware; it is written in UTC.
     """
     if signature_time.tzinfo is None:
@@ -620,7 +663,7 @@ def add_signature(
     references = sub_element(info, "References", {"CheckMethod": oids.SM3})
     for path in sorted(p for p in staged if p != signatures_path):
         reference = sub_element(references, "Reference", {"FileRef": "/" + path})
-        digest = base64.b64encode(_sm3(staged[path])).decode("ascii")
+        digest = base64.b64encode(_reference_digest(staged[path])).decode("ascii")
         sub_element(reference, "CheckValue", text=digest)
     for number, stamp in enumerate(stamps, start=first_id + 1):
         sub_element(

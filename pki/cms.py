@@ -37,7 +37,9 @@ from pki.asn1.cached import parsed
 from pki.errors import SignatureInvalid, UnsupportedAlgorithm
 
 __all__ = [
+    "Gbt35275ContentInfo",
     "SignerIdentity",
+    "build_gbt35275_signed_data",
     "build_signed_data",
     "signing_certificate_v2",
     "verify_signed_data",
@@ -200,6 +202,55 @@ def build_signed_data(
     return parsed(cms.ContentInfo({"content_type": _SIGNED_DATA, "content": signed_data}))
 
 
+class Gbt35275ContentInfo(core.Sequence):
+    """A ContentInfo under GB/T 35275's ``signedData`` OID (1.2.156.10197.6.1.4.2.2).
+
+    GB/T 35275 (SM2 in CMS) gives SignedData and its content type national OIDs; the
+    structure inside is RFC 5652's.  GM/T 0099 ``Type="Sign"`` OFD signatures carry this
+    form, and ofdrw rejects RFC 5652's ``id-signedData`` there.  asn1crypto's
+    :class:`~asn1crypto.cms.ContentInfo` picks the content's class by the OID, so this
+    declares the one pairing it lacks; :func:`verify_signed_data` reads both forms.
+    """
+
+    _fields = [  # noqa: RUF012 - asn1crypto declares fields as a class-level list
+        ("content_type", cms.ContentType),
+        ("content", cms.SignedData, {"explicit": 0}),
+    ]
+
+
+def build_gbt35275_signed_data(
+    signer_key: SigningKey,
+    signer_certificate: x509.Certificate,
+    *,
+    content_digest: bytes,
+    certificates: Iterable[x509.Certificate] = (),
+    signing_time: datetime | None = None,
+) -> Gbt35275ContentInfo:
+    """A detached GB/T 35275 SignedData over content whose SM3 digest is ``content_digest``.
+
+    :func:`build_signed_data` with eContentType GB/T 35275 ``data``
+    (1.2.156.10197.6.1.4.2.1), wrapped in :class:`Gbt35275ContentInfo`: the signed
+    attributes and the signature are the same code's.  SM2 signers only (the standard's
+    scope); another key is :class:`~pki.errors.UnsupportedAlgorithm`.
+    """
+    scheme = signer_key.key_algorithm.default_scheme
+    if scheme is not SignatureScheme.SM2_SM3:
+        raise UnsupportedAlgorithm(f"GB/T 35275 SignedData needs an SM2 key, not {scheme.value}")
+    content_info = build_signed_data(
+        "gbt35275_data",
+        None,
+        signer_key,
+        signer_certificate,
+        certificates=certificates,
+        content_digest=content_digest,
+        digest_algorithm="sm3",
+        signing_time=signing_time,
+    )
+    return Gbt35275ContentInfo(
+        {"content_type": "gbt35275_signed_data", "content": content_info["content"].untag()}
+    )
+
+
 @dataclass(frozen=True)
 class _SignerParts:
     """The parts of a SignerInfo/SignedData that depend only on the signer and algorithms.
@@ -264,7 +315,7 @@ def _content_type(content_type: str) -> cms.ContentType:
 
 
 def verify_signed_data(
-    content_info: cms.ContentInfo,
+    content_info: cms.ContentInfo | Gbt35275ContentInfo,
     detached_content: bytes | None = None,
     extra_certificates: Sequence[x509.Certificate] = (),
 ) -> SignerIdentity:
@@ -334,9 +385,9 @@ _SIGNED_DATA = parsed(cms.ContentType("signed_data"))
 
 
 def _unpack(
-    content_info: cms.ContentInfo, detached_content: bytes | None
+    content_info: cms.ContentInfo | Gbt35275ContentInfo, detached_content: bytes | None
 ) -> tuple[cms.SignedData, cms.SignerInfo, str, bytes]:
-    if content_info["content_type"].native != "signed_data":
+    if content_info["content_type"].native not in ("signed_data", "gbt35275_signed_data"):
         raise SignatureInvalid("the ContentInfo does not hold a SignedData")
     signed_data = content_info["content"]
     signer_infos = signed_data["signer_infos"]

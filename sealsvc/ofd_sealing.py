@@ -24,12 +24,21 @@ from the page's lower-left corner (converted here to OFD's top-left coordinates)
 given = the lower right of the page as for PDF, ``anchor`` = centred on the first
 occurrence of a text such as "（盖章）" in the pages' ``TextObject``\\ s (:func:`find_text`),
 ``invisible`` = no ``StampAnnot``.  An OFD has no signature fields, so ``field`` is refused.
+
+PAdES levels map onto OFD as :func:`timestamp_for` says: B-B no time-stamp, B-T our TSA's
+token inside the ``SES_Signature``; B-LT and B-LTA have no OFD counterpart and are refused.
+
+:func:`sign_ofd` adds the other kind of OFD signature, GM/T 0099 ``Type="Sign"``: a GB/T
+35275 SignedData made with a key and certificate that are not a registered seal (a
+person's), audited as :data:`SIGN_ACTION`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -40,21 +49,49 @@ from ofd.errors import OfdError
 from ofd.model import Document, PageObject, TextObject
 from ofd.package import ROOT_FILE, OfdPackage, resolve_loc
 from ofd.reader import read_package
-from ofd.signatures import Provider, StampPlacement, add_signature
+from ofd.signatures import (
+    Provider,
+    SignatureType,
+    StampPlacement,
+    add_signature,
+    broken_by_adding,
+)
 from ofd.xml import child, child_text, children, parse_xml
+from pki.algorithms import SigningKey
+from pki.certificates import load_certificate
 from pki.clock import now_utc
+from pki.cms import build_gbt35275_signed_data
+from pki.errors import PkiError
 from pki.ses import parse_seal
 from pki.sm2 import sm3
-from sealsvc import refusals, ses_seals, ses_signing
+from sealsvc import audit, refusals, ses_seals, ses_signing
 from sealsvc.errors import Conflict, InvalidInput
-from sealsvc.pades import MM, Placement
+from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import check_upload_size
 from sealsvc.trust_services import TrustServices
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
-__all__ = ["PROVIDER", "OfdSealResult", "find_text", "read_upload", "seal_ofd"]
+__all__ = [
+    "MEDIA_TYPE",
+    "PROVIDER",
+    "SIGN_ACTION",
+    "OfdSealResult",
+    "OfdSignResult",
+    "find_text",
+    "is_ofd",
+    "read_upload",
+    "seal_ofd",
+    "sign_ofd",
+    "timestamp_for",
+]
+
+SIGN_ACTION = "signature.use"
+"""Audit action of one ``Type="Sign"`` signature (a key that is not a registered seal)."""
+
+MEDIA_TYPE = "application/ofd"
+"""The media type of OFD files, for uploads and answers."""
 
 PROVIDER = Provider(name="sealsvc", version=version("sealsvc"))
 """``SignedInfo/Provider`` of every signature sealsvc adds: the software, and its version."""
@@ -89,16 +126,74 @@ class OfdSealResult:
 
 
 def read_upload(data: bytes) -> OfdPackage:
-    """Open an OFD that came from outside; every format problem is an :class:`InvalidInput`.
+    """Open an OFD to sign; every format problem is an :class:`InvalidInput`.
 
     :class:`ofd.package.OfdPackage.read` checks the ZIP's names and sizes before it
     decompresses anything (zip bombs, ``../`` names, duplicates), so a hostile file costs
-    a bounded amount of memory and ends in one readable line.
+    a bounded amount of memory and ends in one readable line.  A document with an intact
+    signature that one more would break (it covers ``Signatures.xml``) is refused too, as
+    a PDF certified "no changes" is: the service never breaks someone's signature.
     """
     try:
-        return OfdPackage.read(data)
+        package = OfdPackage.read(data)
+        broken = broken_by_adding(package)
     except OfdError as exc:
         raise InvalidInput(f"the OFD cannot be read: {exc}") from None
+    if broken:
+        raise InvalidInput(
+            f"the OFD's signature {broken[0].id or broken[0].path} covers "
+            f"{broken[0].signatures_path}, which another signature must change: "
+            "a seal or signature added now would break it"
+        )
+    return package
+
+
+def is_ofd(data: bytes) -> bool:
+    """Whether ``data`` is a ZIP whose central directory names ``OFD.xml``: how an upload
+    without a declared type is told from a PDF (design.md, "uploads").
+
+    Reads only the central directory (bounded by the upload's size), decompresses nothing.
+    """
+    if not data.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return ROOT_FILE in archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+
+
+def timestamp_for(options: SealOptions) -> bool:
+    """Whether an OFD seal at ``options.level`` gets a time-stamp; refuses what an OFD
+    signature cannot carry, so the CLI and the API answer the same.
+
+    The PAdES levels map onto the ``SES_Signature``: **B-B** — no time-stamp; **B-T** — our
+    TSA's token over the signature value inside the ``SES_Signature`` (GB/T 38540
+    ``timeStamp``).  **B-LT** and **B-LTA** add validation data and archive time-stamps,
+    for which an OFD signature has no place: refused.  Certification, reason, location and
+    contact are PDF signature properties with no OFD counterpart: refused rather than
+    silently dropped.
+    """
+    if options.level in (Level.B_LT, Level.B_LTA):
+        raise InvalidInput(
+            f"level {options.level.value} is not available for OFD: use B-B (no time-stamp) "
+            "or B-T (time-stamped)"
+        )
+    pdf_only = [
+        name
+        for name, value in (
+            ("certify", options.certify),
+            ("reason", options.reason),
+            ("location", options.location),
+            ("contact", options.contact),
+        )
+        if value
+    ]
+    if pdf_only:
+        raise InvalidInput(
+            f"{', '.join(pdf_only)}: PDF signature properties an OFD seal does not have"
+        )
+    return options.level.needs_timestamp
 
 
 @lru_cache(maxsize=256)
@@ -316,4 +411,115 @@ def seal_ofd(
         signature_path=signature_path.lstrip("/"),
         time_stamped=result.time_stamped,
         audit_seq=result.audit_seq,
+    )
+
+
+@dataclass(frozen=True)
+class OfdSignResult:
+    """An OFD with one more ``Type="Sign"`` signature, and its audit entry."""
+
+    ofd: bytes = dataclasses.field(repr=False)
+    """The signed package."""
+    input_sha256: str
+    """SHA-256 of the OFD as given."""
+    output_sha256: str
+    """SHA-256 of :attr:`ofd` (the audit entry's ``document_hash``)."""
+    certificate_serial: str
+    """Serial (decimal) of the signer's certificate."""
+    signature_path: str
+    """Package path of the new ``Signature.xml``."""
+    audit_seq: int
+    """Sequence number of the :data:`SIGN_ACTION` entry."""
+
+
+def sign_ofd(
+    context: ServiceContext,
+    ofd_bytes: bytes,
+    signer: SigningKey,
+    certificate: bytes,
+    *,
+    actor: str,
+    chain: tuple[bytes, ...] = (),
+    placement: Placement | None = None,
+    stamp_size: tuple[float, float] = (40.0, 20.0),
+    details: dict | None = None,
+    now: datetime | None = None,
+    trusted_input: bool = False,
+) -> OfdSignResult:
+    """Add one GM/T 0099-2020 ``Type="Sign"`` signature made with ``signer``: a signature
+    that is not a seal (a person's, for issue 18's e-signatures), so no registry seal and no
+    ``SESeal`` — the signed value is a detached GB/T 35275 SignedData
+    (:func:`pki.cms.build_gbt35275_signed_data`) whose message digest is
+    SM3(``Signature.xml``), carrying ``certificate`` and ``chain``.
+
+    The caller decides who may sign with ``signer`` (its key stays in its store); this
+    writes the :data:`SIGN_ACTION` audit entry with ``actor`` and ``details`` (the caller's
+    identity evidence: provider, token id).  ``placement`` (with ``stamp_size`` in mm) adds
+    a ``StampAnnot`` where the appearance goes; ``None`` = an invisible signature.
+    SM2 only (GB/T 35275): another key or a key that is not the certificate's is an
+    :class:`InvalidInput`, as is an unreadable OFD.
+    """
+    if not trusted_input:
+        check_upload_size(context.settings, ofd_bytes, "OFD")
+    input_sha256 = hashlib.sha256(ofd_bytes).hexdigest()
+    package = read_upload(ofd_bytes)
+    now = now or now_utc()
+    try:
+        signer_certificate = load_certificate(certificate)
+        certificates = [signer_certificate, *(load_certificate(der) for der in chain)]
+    except PkiError as exc:
+        raise InvalidInput(f"the signer's certificate cannot be used: {exc}") from None
+    made: list[str] = []
+
+    def make_signed_value(signature_xml: bytes, signature_path: str) -> bytes:
+        made.append(signature_path)
+        return build_gbt35275_signed_data(
+            signer,
+            signer_certificate,
+            content_digest=sm3(signature_xml),
+            certificates=certificates,
+            signing_time=now,
+        ).dump()
+
+    try:
+        stamp = _stamp(package, placement, stamp_size) if placement is not None else None
+        signed = add_signature(
+            package,
+            make_signed_value,
+            provider=PROVIDER,
+            signature_time=now,
+            stamps=[stamp] if stamp is not None else [],
+            signature_type=SignatureType.SIGN,
+        )
+    except OfdError as exc:
+        raise InvalidInput(f"the OFD cannot be signed: {exc}") from None
+    except PkiError as exc:
+        raise InvalidInput(f"cannot make a GM/T 0099 signature: {exc}") from None
+    output = signed.to_bytes()
+    output_sha256 = hashlib.sha256(output).hexdigest()
+    (signature_path,) = made
+    serial = str(signer_certificate.serial_number)
+    with context.database.session() as session:
+        entry = audit.append(
+            session,
+            action=SIGN_ACTION,
+            actor=actor,
+            document_hash=output_sha256,
+            details={
+                "container": "ofd",
+                "signature_type": SignatureType.SIGN.value,
+                "input_sha256": input_sha256,
+                "signature_path": signature_path,
+                "certificate_serial": serial,
+                **(details or {}),
+            },
+        )
+        audit_seq = entry.seq
+    return OfdSignResult(
+        ofd=output,
+        input_sha256=input_sha256,
+        output_sha256=output_sha256,
+        certificate_serial=serial,
+        signature_path=signature_path.lstrip("/"),
+        audit_seq=audit_seq,
     )

@@ -97,7 +97,11 @@ def test_health_ready_and_metrics(api_world: ApiWorld) -> None:
 def test_openapi_documents_every_operation(api_world: ApiWorld) -> None:
     spec = api_world.client.get("/openapi.json").json()
     sign_op = spec["paths"]["/v1/seals/{code}/sign"]["post"]
-    assert set(sign_op["requestBody"]["content"]) == {"multipart/form-data", "application/pdf"}
+    assert set(sign_op["requestBody"]["content"]) == {
+        "multipart/form-data",
+        "application/pdf",
+        "application/ofd",
+    }
     assert "application/pdf" in sign_op["responses"]["200"]["content"]
     for status in ("401", "403", "404", "409", "413", "415", "422", "429"):
         assert PROBLEM_JSON in sign_op["responses"][status]["content"], status

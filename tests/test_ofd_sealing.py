@@ -11,9 +11,11 @@ use must leave exactly one ``seal.use`` entry.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,13 @@ from sqlalchemy import select
 from test_licence_ofd import _easyofd, _licence, _red, _stamp_box
 from test_ofd_signatures import unsigned_ofd
 from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
+from test_ses_openssl import (
+    layers_by_asn1parse,
+    layers_by_our_parser,
+    openssl,
+    openssl_verifies,
+)
+from typer.testing import Result
 
 from ofd.package import OfdPackage
 from ofd.signatures import (
@@ -32,7 +41,7 @@ from pki import ses
 from sealsvc import seals, ses_seals
 from sealsvc.anchors import find_text as find_text_in_pdf
 from sealsvc.context import ServiceContext
-from sealsvc.errors import InvalidInput, SealNotUsable
+from sealsvc.errors import Conflict, InvalidInput, SealNotUsable
 from sealsvc.licences import load_template, render_licence
 from sealsvc.models import AuditEntry
 from sealsvc.ofd_sealing import PROVIDER, OfdSealResult, seal_ofd
@@ -333,3 +342,112 @@ def test_anchor_text_found_across_text_codes_and_pages_or_refused(
     with pytest.raises(InvalidInput, match="anchor text is empty"):
         _seal(context, data, code, Placement(anchor=" \u3000"))
     assert _entries(context, code, "seal.refused") == []
+
+
+def _one_line_error(result: Result) -> str:
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr
+
+
+def test_sealctl_sign_seals_an_ofd(
+    context: ServiceContext, sealctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    """``sealctl sign`` tells an OFD by its content (here named .zip), seals it at B-B with
+    the stamp on an anchor, writes it and prints the summary; errors are one line, exit 1."""
+    code = _issue(context)
+    source, out = tmp_path / "in.zip", tmp_path / "out.ofd"
+    source.write_bytes(unsigned_ofd().to_bytes())
+    run = sealctl(
+        "sign", str(source), "--seal", code, "--level", "B-B", "--anchor", "第2页",
+        "-o", str(out), "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stdout + run.stderr
+    summary = json.loads(run.stdout)
+    sealed = OfdPackage.read(out.read_bytes())
+    assert summary["format"] == "ofd" and summary["level"] == "B-B"
+    assert summary["output_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert _verify_all(context, sealed) == {"Doc_0/Signs/Sign_0/Signature.xml": code}
+    signature = read_signature(sealed, read_signatures(sealed).entries[0])
+    assert ses.parse_signature(sealed[signature.signed_value_path]).time_stamp_token is None
+    assert signature.stamp_annots[0].page_ref == "11"
+    [used] = _entries(context, code, "seal.use")
+    assert used["seq"] == summary["audit_seq"] and used["level"] == "B-B"
+
+    again = tmp_path / "again.ofd"
+    for options, message in (
+        (["--level", "B-LTA"], "level B-LTA is not available for OFD"),
+        (["--certify"], "certify: PDF signature properties"),
+        (["--field", "Seal1"], "an OFD has no signature fields (--field)"),
+        (["--at", "5,5"], "does not fit on page 1"),
+    ):
+        error = _one_line_error(
+            sealctl("sign", str(out), "--seal", code, "-o", str(again), *options)
+        )
+        assert message in error, error
+    rsa = _issue(context, "rsa", kind="公章")
+    error = _one_line_error(sealctl("sign", str(out), "--seal", rsa, "-o", str(again)))
+    assert "SM2 seals only" in error
+    broken = tmp_path / "broken.ofd"
+    broken.write_bytes(b"PK\x03\x04 not really")
+    error = _one_line_error(sealctl("sign", str(broken), "--seal", code, "-o", str(again)))
+    assert "the OFD cannot be read" in error
+    assert not again.exists()
+
+
+def test_a_seal_that_would_break_an_intact_earlier_signature_is_refused(
+    context: ServiceContext,
+) -> None:
+    """testImageNotFound.ofd's second signature covers Signatures.xml, which a new one must
+    change: refused before anything is signed.  h.ofd's first seal covers it too but is
+    already broken by its second, so h.ofd can still be sealed."""
+    code = _issue(context)
+    sample = REPO / "tests/data/ofd-samples/testImageNotFound.ofd"
+    with pytest.raises(
+        InvalidInput, match=r"covers Doc_0/Signs/Signatures\.xml, .* would break it"
+    ):
+        _seal(context, sample.read_bytes(), code)
+    assert _entries(context, code, "seal.use") == []
+    sealed = OfdPackage.read(
+        _seal(context, (REPO / "tests/data/ofd-samples/h.ofd").read_bytes(), code).ofd
+    )
+    assert _verify_all(context, sealed, skip=2) == {"Doc_0/Signs/Sign_2/Signature.xml": code}
+
+
+def test_a_rotation_after_reading_the_seal_object_is_a_conflict(
+    context: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seal.esl is written before the SES_Signature is made: if the seal rotates in between,
+    the signature carries the new SESeal and the file would name the old one — refused."""
+    code = _issue(context)
+    real_current = ses_seals.current
+
+    def rotated_after_reading(session, wanted: str):
+        monkeypatch.setattr(ses_seals, "current", real_current)
+        row = real_current(session, wanted)
+        seals.rotate(context, wanted, actor="test:other-node")
+        return row
+
+    monkeypatch.setattr(ses_seals, "current", rotated_after_reading)
+    with pytest.raises(Conflict, match="changed while sealing; try again"):
+        _seal(context, unsigned_ofd().to_bytes(), code, timestamp=False)
+    sealed = OfdPackage.read(_seal(context, unsigned_ofd().to_bytes(), code).ofd)
+    assert _verify_all(context, sealed) == {"Doc_0/Signs/Sign_0/Signature.xml": code}
+
+
+@pytest.mark.parametrize("extract", [layers_by_our_parser, layers_by_asn1parse])
+def test_openssl_verifies_both_ses_layers_of_a_sealed_ofd(
+    context: ServiceContext, extract, tmp_path: Path
+) -> None:
+    """The maker's and the signer's SM2 signatures inside SignedValue.dat, checked by
+    ``openssl pkeyutl`` over bytes found by our parser and by ``openssl asn1parse`` alone."""
+    sealed = OfdPackage.read(_seal(context, unsigned_ofd().to_bytes(), _issue(context)).ofd)
+    signature = read_signature(sealed, read_signatures(sealed).entries[0])
+    layers = extract(sealed[signature.signed_value_path], tmp_path)
+    assert set(layers) == {"maker", "signer"}
+    for name, layer in layers.items():
+        assert openssl_verifies(layer.public_key, layer.message, layer.signature), name
+    (tmp_path / "Signature.xml").write_bytes(signature.signature_xml)
+    digest = openssl("dgst", "-sm3", "-r", tmp_path / "Signature.xml").stdout.split()[0]
+    assert ses.parse_signature(sealed[signature.signed_value_path]).data_hash.hex() == digest

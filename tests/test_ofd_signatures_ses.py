@@ -16,8 +16,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from asn1crypto import cms as asn1_cms
-from asn1crypto import core
 from ses_fixtures import make_seal, sm2, timestamper
 from test_ofd_signatures import PROVIDER, unsigned_ofd
 
@@ -114,32 +112,15 @@ def test_joint_seals_both_verify() -> None:
         assert intact and same_seal and check.ok, check.failures
 
 
-class Gbt35275ContentInfo(core.Sequence):
-    """ContentInfo under GB/T 35275's signedData OID, which ofdrw insists on for
-    ``Type="Sign"``; :func:`pki.cms.build_signed_data` writes RFC 5652's.  The SignedData
-    inside is the same; §3 of issue 17 (GM/T 0099 signatures in sealsvc) moves this to pki."""
-
-    _fields = [  # noqa: RUF012 - asn1crypto declares fields as a class-level list
-        ("content_type", asn1_cms.ContentType),
-        ("content", asn1_cms.SignedData, {"explicit": 0}),
-    ]
-
-
 def _gmt0099_signed_value(signature_xml: bytes, signature_path: str) -> bytes:
     """A GM/T 0099 signed value: detached GB/T 35275 SignedData, messageDigest SM3(xml)."""
     hierarchy = sm2()
-    content_info = cms.build_signed_data(
-        "gbt35275_data",
-        None,
+    return cms.build_gbt35275_signed_data(
         hierarchy.seal_key,
         hierarchy.seal,
         certificates=[hierarchy.seal],
         content_digest=sm3(signature_xml),
-        digest_algorithm="sm3",
         signing_time=hierarchy.valid_at,
-    )
-    return Gbt35275ContentInfo(
-        {"content_type": "gbt35275_signed_data", "content": content_info["content"].untag()}
     ).dump()
 
 
@@ -158,11 +139,13 @@ def test_type_sign_signature_carries_sm3_of_its_signature_xml() -> None:
     (entry,) = read_signatures(signed).entries
     signature = read_signature(signed, entry)
     assert entry.type == "Sign" and check_references(signed, signature).intact
-    content_info = Gbt35275ContentInfo.load(signed[signature.signed_value_path])
+    content_info = cms.Gbt35275ContentInfo.load(signed[signature.signed_value_path])
     assert content_info["content_type"].dotted == "1.2.156.10197.6.1.4.2.2"
     attributes = content_info["content"]["signer_infos"][0]["signed_attrs"]
     (digest,) = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
     assert digest == sm3(signature.signature_xml)
+    signer = cms.verify_signed_data(content_info, signature.signature_xml)
+    assert signer.certificate.dump() == sm2().seal.dump()
 
 
 def _tampered(sealed: OfdPackage) -> dict[str, OfdPackage]:

@@ -1,4 +1,4 @@
-"""``sealctl sign``: put a department's seal on a PDF."""
+"""``sealctl sign``: put a department's seal on a PDF or an OFD."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from sealsvc import audit
+from sealsvc import audit, ofd_sealing
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.pades import Level, Placement, SealOptions
-from sealsvc.sealing import Sealer, write_output
+from sealsvc.sealing import Sealer, SealResult, write_output
 
 
 def _position(at: str | None) -> tuple[float | None, float | None]:
@@ -27,10 +27,19 @@ def _position(at: str | None) -> tuple[float | None, float | None]:
 
 def sign(
     ctx: typer.Context,
-    input_pdf: Annotated[Path, typer.Argument(help="The PDF to seal.", metavar="IN.pdf")],
+    input_pdf: Annotated[
+        Path, typer.Argument(help="The PDF or OFD to seal.", metavar="IN.pdf|IN.ofd")
+    ],
     seal: Annotated[str, typer.Option("--seal", help="Seal code (印章编码).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the sealed PDF.")],
-    level: Annotated[Level, typer.Option("--level", help="PAdES baseline level.")] = Level.B_T,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write the sealed PDF or OFD.")
+    ],
+    level: Annotated[
+        Level,
+        typer.Option(
+            "--level", help="PAdES baseline level; OFD: B-B (no time-stamp) or B-T (time-stamped)."
+        ),
+    ] = Level.B_T,
     page: Annotated[int, typer.Option("--page", min=1, help="Page for --at (1-based).")] = 1,
     at: Annotated[
         str | None, typer.Option("--at", help="Seal centre X,Y in mm from the lower left.")
@@ -50,13 +59,19 @@ def sign(
     contact: Annotated[str | None, typer.Option("--contact", help="Contact info.")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Seal IN.pdf with the seal CODE and write OUT.pdf (atomically; nothing on failure).
+    """Seal IN.pdf or IN.ofd with the seal CODE and write OUT (atomically; nothing on failure).
+
+    An OFD (told by its content, or by the .ofd suffix) gets a GB/T 38540 SES_Signature
+    (SM2 seals only); --certify, --field, --reason, --location, --contact and the levels
+    B-LT/B-LTA do not apply to it.
 
     Examples:
 
       sealctl sign licence.pdf --seal 41010001000001 --anchor （盖章） -o sealed.pdf
 
       sealctl sign contract.pdf --seal 41010001000001 --level B-LTA --page 2 --at 150,60 -o out.pdf
+
+      sealctl sign licence.ofd --seal 41010001000003 --anchor 登记机关 -o sealed.ofd
     """
     with user_errors():
         x_mm, y_mm = _position(at)
@@ -76,12 +91,27 @@ def sign(
         except OSError as exc:
             raise InvalidInput(f"cannot read {input_pdf}: {exc.strerror}") from None
         context = ServiceContext(settings(ctx))
-        result = Sealer(context).seal(data, seal, options, actor=audit.cli_actor())
-        write_output(output, result.pdf)
+        result: ofd_sealing.OfdSealResult | SealResult
+        if input_pdf.suffix.lower() == ".ofd" or ofd_sealing.is_ofd(data):
+            result = ofd_sealing.seal_ofd(
+                context,
+                data,
+                seal,
+                placement,
+                timestamp=ofd_sealing.timestamp_for(options),
+                actor=audit.cli_actor(),
+                details={"level": level.value},
+            )
+            document, kind = result.ofd, "ofd"
+        else:
+            result = Sealer(context).seal(data, seal, options, actor=audit.cli_actor())
+            document, kind = result.pdf, "pdf"
+        write_output(output, document)
         summary = {
             "output": str(output),
+            "format": kind,
             "seal_code": result.seal_code,
-            "level": result.level,
+            "level": level.value,
             "input_sha256": result.input_sha256,
             "output_sha256": result.output_sha256,
             "certificate_serial": result.certificate_serial,

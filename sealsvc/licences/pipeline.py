@@ -78,7 +78,7 @@ from sealsvc.licences.render_ofd import render_licence_ofd
 from sealsvc.licences.templates import Template, load_template
 from sealsvc.licences.wording import VersionState, no_longer_valid
 from sealsvc.models import AnnulKind, Licence, LicenceFormat, LicenceStatus
-from sealsvc.ofd_sealing import seal_ofd
+from sealsvc.ofd_sealing import seal_ofd, timestamp_for
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
 
@@ -552,14 +552,11 @@ def _licence_format(value: LicenceFormat | str) -> LicenceFormat:
 def _level_for(file_format: LicenceFormat, level: Level | None) -> Level:
     """The level asked for, else the format's default: B-LTA for a PDF (archive material),
     B-T for an OFD, whose ``SES_Signature`` can carry a time-stamp but no validation data
-    (so B-LT and B-LTA are refused for OFD, not silently lowered)."""
+    (so B-LT and B-LTA are refused for OFD, by :func:`timestamp_for`, not lowered)."""
     if level is None:
         return Level.B_LTA if file_format is LicenceFormat.PDF else Level.B_T
-    if file_format is LicenceFormat.OFD and level not in (Level.B_B, Level.B_T):
-        raise InvalidInput(
-            f"level {level.value} is not available for OFD licences: B-B, or B-T "
-            "(each seal time-stamped)"
-        )
+    if file_format is LicenceFormat.OFD:
+        timestamp_for(SealOptions(level=level))
     return level
 
 
@@ -664,7 +661,7 @@ def _seal_all_ofd(
         placement = Placement(page=spot.page, x_mm=spot.x_mm, y_mm=spot.y_mm)
         ofd = seal_ofd(
             context, ofd, code, placement,
-            timestamp=level is Level.B_T, actor=actor,
+            timestamp=timestamp_for(SealOptions(level=level)), actor=actor,
             details={"licence": number, "licence_version": version},
             now=now, trust=sealer.trust, trusted_input=True,
         ).ofd  # fmt: skip
