@@ -61,7 +61,8 @@ class IssuerRefused(InvalidInput):
 
 @dataclass(frozen=True)
 class SealHolder:
-    """What the issuer rule needs to know of one seal: its kind and its department."""
+    """What issuing needs to know of one seal: its kind and department (the issuer rule)
+    and its algorithm (an OFD licence takes SM2 seals only)."""
 
     code: str
     kind: str
@@ -69,17 +70,25 @@ class SealHolder:
     department_name: str
     credit_code: str | None = None
     """The department's 统一社会信用代码, the issuer code of the licence identifier."""
+    algorithm: str | None = None
+    """The seal's key algorithm (``rsa2048``, ``sm2`` …, :class:`~sealsvc.models.SealAlgorithm`)."""
 
 
 def seal_holders(session: Session, codes: Sequence[str]) -> list[SealHolder]:
-    """The kind and department of each seal (:class:`NotFound` for an unknown code)."""
+    """The kind, department and algorithm of each seal (:class:`NotFound` for an unknown
+    code)."""
     holders = []
     for code in codes:
         seal = seals.get(session, code)
         department = seal.department
         holders.append(
             SealHolder(
-                seal.code, seal.kind, department.code, department.name, department.credit_code
+                seal.code,
+                seal.kind,
+                department.code,
+                department.name,
+                department.credit_code,
+                seal.algorithm,
             )
         )
     return holders

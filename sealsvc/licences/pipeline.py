@@ -13,7 +13,7 @@ served in that one; a re-issue keeps it.
 * **OFD** (GB/T 33190): the same page layout (:mod:`.render_ofd`), each seal one GB/T
   38540 ``SES_Signature`` (:func:`sealsvc.ofd_sealing.seal_ofd`) at the template's seal
   spot, like the PDF's stamps. GB/T 38540 is SM2 only, so RSA seals are refused (and the
-  refusal audited) while validating, before anything is rendered or stored. Levels: B-B
+  refusal audited) while validating, before anything is rendered, signed or stored. Levels: B-B
   (no time-stamp) or B-T (each ``SES_Signature`` time-stamped by our SM2 TSA); OFD has no
   place for B-LT/B-LTA's validation data.
 
@@ -69,7 +69,13 @@ from sealsvc import audit, refusals, ses_seals
 from sealsvc.config import Settings
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealsvcError
 from sealsvc.licences.identifier import LicenceIdentifier
-from sealsvc.licences.issuer import IssuerRefused, bind_issuer, issuer_code, seal_holders
+from sealsvc.licences.issuer import (
+    IssuerRefused,
+    SealHolder,
+    bind_issuer,
+    issuer_code,
+    seal_holders,
+)
 from sealsvc.licences.metadata import LicenceMetadata, licence_metadata
 from sealsvc.licences.pdfa import CHINA_TIME
 from sealsvc.licences.qr import QrCode, data_hash, verification_url
@@ -77,7 +83,7 @@ from sealsvc.licences.render import LicencePage, render_licence
 from sealsvc.licences.render_ofd import render_licence_ofd
 from sealsvc.licences.templates import Template, load_template
 from sealsvc.licences.wording import VersionState, no_longer_valid
-from sealsvc.models import AnnulKind, Licence, LicenceFormat, LicenceStatus
+from sealsvc.models import AnnulKind, Licence, LicenceFormat, LicenceStatus, SealAlgorithm
 from sealsvc.ofd_sealing import seal_ofd, timestamp_for
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
@@ -498,9 +504,11 @@ def _bound_data(
     actor: str,
     number: str | None = None,
     audit_details: Mapping[str, str] | None = None,
+    file_format: LicenceFormat = LicenceFormat.PDF,
 ) -> tuple[dict[str, str], str | None]:
     """The validated data, its issuer field bound to the seals' departments, and the issuer
-    code of its identifier (:func:`.issuer.issuer_code`).
+    code of its identifier (:func:`.issuer.issuer_code`); for an OFD, SM2 seals only
+    (:func:`_check_sm2`).
 
     A refusal of the issuer rule (or a first department without a credit code) is audited
     (``licence.refused``) before it is raised: a seal offered for a licence that names
@@ -509,6 +517,8 @@ def _bound_data(
     """
     with context.database.session(read_only=True) as session:
         holders = seal_holders(session, codes)
+    if file_format is LicenceFormat.OFD:
+        _check_sm2(context, holders, actor=actor, audit_details=audit_details)
     try:
         bound = bind_issuer(template, data, holders)
         code = issuer_code(template, holders)
@@ -560,29 +570,28 @@ def _level_for(file_format: LicenceFormat, level: Level | None) -> Level:
     return level
 
 
-def _check_ses_seals(
+def _check_sm2(
     context: ServiceContext,
-    codes: tuple[str, ...],
+    holders: Sequence[SealHolder],
     *,
     actor: str,
     audit_details: Mapping[str, str] | None,
 ) -> None:
-    """An OFD licence is sealed with GB/T 38540 seals, which are SM2 only: every seal must
-    have its ``SESeal``, checked before anything is rendered; a refusal is audited
-    (``seal.refused``) like any seal refusal."""
-    refused: tuple[str, ses_seals.NoSesSeal] | None = None
-    with context.database.session(read_only=True) as session:
-        for code in codes:
-            try:
-                ses_seals.current(session, code)
-            except ses_seals.NoSesSeal as exc:
-                refused = code, ses_seals.NoSesSeal(f"an OFD licence needs SM2 seals: {exc}")
-                break
-    if refused is not None:
-        code, refusal = refused
-        details = {"licence_format": LicenceFormat.OFD.value, **(audit_details or {})}
-        refusals.record(context, actor=actor, seal_code=code, refusal=refusal, details=details)
-        raise refusal
+    """An OFD licence is sealed with GB/T 38540 seals, which are SM2 only: an RSA seal is
+    refused while validating, before anything is rendered or signed, and the refusal is
+    audited (``seal.refused``) like any seal refusal. (An SM2 seal still without its
+    ``SESeal`` is refused by :func:`seal_ofd`, also before anything is stored.)"""
+    for holder in holders:
+        if holder.algorithm != SealAlgorithm.SM2:
+            refusal = ses_seals.NoSesSeal(
+                f"an OFD licence needs SM2 seals: seal {holder.code} is an {holder.algorithm} "
+                "seal, and GB/T 38540 electronic seals are SM2 only"
+            )
+            details = {"licence_format": LicenceFormat.OFD.value, **(audit_details or {})}
+            refusals.record(
+                context, actor=actor, seal_code=holder.code, refusal=refusal, details=details
+            )
+            raise refusal
 
 
 def _seal_level(level: Level, is_last: bool) -> Level:
@@ -863,10 +872,9 @@ def issue_licence(
         level = _level_for(file_format, level)
         if number is not None:
             check_number(number)
-        if file_format is LicenceFormat.OFD:
-            _check_ses_seals(context, codes, actor=actor, audit_details=audit_details)
         clean, issuer = _bound_data(context, template, data, codes, actor=actor, number=number,
-                                    audit_details=audit_details)  # fmt: skip
+                                    audit_details=audit_details,
+                                    file_format=file_format)  # fmt: skip
         now = now or now_utc()
         with context.database.session(read_only=True) as session:
             if number is None:
@@ -915,14 +923,12 @@ def reissue_licence(
     codes = _check_seal_codes(template, seal_codes or current.seal_codes)
     file_format = LicenceFormat(current.format)
     level = _level_for(file_format, level)
-    if file_format is LicenceFormat.OFD:
-        _check_ses_seals(context, codes, actor=actor, audit_details=None)
     merged = {**current.data, **changes}
     if template.spec.issuer_field not in changes:
         merged.pop(template.spec.issuer_field, None)
     data = {k: v for k, v in merged.items() if v is not None}
     clean, issuer = _bound_data(context, template, data, codes, actor=actor,
-                                number=current.number)  # fmt: skip
+                                number=current.number, file_format=file_format)  # fmt: skip
     return _produce(
         context, template, clean, codes,
         number=current.number, version=current.version + 1, actor=actor, level=level,
