@@ -52,11 +52,12 @@ def _rgb(colour: str) -> Colour:
     return (round(value.red * 255), round(value.green * 255), round(value.blue * 255))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _subset(path: str, index: int, characters: str) -> Font:
     """:func:`embed_font` for a sorted set of characters, remembered: the heading face of a
     template prints the same labels on every licence (its subset is the same, ~2 ms to
-    make); the body face's characters change with the data, so it mostly misses."""
+    make); the body face's characters change with the data, so it mostly misses. 16
+    entries: a few templates' headings, and at most ~2 MB of body-face subsets."""
     return embed_font(path, index, characters)
 
 
