@@ -1,4 +1,7 @@
-"""Licence endpoints: issue (template + data → sealed B-LTA licence), fetch, download, annul.
+"""Licence endpoints: issue (template + data → sealed PDF or OFD licence), fetch, download, annul.
+
+A licence has one file, in the format it was issued in: ``/pdf`` serves a PDF licence,
+``/ofd`` an OFD one, and asking for the other is a 409 problem naming the format it has.
 
 Issuing needs the ``licence`` scope and seals of the caller's own department (an admin key
 may use any); reading a record returns the licence's data, so it needs the scope too.  The
@@ -15,15 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, require_scope
-from api.bodies import pdf_response
+from api.bodies import OFD_MEDIA_TYPE, pdf_response
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem, problem_responses
 from api.urls import public_url
 from sealsvc import licences
 from sealsvc.errors import Forbidden
 from sealsvc.licences.issuer import IssuerRefused
-from sealsvc.licences.pipeline import record_metadata
-from sealsvc.models import AnnulKind
+from sealsvc.licences.pipeline import get_licence_file, record_metadata
+from sealsvc.models import AnnulKind, LicenceFormat
 from sealsvc.pades import Level
 
 if TYPE_CHECKING:
@@ -52,7 +55,16 @@ class LicenceRequest(BaseModel):
         description="Seal codes, in order (the first certifies); each of a kind the template "
         "allows (see `sealctl template show`).",
     )
-    level: Level = Field(Level.B_LTA, description="PAdES level (archive material: B-LTA).")
+    format: LicenceFormat = Field(
+        LicenceFormat.PDF,
+        description="``pdf`` (PAdES-sealed PDF/A-2b) or ``ofd`` (GB/T 33190, each seal a GB/T "
+        "38540 SES_Signature: SM2 seals only, an RSA seal is refused with 409).",
+    )
+    level: Level | None = Field(
+        None,
+        description="Default B-LTA for a PDF (archive material), B-T for an OFD. OFD takes "
+        "B-B (no time-stamp) or B-T (each seal time-stamped) only.",
+    )
 
 
 class AnnulRequest(BaseModel):
@@ -96,10 +108,16 @@ def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
     body = record.as_dict()
     metadata = record_metadata(request.app.state.context, record)
     body["metadata"] = metadata.as_dict() if metadata else None
+    route = _DOWNLOADS[LicenceFormat(record.format)]
     body["download_url"] = (
-        public_url(request, "download_licence", number=record.number) + f"?version={record.version}"
+        public_url(request, route, number=record.number) + f"?version={record.version}"
     )
     return body
+
+
+_DOWNLOADS = {LicenceFormat.PDF: "download_licence", LicenceFormat.OFD: "download_licence_ofd"}
+"""The download route of each format (route names, for :func:`api.urls.public_url`)."""
+_OFD_CONTENT = {OFD_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}
 
 
 @router.post(
@@ -134,6 +152,7 @@ async def issue(
             body.seals,
             actor=caller.actor,
             level=body.level,
+            file_format=body.format,
             sealer=request.app.state.sealer,
             audit_details=caller.audit_details(request),
         )
@@ -162,10 +181,10 @@ async def show(
     "/{number}/pdf",
     name="download_licence",
     response_class=Response,
-    summary="Download the sealed licence",
+    summary="Download the sealed licence (PDF)",
     responses={
         200: pdf_response("The sealed licence, byte for byte as issued."),
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(401, 403, 404, 409, 422),
     },
 )
 async def download(
@@ -174,15 +193,46 @@ async def download(
     caller: Annotated[Caller, Depends(require_scope("licence"))],
     version: int | None = None,
 ) -> Response:
-    """The exact bytes issued (re-download is byte-identical)."""
+    """The exact bytes issued (re-download is byte-identical); 409 for an OFD licence."""
+    return await _download(request, number, caller, version, LicenceFormat.PDF)
+
+
+@router.get(
+    "/{number}/ofd",
+    name="download_licence_ofd",
+    response_class=Response,
+    summary="Download the sealed licence (OFD)",
+    responses={
+        200: {"description": "The sealed OFD licence, byte for byte as issued.",
+              "content": _OFD_CONTENT},
+        **problem_responses(401, 403, 404, 409, 422),
+    },
+)  # fmt: skip
+async def download_ofd(
+    request: Request,
+    number: str,
+    caller: Annotated[Caller, Depends(require_scope("licence"))],
+    version: int | None = None,
+) -> Response:
+    """The exact bytes issued (re-download is byte-identical); 409 for a PDF licence."""
+    return await _download(request, number, caller, version, LicenceFormat.OFD)
+
+
+async def _download(
+    request: Request, number: str, caller: Caller, version: int | None, expected: LicenceFormat
+) -> Response:
+    """The stored file if the licence was issued as ``expected`` (access checked first, so
+    a 409 tells no stranger which format a licence has)."""
     context = request.app.state.context
     record = await run_in_threadpool(licences.get_licence, context, number, version)
     await run_in_threadpool(_check_access, caller, context, record)
-    pdf = await run_in_threadpool(licences.get_licence_pdf, context, number, version)
+    document = await run_in_threadpool(
+        lambda: get_licence_file(context, number, record.version, expected=expected)
+    )
     return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'},
+        document,
+        media_type=f"application/{expected.value}",
+        headers={"Content-Disposition": f'attachment; filename="{number}.{expected.value}"'},
     )
 
 

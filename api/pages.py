@@ -13,6 +13,10 @@
   form to compare the citizen's own copy with the registered file.  Only when ``h``
   matches a version (the visitor holds its QR code) does it add what is printed on that
   version to match the paper by: holder, holder's code (masked), issue date as printed.
+  For an OFD licence it then also links the file itself:
+* ``GET /verify/{licence_no}/ofd?h=…`` — the sealed OFD of the version whose QR hash is
+  ``h``, byte for byte as issued.  Whoever holds the code holds the printed licence, so
+  the file tells them nothing new; without a matching ``h`` there is nothing to download.
 
 The uploaded PDF is hostile — seal names come from its certificates — so every value
 goes through Jinja2's autoescaping, and a Content-Security-Policy forbids scripts and
@@ -25,19 +29,21 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pyhanko.sign.ades.report import AdESStatus
 from starlette.concurrency import run_in_threadpool
 
 from api.bodies import read_document_upload
 from api.cpu_bound import run_cpu_bound
+from api.urls import public_url
 from api.verify_routes import check_upload
 from pki.clock import CHINA_TIME
 from sealsvc.errors import InvalidInput, NotFound
-from sealsvc.licences import licence_status
+from sealsvc.licences import get_licence_file, licence_status
 from sealsvc.licences.identify import LicenceMatch
 from sealsvc.licences.wording import status_label
+from sealsvc.models import LicenceFormat
 from sealsvc.verification.ofd import face_data_url, render_face
 from sealsvc.verification.report import DocumentVerdict, SignatureReport
 from sealsvc.verification.sentence import beijing_time, proven_by_later_timestamp
@@ -236,6 +242,41 @@ async def verify(request: Request) -> HTMLResponse:
     return _result(request, result, face)
 
 
+@router.get("/{licence_no}/ofd", name="licence_page_ofd", response_model=None)
+async def licence_ofd(request: Request, licence_no: str, h: str = "") -> Response:
+    """The sealed OFD of the version whose QR hash is ``h`` (an error page otherwise).
+
+    Registered before the licence page, whose path parameter would match this URL too.
+    """
+    context = request.app.state.context
+
+    def read() -> bytes | None:
+        with context.database.session(read_only=True) as session:
+            status = licence_status(session, licence_no, h or None, settings=context.settings)
+        if status.presented_version is None or status.format != LicenceFormat.OFD:
+            return None
+        return get_licence_file(
+            context, licence_no, status.presented_version, expected=LicenceFormat.OFD
+        )
+
+    try:
+        document = await run_in_threadpool(read)
+    except InvalidInput:
+        return _error(request, 400, "证照编号格式不正确，请核对二维码。")
+    except NotFound:
+        return _error(request, 404)
+    if document is None:
+        return _error(request, 404, "没有与该二维码对应的 OFD 电子证照文件，请核对二维码。")
+    return Response(
+        document,
+        media_type="application/ofd",
+        headers={
+            **_HEADERS,
+            "Content-Disposition": f'attachment; filename="{licence_no}.ofd"',
+        },
+    )
+
+
 @router.get("/{licence_no:path}", response_class=HTMLResponse)
 async def licence_page(request: Request, licence_no: str, h: str | None = None) -> HTMLResponse:
     """What the QR code opens: the registry record, the QR hash check, a compare form.
@@ -264,6 +305,10 @@ async def licence_page(request: Request, licence_no: str, h: str | None = None) 
     else:
         tone, mark, heading = "warn", "!", "证照已变更"
     e_issued = status.presented_issued_at or status.issued_at
+    download_url = None
+    if status.hash_matches and status.format == LicenceFormat.OFD:
+        download_url = public_url(request, "licence_page_ofd", licence_no=status.number)
+        download_url += f"?h={h}"
     return _page(
         request,
         "licence.html",
@@ -275,4 +320,5 @@ async def licence_page(request: Request, licence_no: str, h: str | None = None) 
         mark=mark,
         heading=heading,
         e_issued=e_issued.astimezone(CHINA_TIME).strftime("%Y年%m月%d日"),
+        download_url=download_url,
     )

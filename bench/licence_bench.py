@@ -2,15 +2,18 @@
 
     python bench/licence_bench.py [--count 40] [--workers 2]
 
-Sets up a throw-away data directory (both CAs, the seed departments, one RSA seal of
-郑州市市场监督管理局), then issues 营业执照 from the template's example data:
+Sets up a throw-away data directory (both CAs, the seed departments, an RSA and an SM2
+seal of 郑州市市场监督管理局), then issues 营业执照 from the template's example data:
 
-* single process, B-T and B-LTA: rate and the share of each stage (validate, QR, render,
-  seal, store) from ``issue_licence(..., timings=...)``;
-* a process pool at B-T: each worker has its own ServiceContext and Sealer (the key store,
-  TSA key and fonts load once per worker) and writes to the same SQLite database.
+* single process, PDF at B-T and B-LTA (RSA seal) and OFD at B-T (SM2 seal, each
+  ``SES_Signature`` time-stamped): rate and the share of each stage (validate, QR,
+  render, seal, store) from ``issue_licence(..., timings=...)``;
+* a process pool, PDF at B-T: each worker has its own ServiceContext and Sealer (the key
+  store, TSA key and fonts load once per worker) and writes to the same SQLite database.
 
-The first licence of each process is a warm-up and is not counted.
+The first licence of each process is a warm-up and is not counted. The holder's name
+and legal representative change from licence to licence (:func:`_data`), so the printed
+characters, and the font subsets embedded, differ as they do between real licences.
 """
 
 from __future__ import annotations
@@ -35,22 +38,43 @@ ACTOR = "bench"
 TEMPLATE = "business_licence"
 
 
+NAMES = "赵钱孙李冯褚卫蒋沈韩杨朱秦尤许吕施孔曹严魏陶姜戚谢邹喻柏窦苏潘葛奚范彭鲁韦昌苗凤俞袁柳鲍"
+"""Characters for the varying names (common surnames)."""
+
+
+def _data(example: dict[str, str], index: int) -> dict[str, str]:
+    """The example data with a name and legal representative of their own for licence
+    ``index``: no two consecutive licences print the same set of characters."""
+    first, second = NAMES[index % len(NAMES)], NAMES[(7 * index + 3) % len(NAMES)]
+    return {**example, "name": f"郑州{first}{second}信息科技有限公司",
+            "legal_representative": f"{second}{first}"}  # fmt: skip
+
+
 def _environ() -> dict[str, str]:
     return {"SEALSVC_PASSPHRASE": PASSPHRASE}
 
 
-def _setup(data_dir: Path) -> str:
+def _setup(data_dir: Path) -> dict[str, str]:
+    """The seal code per format: RSA for the PDF, SM2 for the OFD (GB/T 38540 is SM2 only)."""
     context = ServiceContext(Settings.load(data_dir, _environ()))
     context.database.migrate()
     with context.database.session() as session:
         context.ca.initialise(session, actor=ACTOR, dev=True)
         departments.import_seed(session, actor=ACTOR)
-    code = seals.issue(context, department="郑州市市场监督管理局", kind="公章", actor=ACTOR).code
+    codes = {
+        file_format: seals.issue(
+            context, department="郑州市市场监督管理局", kind="公章", algorithm=algorithm,
+            actor=ACTOR,
+        ).code
+        for file_format, algorithm in (("pdf", "rsa2048"), ("ofd", "sm2"))
+    }  # fmt: skip
     context.close()
-    return code
+    return codes
 
 
-def _run(data_dir: str, code: str, level: str, count: int) -> tuple[float, float, dict[str, float]]:
+def _run(
+    data_dir: str, code: str, level: str, count: int, file_format: str = "pdf"
+) -> tuple[float, float, dict[str, float]]:
     """Issue ``count`` licences after one warm-up: (wall s, CPU s, seconds per stage).
 
     CPU time is reported too because the wall time on a shared 2-core machine depends on
@@ -60,13 +84,15 @@ def _run(data_dir: str, code: str, level: str, count: int) -> tuple[float, float
     template = load_template(TEMPLATE)
     sealer = Sealer(context)
     data = template.example
-    issue_licence(context, template, data, [code], actor=ACTOR, level=Level(level), sealer=sealer)
+    issue_licence(context, template, data, [code], actor=ACTOR, level=Level(level), sealer=sealer,
+                  file_format=file_format)  # fmt: skip
     timings: dict[str, float] = {}
     cpu = time.process_time()
     start = time.perf_counter()
-    for _ in range(count):
-        issue_licence(context, template, data, [code], actor=ACTOR, level=Level(level),
-                      sealer=sealer, timings=timings)  # fmt: skip
+    for index in range(count):
+        issue_licence(context, template, _data(data, index), [code], actor=ACTOR,
+                      level=Level(level), sealer=sealer, timings=timings,
+                      file_format=file_format)  # fmt: skip
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
     context.close()
@@ -79,7 +105,7 @@ def _stage_row(
     total = sum(timings.values()) or 1.0
     shares = "  ".join(f"{timings.get(s, 0) / total:>8.1%}" for s in STAGES)
     per = f"{count / elapsed:>6.1f} {1000 * elapsed / count:>8.1f} {1000 * cpu / count:>7.1f}"
-    return f"{label:<18} {count:>4} {per}  {shares}"
+    return f"{label:<22} {count:>4} {per}  {shares}"
 
 
 def main() -> None:
@@ -89,12 +115,16 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="licence-bench-") as tmp:
         data_dir = Path(tmp) / "data"
-        code = _setup(data_dir)
+        codes = _setup(data_dir)
+        code = codes["pdf"]
         header = "  ".join(f"{s:>8}" for s in STAGES)
-        print(f"{'run':<18} {'n':>4} {'per s':>6} {'wall ms':>8} {'cpu ms':>7}  {header}")
-        for level in ("B-T", "B-LTA"):
-            elapsed, cpu, timings = _run(str(data_dir), code, level, args.count)
-            print(_stage_row(f"1 process, {level}", args.count, elapsed, cpu, timings))
+        print(f"{'run':<22} {'n':>4} {'per s':>6} {'wall ms':>8} {'cpu ms':>7}  {header}")
+        for file_format, level in (("pdf", "B-T"), ("pdf", "B-LTA"), ("ofd", "B-T")):
+            elapsed, cpu, timings = _run(
+                str(data_dir), codes[file_format], level, args.count, file_format
+            )
+            label = f"1 process, {file_format.upper()} {level}"
+            print(_stage_row(label, args.count, elapsed, cpu, timings))
         per_worker = max(1, args.count // args.workers)
         with ProcessPoolExecutor(args.workers) as pool:
             start = time.perf_counter()
@@ -110,7 +140,7 @@ def main() -> None:
         for _, _, timings in results:
             for stage, seconds in timings.items():
                 merged[stage] = merged.get(stage, 0.0) + seconds
-        label = f"{args.workers} processes, B-T"
+        label = f"{args.workers} processes, PDF B-T"
         print(_stage_row(label, per_worker * args.workers, elapsed, cpu, merged))
         print(f"(pool wall time incl. start-up and warm-up: {time.perf_counter() - start:.1f} s)")
 

@@ -6,7 +6,7 @@ without that font means substituted or missing glyphs. Every font sealsvc writes
 therefore embedded, cut down to the characters used (a CJK face is 10-20 MB; a licence's
 subset is 20-60 kB). The subset has a Unicode ``cmap`` (OFD text is Unicode, mapped to
 glyphs through it), the outlines and horizontal metrics, and nothing else: no hinting,
-bitmaps or OpenType layout (OFD positions every character itself, with ``DeltaX``). The
+glyph names, bitmaps or OpenType layout (OFD positions every character itself, with ``DeltaX``). The
 same characters give the same bytes: timestamps are the source font's.
 
 Why not fontTools' ``Subsetter``: it parses the whole source font for every subset
@@ -144,7 +144,9 @@ class _Source:
             usWinAscent=os2.usWinAscent,
             usWinDescent=os2.usWinDescent,
         )
-        builder.setupPost()
+        # post format 3: no glyph names. OFD text maps Unicode to glyphs through the cmap;
+        # the names cost a fifth of making a subset and ~2 kB a font.
+        builder.setupPost(keepGlyphNames=False)
         builder.setupHead(
             unitsPerEm=self.head.unitsPerEm,
             created=self.head.created,

@@ -504,6 +504,17 @@ class LicenceStatus(StrEnum):
     SUPERSEDED = "superseded"
 
 
+class LicenceFormat(StrEnum):
+    """The file format a licence version was issued in; it is served in that one only.
+
+    ``pdf``: PAdES-sealed PDF/A-2b; ``ofd``: GB/T 33190 OFD sealed with GB/T 38540
+    ``SES_Signature`` objects (SM2 seals only), what the national 电子证照 platforms read.
+    """
+
+    PDF = "pdf"
+    OFD = "ofd"
+
+
 class AnnulKind(StrEnum):
     """How a licence was annulled; the two differ in law, so a citizen must see which.
 
@@ -528,6 +539,7 @@ class Licence(Base):
         UniqueConstraint("number", "version"),
         _one_of("status", LicenceStatus, "licence_status"),
         _one_of("annul_kind", AnnulKind, "annul_kind"),
+        _one_of("format", LicenceFormat, "licence_format"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -549,6 +561,12 @@ class Licence(Base):
     identifier: Mapped[str | None] = mapped_column(String(160), unique=True, index=True)
     """The GB/T 36904 identifier of this version (:mod:`sealsvc.licences.identifier`);
     ``None`` on licences issued before revision 0004."""
+
+    format: Mapped[str] = mapped_column(
+        String(8), default=LicenceFormat.PDF.value, server_default=LicenceFormat.PDF.value
+    )
+    """:class:`LicenceFormat` of the stored file; licences issued before revision 0006 are
+    PDF."""
 
     previous: Mapped[Licence | None] = relationship(remote_side=[id])
 

@@ -15,15 +15,22 @@ from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.licences import pipeline
 from sealsvc.licences.pipeline import LicenceRecord
-from sealsvc.models import AnnulKind
+from sealsvc.models import AnnulKind, LicenceFormat
 from sealsvc.pades import Level
 from sealsvc.sealing import write_output
 
 app = typer.Typer(help="Electronic licences (电子证照).", no_args_is_help=True)
 
-LevelOption = Annotated[Level, typer.Option("--level", help="PAdES baseline level.")]
+LevelOption = Annotated[
+    Level | None,
+    typer.Option(
+        "--level",
+        help="Baseline level; default B-LTA for a PDF, B-T for an OFD (which takes B-B or B-T).",
+        show_default=False,
+    ),
+]
 OutputOption = Annotated[
-    Path | None, typer.Option("-o", "--output", help="Also write the sealed PDF here.")
+    Path | None, typer.Option("-o", "--output", help="Also write the sealed PDF or OFD here.")
 ]
 
 
@@ -41,8 +48,8 @@ def _report(record: LicenceRecord, json_output: bool, verb: str, output: Path | 
         emit_json({**record.as_dict(), "output": str(output) if output else None})
         return
     console.print(
-        f"[green]{verb}[/] licence {record.number} v{record.version} ({record.template}), "
-        f"status {_status(record)}; verify at {record.verify_url}"
+        f"[green]{verb}[/] licence {record.number} v{record.version} ({record.template}, "
+        f"{record.format.upper()}), status {_status(record)}; verify at {record.verify_url}"
         + (f"; written to {output}" if output else "")
     )
 
@@ -61,9 +68,9 @@ def _write_and_report(
     verb: str,
     output: Path | None,
 ) -> None:
-    """After issuing or re-issuing: write the stored PDF if asked to, then report."""
+    """After issuing or re-issuing: write the stored file if asked to, then report."""
     if output:
-        write_output(output, pipeline.get_licence_pdf(context, record.number, record.version))
+        write_output(output, pipeline.get_licence_file(context, record.number, record.version))
     _report(record, json_output, verb, output)
 
 
@@ -80,7 +87,14 @@ def issue(
         list[str],
         typer.Option("--seal", help="Seal code; repeat for joint seals (first certifies)."),
     ],
-    level: LevelOption = Level.B_LTA,
+    level: LevelOption = None,
+    file_format: Annotated[
+        LicenceFormat,
+        typer.Option(
+            "--format",
+            help="pdf (PAdES) or ofd (GB/T 33190 with GB/T 38540 seals: SM2 seals only).",
+        ),
+    ] = LicenceFormat.PDF,
     number: Annotated[
         str | None, typer.Option("--number", help="Use this licence number instead of a new one.")
     ] = None,
@@ -96,12 +110,14 @@ def issue(
 
     Example: sealctl licence issue --template business_licence --data data.json
     --seal 41010001000002 --level B-LTA -o licence.pdf
+
+    An OFD licence (SM2 seals): ... --seal 41010001000003 --format ofd -o licence.ofd
     """
     with user_errors():
         context = _context(ctx)
         record = pipeline.issue_licence(
             context, template, _read_json(data), seal,
-            actor=audit.cli_actor(), level=level, number=number,
+            actor=audit.cli_actor(), level=level, file_format=file_format, number=number,
         )  # fmt: skip
         _write_and_report(context, record, json_output, "issued", output)
 
@@ -123,10 +139,10 @@ def list_command(
         if json_output:
             emit_json([r.as_dict() for r in records])
             return
-        table = Table("number", "version", "template", "status", "issued at", "seals")
+        table = Table("number", "version", "template", "format", "status", "issued at", "seals")
         for r in records:
             issued = r.issued_at.isoformat(timespec="seconds")
-            table.add_row(r.number, str(r.version), r.template, _status(r), issued,
+            table.add_row(r.number, str(r.version), r.template, r.format, _status(r), issued,
                           ", ".join(r.seal_codes))  # fmt: skip
         console.print(table)
 
@@ -156,7 +172,8 @@ def show(
             )
             return
         console.print(
-            f"[bold]{status.title}[/] {record.number} v{record.version}: {_status(record)}"
+            f"[bold]{status.title}[/] {record.number} v{record.version} "
+            f"({record.format.upper()}): {_status(record)}"
         )
         console.print(status.message)
         if record.identifier:
@@ -208,11 +225,13 @@ def reissue(
     seal: Annotated[
         list[str] | None, typer.Option("--seal", help="Seal codes (default: the same as before).")
     ] = None,
-    level: LevelOption = Level.B_LTA,
+    level: LevelOption = None,
     output: OutputOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Re-issue (变更) a licence: a new version with the changes; the old one is superseded.
+
+    The new version keeps the licence's format (PDF or OFD).
 
     The issuer field is filled in again from the seals (a renamed department
     prints its new name) unless the changes give it; the rules of issue apply.
@@ -230,13 +249,13 @@ def reissue(
 def download(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="Licence number.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the PDF.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the PDF or OFD.")],
     version: Annotated[int | None, typer.Option("--version", min=1)] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Write the stored sealed PDF (identical bytes every time)."""
+    """Write the stored sealed file, PDF or OFD as issued (identical bytes every time)."""
     with user_errors():
         context = _context(ctx)
         record = pipeline.get_licence(context, number, version)
-        write_output(output, pipeline.get_licence_pdf(context, number, record.version))
+        write_output(output, pipeline.get_licence_file(context, number, record.version))
         _report(record, json_output, "downloaded", output)

@@ -1,9 +1,10 @@
 """Electronic licences (电子证照): templates, rendering, QR verification, the issue pipeline.
 
 ``templates`` loads declarative layouts and validates data; ``render`` paints a PDF/A-2b
-page with reportlab; ``qr`` makes the verification code; ``pipeline`` issues, re-issues,
-annuls (吊销 or 注销) and serves sealed licences; ``identify`` finds the licence an
-uploaded file is; ``wording`` says in Chinese whether it still counts.
+page with reportlab, ``render_ofd`` the same layout as OFD; ``qr`` makes the verification
+code; ``pipeline`` issues, re-issues, annuls (吊销 or 注销) and serves sealed licences;
+``identify`` finds the licence an uploaded file is; ``wording`` says in Chinese whether it
+still counts.
 """
 
 from sealsvc.licences.pipeline import (
@@ -11,9 +12,12 @@ from sealsvc.licences.pipeline import (
     LicenceFileProblem,
     LicenceRecord,
     LicenceStatusReport,
+    WrongFormat,
     annul_licence,
     check_number,
     get_licence,
+    get_licence_file,
+    get_licence_ofd,
     get_licence_pdf,
     issue_licence,
     licence_status,
@@ -33,10 +37,13 @@ __all__ = [
     "LicenceStatusReport",
     "QrCode",
     "Template",
+    "WrongFormat",
     "annul_licence",
     "check_number",
     "data_hash",
     "get_licence",
+    "get_licence_file",
+    "get_licence_ofd",
     "get_licence_pdf",
     "issue_licence",
     "licence_status",

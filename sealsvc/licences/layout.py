@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -109,7 +109,7 @@ class TextRun:
         what OFD's ``DeltaX`` lists and what a PDF viewer derives from the font's widths.
         Computed when asked (the PDF backend never asks: the viewer does it)."""
         return tuple(
-            stringWidth(ch, self.font_name, self.size) + self.char_space for ch in self.text
+            char_width(ch, self.font_name, self.size) + self.char_space for ch in self.text
         )
 
     @property
@@ -213,6 +213,15 @@ def _tokens(text: str) -> list[str]:
     return tokens
 
 
+@lru_cache(maxsize=1 << 16)
+def char_width(token: str, font_name: str, size: float) -> float:
+    """:func:`stringWidth` of a character or word, remembered: a page measures the same
+    characters at the same sizes thousands of times (wrapping, and re-wrapping a long field
+    at smaller sizes until it fits), a tenth of issuing a licence uncached. Exact: the
+    same call, once. Fonts are registered once per process under names of their files."""
+    return stringWidth(token, font_name, size)
+
+
 def wrap_text(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
     """Lines of ``text`` no wider than ``width`` (by ``measure(str) -> float``).
 
@@ -251,7 +260,7 @@ class _Layout:
         self.marks: list[Mark] = []
 
     def measure(self, text: str, face: str, size: float) -> float:
-        return stringWidth(text, self.fonts[face].name, size)
+        return char_width(text, self.fonts[face].name, size)
 
     def text(
         self,

@@ -1,13 +1,24 @@
 """Issue, re-issue, annul and serve electronic licences.
 
 issue: validate (the data, and the issuer against the seals: :mod:`.issuer`) → number → QR
-(hash of the data, see :mod:`.qr`) → render → seal with each seal in turn (the first
-certifies with DocMDP P=2 so the others may still seal; with B-LTA the earlier seals get
-B-LT and the last one adds the document time-stamp over all) → store the file and the
-record → audit ``licence.issue``.
+(hash of the data, see :mod:`.qr`) → render → seal with each seal in turn → store the file
+and the record → audit ``licence.issue``.
+
+A licence is issued in one format (:class:`~sealsvc.models.LicenceFormat`) and kept and
+served in that one; a re-issue keeps it.
+
+* **PDF** (PAdES): the first seal certifies with DocMDP P=2 so the others may still seal;
+  with B-LTA the earlier seals get B-LT and the last one adds the document time-stamp
+  over all.
+* **OFD** (GB/T 33190): the same page layout (:mod:`.render_ofd`), each seal one GB/T
+  38540 ``SES_Signature`` (:func:`sealsvc.ofd_sealing.seal_ofd`) at the template's seal
+  spot, like the PDF's stamps. GB/T 38540 is SM2 only, so RSA seals are refused (and the
+  refusal audited) while validating, before anything is rendered, signed or stored. Levels: B-B
+  (no time-stamp) or B-T (each ``SES_Signature`` time-stamped by our SM2 TSA); OFD has no
+  place for B-LT/B-LTA's validation data.
 
 Storage and its crash windows. The record (table ``licences``) and the file
-``<data dir>/licences/<number>-v<version>.pdf`` are written so that a failure at any step
+``<data dir>/licences/<number>-v<version>.<pdf|ofd>`` are written so that a failure at any step
 leaves neither: the sealed bytes go to a temporary file in the same directory (written,
 fsynced), then the record and its audit entry commit in one transaction, then the
 temporary file is renamed to its final name and the directory fsynced. If the
@@ -16,7 +27,7 @@ transaction fails the temporary file is removed. What a crash can leave:
 * before the commit: a ``.<name>.*.tmp`` file and no record — unreferenced garbage that
   nothing serves (safe to delete);
 * after the commit, before the rename reaches the disk: a record whose file still has its
-  temporary name — :func:`get_licence_pdf` finds it by its SHA-256 (stored in the record)
+  temporary name — :func:`get_licence_file` finds it by its SHA-256 (stored in the record)
   and completes the rename, so the licence is never lost.
 
 Each seal writes its own ``seal.use`` audit entry when it is applied (that is the
@@ -54,17 +65,25 @@ from sqlalchemy.orm import Session
 
 from pki.clock import CHINA_TIME, now_utc
 from pki.fsutil import fsync_directory
-from sealsvc import audit
+from sealsvc import audit, refusals, ses_seals
 from sealsvc.config import Settings
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealsvcError
 from sealsvc.licences.identifier import LicenceIdentifier
-from sealsvc.licences.issuer import IssuerRefused, bind_issuer, issuer_code, seal_holders
+from sealsvc.licences.issuer import (
+    IssuerRefused,
+    SealHolder,
+    bind_issuer,
+    issuer_code,
+    seal_holders,
+)
 from sealsvc.licences.metadata import LicenceMetadata, licence_metadata
 from sealsvc.licences.qr import QrCode, data_hash, verification_url
 from sealsvc.licences.render import LicencePage, render_licence
+from sealsvc.licences.render_ofd import render_licence_ofd
 from sealsvc.licences.templates import Template, load_template
 from sealsvc.licences.wording import VersionState, no_longer_valid
-from sealsvc.models import AnnulKind, Licence, LicenceStatus
+from sealsvc.models import AnnulKind, Licence, LicenceFormat, LicenceStatus, SealAlgorithm
+from sealsvc.ofd_sealing import seal_ofd, timestamp_for
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
 
@@ -76,9 +95,12 @@ __all__ = [
     "LicenceFileProblem",
     "LicenceRecord",
     "LicenceStatusReport",
+    "WrongFormat",
     "annul_licence",
     "check_number",
     "get_licence",
+    "get_licence_file",
+    "get_licence_ofd",
     "get_licence_pdf",
     "issue_licence",
     "licence_status",
@@ -100,6 +122,12 @@ class LicenceFileProblem(SealsvcError):
 
     status = 500
     kind = "licence-file-problem"
+
+
+class WrongFormat(Conflict):
+    """The licence was issued in another format than the one asked for (it has one file)."""
+
+    kind = "licence-format"
 
 
 @dataclass(frozen=True)
@@ -127,6 +155,8 @@ class LicenceRecord:
     identifier: str | None
     """The GB/T 36904 identifier of this version (``None``: issued before identifiers, or
     a template without a licence type)."""
+    format: str
+    """``pdf`` or ``ofd`` (:class:`~sealsvc.models.LicenceFormat`): the one file it has."""
 
     def as_dict(self) -> dict[str, Any]:
         result = asdict(self)
@@ -168,6 +198,8 @@ class LicenceStatusReport:
     no one's name."""
     message: str
     """One sentence in Chinese for the person who scanned the code."""
+    format: str
+    """The format (``pdf`` or ``ofd``) of the presented version, else of the latest."""
 
     def as_dict(self) -> dict[str, Any]:
         result = asdict(self)
@@ -202,6 +234,7 @@ def _record(row: Licence, base_url: str) -> LicenceRecord:
         annul_kind=row.annul_kind,
         previous_id=row.previous_id,
         identifier=row.identifier,
+        format=row.format,
     )
 
 
@@ -288,24 +321,49 @@ def _licence_dir(context: ServiceContext) -> Path:
     return context.settings.data_dir / "licences"
 
 
-def get_licence_pdf(context: ServiceContext, number: str, version: int | None = None) -> bytes:
-    """The stored sealed PDF, byte for byte as issued (checked against its SHA-256)."""
+def get_licence_file(
+    context: ServiceContext,
+    number: str,
+    version: int | None = None,
+    *,
+    expected: LicenceFormat | None = None,
+) -> bytes:
+    """The stored sealed file, byte for byte as issued (checked against its SHA-256).
+
+    ``expected`` names the format the caller serves: a licence issued in the other one
+    is :class:`WrongFormat` (409), which names the format it has.
+    """
     record = get_licence(context, number, version)
+    if expected is not None and record.format != expected:
+        raise WrongFormat(
+            f"licence {number} v{record.version} was issued as {record.format.upper()}, "
+            f"not {expected.upper()}: only its {record.format.upper()} file exists"
+        )
     directory = _licence_dir(context)
     path = directory / record.file_name
     if not path.exists():
         _finish_interrupted_rename(directory, record)
     try:
-        pdf = path.read_bytes()
+        document = path.read_bytes()
     except OSError as exc:
         raise LicenceFileProblem(
             f"the file of licence {number} v{record.version} cannot be read: {exc.strerror}"
         ) from None
-    if hashlib.sha256(pdf).hexdigest() != record.document_sha256:
+    if hashlib.sha256(document).hexdigest() != record.document_sha256:
         raise LicenceFileProblem(
             f"the file of licence {number} v{record.version} does not match its record"
         )
-    return pdf
+    return document
+
+
+def get_licence_pdf(context: ServiceContext, number: str, version: int | None = None) -> bytes:
+    """The stored sealed PDF (:class:`WrongFormat` for an OFD licence)."""
+    return get_licence_file(context, number, version, expected=LicenceFormat.PDF)
+
+
+def get_licence_ofd(context: ServiceContext, number: str, version: int | None = None) -> bytes:
+    """The stored sealed OFD (:class:`WrongFormat` for a PDF licence)."""
+    return get_licence_file(context, number, version, expected=LicenceFormat.OFD)
 
 
 def _finish_interrupted_rename(directory: Path, record: LicenceRecord) -> None:
@@ -403,6 +461,7 @@ def licence_status(
         hash_matches=None if not h else presented is not None,
         paper=tuple(paper),
         message=message,
+        format=(shown or latest).format,
     )
 
 
@@ -444,9 +503,11 @@ def _bound_data(
     actor: str,
     number: str | None = None,
     audit_details: Mapping[str, str] | None = None,
+    file_format: LicenceFormat = LicenceFormat.PDF,
 ) -> tuple[dict[str, str], str | None]:
     """The validated data, its issuer field bound to the seals' departments, and the issuer
-    code of its identifier (:func:`.issuer.issuer_code`).
+    code of its identifier (:func:`.issuer.issuer_code`); for an OFD, SM2 seals only
+    (:func:`_check_sm2`).
 
     A refusal of the issuer rule (or a first department without a credit code) is audited
     (``licence.refused``) before it is raised: a seal offered for a licence that names
@@ -455,6 +516,8 @@ def _bound_data(
     """
     with context.database.session(read_only=True) as session:
         holders = seal_holders(session, codes)
+    if file_format is LicenceFormat.OFD:
+        _check_sm2(context, holders, actor=actor, audit_details=audit_details)
     try:
         bound = bind_issuer(template, data, holders)
         code = issuer_code(template, holders)
@@ -486,6 +549,48 @@ def _new_number(session: Session, template: Template, now: datetime) -> str:
         if session.scalar(select(Licence.id).where(Licence.number == number)) is None:
             return number
     raise Conflict("could not find a free licence number; try again")
+
+
+def _licence_format(value: LicenceFormat | str) -> LicenceFormat:
+    try:
+        return LicenceFormat(value)
+    except ValueError:
+        raise InvalidInput(f"unknown licence format {value!r}: pdf or ofd") from None
+
+
+def _level_for(file_format: LicenceFormat, level: Level | None) -> Level:
+    """The level asked for, else the format's default: B-LTA for a PDF (archive material),
+    B-T for an OFD, whose ``SES_Signature`` can carry a time-stamp but no validation data
+    (so B-LT and B-LTA are refused for OFD, by :func:`timestamp_for`, not lowered)."""
+    if level is None:
+        return Level.B_LTA if file_format is LicenceFormat.PDF else Level.B_T
+    if file_format is LicenceFormat.OFD:
+        timestamp_for(SealOptions(level=level))
+    return level
+
+
+def _check_sm2(
+    context: ServiceContext,
+    holders: Sequence[SealHolder],
+    *,
+    actor: str,
+    audit_details: Mapping[str, str] | None,
+) -> None:
+    """An OFD licence is sealed with GB/T 38540 seals, which are SM2 only: an RSA seal is
+    refused while validating, before anything is rendered or signed, and the refusal is
+    audited (``seal.refused``) like any seal refusal. (An SM2 seal still without its
+    ``SESeal`` is refused by :func:`seal_ofd`, also before anything is stored.)"""
+    for holder in holders:
+        if holder.algorithm != SealAlgorithm.SM2:
+            refusal = ses_seals.NoSesSeal(
+                f"an OFD licence needs SM2 seals: seal {holder.code} is an {holder.algorithm} "
+                "seal, and GB/T 38540 electronic seals are SM2 only"
+            )
+            details = {"licence_format": LicenceFormat.OFD.value, **(audit_details or {})}
+            refusals.record(
+                context, actor=actor, seal_code=holder.code, refusal=refusal, details=details
+            )
+            raise refusal
 
 
 def _seal_level(level: Level, is_last: bool) -> Level:
@@ -545,6 +650,32 @@ def _seal_all(
     return pdf
 
 
+def _seal_all_ofd(
+    context: ServiceContext,
+    sealer: Sealer,
+    ofd: bytes,
+    template: Template,
+    seal_codes: tuple[str, ...],
+    *,
+    number: str,
+    version: int,
+    level: Level,
+    actor: str,
+    now: datetime,
+) -> bytes:
+    """One ``SES_Signature`` per seal, each stamped at its template spot (as on the PDF)."""
+    for code, spot in zip(seal_codes, template.spec.seals, strict=False):
+        # the stamp's size is the seal picture's (seal_ofd); the spot gives its centre
+        placement = Placement(page=spot.page, x_mm=spot.x_mm, y_mm=spot.y_mm)
+        ofd = seal_ofd(
+            context, ofd, code, placement,
+            timestamp=timestamp_for(SealOptions(level=level)), actor=actor,
+            details={"licence": number, "licence_version": version},
+            now=now, trust=sealer.trust, trusted_input=True,
+        ).ofd  # fmt: skip
+    return ofd
+
+
 def _write_temporary(directory: Path, name: str, data: bytes) -> Path:
     directory.mkdir(mode=0o755, parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
@@ -575,6 +706,7 @@ def _produce(
     sealer: Sealer | None,
     timings: dict[str, float] | None,
     issuer: str | None,
+    file_format: LicenceFormat,
     replaces: tuple[int, str | None] | None = None,
     audit_details: Mapping[str, str] | None = None,
 ) -> LicenceRecord:
@@ -602,25 +734,23 @@ def _produce(
         page = LicencePage(
             number, version, data, code, now, identifier and str(identifier), metadata
         )
-        pdf = render_licence(template, page)
+        pdf = file_format is LicenceFormat.PDF
+        document = (render_licence if pdf else render_licence_ofd)(template, page)
     with _stage(timings, "seal"):
-        sealed = _seal_all(
-            sealer or Sealer(context),
-            pdf,
-            template,
-            seal_codes,
-            number=number,
-            version=version,
-            level=level,
-            actor=actor,
-            now=now,
-        )
+        sealer = sealer or Sealer(context)
+        if pdf:
+            sealed = _seal_all(sealer, document, template, seal_codes, number=number,
+                               version=version, level=level, actor=actor, now=now)  # fmt: skip
+        else:
+            sealed = _seal_all_ofd(context, sealer, document, template, seal_codes,
+                                   number=number, version=version, level=level, actor=actor,
+                                   now=now)  # fmt: skip
     with _stage(timings, "store"):
         return _store(
             context, template, data, seal_codes, sealed,
             number=number, version=version, actor=actor, level=level, now=now,
-            short_hash=short, identifier=page.identifier, replaces=replaces,
-            audit_details=audit_details,
+            short_hash=short, identifier=page.identifier, file_format=file_format,
+            replaces=replaces, audit_details=audit_details,
         )  # fmt: skip
 
 
@@ -638,11 +768,12 @@ def _store(
     now: datetime,
     short_hash: str,
     identifier: str | None,
+    file_format: LicenceFormat,
     replaces: tuple[int, str | None] | None,
     audit_details: Mapping[str, str] | None,
 ) -> LicenceRecord:
     directory = _licence_dir(context)
-    file_name = f"{number}-v{version}.pdf"
+    file_name = f"{number}-v{version}.{file_format.value}"
     document_sha256 = hashlib.sha256(sealed).hexdigest()
     tmp = _write_temporary(directory, file_name, sealed)
     try:
@@ -654,6 +785,7 @@ def _store(
                 "data_hash": short_hash,
                 "identifier": identifier,
                 "seal_codes": list(seal_codes),
+                "format": file_format.value,
                 "level": level.value,
                 **(audit_details or {}),
             }
@@ -681,6 +813,7 @@ def _store(
                 issued_at=now,
                 previous_id=previous_id,
                 identifier=identifier,
+                format=file_format.value,
             )
             session.add(row)
             try:
@@ -714,7 +847,8 @@ def issue_licence(
     seal_codes: Sequence[str],
     *,
     actor: str,
-    level: Level = Level.B_LTA,
+    level: Level | None = None,
+    file_format: LicenceFormat | str = LicenceFormat.PDF,
     now: datetime | None = None,
     number: str | None = None,
     sealer: Sealer | None = None,
@@ -723,7 +857,8 @@ def issue_licence(
 ) -> LicenceRecord:
     """Issue a licence (version 1): see the module docstring for the steps and guarantees.
 
-    ``number`` may be supplied (an approval system's own numbering) and must be new.
+    ``file_format`` is ``pdf`` or ``ofd``; ``level`` defaults to B-LTA for a PDF and B-T
+    for an OFD. ``number`` may be supplied (an approval system's own numbering) and must be new.
     ``sealer`` lets a long-running process reuse one (its TSA/OCSP keys stay loaded);
     ``timings``, if given, receives seconds per stage (:data:`STAGES`);
     ``audit_details`` (an API call's client and key id) go into the ``licence.issue`` or
@@ -732,10 +867,13 @@ def issue_licence(
     with _stage(timings, "validate"):
         template = _template(context, template)
         codes = _check_seal_codes(template, seal_codes)
+        file_format = _licence_format(file_format)
+        level = _level_for(file_format, level)
         if number is not None:
             check_number(number)
         clean, issuer = _bound_data(context, template, data, codes, actor=actor, number=number,
-                                    audit_details=audit_details)  # fmt: skip
+                                    audit_details=audit_details,
+                                    file_format=file_format)  # fmt: skip
         now = now or now_utc()
         with context.database.session(read_only=True) as session:
             if number is None:
@@ -745,7 +883,8 @@ def issue_licence(
     return _produce(
         context, template, clean, codes,
         number=number, version=1, actor=actor, level=level, now=now,
-        sealer=sealer, timings=timings, issuer=issuer, audit_details=audit_details,
+        sealer=sealer, timings=timings, issuer=issuer, file_format=file_format,
+        audit_details=audit_details,
     )  # fmt: skip
 
 
@@ -757,11 +896,13 @@ def reissue_licence(
     actor: str,
     reason: str | None = None,
     seal_codes: Sequence[str] | None = None,
-    level: Level = Level.B_LTA,
+    level: Level | None = None,
     now: datetime | None = None,
     sealer: Sealer | None = None,
 ) -> LicenceRecord:
     """变更: a new version of a valid licence with ``changes`` applied to its data.
+
+    The new version keeps the licence's format (``level`` defaults as on issue).
 
     ``changes`` is merged over the current data (a key set to ``None`` removes an
     optional field); the seals default to the current version's. The issuer field is not
@@ -779,17 +920,19 @@ def reissue_licence(
         )
     template = load_template(current.template, context.settings)
     codes = _check_seal_codes(template, seal_codes or current.seal_codes)
+    file_format = LicenceFormat(current.format)
+    level = _level_for(file_format, level)
     merged = {**current.data, **changes}
     if template.spec.issuer_field not in changes:
         merged.pop(template.spec.issuer_field, None)
     data = {k: v for k, v in merged.items() if v is not None}
     clean, issuer = _bound_data(context, template, data, codes, actor=actor,
-                                number=current.number)  # fmt: skip
+                                number=current.number, file_format=file_format)  # fmt: skip
     return _produce(
         context, template, clean, codes,
         number=current.number, version=current.version + 1, actor=actor, level=level,
         now=now or now_utc(), sealer=sealer, timings=None, issuer=issuer,
-        replaces=(current.id, reason),
+        file_format=file_format, replaces=(current.id, reason),
     )  # fmt: skip
 
 

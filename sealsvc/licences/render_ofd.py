@@ -16,6 +16,7 @@ lower-left, so every y is flipped here and nowhere else.
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 from reportlab.lib.colors import HexColor
 from reportlab.lib.units import mm
@@ -51,6 +52,15 @@ def _rgb(colour: str) -> Colour:
     return (round(value.red * 255), round(value.green * 255), round(value.blue * 255))
 
 
+@lru_cache(maxsize=16)
+def _subset(path: str, index: int, characters: str) -> Font:
+    """:func:`embed_font` for a sorted set of characters, remembered: the heading face of a
+    template prints the same labels on every licence (its subset is the same, ~2 ms to
+    make); the body face's characters change with the data, so it mostly misses. 16
+    entries: a few templates' headings, and at most ~2 MB of body-face subsets."""
+    return embed_font(path, index, characters)
+
+
 class _Page:
     """Converts layout marks (points, y up) to OFD objects (mm, y down)."""
 
@@ -63,8 +73,10 @@ class _Page:
             if isinstance(mark, TextRun):
                 texts.setdefault(mark.face, []).append(mark.text)
         self.fonts: dict[str, Font] = {
-            face: embed_font(
-                layout.faces[face].path, layout.faces[face].subfont_index, "".join(lines)
+            face: _subset(
+                layout.faces[face].path,
+                layout.faces[face].subfont_index,
+                "".join(sorted(set("".join(lines)))),
             )
             for face, lines in texts.items()
         }
