@@ -4,7 +4,7 @@ by what changes a verdict (revocation, trust anchors, time)."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,9 @@ from sealsvc.pades import Level, Placement, _SealSigner
 from sealsvc.verification import DocumentVerdict, TrustAnchors, verify
 from sealsvc.verification import pdf_signatures as pdfsig
 from sealsvc.verification.cache import VerdictCache
+from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.service import DocumentVerifier
+from sealsvc.verification.validator import clear_caches
 
 pytest_plugins = ("seal_fixtures", "time_fixtures")  # world
 
@@ -429,3 +431,30 @@ def test_the_plain_signature_revisions_of_a_joint_licence_are_recognised(rsa_ser
     assert [document.index.adds_one_signature(r) for r in later] == [
         ModificationLevel.FORM_FILLING
     ] * 2
+
+
+# --- certificates parsed once per process ------------------------------------------------
+
+
+def _signer(pdf: bytes) -> x509.Certificate:
+    found = pdfsig.read_document(pdf).signatures[0]
+    assert found.embedded is not None
+    signer = pdfsig.check_cms(found.embedded.signed_data, pdfsig.digest(found), "data").signer
+    assert signer is not None
+    return signer
+
+
+def test_a_certificate_is_parsed_once_and_carries_no_verdict() -> None:
+    """One object per encoding, shared by documents; a revocation after a good verdict
+    on the same certificate still fails the next document (the object holds no verdict)."""
+    services = services_for("rsa")
+    cert, key = issue_leaf(services.hierarchy, common_name="共享证书专用章")
+    first = services.seal(chinese_pdf(1), level=Level.B_LT, certificate=cert, key=key)
+    assert verify(first, trust=services.trust).verdict is DocumentVerdict.TOTAL_PASSED
+    services.revoke(cert, datetime.now(UTC) - timedelta(minutes=1))
+    second = services.seal(chinese_pdf(1), level=Level.B_LT, certificate=cert, key=key)
+    signer = _signer(first)
+    assert signer is _signer(second) is shared_certificate(cert.dump())
+    assert verify(second, trust=services.trust).sub_indication is AdESFailure.REVOKED
+    clear_caches()
+    assert shared_certificate(cert.dump()) is not signer

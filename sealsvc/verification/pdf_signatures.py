@@ -42,6 +42,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, read_cert
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from pki.chain import SmSignatureValidator
+from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
 from sealsvc.verification.report import IntegrityCheck, ModificationCheck
 from sealsvc.verification.revisions import RevisionIndex
@@ -316,7 +317,13 @@ def _signer_and_others(signed_data: cms.SignedData) -> SignedDataCerts:
     """
     signer_info = signed_data["signer_infos"][0]
     sid = signer_info["sid"]
-    certificates = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
+    # One shared object per certificate (:mod:`.certificates`): what is parsed of the
+    # city's seal, TSA and CA certificates stays parsed from one document to the next.
+    certificates = [
+        shared_certificate(c.chosen.dump())
+        for c in signed_data["certificates"] or []
+        if c.name == "certificate"
+    ]
     if sid.name == "issuer_and_serial_number":
         issuer, serial = sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native
         for index, cert in enumerate(certificates):

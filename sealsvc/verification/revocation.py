@@ -34,6 +34,7 @@ from asn1crypto import crl, ocsp, x509
 from pki.crl import load_crl, verify_crl_signature
 from pki.errors import PkiError
 from pki.ocsp import SingleStatus, build_request, parse_response
+from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.report import RevocationCheck
 
 __all__ = [
@@ -209,12 +210,6 @@ class EvidencePool:
 # OCSP answer — has other bytes, hence another key: nothing here can hide a revocation.
 
 
-@functools.lru_cache(maxsize=512)
-def _certificate(der: bytes) -> x509.Certificate:
-    """A certificate parsed once from its DER."""
-    return x509.Certificate.load(der)
-
-
 @functools.lru_cache(maxsize=256)
 def _crl(data: bytes) -> crl.CertificateList:
     """A CRL parsed once (``load_crl`` decodes it fully, so sharing it is read-only)."""
@@ -224,13 +219,14 @@ def _crl(data: bytes) -> crl.CertificateList:
 @functools.lru_cache(maxsize=512)
 def _request(certificate_der: bytes, issuer_der: bytes) -> bytes:
     """The OCSP request about a certificate (no nonce: the same bytes every time)."""
-    return build_request(_certificate(certificate_der), _certificate(issuer_der), nonce=False)
+    certificate, issuer = shared_certificate(certificate_der), shared_certificate(issuer_der)
+    return build_request(certificate, issuer, nonce=False)
 
 
 @functools.lru_cache(maxsize=1024)
 def _crl_signed_by(crl_der: bytes, issuer_der: bytes) -> bool:
     try:
-        verify_crl_signature(_crl(crl_der), _certificate(issuer_der))
+        verify_crl_signature(_crl(crl_der), shared_certificate(issuer_der))
     except _ERRORS:
         return False
     return True
@@ -240,7 +236,7 @@ def _crl_signed_by(crl_der: bytes, issuer_der: bytes) -> bool:
 def _ocsp_answers(response_der: bytes, issuer_der: bytes) -> tuple[SingleStatus, ...]:
     """The verified answers of an OCSP response about ``issuer``'s certificates."""
     try:
-        return tuple(parse_response(response_der, _certificate(issuer_der)))
+        return tuple(parse_response(response_der, shared_certificate(issuer_der)))
     except _ERRORS:
         return ()
 
@@ -258,7 +254,7 @@ def _ocsp_serials(data: bytes) -> frozenset[int]:
 
 def clear_caches() -> None:
     """Forget every parsed and verified item (benchmarks measure a cold start with it)."""
-    for cached in (_certificate, _crl, _request, _crl_signed_by, _ocsp_answers, _ocsp_serials):
+    for cached in (_crl, _request, _crl_signed_by, _ocsp_answers, _ocsp_serials):
         cached.cache_clear()
 
 

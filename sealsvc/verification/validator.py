@@ -42,6 +42,8 @@ from pki.errors import PkiError
 from sealsvc.verification import pdf_signatures as pdfsig
 from sealsvc.verification.algorithm_policy import SUNSET, digest_problem
 from sealsvc.verification.cache import VerdictCache
+from sealsvc.verification.certificates import clear_cache as clear_certificate_cache
+from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.indication import (
     CHAIN_SUBINDICATION,
     REVOCATION_SUBINDICATION,
@@ -260,6 +262,7 @@ def clear_caches() -> None:
     PATH_CACHE.clear()
     clear_revocation_caches()
     _certificate_info.cache_clear()
+    clear_certificate_cache()
 
 
 def _unreadable(
@@ -327,7 +330,7 @@ def _read_dss(document: pdfsig.Document) -> tuple[list[bytes], list[bytes], list
         certs = []
         for data in streams("/Certs", DecodePurpose.CERTIFICATE):
             try:
-                certs.append(x509.Certificate.load(data))
+                certs.append(shared_certificate(data))
             except ValueError:
                 continue
         return (
