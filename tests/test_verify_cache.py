@@ -458,3 +458,15 @@ def test_a_certificate_is_parsed_once_and_carries_no_verdict() -> None:
     assert verify(second, trust=services.trust).sub_indication is AdESFailure.REVOKED
     clear_caches()
     assert shared_certificate(cert.dump()) is not signer
+
+
+def test_a_shared_certificate_encodes_as_it_was_read() -> None:
+    """``dump()`` returns the DER read (trailing bytes left out, as ``load`` does); forced
+    re-encoding and a copy, which may be changed, still encode themselves."""
+    der = build_hierarchy("rsa").seal.dump()
+    shared = shared_certificate(der + b"\x00\x00")
+    assert shared.dump() == shared.dump(force=True) == der
+    assert isinstance(shared, x509.Certificate)
+    changed = shared.copy()
+    changed["tbs_certificate"]["serial_number"] = 7
+    assert changed.dump() != der and x509.Certificate.load(changed.dump()).serial_number == 7

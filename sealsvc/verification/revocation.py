@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import NamedTuple
 
 from asn1crypto import crl, ocsp, x509
 
@@ -97,6 +98,16 @@ class Evidence:
     reason: str | None
 
 
+class _Crl(NamedTuple):
+    """A CRL of the pool with the encodings it is matched by (asn1crypto's ``dump()``
+    walks the whole parsed list each time, and a document asks once per certificate)."""
+
+    source: str
+    der: bytes
+    issuer: bytes
+    certificate_list: crl.CertificateList
+
+
 class EvidencePool:
     """CRLs and OCSP responses of one document (plus fetched ones), verified lazily, cached."""
 
@@ -106,12 +117,9 @@ class EvidencePool:
         ocsps: Iterable[bytes],
         fetcher: RevocationFetcher | None = None,
     ) -> None:
-        self._crls: list[tuple[str, crl.CertificateList]] = []
+        self._crls: list[_Crl] = []
         for data in crls:
-            try:
-                self._crls.append(("dss", _crl(data)))
-            except _ERRORS:
-                continue
+            self._add_crl("dss", data)
         self._ocsps = [("dss", data) for data in ocsps]
         self._fetcher = fetcher
         self._fetched: set[bytes] = set()
@@ -143,16 +151,22 @@ class EvidencePool:
             if not url:
                 continue
             try:
-                self._crls.append(("fetched", _crl(self._fetcher(url, None))))
+                self._add_crl("fetched", self._fetcher(url, None))
             except Exception:
                 continue
 
+    def _add_crl(self, source: str, data: bytes) -> None:
+        try:
+            certificate_list = _crl(data)
+            self._crls.append(_Crl(source, data, certificate_list.issuer.dump(), certificate_list))
+        except _ERRORS:
+            return
+
     def _from_crls(self, certificate: x509.Certificate, issuer: x509.Certificate) -> list[Evidence]:
         out = []
-        for source, certificate_list in self._crls:
-            if certificate_list.issuer.dump() != issuer.subject.dump():
-                continue
-            if not _crl_signed_by(certificate_list.dump(), issuer.dump()):
+        issuer_name = issuer.subject.dump()
+        for source, der, crl_issuer, certificate_list in self._crls:
+            if crl_issuer != issuer_name or not _crl_signed_by(der, issuer.dump()):
                 continue
             tbs = certificate_list["tbs_cert_list"]
             this_update = tbs["this_update"].native

@@ -35,7 +35,6 @@ from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndi
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
 
 from pki import algorithms
-from pki.asn1.cached import parsed
 from pki.chain import PATH_CACHE, ChainFailure
 from pki.clock import now_utc
 from pki.errors import PkiError
@@ -93,9 +92,13 @@ class TrustAnchors:
     certificates: tuple[x509.Certificate, ...]
 
     def __post_init__(self) -> None:
-        # Re-parse from DER: an asn1crypto object built in memory re-encodes itself on every
-        # dump(), which path building and CRL/OCSP matching do many times per document.
-        object.__setattr__(self, "certificates", tuple(parsed(c) for c in self.certificates))
+        # Shared objects read from DER (:mod:`.certificates`): an asn1crypto object built in
+        # memory re-encodes itself on every dump(), one parsed from DER still walks its
+        # parsed parts — and path building and CRL/OCSP matching dump anchors many times
+        # per document.
+        object.__setattr__(
+            self, "certificates", tuple(shared_certificate(c.dump()) for c in self.certificates)
+        )
 
     @classmethod
     def from_pem(cls, *blobs: bytes) -> TrustAnchors:
