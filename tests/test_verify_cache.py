@@ -82,6 +82,65 @@ def test_fast_hex_reader_is_what_pyhankos_parser_calls() -> None:
     assert calls == [0]
 
 
+NAME_CASES = [
+    b"/Type /Page",
+    b"/Type/Page",
+    b"/ByteRange[0 1]",
+    b"/Contents<00>",
+    b"/A#20B ",  # an escape: pyHanko's decoder
+    b"/ ",  # the empty name
+    b"/Name\x00",
+    b"/" + b"Long" * 100 + b" ",  # longer than one block
+    b"/EndsTheFile",
+    b"/Caf\xc3\xa9 ",  # UTF-8 bytes: pyHanko's decoder (and its error)
+]
+
+
+@pytest.mark.parametrize("data", NAME_CASES)
+def test_fast_name_reader_agrees_with_pyhankos(data: bytes) -> None:
+    ours, theirs = io.BytesIO(data), io.BytesIO(data)
+    try:
+        b = pdfsig._read_name_bytewise(theirs)
+    except PdfError as exc:
+        with pytest.raises(PdfError) as raised:
+            pdfsig._read_name(ours)
+        assert type(raised.value) is type(exc) and str(raised.value) == str(exc)
+        return
+    a = pdfsig._read_name(ours)
+    assert type(a) is type(b) and a == b
+    assert ours.tell() == theirs.tell()
+
+
+@pytest.mark.parametrize("data", [b"Type ", b"/A#2 ", b"/A#ZZ ", b"/\x01 "])
+def test_fast_name_reader_raises_pyhankos_errors(data: bytes) -> None:
+    with pytest.raises(PdfError) as theirs:
+        pdfsig._read_name_bytewise(io.BytesIO(data))
+    with pytest.raises(PdfError) as ours:
+        pdfsig._read_name(io.BytesIO(data))
+    assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
+
+
+def test_fast_name_reader_is_what_pyhankos_parser_calls() -> None:
+    """The pin: the parsers look the reader up as ``NameObject.read_from_stream``, and
+    pyHanko's decoder for escaped names is still where it was."""
+    assert callable(generic._decode_name)
+    assert generic.NameObject.read_from_stream is pdfsig._read_name
+    for parser in (generic.read_object, generic.DictionaryObject.read_from_stream):
+        assert "read_from_stream" in parser.__code__.co_names
+    calls = []
+
+    def spy(stream):
+        calls.append(stream.tell())
+        return pdfsig._read_name(stream)
+
+    generic.NameObject.read_from_stream = staticmethod(spy)
+    try:
+        assert generic.read_object(io.BytesIO(b"/A#42 "), None) == "/AB"
+    finally:
+        generic.NameObject.read_from_stream = staticmethod(pdfsig._read_name)
+    assert calls == [0]
+
+
 # --- revisions that only add validation data ---------------------------------------------
 
 FORGED = b"BT /F1 24 Tf 100 700 Td (FORGED) Tj ET"
