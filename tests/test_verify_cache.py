@@ -11,7 +11,7 @@ import pytest
 from asn1crypto import x509
 from pdf_fixtures import chinese_pdf
 from pki_fixtures import build_hierarchy, issue_leaf
-from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils import generic, misc, xref
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -139,6 +139,41 @@ def test_fast_name_reader_is_what_pyhankos_parser_calls() -> None:
     finally:
         generic.NameObject.read_from_stream = staticmethod(pdfsig._read_name)
     assert calls == [0]
+
+
+WHITESPACE_CASES = [
+    (b"x", {}),
+    (b"  \n\r\t\f\x00/Name", {}),
+    (b"   <<", {"seek_back": True}),
+    (b"  % a comment\n  1 0 R", {}),  # a comment: pyHanko's function
+    (b" " * 100 + b"1", {}),  # longer than one block
+    (b"   ", {"allow_eof": True}),
+    (b"", {"allow_eof": True}),
+]
+
+
+@pytest.mark.parametrize(("data", "options"), WHITESPACE_CASES)
+def test_fast_whitespace_skip_agrees_with_pyhankos(data: bytes, options: dict) -> None:
+    ours, theirs = io.BytesIO(data), io.BytesIO(data)
+    a = pdfsig._read_non_whitespace(ours, **options)
+    b = pdfsig._read_non_whitespace_bytewise(theirs, **options)
+    assert a == b and ours.tell() == theirs.tell()
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n"])
+def test_fast_whitespace_skip_raises_pyhankos_errors(data: bytes) -> None:
+    with pytest.raises(PdfError) as theirs:
+        pdfsig._read_non_whitespace_bytewise(io.BytesIO(data))
+    with pytest.raises(PdfError) as ours:
+        pdfsig._read_non_whitespace(io.BytesIO(data))
+    assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
+
+
+def test_fast_whitespace_skip_is_what_pyhankos_parsers_call() -> None:
+    """The pin: the parsers look the function up in the generic and misc modules."""
+    assert generic.read_non_whitespace is misc.read_non_whitespace is pdfsig._read_non_whitespace
+    assert "read_non_whitespace" in generic.DictionaryObject.read_from_stream.__code__.co_names
+    assert "read_non_whitespace" in xref.parse_xref_table.__code__.co_names
 
 
 # --- revisions that only add validation data ---------------------------------------------
