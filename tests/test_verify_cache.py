@@ -20,6 +20,7 @@ from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
 from verify_corpus import append_page_content_update, services_for
 
+from pki import chain
 from pki.chain import PATH_CACHE, ChainError, ChainFailure, validate_path
 from pki.lru import LruCache
 from sealsvc import seals
@@ -346,6 +347,26 @@ def test_the_path_cache_follows_time_past_a_certificates_end() -> None:
     with pytest.raises(ChainError) as early:
         validate_path(h.seal, [h.issuing], [h.root], before)
     assert early.value.reason is ChainFailure.NOT_YET_VALID
+
+
+NAMES = [
+    {"common_name": "深圳市市场监督管理局行政审批专用章", "country_name": "CN"},
+    {"common_name": "  Seal   Office  ", "organization_name": "ACME"},
+    {"common_name": "seal office", "organization_name": "acme"},
+]
+
+
+def test_name_hashable_is_asn1cryptos() -> None:
+    """The pin: the memoised comparison form is asn1crypto's, for equal and unequal names
+    and a name read again from its DER; and the property is ours."""
+    assert x509.Name.hashable.fget is chain._name_hashable
+    for attributes in NAMES:
+        name = x509.Name.build(attributes)
+        expected = chain._uncached_name_hashable(name)
+        assert name.hashable == expected  # computed
+        assert x509.Name.load(name.dump()).hashable == expected  # remembered
+    first, second, third = (x509.Name.build(a).hashable for a in NAMES)
+    assert second == third and first != second  # RFC 5280 §7.1: case and spaces fold
 
 
 def test_the_lru_cache_is_bounded() -> None:

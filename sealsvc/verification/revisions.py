@@ -68,6 +68,7 @@ class RevisionIndex:
         self._scanned = 0
         self._scanned_to = 0
         self._streams_scanned: set[int] = set()
+        self._field_names: dict[tuple, str] = {}
 
     def adds_only_validation_data(self, revision: int) -> bool:
         """Whether ``revision`` (≥ 1) only adds or updates the DSS, as described above."""
@@ -152,7 +153,7 @@ class RevisionIndex:
             and "/Parent" not in field
         ):
             return None
-        old_names = {str(old(ref).get("/T")) for ref in _field_refs(old_form)}
+        old_names = {self._field_name(ref, old, revision - 1) for ref in _field_refs(old_form)}
         if str(field.get("/T")) in old_names:
             return None
         value = field.raw_get("/V") if "/V" in field else None
@@ -193,6 +194,25 @@ class RevisionIndex:
         if value.get("/Type") == "/DocTimeStamp" and not visible and not new_resources:
             return ModificationLevel.LTA_UPDATES
         return ModificationLevel.FORM_FILLING
+
+    def _field_name(self, ref, resolver, revision: int) -> str:
+        """The ``/T`` of field ``ref`` as of ``revision``, read once per version of the field.
+
+        Each signing revision compares its new field's name with every earlier field's;
+        reading them all again for every revision made a file with many signatures cost
+        signatures².  The same object version (same place in the file) has the same
+        direct ``/T``; an indirect one is resolved every time.
+        """
+        key = (ref.idnum, ref.generation, self._reader.xrefs.get_historical_ref(ref, revision))
+        name = self._field_names.get(key)
+        if name is None:
+            field = resolver(ref)
+            name = str(field.get("/T"))
+            if not isinstance(
+                field.raw_get("/T") if "/T" in field else None, generic.IndirectObject
+            ):
+                self._field_names[key] = name
+        return name
 
     def _existed(self, ref, revision: int) -> bool:
         return self._reader.xrefs.get_historical_ref(ref, revision - 1) is not None

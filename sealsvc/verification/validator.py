@@ -35,7 +35,8 @@ from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndi
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
 
 from pki import algorithms
-from pki.chain import PATH_CACHE, ChainFailure
+from pki.chain import ChainFailure
+from pki.chain import clear_caches as clear_chain_caches
 from pki.clock import now_utc
 from pki.errors import PkiError
 from sealsvc.verification import pdf_signatures as pdfsig
@@ -262,7 +263,7 @@ def _verify(
 def clear_caches() -> None:
     """Empty the process's path, revocation-evidence and certificate caches: the next
     verification starts cold (a benchmark's "cold" column; verdicts never depend on it)."""
-    PATH_CACHE.clear()
+    clear_chain_caches()
     clear_revocation_caches()
     _certificate_info.cache_clear()
     clear_certificate_cache()
