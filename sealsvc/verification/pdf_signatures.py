@@ -278,7 +278,8 @@ def read_document(pdf: bytes) -> Document:
         raise FormatProblem(f"the PDF has more than {MAX_SIGNATURES} signatures")
     found = [_found(reader, name, value, field) for name, value, field in fields]
     found.sort(key=lambda s: s.signed_revision)
-    return Document(reader, found, RevisionIndex(reader, pdf))
+    signed = {s.signed_revision for s in found if s.embedded is not None}
+    return Document(reader, found, RevisionIndex(reader, pdf, signed))
 
 
 def _open_encrypted(reader: PdfFileReader) -> None:

@@ -27,6 +27,7 @@ is left to pyHanko's analysis (:func:`.pdf_signatures.modifications`).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
@@ -56,9 +57,13 @@ _MAX_DIGITS = 32
 class RevisionIndex:
     """Per-revision facts of one document, each computed once (cost linear in the file)."""
 
-    def __init__(self, reader: PdfFileReader, pdf: bytes) -> None:
+    def __init__(self, reader: PdfFileReader, pdf: bytes, signed: Collection[int] = ()) -> None:
+        """``signed``: the revisions that hold a signature of the file.  Such a revision
+        writes a signature value reachable from the form, so it never only adds validation
+        data; it is not examined for that (one revision read less per signature)."""
         self._reader = reader
         self._pdf = pdf
+        self._signed = frozenset(signed)
         self._budget = _MAX_REFERENCES
         self._only_validation_data: dict[int, bool] = {}
         self._signing: dict[int, ModificationLevel | None] = {}
@@ -76,7 +81,8 @@ class RevisionIndex:
         for earlier in range(revision + 1):
             if earlier not in self._only_validation_data:
                 try:
-                    verdict = earlier > 0 and self._classify(earlier)
+                    verdict = earlier > 0 and earlier not in self._signed
+                    verdict = verdict and self._classify(earlier)
                 except (*_READ_ERRORS, _Exhausted, RecursionError):
                     verdict = False
                 self._only_validation_data[earlier] = verdict
