@@ -29,7 +29,8 @@ document, in every cache state.
 ``lt-short.pdf`` (``tests/data/pdf-interop``; 25 signatures in 50 revisions, from
 pyHanko's test suite, no trust anchor of ours) shows the growth: the whole file, and its
 first k revisions (each a valid PDF on its own), cold, per signature — the goal is
-≤ 10 ms a signature and no faster than linear growth.
+≤ 10 ms a signature and no faster than linear growth, read on the process's CPU time
+(wall-clock time is shown beside it; on a shared machine it includes waiting for a core).
 """
 
 from __future__ import annotations
@@ -201,31 +202,49 @@ def _revision_prefixes(pdf: bytes) -> list[tuple[int, bytes]]:
 
 
 def growth_table(repeats: int) -> tuple[Table, float]:
-    """lt-short.pdf whole and by revision prefixes, cold; the worst ms per signature."""
+    """lt-short.pdf whole and by revision prefixes, cold; the worst CPU ms per signature.
+
+    Wall-clock time on a shared machine includes waiting for a core (at a load average
+    of 4 on 2 cores, twice the work); the process's CPU time is the work itself, what an
+    idle machine would take.  Both are shown; the goal is read on CPU time.
+    """
     pdf = LT_SHORT.read_bytes()
     no_anchors = TrustAnchors(())
     table = Table(title=f"growth: {LT_SHORT.name} and its first k revisions (cold, median)")
-    for column in ("revisions", "signatures", "ms", "ms / signature", "ms / revision"):
+    for column in (
+        "revisions",
+        "signatures",
+        "wall ms",
+        "CPU ms",
+        "CPU ms / signature",
+        "CPU ms / revision",
+    ):
         table.add_column(column, justify="right")
     prefixes = _revision_prefixes(pdf)
     chosen = [p for p in prefixes if p[0] in (10, 20, 30, 40)] + [prefixes[-1]]
     worst = 0.0
     for revisions, data in chosen:
-        samples, report = [], None
+        wall, cpu, report = [], [], None
         for _ in range(repeats):
             clear_caches()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             report = verify(data, trust=no_anchors)
-            samples.append(time.perf_counter() - t0)
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         assert report is not None
         # The verdict test_pdf_interop expects: every later change allowed, nothing failed.
         assert report.verdict is DocumentVerdict.INDETERMINATE, report.message
         assert all(s.modifications is None or s.modifications.allowed for s in report.signatures)
-        ms = 1000 * statistics.median(samples)
+        ms, cpu_ms = 1000 * statistics.median(wall), 1000 * statistics.median(cpu)
         count = len(report.signatures)
-        worst = max(worst, ms / count)
+        worst = max(worst, cpu_ms / count)
         table.add_row(
-            str(revisions), str(count), f"{ms:.0f}", f"{ms / count:.1f}", f"{ms / revisions:.1f}"
+            str(revisions),
+            str(count),
+            f"{ms:.0f}",
+            f"{cpu_ms:.0f}",
+            f"{cpu_ms / count:.1f}",
+            f"{cpu_ms / revisions:.1f}",
         )
     return table, worst
 
@@ -249,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     verdict = "[green]met[/]" if per_signature <= PER_SIGNATURE_GOAL_MS else "[red]missed[/]"
     console.print(
-        f"goal ≤ {PER_SIGNATURE_GOAL_MS:g} ms a signature on {LT_SHORT.name}: {verdict}"
-        f" (worst {per_signature:.1f} ms)"
+        f"goal ≤ {PER_SIGNATURE_GOAL_MS:g} ms a signature on {LT_SHORT.name} (CPU time):"
+        f" {verdict} (worst {per_signature:.1f} ms)"
     )
     console.print("verdicts: pyHanko's and ours agree on every run (TOTAL_PASSED)")
     return 0

@@ -74,18 +74,21 @@ class RevisionIndex:
         self._scanned_to = 0
         self._streams_scanned: set[int] = set()
         self._field_names: dict[tuple, str] = {}
+        self._existence: dict[tuple[int, int, int], bool] = {}
 
     def adds_only_validation_data(self, revision: int) -> bool:
         """Whether ``revision`` (≥ 1) only adds or updates the DSS, as described above."""
-        # In order: whether an object is DSS data depends on the revisions before.
-        for earlier in range(revision + 1):
-            if earlier not in self._only_validation_data:
-                try:
-                    verdict = earlier > 0 and earlier not in self._signed
-                    verdict = verdict and self._classify(earlier)
-                except (*_READ_ERRORS, _Exhausted, RecursionError):
-                    verdict = False
-                self._only_validation_data[earlier] = verdict
+        # In order: whether an object is DSS data depends on the revisions before.  (Each
+        # signature asks about every later revision: going from where the last question
+        # stopped keeps that linear.)
+        while len(self._only_validation_data) <= revision:
+            earlier = len(self._only_validation_data)
+            try:
+                verdict = earlier > 0 and earlier not in self._signed
+                verdict = verdict and self._classify(earlier)
+            except (*_READ_ERRORS, _Exhausted, RecursionError):
+                verdict = False
+            self._only_validation_data[earlier] = verdict
         return self._only_validation_data[revision]
 
     def adds_one_signature(self, revision: int) -> ModificationLevel | None:
@@ -221,7 +224,15 @@ class RevisionIndex:
         return name
 
     def _existed(self, ref, revision: int) -> bool:
-        return self._reader.xrefs.get_historical_ref(ref, revision - 1) is not None
+        """Whether ``ref`` resolves before ``revision``; remembered, as pyHanko searches
+        the xref sections one by one (the checks of one revision ask about each object
+        written more than once)."""
+        key = (ref.idnum, ref.generation, revision)
+        found = self._existence.get(key)
+        if found is None:
+            found = self._reader.xrefs.get_historical_ref(ref, revision - 1) is not None
+            self._existence[key] = found
+        return found
 
     def _classify(self, revision: int) -> bool:
         reader = self._reader
