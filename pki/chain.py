@@ -298,6 +298,7 @@ def validate_path(
             params=params,
             algorithm_policy=algorithm_policy,
         )
+    intermediates = _possible_issuers(leaf, intermediates)
     offered = (leaf, *intermediates, *anchors)
     key = (
         tuple(c.dump() for c in offered),
@@ -319,6 +320,31 @@ def validate_path(
         raise
     PATH_CACHE.put(key, result)
     return result
+
+
+def _possible_issuers(
+    leaf: x509.Certificate, others: list[x509.Certificate]
+) -> list[x509.Certificate]:
+    """The certificates of ``others`` that can be on a path up from ``leaf``, in order.
+
+    certvalidator looks an issuer up by the subject's comparison form (``Name.hashable``)
+    and nothing else, so a certificate whose subject is no issuer's name reachable from
+    the leaf is never on a path.  A long-term-validation file offers every certificate of
+    every signer and time-stamp in its DSS: leaving out the ones no path can use keeps
+    each signature's context (and the cache key) the size of its own chain.
+    """
+    try:
+        by_subject: dict[str, list[int]] = {}
+        for index, certificate in enumerate(others):
+            by_subject.setdefault(certificate.subject.hashable, []).append(index)
+        wanted, chosen = [leaf.issuer.hashable], set()
+        while wanted:
+            for index in by_subject.pop(wanted.pop(), ()):
+                chosen.add(index)
+                wanted.append(others[index].issuer.hashable)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return others  # an undecodable name: certvalidator decides (MALFORMED)
+    return [certificate for index, certificate in enumerate(others) if index in chosen]
 
 
 def _validate_path(

@@ -349,6 +349,22 @@ def test_the_path_cache_follows_time_past_a_certificates_end() -> None:
     assert early.value.reason is ChainFailure.NOT_YET_VALID
 
 
+def test_certificates_no_path_can_use_are_left_out_of_the_path_key() -> None:
+    """Certificates whose subject is no issuer up from the leaf (other signers, TSAs, the
+    other family's CA) cannot be on a path: the same path, and one cache entry."""
+    h, other = build_hierarchy("rsa"), build_hierarchy("sm2")
+    unrelated = [h.tsa, h.ocsp, other.issuing, other.root]
+    assert chain._possible_issuers(h.seal, [*unrelated, h.issuing, h.root]) == [h.issuing, h.root]
+    PATH_CACHE.clear()
+    alone = validate_path(h.seal, [h.issuing], [h.root], h.valid_at)
+    crowded = validate_path(h.seal, [*unrelated, h.issuing], [h.root], h.valid_at)
+    assert crowded.path == alone.path
+    assert (PATH_CACHE.misses, PATH_CACHE.hits) == (1, 1)
+    with pytest.raises(ChainError) as failed:  # without its issuer, no path, as before
+        validate_path(h.seal, unrelated, [h.root], h.valid_at)
+    assert failed.value.reason is ChainFailure.NO_CHAIN
+
+
 NAMES = [
     {"common_name": "深圳市市场监督管理局行政审批专用章", "country_name": "CN"},
     {"common_name": "  Seal   Office  ", "organization_name": "ACME"},
