@@ -564,6 +564,40 @@ def test_the_plain_signature_revisions_of_a_joint_licence_are_recognised(rsa_ser
     ] * 2
 
 
+def _sign(pdf: bytes, h, field_name: str, rename: tuple[str, str] | None = None) -> bytes:
+    """``pdf`` plus, optionally, a revision renaming a field, then a seal in a new field."""
+    if rename is not None:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        for ref in writer.root["/AcroForm"]["/Fields"]:
+            field = ref.get_object()
+            if field["/T"] == rename[0]:
+                field["/T"] = generic.pdf_string(rename[1])
+                writer.update_container(field)
+        out = io.BytesIO()
+        writer.write(out)
+        pdf = out.getvalue()
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    signer = _SealSigner(h.seal_key, h.seal, [h.issuing, h.root])
+    return signers.sign_pdf(
+        writer, signers.PdfSignatureMetadata(field_name=field_name), signer
+    ).getvalue()
+
+
+def test_earlier_field_names_are_read_per_version(rsa_services) -> None:
+    """A new field may take a name an earlier field has since given up: the names of
+    earlier fields are remembered per version of each field, never past a rename."""
+    h = rsa_services.hierarchy
+    sealed = rsa_services.seal(chinese_pdf(1), level=Level.B_B)
+    first = pdfsig.read_document(sealed).signatures[0].field_name
+    pdf = _sign(sealed, h, "Second")
+    pdf = _sign(pdf, h, first, rename=(first, "Renamed"))
+    document = pdfsig.read_document(pdf)
+    second, third = (f.signed_revision for f in document.signatures[1:])
+    assert document.index.adds_one_signature(second) is ModificationLevel.FORM_FILLING
+    assert document.index.adds_one_signature(third) is ModificationLevel.FORM_FILLING
+    assert [f.field_name for f in document.signatures] == ["Renamed", "Second", first]
+
+
 # --- certificates parsed once per process ------------------------------------------------
 
 
