@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import x509
+from asn1crypto import ocsp, x509
 from pdf_fixtures import chinese_pdf
 from pki_fixtures import build_hierarchy, issue_leaf
 from pyhanko.pdf_utils import generic, misc, xref
@@ -23,6 +23,7 @@ from verify_corpus import append_page_content_update, services_for
 from pki import chain
 from pki.chain import PATH_CACHE, ChainError, ChainFailure, validate_path
 from pki.lru import LruCache
+from pki.ocsp import OcspError, build_request, parse_response
 from sealsvc import seals
 from sealsvc.pades import Level, Placement, _SealSigner
 from sealsvc.verification import DocumentVerdict, TrustAnchors, verify
@@ -635,3 +636,25 @@ def test_a_shared_certificate_encodes_as_it_was_read() -> None:
     changed = shared.copy()
     changed["tbs_certificate"]["serial_number"] = 7
     assert changed.dump() != der and x509.Certificate.load(changed.dump()).serial_number == 7
+
+
+# --- OCSP answers: the responder's certificate decoded once ------------------------------
+
+
+def test_an_ocsp_answer_with_a_broken_certificate_is_refused_every_time() -> None:
+    """The certificates of an answer are decoded once per process when they decode; one
+    that does not (a notBefore that is no time, inside the responder's certificate only)
+    makes the answer an OcspError each time it is read."""
+    services = services_for("rsa")
+    h = services.hierarchy
+    good = services.responder.respond(build_request(h.seal, h.issuing, nonce=False))
+    assert parse_response(good, h.issuing)[0].status == "good"
+    (certificate,) = ocsp.OCSPResponse.load(good).basic_ocsp_response["certs"]
+    der = certificate.dump()
+    not_before = certificate["tbs_certificate"]["validity"]["not_before"].chosen.dump()
+    at = good.index(der) + der.index(not_before) + 2  # the time's first two digits
+    broken = good[:at] + b"XX" + good[at + 2 :]
+    for _ in range(2):
+        with pytest.raises(OcspError, match="not an OCSP response"):
+            parse_response(broken, h.issuing)
+    assert parse_response(good, h.issuing)[0].status == "good"

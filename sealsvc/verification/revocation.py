@@ -35,6 +35,7 @@ from asn1crypto import crl, ocsp, x509
 from pki.crl import load_crl, verify_crl_signature
 from pki.errors import PkiError
 from pki.ocsp import SingleStatus, build_request, parse_response
+from pki.ocsp import clear_caches as clear_ocsp_caches
 from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.report import RevocationCheck
 
@@ -270,6 +271,7 @@ def clear_caches() -> None:
     """Forget every parsed and verified item (benchmarks measure a cold start with it)."""
     for cached in (_crl, _request, _crl_signed_by, _ocsp_answers, _ocsp_serials):
         cached.cache_clear()
+    clear_ocsp_caches()
 
 
 def _crl_entry(certificate_list: crl.CertificateList, serial: int):
