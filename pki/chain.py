@@ -63,6 +63,7 @@ __all__ = [
     "ChainFailure",
     "SmSignatureValidator",
     "ValidatedPath",
+    "clear_caches",
     "validate_path",
 ]
 
@@ -192,6 +193,32 @@ class _SmValidationContext(ValidationContext):
 _validate_ocsp.ValidationContext = _SmValidationContext
 
 
+_uncached_name_hashable = x509.Name.hashable.fget
+_NAME_HASHABLES: LruCache[str] = LruCache(4096)
+
+
+def _name_hashable(self: x509.Name) -> str:
+    """asn1crypto's ``Name.hashable`` (the RFC 5280 §7.1 comparison form), once per DER.
+
+    certvalidator indexes every certificate it is offered by subject and issuer through
+    this property, which runs stringprep over every attribute each time; a context with
+    the thirty certificates of a long-term-validation file spent most of its set-up
+    there, once per signature.  The form is a function of the encoding alone.
+    """
+    key = self.dump()
+    found = _NAME_HASHABLES.get(key)
+    if found is None:
+        found = _uncached_name_hashable(self)
+        _NAME_HASHABLES.put(key, found)
+    return found
+
+
+# Pinned reach-in: asn1crypto offers no hook to memoise name normalisation; the property is
+# replaced with the same value, remembered by DER.  tests/test_verify_cache.py
+# (test_name_hashable_*) checks the values are asn1crypto's and that the pin is in place.
+x509.Name.hashable = property(_name_hashable)
+
+
 def _validity_state(certificate: x509.Certificate, at: datetime) -> int:
     """-1 before notBefore, 0 within the validity period, 1 after notAfter (bounds exact,
     as the engine checks them with no clock tolerance)."""
@@ -214,6 +241,12 @@ notAfter is another key (EXPIRED), never a stale "valid".  Revocation is not par
 such a result (callers that pass CRLs or OCSP answers are not cached).  A failure is
 kept as (reason, message, certificate) and raised afresh.
 """
+
+
+def clear_caches() -> None:
+    """Forget remembered paths and name forms (a benchmark's cold start)."""
+    PATH_CACHE.clear()
+    _NAME_HASHABLES.clear()
 
 
 def validate_path(
@@ -265,6 +298,7 @@ def validate_path(
             params=params,
             algorithm_policy=algorithm_policy,
         )
+    intermediates = _possible_issuers(leaf, intermediates)
     offered = (leaf, *intermediates, *anchors)
     key = (
         tuple(c.dump() for c in offered),
@@ -286,6 +320,31 @@ def validate_path(
         raise
     PATH_CACHE.put(key, result)
     return result
+
+
+def _possible_issuers(
+    leaf: x509.Certificate, others: list[x509.Certificate]
+) -> list[x509.Certificate]:
+    """The certificates of ``others`` that can be on a path up from ``leaf``, in order.
+
+    certvalidator looks an issuer up by the subject's comparison form (``Name.hashable``)
+    and nothing else, so a certificate whose subject is no issuer's name reachable from
+    the leaf is never on a path.  A long-term-validation file offers every certificate of
+    every signer and time-stamp in its DSS: leaving out the ones no path can use keeps
+    each signature's context (and the cache key) the size of its own chain.
+    """
+    try:
+        by_subject: dict[str, list[int]] = {}
+        for index, certificate in enumerate(others):
+            by_subject.setdefault(certificate.subject.hashable, []).append(index)
+        wanted, chosen = [leaf.issuer.hashable], set()
+        while wanted:
+            for index in by_subject.pop(wanted.pop(), ()):
+                chosen.add(index)
+                wanted.append(others[index].issuer.hashable)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return others  # an undecodable name: certvalidator decides (MALFORMED)
+    return [certificate for index, certificate in enumerate(others) if index in chosen]
 
 
 def _validate_path(

@@ -24,9 +24,10 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
-from asn1crypto import ocsp, x509
+from asn1crypto import core, ocsp, x509
 
 from pki import algorithms
 from pki.algorithms import SigningKey
@@ -44,6 +45,7 @@ __all__ = [
     "OcspResponder",
     "SingleStatus",
     "build_request",
+    "clear_caches",
     "parse_response",
 ]
 
@@ -268,7 +270,7 @@ def parse_response(
     """
     try:
         response = ocsp.OCSPResponse.load(response_der, strict=True)
-        response.native  # noqa: B018  (forces a full parse so errors surface here)
+        _decode_fully(response)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # as in respond()
         raise OcspError(f"not an OCSP response: {exc}") from None
     status = response["response_status"].native
@@ -335,8 +337,51 @@ def _status_only(status: str) -> bytes:
     return ocsp.OCSPResponse({"response_status": status}).dump()
 
 
+def _decode_fully(response: ocsp.OCSPResponse) -> None:
+    """Decode every field now (``.native``), so malformed input fails here, not deep inside
+    a later caller — the certificates a basic response carries once per process each.
+
+    The responder's certificate comes back in every answer it signs, and decoding it was
+    most of decoding an answer; a certificate decodes the same wherever it is found.
+    """
+    response_bytes = response["response_bytes"]
+    if isinstance(response_bytes, core.Void) or (
+        response_bytes["response_type"].native != "basic_ocsp_response"
+    ):
+        response.native  # noqa: B018
+        return
+    response["response_status"].native  # noqa: B018
+    basic = response_bytes["response"].parsed
+    for name in ("tbs_response_data", "signature_algorithm", "signature"):
+        basic[name].native  # noqa: B018
+    for certificate in basic["certs"] or ():
+        _decodes(certificate.dump())
+
+
+def clear_caches() -> None:
+    """Forget decoded responder certificates and delegations (a benchmark's cold start)."""
+    _decodes.cache_clear()
+    _delegated.cache_clear()
+
+
+@lru_cache(maxsize=256)
+def _decodes(certificate_der: bytes) -> bool:
+    """A certificate decoded in full (raises as ``.native`` does; failures are not kept)."""
+    x509.Certificate.load(certificate_der).native  # noqa: B018
+    return True
+
+
 def _is_delegated_signer(candidate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """RFC 6960 §4.2.2.2: issued directly by the CA and carrying id-kp-OCSPSigning."""
+    """RFC 6960 §4.2.2.2: issued directly by the CA and carrying id-kp-OCSPSigning.
+
+    Remembered per pair of encodings: the same responder certificate signs every answer.
+    """
+    return _delegated(candidate.dump(), issuer.dump())
+
+
+@lru_cache(maxsize=256)
+def _delegated(candidate_der: bytes, issuer_der: bytes) -> bool:
+    candidate, issuer = x509.Certificate.load(candidate_der), x509.Certificate.load(issuer_der)
     eku = candidate.extended_key_usage_value
     if eku is None or "ocsp_signing" not in eku.native:
         return False

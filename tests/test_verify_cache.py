@@ -4,14 +4,14 @@ by what changes a verdict (revocation, trust anchors, time)."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import x509
+from asn1crypto import ocsp, x509
 from pdf_fixtures import chinese_pdf
 from pki_fixtures import build_hierarchy, issue_leaf
-from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils import generic, misc, xref
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -20,14 +20,18 @@ from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
 from verify_corpus import append_page_content_update, services_for
 
+from pki import chain
 from pki.chain import PATH_CACHE, ChainError, ChainFailure, validate_path
 from pki.lru import LruCache
+from pki.ocsp import OcspError, build_request, parse_response
 from sealsvc import seals
 from sealsvc.pades import Level, Placement, _SealSigner
 from sealsvc.verification import DocumentVerdict, TrustAnchors, verify
 from sealsvc.verification import pdf_signatures as pdfsig
 from sealsvc.verification.cache import VerdictCache
+from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.service import DocumentVerifier
+from sealsvc.verification.validator import clear_caches
 
 pytest_plugins = ("seal_fixtures", "time_fixtures")  # world
 
@@ -78,6 +82,100 @@ def test_fast_hex_reader_is_what_pyhankos_parser_calls() -> None:
     finally:
         generic.read_hex_string_from_stream = pdfsig._read_hex_string
     assert calls == [0]
+
+
+NAME_CASES = [
+    b"/Type /Page",
+    b"/Type/Page",
+    b"/ByteRange[0 1]",
+    b"/Contents<00>",
+    b"/A#20B ",  # an escape: pyHanko's decoder
+    b"/ ",  # the empty name
+    b"/Name\x00",
+    b"/" + b"Long" * 100 + b" ",  # longer than one block
+    b"/EndsTheFile",
+    b"/Caf\xc3\xa9 ",  # UTF-8 bytes: pyHanko's decoder (and its error)
+]
+
+
+@pytest.mark.parametrize("data", NAME_CASES)
+def test_fast_name_reader_agrees_with_pyhankos(data: bytes) -> None:
+    ours, theirs = io.BytesIO(data), io.BytesIO(data)
+    try:
+        b = pdfsig._read_name_bytewise(theirs)
+    except PdfError as exc:
+        with pytest.raises(PdfError) as raised:
+            pdfsig._read_name(ours)
+        assert type(raised.value) is type(exc) and str(raised.value) == str(exc)
+        return
+    a = pdfsig._read_name(ours)
+    assert type(a) is type(b) and a == b
+    assert ours.tell() == theirs.tell()
+
+
+@pytest.mark.parametrize("data", [b"Type ", b"/A#2 ", b"/A#ZZ ", b"/\x01 "])
+def test_fast_name_reader_raises_pyhankos_errors(data: bytes) -> None:
+    with pytest.raises(PdfError) as theirs:
+        pdfsig._read_name_bytewise(io.BytesIO(data))
+    with pytest.raises(PdfError) as ours:
+        pdfsig._read_name(io.BytesIO(data))
+    assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
+
+
+def test_fast_name_reader_is_what_pyhankos_parser_calls() -> None:
+    """The pin: the parsers look the reader up as ``NameObject.read_from_stream``, and
+    pyHanko's decoder for escaped names is still where it was."""
+    assert callable(generic._decode_name)
+    assert generic.NameObject.read_from_stream is pdfsig._read_name
+    for parser in (generic.read_object, generic.DictionaryObject.read_from_stream):
+        assert "read_from_stream" in parser.__code__.co_names
+    calls = []
+
+    def spy(stream):
+        calls.append(stream.tell())
+        return pdfsig._read_name(stream)
+
+    generic.NameObject.read_from_stream = staticmethod(spy)
+    try:
+        assert generic.read_object(io.BytesIO(b"/A#42 "), None) == "/AB"
+    finally:
+        generic.NameObject.read_from_stream = staticmethod(pdfsig._read_name)
+    assert calls == [0]
+
+
+WHITESPACE_CASES = [
+    (b"x", {}),
+    (b"  \n\r\t\f\x00/Name", {}),
+    (b"   <<", {"seek_back": True}),
+    (b"  % a comment\n  1 0 R", {}),  # a comment: pyHanko's function
+    (b" " * 100 + b"1", {}),  # longer than one block
+    (b"   ", {"allow_eof": True}),
+    (b"", {"allow_eof": True}),
+]
+
+
+@pytest.mark.parametrize(("data", "options"), WHITESPACE_CASES)
+def test_fast_whitespace_skip_agrees_with_pyhankos(data: bytes, options: dict) -> None:
+    ours, theirs = io.BytesIO(data), io.BytesIO(data)
+    a = pdfsig._read_non_whitespace(ours, **options)
+    b = pdfsig._read_non_whitespace_bytewise(theirs, **options)
+    assert a == b and ours.tell() == theirs.tell()
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n"])
+def test_fast_whitespace_skip_raises_pyhankos_errors(data: bytes) -> None:
+    with pytest.raises(PdfError) as theirs:
+        pdfsig._read_non_whitespace_bytewise(io.BytesIO(data))
+    with pytest.raises(PdfError) as ours:
+        pdfsig._read_non_whitespace(io.BytesIO(data))
+    assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
+
+
+def test_fast_whitespace_skip_is_what_pyhankos_parsers_call() -> None:
+    """The pin: the parsers look the function up in the generic and misc modules."""
+    assert generic.read_non_whitespace is misc.read_non_whitespace is pdfsig._read_non_whitespace
+    assert "read_non_whitespace" in generic.DictionaryObject.read_from_stream.__code__.co_names
+    assert "read_non_whitespace" in xref.parse_xref_table.__code__.co_names
 
 
 # --- revisions that only add validation data ---------------------------------------------
@@ -250,6 +348,42 @@ def test_the_path_cache_follows_time_past_a_certificates_end() -> None:
     with pytest.raises(ChainError) as early:
         validate_path(h.seal, [h.issuing], [h.root], before)
     assert early.value.reason is ChainFailure.NOT_YET_VALID
+
+
+def test_certificates_no_path_can_use_are_left_out_of_the_path_key() -> None:
+    """Certificates whose subject is no issuer up from the leaf (other signers, TSAs, the
+    other family's CA) cannot be on a path: the same path, and one cache entry."""
+    h, other = build_hierarchy("rsa"), build_hierarchy("sm2")
+    unrelated = [h.tsa, h.ocsp, other.issuing, other.root]
+    assert chain._possible_issuers(h.seal, [*unrelated, h.issuing, h.root]) == [h.issuing, h.root]
+    PATH_CACHE.clear()
+    alone = validate_path(h.seal, [h.issuing], [h.root], h.valid_at)
+    crowded = validate_path(h.seal, [*unrelated, h.issuing], [h.root], h.valid_at)
+    assert crowded.path == alone.path
+    assert (PATH_CACHE.misses, PATH_CACHE.hits) == (1, 1)
+    with pytest.raises(ChainError) as failed:  # without its issuer, no path, as before
+        validate_path(h.seal, unrelated, [h.root], h.valid_at)
+    assert failed.value.reason is ChainFailure.NO_CHAIN
+
+
+NAMES = [
+    {"common_name": "深圳市市场监督管理局行政审批专用章", "country_name": "CN"},
+    {"common_name": "  Seal   Office  ", "organization_name": "ACME"},
+    {"common_name": "seal office", "organization_name": "acme"},
+]
+
+
+def test_name_hashable_is_asn1cryptos() -> None:
+    """The pin: the memoised comparison form is asn1crypto's, for equal and unequal names
+    and a name read again from its DER; and the property is ours."""
+    assert x509.Name.hashable.fget is chain._name_hashable
+    for attributes in NAMES:
+        name = x509.Name.build(attributes)
+        expected = chain._uncached_name_hashable(name)
+        assert name.hashable == expected  # computed
+        assert x509.Name.load(name.dump()).hashable == expected  # remembered
+    first, second, third = (x509.Name.build(a).hashable for a in NAMES)
+    assert second == third and first != second  # RFC 5280 §7.1: case and spaces fold
 
 
 def test_the_lru_cache_is_bounded() -> None:
@@ -429,3 +563,98 @@ def test_the_plain_signature_revisions_of_a_joint_licence_are_recognised(rsa_ser
     assert [document.index.adds_one_signature(r) for r in later] == [
         ModificationLevel.FORM_FILLING
     ] * 2
+
+
+def _sign(pdf: bytes, h, field_name: str, rename: tuple[str, str] | None = None) -> bytes:
+    """``pdf`` plus, optionally, a revision renaming a field, then a seal in a new field."""
+    if rename is not None:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        for ref in writer.root["/AcroForm"]["/Fields"]:
+            field = ref.get_object()
+            if field["/T"] == rename[0]:
+                field["/T"] = generic.pdf_string(rename[1])
+                writer.update_container(field)
+        out = io.BytesIO()
+        writer.write(out)
+        pdf = out.getvalue()
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    signer = _SealSigner(h.seal_key, h.seal, [h.issuing, h.root])
+    return signers.sign_pdf(
+        writer, signers.PdfSignatureMetadata(field_name=field_name), signer
+    ).getvalue()
+
+
+def test_earlier_field_names_are_read_per_version(rsa_services) -> None:
+    """A new field may take a name an earlier field has since given up: the names of
+    earlier fields are remembered per version of each field, never past a rename."""
+    h = rsa_services.hierarchy
+    sealed = rsa_services.seal(chinese_pdf(1), level=Level.B_B)
+    first = pdfsig.read_document(sealed).signatures[0].field_name
+    pdf = _sign(sealed, h, "Second")
+    pdf = _sign(pdf, h, first, rename=(first, "Renamed"))
+    document = pdfsig.read_document(pdf)
+    second, third = (f.signed_revision for f in document.signatures[1:])
+    assert document.index.adds_one_signature(second) is ModificationLevel.FORM_FILLING
+    assert document.index.adds_one_signature(third) is ModificationLevel.FORM_FILLING
+    assert [f.field_name for f in document.signatures] == ["Renamed", "Second", first]
+
+
+# --- certificates parsed once per process ------------------------------------------------
+
+
+def _signer(pdf: bytes) -> x509.Certificate:
+    found = pdfsig.read_document(pdf).signatures[0]
+    assert found.embedded is not None
+    signer = pdfsig.check_cms(found.embedded.signed_data, pdfsig.digest(found), "data").signer
+    assert signer is not None
+    return signer
+
+
+def test_a_certificate_is_parsed_once_and_carries_no_verdict() -> None:
+    """One object per encoding, shared by documents; a revocation after a good verdict
+    on the same certificate still fails the next document (the object holds no verdict)."""
+    services = services_for("rsa")
+    cert, key = issue_leaf(services.hierarchy, common_name="共享证书专用章")
+    first = services.seal(chinese_pdf(1), level=Level.B_LT, certificate=cert, key=key)
+    assert verify(first, trust=services.trust).verdict is DocumentVerdict.TOTAL_PASSED
+    services.revoke(cert, datetime.now(UTC) - timedelta(minutes=1))
+    second = services.seal(chinese_pdf(1), level=Level.B_LT, certificate=cert, key=key)
+    signer = _signer(first)
+    assert signer is _signer(second) is shared_certificate(cert.dump())
+    assert verify(second, trust=services.trust).sub_indication is AdESFailure.REVOKED
+    clear_caches()
+    assert shared_certificate(cert.dump()) is not signer
+
+
+def test_a_shared_certificate_encodes_as_it_was_read() -> None:
+    """``dump()`` returns the DER read (trailing bytes left out, as ``load`` does); forced
+    re-encoding and a copy, which may be changed, still encode themselves."""
+    der = build_hierarchy("rsa").seal.dump()
+    shared = shared_certificate(der + b"\x00\x00")
+    assert shared.dump() == shared.dump(force=True) == der
+    assert isinstance(shared, x509.Certificate)
+    changed = shared.copy()
+    changed["tbs_certificate"]["serial_number"] = 7
+    assert changed.dump() != der and x509.Certificate.load(changed.dump()).serial_number == 7
+
+
+# --- OCSP answers: the responder's certificate decoded once ------------------------------
+
+
+def test_an_ocsp_answer_with_a_broken_certificate_is_refused_every_time() -> None:
+    """The certificates of an answer are decoded once per process when they decode; one
+    that does not (a notBefore that is no time, inside the responder's certificate only)
+    makes the answer an OcspError each time it is read."""
+    services = services_for("rsa")
+    h = services.hierarchy
+    good = services.responder.respond(build_request(h.seal, h.issuing, nonce=False))
+    assert parse_response(good, h.issuing)[0].status == "good"
+    (certificate,) = ocsp.OCSPResponse.load(good).basic_ocsp_response["certs"]
+    der = certificate.dump()
+    not_before = certificate["tbs_certificate"]["validity"]["not_before"].chosen.dump()
+    at = good.index(der) + der.index(not_before) + 2  # the time's first two digits
+    broken = good[:at] + b"XX" + good[at + 2 :]
+    for _ in range(2):
+        with pytest.raises(OcspError, match="not an OCSP response"):
+            parse_response(broken, h.issuing)
+    assert parse_response(good, h.issuing)[0].status == "good"

@@ -20,10 +20,11 @@ import binascii
 import hashlib
 import io
 import logging
+import re
 from dataclasses import dataclass
 
 from asn1crypto import cms, core, x509
-from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.generic import DictionaryObject
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE, PdfError
@@ -42,6 +43,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, read_cert
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from pki.chain import SmSignatureValidator
+from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
 from sealsvc.verification.report import IntegrityCheck, ModificationCheck
 from sealsvc.verification.revisions import RevisionIndex
@@ -125,6 +127,70 @@ def _read_hex_string(stream):
 # tests/test_verify_cache.py (test_fast_hex_reader_*) checks that the parser still calls it
 # and that both readers agree, byte for byte and error for error.
 generic.read_hex_string_from_stream = _read_hex_string
+
+
+_read_name_bytewise = generic.NameObject.read_from_stream
+_NAME_END = re.compile(rb"[ \n\r\t\f\x00()<>\[\]{}/%]")
+"""Where a name's bytes end: PDF whitespace or a delimiter (pyHanko's token classes)."""
+_PLAIN_NAME = re.compile(rb"[!-~]*")
+"""Bytes a name may hold unescaped; ``#`` is left to pyHanko's decoder."""
+
+
+def _read_name(stream) -> generic.NameObject:
+    """pyHanko's ``NameObject.read_from_stream``, reading a block at a time.
+
+    pyHanko reads a name one byte at a time through a generator and decodes it one byte
+    at a time again; a licence's dictionaries hold thousands of names, a tenth of the
+    time spent verifying it.  This finds the end of the name in one block and decodes
+    plain ASCII at once.  A name with a ``#`` escape or a byte outside ``!``-``~``, one
+    longer than the block, or one that ends the file goes to pyHanko's reader and decoder,
+    so the result and every error stay exactly pyHanko's.
+    """
+    start = stream.tell()
+    block = stream.read(128)
+    end = _NAME_END.search(block, 1)
+    if block[:1] != b"/" or end is None:
+        stream.seek(start)
+        return _read_name_bytewise(stream)
+    name = block[1 : end.start()]
+    stream.seek(start + end.start())
+    if b"#" in name or _PLAIN_NAME.fullmatch(name) is None:
+        return generic._decode_name(name)
+    return generic.NameObject("/" + name.decode("ascii"))
+
+
+# Pinned reach-in: pyHanko's object and dictionary parsers call NameObject.read_from_stream
+# as a class attribute; no public hook selects a name reader.  tests/test_verify_cache.py
+# (test_fast_name_reader_*) checks both readers agree, byte for byte and error for error,
+# and that the parser still goes through the attribute.
+generic.NameObject.read_from_stream = staticmethod(_read_name)
+
+
+_read_non_whitespace_bytewise = misc.read_non_whitespace
+_NOT_WHITESPACE = re.compile(rb"[^ \n\r\t\f\x00]")
+
+
+def _read_non_whitespace(stream, seek_back: bool = False, allow_eof: bool = False) -> bytes:
+    """pyHanko's ``read_non_whitespace`` (the next byte that is not whitespace), from one
+    block read instead of one read per byte; the parser calls it before every token.
+
+    A comment (``%``), or no such byte within the block, goes to pyHanko's function.
+    """
+    start = stream.tell()
+    block = stream.read(64)
+    found = _NOT_WHITESPACE.search(block)
+    if found is None or block[found.start()] == 0x25:  # "%"
+        stream.seek(start)
+        return _read_non_whitespace_bytewise(stream, seek_back, allow_eof)
+    at = found.start()
+    stream.seek(start + at + (0 if seek_back else 1))
+    return block[at : at + 1]
+
+
+# Pinned reach-in: pyHanko's parsers call read_non_whitespace through the generic and misc
+# module globals; no public hook selects it.  tests/test_verify_cache.py
+# (test_fast_whitespace_skip_*) checks both agree and that the globals are still used.
+generic.read_non_whitespace = misc.read_non_whitespace = _read_non_whitespace
 
 
 _rfc5280_name_equal = x509.Name.__eq__
@@ -212,7 +278,8 @@ def read_document(pdf: bytes) -> Document:
         raise FormatProblem(f"the PDF has more than {MAX_SIGNATURES} signatures")
     found = [_found(reader, name, value, field) for name, value, field in fields]
     found.sort(key=lambda s: s.signed_revision)
-    return Document(reader, found, RevisionIndex(reader, pdf))
+    signed = {s.signed_revision for s in found if s.embedded is not None}
+    return Document(reader, found, RevisionIndex(reader, pdf, signed))
 
 
 def _open_encrypted(reader: PdfFileReader) -> None:
@@ -316,7 +383,13 @@ def _signer_and_others(signed_data: cms.SignedData) -> SignedDataCerts:
     """
     signer_info = signed_data["signer_infos"][0]
     sid = signer_info["sid"]
-    certificates = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
+    # One shared object per certificate (:mod:`.certificates`): what is parsed of the
+    # city's seal, TSA and CA certificates stays parsed from one document to the next.
+    certificates = [
+        shared_certificate(c.chosen.dump())
+        for c in signed_data["certificates"] or []
+        if c.name == "certificate"
+    ]
     if sid.name == "issuer_and_serial_number":
         issuer, serial = sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native
         for index, cert in enumerate(certificates):

@@ -27,6 +27,7 @@ is left to pyHanko's analysis (:func:`.pdf_signatures.modifications`).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
@@ -56,9 +57,13 @@ _MAX_DIGITS = 32
 class RevisionIndex:
     """Per-revision facts of one document, each computed once (cost linear in the file)."""
 
-    def __init__(self, reader: PdfFileReader, pdf: bytes) -> None:
+    def __init__(self, reader: PdfFileReader, pdf: bytes, signed: Collection[int] = ()) -> None:
+        """``signed``: the revisions that hold a signature of the file.  Such a revision
+        writes a signature value reachable from the form, so it never only adds validation
+        data; it is not examined for that (one revision read less per signature)."""
         self._reader = reader
         self._pdf = pdf
+        self._signed = frozenset(signed)
         self._budget = _MAX_REFERENCES
         self._only_validation_data: dict[int, bool] = {}
         self._signing: dict[int, ModificationLevel | None] = {}
@@ -68,17 +73,22 @@ class RevisionIndex:
         self._scanned = 0
         self._scanned_to = 0
         self._streams_scanned: set[int] = set()
+        self._field_names: dict[tuple, str] = {}
+        self._existence: dict[tuple[int, int, int], bool] = {}
 
     def adds_only_validation_data(self, revision: int) -> bool:
         """Whether ``revision`` (≥ 1) only adds or updates the DSS, as described above."""
-        # In order: whether an object is DSS data depends on the revisions before.
-        for earlier in range(revision + 1):
-            if earlier not in self._only_validation_data:
-                try:
-                    verdict = earlier > 0 and self._classify(earlier)
-                except (*_READ_ERRORS, _Exhausted, RecursionError):
-                    verdict = False
-                self._only_validation_data[earlier] = verdict
+        # In order: whether an object is DSS data depends on the revisions before.  (Each
+        # signature asks about every later revision: going from where the last question
+        # stopped keeps that linear.)
+        while len(self._only_validation_data) <= revision:
+            earlier = len(self._only_validation_data)
+            try:
+                verdict = earlier > 0 and earlier not in self._signed
+                verdict = verdict and self._classify(earlier)
+            except (*_READ_ERRORS, _Exhausted, RecursionError):
+                verdict = False
+            self._only_validation_data[earlier] = verdict
         return self._only_validation_data[revision]
 
     def adds_one_signature(self, revision: int) -> ModificationLevel | None:
@@ -152,7 +162,7 @@ class RevisionIndex:
             and "/Parent" not in field
         ):
             return None
-        old_names = {str(old(ref).get("/T")) for ref in _field_refs(old_form)}
+        old_names = {self._field_name(ref, old, revision - 1) for ref in _field_refs(old_form)}
         if str(field.get("/T")) in old_names:
             return None
         value = field.raw_get("/V") if "/V" in field else None
@@ -194,8 +204,35 @@ class RevisionIndex:
             return ModificationLevel.LTA_UPDATES
         return ModificationLevel.FORM_FILLING
 
+    def _field_name(self, ref, resolver, revision: int) -> str:
+        """The ``/T`` of field ``ref`` as of ``revision``, read once per version of the field.
+
+        Each signing revision compares its new field's name with every earlier field's;
+        reading them all again for every revision made a file with many signatures cost
+        signatures².  The same object version (same place in the file) has the same
+        direct ``/T``; an indirect one is resolved every time.
+        """
+        key = (ref.idnum, ref.generation, self._reader.xrefs.get_historical_ref(ref, revision))
+        name = self._field_names.get(key)
+        if name is None:
+            field = resolver(ref)
+            name = str(field.get("/T"))
+            if not isinstance(
+                field.raw_get("/T") if "/T" in field else None, generic.IndirectObject
+            ):
+                self._field_names[key] = name
+        return name
+
     def _existed(self, ref, revision: int) -> bool:
-        return self._reader.xrefs.get_historical_ref(ref, revision - 1) is not None
+        """Whether ``ref`` resolves before ``revision``; remembered, as pyHanko searches
+        the xref sections one by one (the checks of one revision ask about each object
+        written more than once)."""
+        key = (ref.idnum, ref.generation, revision)
+        found = self._existence.get(key)
+        if found is None:
+            found = self._reader.xrefs.get_historical_ref(ref, revision - 1) is not None
+            self._existence[key] = found
+        return found
 
     def _classify(self, revision: int) -> bool:
         reader = self._reader

@@ -28,12 +28,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import NamedTuple
 
 from asn1crypto import crl, ocsp, x509
 
 from pki.crl import load_crl, verify_crl_signature
 from pki.errors import PkiError
 from pki.ocsp import SingleStatus, build_request, parse_response
+from pki.ocsp import clear_caches as clear_ocsp_caches
+from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.report import RevocationCheck
 
 __all__ = [
@@ -96,6 +99,16 @@ class Evidence:
     reason: str | None
 
 
+class _Crl(NamedTuple):
+    """A CRL of the pool with the encodings it is matched by (asn1crypto's ``dump()``
+    walks the whole parsed list each time, and a document asks once per certificate)."""
+
+    source: str
+    der: bytes
+    issuer: bytes
+    certificate_list: crl.CertificateList
+
+
 class EvidencePool:
     """CRLs and OCSP responses of one document (plus fetched ones), verified lazily, cached."""
 
@@ -105,12 +118,9 @@ class EvidencePool:
         ocsps: Iterable[bytes],
         fetcher: RevocationFetcher | None = None,
     ) -> None:
-        self._crls: list[tuple[str, crl.CertificateList]] = []
+        self._crls: list[_Crl] = []
         for data in crls:
-            try:
-                self._crls.append(("dss", _crl(data)))
-            except _ERRORS:
-                continue
+            self._add_crl("dss", data)
         self._ocsps = [("dss", data) for data in ocsps]
         self._fetcher = fetcher
         self._fetched: set[bytes] = set()
@@ -142,16 +152,22 @@ class EvidencePool:
             if not url:
                 continue
             try:
-                self._crls.append(("fetched", _crl(self._fetcher(url, None))))
+                self._add_crl("fetched", self._fetcher(url, None))
             except Exception:
                 continue
 
+    def _add_crl(self, source: str, data: bytes) -> None:
+        try:
+            certificate_list = _crl(data)
+            self._crls.append(_Crl(source, data, certificate_list.issuer.dump(), certificate_list))
+        except _ERRORS:
+            return
+
     def _from_crls(self, certificate: x509.Certificate, issuer: x509.Certificate) -> list[Evidence]:
         out = []
-        for source, certificate_list in self._crls:
-            if certificate_list.issuer.dump() != issuer.subject.dump():
-                continue
-            if not _crl_signed_by(certificate_list.dump(), issuer.dump()):
+        issuer_name = issuer.subject.dump()
+        for source, der, crl_issuer, certificate_list in self._crls:
+            if crl_issuer != issuer_name or not _crl_signed_by(der, issuer.dump()):
                 continue
             tbs = certificate_list["tbs_cert_list"]
             this_update = tbs["this_update"].native
@@ -209,12 +225,6 @@ class EvidencePool:
 # OCSP answer — has other bytes, hence another key: nothing here can hide a revocation.
 
 
-@functools.lru_cache(maxsize=512)
-def _certificate(der: bytes) -> x509.Certificate:
-    """A certificate parsed once from its DER."""
-    return x509.Certificate.load(der)
-
-
 @functools.lru_cache(maxsize=256)
 def _crl(data: bytes) -> crl.CertificateList:
     """A CRL parsed once (``load_crl`` decodes it fully, so sharing it is read-only)."""
@@ -224,13 +234,14 @@ def _crl(data: bytes) -> crl.CertificateList:
 @functools.lru_cache(maxsize=512)
 def _request(certificate_der: bytes, issuer_der: bytes) -> bytes:
     """The OCSP request about a certificate (no nonce: the same bytes every time)."""
-    return build_request(_certificate(certificate_der), _certificate(issuer_der), nonce=False)
+    certificate, issuer = shared_certificate(certificate_der), shared_certificate(issuer_der)
+    return build_request(certificate, issuer, nonce=False)
 
 
 @functools.lru_cache(maxsize=1024)
 def _crl_signed_by(crl_der: bytes, issuer_der: bytes) -> bool:
     try:
-        verify_crl_signature(_crl(crl_der), _certificate(issuer_der))
+        verify_crl_signature(_crl(crl_der), shared_certificate(issuer_der))
     except _ERRORS:
         return False
     return True
@@ -240,7 +251,7 @@ def _crl_signed_by(crl_der: bytes, issuer_der: bytes) -> bool:
 def _ocsp_answers(response_der: bytes, issuer_der: bytes) -> tuple[SingleStatus, ...]:
     """The verified answers of an OCSP response about ``issuer``'s certificates."""
     try:
-        return tuple(parse_response(response_der, _certificate(issuer_der)))
+        return tuple(parse_response(response_der, shared_certificate(issuer_der)))
     except _ERRORS:
         return ()
 
@@ -258,8 +269,9 @@ def _ocsp_serials(data: bytes) -> frozenset[int]:
 
 def clear_caches() -> None:
     """Forget every parsed and verified item (benchmarks measure a cold start with it)."""
-    for cached in (_certificate, _crl, _request, _crl_signed_by, _ocsp_answers, _ocsp_serials):
+    for cached in (_crl, _request, _crl_signed_by, _ocsp_answers, _ocsp_serials):
         cached.cache_clear()
+    clear_ocsp_caches()
 
 
 def _crl_entry(certificate_list: crl.CertificateList, serial: int):

@@ -36,13 +36,15 @@ from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndi
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
 
 from pki import algorithms
-from pki.asn1.cached import parsed
-from pki.chain import PATH_CACHE, ChainFailure
+from pki.chain import ChainFailure
+from pki.chain import clear_caches as clear_chain_caches
 from pki.clock import now_utc
 from pki.errors import PkiError
 from sealsvc.verification import pdf_signatures as pdfsig
 from sealsvc.verification.algorithm_policy import SUNSET, digest_problem
 from sealsvc.verification.cache import VerdictCache
+from sealsvc.verification.certificates import clear_cache as clear_certificate_cache
+from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.indication import (
     CHAIN_SUBINDICATION,
     REVOCATION_SUBINDICATION,
@@ -94,9 +96,13 @@ class TrustAnchors:
     certificates: tuple[x509.Certificate, ...]
 
     def __post_init__(self) -> None:
-        # Re-parse from DER: an asn1crypto object built in memory re-encodes itself on every
-        # dump(), which path building and CRL/OCSP matching do many times per document.
-        object.__setattr__(self, "certificates", tuple(parsed(c) for c in self.certificates))
+        # Shared objects read from DER (:mod:`.certificates`): an asn1crypto object built in
+        # memory re-encodes itself on every dump(), one parsed from DER still walks its
+        # parsed parts — and path building and CRL/OCSP matching dump anchors many times
+        # per document.
+        object.__setattr__(
+            self, "certificates", tuple(shared_certificate(c.dump()) for c in self.certificates)
+        )
 
     @classmethod
     def from_pem(cls, *blobs: bytes) -> TrustAnchors:
@@ -260,9 +266,10 @@ def _verify(
 def clear_caches() -> None:
     """Empty the process's path, revocation-evidence and certificate caches: the next
     verification starts cold (a benchmark's "cold" column; verdicts never depend on it)."""
-    PATH_CACHE.clear()
+    clear_chain_caches()
     clear_revocation_caches()
     _certificate_info.cache_clear()
+    clear_certificate_cache()
 
 
 def _unreadable(
@@ -330,7 +337,7 @@ def _read_dss(document: pdfsig.Document) -> tuple[list[bytes], list[bytes], list
         certs = []
         for data in streams("/Certs", DecodePurpose.CERTIFICATE):
             try:
-                certs.append(x509.Certificate.load(data))
+                certs.append(shared_certificate(data))
             except ValueError:
                 continue
         return (
