@@ -11,12 +11,12 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pkcs11
 import pytest
 from asn1crypto import pem
 from conftest import TEST_PASSPHRASE
-from pkcs11_fixtures import SoftHsm
 
 from pki import algorithms
 from pki.algorithms import KeyAlgorithm, SignatureScheme
@@ -33,6 +33,9 @@ OPENSSL_OPTIONS = {
     ],
     SignatureScheme.ECDSA_SHA256: [],
 }  # fmt: skip
+if TYPE_CHECKING:
+    from pkcs11_fixtures import SoftHsm
+
 pytest_plugins = ("pkcs11_fixtures",)  # softhsm
 
 

@@ -18,6 +18,7 @@ from sealsvc.cli import (
     serve,
     sign,
     template,
+    token,
     verify,
 )
 from sealsvc.cli.common import user_errors
@@ -67,3 +68,4 @@ app.add_typer(licence.app, name="licence")
 app.add_typer(template.app, name="template")
 app.command("verify")(verify.verify)
 app.add_typer(archive.app, name="archive")
+app.add_typer(token.app, name="token")
