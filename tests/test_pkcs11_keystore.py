@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -221,3 +222,19 @@ def test_composite_store_puts_sm2_in_software_and_the_rest_in_the_token(
     composite.delete(p256.key_id)
     assert not store.contains(p256.key_id)
     assert software.list() == before
+
+
+def test_signing_from_many_threads_at_once(store: Pkcs11KeyStore) -> None:
+    """The API signs from a thread pool: concurrent signatures must all come out right."""
+    keys = [store.generate(KeyAlgorithm.RSA2048), store.generate(KeyAlgorithm.P256)]
+    signers = [store.signer(info.key_id) for info in keys]
+
+    def sign(n: int) -> None:
+        info, signer = keys[n % 2], signers[n % 2]
+        message = f"document {n}".encode()
+        algorithms.verify(
+            info.public_key_info, message, signer.sign(message), info.algorithm.default_scheme
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(sign, range(200)))
