@@ -114,6 +114,9 @@ class Settings:
     base_url_source: str = "default"
     """Where ``base_url`` came from: ``SEALSVC_BASE_URL``, the recorded file's path, or
     ``default`` — what a start-up message names when the URL looks wrong."""
+    min_cert_days_left: int = 0
+    """``SEALSVC_MIN_CERT_DAYS_LEFT``: refuse to seal with a certificate that ends within
+    this many days (0: up to its last second); ``seal list --expiring`` flags such seals."""
     pkcs11_module: str | None = None
     """``SEALSVC_PKCS11_MODULE``: the PKCS#11 library of the key token; unset, all keys
     stay in the software key store."""
@@ -145,6 +148,7 @@ class Settings:
             base_url_source=base_url_source,
             max_pdf_bytes=int(environ.get("SEALSVC_MAX_PDF_BYTES", 50 * 1024 * 1024)),
             environ=environ,
+            min_cert_days_left=_non_negative_int(environ, "SEALSVC_MIN_CERT_DAYS_LEFT"),
             pkcs11_module=module,
             pkcs11_token=token,
             pkcs11_sm2_mechanism=sm2_mechanism,
@@ -175,6 +179,17 @@ class Settings:
             pin=_read_secret(self.environ, "SEALSVC_PKCS11_PIN", "PIN for the PKCS#11 token"),
             sm2_mechanism=self.pkcs11_sm2_mechanism,
         )
+
+
+def _non_negative_int(environ: Mapping[str, str], variable: str) -> int:
+    text = environ.get(variable) or "0"
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(f"{variable} {text!r} must be a whole number of days, 0 or more")
+    return value
 
 
 def _pkcs11_settings(environ: Mapping[str, str]) -> tuple[str | None, str | None, int | None]:

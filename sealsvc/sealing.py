@@ -99,7 +99,12 @@ class Sealer:
         now = now or now_utc()
         database = self._context.database
         with database.session(read_only=True) as session:
-            material = seals.signing_material(session, seal_code, now=now)
+            material = seals.signing_material(
+                session,
+                seal_code,
+                now=now,
+                min_days_left=self._context.settings.min_cert_days_left,
+            )
         stamp = None if options.placement.invisible else seals.seal_stamp_pdf(material.appearance)
         certificate = load_certificate(material.certificate_der)
         hierarchy = material.hierarchy

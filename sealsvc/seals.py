@@ -546,7 +546,12 @@ def _chain(session: Session, issuer_id: int | None) -> tuple[bytes, ...]:
 
 
 def signing_material(
-    session: Session, code: str, now: datetime | None = None, *, lock: bool = False
+    session: Session,
+    code: str,
+    now: datetime | None = None,
+    *,
+    lock: bool = False,
+    min_days_left: int = 0,
 ) -> SealSigningMaterial:
     """Key id, certificate and chain of a seal that may seal documents at ``now``.
 
@@ -555,6 +560,12 @@ def signing_material(
     the audit chain head until the transaction ends, so no revocation commits in between
     and any that committed before is seen; the sealing service uses it for its final
     check in the audit transaction. The key itself is not loaded here.
+
+    ``min_days_left`` (``SEALSVC_MIN_CERT_DAYS_LEFT``) refuses a seal whose certificate
+    ends sooner, as SignServer's validity guard does: a document sealed days before the
+    end verifies only as long as its time-stamps and validation data hold, and a seal
+    nobody renewed is better stopped with a clear "renew or rotate" than left to expire
+    mid-workflow.
     """
     now = now or utcnow()
     row = _signing_row(session, code, lock)
@@ -564,6 +575,12 @@ def signing_material(
         raise SealNotUsable(f"seal {row.code} is {row.status}")
     if row.not_after <= now:
         raise SealNotUsable(f"seal {row.code} is expired (certificate ended {row.not_after:%F})")
+    if row.not_after - now < timedelta(days=min_days_left):
+        left = (row.not_after - now).days
+        raise SealNotUsable(
+            f"seal {row.code} has {left} days of certificate left, fewer than the "
+            f"{min_days_left} required (SEALSVC_MIN_CERT_DAYS_LEFT): renew or rotate it"
+        )
     if row.not_before > now:
         raise SealNotUsable(f"seal {row.code} is not valid yet (from {row.not_before:%F %T}Z)")
     if row.certificate_status != CertificateStatus.VALID:

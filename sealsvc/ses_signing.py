@@ -108,7 +108,9 @@ def _sign(
 ) -> SesSignResult:
     now = now or now_utc()
     with context.database.session(read_only=True) as session:
-        material = seals.signing_material(session, code, now=now)
+        material = seals.signing_material(
+            session, code, now=now, min_days_left=context.settings.min_cert_days_left
+        )
         ses_seal = ses_seals.current(session, code)
         ses_der, ses_sha256 = ses_seal.der, ses_seal.sha256
         bound = ses_seal.certificate.der
