@@ -117,6 +117,9 @@ class Settings:
     min_cert_days_left: int = 0
     """``SEALSVC_MIN_CERT_DAYS_LEFT``: refuse to seal with a certificate that ends within
     this many days (0: up to its last second); ``seal list --expiring`` flags such seals."""
+    seal_usage_limit: int = 0
+    """``SEALSVC_SEAL_USAGE_LIMIT``: signatures a seal's key may make before sealing is
+    refused until the seal is rotated (0: no limit)."""
     pkcs11_module: str | None = None
     """``SEALSVC_PKCS11_MODULE``: the PKCS#11 library of the key token; unset, all keys
     stay in the software key store."""
@@ -148,7 +151,8 @@ class Settings:
             base_url_source=base_url_source,
             max_pdf_bytes=int(environ.get("SEALSVC_MAX_PDF_BYTES", 50 * 1024 * 1024)),
             environ=environ,
-            min_cert_days_left=_non_negative_int(environ, "SEALSVC_MIN_CERT_DAYS_LEFT"),
+            min_cert_days_left=_non_negative_int(environ, "SEALSVC_MIN_CERT_DAYS_LEFT", "days"),
+            seal_usage_limit=_non_negative_int(environ, "SEALSVC_SEAL_USAGE_LIMIT", "signatures"),
             pkcs11_module=module,
             pkcs11_token=token,
             pkcs11_sm2_mechanism=sm2_mechanism,
@@ -181,14 +185,14 @@ class Settings:
         )
 
 
-def _non_negative_int(environ: Mapping[str, str], variable: str) -> int:
+def _non_negative_int(environ: Mapping[str, str], variable: str, unit: str) -> int:
     text = environ.get(variable) or "0"
     try:
         value = int(text)
     except ValueError:
         value = -1
     if value < 0:
-        raise ConfigError(f"{variable} {text!r} must be a whole number of days, 0 or more")
+        raise ConfigError(f"{variable} {text!r} must be a whole number of {unit}, 0 or more")
     return value
 
 

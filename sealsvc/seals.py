@@ -90,6 +90,7 @@ from sealsvc.errors import (
     SealsvcError,
 )
 from sealsvc.models import (
+    AuditEntry,
     Certificate,
     CertificateStatus,
     Department,
@@ -552,6 +553,7 @@ def signing_material(
     *,
     lock: bool = False,
     min_days_left: int = 0,
+    usage_limit: int = 0,
 ) -> SealSigningMaterial:
     """Key id, certificate and chain of a seal that may seal documents at ``now``.
 
@@ -566,6 +568,12 @@ def signing_material(
     end verifies only as long as its time-stamps and validation data hold, and a seal
     nobody renewed is better stopped with a clear "renew or rotate" than left to expire
     mid-workflow.
+
+    ``usage_limit`` (``SEALSVC_SEAL_USAGE_LIMIT``, 0: none) refuses a seal whose current
+    key has made that many signatures (SignServer's key usage limit): counted from the
+    audit log, as ``seal.use`` entries since the key's ``key.generate``, so a renewal
+    keeps counting and a rotation starts afresh. Exact in the final check (``lock=True``:
+    the audit chain head is held, no other signature can commit in between).
     """
     now = now or utcnow()
     row = _signing_row(session, code, lock)
@@ -581,6 +589,13 @@ def signing_material(
             f"seal {row.code} has {left} days of certificate left, fewer than the "
             f"{min_days_left} required (SEALSVC_MIN_CERT_DAYS_LEFT): renew or rotate it"
         )
+    if usage_limit:
+        used = _uses_of_current_key(session, row.code)
+        if used >= usage_limit:
+            raise SealNotUsable(
+                f"seal {row.code} has made {used} signatures with its current key, the limit "
+                f"(SEALSVC_SEAL_USAGE_LIMIT={usage_limit}): rotate it for a new key"
+            )
     if row.not_before > now:
         raise SealNotUsable(f"seal {row.code} is not valid yet (from {row.not_before:%F %T}Z)")
     if row.certificate_status != CertificateStatus.VALID:
@@ -599,6 +614,23 @@ def signing_material(
             row.text, row.kind, row.code, row.image_png if uploaded else None
         ),
     )
+
+
+def _uses_of_current_key(session: Session, code: str) -> int:
+    """Signatures (``seal.use``) of seal ``code`` since its current key was generated."""
+    since = session.scalar(
+        select(func.max(AuditEntry.seq)).where(
+            AuditEntry.action == "key.generate", AuditEntry.seal_code == code
+        )
+    )
+    uses = (
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.action == "seal.use", AuditEntry.seal_code == code)
+    )
+    if since is not None:
+        uses = uses.where(AuditEntry.seq > since)
+    return session.scalar(uses) or 0
 
 
 # --- images ---------------------------------------------------------------------------------
