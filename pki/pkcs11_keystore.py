@@ -197,6 +197,7 @@ class Pkcs11KeyStore:
             metadata = _metadata_object(session, key_id)
             if metadata is None:
                 raise self._missing(key_id)
+            self._connection.private_keys.pop(key_id, None)
             for obj in session.get_objects({Attribute.ID: bytes.fromhex(key_id)}):
                 obj.destroy()
             metadata.destroy()
@@ -282,12 +283,19 @@ class Pkcs11KeyStore:
         return KeyStoreError(f"no key {key_id} in token {self._config.token_label!r}")
 
     def _private(self, session: pkcs11.Session, key_id: str) -> pkcs11.PrivateKey:
+        """The private key object, found once per session (object handles live as long as
+        the session; a search costs more than an ECDSA signature in SoftHSM2)."""
+        cached = self._connection.private_keys.get(key_id)
+        if cached is not None:
+            return cached
         try:
-            return session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=bytes.fromhex(key_id))
+            found = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=bytes.fromhex(key_id))
         except pkcs11.exceptions.NoSuchKey:
             raise self._missing(key_id) from None
         except pkcs11.exceptions.MultipleObjectsReturned:
             raise KeyStoreError(f"token holds several private keys with id {key_id}") from None
+        self._connection.private_keys[key_id] = found
+        return found
 
     def _info(self, session: pkcs11.Session, key_id: str) -> KeyInfo:
         metadata = _metadata_object(session, key_id)
@@ -423,6 +431,8 @@ class CompositeKeyStore:
     def __init__(self, token: Pkcs11KeyStore, software: KeyStore) -> None:
         self.token = token
         self.software = software
+        self._signers: dict[str, SigningKey] = {}
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"CompositeKeyStore({self.token!r}, {self.software!r})"
@@ -431,7 +441,15 @@ class CompositeKeyStore:
         return self._for_new(parse_key_algorithm(algorithm)).generate(algorithm, label)
 
     def signer(self, key_id: str) -> SigningKey:
-        return self._holding(key_id).signer(key_id)
+        """The handle from the store holding ``key_id``, looked up once per process: finding
+        a key in the token costs milliseconds, more than a P-256 signature there."""
+        with self._lock:
+            handle = self._signers.get(key_id)
+        if handle is None:
+            handle = self._holding(key_id).signer(key_id)
+            with self._lock:
+                self._signers[key_id] = handle
+        return handle
 
     def info(self, key_id: str) -> KeyInfo:
         return self._holding(key_id).info(key_id)
@@ -441,6 +459,8 @@ class CompositeKeyStore:
         return sorted(infos, key=lambda i: (i.created_at, i.key_id))
 
     def delete(self, key_id: str) -> None:
+        with self._lock:
+            self._signers.pop(key_id, None)
         self._holding(key_id).delete(key_id)
 
     def location(self, key_id: str) -> str:
@@ -471,6 +491,8 @@ class _Connection:
         self.lock = threading.RLock()
         self._session: pkcs11.Session | None = None
         self._pin_digest = b""
+        self.private_keys: dict[str, pkcs11.PrivateKey] = {}
+        """Private key objects of the current session by key id (used under ``lock``)."""
 
     def session_for(self, pin: str, pin_digest: bytes) -> pkcs11.Session:
         if self._session is not None and hmac.compare_digest(self._pin_digest, pin_digest):
@@ -491,6 +513,7 @@ class _Connection:
 
     def reset(self) -> None:
         session, self._session, self._pin_digest = self._session, None, b""
+        self.private_keys.clear()
         if session is not None:
             # A session the token already dropped cannot be closed; that is what we wanted.
             with contextlib.suppress(pkcs11.exceptions.PKCS11Error):
