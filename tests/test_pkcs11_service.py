@@ -17,10 +17,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
+from api_fixtures import run_server
 from asn1crypto import pem
 from click.testing import Result
 from conftest import TEST_PASSPHRASE
@@ -243,3 +246,39 @@ def test_token_commands_are_audited_and_refuse_clearly(
         monkeypatch.delenv(name)
     result = sealctl("token", "list")
     assert result.exit_code == 1 and "no PKCS#11 token configured" in result.output
+
+
+@pytest.mark.slow
+def test_a_served_node_with_two_workers_seals_concurrently_in_the_token(
+    softhsm: SoftHsm, tmp_path: Path
+) -> None:
+    """``sealctl serve --workers 2`` (two processes, each a thread pool) on a token: the
+    first start makes the RSA demo seals' keys in the token, and sixteen concurrent
+    requests are each sealed, audited, and verify."""
+    with run_server(tmp_path / "data", workers=2, extra_environ=softhsm.environ()) as server:
+        code = server.demo_seal("ZZ-FTZ", "rsa").code
+        listed = server.sealctl("token", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            assert client.get("/readyz").status_code == 200
+        shown = server.sealctl("seal", "show", code, "--json")
+        key_id = json.loads(shown.stdout)["key_id"]
+        assert key_id in {key["key_id"] for key in json.loads(listed.stdout)["keys"]}
+
+        def sign(_: int) -> httpx.Response:
+            with server.client() as client:
+                return client.post(
+                    f"/v1/seals/{code}/sign",
+                    content=chinese_pdf(1),
+                    params={"level": "B-T"},
+                    headers={"Content-Type": "application/pdf"},
+                )
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            responses = list(pool.map(sign, range(16)))
+        assert [r.status_code for r in responses] == [200] * 16, [r.text for r in responses]
+        for number, response in enumerate(responses[:3]):
+            (tmp_path / f"{number}.pdf").write_bytes(response.content)
+            verified = server.sealctl("verify", str(tmp_path / f"{number}.pdf"), "--json")
+            assert json.loads(verified.stdout)["verdict"] == "TOTAL_PASSED", verified.stdout
+    assert softhsm.pin not in server.log.read_text()
