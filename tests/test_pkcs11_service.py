@@ -77,11 +77,9 @@ def run_sealctl(*args: str, cwd: Path) -> str:
 
 
 def seal_pdf(code: str, directory: Path, name: str) -> Path:
-    """Seal a PDF with ``sealctl sign`` in its own process.
-
-    A separate process, like the README recipe's: an in-process ``sign`` between two
-    recipe runs left the SQLite file corrupt (also without a token; reported to the lead).
-    """
+    """Seal a PDF with ``sealctl sign`` in its own process, as an operator does (which
+    is how this test found ``datadir.prepare`` dropping the SQLite locks of the process:
+    see ``test_preparing_an_open_database_keeps_its_locks``)."""
     (directory / "some.pdf").write_bytes(chinese_pdf())
     out = directory / name
     run_sealctl("--data-dir", "data", "sign", "some.pdf", "--seal", code, "--level", "B-LT",
