@@ -58,7 +58,16 @@ from pki.algorithms import KeyAlgorithm, SignatureScheme, SigningKey, SoftwareKe
 from pki.errors import KeyStoreError, PkiError, UnsupportedAlgorithm, WrongPassphrase
 from pki.fsutil import atomic_write, fsync_directory
 
-__all__ = ["FileKeyStore", "KeyInfo", "KeyStore", "StoredKey", "compute_key_id"]
+__all__ = [
+    "FileKeyStore",
+    "KeyInfo",
+    "KeyStore",
+    "StoredKey",
+    "check_key_id",
+    "check_label",
+    "compute_key_id",
+    "parse_key_algorithm",
+]
 
 _FORMAT = "sealsvc-keystore"
 _VERSION = 1
@@ -288,8 +297,8 @@ class FileKeyStore:
 
     def generate(self, algorithm: KeyAlgorithm | str, label: str = "") -> KeyInfo:
         """Generate a key in memory, write it encrypted (0600, atomically), cache its handle."""
-        key_algorithm = _key_algorithm(algorithm)
-        _check_label(label)
+        key_algorithm = parse_key_algorithm(algorithm)
+        check_label(label)
         key = algorithms.generate(key_algorithm)
         info = KeyInfo(
             key_id=compute_key_id(key.public_key_info),
@@ -315,7 +324,7 @@ class FileKeyStore:
 
     def signer(self, key_id: str) -> StoredKey:
         """The cached handle for ``key_id``, decrypting the key file on first use."""
-        _check_key_id(key_id)
+        check_key_id(key_id)
         with self._lock:
             handle = self._cache.get(key_id)
             if handle is None:
@@ -326,7 +335,7 @@ class FileKeyStore:
 
     def info(self, key_id: str) -> KeyInfo:
         """Describe ``key_id``; the key file is authenticated, so the answer can be trusted."""
-        _check_key_id(key_id)
+        check_key_id(key_id)
         return self._read(key_id)[0]
 
     def list(self) -> list[KeyInfo]:
@@ -340,7 +349,7 @@ class FileKeyStore:
 
     def delete(self, key_id: str) -> None:
         """Remove the key file and forget the cached handle."""
-        _check_key_id(key_id)
+        check_key_id(key_id)
         path = self._key_path(key_id)
         with self._lock:
             try:
@@ -456,7 +465,9 @@ def _passphrase_bytes(passphrase: str) -> bytes:
     return unicodedata.normalize("NFC", passphrase).encode("utf-8")
 
 
-def _key_algorithm(algorithm: KeyAlgorithm | str) -> KeyAlgorithm:
+def parse_key_algorithm(algorithm: KeyAlgorithm | str) -> KeyAlgorithm:
+    """The :class:`KeyAlgorithm` for a value or name, or an error listing the choices
+    (shared by every key store, so all refuse an unknown type in the same words)."""
     try:
         return KeyAlgorithm(algorithm)
     except ValueError:
@@ -466,14 +477,18 @@ def _key_algorithm(algorithm: KeyAlgorithm | str) -> KeyAlgorithm:
         ) from None
 
 
-def _check_label(label: str) -> None:
+def check_label(label: str) -> None:
+    """Refuse a label no store should keep: too long, or with control characters that
+    would forge lines in logs and tables."""
     if not isinstance(label, str) or len(label) > _MAX_LABEL:
         raise KeyStoreError(f"a key label must be a string of at most {_MAX_LABEL} characters")
     if any(unicodedata.category(c) == "Cc" for c in label):
         raise KeyStoreError("a key label must not contain control characters")
 
 
-def _check_key_id(key_id: str) -> None:
+def check_key_id(key_id: str) -> None:
+    """Refuse anything but 40 lowercase hex characters: key ids become file names and
+    token ``CKA_ID`` bytes, so ``../x`` or odd lengths must stop here."""
     if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
         shown = repr(key_id)[:60] if isinstance(key_id, str) else type(key_id).__name__
         raise KeyStoreError(f"invalid key id {shown}: expected 40 lowercase hex characters")

@@ -22,11 +22,13 @@ esac
 
 # Tools the service and its tests call: openssl (SM2 distid checks), poppler (pdfsig,
 # pdftotext), CJK fonts for rendered licences, PostgreSQL for the multi-node database
-# tests, zbar for QR codes, NSS certutil (trust store for pdfsig), chromium for page tests.
+# tests, zbar for QR codes, NSS certutil (trust store for pdfsig), chromium for page tests,
+# SoftHSM2 (a PKCS#11 token) and OpenSC's pkcs11-tool for the token key store tests.
 # No C compiler: sealsvc is pure Python and every dependency comes as a wheel.
 APT_PACKAGES=(
   openssl poppler-utils fonts-wqy-zenhei fonts-arphic-uming postgresql
   zbar-tools libzbar0 libnss3-tools chromium chromium-driver curl python3-venv
+  softhsm2 opensc
 )
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }

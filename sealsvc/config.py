@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pki.pkcs11_keystore import Pkcs11Config
+
 __all__ = [
     "BASE_URL_FILE",
     "DEFAULT_BASE_URL",
@@ -46,23 +48,30 @@ def read_passphrase(environ: Mapping[str, str] | None = None) -> str:
     A trailing newline in the file is dropped (``echo secret > file`` is the common way
     to write one); nothing else is stripped, so a passphrase may contain spaces.
     """
-    environ = os.environ if environ is None else environ
-    value = environ.get("SEALSVC_PASSPHRASE")
+    return _read_secret(
+        os.environ if environ is None else environ,
+        "SEALSVC_PASSPHRASE",
+        "master passphrase",
+    )
+
+
+def _read_secret(environ: Mapping[str, str], variable: str, what: str) -> str:
+    """A secret from ``variable`` or from the file named by ``<variable>_FILE`` (one
+    trailing newline dropped), never from argv; the error names the variables only."""
+    value = environ.get(variable)
     if value:
         return value
-    path = environ.get("SEALSVC_PASSPHRASE_FILE")
+    path = environ.get(f"{variable}_FILE")
     if path:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(
-                f"cannot read SEALSVC_PASSPHRASE_FILE {path}: {exc.strerror}"
-            ) from None
+            raise ConfigError(f"cannot read {variable}_FILE {path}: {exc.strerror}") from None
         text = text.removesuffix("\n").removesuffix("\r")
         if text:
             return text
-        raise ConfigError(f"SEALSVC_PASSPHRASE_FILE {path} is empty")
-    raise ConfigError("no master passphrase: set SEALSVC_PASSPHRASE or SEALSVC_PASSPHRASE_FILE")
+        raise ConfigError(f"{variable}_FILE {path} is empty")
+    raise ConfigError(f"no {what}: set {variable} or {variable}_FILE")
 
 
 def normalise_base_url(url: str, origin: str) -> str:
@@ -105,6 +114,19 @@ class Settings:
     base_url_source: str = "default"
     """Where ``base_url`` came from: ``SEALSVC_BASE_URL``, the recorded file's path, or
     ``default`` — what a start-up message names when the URL looks wrong."""
+    min_cert_days_left: int = 0
+    """``SEALSVC_MIN_CERT_DAYS_LEFT``: refuse to seal with a certificate that ends within
+    this many days (0: up to its last second); ``seal list --expiring`` flags such seals."""
+    seal_usage_limit: int = 0
+    """``SEALSVC_SEAL_USAGE_LIMIT``: signatures a seal's key may make before sealing is
+    refused until the seal is rotated (0: no limit)."""
+    pkcs11_module: str | None = None
+    """``SEALSVC_PKCS11_MODULE``: the PKCS#11 library of the key token; unset, all keys
+    stay in the software key store."""
+    pkcs11_token: str | None = None
+    """``SEALSVC_PKCS11_TOKEN``: the label of the token in that library."""
+    pkcs11_sm2_mechanism: int | None = None
+    """``SEALSVC_PKCS11_SM2_MECHANISM``: the token's vendor SM2 mechanism number, if any."""
     may_create: bool = True
     """Whether opening the database or key store may create the data directory.
 
@@ -121,6 +143,7 @@ class Settings:
         resolved = resolved.expanduser().absolute()
         url = environ.get("SEALSVC_DATABASE_URL") or f"sqlite:///{resolved / 'sealsvc.db'}"
         base_url, base_url_source = _base_url(resolved, environ)
+        module, token, sm2_mechanism = _pkcs11_settings(environ)
         return cls(
             data_dir=resolved,
             database_url=url,
@@ -128,6 +151,11 @@ class Settings:
             base_url_source=base_url_source,
             max_pdf_bytes=int(environ.get("SEALSVC_MAX_PDF_BYTES", 50 * 1024 * 1024)),
             environ=environ,
+            min_cert_days_left=_non_negative_int(environ, "SEALSVC_MIN_CERT_DAYS_LEFT", "days"),
+            seal_usage_limit=_non_negative_int(environ, "SEALSVC_SEAL_USAGE_LIMIT", "signatures"),
+            pkcs11_module=module,
+            pkcs11_token=token,
+            pkcs11_sm2_mechanism=sm2_mechanism,
         )
 
     @property
@@ -141,6 +169,53 @@ class Settings:
 
     def passphrase(self) -> str:
         return read_passphrase(self.environ)
+
+    def pkcs11(self) -> Pkcs11Config | None:
+        """How to reach the key token, PIN included; ``None`` when no token is configured.
+
+        The PIN is read here, when the token is opened, from ``SEALSVC_PKCS11_PIN`` or the
+        file ``SEALSVC_PKCS11_PIN_FILE`` — never from argv."""
+        if self.pkcs11_module is None or self.pkcs11_token is None:
+            return None
+        return Pkcs11Config(
+            module=self.pkcs11_module,
+            token_label=self.pkcs11_token,
+            pin=_read_secret(self.environ, "SEALSVC_PKCS11_PIN", "PIN for the PKCS#11 token"),
+            sm2_mechanism=self.pkcs11_sm2_mechanism,
+        )
+
+
+def _non_negative_int(environ: Mapping[str, str], variable: str, unit: str) -> int:
+    text = environ.get(variable) or "0"
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(f"{variable} {text!r} must be a whole number of {unit}, 0 or more")
+    return value
+
+
+def _pkcs11_settings(environ: Mapping[str, str]) -> tuple[str | None, str | None, int | None]:
+    """Module, token label and SM2 mechanism of the key token, checked for consistency."""
+    module = environ.get("SEALSVC_PKCS11_MODULE") or None
+    token = environ.get("SEALSVC_PKCS11_TOKEN") or None
+    mechanism_text = environ.get("SEALSVC_PKCS11_SM2_MECHANISM") or None
+    if (module is None) != (token is None):
+        raise ConfigError("a key token needs both SEALSVC_PKCS11_MODULE and SEALSVC_PKCS11_TOKEN")
+    if mechanism_text is None:
+        return module, token, None
+    if module is None:
+        raise ConfigError("SEALSVC_PKCS11_SM2_MECHANISM needs SEALSVC_PKCS11_MODULE")
+    try:
+        mechanism = int(mechanism_text, 0)
+    except ValueError:
+        raise ConfigError(
+            f"SEALSVC_PKCS11_SM2_MECHANISM {mechanism_text!r} is not a number such as 0x80000101"
+        ) from None
+    if not 0 <= mechanism < 2**32:
+        raise ConfigError("SEALSVC_PKCS11_SM2_MECHANISM is out of range (32-bit)")
+    return module, token, mechanism
 
 
 def _base_url(data_dir: Path, environ: Mapping[str, str]) -> tuple[str, str]:

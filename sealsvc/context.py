@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from pki.keystore import FileKeyStore, KeyStore
+from pki.pkcs11_keystore import CompositeKeyStore, Pkcs11KeyStore
 from sealsvc import datadir
 from sealsvc.ca import CertificateAuthority
 from sealsvc.config import Settings
@@ -32,8 +33,19 @@ class ServiceContext:
 
     @cached_property
     def keystore(self) -> KeyStore:
+        """The software key store, behind a :class:`CompositeKeyStore` with the PKCS#11
+        token when one is configured: new RSA and ECDSA keys (seal, CA, OCSP, TSA) are
+        then made in the token, SM2 keys stay in software unless the token has SM2."""
         datadir.prepare(self.settings)
-        return FileKeyStore.open_or_create(self.settings.keys_dir, self.settings.passphrase())
+        software = FileKeyStore.open_or_create(self.settings.keys_dir, self.settings.passphrase())
+        token = self.token
+        return software if token is None else CompositeKeyStore(token, software)
+
+    @cached_property
+    def token(self) -> Pkcs11KeyStore | None:
+        """The configured PKCS#11 token store (logged in), or ``None``."""
+        config = self.settings.pkcs11()
+        return None if config is None else Pkcs11KeyStore(config)
 
     @cached_property
     def ca(self) -> CertificateAuthority:

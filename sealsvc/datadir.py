@@ -42,8 +42,14 @@ def prepare(settings: Settings, sqlite_file: Path | None = None) -> None:
     if sqlite_file is not None:
         sqlite_file.parent.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
         # Created here with 0600 before SQLite opens it: SQLite gives the -wal and -shm
-        # files the database file's mode, so they are born private too.
-        os.close(os.open(sqlite_file, os.O_CREAT | os.O_WRONLY, FILE_MODE))
+        # files the database file's mode, so they are born private too.  Only when it is
+        # missing (O_EXCL): closing ANY descriptor of the file drops every POSIX lock this
+        # process holds on it, so opening an existing database here while another
+        # connection of the process has it open let a second process think it was alone,
+        # delete the WAL under that connection and corrupt the database.
+        if not sqlite_file.exists():
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(sqlite_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
         for suffix in _SQLITE_COMPANIONS:
             _tighten(sqlite_file.with_name(sqlite_file.name + suffix), FILE_MODE)
 

@@ -99,7 +99,13 @@ class Sealer:
         now = now or now_utc()
         database = self._context.database
         with database.session(read_only=True) as session:
-            material = seals.signing_material(session, seal_code, now=now)
+            material = seals.signing_material(
+                session,
+                seal_code,
+                now=now,
+                min_days_left=self._context.settings.min_cert_days_left,
+                usage_limit=self._context.settings.seal_usage_limit,
+            )
         stamp = None if options.placement.invisible else seals.seal_stamp_pdf(material.appearance)
         certificate = load_certificate(material.certificate_der)
         hierarchy = material.hierarchy
@@ -129,7 +135,13 @@ class Sealer:
             # were signing wins, and the signed bytes are dropped. Same ``now`` as the first
             # check: with an injected time, the system clock would call a certificate issued
             # at that time "not valid yet".
-            seals.signing_material(session, seal_code, now=now, lock=True)
+            seals.signing_material(
+                session,
+                seal_code,
+                now=now,
+                lock=True,
+                usage_limit=self._context.settings.seal_usage_limit,
+            )
             entry = audit.append(
                 session,
                 action="seal.use",

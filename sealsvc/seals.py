@@ -86,6 +86,7 @@ from sealsvc.errors import (
     SealsvcError,
 )
 from sealsvc.models import (
+    AuditEntry,
     Certificate,
     CertificateStatus,
     Department,
@@ -553,7 +554,13 @@ def _chain(session: Session, issuer_id: int | None) -> tuple[bytes, ...]:
 
 
 def signing_material(
-    session: Session, code: str, now: datetime | None = None, *, lock: bool = False
+    session: Session,
+    code: str,
+    now: datetime | None = None,
+    *,
+    lock: bool = False,
+    min_days_left: int = 0,
+    usage_limit: int = 0,
 ) -> SealSigningMaterial:
     """Key id, certificate and chain of a seal that may seal documents at ``now``.
 
@@ -562,6 +569,18 @@ def signing_material(
     the audit chain head until the transaction ends, so no revocation commits in between
     and any that committed before is seen; the sealing service uses it for its final
     check in the audit transaction. The key itself is not loaded here.
+
+    ``min_days_left`` (``SEALSVC_MIN_CERT_DAYS_LEFT``) refuses a seal whose certificate
+    ends sooner, as SignServer's validity guard does: a document sealed days before the
+    end verifies only as long as its time-stamps and validation data hold, and a seal
+    nobody renewed is better stopped with a clear "renew or rotate" than left to expire
+    mid-workflow.
+
+    ``usage_limit`` (``SEALSVC_SEAL_USAGE_LIMIT``, 0: none) refuses a seal whose current
+    key has made that many signatures (SignServer's key usage limit): counted from the
+    audit log, as ``seal.use`` entries since the key's ``key.generate``, so a renewal
+    keeps counting and a rotation starts afresh. Exact in the final check (``lock=True``:
+    the audit chain head is held, no other signature can commit in between).
     """
     now = now or utcnow()
     row = _signing_row(session, code, lock)
@@ -571,6 +590,19 @@ def signing_material(
         raise SealNotUsable(f"seal {row.code} is {row.status}")
     if row.not_after <= now:
         raise SealNotUsable(f"seal {row.code} is expired (certificate ended {row.not_after:%F})")
+    if row.not_after - now < timedelta(days=min_days_left):
+        left = (row.not_after - now).days
+        raise SealNotUsable(
+            f"seal {row.code} has {left} days of certificate left, fewer than the "
+            f"{min_days_left} required (SEALSVC_MIN_CERT_DAYS_LEFT): renew or rotate it"
+        )
+    if usage_limit:
+        used = _uses_of_current_key(session, row.code)
+        if used >= usage_limit:
+            raise SealNotUsable(
+                f"seal {row.code} has made {used} signatures with its current key, the limit "
+                f"(SEALSVC_SEAL_USAGE_LIMIT={usage_limit}): rotate it for a new key"
+            )
     if row.not_before > now:
         raise SealNotUsable(f"seal {row.code} is not valid yet (from {row.not_before:%F %T}Z)")
     if row.certificate_status != CertificateStatus.VALID:
@@ -586,6 +618,23 @@ def signing_material(
         certificate_serial=row.serial,
         appearance=appearance(row),
     )
+
+
+def _uses_of_current_key(session: Session, code: str) -> int:
+    """Signatures (``seal.use``) of seal ``code`` since its current key was generated."""
+    since = session.scalar(
+        select(func.max(AuditEntry.seq)).where(
+            AuditEntry.action == "key.generate", AuditEntry.seal_code == code
+        )
+    )
+    uses = (
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.action == "seal.use", AuditEntry.seal_code == code)
+    )
+    if since is not None:
+        uses = uses.where(AuditEntry.seq > since)
+    return session.scalar(uses) or 0
 
 
 # --- images ---------------------------------------------------------------------------------

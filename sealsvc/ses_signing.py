@@ -108,7 +108,13 @@ def _sign(
 ) -> SesSignResult:
     now = now or now_utc()
     with context.database.session(read_only=True) as session:
-        material = seals.signing_material(session, code, now=now)
+        material = seals.signing_material(
+            session,
+            code,
+            now=now,
+            min_days_left=context.settings.min_cert_days_left,
+            usage_limit=context.settings.seal_usage_limit,
+        )
         ses_seal = ses_seals.current(session, code)
         ses_der, ses_sha256 = ses_seal.der, ses_seal.sha256
         bound = ses_seal.certificate.der
@@ -132,7 +138,9 @@ def _sign(
     with context.database.session() as session:
         # Re-check inside the audit transaction, as PDF sealing does: a revocation that
         # committed while we were signing wins and the signature is dropped.
-        seals.signing_material(session, code, now=now, lock=True)
+        seals.signing_material(
+            session, code, now=now, lock=True, usage_limit=context.settings.seal_usage_limit
+        )
         entry = audit.append(
             session,
             action="seal.use",

@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,11 +222,18 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def run_server(data_dir: Path, *, workers: int = 1, timeout: float = 90) -> Iterator[LiveServer]:
-    """``sealctl serve`` on an empty ``data_dir`` (first start), stopped on exit."""
+def run_server(
+    data_dir: Path,
+    *,
+    workers: int = 1,
+    timeout: float = 90,
+    extra_environ: Mapping[str, str] | None = None,
+) -> Iterator[LiveServer]:
+    """``sealctl serve`` on an empty ``data_dir`` (first start), stopped on exit;
+    ``extra_environ`` adds settings such as a PKCS#11 token's."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    environ = _server_environ(url)
+    environ = {**_server_environ(url), **(extra_environ or {})}
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"serve-{port}.log"
     argv = [str(SEALCTL), "--data-dir", str(data_dir), "serve", "--port", str(port)]

@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from click.testing import Result
 from conftest import TEST_PASSPHRASE
 from typer.testing import CliRunner
 
+from sealsvc import datadir
 from sealsvc.cli.main import app
 from sealsvc.config import Settings
 from sealsvc.db import open_database
@@ -119,3 +122,32 @@ def test_a_data_dir_left_readable_by_others_is_tightened(
     os.chmod(database, 0o644)
     assert run(data_dir, "dept", "list").exit_code == 0
     assert (_mode(data_dir), _mode(database)) == (0o700, 0o600)
+
+
+def test_preparing_an_open_database_keeps_its_locks(tmp_path: Path) -> None:
+    """A second ServiceContext in a process must not drop the first one's SQLite locks.
+
+    Closing any descriptor of a file drops all POSIX locks the process holds on it; when
+    ``prepare`` opened the existing database file, another process writing next believed
+    itself alone, deleted the WAL under the first connection, and the file was corrupt.
+    """
+    settings = Settings.load(tmp_path / "data", {"SEALSVC_PASSPHRASE": TEST_PASSPHRASE})
+    database = settings.data_dir / "sealsvc.db"
+    datadir.prepare(settings, database)
+    first = sqlite3.connect(database, isolation_level=None)
+    first.execute("PRAGMA journal_mode=WAL")
+    first.execute("CREATE TABLE t (x)")
+    first.execute("INSERT INTO t VALUES (1)")
+    datadir.prepare(settings, database)  # as a second ServiceContext in this process does
+    writer = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('INSERT INTO t VALUES (2)'); c.close()"
+    )
+    subprocess.run([sys.executable, "-c", writer, str(database)], check=True)
+    first.execute("INSERT INTO t VALUES (3)")
+    subprocess.run([sys.executable, "-c", writer, str(database)], check=True)
+    first.close()
+    check = sqlite3.connect(database)
+    assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert sorted(x for (x,) in check.execute("SELECT x FROM t")) == [1, 2, 2, 3]
+    check.close()

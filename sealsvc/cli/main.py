@@ -20,6 +20,7 @@ from sealsvc.cli import (
     serve,
     sign,
     template,
+    token,
     verify,
 )
 from sealsvc.cli.common import user_errors
@@ -71,3 +72,4 @@ app.command("verify")(verify.verify)
 app.add_typer(archive.app, name="archive")
 app.add_typer(idp.app, name="idp")
 app.add_typer(person.app, name="person")
+app.add_typer(token.app, name="token")

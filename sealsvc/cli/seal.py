@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 
 from pki.fsutil import atomic_write
 from sealsvc import audit, seals, ses_seals
-from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
+from sealsvc.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    settings,
+    user_errors,
+)
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.models import SealAlgorithm, SealStatus
@@ -140,6 +147,25 @@ def issue_command(
     console.print(view.code, highlight=False)
 
 
+def _warn_expiring(views: list[seals.SealView], min_days_left: int) -> None:
+    """One stderr line per seal about to end: days left, and whether sealing is refused."""
+    now = datetime.now(UTC)
+    for view in views:
+        left = (view.valid_until - now).days
+        refused = view.valid_until - now < timedelta(days=min_days_left)
+        state = (
+            f"sealing is refused (SEALSVC_MIN_CERT_DAYS_LEFT={min_days_left})"
+            if refused
+            else "it still seals"
+        )
+        err_console.print(
+            f"warning: seal {view.code}: certificate ends {view.valid_until:%F} "
+            f"({left} days left), {state}; renew (same key) or rotate (new key)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 @app.command("list")
 def list_command(
     ctx: typer.Context,
@@ -158,6 +184,9 @@ def list_command(
 ) -> None:
     """List seals by code; the status shown is computed now (an ended certificate = expired).
 
+    With --expiring, a warning on stderr per listed seal says when its certificate ends and
+    whether it already may not seal (SEALSVC_MIN_CERT_DAYS_LEFT): renew or rotate it.
+
     Example: [bold]sealctl seal list --expiring 30d[/]
     """
     with user_errors():
@@ -167,6 +196,8 @@ def list_command(
             views = seals.list_seals(
                 session, department=department, status=status, expiring_within=window
             )
+    if window is not None:
+        _warn_expiring(views, context.settings.min_cert_days_left)
     if json_output:
         emit_json([view.as_dict() for view in views])
         return
