@@ -1,16 +1,16 @@
 """The citizens' page with an OFD licence, in Debian's headless Chromium against ``sealctl serve``.
 
-A business licence is issued over HTTP (its PDF is the registered file); the OFD of the same
-licence — same number, metadata and layout — is sealed with the server's demo SM2 seal of the
-market regulator (in this process, on the server's data directory, through
-``sealsvc.ses_signing``: the server's key store, TSA and seal objects) and uploaded through
-``/verify`` on a phone-sized screen.  The page must give the same verdict a PDF gets, name the
-licence and show its face — page 1 rendered by :mod:`ofd.raster` with the stamp — and a
-tampered copy must read 验证失败.  The screenshot is kept as ``docs/verify-page-ofd.png``.
+A business licence is issued over HTTP as OFD (``"format": "ofd"``), sealed by the server
+with its demo SM2 seal of the market regulator, downloaded from ``GET /v1/licences/{no}/ofd``
+and uploaded through ``/verify`` on a phone-sized screen.  The page must give the same
+verdict a PDF gets, name the licence, find it equal to the registered file and show its
+face — page 1 rendered by :mod:`ofd.raster` with the stamp — and a tampered copy must read
+验证失败.  The screenshot is kept as ``docs/verify-page-ofd.png``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,16 +18,14 @@ import pytest
 from test_browser import (  # noqa: F401 - browser is a fixture
     MARKET,
     PHONE,
-    _issue_business_licence,
+    TEMPLATES,
     _screenshot,
     _wait_for_images,
     browser,
 )
-from test_ofd_verification import licence_ofd, one_byte_changed, seal_ofd
+from test_ofd_verification import one_byte_changed
 
 from ofd.package import OfdPackage
-from sealsvc.config import Settings
-from sealsvc.context import ServiceContext
 
 if TYPE_CHECKING:
     from api_fixtures import LiveServer
@@ -58,27 +56,31 @@ def test_citizen_verifies_an_ofd_licence_and_sees_its_face(
     browser: WebDriver,  # noqa: F811 - the fixture imported above
     live_server: LiveServer,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from selenium.webdriver.common.by import By
 
+    data = json.loads((TEMPLATES / "business_licence" / "example.json").read_text("utf-8"))
     with live_server.client() as client:
-        record, _ = _issue_business_licence(live_server, client, "sm2")
-    for name, value in live_server.environ.items():
-        if name.startswith("SEALSVC_"):
-            monkeypatch.setenv(name, value)
-    context = ServiceContext(Settings.load(live_server.data_dir))
-    try:
-        code = live_server.demo_seal(MARKET, "sm2").code
-        sealed = seal_ofd(context, licence_ofd(record["number"]), code).to_bytes()
-    finally:
-        context.close()
+        response = client.post(
+            "/v1/licences",
+            json={
+                "template": "business_licence",
+                "data": data,
+                "seals": [live_server.demo_seal(MARKET, "sm2").code],
+                "format": "ofd",
+            },
+        )
+        assert response.status_code == 201, response.text
+        record = response.json()
+        downloaded = client.get(f"/v1/licences/{record['number']}/ofd")
+        assert downloaded.headers["content-type"] == "application/ofd"
+        sealed = downloaded.content
 
     verdict = _upload(browser, live_server, sealed, tmp_path / "licence.ofd")
     assert "验证通过" in verdict, verdict
     body = browser.find_element(By.TAG_NAME, "body").text
     assert record["number"] in body and "营业执照" in body and "文件首页" in body
-    assert "盖章后未被篡改" in body
+    assert "盖章后未被篡改" in body and "与登记的文件一致" in body
     (face,) = browser.find_elements(By.CSS_SELECTOR, "img.face")
     assert int(face.get_attribute("naturalWidth")) > 600
     assert face.get_attribute("src").startswith("data:image/png;base64,")
