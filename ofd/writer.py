@@ -18,6 +18,7 @@ signing code (``Doc_0/Signs``); nothing here knows about seals.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 
@@ -44,8 +45,12 @@ _KAPPA = 4 * (math.sqrt(2) - 1) / 3
 _MEDIA_SUFFIX = {"PNG": "png", "JPEG": "jpg", "JPG": "jpg", "BMP": "bmp", "GIF": "gif"}
 
 
+@functools.lru_cache(maxsize=8192)
 def number(value: float) -> str:
-    """A length as OFD files print it: up to 4 decimals, no trailing zeros, never ``-0``."""
+    """A length as OFD files print it: up to 4 decimals, no trailing zeros, never ``-0``.
+
+    Remembered: a page prints the same few hundred coordinates thousands of times (a QR
+    code is some 360 rectangles on one grid), and formatting was a tenth of rendering."""
     text = f"{value:.4f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 

@@ -64,8 +64,8 @@ from pki.cms import build_gbt35275_signed_data
 from pki.errors import PkiError
 from pki.ses import parse_seal
 from pki.sm2 import sm3
-from sealsvc import audit, refusals, ses_seals, ses_signing
-from sealsvc.errors import Conflict, InvalidInput
+from sealsvc import audit, ses_signing
+from sealsvc.errors import InvalidInput
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import check_upload_size
 from sealsvc.trust_services import TrustServices
@@ -363,14 +363,11 @@ def seal_ofd(
     input_sha256 = hashlib.sha256(ofd_bytes).hexdigest()
     details = {"input_sha256": input_sha256, "container": "ofd", **(details or {})}
     package = read_upload(ofd_bytes)
-    try:
-        with context.database.session(read_only=True) as session:
-            ses_seal = ses_seals.current(session, seal_code)
-            ses_der, ses_sha256 = ses_seal.der, ses_seal.sha256
-    except ses_seals.NoSesSeal as exc:
-        refusals.record(context, actor=actor, seal_code=seal_code, refusal=exc, details=details)
-        raise
     now = now or now_utc()
+    # One read of the seal for both Seal.esl and the signature (so they name one SESeal);
+    # sign_hash checks its status again in the audit transaction.
+    material = ses_signing.read_seal(context, seal_code, actor=actor, details=details, now=now)
+    ses_der = material.ses_der
     try:
         stamp = _stamp(package, placement, _picture_size(ses_der))
     except OfdError as exc:
@@ -381,6 +378,7 @@ def seal_ofd(
         result = ses_signing.sign_hash(
             context, seal_code, sm3(signature_xml), signature_path,
             timestamp=timestamp, actor=actor, details=details, now=now, trust=trust,
+            material=material,
         )  # fmt: skip
         signed.append((signature_path, result))
         return result.der
@@ -397,10 +395,6 @@ def seal_ofd(
     except OfdError as exc:
         raise InvalidInput(f"the OFD cannot be sealed: {exc}") from None
     ((signature_path, result),) = signed
-    if result.ses_seal_sha256 != ses_sha256:
-        # A rotation committed between reading the seal object for Seal.esl and signing:
-        # the file would name one SESeal and carry another; never hand that out.
-        raise Conflict(f"seal {result.seal_code} changed while sealing; try again")
     output = sealed.to_bytes()
     return OfdSealResult(
         ofd=output,

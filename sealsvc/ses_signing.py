@@ -33,7 +33,7 @@ from sealsvc.trust_services import TrustServices
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
-__all__ = ["FORMAT", "SesSignResult", "sign_hash"]
+__all__ = ["FORMAT", "SealMaterial", "SesSignResult", "read_seal", "sign_hash"]
 
 FORMAT = "ses"
 """``details.format`` of the ``seal.use`` entry, beside PAdES entries' ``level``."""
@@ -56,6 +56,56 @@ class SesSignResult:
     audit_seq: int
 
 
+@dataclass(frozen=True)
+class SealMaterial:
+    """What signing with a seal needs from the registry, read in one snapshot: the key and
+    certificate (:func:`sealsvc.seals.signing_material`) and the seal's current ``SESeal``."""
+
+    signing: seals.SealSigningMaterial
+    ses_der: bytes = field(repr=False)
+    ses_sha256: str
+
+
+def read_seal(
+    context: ServiceContext,
+    code: str,
+    *,
+    actor: str,
+    details: dict | None = None,
+    now: datetime | None = None,
+) -> SealMaterial:
+    """The registry check and the seal's current ``SESeal``, read once per seal use.
+
+    A caller that needs the ``SESeal`` before signing (OFD sealing writes it to
+    ``Seal.esl``) passes the result on to :func:`sign_hash` instead of having it read the
+    seal again.  Refusals are audited (``seal.refused``) and raised as :func:`sign_hash`'s.
+    """
+    try:
+        return _read(context, code, now or now_utc())
+    except (SealNotUsable, ses_seals.NoSesSeal) as exc:
+        refusals.record(context, actor=actor, seal_code=code, refusal=exc, details=details)
+        raise
+
+
+def _read(context: ServiceContext, code: str, now: datetime) -> SealMaterial:
+    with context.database.session(read_only=True) as session:
+        material = seals.signing_material(
+            session,
+            code,
+            now=now,
+            min_days_left=context.settings.min_cert_days_left,
+            usage_limit=context.settings.seal_usage_limit,
+        )
+        ses_seal = ses_seals.current(session, code)
+        ses_der, ses_sha256 = ses_seal.der, ses_seal.sha256
+        bound = ses_seal.certificate.der
+    if bound != material.certificate_der:
+        # Both change in one transaction, but on PostgreSQL (READ COMMITTED) a rotation may
+        # commit between the two reads above: never sign with a seal object for another key.
+        raise Conflict(f"seal {material.seal_code} changed while signing; try again")
+    return SealMaterial(material, ses_der, ses_sha256)
+
+
 def sign_hash(
     context: ServiceContext,
     code: str,
@@ -67,6 +117,7 @@ def sign_hash(
     details: dict | None = None,
     now: datetime | None = None,
     trust: TrustServices | None = None,
+    material: SealMaterial | None = None,
 ) -> SesSignResult:
     """Sign ``data_hash`` (SM3, 32 bytes) with seal ``code`` as an ``SES_Signature`` v4.
 
@@ -74,12 +125,17 @@ def sign_hash(
     ``Signature.xml``). ``timestamp`` adds an RFC 3161 token of our SM2 TSA over the
     signature value. ``details`` (e.g. the API's key id and client address) go into the
     ``seal.use`` or ``seal.refused`` entry. ``trust`` shares a process's TSA cache.
+    ``material`` is :func:`read_seal`'s for ``code`` when the caller read it already; the
+    seal's status is checked again in the audit transaction either way.
     """
     if len(data_hash) != _SM3_BYTES:
         raise InvalidInput(f"the data hash must be an SM3 digest of 32 bytes, not {len(data_hash)}")
+    now = now or now_utc()
+    material = material or read_seal(context, code, actor=actor, details=details, now=now)
     try:
-        return _sign(context, code, data_hash, property_info, timestamp, actor, details, now, trust)
-    except (SealNotUsable, ses_seals.NoSesSeal) as exc:
+        return _sign(context, material, data_hash, property_info, timestamp, actor, details, now,
+                     trust)  # fmt: skip
+    except SealNotUsable as exc:
         refusals.record(context, actor=actor, seal_code=code, refusal=exc, details=details)
         raise
 
@@ -97,36 +153,22 @@ def _timestamper(trust: TrustServices, hierarchy: str) -> Callable[[bytes], byte
 
 def _sign(
     context: ServiceContext,
-    code: str,
+    seal: SealMaterial,
     data_hash: bytes,
     property_info: str,
     timestamp: bool,
     actor: str,
     details: dict | None,
-    now: datetime | None,
+    now: datetime,
     trust: TrustServices | None,
 ) -> SesSignResult:
-    now = now or now_utc()
-    with context.database.session(read_only=True) as session:
-        material = seals.signing_material(
-            session,
-            code,
-            now=now,
-            min_days_left=context.settings.min_cert_days_left,
-            usage_limit=context.settings.seal_usage_limit,
-        )
-        ses_seal = ses_seals.current(session, code)
-        ses_der, ses_sha256 = ses_seal.der, ses_seal.sha256
-        bound = ses_seal.certificate.der
-    if bound != material.certificate_der:
-        # Both change in one transaction, but on PostgreSQL (READ COMMITTED) a rotation may
-        # commit between the two reads above: never sign with a seal object for another key.
-        raise Conflict(f"seal {material.seal_code} changed while signing; try again")
+    material, ses_sha256 = seal.signing, seal.ses_sha256
+    code = material.seal_code
     timestamper = None
     if timestamp:
         timestamper = _timestamper(trust or TrustServices(context), material.hierarchy)
     der = sign_ses(
-        seal=ses_der,
+        seal=seal.ses_der,
         signer_certificate=material.certificate_der,
         signer=context.keystore.signer(material.key_id),
         data_hash=data_hash,
@@ -137,10 +179,14 @@ def _sign(
     sha256 = hashlib.sha256(der).hexdigest()
     with context.database.session() as session:
         # Re-check inside the audit transaction, as PDF sealing does: a revocation that
-        # committed while we were signing wins and the signature is dropped.
-        seals.signing_material(
+        # committed while we were signing wins and the signature is dropped.  So does a
+        # rotation: the signature is the old key's, and an OFD's Seal.esl, written from
+        # the same read, would name a seal object that is no longer current.
+        current = seals.signing_material(
             session, code, now=now, lock=True, usage_limit=context.settings.seal_usage_limit
         )
+        if current.certificate_der != material.certificate_der:
+            raise Conflict(f"seal {code} changed while sealing; try again")
         entry = audit.append(
             session,
             action="seal.use",

@@ -50,12 +50,15 @@ from pki.chain import ChainFailure
 from pki.clock import now_utc
 from pki.errors import PkiError
 from pki.ses import Layer, LayerResult, LayerStatus, SesSignature, check_signature, parse_signature
+from pki.ses.check import clear_caches as clear_seal_checks
 from sealsvc.db import Database
 from sealsvc.models import Certificate, CertificateProfile, Seal, SealStatus, SesSeal
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification.anchors import service_anchors
+from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.indication import CHAIN_SUBINDICATION, REVOCATION_SUBINDICATION, status_of
 from sealsvc.verification.paths import Purpose, validate_path
+from sealsvc.verification.pdf_signatures import CmsCheck
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import (
     CertificateInfo,
@@ -382,7 +385,7 @@ def _verify(
     ctx = VerificationContext(
         trust.certificates, now, EvidencePool([], [], fetcher), [*intermediates], None
     )
-    _time_stamp(signature, check[Layer.TIME_STAMP], ctx, run)
+    _time_stamp(signature, check[Layer.TIME_STAMP], check.time_stamp_certificate, ctx, run)
     failed = _failed(check[Layer.VALIDITY])
     if failed is not None:
         return run.finish(*failed, sentence=_VALIDITY_SENTENCE)
@@ -423,8 +426,10 @@ def _verify(
 
 
 def clear_caches() -> None:
-    """Forget the certificates read from seals (a benchmark's "cold" column)."""
+    """Forget the certificates read from seals and the maker signatures checked (a
+    benchmark's "cold" column)."""
     _readable.cache_clear()
+    clear_seal_checks()
 
 
 def _policies(certificate: x509.Certificate) -> set[str]:
@@ -462,7 +467,11 @@ def _failed(result: LayerResult) -> tuple[AdESSubIndic, str] | None:
 
 
 def _time_stamp(
-    signature: SesSignature, layer: LayerResult, ctx: VerificationContext, run: _Run
+    signature: SesSignature,
+    layer: LayerResult,
+    tsa_certificate: bytes | None,
+    ctx: VerificationContext,
+    run: _Run,
 ) -> None:
     """The proof of existence: the token's genTime if the token and its TSA are valid."""
     if signature.time_stamp_token is None:
@@ -472,12 +481,36 @@ def _time_stamp(
         return
     signed_data = cms.ContentInfo.load(signature.time_stamp_token)["content"]
     value = signature.signature
-    token = check_time_stamp(signed_data, lambda name: algorithms.digest(name, value), [], ctx)
+    token = check_time_stamp(
+        signed_data,
+        lambda name: algorithms.digest(name, value),
+        [],
+        ctx,
+        _verified_token(signed_data, tsa_certificate),
+    )
     run.timestamp = token.check
     if token.check.valid:
         run.best_time = token.check.time
     else:
         run.warnings.append(f"time-stamp not usable: {token.check.problem}")
+
+
+def _verified_token(signed_data: cms.SignedData, tsa_certificate: bytes | None) -> CmsCheck | None:
+    """The token's CMS result as :func:`pki.ses.check_signature` established it (its
+    signature and message digest verified under ``tsa_certificate``), for the engine to
+    go on from the TSA's path; ``None`` when that layer did not verify the token."""
+    if tsa_certificate is None:
+        return None
+    certificates = [
+        shared_certificate(c.chosen.dump())
+        for c in signed_data["certificates"] or []
+        if c.name == "certificate"
+    ]
+    signer = next((c for c in certificates if c.dump() == tsa_certificate), None)
+    if signer is None:
+        return None
+    others = tuple(c for c in certificates if c is not signer)
+    return CmsCheck(signer, True, True, others, None)
 
 
 def certificate_path(

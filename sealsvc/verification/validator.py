@@ -510,13 +510,21 @@ def check_time_stamp(
     imprint_of: Callable[[str], bytes],
     poe_times: Sequence[datetime],
     ctx: VerificationContext,
+    integrity: pdfsig.CmsCheck | None = None,
 ) -> TokenCheck:
-    """Validate an RFC 3161 token: CMS, imprint, TSA chain (now, else at a later POE)."""
+    """Validate an RFC 3161 token: CMS, imprint, TSA chain (now, else at a later POE).
+
+    ``integrity`` is the token's CMS check when the caller has already made it (an SES
+    signature's time-stamp layer verifies the same token): verifying its signature again
+    would cost a parse and a signature verification per document for nothing."""
     tst_info = tsp.TSTInfo.load(bytes(signed_data["encap_content_info"]["content"]))
     gen_time = tst_info["gen_time"].native
-    signer_info = signed_data["signer_infos"][0]
-    content_digest = _hash(signer_info["digest_algorithm"]["algorithm"].native, tst_info.dump())
-    token = pdfsig.check_cms(signed_data, content_digest, "tst_info")
+    token = integrity
+    if token is None:
+        signer_info = signed_data["signer_infos"][0]
+        algorithm = signer_info["digest_algorithm"]["algorithm"].native
+        content_digest = _hash(algorithm, tst_info.dump())
+        token = pdfsig.check_cms(signed_data, content_digest, "tst_info")
     ctx.note_certificates((*token.others, *([token.signer] if token.signer else ())))
     authority = "?"
     if token.signer is not None:
