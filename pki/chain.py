@@ -25,6 +25,7 @@ the ETSI EN 319 102-1 sub-indication.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -170,6 +171,31 @@ class SmSignatureValidator(DefaultSignatureValidator):
         signature_algorithm: algos.SignedDigestAlgorithm,
         context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
     ) -> None:
+        """Verify, or raise ``InvalidSignature``; a signature that verified once is not
+        checked again (:data:`VALID_SIGNATURES`)."""
+        key = (
+            signature,
+            hashlib.sha256(signed_data).digest(),
+            public_key_info.dump(),
+            signature_algorithm.dump(),
+            context.contextual_md_algorithm,
+            context.prehashed,
+        )
+        if VALID_SIGNATURES.get(key) is not None:
+            return
+        self._validate_signature(
+            signature, signed_data, public_key_info, signature_algorithm, context
+        )
+        VALID_SIGNATURES.put(key, True)
+
+    def _validate_signature(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: keys.PublicKeyInfo,
+        signature_algorithm: algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext,
+    ) -> None:
         if signature_algorithm["algorithm"].native != "sm2_sm3":
             super().validate_signature(
                 signature, signed_data, public_key_info, signature_algorithm, context
@@ -182,6 +208,13 @@ class SmSignatureValidator(DefaultSignatureValidator):
         except (SignatureInvalid, UnsupportedAlgorithm) as exc:
             raise InvalidSignature(str(exc)) from None
 
+
+VALID_SIGNATURES: LruCache[bool] = LruCache(4096)
+"""Signatures that verified, keyed on the signature, the SHA-256 of the signed bytes, the
+key and the algorithm: a function of those bytes alone, so nothing here can turn a bad
+signature good.  A CRL or an OCSP answer judged once per certificate it speaks about, and
+a certificate on many paths, cost one verification (thread-safe, LRU; failures are not
+kept)."""
 
 SIGNATURE_VALIDATOR = SmSignatureValidator()
 """Stateless; one instance serves every context."""
@@ -257,8 +290,9 @@ kept as (reason, message, certificate) and raised afresh.
 
 
 def clear_caches() -> None:
-    """Forget remembered paths and name forms (a benchmark's cold start)."""
+    """Forget remembered paths, signatures and name forms (a benchmark's cold start)."""
     PATH_CACHE.clear()
+    VALID_SIGNATURES.clear()
     _NAME_HASHABLES.clear()
 
 

@@ -192,15 +192,27 @@ class EvidencePool:
         self, certificate: x509.Certificate, issuers: tuple[bytes, ...]
     ) -> list[Evidence]:
         out = []
-        issuer_name = shared_certificate(issuers[0]).subject.dump()
+        issuer = shared_certificate(issuers[0])
+        issuer_name, issuer_key_id = issuer.subject.dump(), issuer.key_identifier
         for source, der, crl_issuer, certificate_list, indirect, _ in self._crls:
             if crl_issuer != issuer_name and not indirect:
                 continue  # cheap pre-filter: the engine would find no CRL issuer either
-            # What the engine reads beside this CRL: partial CRLs and other issuers' CRLs
-            # (about the CRL issuer itself); another complete CRL of this issuer is a
-            # statement of its own.
+            # What the engine reads beside this CRL: the issuer's partial CRLs (delta,
+            # some reasons) and — unless the CRL names the issuer's own key, whose path is
+            # validated already — other issuers' CRLs, about the CRL signer's certificate.
+            # Another complete CRL of this issuer is a statement of its own.
+            own_key = (
+                issuer_key_id is not None
+                and certificate_list.authority_key_identifier == issuer_key_id
+            )
             companions = tuple(
-                c.der for c in self._crls if c.der != der and (c.partial or c.issuer != crl_issuer)
+                c.der
+                for c in self._crls
+                if c.der != der
+                and (
+                    (c.partial and c.issuer == crl_issuer)
+                    or (not own_key and c.issuer != crl_issuer)
+                )
             )
             tbs = certificate_list["tbs_cert_list"]
             this_update, next_update = tbs["this_update"].native, tbs["next_update"].native
