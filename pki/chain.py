@@ -25,6 +25,7 @@ the ETSI EN 319 102-1 sub-indication.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,18 +35,29 @@ from typing import Any
 from asn1crypto import algos, crl, keys, ocsp, x509
 from cryptography.exceptions import InvalidSignature
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.authority import CertTrustAnchor
 from pyhanko_certvalidator.errors import (
+    CRLValidationError,
     DisallowedAlgorithmError,
     ExpiredError,
     InsufficientRevinfoError,
     InvalidCertificateError,
     NotYetValidError,
+    OCSPValidationError,
     PathBuildingError,
     PathValidationError,
     RevokedError,
 )
-from pyhanko_certvalidator.policy_decl import AlgorithmUsagePolicy, PKIXValidationParams
+from pyhanko_certvalidator.ltv.poe import POEManager
+from pyhanko_certvalidator.path import ValidationPath
+from pyhanko_certvalidator.policy_decl import (
+    FRESHNESS_FALLBACK_VALIDITY_DEFAULT,
+    AlgorithmUsagePolicy,
+    PKIXValidationParams,
+)
 from pyhanko_certvalidator.revinfo import validate_ocsp as _validate_ocsp
+from pyhanko_certvalidator.revinfo.validate_crl import verify_crl
+from pyhanko_certvalidator.revinfo.validate_ocsp import verify_ocsp_response
 from pyhanko_certvalidator.sig_validate import (
     DEFAULT_VALIDATION_CONTEXT,
     DefaultSignatureValidator,
@@ -61,9 +73,11 @@ __all__ = [
     "VALIDATOR",
     "ChainError",
     "ChainFailure",
+    "RevocationStatement",
     "SmSignatureValidator",
     "ValidatedPath",
     "clear_caches",
+    "revocation_statement",
     "validate_path",
 ]
 
@@ -157,6 +171,31 @@ class SmSignatureValidator(DefaultSignatureValidator):
         signature_algorithm: algos.SignedDigestAlgorithm,
         context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
     ) -> None:
+        """Verify, or raise ``InvalidSignature``; a signature that verified once is not
+        checked again (:data:`VALID_SIGNATURES`)."""
+        key = (
+            signature,
+            hashlib.sha256(signed_data).digest(),
+            public_key_info.dump(),
+            signature_algorithm.dump(),
+            context.contextual_md_algorithm,
+            context.prehashed,
+        )
+        if VALID_SIGNATURES.get(key) is not None:
+            return
+        self._validate_signature(
+            signature, signed_data, public_key_info, signature_algorithm, context
+        )
+        VALID_SIGNATURES.put(key, True)
+
+    def _validate_signature(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: keys.PublicKeyInfo,
+        signature_algorithm: algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext,
+    ) -> None:
         if signature_algorithm["algorithm"].native != "sm2_sm3":
             super().validate_signature(
                 signature, signed_data, public_key_info, signature_algorithm, context
@@ -169,6 +208,13 @@ class SmSignatureValidator(DefaultSignatureValidator):
         except (SignatureInvalid, UnsupportedAlgorithm) as exc:
             raise InvalidSignature(str(exc)) from None
 
+
+VALID_SIGNATURES: LruCache[bool] = LruCache(4096)
+"""Signatures that verified, keyed on the signature, the SHA-256 of the signed bytes, the
+key and the algorithm: a function of those bytes alone, so nothing here can turn a bad
+signature good.  A CRL or an OCSP answer judged once per certificate it speaks about, and
+a certificate on many paths, cost one verification (thread-safe, LRU; failures are not
+kept)."""
 
 SIGNATURE_VALIDATOR = SmSignatureValidator()
 """Stateless; one instance serves every context."""
@@ -244,8 +290,9 @@ kept as (reason, message, certificate) and raised afresh.
 
 
 def clear_caches() -> None:
-    """Forget remembered paths and name forms (a benchmark's cold start)."""
+    """Forget remembered paths, signatures and name forms (a benchmark's cold start)."""
     PATH_CACHE.clear()
+    VALID_SIGNATURES.clear()
     _NAME_HASHABLES.clear()
 
 
@@ -395,6 +442,97 @@ def _validate_path(
     _check_anchor_validity(path[-1], at)
     _check_leaf(leaf, frozenset(required_key_usage), required_eku)
     return ValidatedPath(path=path, at=at)
+
+
+@dataclass(frozen=True)
+class RevocationStatement:
+    """What one CRL or OCSP answer, accepted by the engine, says about one certificate."""
+
+    status: str
+    """``good`` or ``revoked`` (a hold is ``revoked`` with reason ``certificate_hold``)."""
+    revoked_at: datetime | None
+    reason: str | None
+
+
+def revocation_statement(
+    certificate: x509.Certificate,
+    issuers: tuple[x509.Certificate, ...],
+    evidence: crl.CertificateList | ocsp.OCSPResponse,
+    this_update: datetime,
+    next_update: datetime | None,
+    *,
+    companions: Iterable[crl.CertificateList] = (),
+    others: Iterable[x509.Certificate] = (),
+) -> RevocationStatement | None:
+    """Judge one CRL or OCSP response about ``certificate`` by the engine's own rules.
+
+    The document verifier (:mod:`sealsvc.verification.revocation`) gets its evidence from
+    the DSS, Acrobat's revocation archive and SES time-stamps rather than from a path
+    under validation; this hands each item to the very RFC 5280 §6.3 / RFC 6960 code that
+    :func:`validate_path` runs with ``check_revocation`` — CRL issuer and scope (issuing
+    distribution point, indirect and delta CRLs, unknown critical extensions), signature
+    (SM2 through :data:`SIGNATURE_VALIDATOR`), OCSP CertID matching and responder
+    authorisation — so an item the PKITS path refuses is refused here too, and for the
+    same reason.  ``issuers`` is the rest of ``certificate``'s validated path, its issuer
+    first and the trust anchor last: the engine places a CRL issuer or a delegated
+    responder on it; ``others`` are further certificates that may serve as a CRL issuer or
+    responder (a separate CRL-signing key, an indirect CRL's issuer).  ``companions`` are
+    the CRLs the engine reads together with a CRL, as on the PKITS path: delta CRLs,
+    CRLs partitioned by reason, and CRLs about the CRL issuer's own certificate.  The
+    check is made as of the end of the item's own validity (its nextUpdate, or
+    certvalidator's fallback window after thisUpdate when it has none), so every
+    revocation it lists counts (certvalidator ignores those dated after the moment of
+    validation, and CAs date entries after thisUpdate); whether the item is fresh enough
+    for a signing time is the EN 319 102-1 time rule of the caller.
+
+    Returns ``None`` when the engine does not accept the item as evidence about
+    ``certificate``.
+    """
+    is_crl = isinstance(evidence, crl.CertificateList)
+    moment = next_update or this_update + FRESHNESS_FALLBACK_VALIDITY_DEFAULT
+    context = _SmValidationContext(
+        trust_roots=[issuers[-1]],
+        other_certs=[*issuers[:-1], *others],
+        moment=moment,
+        allow_fetching=False,
+        # As on the PKITS path: a CRL issuer or delegated responder off the validated path
+        # (a separate CRL-signing key …) needs evidence of its own, among the companions;
+        # the issuer itself is recorded as validated below.
+        revocation_mode="require",
+        crls=[evidence, *companions] if is_crl else [],
+        ocsps=[evidence] if not is_crl and _cert_ids_matchable(evidence) else [],
+        time_tolerance=timedelta(0),
+        # certvalidator ignores an item with no proof of existence at ``moment``: it is
+        # judged on what it says, so it is taken as existing then.
+        poe_manager=POEManager(current_dt_override=moment),
+    )
+    anchor = CertTrustAnchor(issuers[-1])
+    above = list(reversed(issuers[:-1]))  # anchor-first, as certvalidator lists a path
+    # The issuer's own path has been validated by the caller (validate_path): recorded as
+    # such, as certvalidator records each CA of a path it walks, so the CRL-issuer check
+    # stops at it.
+    context.record_validation(
+        issuers[0], ValidationPath(anchor, above[:-1], above[-1] if above else None)
+    )
+    path = ValidationPath(anchor, above, certificate)
+    check = verify_crl if is_crl else verify_ocsp_response
+    try:
+        asyncio.run(check(certificate, path, context))
+    except RevokedError as exc:
+        return RevocationStatement("revoked", exc.revocation_dt, exc.reason.native)
+    except (
+        CRLValidationError,
+        OCSPValidationError,
+        PathBuildingError,
+        PathValidationError,
+        InvalidCertificateError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+    ):
+        return None
+    return RevocationStatement("good", None, None)
 
 
 def _name_sm3(name: x509.Name) -> bytes:

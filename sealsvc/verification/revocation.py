@@ -1,8 +1,10 @@
 """Revocation status of a certificate at a given time, from CRLs and OCSP answers.
 
-One implementation for RSA, ECDSA and SM2: CRL signatures are checked with
-:func:`pki.crl.verify_crl_signature`, OCSP answers with :func:`pki.ocsp.parse_response`
-(both through :mod:`pki.algorithms`).  Evidence comes from the PDF's Document Security
+One rule set with the path-validation engine: whether a CRL or OCSP answer is evidence
+about a certificate at all — issuer and scope, signature (RSA, ECDSA, SM2), responder
+authorisation — is decided by :func:`pki.chain.revocation_statement`, the RFC 5280 / RFC
+6960 code that also judges revocation on the PKITS path; this module adds only the EN 319
+102-1 time rules below.  Evidence comes from the PDF's Document Security
 Store and — only when the caller allows fetching — from the certificate's CRL distribution
 points and OCSP URL, through a :data:`RevocationFetcher` (the default speaks HTTP; tests and
 the service can answer in-process).
@@ -32,9 +34,10 @@ from typing import NamedTuple
 
 from asn1crypto import crl, ocsp, x509
 
-from pki.crl import load_crl, verify_crl_signature
+from pki.chain import RevocationStatement, revocation_statement
+from pki.crl import load_crl
 from pki.errors import PkiError
-from pki.ocsp import SingleStatus, build_request, parse_response
+from pki.ocsp import build_request
 from pki.ocsp import clear_caches as clear_ocsp_caches
 from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.report import RevocationCheck
@@ -107,6 +110,9 @@ class _Crl(NamedTuple):
     der: bytes
     issuer: bytes
     certificate_list: crl.CertificateList
+    indirect: bool
+    partial: bool
+    """A delta CRL or one covering only some reasons: read beside a complete CRL."""
 
 
 class EvidencePool:
@@ -117,25 +123,33 @@ class EvidencePool:
         crls: Iterable[bytes],
         ocsps: Iterable[bytes],
         fetcher: RevocationFetcher | None = None,
+        certificates: Iterable[x509.Certificate] = (),
     ) -> None:
         self._crls: list[_Crl] = []
+        # The document's other certificates: a CRL issuer or responder may be among them
+        # (a separate CRL-signing key, an indirect CRL, a key rollover), as for the engine.
+        self._others = tuple(c.dump() for c in certificates)
         for data in crls:
             self._add_crl("dss", data)
         self._ocsps = [("dss", data) for data in ocsps]
         self._fetcher = fetcher
         self._fetched: set[bytes] = set()
-        self._cache: dict[tuple[bytes, bytes], list[Evidence]] = {}
+        self._cache: dict[tuple[bytes, ...], list[Evidence]] = {}
 
-    def evidence(self, certificate: x509.Certificate, issuer: x509.Certificate) -> list[Evidence]:
-        """Every verified CRL entry / OCSP answer about ``certificate`` from ``issuer``."""
-        key = (certificate.dump(), issuer.dump())
+    def evidence(
+        self, certificate: x509.Certificate, issuers: tuple[x509.Certificate, ...]
+    ) -> list[Evidence]:
+        """Every CRL entry / OCSP answer the engine accepts about ``certificate``;
+        ``issuers`` is the rest of its validated path, issuer first, trust anchor last."""
+        issuer = issuers[0]
+        key = (certificate.dump(), *(c.dump() for c in issuers))
         if key not in self._cache:
             if self._fetcher is not None and key[0] not in self._fetched:
                 self._fetched.add(key[0])
                 self._fetch(certificate, issuer)
             self._cache[key] = [
-                *self._from_crls(certificate, issuer),
-                *self._from_ocsps(certificate, issuer),
+                *self._from_crls(certificate, key[1:]),
+                *self._from_ocsps(certificate, key[1:]),
             ]
         return self._cache[key]
 
@@ -159,63 +173,88 @@ class EvidencePool:
     def _add_crl(self, source: str, data: bytes) -> None:
         try:
             certificate_list = _crl(data)
-            self._crls.append(_Crl(source, data, certificate_list.issuer.dump(), certificate_list))
+            point = certificate_list.issuing_distribution_point_value
+            self._crls.append(
+                _Crl(
+                    source,
+                    data,
+                    certificate_list.issuer.dump(),
+                    certificate_list,
+                    bool(point is not None and point["indirect_crl"].native),
+                    certificate_list.delta_crl_indicator_value is not None
+                    or bool(point is not None and point["only_some_reasons"].native),
+                )
+            )
         except _ERRORS:
             return
 
-    def _from_crls(self, certificate: x509.Certificate, issuer: x509.Certificate) -> list[Evidence]:
+    def _from_crls(
+        self, certificate: x509.Certificate, issuers: tuple[bytes, ...]
+    ) -> list[Evidence]:
         out = []
-        issuer_name = issuer.subject.dump()
-        for source, der, crl_issuer, certificate_list in self._crls:
-            if crl_issuer != issuer_name or not _crl_signed_by(der, issuer.dump()):
-                continue
-            tbs = certificate_list["tbs_cert_list"]
-            this_update = tbs["this_update"].native
-            next_update = tbs["next_update"].native
-            entry = _crl_entry(certificate_list, certificate.serial_number)
-            if entry is None:
-                out.append(Evidence("crl", source, "good", this_update, next_update, None, None))
-                continue
-            reason = entry.crl_reason_value.native if entry.crl_reason_value else None
-            status = "on_hold" if reason == "certificate_hold" else "revoked"
-            out.append(
-                Evidence(
-                    "crl",
-                    source,
-                    status,
-                    this_update,
-                    next_update,
-                    entry["revocation_date"].native,
-                    reason,
+        issuer = shared_certificate(issuers[0])
+        issuer_name, issuer_key_id = issuer.subject.dump(), issuer.key_identifier
+        for source, der, crl_issuer, certificate_list, indirect, _ in self._crls:
+            if crl_issuer != issuer_name and not indirect:
+                continue  # cheap pre-filter: the engine would find no CRL issuer either
+            # What the engine reads beside this CRL: the issuer's partial CRLs (delta,
+            # some reasons) and — unless the CRL names the issuer's own key, whose path is
+            # validated already — other issuers' CRLs, about the CRL signer's certificate.
+            # Another complete CRL of this issuer is a statement of its own.
+            own_key = (
+                issuer_key_id is not None
+                and certificate_list.authority_key_identifier == issuer_key_id
+            )
+            companions = tuple(
+                c.der
+                for c in self._crls
+                if c.der != der
+                and (
+                    (c.partial and c.issuer == crl_issuer)
+                    or (not own_key and c.issuer != crl_issuer)
                 )
             )
+            tbs = certificate_list["tbs_cert_list"]
+            this_update, next_update = tbs["this_update"].native, tbs["next_update"].native
+            statement = _crl_statement(der, companions, certificate.dump(), issuers, self._others)
+            if statement is not None:
+                out.append(_evidence("crl", source, statement, this_update, next_update))
         return out
 
     def _from_ocsps(
-        self, certificate: x509.Certificate, issuer: x509.Certificate
+        self, certificate: x509.Certificate, issuers: tuple[bytes, ...]
     ) -> list[Evidence]:
         out = []
         for source, data in self._ocsps:
-            if certificate.serial_number not in _ocsp_serials(data):
-                continue  # cheap pre-filter: parse_response decodes the whole response
-            for answer in _ocsp_answers(data, issuer.dump()):
-                if answer.serial_number != certificate.serial_number or answer.status == "unknown":
-                    continue
-                status = answer.status
-                if status == "revoked" and answer.reason == "certificate_hold":
-                    status = "on_hold"
-                out.append(
-                    Evidence(
-                        "ocsp",
-                        source,
-                        status,
-                        answer.this_update,
-                        answer.next_update,
-                        answer.revoked_at,
-                        answer.reason,
-                    )
+            for this_update, next_update in _ocsp_singles(data).get(certificate.serial_number, ()):
+                statement = _ocsp_statement(
+                    data, this_update, next_update, certificate.dump(), issuers, self._others
                 )
+                if statement is not None:
+                    out.append(_evidence("ocsp", source, statement, this_update, next_update))
         return out
+
+
+def _evidence(
+    kind: str,
+    source: str,
+    statement: RevocationStatement,
+    this_update: datetime,
+    next_update: datetime | None,
+) -> Evidence:
+    """An :class:`Evidence` from the engine's statement and the item's own update times."""
+    status = statement.status
+    if status == "revoked" and statement.reason == "certificate_hold":
+        status = "on_hold"
+    return Evidence(
+        kind,
+        source,
+        status,
+        this_update,
+        next_update,
+        statement.revoked_at,
+        statement.reason,
+    )
 
 
 # Whether a CRL or an OCSP response was signed by a given issuer does not depend on the
@@ -239,46 +278,73 @@ def _request(certificate_der: bytes, issuer_der: bytes) -> bytes:
 
 
 @functools.lru_cache(maxsize=1024)
-def _crl_signed_by(crl_der: bytes, issuer_der: bytes) -> bool:
-    try:
-        verify_crl_signature(_crl(crl_der), shared_certificate(issuer_der))
-    except _ERRORS:
-        return False
-    return True
+def _crl_statement(
+    crl_der: bytes,
+    companions: tuple[bytes, ...],
+    certificate_der: bytes,
+    issuers: tuple[bytes, ...],
+    others: tuple[bytes, ...],
+) -> RevocationStatement | None:
+    """The engine's reading of a CRL (with its companions) about a certificate: a
+    function of the encodings."""
+    certificate_list = _crl(crl_der)
+    return revocation_statement(
+        shared_certificate(certificate_der),
+        tuple(shared_certificate(c) for c in issuers),
+        certificate_list,
+        certificate_list["tbs_cert_list"]["this_update"].native,
+        certificate_list["tbs_cert_list"]["next_update"].native,
+        companions=[_crl(c) for c in companions],
+        others=[shared_certificate(c) for c in others],
+    )
 
 
 @functools.lru_cache(maxsize=1024)
-def _ocsp_answers(response_der: bytes, issuer_der: bytes) -> tuple[SingleStatus, ...]:
-    """The verified answers of an OCSP response about ``issuer``'s certificates."""
+def _ocsp_statement(
+    response_der: bytes,
+    this_update: datetime,
+    next_update: datetime | None,
+    certificate_der: bytes,
+    issuers: tuple[bytes, ...],
+    others: tuple[bytes, ...],
+) -> RevocationStatement | None:
+    """The engine's reading of an OCSP response about a certificate, as of the answer's
+    thisUpdate (parsed afresh: certvalidator keeps state on the objects it is given)."""
     try:
-        return tuple(parse_response(response_der, shared_certificate(issuer_der)))
+        response = ocsp.OCSPResponse.load(response_der)
     except _ERRORS:
-        return ()
+        return None
+    return revocation_statement(
+        shared_certificate(certificate_der),
+        tuple(shared_certificate(c) for c in issuers),
+        response,
+        this_update,
+        next_update,
+        others=[shared_certificate(c) for c in others],
+    )
 
 
 @functools.lru_cache(maxsize=256)
-def _ocsp_serials(data: bytes) -> frozenset[int]:
-    """Serial numbers an OCSP response answers about (unverified; only to skip others)."""
+def _ocsp_singles(data: bytes) -> dict[int, tuple[tuple[datetime, datetime | None], ...]]:
+    """(thisUpdate, nextUpdate) of each answer of an OCSP response, by serial number
+    (unverified: only to find the answers about a certificate; the engine judges them)."""
+    out: dict[int, tuple[tuple[datetime, datetime | None], ...]] = {}
     try:
         basic = ocsp.OCSPResponse.load(data).basic_ocsp_response
-        responses = basic["tbs_response_data"]["responses"]
-        return frozenset(r["cert_id"]["serial_number"].native for r in responses)
+        for single in basic["tbs_response_data"]["responses"]:
+            serial = single["cert_id"]["serial_number"].native
+            times = (single["this_update"].native, single["next_update"].native)
+            out[serial] = (*out.get(serial, ()), times)
     except (*_ERRORS, AttributeError):
-        return frozenset()
+        return {}
+    return out
 
 
 def clear_caches() -> None:
     """Forget every parsed and verified item (benchmarks measure a cold start with it)."""
-    for cached in (_crl, _request, _crl_signed_by, _ocsp_answers, _ocsp_serials):
+    for cached in (_crl, _request, _crl_statement, _ocsp_statement, _ocsp_singles):
         cached.cache_clear()
     clear_ocsp_caches()
-
-
-def _crl_entry(certificate_list: crl.CertificateList, serial: int):
-    for entry in certificate_list["tbs_cert_list"]["revoked_certificates"] or []:
-        if entry["user_certificate"].native == serial:
-            return entry
-    return None
 
 
 def decide(

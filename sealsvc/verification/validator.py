@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import islice, pairwise
+from itertools import islice
 from pathlib import Path
 
 from asn1crypto import cms, pem, tsp, x509
@@ -152,12 +152,15 @@ class VerificationContext:
             self.bounds.update((start, end + timedelta(microseconds=1)))
 
     def evidence(
-        self, certificate: x509.Certificate, issuer: x509.Certificate, best_time: datetime | None
+        self,
+        certificate: x509.Certificate,
+        issuers: tuple[x509.Certificate, ...],
+        best_time: datetime | None,
     ) -> list[Evidence]:
         """The pool's evidence for :func:`.revocation.decide`, noting the moments at which
         its reading changes: a hold taking effect and — judged at ``now`` when nothing
         proves an earlier signing time — an answer no longer being fresh."""
-        found = self.pool.evidence(certificate, issuer)
+        found = self.pool.evidence(certificate, issuers)
         for e in found:
             if e.revoked_at is not None:
                 self.bounds.add(e.revoked_at)
@@ -231,6 +234,7 @@ def _verify(
         [*crls, *archived_crls],
         [*ocsps, *archived_ocsps],
         (fetcher or http_fetcher) if allow_fetching else None,
+        dss_certs,
     )
     ctx = VerificationContext(trust.certificates, now, pool, dss_certs, registry_lookup)
     ctx.note_certificates((*trust.certificates, *dss_certs))
@@ -562,8 +566,8 @@ def check_time_stamp(
             f"the time-stamp authority is not trusted: {path.message}",
             CHAIN_SUBINDICATION[path.failure],
         )
-    for certificate, issuer in pairwise(path.path):
-        for evidence in ctx.pool.evidence(certificate, issuer):
+    for index, certificate in enumerate(path.path[:-1]):
+        for evidence in ctx.pool.evidence(certificate, path.path[index + 1 :]):
             if evidence.status == "revoked" and evidence.revoked_at <= gen_time:
                 return result(
                     "the time-stamp authority's certificate was revoked", AdESFailure.REVOKED
@@ -734,11 +738,11 @@ def check_revocation(
 ) -> tuple[Outcome, RevocationCheck]:
     if len(path) < 2:  # the signer is itself a trust anchor
         return Outcome.GOOD, RevocationCheck("good", None, None, None, None, None)
-    outcome, check = decide(ctx.evidence(path[0], path[1], best_time), best_time, ctx.now)
+    outcome, check = decide(ctx.evidence(path[0], path[1:], best_time), best_time, ctx.now)
     if outcome is not Outcome.GOOD:
         return outcome, check
-    for certificate, issuer in pairwise(path[1:]):
-        evidence = ctx.evidence(certificate, issuer, best_time)
+    for index in range(1, len(path) - 1):
+        evidence = ctx.evidence(path[index], path[index + 1 :], best_time)
         ca_outcome, ca_check = decide(evidence, best_time, ctx.now)
         if ca_outcome in (Outcome.REVOKED, Outcome.REVOKED_NO_POE):
             return ca_outcome, ca_check
