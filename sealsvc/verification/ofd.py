@@ -245,19 +245,6 @@ def _finish(
     on_hold: bool = False,
     **known,
 ) -> SignatureReport:
-    fields = {
-        "signer": None,
-        "claimed_signing_time": None,
-        "best_signature_time": None,
-        "registry": None,
-        "integrity": None,
-        "modifications": None,
-        "chain": None,
-        "timestamp": None,
-        "revocation": None,
-        "warnings": (),
-        **known,
-    }
     draft = SignatureReport(
         field_name=field_name,
         kind="signature",
@@ -265,7 +252,7 @@ def _finish(
         sub_indication=sub,
         message=message,
         sentence="",
-        **fields,
+        **known,
     )
     return replace(draft, sentence=sentence or signature_sentence(draft, on_hold=on_hold))
 

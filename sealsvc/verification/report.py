@@ -266,25 +266,25 @@ class SignatureReport:
     """One English sentence with the reason for the indication, for operators and logs."""
     sentence: str
     """The plain-Chinese sentence for citizens (times in Beijing time, UTC+8)."""
-    signer: CertificateInfo | None
+    signer: CertificateInfo | None = None
     """The signer's (or TSA's) certificate, ``None`` when the CMS could not be read."""
-    claimed_signing_time: datetime | None
+    claimed_signing_time: datetime | None = None
     """The signing-time the signer claims (signed attribute or /M); not proof of time."""
-    best_signature_time: datetime | None
+    best_signature_time: datetime | None = None
     """The earliest time the signature is proven to have existed: the signature
     time-stamp, else a later document time-stamp; ``None`` without such proof."""
-    registry: RegistryMatch | None
+    registry: RegistryMatch | None = None
     """Our registry's view of the seal, when the certificate is one of ours."""
-    integrity: IntegrityCheck | None
+    integrity: IntegrityCheck | None = None
     """Byte range and CMS checks, ``None`` when the signature could not be parsed."""
-    modifications: ModificationCheck | None
+    modifications: ModificationCheck | None = None
     """Changes after signing, ``None`` when the signature could not be parsed."""
-    chain: ChainCheck | None
+    chain: ChainCheck | None = None
     """The certificate path, ``None`` when checking stopped earlier."""
-    timestamp: TimestampCheck | None
+    timestamp: TimestampCheck | None = None
     """The signature time-stamp (B-T and above) or, for a document time-stamp, the token
     itself; ``None`` when there is none."""
-    revocation: RevocationCheck | None
+    revocation: RevocationCheck | None = None
     """Revocation status at the proven signing time, ``None`` when checking stopped earlier."""
     warnings: tuple[str, ...] = ()
     """Observations that do not change the indication (an unusable time-stamp, a claimed

@@ -419,21 +419,9 @@ def _finish(
     on_hold: bool = False,
     **known,
 ) -> SignatureReport:
-    fields = {
-        "signer": None,
-        "claimed_signing_time": None,
-        "best_signature_time": None,
-        "registry": None,
-        "integrity": None,
-        "modifications": None,
-        "chain": None,
-        "timestamp": None,
-        "revocation": None,
-        "warnings": (),
-        **known,
-    }
+    fields = dict(known)
     person = _person(found)
-    signer = fields["signer"]
+    signer = fields.get("signer")
     if person is not None and signer is not None and signer.common_name:
         message, fields = _masked(signer.common_name, person.name, message, fields)
     draft = SignatureReport(
@@ -454,13 +442,13 @@ def _finish(
 def _masked(name: str, masked: str, message: str, fields: dict) -> tuple[str, dict]:
     """The report's texts with a person's ``name`` masked: a public answer shows 张*三 in
     the signer's names, the certificate path, the message and the warnings alike."""
-    signer, chain = fields["signer"], fields["chain"]
+    signer, chain = fields.get("signer"), fields.get("chain")
     fields = {
         **fields,
         "signer": dataclasses.replace(
             signer, common_name=masked, subject=signer.subject.replace(name, masked)
         ),
-        "warnings": tuple(w.replace(name, masked) for w in fields["warnings"]),
+        "warnings": tuple(w.replace(name, masked) for w in fields.get("warnings", ())),
     }
     if chain is not None:
         path = tuple(p.replace(name, masked) for p in chain.path)
