@@ -520,15 +520,22 @@ def test_api_refuses_a_large_bomb_before_reading_it(api_world: ApiWorld) -> None
 
 
 _MEMORY_PROBE = """
-import resource, sys
+import sys
 sys.path.insert(0, {tests!r})
 from hostile_pdfs import HOSTILE
 from verify_corpus import services_for
 from sealsvc.errors import InvalidInput
 from sealsvc.pades import Level, Placement
 from sealsvc.verification import verify
+def peak_rss_mib():
+    # VmHWM is this process image's own high-water mark.  ru_maxrss is not: Linux carries
+    # the parent's RSS at fork into the child's figure, so a probe started from a pytest
+    # process that had grown to 700 MiB reported 700 MiB before doing anything.
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) // 1024
 services = services_for("rsa")
-start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = peak_rss_mib()
 for build in HOSTILE.values():
     pdf = build()
     verify(pdf, trust=services.trust)
@@ -537,7 +544,7 @@ for build in HOSTILE.values():
             services.seal(pdf, Level.B_B, placement=placement)
         except InvalidInput:
             pass
-print(start // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+print(start, peak_rss_mib())
 """
 
 
