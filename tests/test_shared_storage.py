@@ -11,23 +11,36 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import TEST_PASSPHRASE, PostgresServer
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from pki import algorithms
 from pki.algorithms import KeyAlgorithm
+from pki.certificates import Profile, random_serial
 from pki.errors import KeyStoreError, WrongPassphrase
 from pki.keystore import DirectoryEnvelopes, EnvelopeKeyStore, FileKeyStore
+from sealsvc import audit
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.db import Database
 from sealsvc.key_envelopes import DatabaseEnvelopes
-from sealsvc.models import KeyEnvelope, KeyStoreHeader
+from sealsvc.models import AuditEntry, Certificate, KeyEnvelope, KeyStoreHeader
+from sealsvc.rate_limits import Bucket, DatabaseBuckets, Empty, refill_and_take
 
+pytest_plugins = ("seal_fixtures",)  # seal_context
+
+ACTOR = "test:shared-storage"
 _numbers = itertools.count(1)
 QUICK = (KeyAlgorithm.SM2, KeyAlgorithm.P256, KeyAlgorithm.RSA2048)
 
@@ -138,3 +151,131 @@ def test_on_sqlite_the_key_store_stays_in_the_data_directory(settings: Settings)
             assert session.scalars(select(KeyEnvelope)).all() == []
     finally:
         context.close()
+
+
+# --- rate limits shared by the nodes ---------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_the_rate_limit_counts_requests_on_every_node_together(postgres_database_url: str):
+    """10 a minute is 10 a minute whichever node the requests reach: 24 requests from
+    threads on two nodes at once get exactly 10 tokens."""
+    nodes = [Database(postgres_database_url), Database(postgres_database_url)]
+    try:
+        nodes[0].migrate()
+        buckets = [DatabaseBuckets(node) for node in nodes]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda i: buckets[i % 2].take("k1", 10), range(24)))
+        assert sum(answer is None for answer in answers) == 10
+        refused = [answer for answer in answers if answer is not None]
+        assert sum(answer.first for answer in refused) == 1  # only one refusal is audited
+        assert all(answer.retry_after >= 1 for answer in refused)
+        assert buckets[1].take("another key", 10) is None  # buckets are per key
+    finally:
+        for node in nodes:
+            node.dispose()
+
+
+def test_the_bucket_refills_at_its_rate_and_ignores_a_clock_that_went_back():
+    bucket, empty = refill_and_take(None, 60, now=1000.0)
+    assert empty is None and bucket.tokens == 59
+    drained = Bucket(0.2, 1000.0)
+    bucket, empty = refill_and_take(drained, 60, now=1000.5)  # 0.7 tokens: refused
+    assert empty == Empty(retry_after=1, first=True)
+    bucket, empty = refill_and_take(bucket, 60, now=1000.6)
+    assert empty is not None and not empty.first
+    bucket, empty = refill_and_take(bucket, 60, now=1001.0)  # 1.2 tokens: granted
+    assert empty is None and bucket.tokens == pytest.approx(0.2)
+    bucket, empty = refill_and_take(bucket, 60, now=900.0)  # another node's clock is behind
+    assert empty is not None and bucket.tokens == pytest.approx(0.2)
+
+
+# --- one audit chain, one CRL sequence, unique serials: with writers on several nodes ----------
+
+_APPENDER = """
+import sys
+from sealsvc import audit
+from sealsvc.db import Database
+
+url, node, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+database = Database(url)
+for item in range(count):
+    with database.session() as session:
+        audit.append(session, action="seal.use", actor=f"node:{node}", details={"i": item})
+database.dispose()
+"""
+
+
+@pytest.mark.postgres
+def test_audit_writers_in_several_processes_keep_one_chain(postgres_database_url: str):
+    """Four processes — four nodes as far as PostgreSQL can tell — append at once: the
+    chain head is read under its row lock, so the log stays one gap-free chain."""
+    database = Database(postgres_database_url)
+    database.migrate()
+    nodes, per_node = 4, 40
+    try:
+        started = time.monotonic()
+        writers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _APPENDER, postgres_database_url, str(n), str(per_node)]
+            )
+            for n in range(nodes)
+        ]
+        assert [writer.wait(timeout=120) for writer in writers] == [0] * nodes
+        elapsed = time.monotonic() - started
+        with database.session(read_only=True) as session:
+            seqs = list(session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)))
+            actors = [row.actor for row in session.scalars(select(AuditEntry))]
+            report = audit.verify(session)
+        assert seqs == list(range(1, nodes * per_node + 1))
+        assert sorted(set(actors)) == [f"node:{n}" for n in range(nodes)]
+        assert report.intact, report.as_dict()
+        interleaved = sum(a != b for a, b in itertools.pairwise(actors))
+        assert interleaved > nodes  # the writers really ran at the same time
+        print(f"{nodes * per_node} audit rows by {nodes} processes in {elapsed:.2f} s")
+    finally:
+        database.dispose()
+
+
+def test_crls_issued_at_once_by_two_nodes_get_consecutive_numbers(seal_context: ServiceContext):
+    """Two nodes re-issuing the same CA's CRL at the same moment queue on the advisory
+    lock (PostgreSQL) or the write lock (SQLite) instead of colliding on the number."""
+    other = ServiceContext(seal_context.settings)
+    contexts = [seal_context, other, seal_context, other]
+    barrier = threading.Barrier(len(contexts))
+
+    def publish(context: ServiceContext) -> int:
+        barrier.wait()
+        with context.database.session() as session:
+            return context.ca.publish_crl(
+                session, "sm2", Profile.ISSUING_CA, actor=ACTOR
+            ).crl_number
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(contexts)) as pool:
+            numbers = sorted(pool.map(publish, contexts))
+    finally:
+        other.close()
+    assert numbers == list(range(numbers[0], numbers[0] + len(contexts)))
+    with seal_context.database.session(read_only=True) as session:
+        assert audit.verify(session).intact
+
+
+def test_serial_numbers_need_no_coordination_between_nodes(database: Database):
+    """Certificate and time-stamp serials are 125 random bits (pki.certificates.random_serial):
+    10**12 serials collide with probability ~1e-14, so nodes draw them independently; the
+    registry's unique (hierarchy, serial) refuses a collision rather than storing it."""
+    serials = {random_serial() for _ in range(20_000)}
+    assert len(serials) == 20_000
+    assert all(s.bit_length() == 127 for s in serials)  # bit 126 set, 125 random below
+    assert len({s & ((1 << 125) - 1) for s in serials}) == 20_000
+    row = {"hierarchy": "sm2", "profile": "seal", "key_id": "0" * 40, "subject": "x"}
+    with pytest.raises(IntegrityError), database.session() as session:
+        for der in (b"a", b"b"):
+            session.add(Certificate(serial="42", der=der, **_times(), **row))
+            session.flush()
+
+
+def _times() -> dict[str, datetime]:
+    now = datetime.now(UTC)
+    return {"not_before": now, "not_after": now + timedelta(days=1)}
