@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TEST_PASSPHRASE, PostgresServer
+from pdf_fixtures import chinese_pdf
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -30,13 +31,23 @@ from pki.algorithms import KeyAlgorithm
 from pki.certificates import Profile, random_serial
 from pki.errors import KeyStoreError, WrongPassphrase
 from pki.keystore import DirectoryEnvelopes, EnvelopeKeyStore, FileKeyStore
-from sealsvc import audit
+from sealsvc import audit, seals, stored_files
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.db import Database
+from sealsvc.errors import SealNotUsable
 from sealsvc.key_envelopes import DatabaseEnvelopes
-from sealsvc.models import AuditEntry, Certificate, KeyEnvelope, KeyStoreHeader
+from sealsvc.licences import (
+    LicenceFileProblem,
+    get_licence_pdf,
+    issue_licence,
+    load_template,
+)
+from sealsvc.models import AuditEntry, Certificate, KeyEnvelope, KeyStoreHeader, StoredFile
+from sealsvc.pades import Level, SealOptions
 from sealsvc.rate_limits import Bucket, DatabaseBuckets, Empty, refill_and_take
+from sealsvc.sealing import Sealer
+from sealsvc.verification.service import DocumentVerifier
 
 pytest_plugins = ("seal_fixtures",)  # seal_context
 
@@ -194,8 +205,9 @@ def test_the_bucket_refills_at_its_rate_and_ignores_a_clock_that_went_back():
 
 _APPENDER = """
 import sys
-from sealsvc import audit
+from sealsvc import audit, seals, stored_files
 from sealsvc.db import Database
+from sealsvc.errors import SealNotUsable
 
 url, node, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 database = Database(url)
@@ -279,3 +291,71 @@ def test_serial_numbers_need_no_coordination_between_nodes(database: Database):
 def _times() -> dict[str, datetime]:
     now = datetime.now(UTC)
     return {"not_before": now, "not_after": now + timedelta(days=1)}
+
+
+# --- no stale state: two nodes on one PostgreSQL -------------------------------------------
+
+
+@pytest.fixture
+def node_b(seal_context: ServiceContext, tmp_path: Path) -> Iterator[ServiceContext]:
+    """A second node on ``seal_context``'s database, with an empty data directory."""
+    data_dir = tmp_path / "node-b"
+    data_dir.mkdir()
+    context = _node(seal_context.settings.database_url, data_dir)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_seal_changed_on_one_node_is_in_force_on_the_other_at_its_next_request(
+    seal_context: ServiceContext, node_b: ServiceContext
+):
+    """Node B keeps one sealer and one verifier (with their caches) through a rotation, a
+    suspension and a revocation made on node A: each is in force at B's next request."""
+    node_a, document = seal_context, chinese_pdf()
+    options = SealOptions(level=Level.B_B)
+    code = seals.issue(node_a, department="ZZ-FTZ", kind="行政审批专用章", actor=ACTOR).code
+    sealer_b, verifier_b = Sealer(node_b), DocumentVerifier(node_b)
+    first = sealer_b.seal(document, code, options, actor=ACTOR)
+    assert verifier_b.check(first.pdf).report.verdict.value == "TOTAL_PASSED"
+
+    seals.rotate(node_a, code, actor=ACTOR)
+    second = sealer_b.seal(document, code, options, actor=ACTOR)
+    assert second.certificate_serial != first.certificate_serial
+    assert verifier_b.check(second.pdf).report.verdict.value == "TOTAL_PASSED"
+
+    seals.suspend(node_a, code, actor=ACTOR)
+    with pytest.raises(SealNotUsable, match="suspended"):
+        sealer_b.seal(document, code, options, actor=ACTOR)
+    assert verifier_b.check(second.pdf).report.verdict.value != "TOTAL_PASSED"
+    seals.resume(node_a, code, actor=ACTOR)
+    assert verifier_b.check(second.pdf).report.verdict.value == "TOTAL_PASSED"
+
+    seals.revoke(node_a, code, reason="key_compromise", actor=ACTOR)
+    with pytest.raises(SealNotUsable, match="revoked"):
+        sealer_b.seal(document, code, options, actor=ACTOR)
+    assert verifier_b.check(second.pdf).report.verdict.value != "TOTAL_PASSED"
+    with node_b.database.session(read_only=True) as session:
+        assert audit.verify(session).intact
+    assert not (node_b.settings.data_dir / "keys").exists()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_licence_issued_on_one_node_is_served_by_the_other(
+    seal_context: ServiceContext, node_b: ServiceContext
+):
+    code = seals.issue(node_b, department="郑州市市场监督管理局", kind="公章", actor=ACTOR).code
+    template = load_template("business_licence")
+    record = issue_licence(node_b, template, template.example, [code], actor=ACTOR, level=Level.B_B)
+    served = get_licence_pdf(seal_context, record.number)
+    assert hashlib.sha256(served).hexdigest() == record.document_sha256
+    for node in (seal_context, node_b):
+        assert not (node.settings.data_dir / "licences").exists()
+    with seal_context.database.session() as session:
+        row = session.get_one(StoredFile, (stored_files.LICENCE, record.file_name))
+        assert row.sha256 == record.document_sha256
+        row.content = row.content[:-1] + b"\x00"  # a damaged row is refused, not served
+    with pytest.raises(LicenceFileProblem, match="does not match its record"):
+        get_licence_pdf(node_b, record.number)
