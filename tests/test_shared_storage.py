@@ -31,7 +31,7 @@ from pki.algorithms import KeyAlgorithm
 from pki.certificates import Profile, random_serial
 from pki.errors import KeyStoreError, WrongPassphrase
 from pki.keystore import DirectoryEnvelopes, EnvelopeKeyStore, FileKeyStore
-from sealsvc import audit, seals, stored_files
+from sealsvc import audit, bootstrap, seals, stored_files
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.db import Database
@@ -205,7 +205,7 @@ def test_the_bucket_refills_at_its_rate_and_ignores_a_clock_that_went_back():
 
 _APPENDER = """
 import sys
-from sealsvc import audit, seals, stored_files
+from sealsvc import audit, bootstrap, seals, stored_files
 from sealsvc.db import Database
 from sealsvc.errors import SealNotUsable
 
@@ -359,3 +359,36 @@ def test_a_licence_issued_on_one_node_is_served_by_the_other(
         row.content = row.content[:-1] + b"\x00"  # a damaged row is refused, not served
     with pytest.raises(LicenceFileProblem, match="does not match its record"):
         get_licence_pdf(node_b, record.number)
+
+
+@pytest.mark.postgres
+def test_nodes_started_together_on_an_empty_database_set_it_up_once(
+    postgres_database_url: str, tmp_path: Path
+):
+    """Two first starts at once: one makes the CAs, the other waits on the CA lock and
+    finds them made — one root per hierarchy, one key store, one chain."""
+    nodes = [_node(postgres_database_url, tmp_path / name) for name in ("a", "b")]
+    for node in nodes:
+        node.settings.data_dir.mkdir()
+    barrier = threading.Barrier(2)
+
+    def start(node: ServiceContext) -> bool:
+        node.database  # noqa: B018 - migrate before the race, as serve's probe does
+        barrier.wait()
+        return bootstrap.ensure_initialised(node).created
+
+    try:
+        nodes[0].database.migrate()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            created = sorted(pool.map(start, nodes))
+        assert created == [False, True]
+        with nodes[1].database.session(read_only=True) as session:
+            roots = session.scalars(
+                select(Certificate.hierarchy).where(Certificate.profile == "root_ca")
+            ).all()
+            assert sorted(roots) == ["rsa", "sm2"]
+            assert len(session.scalars(select(KeyStoreHeader)).all()) == 1
+            assert audit.verify(session).intact
+    finally:
+        for node in nodes:
+            node.close()
