@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +65,14 @@ def single_node(sqlite_seal_context: ServiceContext) -> dict[str, str]:
     return {"kept": kept, "gone": gone, "licence": record.number, "sha": record.document_sha256}
 
 
+def _pem(der_file: Path) -> Path:
+    pem_file = der_file.with_suffix(".pem")
+    subprocess.run(
+        ["openssl", "x509", "-inform", "DER", "-in", der_file, "-out", pem_file], check=True
+    )
+    return pem_file
+
+
 def _run(sealctl, url: str, *extra: str) -> tuple[int, dict]:
     result = sealctl("migrate-storage", "--to", url, "--json", *extra)
     try:
@@ -88,6 +97,10 @@ def test_a_data_directory_moves_into_postgresql_and_a_new_node_serves_it(
     again, second = _run(sealctl, target_url)  # idempotent: verifies, copies nothing
     assert again == 0 and second["matches"] and not second["copied"]
     assert second["tables"] == report["tables"] and second["files"] == report["files"]
+    shown = sealctl("migrate-storage", "--to", target_url)
+    print(shown.stdout)
+    assert shown.exit_code == 0 and "already there, verified" in shown.stdout
+    assert "audit chain in the target: intact" in shown.stdout
 
     node_dir = tmp_path / "new-node"
     node_dir.mkdir()
@@ -101,11 +114,20 @@ def test_a_data_directory_moves_into_postgresql_and_a_new_node_serves_it(
         served = get_licence_pdf(node, single_node["licence"])
         assert hashlib.sha256(served).hexdigest() == single_node["sha"]
         with node.database.session() as session:
-            before = node.ca.latest_crl(
-                session, node.ca.current(session, "rsa", Profile.ISSUING_CA)
-            )
+            issuing = node.ca.current(session, "rsa", Profile.ISSUING_CA)
+            before = node.ca.latest_crl(session, issuing)
             crl = node.ca.publish_crl(session, "rsa", Profile.ISSUING_CA, actor=ACTOR)
             assert crl.crl_number == before.crl_number + 1
+            (tmp_path / "issuing.der").write_bytes(issuing.der)
+            (tmp_path / "issuing.crl").write_bytes(crl.der)
+        # the CA key moved as an envelope signs a CRL OpenSSL accepts
+        checked = subprocess.run(
+            ["openssl", "crl", "-inform", "DER", "-in", tmp_path / "issuing.crl", "-noout",
+             "-CAfile", _pem(tmp_path / "issuing.der"), "-verify", "-text"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert "verify OK" in checked.stderr + checked.stdout
+        assert f"X509v3 CRL Number: \n                {crl.crl_number}" in checked.stdout
         with node.database.session(read_only=True) as session:
             assert audit.verify(session).intact
             actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)))
