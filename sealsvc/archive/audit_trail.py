@@ -1,0 +1,93 @@
+"""A record's audit entries, with the hash-chain links that prove them, for a package.
+
+Each audit entry's hash covers the hash of the entry before it (:mod:`sealsvc.audit`), so
+one entry alone proves nothing: the package carries the *contiguous segment* of the chain
+from the record's first entry to its last — every entry in between, also other records'
+(their hashes are what link ours) — and the *anchor*: the chain head when the package was
+made and whether the whole log verified then.  The manifest lists ``audit/trail.json`` and
+the archive seal signs the manifest, so the anchor is the service's signed statement; an
+archivist who kept a copy of the head (``sealctl audit verify --json``) can compare.
+
+Offline, :func:`check_trail` recomputes every hash, checks every link and that the
+record's entries name the packaged document.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from sealsvc import audit
+from sealsvc.models import AuditEntry
+
+__all__ = ["TRAIL", "check_trail", "record_trail"]
+
+TRAIL = "audit/trail.json"
+
+
+def record_trail(
+    session: Session, *, document_hashes: set[str], number: str | None
+) -> dict[str, Any]:
+    """The segment and anchor for the record whose files have ``document_hashes`` (and, for
+    a licence, whose ``number`` its entries name)."""
+    conditions = [AuditEntry.document_hash.in_(sorted(document_hashes))]
+    if number is not None:
+        conditions.append(AuditEntry.details.contains(json.dumps(number)))
+    seqs = sorted(session.scalars(select(AuditEntry.seq).where(or_(*conditions))))
+    report = audit.verify(session)
+    entries = []
+    if seqs:
+        segment = select(AuditEntry).where(AuditEntry.seq.between(seqs[0], seqs[-1]))
+        entries = [
+            audit.entry_to_dict(e) for e in session.scalars(segment.order_by(AuditEntry.seq))
+        ]
+    return {
+        "format": "sealsvc.audit-segment/1",
+        "record_seqs": seqs,
+        "entries": entries,
+        "anchor": {
+            "head_seq": report.head_seq,
+            "head_hash": report.head_hash,
+            "log_intact": report.intact,
+        },
+    }
+
+
+def check_trail(data: bytes, document_hashes: set[str]) -> list[str]:
+    """Why the packaged trail does not prove the record's history (empty: it does)."""
+    try:
+        trail = json.loads(data)
+        entries, seqs, anchor = trail["entries"], trail["record_seqs"], trail["anchor"]
+    except (ValueError, KeyError, TypeError):
+        return ["the audit trail is not readable JSON of format sealsvc.audit-segment/1"]
+    problems = []
+    if not entries:
+        return ["the audit trail holds no entry of the record"]
+    by_seq: dict[int, dict] = {}
+    previous: dict | None = None
+    for entry in entries:
+        try:
+            recomputed = audit.exported_hash(entry)
+        except (KeyError, TypeError):
+            return ["an audit entry lacks a field or holds a value the log cannot hold"]
+        if recomputed != entry.get("entry_hash"):
+            problems.append(f"audit entry {entry.get('seq')} does not match its hash (modified)")
+        if previous is not None and (
+            entry["seq"] != previous["seq"] + 1 or entry["prev_hash"] != previous["entry_hash"]
+        ):
+            problems.append(
+                f"audit entry {entry['seq']} does not follow entry {previous['seq']} in the chain"
+            )
+        by_seq[entry["seq"]] = previous = entry
+    if not seqs or any(seq not in by_seq for seq in seqs):
+        problems.append("the record's audit entries are not all in the segment")
+    elif not any(by_seq[seq].get("document_hash") in document_hashes for seq in seqs):
+        problems.append("no audit entry of the record names the packaged document's hash")
+    if not isinstance(anchor, dict) or anchor.get("head_seq", -1) < entries[-1]["seq"]:
+        problems.append("the anchor (chain head) precedes the segment")
+    elif not anchor.get("log_intact"):
+        problems.append("the service's audit log did not verify when the package was made")
+    return problems

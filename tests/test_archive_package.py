@@ -1,0 +1,216 @@
+"""Archive information packages (归档信息包): export, then re-verify alone, offline, years later.
+
+Real CAs, seals, TSA and SQLite database; PDF (B-LTA, RSA) and OFD (B-T, SM2) licences.
+The offline checks run after the service is closed and its data directory deleted, with
+the clock years ahead; tampered packages (a changed, removed or added file, a manifest
+re-sealed with another key, a ZIP with ``../``) fail with the reason.  Cross-checked with
+OpenSSL (SM3/SHA-256 digests of the manifest, the archive seal's SM2 signature value).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from asn1crypto import x509
+from lxml import etree
+from sm2_crosscheck import openssl_sm2_verifies
+from time_fixtures import ACTOR, YEAR, World
+
+from pki import ses
+from pki.clock import now_utc
+from pki.sm2 import sm3
+from sealsvc import audit, seals, ses_signing
+from sealsvc.archive.archive_seal import ARCHIVE_SEAL_KIND, ARCHIVE_SEAL_TEXT
+from sealsvc.archive.import_check import import_check
+from sealsvc.archive.manifest import MANIFEST, SEAL_FILE
+from sealsvc.archive.package import PackageExporter
+from sealsvc.licences import issue_licence, load_template
+
+pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, world
+
+MARKET = "郑州市市场监督管理局"
+
+
+@pytest.fixture
+def world_with_pems(world: World) -> World:
+    """The world, with the CA PEM files the service's verifier reads its anchors from."""
+    with world.context.database.session(read_only=True) as session:
+        world.context.ca.export_files(session)
+    return world
+
+
+def _licence(world: World, file_format: str) -> str:
+    algorithm = "sm2" if file_format == "ofd" else "rsa"
+    code = seals.issue(
+        world.context, department=MARKET, kind="公章", algorithm=algorithm, actor=ACTOR
+    ).code
+    template = load_template("business_licence")
+    return issue_licence(
+        world.context, template, template.example, [code], actor=ACTOR, file_format=file_format
+    ).number
+
+
+def _files(package: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _failed(report) -> dict[str, str]:
+    return {c.name: c.reason for c in report.checks if not c.passed}
+
+
+@pytest.mark.parametrize("file_format", ["pdf", "ofd"])
+def test_an_exported_licence_checks_offline_years_later_with_the_data_dir_gone(
+    world_with_pems: World, file_format: str, tmp_path: Path
+) -> None:
+    world = world_with_pems
+    number = _licence(world, file_format)
+    exported = PackageExporter(world.context, world.trust).export_licence(number, actor=ACTOR)
+    assert exported.accepted and exported.record == f"{number}-v1"
+    files = _files(exported.data)
+    document = f"document/{number}-v1.{file_format}"
+    assert document in files
+    expected = {"report/verification.json", "report/verification.pdf", "audit/trail.json",
+                "metadata/metadata.xml", MANIFEST, SEAL_FILE, "seal/evidence.json"}  # fmt: skip
+    assert expected <= set(files)
+    assert any(p.startswith("evidence/timestamps/") for p in files)
+    assert any(p.startswith("evidence/trust/") for p in files)
+    metadata = files["metadata/metadata.xml"].decode()
+    assert f">{number}<" in metadata and "GB/T 36903-2018" in metadata
+
+    with world.context.database.session(read_only=True) as session:
+        entries = audit.query(session, limit=3)
+    assert [e.action for e in entries][-2:] == ["seal.use", "archive.export"]
+    assert entries[-2].details.count(f"{number}-v1") == 1  # the archive seal's use names it
+    assert entries[-1].document_hash == hashlib.sha256(files[document]).hexdigest()
+
+    # The service is gone: database, keys, CA files, licences; the clock is 5 years on.
+    world.context.close()
+    shutil.rmtree(world.context.settings.data_dir)
+    report = import_check(exported.data, now=now_utc() + 5 * YEAR)
+    assert report.passed, report.to_dict()
+    assert [c.name for c in report.checks] == [
+        "container", "archive_seal", "files", "document", "audit_trail"
+    ]  # fmt: skip
+    assert report.record == f"{number}-v1"
+    assert report.document is not None and report.document.passed
+
+
+@pytest.fixture
+def pdf_package(world_with_pems: World) -> tuple[World, bytes]:
+    world = world_with_pems
+    number = _licence(world, "pdf")
+    return world, PackageExporter(world.context, world.trust).export_licence(
+        number, actor=ACTOR
+    ).data
+
+
+def test_a_changed_file_fails_with_its_name(pdf_package: tuple[World, bytes]) -> None:
+    _, package = pdf_package
+    files = _files(package)
+    report_json = json.loads(files["report/verification.json"])
+    report_json["verdict"] = "TOTAL_PASSED (edited)"
+    files["report/verification.json"] = json.dumps(report_json).encode()
+    failed = _failed(import_check(_zip(files)))
+    assert list(failed) == ["files"]
+    assert "report/verification.json does not match" in failed["files"]
+
+
+def test_a_removed_and_an_added_file_fail(pdf_package: tuple[World, bytes]) -> None:
+    _, package = pdf_package
+    files = _files(package)
+    removed = next(p for p in files if p.startswith("evidence/timestamps/"))
+    del files[removed]
+    files["evidence/crls/extra.crl"] = b"not a crl"
+    failed = _failed(import_check(_zip(files)))
+    assert f"{removed} is missing (removed)" in failed["files"]
+    assert "evidence/crls/extra.crl is not in the manifest (added)" in failed["files"]
+
+
+def test_a_removed_document_fails_the_document_check_too(pdf_package: tuple[World, bytes]) -> None:
+    _, package = pdf_package
+    files = {p: d for p, d in _files(package).items() if not p.startswith("document/")}
+    failed = _failed(import_check(_zip(files)))
+    assert set(failed) == {"files", "document", "audit_trail"}
+    assert "is missing" in failed["document"]
+
+
+def test_a_manifest_resealed_with_another_seal_fails(pdf_package: tuple[World, bytes]) -> None:
+    """Someone swaps a file, rewrites the manifest and seals it with a seal of the same
+    service (so the path is trusted): not the archive seal, refused."""
+    world, package = pdf_package
+    files = _files(package)
+    files["report/verification.json"] = b'{"verdict": "forged"}'
+    root = etree.fromstring(files[MANIFEST])
+    for element in root:
+        if element.get("path") == "report/verification.json":
+            element.set("sha256", hashlib.sha256(b'{"verdict": "forged"}').hexdigest())
+            element.set("sm3", sm3(b'{"verdict": "forged"}').hex())
+            element.set("size", str(len(b'{"verdict": "forged"}')))
+    manifest = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    files[MANIFEST] = manifest
+    other = seals.issue(
+        world.context, department=MARKET, kind="公章", algorithm="sm2", actor=ACTOR
+    ).code
+    files[SEAL_FILE] = ses_signing.sign_hash(
+        world.context, other, sm3(manifest), "manifest.xml", timestamp=True, actor=ACTOR
+    ).der
+    failed = _failed(import_check(_zip(files)))
+    assert list(failed) == ["archive_seal"]
+    assert "not the archive seal" in failed["archive_seal"]
+
+    files[SEAL_FILE] = _files(package)[SEAL_FILE]  # the genuine seal over the old manifest
+    failed = _failed(import_check(_zip(files)))
+    assert list(failed) == ["archive_seal"]
+
+
+def test_hostile_zips_are_refused_with_the_reason(tmp_path: Path) -> None:
+    traversal = _zip({"../evil.txt": b"x", MANIFEST: b"<x/>"})
+    (check,) = import_check(traversal).checks
+    assert not check.passed and "has an empty, '.' or '..' component" in check.reason
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("document/big.pdf", b"\0" * (80 * 1024 * 1024))
+    (check,) = import_check(bomb.getvalue()).checks
+    assert not check.passed and "archive package entry" in check.reason
+    (check,) = import_check(b"not a zip").checks
+    assert not check.passed and "not a readable archive package" in check.reason
+
+
+def test_the_archive_seal_cross_checked_with_openssl(
+    pdf_package: tuple[World, bytes], tmp_path: Path
+) -> None:
+    """OpenSSL recomputes the manifest's digests of every file and checks the archive
+    seal's SM2 signature over its TBS_Sign; the seal is the city archive's 归档 seal."""
+    _, package = pdf_package
+    files = _files(package)
+    signature = ses.parse_signature(files[SEAL_FILE])
+    assert signature.seal.name == ARCHIVE_SEAL_TEXT + ARCHIVE_SEAL_KIND
+    assert signature.data_hash == sm3(files[MANIFEST])
+    assert signature.time_stamp_token is not None
+    certificate = x509.Certificate.load(signature.signer_certificate)
+    assert openssl_sm2_verifies(certificate.public_key, signature.signed_bytes, signature.signature)
+    for element in etree.fromstring(files[MANIFEST]):
+        path = tmp_path / "file"
+        path.write_bytes(files[element.get("path")])
+        for algorithm in ("sm3", "sha256"):
+            out = subprocess.run(
+                ["openssl", "dgst", f"-{algorithm}", "-r", str(path)],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            assert out.split()[0] == element.get(algorithm), element.get("path")
