@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import x509
 from lxml import etree
+from pdf_fixtures import chinese_pdf
 from sm2_crosscheck import openssl_sm2_verifies
 from time_fixtures import ACTOR, YEAR, World
 
@@ -32,6 +33,7 @@ from sealsvc.archive.import_check import import_check
 from sealsvc.archive.manifest import MANIFEST, SEAL_FILE
 from sealsvc.archive.package import PackageExporter
 from sealsvc.licences import issue_licence, load_template
+from sealsvc.pades import Level
 
 pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, world
 
@@ -74,6 +76,25 @@ def _failed(report) -> dict[str, str]:
     return {c.name: c.reason for c in report.checks if not c.passed}
 
 
+def _check_report_pdf(pdf: bytes, tmp_path: Path, number: str) -> None:
+    """poppler reads the human report: Chinese text, the record, the verdict; page 1 is
+    rendered (``report-1.png`` under the test's tmp dir, to look at)."""
+    (tmp_path / "report.pdf").write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-layout", "report.pdf", "-"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "电子档案验证报告" in text and f"{number}-v1" in text and "通过" in text, text
+    fonts = subprocess.run(
+        ["pdffonts", "report.pdf"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert "yes" in fonts.splitlines()[-1].split()[-5:-2], fonts  # embedded
+    subprocess.run(
+        ["pdftoppm", "-r", "70", "-f", "1", "-l", "1", "-png", "report.pdf", "report"],
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("file_format", ["pdf", "ofd"])
 def test_an_exported_licence_checks_offline_years_later_with_the_data_dir_gone(
     world_with_pems: World, file_format: str, tmp_path: Path
@@ -90,6 +111,7 @@ def test_an_exported_licence_checks_offline_years_later_with_the_data_dir_gone(
     assert expected <= set(files)
     assert any(p.startswith("evidence/timestamps/") for p in files)
     assert any(p.startswith("evidence/trust/") for p in files)
+    _check_report_pdf(files["report/verification.pdf"], tmp_path, number)
     metadata = files["metadata/metadata.xml"].decode()
     assert f">{number}<" in metadata and "GB/T 36903-2018" in metadata
 
@@ -214,3 +236,47 @@ def test_the_archive_seal_cross_checked_with_openssl(
                 capture_output=True, text=True, check=True,
             ).stdout  # fmt: skip
             assert out.split()[0] == element.get(algorithm), element.get("path")
+
+
+def test_the_cli_exports_a_licence_and_a_file_and_checks_them(
+    world_with_pems: World, sealctl, tmp_path: Path
+) -> None:
+    world = world_with_pems
+    number = _licence(world, "pdf")
+    package = tmp_path / "licence.zip"
+    result = sealctl("archive", "export", number, "-o", str(package), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["record"] == f"{number}-v1" and summary["accepted"] is True
+    assert hashlib.sha256(package.read_bytes()).hexdigest() == summary["package_sha256"]
+
+    ca_dir = world.context.settings.ca_dir
+    roots = [arg for h in ("rsa", "sm2") for arg in ("--trust", str(ca_dir / f"{h}-root.pem"))]
+    result = sealctl("archive", "import-check", *roots, str(package))
+    assert result.exit_code == 0, result.output
+    assert "✓ archive_seal: sealed by 郑州市档案馆归档业务专用章" in result.output
+    assert f"PASSED {number}-v1" in result.output
+
+    sealed_file = tmp_path / "sealed.pdf"
+    sealed_file.write_bytes(world.seal(world.issue_seal(), Level.B_LTA))
+    result = sealctl("archive", "export", str(sealed_file), "-o", str(tmp_path / "file.zip"))
+    assert result.exit_code == 0, result.output
+    result = sealctl("archive", "import-check", "--json", str(tmp_path / "file.zip"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["passed"] is True
+
+    files = _files(package.read_bytes())
+    files["metadata/metadata.xml"] += b"<!-- edited -->"
+    (tmp_path / "tampered.zip").write_bytes(_zip(files))
+    result = sealctl("archive", "import-check", "--json", str(tmp_path / "tampered.zip"))
+    assert result.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(result.output)["checks"]}
+    assert not checks["files"]["passed"] and "metadata/metadata.xml" in checks["files"]["reason"]
+
+    result = sealctl("archive", "export", "NOSUCH000001", "-o", str(tmp_path / "x.zip"))
+    assert result.exit_code == 1 and "no licence NOSUCH000001" in result.output
+    assert not (tmp_path / "x.zip").exists()
+    unsealed = tmp_path / "plain.pdf"
+    unsealed.write_bytes(chinese_pdf(1))
+    result = sealctl("archive", "export", str(unsealed), "-o", str(tmp_path / "y.zip"))
+    assert result.exit_code == 1 and "is not a sealed PDF or OFD" in result.output

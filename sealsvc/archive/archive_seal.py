@@ -15,6 +15,7 @@ first use (or by ``sealctl archive seal``) and found again by department, kind a
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -79,6 +80,7 @@ def seal_manifest(
     actor: str,
     details: dict,
     trust: TrustServices | None = None,
+    now: datetime | None = None,
 ) -> ses_signing.SesSignResult:
     """The archive seal's time-stamped ``SES_Signature`` over SM3(``manifest``) (``seal.use``)."""
     code = archive_seal_code(context, actor=actor)
@@ -91,4 +93,5 @@ def seal_manifest(
         actor=actor,
         details=details,
         trust=trust,
+        now=now,
     )

@@ -29,7 +29,9 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -99,9 +101,17 @@ class _Record:
 class PackageExporter:
     """Builds packages with the service's verifier, evidence, audit log and archive seal."""
 
-    def __init__(self, context: ServiceContext, trust: TrustServices | None = None) -> None:
+    def __init__(
+        self,
+        context: ServiceContext,
+        trust: TrustServices | None = None,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        """``clock`` is the time of verification and sealing (tests move it)."""
         self._context = context
         self.trust = trust or TrustServices(context)
+        self._clock = clock
 
     def export_licence(
         self, number: str, version: int | None = None, *, actor: str
@@ -143,12 +153,11 @@ class PackageExporter:
         )
 
     def _export(self, record: _Record, actor: str) -> ExportedPackage:
-        now = now_utc()
+        now = self._clock()
         ofd = is_ofd(record.document)
         recorder = RecordingFetcher(self.trust.local_fetcher())
-        check = DocumentVerifier(self._context, self.trust, fetcher=recorder).check(
-            record.document, licence_number=record.number, ofd=ofd
-        )
+        verifier = DocumentVerifier(self._context, self.trust, clock=self._clock, fetcher=recorder)
+        check = verifier.check(record.document, licence_number=record.number, ofd=ofd)
         verification = check.to_dict()
         if verification["verdict"] == "FORMAT_FAILURE" or not check.report.signatures:
             raise InvalidInput(f"{record.file_name} is not a sealed PDF or OFD: {check.conclusion}")
@@ -203,12 +212,12 @@ class PackageExporter:
         )
         details = {"purpose": "archive.export", "record": record.record}
         sealed = seal_manifest(
-            self._context, manifest, actor=actor, details=details, trust=self.trust
+            self._context, manifest, actor=actor, details=details, trust=self.trust, now=now
         )
         listed = len(files)
         files[MANIFEST] = manifest
         files[SEAL_FILE] = sealed.der
-        files[SEAL_EVIDENCE] = self._seal_evidence(sealed.der, manifest, cas)
+        files[SEAL_EVIDENCE] = self._seal_evidence(sealed.der, manifest, cas, now)
         data = _zip(files)
         package_sha256 = hashlib.sha256(data).hexdigest()
         with self._context.database.session() as session:
@@ -249,10 +258,12 @@ class PackageExporter:
         roots = {h: der for h, profile, der in rows if profile == Profile.ROOT_CA.value}
         return roots, [der for _, _, der in rows]
 
-    def _seal_evidence(self, ses: bytes, manifest: bytes, cas: list[bytes]) -> bytes:
+    def _seal_evidence(self, ses: bytes, manifest: bytes, cas: list[bytes], now: datetime) -> bytes:
         """What the archive seal's own paths need offline, recorded while we verify it."""
         recorder = RecordingFetcher(self.trust.local_fetcher())
-        result = SesVerifier(self._context, self.trust).verify(ses, manifest, fetcher=recorder)
+        result = SesVerifier(self._context, self.trust).verify(
+            ses, manifest, now=now, fetcher=recorder
+        )
         if not result.passed:  # our own fresh seal: a failure here is a fault of the service
             raise RuntimeError(f"the archive seal does not verify: {result.report.message}")
         return _json(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -19,12 +20,20 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from pki.clock import CHINA_TIME
 from sealsvc.sealimage import load_font
 
 __all__ = ["report_pdf"]
 
 _INDICATIONS = {"TOTAL_PASSED": "有效", "INDETERMINATE": "无法确定", "TOTAL_FAILED": "无效"}
 _KINDS = {"signature": "电子印章", "document_timestamp": "文档时间戳"}
+
+
+def _beijing(iso: str | None) -> str | None:
+    """An ISO 8601 report time as people here read it: Beijing time, to the second."""
+    if not iso:
+        return None
+    return datetime.fromisoformat(iso).astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _signer(signature: Mapping[str, Any]) -> str:
@@ -66,7 +75,7 @@ def report_pdf(summary: Mapping[str, Any], verification: Mapping[str, Any]) -> b
         table(
             [[p(label), p(value)] for label, value in summary.items()]
             + [
-                [p("验证时间"), p(verification.get("validation_time"))],
+                [p("验证时间"), p(f"{_beijing(verification.get('validation_time'))}（北京时间）")],
                 [p("验证结论"), p("通过" if accepted else "未通过")],
                 [p("说明"), p(verification.get("conclusion") or verification.get("sentence"))],
             ],
@@ -74,7 +83,7 @@ def report_pdf(summary: Mapping[str, Any], verification: Mapping[str, Any]) -> b
         ),
         p("印章与时间戳", heading),
     ]
-    rows = [[p("类型"), p("签章者"), p("结果"), p("签章时间（可证明）"), p("说明")]]
+    rows = [[p("类型"), p("签章者"), p("结果"), p("可证明的签章时间（北京时间）"), p("说明")]]
     for signature in verification.get("signatures", []):
         rows.append(
             [
@@ -84,7 +93,7 @@ def report_pdf(summary: Mapping[str, Any], verification: Mapping[str, Any]) -> b
                     _INDICATIONS.get(signature.get("indication"), signature.get("indication")),
                     small,
                 ),
-                p(signature.get("best_signature_time"), small),
+                p(_beijing(signature.get("best_signature_time")), small),
                 p(signature.get("sentence"), small),
             ]
         )
