@@ -13,6 +13,7 @@ The checks, each passed or failed with a reason:
    and no file is present that it does not list (besides the seal and its evidence);
 4. ``document`` — the document's seals verify with the package's evidence only (the
    service's recorded CRL/OCSP answers replayed, :class:`.evidence.ReplayFetcher`);
+   ``pdfa_claim`` — a PDF's PDF/A claim holds (:mod:`.pdfa_check`);
 5. ``audit_trail`` — the chain segment's hashes and links hold and it names the document.
 
 The trust anchors are the roots given with ``--trust`` (what an archive should do: roots
@@ -47,6 +48,7 @@ from sealsvc.archive.manifest import (
     digests,
     read_manifest,
 )
+from sealsvc.archive.pdfa_check import check_pdfa
 from sealsvc.ofd_sealing import is_ofd
 from sealsvc.verification.ofd import verify_ofd
 from sealsvc.verification.report import ValidationReport
@@ -184,6 +186,18 @@ def _document_check(
     return CheckResult("document", report.passed, reason), report
 
 
+def _claim_check(document: bytes) -> CheckResult:
+    """A PDF's PDF/A claim must hold (:mod:`.pdfa_check`); a PDF without one says so."""
+    found = check_pdfa(document)
+    if found.claim is None:
+        return CheckResult("pdfa_claim", True, "the PDF claims no PDF/A conformance")
+    if found.conforms:
+        return CheckResult("pdfa_claim", True, f"{found.claim}: the file meets the claim")
+    return CheckResult(
+        "pdfa_claim", False, f"{found.claim} claimed, but: {'; '.join(found.problems)}"
+    )
+
+
 def import_check(
     data: bytes, *, now: datetime | None = None, trust: TrustAnchors | None = None
 ) -> ImportCheckReport:
@@ -209,6 +223,9 @@ def import_check(
     checks.append(_files_check(files, entries))
     document_check, report = _document_check(files, attributes.get("document"), anchors, now)
     checks.append(document_check)
+    document = files.get(attributes.get("document", ""))
+    if document is not None and not is_ofd(document):
+        checks.append(_claim_check(document))
     document_hash = hashlib.sha256(files.get(attributes.get("document", ""), b"")).hexdigest()
     problems = check_trail(files.get(TRAIL, b""), {document_hash})
     checks.append(
