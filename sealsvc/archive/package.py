@@ -14,6 +14,7 @@ A package is a ZIP that needs nothing else to be checked (:mod:`.import_check`):
     evidence/revocation.json    which URL answered what at export (replayed offline)
     audit/trail.json            the record's audit entries, the chain segment, the anchor
     metadata/metadata.xml       GB/T 36903 elements for licences; format, creator, dates
+    long-term/<stem>-ofd-a.ofd  with --ofd-a: the OFD-A copy (GB/T 42133), seals as annotations
     manifest.xml                size, SHA-256 and SM3 of every file above
     seal/manifest.ses           the archive seal over SM3(manifest.xml), time-stamped
     seal/evidence.json          revocation answers and CA certificates for that seal
@@ -48,6 +49,7 @@ from sealsvc.archive.evidence import (
 )
 from sealsvc.archive.manifest import MANIFEST, SEAL_EVIDENCE, SEAL_FILE, build_manifest, digests
 from sealsvc.archive.metadata_xml import metadata_xml
+from sealsvc.archive.ofd_a import ofd_a_copy
 from sealsvc.archive.renew import archival_copy
 from sealsvc.archive.report_pdf import report_pdf
 from sealsvc.errors import InvalidInput
@@ -114,9 +116,10 @@ class PackageExporter:
         self._clock = clock
 
     def export_licence(
-        self, number: str, version: int | None = None, *, actor: str
+        self, number: str, version: int | None = None, *, actor: str, ofd_a: bool = False
     ) -> ExportedPackage:
-        """The package of licence ``number`` (latest version unless ``version``)."""
+        """The package of licence ``number`` (latest version unless ``version``); with
+        ``ofd_a``, an OFD licence's OFD-A copy (:mod:`.ofd_a`) goes in beside it."""
         record = get_licence(self._context, number, version)
         metadata = record_metadata(self._context, record)
         document, file_name = archival_copy(self._context, record)
@@ -131,9 +134,12 @@ class PackageExporter:
                 dates={"issued": record.issued_at.isoformat()},
             ),
             actor,
+            ofd_a,
         )
 
-    def export_file(self, document: bytes, file_name: str, *, actor: str) -> ExportedPackage:
+    def export_file(
+        self, document: bytes, file_name: str, *, actor: str, ofd_a: bool = False
+    ) -> ExportedPackage:
         """The package of a sealed PDF or OFD given as bytes (not necessarily a licence)."""
         check_upload_size(self._context.settings, document)
         if not document:
@@ -150,11 +156,14 @@ class PackageExporter:
                 dates={},
             ),
             actor,
+            ofd_a,
         )
 
-    def _export(self, record: _Record, actor: str) -> ExportedPackage:
+    def _export(self, record: _Record, actor: str, ofd_a: bool) -> ExportedPackage:
         now = self._clock()
         ofd = is_ofd(record.document)
+        if ofd_a and not ofd:
+            raise InvalidInput("--ofd-a makes an OFD-A copy of an OFD record; this one is a PDF")
         recorder = RecordingFetcher(self.trust.local_fetcher())
         verifier = DocumentVerifier(self._context, self.trust, clock=self._clock, fetcher=recorder)
         check = verifier.check(record.document, licence_number=record.number, ofd=ofd)
@@ -173,6 +182,13 @@ class PackageExporter:
             **{f"evidence/trust/{h}-root.cer": der for h, der in roots.items()},
             REVOCATION_INDEX: _json(revocation_index),
         }
+        if ofd_a:
+            stem = record.file_name.rsplit(".", 1)[0]
+            files[f"long-term/{stem}-ofd-a.ofd"] = ofd_a_copy(
+                record.document,
+                [s for s in verification["signatures"] if s["kind"] == "signature"],
+                made_on=now.astimezone(CHINA_TIME).date().isoformat(),
+            )
         with self._context.database.session(read_only=True) as session:
             files[TRAIL] = _json(
                 record_trail(session, document_hashes={sha256}, number=record.number)

@@ -86,6 +86,10 @@ def export(
     version: Annotated[
         int | None, typer.Option("--version", help="Licence version (default: the latest).")
     ] = None,
+    ofd_a: Annotated[
+        bool,
+        typer.Option("--ofd-a", help="Add an OFD-A copy (GB/T 42133) of an OFD record."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Write the record's archive information package (归档信息包), sealed by the archive seal.
@@ -101,10 +105,12 @@ def export(
         exporter = PackageExporter(context)
         path = Path(record)
         if path.is_file():
-            exported = exporter.export_file(_read(path), path.name, actor=audit.cli_actor())
+            exported = exporter.export_file(
+                _read(path), path.name, actor=audit.cli_actor(), ofd_a=ofd_a
+            )
         else:
             exported = exporter.export_licence(
-                check_number(record), version, actor=audit.cli_actor()
+                check_number(record), version, actor=audit.cli_actor(), ofd_a=ofd_a
             )
         write_output(output, exported.data)
         summary = {"output": str(output), **dataclasses.asdict(exported)}
