@@ -32,10 +32,11 @@ from sealsvc.archive.archive_seal import ARCHIVE_SEAL_KIND, ARCHIVE_SEAL_TEXT
 from sealsvc.archive.import_check import import_check
 from sealsvc.archive.manifest import MANIFEST, SEAL_FILE
 from sealsvc.archive.package import PackageExporter
+from sealsvc.errors import SealNotUsable
 from sealsvc.licences import issue_licence, load_template
 from sealsvc.pades import Level
 
-pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, world
+pytest_plugins = ("seal_fixtures", "time_fixtures")  # seal_context, world
 
 MARKET = "郑州市市场监督管理局"
 
@@ -282,3 +283,37 @@ def test_the_cli_exports_a_licence_and_a_file_and_checks_them(
     unsealed.write_bytes(chinese_pdf(1))
     result = sealctl("archive", "export", str(unsealed), "-o", str(tmp_path / "y.zip"))
     assert result.exit_code == 1 and "is not a sealed PDF or OFD" in result.output
+
+
+def test_export_and_check_on_each_database(seal_context, tmp_path: Path) -> None:
+    """The trail query (entries naming the number in their JSON details) and the anchor
+    (the whole log verified) on SQLite and PostgreSQL alike."""
+    with seal_context.database.session(read_only=True) as session:
+        seal_context.ca.export_files(session)
+    code = seals.issue(
+        seal_context, department=MARKET, kind="公章", algorithm="sm2", actor=ACTOR
+    ).code
+    template = load_template("business_licence")
+    number = issue_licence(
+        seal_context, template, template.example, [code], actor=ACTOR, file_format="ofd"
+    ).number
+    exported = PackageExporter(seal_context).export_licence(number, actor=ACTOR)
+    trail = json.loads(_files(exported.data)["audit/trail.json"])
+    actions = {e["seq"]: e["action"] for e in trail["entries"]}
+    assert [actions[seq] for seq in trail["record_seqs"]] == ["seal.use", "licence.issue"]
+    assert trail["anchor"]["log_intact"] is True
+    assert trail["anchor"]["head_seq"] >= trail["entries"][-1]["seq"]
+    assert import_check(exported.data).passed
+
+
+def test_a_suspended_archive_seal_refuses_the_export_audited(world_with_pems: World) -> None:
+    world = world_with_pems
+    number = _licence(world, "pdf")
+    exporter = PackageExporter(world.context, world.trust)
+    first = exporter.export_licence(number, actor=ACTOR)
+    seals.suspend(world.context, first.archive_seal, actor=ACTOR)
+    with pytest.raises(SealNotUsable, match="suspended"):
+        exporter.export_licence(number, actor=ACTOR)
+    with world.context.database.session(read_only=True) as session:
+        (entry,) = audit.query(session, limit=1)
+    assert entry.action == "seal.refused" and entry.seal_code == first.archive_seal

@@ -10,7 +10,7 @@ for why not a CAdES/GB/T 35275 SignedData.
 The seal is an ordinary seal of the registry — a 业务专用章 of :data:`ARCHIVE_DEPARTMENT`
 whose text is :data:`ARCHIVE_SEAL_TEXT` — so suspension, revocation, rotation and the
 audit log (``seal.use``, ``seal.refused``) apply to it as to any other.  It is created on
-first use (or by ``sealctl archive seal``) and found again by department, kind and text.
+first use and found again by department, kind and text (the newest such seal).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from pki.sm2 import sm3
 from sealsvc import seals, ses_signing
-from sealsvc.models import Department, Seal, SealAlgorithm, SealStatus
+from sealsvc.models import Department, Seal, SealAlgorithm
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
@@ -46,7 +46,13 @@ PROPERTY_INFO = "manifest.xml"
 
 
 def archive_seal_code(context: ServiceContext, *, actor: str) -> str:
-    """The code of the active archive seal; issued now (SM2, audited) if there is none."""
+    """The code of the newest archive seal, whatever its status; issued now (SM2, audited)
+    only if there has never been one.
+
+    A suspended, revoked or expired archive seal is used all the same, so the export is
+    refused and audited (``seal.refused``) instead of a new seal quietly taking its place:
+    replacing it is the operator's decision (``sealctl seal issue`` or ``seal rotate``).
+    """
     with context.database.session(read_only=True) as session:
         code = session.scalar(
             select(Seal.code)
@@ -56,7 +62,6 @@ def archive_seal_code(context: ServiceContext, *, actor: str) -> str:
                 Seal.kind == ARCHIVE_SEAL_KIND,
                 Seal.text == ARCHIVE_SEAL_TEXT,
                 Seal.algorithm == SealAlgorithm.SM2.value,
-                Seal.status == SealStatus.ACTIVE.value,
             )
             .order_by(Seal.id.desc())
             .limit(1)
