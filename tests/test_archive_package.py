@@ -317,3 +317,28 @@ def test_a_suspended_archive_seal_refuses_the_export_audited(world_with_pems: Wo
     with world.context.database.session(read_only=True) as session:
         (entry,) = audit.query(session, limit=1)
     assert entry.action == "seal.refused" and entry.seal_code == first.archive_seal
+
+
+GARBAGE = [
+    b"", b"\0" * 64, b"{", b"[1, 2]", b"<x/>", b"<?xml version='1.0'?><!DOCTYPE x []><x/>",
+    b'{"entries": [{"seq": "1"}], "record_seqs": [1], "anchor": {"head_seq": 1}}',
+    b'{"revocation": [{"url": 1}], "certificates": ["!"]}', b'[{"url": "x", "request": 5}]',
+]  # fmt: skip
+
+
+def test_garbage_in_any_file_or_byte_is_a_failed_check_never_a_crash(
+    pdf_package: tuple[World, bytes],
+) -> None:
+    _, package = pdf_package
+    files = _files(package)
+    document = next(p for p in files if p.startswith("document/"))
+    paths = [MANIFEST, SEAL_FILE, "seal/evidence.json", "audit/trail.json", document]
+    for path in [*paths, "evidence/revocation.json"]:
+        for garbage in GARBAGE:
+            report = import_check(_zip({**files, path: garbage}))
+            assert not report.passed, (path, garbage)
+    for offset in range(0, len(package), max(1, len(package) // 40)):
+        damaged = bytearray(package)
+        damaged[offset] ^= 0xFF
+        report = import_check(bytes(damaged))
+        assert report.checks and all(c.reason for c in report.checks)

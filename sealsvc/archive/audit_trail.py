@@ -58,11 +58,21 @@ def record_trail(
 
 def check_trail(data: bytes, document_hashes: set[str]) -> list[str]:
     """Why the packaged trail does not prove the record's history (empty: it does)."""
+    unreadable = ["the audit trail is not readable JSON of format sealsvc.audit-segment/1"]
     try:
         trail = json.loads(data)
         entries, seqs, anchor = trail["entries"], trail["record_seqs"], trail["anchor"]
     except (ValueError, KeyError, TypeError):
-        return ["the audit trail is not readable JSON of format sealsvc.audit-segment/1"]
+        return unreadable
+    if not (
+        isinstance(entries, list)
+        and all(isinstance(e, dict) and _is_int(e.get("seq")) for e in entries)
+        and isinstance(seqs, list)
+        and all(_is_int(seq) for seq in seqs)
+        and isinstance(anchor, dict)
+        and _is_int(anchor.get("head_seq"))
+    ):
+        return unreadable
     problems = []
     if not entries:
         return ["the audit trail holds no entry of the record"]
@@ -76,7 +86,7 @@ def check_trail(data: bytes, document_hashes: set[str]) -> list[str]:
         if recomputed != entry.get("entry_hash"):
             problems.append(f"audit entry {entry.get('seq')} does not match its hash (modified)")
         if previous is not None and (
-            entry["seq"] != previous["seq"] + 1 or entry["prev_hash"] != previous["entry_hash"]
+            entry["seq"] != previous["seq"] + 1 or entry["prev_hash"] != previous.get("entry_hash")
         ):
             problems.append(
                 f"audit entry {entry['seq']} does not follow entry {previous['seq']} in the chain"
@@ -86,8 +96,12 @@ def check_trail(data: bytes, document_hashes: set[str]) -> list[str]:
         problems.append("the record's audit entries are not all in the segment")
     elif not any(by_seq[seq].get("document_hash") in document_hashes for seq in seqs):
         problems.append("no audit entry of the record names the packaged document's hash")
-    if not isinstance(anchor, dict) or anchor.get("head_seq", -1) < entries[-1]["seq"]:
+    if anchor["head_seq"] < entries[-1]["seq"]:
         problems.append("the anchor (chain head) precedes the segment")
     elif not anchor.get("log_intact"):
         problems.append("the service's audit log did not verify when the package was made")
     return problems
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

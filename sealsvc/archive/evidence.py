@@ -183,10 +183,14 @@ class ReplayFetcher:
     def __init__(self, index: list[dict], files: Mapping[str, bytes]) -> None:
         self._answers: dict[tuple[str, bytes | None], bytes] = {}
         for item in index:
-            request = item.get("request")
-            data = files.get(item.get("file", ""))
-            if data is not None and isinstance(item.get("url"), str):
+            if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+                continue  # an index from outside: what is not as we write it answers nothing
+            request, data = item.get("request"), files.get(str(item.get("file")))
+            try:
                 key = (item["url"], None if request is None else base64.b64decode(request))
+            except (TypeError, ValueError):
+                continue
+            if data is not None:
                 self._answers[key] = data
 
     @classmethod
