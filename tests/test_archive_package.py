@@ -29,6 +29,7 @@ from pki.clock import now_utc
 from pki.sm2 import sm3
 from sealsvc import audit, seals, ses_signing
 from sealsvc.archive.archive_seal import ARCHIVE_SEAL_KIND, ARCHIVE_SEAL_TEXT
+from sealsvc.archive.audit_trail import check_trail
 from sealsvc.archive.import_check import import_check
 from sealsvc.archive.manifest import MANIFEST, SEAL_FILE
 from sealsvc.archive.package import PackageExporter
@@ -301,6 +302,7 @@ def test_export_and_check_on_each_database(seal_context, tmp_path: Path) -> None
     trail = json.loads(_files(exported.data)["audit/trail.json"])
     actions = {e["seq"]: e["action"] for e in trail["entries"]}
     assert [actions[seq] for seq in trail["record_seqs"]] == ["seal.use", "licence.issue"]
+    assert trail["runs"] == [[trail["entries"][0]["seq"], trail["entries"][-1]["seq"]]]
     assert trail["anchor"]["log_intact"] is True
     assert trail["anchor"]["head_seq"] >= trail["entries"][-1]["seq"]
     assert import_check(exported.data).passed
@@ -342,3 +344,29 @@ def test_garbage_in_any_file_or_byte_is_a_failed_check_never_a_crash(
         damaged[offset] ^= 0xFF
         report = import_check(bytes(damaged))
         assert report.checks and all(c.reason for c in report.checks)
+
+
+def test_the_trail_holds_runs_around_the_record_not_years_between(
+    world_with_pems: World,
+) -> None:
+    """Issue, 100 other audited acts, export: two runs; an entry cut from a run, or an
+    entry edited, fails the trail check with the reason."""
+    world = world_with_pems
+    number = _licence(world, "pdf")
+    for _ in range(100):
+        with world.context.database.session() as session:
+            audit.append(session, action="test.other", actor=ACTOR, details={"n": 1})
+    exporter = PackageExporter(world.context, world.trust)
+    exporter.export_licence(number, actor=ACTOR)
+    files = _files(exporter.export_licence(number, actor=ACTOR).data)
+    trail = json.loads(files["audit/trail.json"])
+    assert len(trail["runs"]) == 2
+    assert not any(e["action"] == "test.other" for e in trail["entries"])
+    assert import_check(_zip(files)).passed  # two runs check as well as one
+    cut = {**trail, "entries": trail["entries"][:1] + trail["entries"][2:]}
+    problems = check_trail(json.dumps(cut).encode(), {trail["entries"][0]["document_hash"]})
+    assert "the audit entries do not cover their runs of the chain (entries missing)" in problems
+    edited = json.loads(json.dumps(trail))
+    edited["entries"][0]["actor"] = "someone else"
+    problems = check_trail(json.dumps(edited).encode(), set())
+    assert any("does not match its hash (modified)" in p for p in problems)
