@@ -370,3 +370,37 @@ def test_the_trail_holds_runs_around_the_record_not_years_between(
     edited["entries"][0]["actor"] = "someone else"
     problems = check_trail(json.dumps(edited).encode(), set())
     assert any("does not match its hash (modified)" in p for p in problems)
+
+
+def test_every_evidence_file_is_read_by_openssl(pdf_package: tuple[World, bytes], tmp_path: Path):
+    """The claim of the docs: certificates, CRLs, OCSP answers and time-stamp tokens in
+    the package are plain DER that openssl reads without a PDF or SES parser."""
+    _, package = pdf_package
+    commands = {
+        ".cer": ["openssl", "x509", "-inform", "DER", "-noout", "-subject", "-in"],
+        ".crl": ["openssl", "crl", "-inform", "DER", "-noout", "-issuer", "-in"],
+        ".ocsp": ["openssl", "ocsp", "-noverify", "-resp_text", "-respin"],
+        ".tst": ["openssl", "ts", "-reply", "-token_in", "-text", "-in"],
+    }
+    seen = set()
+    for path, data in _files(package).items():
+        suffix = Path(path).suffix
+        if not path.startswith("evidence/") or suffix not in commands:
+            continue
+        (tmp_path / "item").write_bytes(data)
+        run = subprocess.run(
+            [*commands[suffix], str(tmp_path / "item")], capture_output=True, text=True
+        )
+        assert run.returncode == 0, (path, run.stderr)
+        seen.add(suffix)
+    assert seen == set(commands)
+
+
+def test_a_file_name_from_outside_is_made_safe_for_the_package(world_with_pems: World) -> None:
+    world = world_with_pems
+    sealed = world.seal(world.issue_seal(), Level.B_LTA)
+    exported = PackageExporter(world.context, world.trust).export_file(
+        sealed, "../合同 2026\n.pdf", actor=ACTOR
+    )
+    assert "document/合同_2026_.pdf" in _files(exported.data)
+    assert import_check(exported.data).passed

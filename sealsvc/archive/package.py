@@ -29,6 +29,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ExportedPackage", "PackageExporter"]
 
+_SAFE_NAME = re.compile(r"[^\w.\-]")
+"""What a caller's file name may keep in ``document/``: letters (CJK too), digits, ``._-``;
+anything else (controls, spaces, slashes) would make a name the package reader refuses."""
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 """Entry times are fixed: the dates that matter are in the signed files, not the ZIP."""
 
@@ -144,7 +148,9 @@ class PackageExporter:
         check_upload_size(self._context.settings, document)
         if not document:
             raise InvalidInput(f"{file_name} is empty")
-        safe_name = file_name.replace("\\", "/").rsplit("/", 1)[-1] or "document"
+        safe_name = _SAFE_NAME.sub("_", file_name.replace("\\", "/").rsplit("/", 1)[-1])
+        if safe_name.strip(".") == "":
+            safe_name = "document.ofd" if is_ofd(document) else "document.pdf"
         return self._export(
             _Record(
                 document=document,
