@@ -54,6 +54,7 @@ from sealsvc.archive.ofd_a import ofd_a_copy
 from sealsvc.archive.renew import archival_copy
 from sealsvc.archive.report_pdf import report_pdf
 from sealsvc.errors import InvalidInput
+from sealsvc.licences.metadata import LicenceMetadata
 from sealsvc.licences.pipeline import get_licence, record_metadata
 from sealsvc.models import Certificate
 from sealsvc.ofd_sealing import is_ofd
@@ -95,12 +96,14 @@ class ExportedPackage:
 
 @dataclass(frozen=True)
 class _Record:
+    """What a package is made of, whether the record is a licence or a file."""
+
     document: bytes
     file_name: str
     record: str
     number: str | None
     title: str
-    metadata: object
+    metadata: LicenceMetadata | None
     dates: dict[str, str]
 
 
