@@ -183,7 +183,7 @@ class PackageExporter:
         revocation_index = recorder.record_into(evidence)
         roots, cas = self._service_certificates()
         evidence.add_certificates(cas)
-        sha256, sm3_hex = digests(record.document)
+        sha256 = digests(record.document)[0]
         files = {
             f"document/{record.file_name}": record.document,
             "report/verification.json": _json(verification),
@@ -202,12 +202,20 @@ class PackageExporter:
             files[TRAIL] = _json(
                 record_trail(session, document_hashes={sha256}, number=record.number)
             )
+        files.update(self._descriptions(record, verification, ofd, now))
+        return self._lock(files, record, actor, now, cas, accepted=check.accepted)
+
+    def _descriptions(
+        self, record: _Record, verification: dict, ofd: bool, now: datetime
+    ) -> dict[str, bytes]:
+        """``metadata/metadata.xml`` and the human report."""
+        sha256, sm3_hex = digests(record.document)
         signers = sorted(
             {s["signer"]["common_name"] for s in verification["signatures"]
              if s["kind"] == "signature" and s.get("signer") and s["signer"].get("common_name")}
         )  # fmt: skip
         dates = {**record.dates, "exported": now.isoformat()}
-        files["metadata/metadata.xml"] = metadata_xml(
+        metadata = metadata_xml(
             title=record.title,
             file_format="ofd" if ofd else "pdf",
             file_name=record.file_name,
@@ -216,7 +224,7 @@ class PackageExporter:
             dates=dates,
             licence=record.metadata,
         )
-        files["report/verification.pdf"] = report_pdf(
+        report = report_pdf(
             {
                 "档案记录": record.record,
                 "题名": record.title,
@@ -227,6 +235,20 @@ class PackageExporter:
             },
             verification,
         )
+        return {"metadata/metadata.xml": metadata, "report/verification.pdf": report}
+
+    def _lock(
+        self,
+        files: dict[str, bytes],
+        record: _Record,
+        actor: str,
+        now: datetime,
+        cas: list[bytes],
+        *,
+        accepted: bool,
+    ) -> ExportedPackage:
+        """Manifest, archive seal and its evidence, the ZIP, the ``archive.export`` entry."""
+        sha256 = digests(record.document)[0]
         manifest = build_manifest(
             files,
             {
@@ -257,7 +279,7 @@ class PackageExporter:
                     "number": record.number,
                     "package_sha256": package_sha256,
                     "manifest_sm3": digests(manifest)[1],
-                    "accepted": check.accepted,
+                    "accepted": accepted,
                 },
             )
             audit_seq = entry.seq
@@ -266,7 +288,7 @@ class PackageExporter:
             record=record.record,
             document_sha256=sha256,
             files=listed,
-            accepted=check.accepted,
+            accepted=accepted,
             archive_seal=sealed.seal_code,
             audit_seq=audit_seq,
             package_sha256=package_sha256,
