@@ -46,6 +46,14 @@ def licence_pdf(world: World) -> bytes:
     return get_licence_pdf(world.context, number)
 
 
+def _rezip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
 def _with_catalog_entries(pdf: bytes, **entries: generic.PdfObject) -> bytes:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     for key, value in entries.items():
@@ -179,6 +187,10 @@ def test_the_ofd_a_copy_keeps_the_stamps_as_annotations_with_their_facts(
 
     report = import_check(data)
     assert report.passed, [c for c in report.checks if not c.passed]
+    assert [c.name for c in report.checks][-2:] == ["ofd_a", "audit_trail"]
+    swapped = import_check(_rezip({**files, copy_path: files[original_path]}))
+    (ofd_a,) = [c for c in swapped.checks if c.name == "ofd_a"]
+    assert not ofd_a.passed and "still has seals" in ofd_a.reason
 
     (tmp_path / "copy.ofd").write_bytes(files[copy_path])
     if OFD_CHECK is not None:

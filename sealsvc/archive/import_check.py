@@ -13,7 +13,8 @@ The checks, each passed or failed with a reason:
    and no file is present that it does not list (besides the seal and its evidence);
 4. ``document`` — the document's seals verify with the package's evidence only (the
    service's recorded CRL/OCSP answers replayed, :class:`.evidence.ReplayFetcher`);
-   ``pdfa_claim`` — a PDF's PDF/A claim holds (:mod:`.pdfa_check`);
+   ``pdfa_claim`` — a PDF's PDF/A claim holds (:mod:`.pdfa_check`); ``ofd_a`` — an
+   OFD-A copy opens, without seals, its stamps as annotations (:mod:`.ofd_a`);
 5. ``audit_trail`` — the chain segment's hashes and links hold and it names the document.
 
 The trust anchors are the roots given with ``--trust`` (what an archive should do: roots
@@ -34,7 +35,8 @@ from typing import Any
 from asn1crypto import x509
 
 from ofd.errors import OfdFormatError
-from ofd.package import read_zip
+from ofd.package import OfdPackage, read_zip
+from ofd.signatures import read_signatures
 from pki.certificates import POLICY_SEAL_MAKER
 from pki.clock import now_utc
 from sealsvc.archive.archive_seal import ARCHIVE_SEAL_KIND, ARCHIVE_SEAL_TEXT
@@ -198,6 +200,21 @@ def _claim_check(document: bytes) -> CheckResult:
     )
 
 
+def _ofd_a_check(files: Mapping[str, bytes], paths: list[str]) -> CheckResult:
+    """An OFD-A copy must open, carry no signature and show its stamps as annotations."""
+    for path in paths:
+        try:
+            copy = OfdPackage.read(files[path])
+            signed = read_signatures(copy).entries
+        except (OfdFormatError, KeyError) as exc:
+            return CheckResult("ofd_a", False, f"{path} does not open as OFD: {exc}")
+        if signed or not any(p.endswith("/Annotation.xml") for p in copy):
+            return CheckResult("ofd_a", False, f"{path} still has seals, or no stamp annotation")
+    return CheckResult(
+        "ofd_a", True, f"{', '.join(paths)}: OFD without seals, stamps as annotations"
+    )
+
+
 def import_check(
     data: bytes, *, now: datetime | None = None, trust: TrustAnchors | None = None
 ) -> ImportCheckReport:
@@ -226,6 +243,11 @@ def import_check(
     document = files.get(attributes.get("document", ""))
     if document is not None and not is_ofd(document):
         checks.append(_claim_check(document))
+    copies = [
+        e.path for e in entries if e.path.startswith("long-term/") and e.path.endswith(".ofd")
+    ]
+    if copies:
+        checks.append(_ofd_a_check(files, copies))
     document_hash = hashlib.sha256(files.get(attributes.get("document", ""), b"")).hexdigest()
     problems = check_trail(files.get(TRAIL, b""), {document_hash})
     checks.append(
