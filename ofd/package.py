@@ -36,7 +36,14 @@ from types import MappingProxyType
 
 from ofd.errors import OfdFormatError, OfdLimitExceeded
 
-__all__ = ["DEFAULT_LIMITS", "ROOT_FILE", "OfdPackage", "PackageLimits", "resolve_loc"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "ROOT_FILE",
+    "OfdPackage",
+    "PackageLimits",
+    "read_zip",
+    "resolve_loc",
+]
 
 ROOT_FILE = "OFD.xml"
 """The entry file every OFD package has at its root (GB/T 33190 §7.2)."""
@@ -299,6 +306,28 @@ def resolve_loc(base: str, loc: str) -> str:
     return "/".join(parts)
 
 
+def read_zip(
+    data: bytes, limits: PackageLimits = DEFAULT_LIMITS, *, what: str = "OFD"
+) -> dict[str, bytes]:
+    """The files of an untrusted ZIP, under every guard of the module docstring.
+
+    Public because other ZIP containers from outside (sealsvc's archive information
+    packages) need the same defences; ``what`` names the format in error messages.
+    """
+    if len(data) > limits.max_package_bytes:
+        raise OfdLimitExceeded(
+            f"{what} file is {len(data)} bytes, more than the limit of {limits.max_package_bytes}"
+        )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = _check_entries(archive.infolist(), limits)
+            return {path: _read_entry(archive, path, info) for path, info in entries}
+    # zipfile signals damage with BadZipFile, but a truncated or lying entry can also end
+    # in EOFError, zlib.error, ValueError (bad header fields) or NotImplementedError.
+    except (zipfile.BadZipFile, EOFError, zlib.error, ValueError, NotImplementedError) as e:
+        raise OfdFormatError(f"not a readable {what} (ZIP) file: {e}") from None
+
+
 class OfdPackage(Mapping[str, bytes]):
     """The files of one OFD package: an immutable mapping of package path → content.
 
@@ -323,18 +352,7 @@ class OfdPackage(Mapping[str, bytes]):
     @classmethod
     def read(cls, data: bytes, limits: PackageLimits = DEFAULT_LIMITS) -> OfdPackage:
         """Parse the bytes of an OFD file, enforcing ``limits``; see the module docstring."""
-        if len(data) > limits.max_package_bytes:
-            raise OfdLimitExceeded(
-                f"OFD file is {len(data)} bytes, more than the limit of {limits.max_package_bytes}"
-            )
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                entries = _check_entries(archive.infolist(), limits)
-                files = {path: _read_entry(archive, path, info) for path, info in entries}
-        # zipfile signals damage with BadZipFile, but a truncated or lying entry can also end
-        # in EOFError, zlib.error, ValueError (bad header fields) or NotImplementedError.
-        except (zipfile.BadZipFile, EOFError, zlib.error, ValueError, NotImplementedError) as e:
-            raise OfdFormatError(f"not a readable OFD (ZIP) file: {e}") from None
+        files = read_zip(data, limits, what="OFD")
         if ROOT_FILE not in files:
             raise OfdFormatError(f"not an OFD package: no {ROOT_FILE} at the root of the ZIP")
         return cls(files)

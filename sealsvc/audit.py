@@ -48,6 +48,7 @@ __all__ = [
     "cli_actor",
     "compute_hash",
     "entry_to_dict",
+    "exported_hash",
     "lock_chain",
     "query",
     "verify",
@@ -136,6 +137,19 @@ def _entry_fields(entry: AuditEntry) -> dict[str, Any]:
 def compute_hash(entry: AuditEntry) -> str:
     """Hex SHA-256 of :func:`canonical_bytes`."""
     return hashlib.sha256(canonical_bytes(entry)).hexdigest()
+
+
+_HASHED_FIELDS = ("seq", "at", "actor", "action", "seal_code", "department_code",
+                  "document_hash", "details", "prev_hash")  # fmt: skip
+
+
+def exported_hash(entry: Mapping[str, Any]) -> str:
+    """The hash of an entry given in its JSON view (:func:`entry_to_dict`), so an exported
+    chain segment can be checked years later without the database.  Raises ``KeyError``
+    or ``TypeError`` for a view that lacks a field or holds what the encoding forbids."""
+    fields = {name: entry[name] for name in _HASHED_FIELDS}
+    _check_json_value(fields, "entry")
+    return hashlib.sha256(_json({"v": FORMAT_VERSION, **fields}).encode("utf-8")).hexdigest()
 
 
 # --- append ---------------------------------------------------------------------------------

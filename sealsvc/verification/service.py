@@ -42,6 +42,7 @@ from sealsvc.verification.ofd import (
 )
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import ValidationReport
+from sealsvc.verification.revocation import RevocationFetcher
 from sealsvc.verification.ses import SesVerifier, database_ses_lookup
 from sealsvc.verification.validator import TrustAnchors, verify
 
@@ -139,12 +140,15 @@ class DocumentVerifier:
         *,
         clock: Callable[[], datetime] = now_utc,
         cache: VerdictCache | None = None,
+        fetcher: RevocationFetcher | None = None,
     ) -> None:
+        """``fetcher`` replaces the in-process answers of our OCSP responder and CRLs (the
+        archive export wraps them to keep every answer as evidence)."""
         self._context = context
         self._lookup = database_lookup(context.database)
         self._ses_lookup = database_ses_lookup(context.database)
         trust = trust or TrustServices(context)
-        self._fetch = trust.local_fetcher()
+        self._fetch = fetcher or trust.local_fetcher()
         self._ses = SesVerifier(context, trust)
         self._clock = clock
         self.cache = cache if cache is not None else VerdictCache()

@@ -18,6 +18,7 @@ service must not do for a file somebody uploaded.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -72,13 +73,23 @@ class ArchiveExtender:
         self._context = context
         self.trust = trust or TrustServices(context)
 
-    def extend(self, pdf: bytes, *, actor: str, details: dict | None = None) -> Extension:
+    def extend(
+        self,
+        pdf: bytes,
+        *,
+        actor: str,
+        details: dict | None = None,
+        action: str = "archive.extend",
+        before_commit: Callable[[bytes], None] | None = None,
+    ) -> Extension:
         """Return ``pdf`` with fresh validation data and one more document time-stamp.
 
         Every signature already in the file stays intact (incremental update).  Raises
         :class:`InvalidInput` for anything that is not a readable PDF with at least one
         signature of this service.  ``details`` (the API's client and key id) go into the
-        audit entry.
+        audit entry, recorded as ``action``.  ``before_commit`` gets the new bytes inside
+        the audit transaction (``archive renew`` stores the file there): if it raises,
+        no entry is written.
         """
         check_upload_size(self._context.settings, pdf)
         try:
@@ -87,7 +98,7 @@ class ArchiveExtender:
             raise InvalidInput(str(exc)) from None
         if not document.signatures:
             raise InvalidInput("the PDF has no seal or time-stamp to extend")
-        issuers = self._our_issuers()
+        issuers = self.our_issuers()
         ours: dict[bytes, tuple[str, x509.Certificate]] = {}
         newest_hierarchy = None
         for found in document.signatures:  # oldest revision first
@@ -114,7 +125,7 @@ class ArchiveExtender:
         with self._context.database.session() as session:
             entry = audit.append(
                 session,
-                action="archive.extend",
+                action=action,
                 actor=actor,
                 document_hash=output_sha256,
                 details={
@@ -125,6 +136,8 @@ class ArchiveExtender:
                 },
             )
             audit_seq = entry.seq
+            if before_commit is not None:
+                before_commit(extended)
         return Extension(
             pdf=extended,
             hierarchy=newest_hierarchy,
@@ -135,7 +148,7 @@ class ArchiveExtender:
             audit_seq=audit_seq,
         )
 
-    def _our_issuers(self) -> dict[bytes, str]:
+    def our_issuers(self) -> dict[bytes, str]:
         """Subject DER of every issuing CA this service has had → its hierarchy.
 
         Only leaves of an issuing CA (seal, TSA, OCSP certificates) get fresh validation
