@@ -82,7 +82,14 @@ from sealsvc.licences.render import LicencePage, render_licence
 from sealsvc.licences.render_ofd import render_licence_ofd
 from sealsvc.licences.templates import Template, load_template
 from sealsvc.licences.wording import VersionState, no_longer_valid
-from sealsvc.models import AnnulKind, Licence, LicenceFormat, LicenceStatus, SealAlgorithm
+from sealsvc.models import (
+    AnnulKind,
+    CollectedLicence,
+    Licence,
+    LicenceFormat,
+    LicenceStatus,
+    SealAlgorithm,
+)
 from sealsvc.ofd_sealing import seal_ofd, timestamp_for
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
@@ -105,8 +112,10 @@ __all__ = [
     "issue_licence",
     "licence_status",
     "list_licences",
+    "read_licence_file",
     "record_metadata",
     "reissue_licence",
+    "storing_licence_file",
 ]
 
 NUMBER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{5,63}$")
@@ -342,7 +351,7 @@ def get_licence_file(
     directory = _licence_dir(context)
     path = directory / record.file_name
     if not path.exists():
-        _finish_interrupted_rename(directory, record)
+        _finish_interrupted_rename(directory, record.file_name, record.document_sha256)
     try:
         document = path.read_bytes()
     except OSError as exc:
@@ -366,13 +375,49 @@ def get_licence_ofd(context: ServiceContext, number: str, version: int | None = 
     return get_licence_file(context, number, version, expected=LicenceFormat.OFD)
 
 
-def _finish_interrupted_rename(directory: Path, record: LicenceRecord) -> None:
+def _finish_interrupted_rename(directory: Path, file_name: str, sha256: str) -> None:
     """Complete a rename a crash interrupted (see the module docstring)."""
-    for candidate in directory.glob(f".{record.file_name}.*.tmp"):
-        if hashlib.sha256(candidate.read_bytes()).hexdigest() == record.document_sha256:
-            os.replace(candidate, directory / record.file_name)
+    for candidate in directory.glob(f".{file_name}.*.tmp"):
+        if hashlib.sha256(candidate.read_bytes()).hexdigest() == sha256:
+            os.replace(candidate, directory / file_name)
             fsync_directory(directory)
             return
+
+
+@contextmanager
+def storing_licence_file(context: ServiceContext, file_name: str, data: bytes) -> Iterator[None]:
+    """Store ``data`` as licence file ``file_name`` around the caller's transaction.
+
+    For files whose record is not an issued licence (the library's collected licences):
+    the same directory and crash guarantees as :func:`_store` — the bytes are on disk under
+    a temporary name before the body runs (which commits the record), removed if it raises,
+    renamed into place after.  :func:`reconcile_licence_files` knows these records too.
+    """
+    directory = _licence_dir(context)
+    tmp = _write_temporary(directory, file_name, data)
+    try:
+        yield
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, directory / file_name)
+    fsync_directory(directory)
+
+
+def read_licence_file(context: ServiceContext, file_name: str, sha256: str, what: str) -> bytes:
+    """The bytes of licence file ``file_name`` stored by :func:`storing_licence_file`,
+    checked against ``sha256``; ``what`` names it in the error."""
+    directory = _licence_dir(context)
+    path = directory / file_name
+    if not path.exists():
+        _finish_interrupted_rename(directory, file_name, sha256)
+    try:
+        document = path.read_bytes()
+    except OSError as exc:
+        raise LicenceFileProblem(f"the file of {what} cannot be read: {exc.strerror}") from None
+    if hashlib.sha256(document).hexdigest() != sha256:
+        raise LicenceFileProblem(f"the file of {what} does not match its record")
+    return document
 
 
 def reconcile_licence_files(
@@ -399,10 +444,14 @@ def reconcile_licence_files(
                 digest = hashlib.sha256(candidate.read_bytes()).hexdigest()
             except FileNotFoundError:
                 continue
-            row = session.scalars(select(Licence).where(Licence.document_sha256 == digest)).first()
-            if row is not None and not (directory / row.file_name).exists():
-                os.replace(candidate, directory / row.file_name)
-                finished.append(row.file_name)
+            name = session.scalar(
+                select(Licence.file_name).where(Licence.document_sha256 == digest)
+            ) or session.scalar(
+                select(CollectedLicence.file_name).where(CollectedLicence.document_sha256 == digest)
+            )
+            if name is not None and not (directory / name).exists():
+                os.replace(candidate, directory / name)
+                finished.append(name)
             else:
                 candidate.unlink(missing_ok=True)
                 removed.append(candidate.name)
