@@ -197,8 +197,9 @@ def collect(
     now = now or now_utc()
     values, identifier = read_metadata(metadata)
     face_data = _face(face)
-    with context.database.session(read_only=True) as session:
+    with context.database.session() as session:  # may write the installation's ID salt
         _check_issuer(session, principal, identifier.issuer_code)
+        holder = holder_code(session, values["holder_code"])
     _verified(context, data, is_ofd, now)
     file_format = LicenceFormat.OFD if is_ofd else LicenceFormat.PDF
     sha256 = hashlib.sha256(data).hexdigest()
@@ -215,7 +216,6 @@ def collect(
         )
         if taken:
             raise Conflict(f"licence {key} (or this very file) is already in the library")
-        holder = holder_code(session, values["holder_code"])
         earlier = session.scalars(
             select(CollectedLicence)
             .where(
