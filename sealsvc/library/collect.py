@@ -1,9 +1,11 @@
 """归集: licences other issuing systems sealed, pushed into the library with their metadata.
 
 On entry the file is verified with the verification engine against the library's own trust
-anchors (:mod:`.trust`) and refused — with the whole report — unless TOTAL_PASSED.  No URL
-named in the file is fetched (the service never fetches for foreign files): a licence must
-bring its validation data (PAdES B-LT/B-LTA), as long-lived licences do anyway.
+anchors (:mod:`.trust`) and refused — with the whole report — unless TOTAL_PASSED.
+Revocation data the file does not carry (a PAdES B-T, an OFD's ``SES_Signature``) is fetched
+from the CRL/OCSP URLs in its certificates (10 s timeout, size cap): unlike a public upload
+to ``/v1/verify``, the sender is an authenticated issuing system, and a path is only built —
+so only fetched for — up to a root an admin trusted, whose CA wrote those URLs.
 
 The GB/T 36903 metadata comes as JSON beside the file: its identifier (GB/T 36904, check
 character and credit codes checked), type and issuer codes must agree with the identifier,
@@ -42,7 +44,7 @@ from sealsvc.models import (
     LicenceFormat,
     LicenceStatus,
 )
-from sealsvc.verification import ValidationReport, verify
+from sealsvc.verification import RevocationFetcher, ValidationReport, http_fetcher, verify
 from sealsvc.verification.ofd import verify_ofd
 
 if TYPE_CHECKING:
@@ -79,10 +81,11 @@ class CollectRefused(InvalidInput):
     kind = "licence-not-verified"
 
     def __init__(self, report: ValidationReport) -> None:
+        reading = report.to_dict()
+        sub = f" ({reading['sub_indication']})" if reading["sub_indication"] else ""
         super().__init__(
-            f"the licence does not verify against the library's trust anchors: "
-            f"{report.verdict.value}"
-            + (f" ({report.sub_indication})" if report.sub_indication else "")
+            "the licence does not verify against the library's trust anchors: "
+            f"{reading['verdict']}{sub}"
         )
         self.report = report
 
@@ -171,13 +174,19 @@ def _check_issuer(session: Session, principal: Principal, issuer_code: str) -> N
         )
 
 
-def _verified(context: ServiceContext, data: bytes, is_ofd: bool, now: datetime) -> None:
+def _verified(
+    context: ServiceContext,
+    data: bytes,
+    is_ofd: bool,
+    now: datetime,
+    fetcher: RevocationFetcher,
+) -> None:
     with context.database.session(read_only=True) as session:
         anchors = library_anchors(session)
     if is_ofd:
-        report = verify_ofd(data, trust=anchors, now=now)
+        report = verify_ofd(data, trust=anchors, now=now, fetcher=fetcher)
     else:
-        report = verify(data, trust=anchors, now=now)
+        report = verify(data, trust=anchors, now=now, allow_fetching=True, fetcher=fetcher)
     if not report.passed:
         raise CollectRefused(report)
 
@@ -192,15 +201,18 @@ def collect(
     face: object = None,
     details: Mapping[str, Any],
     now: datetime | None = None,
+    fetcher: RevocationFetcher = http_fetcher,
 ) -> LibraryEntry:
-    """Verify and store a licence another system sealed; see the module docstring."""
+    """Verify and store a licence another system sealed; see the module docstring.
+
+    ``fetcher`` answers CRL/OCSP URLs (tests pass an in-process one)."""
     now = now or now_utc()
     values, identifier = read_metadata(metadata)
     face_data = _face(face)
     with context.database.session() as session:  # may write the installation's ID salt
         _check_issuer(session, principal, identifier.issuer_code)
         holder = holder_code(session, values["holder_code"])
-    _verified(context, data, is_ofd, now)
+    _verified(context, data, is_ofd, now, fetcher)
     file_format = LicenceFormat.OFD if is_ofd else LicenceFormat.PDF
     sha256 = hashlib.sha256(data).hexdigest()
     file_name = f"collected-{sha256[:32]}.{file_format.value}"
