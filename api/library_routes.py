@@ -326,7 +326,9 @@ async def show(request: Request, body: ShowRequest) -> dict[str, Any] | Response
 async def feed(
     request: Request,
     caller: _Library,
-    since: Annotated[int, Query(ge=0, description="The ``next`` of the last page; 0 first.")] = 0,
+    since: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="The ``next`` of the last page; 0 first.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=changes.MAX_PAGE)] = 100,
 ) -> dict[str, Any]:
     """Changes to the licence types the department is granted, oldest first; ask again from
