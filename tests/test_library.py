@@ -26,7 +26,9 @@ from sealsvc.apikeys import Principal
 from sealsvc.context import ServiceContext
 from sealsvc.errors import Conflict, Forbidden
 from sealsvc.library import collect, grants, sharing, showcodes, trust
+from sealsvc.library.changes import changes
 from sealsvc.library.collect import CollectRefused
+from sealsvc.licences import annul_licence, issue_licence, load_template, reissue_licence
 from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.licences.pipeline import reconcile_licence_files
 from sealsvc.models import CollectedLicence
@@ -245,3 +247,40 @@ def test_with_no_root_configured_nothing_is_collected(seal_context: ServiceConte
         _collect(seal_context, services_for("rsa").seal(chinese_pdf(1), Level.B_LT), "JZ2025-0008")
     assert refused.value.report.sub_indication.name == "NO_CERTIFICATE_CHAIN_FOUND"
     assert str(refused.value).endswith("INDETERMINATE (NO_CERTIFICATE_CHAIN_FOUND)")
+
+
+def test_a_reissued_licence_of_ours_is_superseded_in_every_view_and_the_feed(
+    library: ServiceContext,
+) -> None:
+    """Licences sealsvc issues are in the library without a copy: 变更 and 吊销 in the
+    licence registry are what check, lookup and the feed say next."""
+    template = load_template("business_licence")
+    business = template.spec.licence_type.code
+    with library.database.session() as session:
+        grants.grant(session, USER, business, actor=ACTOR)
+    code = seals.issue(library, department="ZZ-D26", kind="公章", algorithm="rsa", actor=ACTOR).code
+    start = changes_since(library, 0)["next"]
+    first = issue_licence(library, template, template.example, [code], actor=ACTOR, level=Level.B_B)
+    second = reissue_licence(library, first.number, {"registered_capital": "8000"}, actor=ACTOR,
+                             reason="增资", level=Level.B_B)  # fmt: skip
+    user = _principal(USER)
+    old = sharing.check(library, user, identifier=first.identifier, details=DETAILS)
+    assert (old.status, old.status_reason) == ("superseded", "增资")
+    (found,) = sharing.lookup(library, user, holder=template.example["uscc"], type_code=business,
+                              purpose=PURPOSE, details=DETAILS)  # fmt: skip
+    assert (found.identifier, found.version, found.status) == (second.identifier, 2, "valid")
+    annul_licence(library, first.number, "歇业", kind="cancelled", actor=ACTOR)
+    by_number = sharing.check(library, user, number=first.number,
+                              holder=template.example["uscc"], details=DETAILS)  # fmt: skip
+    assert (by_number.status, by_number.annul_kind) == ("annulled", "cancelled")
+    feed = changes_since(library, start)["changes"]
+    assert [(c["event"], c["identifier"], c["superseded"]) for c in feed] == [
+        ("issued", first.identifier, []),
+        ("reissued", second.identifier, [first.identifier]),
+        ("annulled", second.identifier, []),
+    ]
+
+
+def changes_since(context: ServiceContext, since: int) -> dict:
+    with context.database.session(read_only=True) as session:
+        return changes(session, _principal(USER), since).as_dict()

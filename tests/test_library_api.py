@@ -23,7 +23,8 @@ from verify_corpus import services_for
 from api.problems import PROBLEM_JSON
 from pki.clock import now_utc
 from sealsvc import audit
-from sealsvc.library import showcodes, trust
+from sealsvc.library import grants, showcodes, trust
+from sealsvc.library.usage import usage_report
 from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.models import AuditEntry, CollectedLicence
 from sealsvc.pades import Level
@@ -149,8 +150,6 @@ def collected(api_world: ApiWorld, tokens: dict[str, str], trusted: None) -> dic
 
 
 def _grant(world: ApiWorld, department: str, type_code: str) -> None:
-    from sealsvc.library import grants
-
     with world.context.database.session() as session:
         grants.grant(session, department, type_code, actor=ACTOR)
 
@@ -607,8 +606,6 @@ def test_wrong_codes_lock_the_holders_live_codes(
 def test_usage_report_counts_per_department_and_purpose(
     api_world: ApiWorld, tokens: dict[str, str], collected: dict
 ) -> None:
-    from sealsvc.library.usage import usage_report
-
     _grant(api_world, TAX, WORKER_PERMIT)
     other = {"purpose": "特种作业人员资格核查", "item_code": "11410100JS-0002"}
     for _ in range(2):

@@ -232,8 +232,11 @@ def _templates_of(settings: Settings, type_code: str) -> list[Template]:
     ]
 
 
-def _latest_issued(session: Session, templates: Iterable[Template]) -> Iterator[Licence]:
-    """The latest version of every licence of ``templates``."""
+def _latest_issued(
+    session: Session, templates: Iterable[Template], containing: str | None
+) -> Iterator[Licence]:
+    """The latest version of every licence of ``templates`` whose data contains the text
+    ``containing`` (if given)."""
     names = [t.name for t in templates]
     if not names:
         return iter(())
@@ -243,16 +246,14 @@ def _latest_issued(session: Session, templates: Iterable[Template]) -> Iterator[
         .group_by(Licence.number)
         .subquery()
     )
-    return iter(
-        session.scalars(
-            select(Licence)
-            .join(
-                latest,
-                (Licence.number == latest.c.number) & (Licence.version == latest.c.version),
-            )
-            .order_by(Licence.issued_at.desc(), Licence.id.desc())
-        )
+    query = (
+        select(Licence)
+        .join(latest, (Licence.number == latest.c.number) & (Licence.version == latest.c.version))
+        .order_by(Licence.issued_at.desc(), Licence.id.desc())
     )
+    if containing is not None:
+        query = query.where(Licence.data.contains(containing, autoescape=True))
+    return iter(session.scalars(query))
 
 
 def by_holder(
@@ -265,9 +266,8 @@ def by_holder(
     """
     found: list[LibraryEntry] = []
     templates = {t.name: t for t in _templates_of(settings, type_code)}
-    for row in _latest_issued(session, templates.values()):
-        if holder.kind == CREDIT_CODE and holder.key not in row.data:
-            continue
+    containing = holder.key if holder.kind == CREDIT_CODE else None
+    for row in _latest_issued(session, templates.values(), containing):
         if row.identifier is None:
             continue
         entry = _issued(session, row, templates[row.template], now)
