@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,6 +95,15 @@ def _collect(world: ApiWorld, token: str, pdf: bytes, metadata: dict, face: dict
         data=fields,
         headers=_bearer(token),
     )
+
+
+def _pdfsig(pdf: bytes) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
+        handle.write(pdf)
+        handle.flush()
+        return subprocess.run(
+            ["pdfsig", handle.name], capture_output=True, text=True, check=False
+        ).stdout
 
 
 def _audit(world: ApiWorld, action: str) -> list[dict]:
@@ -367,6 +378,7 @@ def test_lookup_by_id_number_finds_a_collected_licence_and_never_keeps_the_numbe
         headers=_bearer(tokens["tax"]),
     )
     assert file.content == collected["pdf"]
+    assert "Signature is Valid." in _pdfsig(file.content)  # poppler agrees the seal holds
     # the ID number is nowhere in the database: not in the audit log, not in the rows
     with api_world.context.database.session(read_only=True) as session:
         details = " ".join(session.scalars(select(AuditEntry.details)))
@@ -374,6 +386,26 @@ def test_lookup_by_id_number_finds_a_collected_licence_and_never_keeps_the_numbe
         dump = session.execute(text("SELECT * FROM collected_licences")).all()
     assert PERSON_ID not in details and PERSON_ID not in holders
     assert PERSON_ID not in repr(dump) and PERSON_ID[:-1] not in repr(dump)
+
+
+def test_a_revoked_grant_takes_effect_at_once(
+    api_world: ApiWorld, tokens: dict[str, str], collected: dict
+) -> None:
+    _grant(api_world, TAX, WORKER_PERMIT)
+    assert _lookup(api_world, tokens["tax"], PERSON_ID, WORKER_PERMIT, **PURPOSE).status_code == 200
+    with api_world.context.database.session() as session:
+        grants.revoke(session, TAX, WORKER_PERMIT, actor=ACTOR)
+    try:
+        response = _lookup(api_world, tokens["tax"], PERSON_ID, WORKER_PERMIT, **PURPOSE)
+        assert response.status_code == 403, response.text
+        check = api_world.client.post(
+            "/v1/library/check",
+            json={"identifier": collected["identifier"]},
+            headers=_bearer(tokens["tax"]),
+        )
+        assert check.status_code == 403
+    finally:
+        _grant(api_world, TAX, WORKER_PERMIT)
 
 
 # --- 核验 and status changes -------------------------------------------------------------------
