@@ -48,6 +48,7 @@ LIFETIME = timedelta(minutes=5)
 MAX_FAILURES = 5
 """Wrong codes tried for a holder before that holder's live codes lock."""
 DIGITS = 6
+_REFUSED = "this 亮证 code is wrong, used, expired or locked"
 
 
 @dataclass(frozen=True)
@@ -128,21 +129,17 @@ def show(
 ) -> Shown:
     """The licence a live code names, once; :class:`Forbidden` for a wrong, used, expired
     or locked code (one message for all: the answer must not help guessing)."""
-    if not isinstance(code, str) or not code.isdigit() or len(code) != DIGITS:
+    if not isinstance(code, str) or not (code.isascii() and code.isdigit()) or len(code) != DIGITS:
         raise InvalidInput(f"code must be the {DIGITS} digits the holder was given")
     now = now or now_utc()
-    with context.database.session() as session:
+    # First without the write lock: most wrong requests name a holder with no live code,
+    # and an unauthenticated caller must not be able to queue the service's writers.
+    with context.database.session(read_only=True) as session:
         code_of = holder_code(session, holder)
-        live = session.scalars(
-            select(ShowCode)
-            .where(
-                ShowCode.holder_key == code_of.key,
-                ShowCode.used_at.is_(None),
-                ShowCode.expires_at > now,
-                ShowCode.failures < MAX_FAILURES,
-            )
-            .with_for_update()
-        ).all()
+        if not _live(session, code_of.key, now):
+            raise Forbidden(_REFUSED)
+    with context.database.session() as session:
+        live = _live(session, code_of.key, now, lock=True)
         digest = _hmac(session, code_of.key, code)
         match = next((r for r in live if hmac.compare_digest(r.code_hmac, digest)), None)
         if match is None:
@@ -180,5 +177,18 @@ def show(
                 },
             )
     if shown is None:
-        raise Forbidden("this 亮证 code is wrong, used, expired or locked")
+        raise Forbidden(_REFUSED)
     return shown
+
+
+def _live(
+    session: Session, holder_key: str, now: datetime, *, lock: bool = False
+) -> list[ShowCode]:
+    """The holder's codes that may still be shown: unused, unexpired, not locked."""
+    query = select(ShowCode).where(
+        ShowCode.holder_key == holder_key,
+        ShowCode.used_at.is_(None),
+        ShowCode.expires_at > now,
+        ShowCode.failures < MAX_FAILURES,
+    )
+    return list(session.scalars(query.with_for_update() if lock else query))
