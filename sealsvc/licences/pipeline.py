@@ -348,21 +348,9 @@ def get_licence_file(
             f"licence {number} v{record.version} was issued as {record.format.upper()}, "
             f"not {expected.upper()}: only its {record.format.upper()} file exists"
         )
-    directory = _licence_dir(context)
-    path = directory / record.file_name
-    if not path.exists():
-        _finish_interrupted_rename(directory, record.file_name, record.document_sha256)
-    try:
-        document = path.read_bytes()
-    except OSError as exc:
-        raise LicenceFileProblem(
-            f"the file of licence {number} v{record.version} cannot be read: {exc.strerror}"
-        ) from None
-    if hashlib.sha256(document).hexdigest() != record.document_sha256:
-        raise LicenceFileProblem(
-            f"the file of licence {number} v{record.version} does not match its record"
-        )
-    return document
+    return read_licence_file(
+        context, record.file_name, record.document_sha256, f"licence {number} v{record.version}"
+    )
 
 
 def get_licence_pdf(context: ServiceContext, number: str, version: int | None = None) -> bytes:
@@ -405,8 +393,8 @@ def storing_licence_file(context: ServiceContext, file_name: str, data: bytes) -
 
 
 def read_licence_file(context: ServiceContext, file_name: str, sha256: str, what: str) -> bytes:
-    """The bytes of licence file ``file_name`` stored by :func:`storing_licence_file`,
-    checked against ``sha256``; ``what`` names it in the error."""
+    """The bytes of licence file ``file_name`` (an issued licence's, or one stored by
+    :func:`storing_licence_file`), checked against ``sha256``; ``what`` names it in errors."""
     directory = _licence_dir(context)
     path = directory / file_name
     if not path.exists():
