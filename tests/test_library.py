@@ -176,6 +176,34 @@ def test_a_refused_duplicate_leaves_no_file_and_a_crash_leftover_is_finished(
     assert hashlib.sha256(final.read_bytes()).hexdigest() == hashlib.sha256(pdf).hexdigest()
 
 
+def test_one_licence_pushed_twice_at_once_is_stored_once(library: ServiceContext) -> None:
+    services = services_for("rsa")
+    files = [services.seal(chinese_pdf(1), Level.B_LT) for _ in range(2)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def push(pdf: bytes) -> None:
+        barrier.wait()
+        try:
+            _collect(library, pdf, "JZ2025-0009")
+            outcomes.append("stored")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=push, args=(pdf,)) for pdf in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "stored"]
+    with library.database.session(read_only=True) as session:
+        (name,) = session.scalars(
+            select(CollectedLicence.file_name).where(CollectedLicence.number == "JZ2025-0009")
+        )
+    directory = library.settings.data_dir / "licences"
+    assert sorted(p.name for p in directory.iterdir()) == [name]  # the loser left no file
+
+
 def test_a_show_code_is_used_once_even_by_two_clerks_at_once(library: ServiceContext) -> None:
     entry = _collect(library, services_for("rsa").seal(chinese_pdf(1), Level.B_LT), "JZ2025-0006")
     issued = showcodes.issue_code(library, _principal(USER), entry.identifier, holder=COMPANY,

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pki.clock import now_utc
@@ -216,8 +217,9 @@ def collect(
     file_format = LicenceFormat.OFD if is_ofd else LicenceFormat.PDF
     sha256 = hashlib.sha256(data).hexdigest()
     file_name = f"collected-{sha256[:32]}.{file_format.value}"
+    key = str(identifier)
+    already = f"licence {key} (or this very file) is already in the library"
     with storing_licence_file(context, file_name, data), context.database.session() as session:
-        key = str(identifier)
         taken = session.scalar(select(Licence.id).where(Licence.identifier == key)) or (
             session.scalar(
                 select(CollectedLicence.id).where(
@@ -227,7 +229,7 @@ def collect(
             )
         )
         if taken:
-            raise Conflict(f"licence {key} (or this very file) is already in the library")
+            raise Conflict(already)
         earlier = session.scalars(
             select(CollectedLicence)
             .where(
@@ -268,7 +270,10 @@ def collect(
                 collected_by=principal.actor,
             )
         )
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # the same licence pushed twice at once: one wins
+            raise Conflict(already) from None
         audit.append(
             session,
             action="library.collect",
