@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from pdf_fixtures import chinese_pdf
@@ -26,7 +27,7 @@ from sealsvc.apikeys import Principal
 from sealsvc.context import ServiceContext
 from sealsvc.errors import Conflict, Forbidden
 from sealsvc.library import collect, grants, sharing, showcodes, trust
-from sealsvc.library.changes import changes
+from sealsvc.library.changes import changes, record_expiries
 from sealsvc.library.collect import CollectRefused
 from sealsvc.licences import annul_licence, issue_licence, load_template, reissue_licence
 from sealsvc.licences.identifier import LicenceIdentifier
@@ -55,7 +56,7 @@ def _principal(department: str | None, *scopes: str) -> Principal:
 ADMIN = _principal(None, "admin")
 
 
-def _metadata(number: str, version: int = 1) -> dict[str, str]:
+def _metadata(number: str, version: int = 1, valid_until: str = "长期") -> dict[str, str]:
     identifier = LicenceIdentifier.for_licence(
         type_code=TYPE, issuer_code=ISSUER_CODE, number=number, version=version
     )
@@ -68,7 +69,7 @@ def _metadata(number: str, version: int = 1) -> dict[str, str]:
         "holder_name": "郑州中原智链信息科技有限公司",
         "holder_code": COMPANY,
         "valid_from": "2025-01-02",
-        "valid_until": "长期",
+        "valid_until": valid_until,
     }
 
 
@@ -78,7 +79,7 @@ def _collect(context: ServiceContext, data: bytes, number: str, **options):
         _principal(ISSUER),
         data,
         is_ofd=options.pop("is_ofd", False),
-        metadata=_metadata(number, options.pop("version", 1)),
+        metadata=_metadata(number, options.pop("version", 1), options.pop("valid_until", "长期")),
         details=DETAILS,
         **options,
     )
@@ -312,3 +313,25 @@ def test_a_reissued_licence_of_ours_is_superseded_in_every_view_and_the_feed(
 def changes_since(context: ServiceContext, since: int) -> dict:
     with context.database.session(read_only=True) as session:
         return changes(session, _principal(USER), since).as_dict()
+
+
+def test_expiry_is_recorded_once_for_the_feed(library: ServiceContext, sealctl) -> None:
+    services = services_for("rsa")
+    ran_out = _collect(library, services.seal(chinese_pdf(1), Level.B_LT), "JZ2025-0010",
+                       valid_until="2025-06-30")  # fmt: skip
+    later = _collect(library, services.seal(chinese_pdf(1), Level.B_LT), "JZ2025-0011",
+                     valid_until="2030-12-31")  # fmt: skip
+    assert (ran_out.status, later.status) == ("expired", "valid")
+    start = changes_since(library, 0)["next"]
+    recorded = sealctl("library", "expire", "--json")
+    assert recorded.exit_code == 0, recorded.output
+    assert json.loads(recorded.stdout) == [ran_out.identifier]
+    assert json.loads(sealctl("library", "expire", "--json").stdout) == []  # once only
+    # in 2031 the other one has run out too (the clock is the caller's: time travel)
+    in_2031 = datetime(2031, 1, 2, tzinfo=UTC)
+    assert record_expiries(library, actor=ACTOR, now=in_2031) == [later.identifier]
+    feed = changes_since(library, start)["changes"]
+    assert [(c["event"], c["identifier"]) for c in feed] == [
+        ("expired", ran_out.identifier),
+        ("expired", later.identifier),
+    ]

@@ -18,7 +18,7 @@ from sealsvc.cli.audit import iso_instant
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
-from sealsvc.library import grants, trust, usage
+from sealsvc.library import changes, grants, trust, usage
 
 __all__ = ["app"]
 
@@ -177,3 +177,21 @@ def usage_report(
             ("department", "purpose", "item_code", "lookups", "faces", "files", "checks",
              "refused", "total"),
         )  # fmt: skip
+
+
+@app.command("expire")
+def expire(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Record the licences that expired since the last run, for the change feed; run daily
+    (cron). Idempotent.
+
+    Example: sealctl library expire --json
+    """
+    with user_errors():
+        context = ServiceContext(settings(ctx))
+        recorded = changes.record_expiries(context, actor=audit.cli_actor())
+        if json_output:
+            emit_json(recorded)
+            return
+        console.print(f"{len(recorded)} licence(s) newly expired", highlight=False)
+        for identifier in recorded:
+            console.print(identifier, highlight=False)

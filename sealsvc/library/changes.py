@@ -6,26 +6,35 @@ makes it, so the feed shows a change exactly when every other view does, and the
 sequence number is a cursor that only grows and never skips a committed change.  A
 subscriber keeps the ``next`` cursor of each page and asks again from there.
 
-Expiry is no event (nothing happens on the day a licence runs out): the feed does not carry
-it; every view computes ``expired`` from the validity period (:mod:`.entries`).
+Expiry is no event — nothing happens on the day a licence runs out, and every view computes
+``expired`` from the validity period (:mod:`.entries`) — so :func:`record_expiries` makes one:
+run daily (``sealctl library expire``, e.g. from cron), it audits ``library.expire`` once per
+licence version that has run out since, and the feed carries it as ``expired``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pki.clock import now_utc
+from sealsvc import audit
 from sealsvc.apikeys import Principal
 from sealsvc.errors import InvalidInput
+from sealsvc.library.entries import newly_expired
 from sealsvc.library.grants import granted_types
 from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.models import AuditEntry, Licence
 
-__all__ = ["MAX_PAGE", "Change", "ChangePage", "changes"]
+if TYPE_CHECKING:
+    from sealsvc.context import ServiceContext
+
+__all__ = ["MAX_PAGE", "Change", "ChangePage", "changes", "record_expiries"]
 
 MAX_PAGE = 500
 
@@ -35,6 +44,7 @@ _EVENTS = {
     "licence.annul": "annulled",
     "library.collect": "collected",
     "library.annul": "annulled",
+    "library.expire": "expired",
 }
 """Audit actions that change what the library shows, and the feed's name for each."""
 
@@ -123,3 +133,31 @@ def changes(session: Session, principal: Principal, since: int, limit: int = 100
         next=entries[-1].seq if entries else since,
         more=len(entries) == limit,
     )
+
+
+def record_expiries(
+    context: ServiceContext, *, actor: str, now: datetime | None = None
+) -> list[str]:
+    """Audit ``library.expire`` for each licence version that expired and has no such entry
+    yet; returns their identifiers.  Idempotent: run it as often as you like."""
+    now = now or now_utc()
+    with context.database.session() as session:
+        audit.lock_chain(session)  # two runs at once must not record one expiry twice
+        known = {
+            json.loads(details).get("identifier")
+            for details in session.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "library.expire")
+            )
+        }
+        fresh = [
+            e for e in newly_expired(session, context.settings, now) if e.identifier not in known
+        ]
+        for entry in fresh:
+            audit.append(
+                session,
+                action="library.expire",
+                actor=actor,
+                document_hash=entry.document_sha256 or None,
+                details={"identifier": entry.identifier, "valid_until": entry.valid_until},
+            )
+        return [entry.identifier for entry in fresh]

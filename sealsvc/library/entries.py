@@ -42,6 +42,7 @@ __all__ = [
     "by_number",
     "effective_status",
     "entry_file",
+    "newly_expired",
 ]
 
 EXPIRED = "expired"
@@ -306,6 +307,28 @@ def by_number(
     if entry is None:
         raise NotFound(f"no licence {number} of this holder in the licence library")
     return entry
+
+
+def newly_expired(session: Session, settings: Settings, now: datetime) -> list[LibraryEntry]:
+    """Every current licence version whose registry says ``valid`` but whose validity
+    period has ended: what the feed's expiry events are made from."""
+    today = now.astimezone(CHINA_TIME).date().isoformat()
+    typed = {t.name: t for t in list_templates(settings) if t.spec.licence_type is not None}
+    found: list[LibraryEntry] = []
+    for row in _latest_issued(session, typed.values(), None):
+        if row.status != LicenceStatus.VALID or row.identifier is None:
+            continue
+        entry = _issued(session, row, typed[row.template], now)
+        if entry is not None and entry.status == EXPIRED:
+            found.append(entry)
+    collected = session.scalars(
+        select(CollectedLicence).where(
+            CollectedLicence.status == LicenceStatus.VALID.value,
+            CollectedLicence.valid_until != LONG_TERM,
+            CollectedLicence.valid_until < today,
+        )
+    )
+    return found + [_collected(row, now) for row in collected]
 
 
 def entry_file(context: ServiceContext, entry: LibraryEntry) -> bytes:
