@@ -32,9 +32,10 @@ __all__ = [
     "revoke_api_key",
 ]
 
-SCOPES = frozenset({"sign", "licence", "archive", "signature", "admin"})
+SCOPES = frozenset({"sign", "licence", "archive", "signature", "library", "admin"})
 """``signature``: the platform has persons sign (``POST /v1/signatures``); it signs only
-with an ID token of the person, so it needs no department."""
+with an ID token of the person, so it needs no department.  ``library``: the licence library
+(``/v1/library``) — a department sees the licence types granted to it, so it needs one."""
 REMOVED_SCOPES = {
     "verify": "POST /v1/verify is public: it needs no key and checks none",
 }
@@ -86,8 +87,11 @@ def create_api_key(
     if not name.strip():
         raise InvalidInput("an API key needs a name")
     department_row = departments.get(session, department) if department else None
-    if department_row is None and "admin" not in scopes and {"sign", "licence"} & scopes:
-        raise InvalidInput("a key that signs or issues licences must belong to a department")
+    if department_row is None and "admin" not in scopes and {"sign", "licence", "library"} & scopes:
+        raise InvalidInput(
+            "a key that signs, issues licences or uses the licence library must belong to a "
+            "department"
+        )
     key_id = secrets.token_hex(8)
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     row = ApiKey(

@@ -805,3 +805,104 @@ class RateLimitBucket(Base):
     updated_at: Mapped[float] = mapped_column(Float)
     """Seconds since the epoch (wall clock: nodes share no monotonic clock)."""
     refused: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- the licence library (issue #21 §1) -----------------------------------------------------
+
+
+class LibraryTrustAnchor(Base):
+    """A root an admin trusts for licences other systems push into the library (归集).
+
+    Separate from the service's own roots: a licence sealed elsewhere is judged against the
+    roots configured for the library (``sealctl library trust add``), not against ours.
+    """
+
+    __tablename__ = "library_trust_anchors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, default=_der_fingerprint)
+    subject: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CollectedLicence(Base):
+    """A licence sealed by another issuing system and pushed into the library (归集).
+
+    The GB/T 36903 elements are columns so lookups need no parsing; ``holder_key`` is what
+    lookups match: a 统一社会信用代码 as it is, an ID number only as its salted hash
+    (:func:`sealsvc.identity.id_number_hash`) — ``holder_code_shown`` then holds the masked
+    form.  The file lives where issued licences' files live (``file_name``).
+    """
+
+    __tablename__ = "collected_licences"
+    __table_args__ = (
+        _one_of("status", LicenceStatus, "collected_licence_status"),
+        _one_of("format", LicenceFormat, "collected_licence_format"),
+        _one_of("annul_kind", AnnulKind, "collected_annul_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(160), unique=True)
+    number: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    type_code: Mapped[str] = mapped_column(String(21), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    issuer_name: Mapped[str] = mapped_column(String(200))
+    issuer_code: Mapped[str] = mapped_column(String(18))
+    issue_date: Mapped[str] = mapped_column(String(10))
+    holder_name: Mapped[str] = mapped_column(String(200))
+    holder_key: Mapped[str] = mapped_column(String(64), index=True)
+    holder_code_shown: Mapped[str] = mapped_column(String(64))
+    holder_code_type: Mapped[str] = mapped_column(String(32))
+    valid_from: Mapped[str] = mapped_column(String(10))
+    valid_until: Mapped[str] = mapped_column(String(10))
+    face: Mapped[str] = mapped_column(Text)
+    """JSON object: further 照面信息 (face data) fields the issuing system sent."""
+    format: Mapped[str] = mapped_column(String(8))
+    file_name: Mapped[str] = mapped_column(String(200))
+    document_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=LicenceStatus.VALID.value)
+    status_changed_at: Mapped[datetime | None]
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    annul_kind: Mapped[str | None] = mapped_column(String(16))
+    collected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    collected_by: Mapped[str] = mapped_column(String(200))
+
+    def __repr__(self) -> str:
+        return f"CollectedLicence({self.identifier!r}, {self.status!r})"
+
+
+class LibraryGrant(Base):
+    """A department may see licences of one type (证照类型代码) in the library."""
+
+    __tablename__ = "library_grants"
+    __table_args__ = (UniqueConstraint("department_id", "type_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    type_code: Mapped[str] = mapped_column(String(21))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department] = relationship()
+
+
+class ShowCode(Base):
+    """A holder-authorised 亮证 code: lets a counter clerk see one licence, once, briefly.
+
+    Only an HMAC of the code is stored.  ``failures`` counts wrong codes tried for the same
+    holder while this one was live; at the limit the code is locked (see
+    :mod:`sealsvc.library.showcodes`).
+    """
+
+    __tablename__ = "library_show_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hmac: Mapped[str] = mapped_column(String(64))
+    holder_key: Mapped[str] = mapped_column(String(64), index=True)
+    identifier: Mapped[str] = mapped_column(String(160))
+    api_key_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,12 +13,12 @@ from sealsvc.cli.common import JsonOption, console, emit_json, err_console, sett
 from sealsvc.db import open_database
 from sealsvc.errors import InvalidInput
 
-__all__ = ["app"]
+__all__ = ["app", "iso_instant"]
 
 app = typer.Typer(help="Show and verify the tamper-evident audit log.", no_args_is_help=True)
 
 
-def _instant(value: str | None, option: str) -> datetime | None:
+def iso_instant(value: str | None, option: str) -> datetime | None:
     """An ISO 8601 date or time; without a zone it is the machine's local time."""
     if value is None:
         return None
@@ -53,7 +53,7 @@ def show_command(
     Example: [bold]sealctl audit show --dept ZZ-FTZ --since 2026-01-01 --json[/]
     """
     with user_errors():
-        filters = {"since": _instant(since, "--since"), "until": _instant(until, "--until")}
+        filters = {"since": iso_instant(since, "--since"), "until": iso_instant(until, "--until")}
         with open_database(settings(ctx)) as db, db.session(read_only=True) as session:
             entries = audit.query(
                 session,

@@ -14,6 +14,7 @@ from sealsvc.cli import (
     ca,
     dept,
     idp,
+    library,
     licence,
     person,
     seal,
@@ -68,6 +69,7 @@ app.command("serve")(serve.serve)
 app.add_typer(apikey.app, name="apikey")
 app.add_typer(seal.app, name="seal")
 app.add_typer(licence.app, name="licence")
+app.add_typer(library.app, name="library")
 app.add_typer(template.app, name="template")
 app.command("verify")(verify.verify)
 app.add_typer(archive.app, name="archive")

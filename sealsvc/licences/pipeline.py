@@ -52,7 +52,7 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -84,7 +84,14 @@ from sealsvc.licences.render import LicencePage, render_licence
 from sealsvc.licences.render_ofd import render_licence_ofd
 from sealsvc.licences.templates import Template, load_template
 from sealsvc.licences.wording import VersionState, no_longer_valid
-from sealsvc.models import AnnulKind, Licence, LicenceFormat, LicenceStatus, SealAlgorithm
+from sealsvc.models import (
+    AnnulKind,
+    CollectedLicence,
+    Licence,
+    LicenceFormat,
+    LicenceStatus,
+    SealAlgorithm,
+)
 from sealsvc.ofd_sealing import seal_ofd, timestamp_for
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
@@ -107,8 +114,10 @@ __all__ = [
     "issue_licence",
     "licence_status",
     "list_licences",
+    "read_licence_file",
     "record_metadata",
     "reissue_licence",
+    "storing_licence_file",
 ]
 
 NUMBER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{5,63}$")
@@ -341,12 +350,9 @@ def get_licence_file(
             f"licence {number} v{record.version} was issued as {record.format.upper()}, "
             f"not {expected.upper()}: only its {record.format.upper()} file exists"
         )
-    document = _read_licence_file(context, record)
-    if hashlib.sha256(document).hexdigest() != record.document_sha256:
-        raise LicenceFileProblem(
-            f"the file of licence {number} v{record.version} does not match its record"
-        )
-    return document
+    return read_licence_file(
+        context, record.file_name, record.document_sha256, f"licence {number} v{record.version}"
+    )
 
 
 def get_licence_pdf(context: ServiceContext, number: str, version: int | None = None) -> bytes:
@@ -359,35 +365,64 @@ def get_licence_ofd(context: ServiceContext, number: str, version: int | None = 
     return get_licence_file(context, number, version, expected=LicenceFormat.OFD)
 
 
-def _read_licence_file(context: ServiceContext, record: LicenceRecord) -> bytes:
-    """The stored bytes: from the database when it is shared, else from ``licences/``."""
-    if context.database.is_shared:
-        with context.database.session(read_only=True) as session:
-            document = stored_files.read(session, stored_files.LICENCE, record.file_name)
-        if document is None:
-            raise LicenceFileProblem(
-                f"the file of licence {record.number} v{record.version} is not in the database"
-            )
-        return document
-    directory = _licence_dir(context)
-    path = directory / record.file_name
-    if not path.exists():
-        _finish_interrupted_rename(directory, record)
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise LicenceFileProblem(
-            f"the file of licence {record.number} v{record.version} cannot be read: {exc.strerror}"
-        ) from None
-
-
-def _finish_interrupted_rename(directory: Path, record: LicenceRecord) -> None:
+def _finish_interrupted_rename(directory: Path, file_name: str, sha256: str) -> None:
     """Complete a rename a crash interrupted (see the module docstring)."""
-    for candidate in directory.glob(f".{record.file_name}.*.tmp"):
-        if hashlib.sha256(candidate.read_bytes()).hexdigest() == record.document_sha256:
-            os.replace(candidate, directory / record.file_name)
+    for candidate in directory.glob(f".{file_name}.*.tmp"):
+        if hashlib.sha256(candidate.read_bytes()).hexdigest() == sha256:
+            os.replace(candidate, directory / file_name)
             fsync_directory(directory)
             return
+
+
+@contextmanager
+def storing_licence_file(
+    context: ServiceContext, file_name: str, data: bytes
+) -> Iterator[Callable[[Session], None]]:
+    """Store ``data`` as licence file ``file_name`` with the transaction the body commits.
+
+    Yields ``keep``, which the body calls with the session that commits the file's record
+    (an issued licence, or a licence the library collected).  With a shared database the
+    file is a row of ``stored_files`` added by ``keep``: it commits with the record or not
+    at all.  In the single-node layout the bytes are on disk under a temporary name before
+    the body runs, removed if it raises and renamed into place after it commits;
+    :func:`reconcile_licence_files` finishes a rename a crash interrupted.
+    """
+    if context.database.is_shared:
+        yield lambda session: stored_files.add(session, stored_files.LICENCE, file_name, data)
+        return
+    directory = _licence_dir(context)
+    tmp = _write_temporary(directory, file_name, data)
+    try:
+        yield lambda session: None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, directory / file_name)
+    fsync_directory(directory)
+
+
+def read_licence_file(context: ServiceContext, file_name: str, sha256: str, what: str) -> bytes:
+    """The bytes of licence file ``file_name`` (an issued licence's, or one stored by
+    :func:`storing_licence_file`), checked against ``sha256``; ``what`` names it in errors.
+
+    From ``stored_files`` when the database is shared, else from ``licences/``."""
+    if context.database.is_shared:
+        with context.database.session(read_only=True) as session:
+            document = stored_files.read(session, stored_files.LICENCE, file_name)
+        if document is None:
+            raise LicenceFileProblem(f"the file of {what} is not in the database")
+    else:
+        directory = _licence_dir(context)
+        path = directory / file_name
+        if not path.exists():
+            _finish_interrupted_rename(directory, file_name, sha256)
+        try:
+            document = path.read_bytes()
+        except OSError as exc:
+            raise LicenceFileProblem(f"the file of {what} cannot be read: {exc.strerror}") from None
+    if hashlib.sha256(document).hexdigest() != sha256:
+        raise LicenceFileProblem(f"the file of {what} does not match its record")
+    return document
 
 
 def reconcile_licence_files(
@@ -414,10 +449,14 @@ def reconcile_licence_files(
                 digest = hashlib.sha256(candidate.read_bytes()).hexdigest()
             except FileNotFoundError:
                 continue
-            row = session.scalars(select(Licence).where(Licence.document_sha256 == digest)).first()
-            if row is not None and not (directory / row.file_name).exists():
-                os.replace(candidate, directory / row.file_name)
-                finished.append(row.file_name)
+            name = session.scalar(
+                select(Licence.file_name).where(Licence.document_sha256 == digest)
+            ) or session.scalar(
+                select(CollectedLicence.file_name).where(CollectedLicence.document_sha256 == digest)
+            )
+            if name is not None and not (directory / name).exists():
+                os.replace(candidate, directory / name)
+                finished.append(name)
             else:
                 candidate.unlink(missing_ok=True)
                 removed.append(candidate.name)
@@ -787,76 +826,67 @@ def _store(
     replaces: tuple[int, str | None] | None,
     audit_details: Mapping[str, str] | None,
 ) -> LicenceRecord:
-    directory = _licence_dir(context)
     file_name = f"{number}-v{version}.{file_format.value}"
     document_sha256 = hashlib.sha256(sealed).hexdigest()
-    shared = context.database.is_shared
-    tmp = None if shared else _write_temporary(directory, file_name, sealed)
-    try:
-        with context.database.session() as session:
-            details: dict[str, Any] = {
-                "number": number,
-                "version": version,
-                "template": template.name,
-                "data_hash": short_hash,
-                "identifier": identifier,
-                "seal_codes": list(seal_codes),
-                "format": file_format.value,
-                "level": level.value,
-                **(audit_details or {}),
-            }
-            previous_id = None
-            if replaces is not None:
-                previous_id, reason = replaces
-                old = session.get(Licence, previous_id, with_for_update=True)
-                if old is None or old.status != LicenceStatus.VALID:
-                    raise InvalidTransition(
-                        f"licence {number} changed while it was being re-issued; try again"
-                    )
-                old.status = LicenceStatus.SUPERSEDED.value
-                old.status_changed_at = now
-                old.status_reason = reason or "变更"
-                details["previous_version"] = old.version
-            row = Licence(
-                number=number,
-                version=version,
-                template=template.name,
-                data=json.dumps(data, ensure_ascii=False, sort_keys=True),
-                seal_codes=json.dumps(list(seal_codes)),
-                document_sha256=document_sha256,
-                file_name=file_name,
-                status=LicenceStatus.VALID.value,
-                issued_at=now,
-                previous_id=previous_id,
-                identifier=identifier,
-                format=file_format.value,
-            )
-            session.add(row)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise Conflict(
-                    f"licence {number} version {version} already exists, or another licence "
-                    f"has its identifier {identifier} (numbers that differ only in '-' do)"
-                ) from None
-            audit.append(
-                session,
-                action="licence.reissue" if replaces else "licence.issue",
-                actor=actor,
-                seal_code=seal_codes[0],
-                document_hash=document_sha256,
-                details=details,
-            )
-            if shared:
-                stored_files.add(session, stored_files.LICENCE, file_name, sealed)
-            record = _record(row, context.settings.base_url)
-    except BaseException:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-        raise
-    if tmp is not None:
-        os.replace(tmp, directory / file_name)
-        fsync_directory(directory)
+    with (
+        storing_licence_file(context, file_name, sealed) as keep,
+        context.database.session() as session,
+    ):
+        details: dict[str, Any] = {
+            "number": number,
+            "version": version,
+            "template": template.name,
+            "data_hash": short_hash,
+            "identifier": identifier,
+            "seal_codes": list(seal_codes),
+            "format": file_format.value,
+            "level": level.value,
+            **(audit_details or {}),
+        }
+        previous_id = None
+        if replaces is not None:
+            previous_id, reason = replaces
+            old = session.get(Licence, previous_id, with_for_update=True)
+            if old is None or old.status != LicenceStatus.VALID:
+                raise InvalidTransition(
+                    f"licence {number} changed while it was being re-issued; try again"
+                )
+            old.status = LicenceStatus.SUPERSEDED.value
+            old.status_changed_at = now
+            old.status_reason = reason or "变更"
+            details["previous_version"] = old.version
+        row = Licence(
+            number=number,
+            version=version,
+            template=template.name,
+            data=json.dumps(data, ensure_ascii=False, sort_keys=True),
+            seal_codes=json.dumps(list(seal_codes)),
+            document_sha256=document_sha256,
+            file_name=file_name,
+            status=LicenceStatus.VALID.value,
+            issued_at=now,
+            previous_id=previous_id,
+            identifier=identifier,
+            format=file_format.value,
+        )
+        session.add(row)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise Conflict(
+                f"licence {number} version {version} already exists, or another licence "
+                f"has its identifier {identifier} (numbers that differ only in '-' do)"
+            ) from None
+        audit.append(
+            session,
+            action="licence.reissue" if replaces else "licence.issue",
+            actor=actor,
+            seal_code=seal_codes[0],
+            document_hash=document_sha256,
+            details=details,
+        )
+        keep(session)
+        record = _record(row, context.settings.base_url)
     return record
 
 
