@@ -45,6 +45,8 @@ from functools import lru_cache
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
+from asn1crypto import cms
+
 from ofd.errors import OfdError
 from ofd.model import Document, PageObject, TextObject
 from ofd.package import ROOT_FILE, OfdPackage, resolve_loc
@@ -60,7 +62,7 @@ from ofd.xml import child, child_text, children, parse_xml
 from pki.algorithms import SigningKey
 from pki.certificates import load_certificate
 from pki.clock import now_utc
-from pki.cms import build_gbt35275_signed_data
+from pki.cms import build_gbt35275_signed_data, with_signature_time_stamp
 from pki.errors import PkiError
 from pki.ses import parse_seal
 from pki.sm2 import sm3
@@ -439,12 +441,19 @@ def sign_ofd(
     details: dict | None = None,
     now: datetime | None = None,
     trusted_input: bool = False,
+    timestamp: bool = False,
+    trust: TrustServices | None = None,
 ) -> OfdSignResult:
     """Add one GM/T 0099-2020 ``Type="Sign"`` signature made with ``signer``: a signature
     that is not a seal (a person's, for issue 18's e-signatures), so no registry seal and no
     ``SESeal`` — the signed value is a detached GB/T 35275 SignedData
     (:func:`pki.cms.build_gbt35275_signed_data`) whose message digest is
     SM3(``Signature.xml``), carrying ``certificate`` and ``chain``.
+
+    ``timestamp`` adds our SM2 TSA's token over the signature value as the SignerInfo's
+    unsigned signatureTimeStampToken (CAdES-T, :func:`pki.cms.with_signature_time_stamp`):
+    the proof that lets an event certificate's signature outlive the certificate's
+    minutes.  ``trust`` shares a process's TSA.
 
     The caller decides who may sign with ``signer`` (its key stays in its store); this
     writes the :data:`SIGN_ACTION` audit entry with ``actor`` and ``details`` (the caller's
@@ -464,25 +473,35 @@ def sign_ofd(
     except PkiError as exc:
         raise InvalidInput(f"the signer's certificate cannot be used: {exc}") from None
     made: list[str] = []
+    stamp = (
+        ses_signing.signature_timestamper(trust or TrustServices(context), "sm2")
+        if timestamp
+        else None
+    )
 
     def make_signed_value(signature_xml: bytes, signature_path: str) -> bytes:
         made.append(signature_path)
-        return build_gbt35275_signed_data(
+        signed_data = build_gbt35275_signed_data(
             signer,
             signer_certificate,
             content_digest=sm3(signature_xml),
             certificates=certificates,
             signing_time=now,
-        ).dump()
+        )
+        if stamp is not None:
+            value = signed_data["content"]["signer_infos"][0]["signature"].native
+            token = cms.ContentInfo.load(stamp(value))
+            signed_data = with_signature_time_stamp(signed_data, token)
+        return signed_data.dump()
 
     try:
-        stamp = _stamp(package, placement, stamp_size) if placement is not None else None
+        annotation = _stamp(package, placement, stamp_size) if placement is not None else None
         signed = add_signature(
             package,
             make_signed_value,
             provider=PROVIDER,
             signature_time=now,
-            stamps=[stamp] if stamp is not None else [],
+            stamps=[annotation] if annotation is not None else [],
             signature_type=SignatureType.SIGN,
         )
     except OfdError as exc:
@@ -505,6 +524,7 @@ def sign_ofd(
                 "input_sha256": input_sha256,
                 "signature_path": signature_path,
                 "certificate_serial": serial,
+                "time_stamped": timestamp,
                 **(details or {}),
             },
         )

@@ -17,11 +17,12 @@ B-LTA embed the personal CA's OCSP answer and CRLs, fetched in-process during th
 personal signature never certifies the document (DocMDP): certification is the author's
 act, and leaving it out keeps every later signature and the final seal allowed.
 
-An OFD gets a GM/T 0099 ``Type="Sign"`` signature (:func:`sealsvc.ofd_sealing.sign_ofd`,
-SM2 only).  That signature carries no time-stamp yet, so only an official with an SM2
-certificate signs an OFD, at level B-B (the OFD mapping of "no time-stamp"); an event
-certificate's OFD signature, unprovable ten minutes later, is refused until it can be
-time-stamped.  The OFD page shows the ``StampAnnot`` box, not the handwritten image.
+An OFD gets a GM/T 0099 ``Type="Sign"`` signature (:func:`sealsvc.ofd_sealing.sign_ofd`),
+a GB/T 35275 SignedData, so always with an SM2 certificate (an applicant's event
+certificate comes from the SM2 personal CA whatever ``hierarchy`` says).  At B-T (the
+default) its SignerInfo carries our TSA's token over the signature value (CAdES-T), which
+keeps an event certificate's signature valid after the certificate's minutes; B-B (no
+time-stamp) is left to officials' long-lived certificates.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ __all__ = [
     "ACTION",
     "ACTION_REFUSED",
     "LEVELS",
+    "OFD_LEVELS",
     "PersonalSignResult",
     "sign_as_person",
     "signature_appearance_pdf",
@@ -81,6 +83,9 @@ ACTION_REFUSED = "person.sign_refused"
 LEVELS = (Level.B_T, Level.B_LT, Level.B_LTA)
 """Levels a PDF signature of a person is made at.  B-B is refused: an event certificate's
 signature would be unverifiable ten minutes later without its time-stamp."""
+OFD_LEVELS = (Level.B_T, Level.B_B)
+"""Levels an OFD ``Type="Sign"`` is made at: B-T carries our TSA's token in the SignerInfo;
+B-B none, so only an official's long-lived certificate may sign that way."""
 _ROLE_MAX = 32
 _INK = (0.05, 0.05, 0.2)
 """Dark blue-black, the colour of a pen, for the name and time under the signature."""
@@ -254,7 +259,7 @@ def _sign(
     if is_ofd(document):
         return _sign_ofd(
             context, document, identity, placement=placement, level=level, role=role,
-            actor=actor, details=details,
+            actor=actor, details=details, trust=trust,
         )  # fmt: skip
     if level not in LEVELS:
         raise InvalidInput(
@@ -329,33 +334,37 @@ def _sign_ofd(
     role: str,
     actor: str,
     details: dict | None,
+    trust: TrustServices,
 ) -> PersonalSignResult:
-    """GM/T 0099 ``Type="Sign"`` with an official's SM2 key (see the module note)."""
-    if level is not Level.B_B:
+    """GM/T 0099 ``Type="Sign"`` with an SM2 key (see the module note): B-T time-stamps
+    the SignerInfo, B-B (an official's long-lived certificate only) does not."""
+    if level not in OFD_LEVELS:
         raise InvalidInput(
-            'an OFD Type="Sign" signature carries no time-stamp yet: ask for level B-B '
-            "(officials only) or sign the PDF"
+            f'an OFD Type="Sign" signature is made at level {", ".join(OFD_LEVELS)}, not '
+            f"{level}: B-LT and B-LTA have no OFD counterpart"
         )
-    if not _enrolled(context, identity):
+    if level is Level.B_B and not _enrolled(context, identity):
         raise InvalidInput(
-            "an applicant's OFD signature would need a time-stamp to outlive its event "
-            'certificate, which OFD Type="Sign" signatures do not carry yet: sign the PDF'
+            "an applicant's OFD signature needs level B-T: only its time-stamp proves it "
+            "was made while the event certificate was valid"
         )
-    handle = persons.person_signer(context, identity, actor=actor)
-    if handle.hierarchy != "sm2":
-        raise InvalidInput('an OFD Type="Sign" signature needs an SM2 certificate (GB/T 35275)')
     side = placement.size_mm
-    signed = sign_ofd(
-        context,
-        document,
-        handle.signer,
-        handle.certificate.dump(),
-        chain=tuple(c.dump() for c in handle.chain),
-        actor=actor,
-        placement=placement,
-        stamp_size=(side, side),
-        details={"provider": identity.provider, "token_id": identity.token_id, "role": role},
-    ).ofd
+    with _signer(context, identity, "sm2", actor) as handle:
+        if handle.hierarchy != "sm2":
+            raise InvalidInput('an OFD Type="Sign" signature needs an SM2 certificate (GB/T 35275)')
+        signed = sign_ofd(
+            context,
+            document,
+            handle.signer,
+            handle.certificate.dump(),
+            chain=tuple(c.dump() for c in handle.chain),
+            actor=actor,
+            placement=placement,
+            stamp_size=(side, side),
+            details={"provider": identity.provider, "token_id": identity.token_id, "role": role},
+            timestamp=level is Level.B_T,
+            trust=trust,
+        ).ofd
     return _audited(context, document, signed, handle, "ofd", level, role, actor, details)
 
 

@@ -85,6 +85,7 @@ from sealsvc.verification.report import (
     RegistryMatch,
     SignatureReport,
     ValidationReport,
+    person_info,
 )
 from sealsvc.verification.revocation import EvidencePool, Outcome, RevocationFetcher
 from sealsvc.verification.sentence import document_sentence, signature_sentence
@@ -317,6 +318,7 @@ def _signature(run: _Run, index: int) -> SignatureReport:
     modifications, shown = _modifications(run, index, integrity, warnings)
     known = {
         "signer": base.signer,
+        "person": base.person,
         "claimed_signing_time": base.claimed_signing_time,
         "best_signature_time": base.best_signature_time,
         "registry": base.registry,
@@ -505,6 +507,7 @@ def _sign_layers(run: _Run, der: bytes, signature_xml: bytes) -> SignatureReport
     warnings: list[str] = []
     known: dict = {
         "signer": info,
+        "person": person_info(signer, None),
         "claimed_signing_time": identity.signing_time,
         "registry": _registry(run, info.sha256, warnings),
     }

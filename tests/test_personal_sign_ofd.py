@@ -1,0 +1,228 @@
+"""An applicant's OFD signature (issue #18 §2–§3): GM/T 0099 ``Type="Sign"`` with an event
+certificate, whose GB/T 35275 SignerInfo carries our TSA's token over the signature value
+(CAdES-T), so the signature stays valid after the certificate's ten minutes.
+
+Everything is real: the identity provider's signed token, the SM2 personal CA, the event
+key, our TSA and OCSP in-process, the verifier the API runs.  The token's imprint is
+checked with ``openssl dgst -sm3`` and the TSA's SM2 signature with ``openssl pkeyutl``
+and gmssl (OpenSSL 3.0's ``ts``/``cms -verify`` cannot check SM2); ofdrw's ``ofd_check``
+passes the signed file when it is present (CI has it).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from asn1crypto import cms, x509
+from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from pyhanko.sign.ades.report import AdESIndeterminate
+from sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
+from test_licence_ofd import _licence
+from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
+
+from ofd.package import OfdPackage
+from ofd.signatures import read_signature, read_signatures
+from pki import cms as gbt_cms
+from sealsvc import identity
+from sealsvc.context import ServiceContext
+from sealsvc.errors import InvalidInput
+from sealsvc.identity import verify_id_token
+from sealsvc.models import AuditEntry
+from sealsvc.pades import Level, Placement
+from sealsvc.personal_signing import PersonalSignResult, sign_as_person
+from sealsvc.verification import ValidationReport
+from sealsvc.verification.service import DocumentVerifier
+
+pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+
+ACTOR = "test:person-ofd"
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> TestProvider:
+    return TestProvider(tmp_path)
+
+
+@pytest.fixture
+def context(sqlite_seal_context: ServiceContext, provider: TestProvider) -> ServiceContext:
+    with sqlite_seal_context.database.session() as session:
+        identity.add_provider(
+            session, name="ywtb", issuer=provider.issuer, audience=AUDIENCE,
+            jwks=str(provider.jwks_file), actor=ACTOR,
+        )  # fmt: skip
+        sqlite_seal_context.ca.export_files(session)
+    return sqlite_seal_context
+
+
+def _applicant_signs(context: ServiceContext, provider: TestProvider) -> PersonalSignResult:
+    applicant = verify_id_token(context, provider.token(sub="u-42"), actor=ACTOR)
+    data, _ = _licence("business_licence")
+    return sign_as_person(
+        context, data, applicant, placement=Placement(x_mm=60, y_mm=40, size_mm=30),
+        role="申请人", signature_image_png=None, actor=ACTOR,
+    )  # fmt: skip
+
+
+def _signed_value(document: bytes) -> tuple[OfdPackage, str, gbt_cms.Gbt35275ContentInfo]:
+    package = OfdPackage.read(document)
+    (entry,) = read_signatures(package).entries
+    assert entry.type == "Sign"
+    path = read_signature(package, entry).signed_value_path
+    return package, path, gbt_cms.Gbt35275ContentInfo.load(package[path])
+
+
+def _signer_certificate(value: gbt_cms.Gbt35275ContentInfo) -> x509.Certificate:
+    signed_data = value["content"]
+    serial = signed_data["signer_infos"][0]["sid"].chosen["serial_number"].native
+    (certificate,) = [
+        c.chosen for c in signed_data["certificates"] if c.chosen.serial_number == serial
+    ]
+    return certificate
+
+
+def _verify(context: ServiceContext, document: bytes, at: datetime | None) -> ValidationReport:
+    """The service's verdict now, or with the verifier's clock moved to ``at``."""
+    verifier = (
+        DocumentVerifier(context) if at is None else DocumentVerifier(context, clock=lambda: at)
+    )
+    return verifier.check(document).report
+
+
+def test_an_applicants_ofd_signature_outlives_its_event_certificate(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    result = _applicant_signs(context, provider)
+    assert result.format == "ofd" and result.event
+    _, _, value = _signed_value(result.document)
+    certificate = _signer_certificate(value)
+    assert certificate.subject.native["common_name"] == "张三丰"
+    assert certificate.not_valid_after - certificate.not_valid_before <= timedelta(minutes=15)
+    assert ID_NUMBER.encode() not in result.document
+
+    now = _verify(context, result.document, None)
+    assert now.verdict.value == "TOTAL_PASSED", now.to_json()
+    later = certificate.not_valid_after + timedelta(hours=2)
+    report = _verify(context, result.document, later)
+    assert report.verdict.value == "TOTAL_PASSED", report.to_json()
+    (signature,) = report.signatures
+    assert signature.timestamp is not None and signature.timestamp.valid
+    assert signature.best_signature_time < certificate.not_valid_after < later
+    assert signature.chain.validated_at == signature.best_signature_time
+    assert signature.person is not None and signature.person.certificate == "event"
+    assert signature.person.name == "张*丰" and "张*丰" in signature.sentence
+
+    with context.database.session(read_only=True) as session:
+        entry = (
+            session.query(AuditEntry)
+            .filter(AuditEntry.action == "person.sign")
+            .order_by(AuditEntry.seq.desc())
+            .first()
+        )
+        assert entry is not None and ID_NUMBER not in entry.details
+        details = json.loads(entry.details)
+    assert (details["format"], details["level"], details["event_certificate"]) == (
+        "ofd",
+        "B-T",
+        True,
+    )
+
+
+def _with_token(document: bytes, token: cms.ContentInfo) -> bytes:
+    """The signed OFD with the SignerInfo's time-stamp token replaced (an unsigned
+    attribute: the signature over Signature.xml still verifies)."""
+    package, path, value = _signed_value(document)
+    changed = gbt_cms.with_signature_time_stamp(value, token)
+    return package.with_files({path: changed.dump()}).to_bytes()
+
+
+def test_a_tampered_time_stamp_proves_nothing(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    """A token whose TSTInfo was altered (its signature breaks), or a genuine token of
+    another signature (its imprint does not match): no proof of existence, so once the
+    event certificate has expired the signature cannot be shown to be valid."""
+    result = _applicant_signs(context, provider)
+    _, _, value = _signed_value(result.document)
+    token = value["content"]["signer_infos"][0]["unsigned_attrs"][0]["values"][0]
+    later = _signer_certificate(value).not_valid_after + timedelta(hours=2)
+
+    der = token.dump()
+    gen_time = token["content"]["encap_content_info"]["content"].parsed["gen_time"].dump()
+    at = der.index(gen_time) + len(gen_time) - 2  # a digit of the seconds
+    altered = cms.ContentInfo.load(der[:at] + bytes([der[at] ^ 1]) + der[at + 1 :])
+    other = _applicant_signs(context, provider)
+    _, _, other_value = _signed_value(other.document)
+    foreign = other_value["content"]["signer_infos"][0]["unsigned_attrs"][0]["values"][0]
+
+    for tampered, problem in ((altered, "signature"), (foreign, "does not cover")):
+        document = _with_token(result.document, tampered)
+        fresh = _verify(context, document, None)  # certificate still valid: a warning
+        assert fresh.verdict.value == "TOTAL_PASSED", fresh.to_json()
+        assert any("time-stamp not usable" in w for w in fresh.signatures[0].warnings)
+        report = _verify(context, document, later)
+        assert report.verdict.value == "INDETERMINATE", report.to_json()
+        (signature,) = report.signatures
+        assert signature.sub_indication is AdESIndeterminate.OUT_OF_BOUNDS_NO_POE
+        assert signature.timestamp is not None and not signature.timestamp.valid
+        assert problem in (signature.timestamp.problem or "")
+    # the untouched document still verifies at that moment
+    assert _verify(context, result.document, later).verdict.value == "TOTAL_PASSED"
+
+
+def test_the_token_stamps_the_signature_value_for_openssl_and_gmssl(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    """The token's imprint is ``openssl dgst -sm3`` of the SignerInfo's signature value,
+    and the TSA's SM2 signature over the token's signed attributes verifies with
+    ``openssl pkeyutl`` (told the SM2 ID) and gmssl."""
+    result = _applicant_signs(context, provider)
+    _, _, value = _signed_value(result.document)
+    signer_info = value["content"]["signer_infos"][0]
+    (attribute,) = signer_info["unsigned_attrs"]
+    assert attribute["type"].dotted == "1.2.840.113549.1.9.16.2.14"  # signatureTimeStampToken
+    token = attribute["values"][0]["content"]
+    tst = token["encap_content_info"]["content"].parsed
+    imprint = subprocess.run(
+        ["openssl", "dgst", "-sm3", "-binary"],
+        input=signer_info["signature"].native, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    assert tst["message_imprint"]["hash_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.401"
+    assert tst["message_imprint"]["hashed_message"].native == imprint
+
+    tsa_info = token["signer_infos"][0]
+    serial = tsa_info["sid"].chosen["serial_number"].native
+    (tsa,) = [c.chosen for c in token["certificates"] if c.chosen.serial_number == serial]
+    message = b"\x31" + tsa_info["signed_attrs"].dump()[1:]  # RFC 5652 §5.4
+    tsa_signature = tsa_info["signature"].native
+    assert openssl_sm2_verifies(tsa.public_key, message, tsa_signature)
+    assert gmssl_sm2_verifies(tsa.public_key, message, tsa_signature)
+    assert not openssl_sm2_verifies(tsa.public_key, message[:-1] + b"\0", tsa_signature)
+
+
+@needs_ofd_check
+def test_ofd_check_passes_the_time_stamped_signature(
+    context: ServiceContext, provider: TestProvider, tmp_path: Path
+) -> None:
+    result = _applicant_signs(context, provider)
+    lines = _ofd_check({"signed": OfdPackage.read(result.document)}, tmp_path)
+    assert lines["signed"].startswith("PASS "), lines["signed"]
+
+
+def test_levels_an_ofd_signature_is_not_made_at(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    data, _ = _licence("business_licence")
+    for level, refusal in (
+        (Level.B_B, "applicant's OFD signature needs level B-T"),
+        (Level.B_LT, "no OFD counterpart"),
+    ):
+        applicant = verify_id_token(context, provider.token(), actor=ACTOR)
+        with pytest.raises(InvalidInput, match=refusal):
+            sign_as_person(
+                context, data, applicant, placement=Placement(), level=level, role="申请人",
+                signature_image_png=None, actor=ACTOR,
+            )  # fmt: skip
