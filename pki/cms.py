@@ -226,8 +226,10 @@ def build_gbt35275_signed_data(
     content_digest: bytes,
     certificates: Iterable[x509.Certificate] = (),
     signing_time: datetime | None = None,
+    signed_attributes: Iterable[cms.CMSAttribute] = (),
 ) -> Gbt35275ContentInfo:
-    """A detached GB/T 35275 SignedData over content whose SM3 digest is ``content_digest``.
+    """A detached GB/T 35275 SignedData over content whose SM3 digest is ``content_digest``
+    (``signed_attributes`` after the standard ones, signed with them).
 
     :func:`build_signed_data` with eContentType GB/T 35275 ``data``
     (1.2.156.10197.6.1.4.2.1), wrapped in :class:`Gbt35275ContentInfo`: the signed
@@ -246,6 +248,7 @@ def build_gbt35275_signed_data(
         content_digest=content_digest,
         digest_algorithm="sm3",
         signing_time=signing_time,
+        signed_attributes=signed_attributes,
     )
     return Gbt35275ContentInfo(
         {"content_type": "gbt35275_signed_data", "content": content_info["content"].untag()}

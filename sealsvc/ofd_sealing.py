@@ -46,6 +46,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from asn1crypto import cms
+from asn1crypto.core import OctetString
 
 from ofd.errors import OfdError
 from ofd.model import Document, PageObject, TextObject
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
 __all__ = [
+    "APPEARANCE_ATTRIBUTE",
     "MEDIA_TYPE",
     "PROVIDER",
     "SIGN_ACTION",
@@ -91,6 +93,11 @@ __all__ = [
 
 SIGN_ACTION = "signature.use"
 """Audit action of one ``Type="Sign"`` signature (a key that is not a registered seal)."""
+
+APPEARANCE_ATTRIBUTE = "2.25.91680163154938162833982584757341647624"
+"""Signed attribute of a ``Type="Sign"`` SignerInfo holding its appearance, a PNG in an
+OCTET STRING (an OID of our own under the UUID arc, X.667: no standard attribute carries a
+signature's picture).  Unknown to a verifier, it is one more signed attribute."""
 
 MEDIA_TYPE = "application/ofd"
 """The media type of OFD files, for uploads and answers."""
@@ -443,6 +450,7 @@ def sign_ofd(
     trusted_input: bool = False,
     timestamp: bool = False,
     trust: TrustServices | None = None,
+    appearance_png: bytes | None = None,
 ) -> OfdSignResult:
     """Add one GM/T 0099-2020 ``Type="Sign"`` signature made with ``signer``: a signature
     that is not a seal (a person's, for issue 18's e-signatures), so no registry seal and no
@@ -454,6 +462,11 @@ def sign_ofd(
     unsigned signatureTimeStampToken (CAdES-T, :func:`pki.cms.with_signature_time_stamp`):
     the proof that lets an event certificate's signature outlive the certificate's
     minutes.  ``trust`` shares a process's TSA.
+
+    ``appearance_png`` (e.g. a person's handwriting with name and time) is what the
+    ``StampAnnot`` box shows: it travels as the signed attribute :data:`APPEARANCE_ATTRIBUTE`,
+    so the picture is signed with the signature, as a seal's picture is inside the signed
+    ``SESeal``; readers that draw a stamp from the signed value show it (easyofd does).
 
     The caller decides who may sign with ``signer`` (its key stays in its store); this
     writes the :data:`SIGN_ACTION` audit entry with ``actor`` and ``details`` (the caller's
@@ -473,6 +486,11 @@ def sign_ofd(
     except PkiError as exc:
         raise InvalidInput(f"the signer's certificate cannot be used: {exc}") from None
     made: list[str] = []
+    appearance = (
+        [cms.CMSAttribute({"type": APPEARANCE_ATTRIBUTE, "values": [OctetString(appearance_png)]})]
+        if appearance_png is not None
+        else []
+    )
     stamp = (
         ses_signing.signature_timestamper(trust or TrustServices(context), "sm2")
         if timestamp
@@ -487,6 +505,7 @@ def sign_ofd(
             content_digest=sm3(signature_xml),
             certificates=certificates,
             signing_time=now,
+            signed_attributes=appearance,
         )
         if stamp is not None:
             value = signed_data["content"]["signer_infos"][0]["signature"].native

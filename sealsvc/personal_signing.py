@@ -37,6 +37,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from asn1crypto import crl, ocsp
+from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
@@ -76,6 +77,7 @@ __all__ = [
     "PersonalSignResult",
     "sign_as_person",
     "signature_appearance_pdf",
+    "signature_appearance_png",
 ]
 
 ACTION = "person.sign"
@@ -89,6 +91,31 @@ B-B none, so only an official's long-lived certificate may sign that way."""
 _ROLE_MAX = 32
 _INK = (0.05, 0.05, 0.2)
 """Dark blue-black, the colour of a pen, for the name and time under the signature."""
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of text in the appearance: baseline height and size, as parts of the side."""
+
+    baseline: float
+    size: float
+
+
+_HANDWRITING = (0.30, 0.70)
+"""Bottom and height of the handwriting's box, as parts of the side (full width)."""
+_NAME_IN_PLACE = _Line(0.55, 0.30)
+"""The name set large where the handwriting would be, when there is no image yet (its size
+also shrinks so that the name fits 90 % of the width)."""
+_NAME = _Line(0.16, 0.11)
+_TIME = _Line(0.04, 0.075)
+"""The layout both appearances share — the PDF's (vector, reportlab) and the OFD's (a PNG
+in the signed value): the same signature looks the same in either format."""
+_APPEARANCE_DPI = 300
+"""Resolution of the OFD appearance PNG: print quality at 30–40 mm."""
+
+
+def _when(signed_at: datetime) -> str:
+    return signed_at.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)
@@ -134,28 +161,65 @@ def signature_appearance_pdf(
     )
     canvas.setTitle(f"{name} 签名")
     canvas.setFillColorRGB(*_INK)
+    bottom, height = _HANDWRITING
     if image_png is not None:
         canvas.drawImage(
             ImageReader(io.BytesIO(image_png)),
             0,
-            side * 0.30,
+            side * bottom,
             side,
-            side * 0.70,
+            side * height,
             mask="auto",
             preserveAspectRatio=True,
             anchor="c",
         )
     else:
-        size = min(side * 0.30, side * 0.9 / max(len(name), 1))
-        canvas.setFont(font.name, size)
-        canvas.drawCentredString(side / 2, side * 0.55, name)
-    canvas.setFont(font.name, side * 0.11)
-    canvas.drawCentredString(side / 2, side * 0.16, name)
-    canvas.setFont(font.name, side * 0.075)
-    when = signed_at.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
-    canvas.drawCentredString(side / 2, side * 0.04, when)
+        canvas.setFont(font.name, side * _name_in_place_size(name))
+        canvas.drawCentredString(side / 2, side * _NAME_IN_PLACE.baseline, name)
+    for line, text in ((_NAME, name), (_TIME, _when(signed_at))):
+        canvas.setFont(font.name, side * line.size)
+        canvas.drawCentredString(side / 2, side * line.baseline, text)
     canvas.showPage()
     canvas.save()
+    return out.getvalue()
+
+
+def _name_in_place_size(name: str) -> float:
+    return min(_NAME_IN_PLACE.size, 0.9 / max(len(name), 1))
+
+
+def signature_appearance_png(
+    name: str, signed_at: datetime, image_png: bytes | None, side_mm: float
+) -> bytes:
+    """:func:`signature_appearance_pdf`'s appearance as a transparent PNG (same layout,
+    same font, same ink), for an OFD ``Type="Sign"``: an OFD signature's appearance is a
+    picture the reader places in the ``StampAnnot`` box, as a seal's is."""
+    font = load_font()
+    font.check_covers(name)
+    side = max(1, round(side_mm / 25.4 * _APPEARANCE_DPI))
+    canvas = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(canvas)
+    ink = tuple(round(c * 255) for c in _INK)
+    bottom, height = _HANDWRITING
+    if image_png is not None:
+        handwriting = Image.open(io.BytesIO(image_png)).convert("RGBA")
+        box = (side, round(side * height))
+        handwriting.thumbnail(box, Image.Resampling.LANCZOS)  # keeps the aspect ratio
+        top = side - round(side * (bottom + height))
+        canvas.alpha_composite(
+            handwriting,
+            ((side - handwriting.width) // 2, top + (box[1] - handwriting.height) // 2),
+        )
+    lines = [(_NAME, name), (_TIME, _when(signed_at))]
+    if image_png is None:
+        lines.insert(0, (_Line(_NAME_IN_PLACE.baseline, _name_in_place_size(name)), name))
+    for line, text in lines:
+        face = ImageFont.truetype(
+            font.path, max(1, round(side * line.size)), index=font.subfont_index
+        )
+        draw.text((side / 2, side * (1 - line.baseline)), text, font=face, fill=ink, anchor="ms")
+    out = io.BytesIO()
+    canvas.save(out, "PNG", optimize=True)
     return out.getvalue()
 
 
@@ -259,7 +323,7 @@ def _sign(
     if is_ofd(document):
         return _sign_ofd(
             context, document, identity, placement=placement, level=level, role=role,
-            actor=actor, details=details, trust=trust,
+            image=_checked_image(image), actor=actor, details=details, trust=trust,
         )  # fmt: skip
     if level not in LEVELS:
         raise InvalidInput(
@@ -267,11 +331,7 @@ def _sign(
         )
     if not document.lstrip()[:5].startswith(b"%PDF-"):
         raise InvalidInput("the file is neither a PDF (no %PDF- header) nor an OFD")
-    if image is not None:
-        try:
-            image = load_uploaded_png(image)  # the checks of an uploaded seal scan
-        except SealImageError as exc:  # worded for a seal scan: say what the upload was
-            raise InvalidInput(str(exc).replace("seal image", "signature image")) from None
+    image = _checked_image(image)
     signed_at = now_utc()
     stamp = (
         None
@@ -324,6 +384,16 @@ def _validation_data(
     )
 
 
+def _checked_image(image: bytes | None) -> bytes | None:
+    """The uploaded handwriting through the checks of an uploaded seal scan."""
+    if image is None:
+        return None
+    try:
+        return load_uploaded_png(image)
+    except SealImageError as exc:  # worded for a seal scan: say what the upload was
+        raise InvalidInput(str(exc).replace("seal image", "signature image")) from None
+
+
 def _sign_ofd(
     context: ServiceContext,
     document: bytes,
@@ -332,6 +402,7 @@ def _sign_ofd(
     placement: Placement,
     level: Level,
     role: str,
+    image: bytes | None,
     actor: str,
     details: dict | None,
     trust: TrustServices,
@@ -349,6 +420,12 @@ def _sign_ofd(
             "was made while the event certificate was valid"
         )
     side = placement.size_mm
+    signed_at = now_utc()
+    appearance = (
+        None
+        if placement.invisible
+        else signature_appearance_png(identity.name, signed_at, image, side)
+    )
     with _signer(context, identity, "sm2", actor) as handle:
         if handle.hierarchy != "sm2":
             raise InvalidInput('an OFD Type="Sign" signature needs an SM2 certificate (GB/T 35275)')
@@ -364,6 +441,8 @@ def _sign_ofd(
             details={"provider": identity.provider, "token_id": identity.token_id, "role": role},
             timestamp=level is Level.B_T,
             trust=trust,
+            appearance_png=appearance,
+            now=signed_at,
         ).ofd
     return _audited(context, document, signed, handle, "ofd", level, role, actor, details)
 

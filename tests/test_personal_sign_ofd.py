@@ -11,18 +11,22 @@ passes the signed file when it is present (CI has it).
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from asn1crypto import cms, x509
+from asn1crypto.core import OctetString
 from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
-from pyhanko.sign.ades.report import AdESIndeterminate
+from PIL import Image
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 from sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 from test_licence_ofd import _licence
 from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
+from test_personal_sign import signature_png
 
 from ofd.package import OfdPackage
 from ofd.signatures import read_signature, read_signatures
@@ -32,9 +36,15 @@ from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.identity import verify_id_token
 from sealsvc.models import AuditEntry
+from sealsvc.ofd_sealing import APPEARANCE_ATTRIBUTE
 from sealsvc.pades import Level, Placement
-from sealsvc.personal_signing import PersonalSignResult, sign_as_person
+from sealsvc.personal_signing import (
+    PersonalSignResult,
+    sign_as_person,
+    signature_appearance_png,
+)
 from sealsvc.verification import ValidationReport
+from sealsvc.verification.ofd import render_face
 from sealsvc.verification.service import DocumentVerifier
 
 pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
@@ -226,3 +236,76 @@ def test_levels_an_ofd_signature_is_not_made_at(
                 context, data, applicant, placement=Placement(), level=level, role="申请人",
                 signature_image_png=None, actor=ACTOR,
             )  # fmt: skip
+
+
+# --- the appearance: the handwriting, the name and the time, in the StampAnnot box ----------
+
+_EMPTY = (172.0, 137.0, 16.0, 11.0)
+"""A part of the licence page with nothing printed on it (mm from the upper left)."""
+
+
+def _ink(png: bytes, box: tuple[float, float, float, float], page_mm: float = 297) -> int:
+    """Dark pixels inside ``box`` of a page rendering."""
+    image = Image.open(io.BytesIO(png)).convert("L")
+    scale = image.width / page_mm
+    x, y, w, h = (round(v * scale) for v in box)
+    return sum(image.crop((x, y, x + w, y + h)).histogram()[:128])
+
+
+def _appearance(value: gbt_cms.Gbt35275ContentInfo) -> bytes | None:
+    for attribute in value["content"]["signer_infos"][0]["signed_attrs"]:
+        if attribute["type"].dotted == APPEARANCE_ATTRIBUTE:
+            return attribute["values"][0].parsed.native
+    return None
+
+
+def test_the_handwriting_is_the_signed_appearance_in_the_stamp_box(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    """The picture (handwriting, name, time: :func:`signature_appearance_png`, the PDF's
+    layout) is a signed attribute, so it is drawn where the StampAnnot says and cannot be
+    swapped without breaking the signature."""
+    data, _ = _licence("business_licence")
+    applicant = verify_id_token(context, provider.token(sub="u-7"), actor=ACTOR)
+    centre = (_EMPTY[0] + _EMPTY[2] / 2, 210 - _EMPTY[1] - _EMPTY[3] / 2)  # from lower left
+    result = sign_as_person(
+        context, data, applicant, placement=Placement(x_mm=centre[0], y_mm=centre[1], size_mm=30),
+        role="申请人", signature_image_png=signature_png(), actor=ACTOR,
+    )  # fmt: skip
+    package, path, value = _signed_value(result.document)
+    (entry,) = read_signatures(package).entries
+    (stamp,) = read_signature(package, entry).stamp_annots
+    assert stamp.boundary == pytest.approx((centre[0] - 15, 210 - centre[1] - 15, 30, 30), abs=0.01)
+    picture = Image.open(io.BytesIO(_appearance(value)))
+    assert picture.format == "PNG" and picture.size == (354, 354)  # 30 mm at 300 dpi
+    assert picture.mode == "RGBA" and picture.getpixel((0, 0))[3] == 0  # transparent paper
+
+    before, after = render_face(data), render_face(result.document)
+    assert before is not None and after is not None
+    assert _ink(before, _EMPTY) == 0 and _ink(after, _EMPTY) > 100
+
+    other = signature_appearance_png("李四", datetime.now(UTC), None, 30)
+    swapped = gbt_cms.Gbt35275ContentInfo.load(value.dump())
+    for attribute in swapped["content"]["signer_infos"][0]["signed_attrs"]:
+        if attribute["type"].dotted == APPEARANCE_ATTRIBUTE:
+            attribute["values"] = [OctetString(other)]
+    forged = package.with_files({path: swapped.dump(force=True)}).to_bytes()
+    report = _verify(context, forged, None)
+    assert report.verdict.value == "TOTAL_FAILED", report.to_json()
+    assert report.signatures[0].sub_indication is AdESFailure.SIG_CRYPTO_FAILURE
+
+
+def test_an_invisible_ofd_signature_has_no_appearance(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    data, _ = _licence("business_licence")
+    applicant = verify_id_token(context, provider.token(sub="u-8"), actor=ACTOR)
+    result = sign_as_person(
+        context, data, applicant, placement=Placement(invisible=True), role="申请人",
+        signature_image_png=signature_png(), actor=ACTOR,
+    )  # fmt: skip
+    package, _, value = _signed_value(result.document)
+    (entry,) = read_signatures(package).entries
+    assert read_signature(package, entry).stamp_annots == ()
+    assert _appearance(value) is None
+    assert _verify(context, result.document, None).verdict.value == "TOTAL_PASSED"
