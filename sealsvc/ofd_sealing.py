@@ -45,8 +45,9 @@ from functools import lru_cache
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
-from asn1crypto import cms
+from asn1crypto import cms, x509
 from asn1crypto.core import OctetString
+from pyhanko.sign.ades.cades_asn1 import SignerAttributesV2
 
 from ofd.errors import OfdError
 from ofd.model import Document, PageObject, TextObject
@@ -83,6 +84,7 @@ __all__ = [
     "SIGN_ACTION",
     "OfdSealResult",
     "OfdSignResult",
+    "claimed_role",
     "find_text",
     "is_ofd",
     "read_upload",
@@ -417,6 +419,35 @@ def seal_ofd(
     )
 
 
+def _role_attribute(role: str) -> cms.CMSAttribute:
+    name = x509.GeneralName(name="directory_name", value=x509.Name.build({"common_name": role}))
+    claimed = cms.AttCertAttribute(
+        {"type": "role", "values": [cms.RoleSyntax({"role_name": name})]}
+    )
+    return cms.CMSAttribute(
+        {
+            "type": "signer_attributes_v2",
+            "values": [SignerAttributesV2({"claimed_attributes": [claimed]})],
+        }
+    )
+
+
+def claimed_role(signer_info: cms.SignerInfo) -> str | None:
+    """The role a SignerInfo's signer-attributes-v2 claims (the common name of its first
+    ``role``'s directory name), or ``None``: what :func:`sign_ofd` writes, read back."""
+    for attribute in signer_info["signed_attrs"] or []:
+        if attribute["type"].native != "signer_attributes_v2":
+            continue
+        for claimed in attribute["values"][0]["claimed_attributes"] or []:
+            if claimed["type"].native != "role":
+                continue
+            name = claimed["values"][0]["role_name"]
+            if name.name == "directory_name":
+                common = name.chosen.native.get("common_name")
+                return common if isinstance(common, str) else None
+    return None
+
+
 @dataclass(frozen=True)
 class OfdSignResult:
     """An OFD with one more ``Type="Sign"`` signature, and its audit entry."""
@@ -451,6 +482,7 @@ def sign_ofd(
     timestamp: bool = False,
     trust: TrustServices | None = None,
     appearance_png: bytes | None = None,
+    role: str | None = None,
 ) -> OfdSignResult:
     """Add one GM/T 0099-2020 ``Type="Sign"`` signature made with ``signer``: a signature
     that is not a seal (a person's, for issue 18's e-signatures), so no registry seal and no
@@ -467,6 +499,9 @@ def sign_ofd(
     ``StampAnnot`` box shows: it travels as the signed attribute :data:`APPEARANCE_ATTRIBUTE`,
     so the picture is signed with the signature, as a seal's picture is inside the signed
     ``SESeal``; readers that draw a stamp from the signed value show it (easyofd does).
+    ``role`` (经办人, 审核人 …) is the signer's claimed role, as CAdES carries it: the
+    signer-attributes-v2 attribute (ETSI EN 319 122-1 §5.2.6.1) with an X.509 ``role``
+    whose roleName is a directory name of that text (:func:`claimed_role` reads it back).
 
     The caller decides who may sign with ``signer`` (its key stays in its store); this
     writes the :data:`SIGN_ACTION` audit entry with ``actor`` and ``details`` (the caller's
@@ -486,11 +521,14 @@ def sign_ofd(
     except PkiError as exc:
         raise InvalidInput(f"the signer's certificate cannot be used: {exc}") from None
     made: list[str] = []
-    appearance = (
-        [cms.CMSAttribute({"type": APPEARANCE_ATTRIBUTE, "values": [OctetString(appearance_png)]})]
-        if appearance_png is not None
-        else []
-    )
+    extra_attributes = []
+    if appearance_png is not None:
+        picture = OctetString(appearance_png)
+        extra_attributes.append(
+            cms.CMSAttribute({"type": APPEARANCE_ATTRIBUTE, "values": [picture]})
+        )
+    if role is not None:
+        extra_attributes.append(_role_attribute(role))
     stamp = (
         ses_signing.signature_timestamper(trust or TrustServices(context), "sm2")
         if timestamp
@@ -505,7 +543,7 @@ def sign_ofd(
             content_digest=sm3(signature_xml),
             certificates=certificates,
             signing_time=now,
-            signed_attributes=appearance,
+            signed_attributes=extra_attributes,
         )
         if stamp is not None:
             value = signed_data["content"]["signer_infos"][0]["signature"].native

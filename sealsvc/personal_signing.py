@@ -442,6 +442,7 @@ def _sign_ofd(
             timestamp=level is Level.B_T,
             trust=trust,
             appearance_png=appearance,
+            role=role,
             now=signed_at,
         ).ofd
     return _audited(context, document, signed, handle, "ofd", level, role, actor, details)

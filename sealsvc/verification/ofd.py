@@ -78,7 +78,7 @@ from pki.asn1 import oids
 from pki.clock import now_utc
 from pki.errors import PkiError, UnsupportedAlgorithm
 from pki.ses import parse_signature
-from sealsvc.ofd_sealing import APPEARANCE_ATTRIBUTE
+from sealsvc.ofd_sealing import APPEARANCE_ATTRIBUTE, claimed_role
 from sealsvc.verification.indication import REVOCATION_SUBINDICATION, document_verdict, status_of
 from sealsvc.verification.report import (
     DocumentVerdict,
@@ -509,7 +509,7 @@ def _sign_layers(run: _Run, der: bytes, signature_xml: bytes) -> SignatureReport
     warnings: list[str] = []
     known: dict = {
         "signer": info,
-        "person": person_info(signer, None),
+        "person": person_info(signer, _role(signer_info)),
         "claimed_signing_time": identity.signing_time,
         "registry": _registry(run, info.sha256, warnings),
     }
@@ -538,6 +538,15 @@ def _sign_layers(run: _Run, der: bytes, signature_xml: bytes) -> SignatureReport
             on_hold=outcome is Outcome.ON_HOLD,
         )
     return finish(None, "the signature is valid")
+
+
+def _role(signer_info: cms.SignerInfo) -> str | None:
+    """The signer's claimed role; an unreadable one is no role (the signature still
+    verifies over the attribute's bytes, whatever they hold)."""
+    try:
+        return claimed_role(signer_info)
+    except _PARSE_ERRORS:
+        return None
 
 
 def _as_rfc5652(signed_data: cms.SignedData, attribute_type: str) -> cms.SignedData:
