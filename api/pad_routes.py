@@ -1,9 +1,9 @@
 """The signature pad: signing requests for platforms, and the page where a person signs.
 
 * ``POST /v1/signatures/requests`` (API key, scope ``signature``) — the document (``file``,
-  PDF), the person's ``id_token`` (verified at once), placement, ``level`` and ``role`` →
+  PDF or OFD), the person's ``id_token`` (verified at once), placement, ``level`` and ``role`` →
   ``{request_id, sign_url, expires_at}``; ``GET …/{id}`` the status, ``GET …/{id}/document``
-  the signed PDF once signed, ``DELETE …/{id}`` withdraws a pending request.
+  the signed document once signed, ``DELETE …/{id}`` withdraws a pending request.
 * ``GET /sign/{id}`` — the pad (Chinese, mobile-first): who is asked to sign (masked), the
   first page of the document, a canvas drawn with pointer events (touch, pen, mouse),
   clear, confirm, and the saved signature to reuse.  ``POST /sign/{id}`` signs
@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, require_scope
-from api.bodies import pdf_response, pdf_upload_body, read_body, read_pdf_upload
+from api.bodies import pdf_upload_body, read_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses, server_fault
 from api.signature_routes import SignatureOptions
@@ -45,6 +45,8 @@ from sealsvc import signing_requests
 from sealsvc.errors import Conflict, InvalidInput, NotFound, SealsvcError
 from sealsvc.identity import mask_name, verify_id_token
 from sealsvc.models import SigningRequest
+from sealsvc.ofd_sealing import MEDIA_TYPE as OFD_MEDIA_TYPE
+from sealsvc.ofd_sealing import is_ofd
 from sealsvc.signature_images import MAX_IMAGE_BYTES, BlankSignature
 from sealsvc.signing_requests import RequestGone, RequestOptions
 from sealsvc.verification.sentence import beijing_time
@@ -140,13 +142,14 @@ def _request_body(request: Request, row: SigningRequest) -> dict[str, Any]:
 @api_router.post(
     "",
     status_code=201,
-    summary="Ask a person to sign a PDF on the signature pad",
+    summary="Ask a person to sign a PDF or an OFD on the signature pad",
     openapi_extra={
         "requestBody": pdf_upload_body(
-            "Multipart: ``file`` (the PDF), ``id_token`` (the person's ID token from the "
+            "Multipart: ``file`` (the PDF or OFD), ``id_token`` (the person's ID token from the "
             "platform's login), and the fields of ``POST /v1/signatures`` (``role``, "
             "placement, ``level``, ``hierarchy``).",
             other_fields=True,
+            ofd=True,
         )
     },
     responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 500),
@@ -160,7 +163,7 @@ async def create_request(
     ``expires_at`` — ten minutes, or the token's own expiry if sooner — and signs once.
     """
     context = request.app.state.context
-    document, fields = await read_pdf_upload(request, context.settings.max_pdf_bytes)
+    document, fields, _ = await read_document_upload(request, context.settings.max_pdf_bytes)
     token = fields.get("id_token", "").strip()
     if not token:
         raise InvalidInput("the form field 'id_token' is required: the person's ID token")
@@ -209,14 +212,20 @@ async def get_request(
     name="signing_request_document",
     response_class=Response,
     summary="The signed document of a signed request",
-    responses={200: pdf_response("The signed PDF."), **problem_responses(401, 403, 404, 409, 422)},
+    responses={
+        200: {
+            "content": {"application/pdf": {}, OFD_MEDIA_TYPE: {}},
+            "description": "The signed PDF or OFD.",
+        },
+        **problem_responses(401, 403, 404, 409, 422),
+    },
 )
 async def get_document(
     request: Request,
     request_id: str,
     caller: Annotated[Caller, Depends(require_scope("signature"))],
 ) -> Response:
-    """The signed PDF; 409 while the request is not signed."""
+    """The signed PDF or OFD; 409 while the request is not signed."""
     context = request.app.state.context
 
     def read() -> bytes:
@@ -229,7 +238,8 @@ async def get_document(
                 raise Conflict(f"the request is {status}, not signed")
             return row.result
 
-    return Response(await run_in_threadpool(read), media_type="application/pdf")
+    document = await run_in_threadpool(read)
+    return Response(document, media_type=_media_type(document))
 
 
 @api_router.delete(
@@ -431,8 +441,13 @@ async def download(request: Request, request_id: str) -> Response:
         document = await run_in_threadpool(read)
     except SealsvcError as exc:
         return _page_error(request, exc)
+    name = "signed.ofd" if is_ofd(document) else "signed.pdf"
     return Response(
         document,
-        media_type="application/pdf",
-        headers={**_headers(), "Content-Disposition": 'attachment; filename="signed.pdf"'},
+        media_type=_media_type(document),
+        headers={**_headers(), "Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _media_type(document: bytes) -> str:
+    return OFD_MEDIA_TYPE if is_ofd(document) else "application/pdf"

@@ -46,7 +46,10 @@ class SignatureOptions(BaseModel):
     )
     level: Level = Field(
         Level.B_T,
-        description=f"PAdES level: {', '.join(LEVELS)} for a PDF; B-B for an OFD (no time-stamp).",
+        description=(
+            f"PAdES level: {', '.join(LEVELS)} for a PDF; B-T (time-stamped) or, for an "
+            "official's long-lived certificate only, B-B for an OFD."
+        ),
     )
     page: int = Field(1, ge=1, le=100_000, description="1-based page of the signature.")
     x_mm: _Coordinate = Field(None, description="Centre of the signature from the left, mm.")
@@ -54,7 +57,9 @@ class SignatureOptions(BaseModel):
     anchor: str | None = Field(None, max_length=200, description="Centre it on this text.")
     size_mm: float = Field(36.0, ge=5, le=100, description="Side of the signature's square.")
     hierarchy: str = Field(
-        "rsa", pattern="^(rsa|sm2)$", description="CA of an event certificate: rsa or sm2."
+        "rsa",
+        pattern="^(rsa|sm2)$",
+        description="CA of a PDF's event certificate: rsa or sm2 (an OFD's is always sm2).",
     )
 
     def placement(self) -> Placement:

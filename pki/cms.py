@@ -43,6 +43,7 @@ __all__ = [
     "build_signed_data",
     "signing_certificate_v2",
     "verify_signed_data",
+    "with_signature_time_stamp",
 ]
 
 _ESS_HASHES = frozenset({"sha256", "sha384", "sha512", "sm3"})
@@ -225,8 +226,10 @@ def build_gbt35275_signed_data(
     content_digest: bytes,
     certificates: Iterable[x509.Certificate] = (),
     signing_time: datetime | None = None,
+    signed_attributes: Iterable[cms.CMSAttribute] = (),
 ) -> Gbt35275ContentInfo:
-    """A detached GB/T 35275 SignedData over content whose SM3 digest is ``content_digest``.
+    """A detached GB/T 35275 SignedData over content whose SM3 digest is ``content_digest``
+    (``signed_attributes`` after the standard ones, signed with them).
 
     :func:`build_signed_data` with eContentType GB/T 35275 ``data``
     (1.2.156.10197.6.1.4.2.1), wrapped in :class:`Gbt35275ContentInfo`: the signed
@@ -245,10 +248,34 @@ def build_gbt35275_signed_data(
         content_digest=content_digest,
         digest_algorithm="sm3",
         signing_time=signing_time,
+        signed_attributes=signed_attributes,
     )
     return Gbt35275ContentInfo(
         {"content_type": "gbt35275_signed_data", "content": content_info["content"].untag()}
     )
+
+
+def with_signature_time_stamp(
+    content_info: Gbt35275ContentInfo, token: cms.ContentInfo
+) -> Gbt35275ContentInfo:
+    """``content_info`` whose SignerInfo carries ``token`` as its unsigned
+    id-aa-signatureTimeStampToken attribute (RFC 3161 appendix A, CAdES-T).
+
+    The token must stamp this SignerInfo's signature value: it proves the signature
+    existed at its genTime, which keeps a signature made under a short-lived certificate
+    valid after that certificate expires.  Unsigned attributes are outside the signature,
+    so adding one changes nothing the signer signed.
+    """
+    signed_data = content_info["content"].copy()
+    signer_info = signed_data["signer_infos"][0].copy()
+    signer_info["unsigned_attrs"] = cms.CMSAttributes(
+        [{"type": "signature_time_stamp_token", "values": [token]}]
+    )
+    signed_data["signer_infos"] = cms.SignerInfos([signer_info])
+    updated = Gbt35275ContentInfo(
+        {"content_type": content_info["content_type"].dotted, "content": signed_data}
+    )
+    return Gbt35275ContentInfo.load(updated.dump())
 
 
 @dataclass(frozen=True)

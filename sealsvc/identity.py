@@ -17,12 +17,11 @@ Personal data: the ID number the token carries is hashed at once, keyed with a s
 the installation (:func:`id_number_hash`), and only the hash and a masked form
 (:func:`mask_id_number`) leave this module — never the number.
 
-Algorithms: RS256 and ES256, the ones OIDC providers use.  A provider that signs with SM2
-(some 国密 deployments write ``"alg": "SM2"`` or ``"SM3withSM2"``) is not supported yet:
-no JOSE library has a registered SM2 algorithm (RFC 7518 and its registry define none),
-and PyJWT's ``register_algorithm`` would let :mod:`pki.algorithms` check the signature, but
-the token format such providers use (raw r‖s or DER, which signer ID) differs between
-them; :data:`ALGORITHMS` is where it would go once one is specified.
+Algorithms: RS256 and ES256, the ones OIDC providers use, and SM2 for 国密 providers.
+JOSE has no registered SM2 algorithm, so :mod:`pki.sm2_jose` accepts the names such
+providers write (``SM2``, ``SM3withSM2``, ``GmSM2``), the signature as ``r ‖ s`` or DER,
+with SM3 and the default signer ID, under an ``{"kty": "EC", "crv": "SM2"}`` JWK; PyJWT
+(which knows no SM2) then checks the claims exactly as for the others.
 """
 
 from __future__ import annotations
@@ -44,10 +43,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
+from asn1crypto import keys
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pki import sm2_jose
+from pki.errors import CertificateError, SignatureInvalid
 from sealsvc import audit
 from sealsvc.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from sealsvc.licences.templates import masked
@@ -76,7 +78,7 @@ __all__ = [
     "verify_id_token",
 ]
 
-ALGORITHMS = ("RS256", "ES256")
+ALGORITHMS = ("RS256", "ES256", *sm2_jose.JWS_ALGORITHMS)
 """JWS algorithms accepted from a provider.  Never ``none`` nor an HMAC: a provider's JWKS
 is public, so a token "signed" with HS256 under the public key as secret proves nothing."""
 
@@ -120,7 +122,7 @@ class Check(StrEnum):
     ISSUER = "issuer"
     """Its ``iss`` names no configured identity provider (or not the one that signed)."""
     ALGORITHM = "algorithm"
-    """``alg`` is not RS256/ES256 (``none``, HS256 …) or does not fit the key's type."""
+    """``alg`` is not RS256/ES256/SM2 (``none``, HS256 …) or does not fit the key's type."""
     KEY = "key"
     """Its ``kid`` names no key of the provider's JWKS (or the JWKS cannot be had)."""
     SIGNATURE = "signature"
@@ -269,20 +271,25 @@ def _claim_map(claims: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def _parse_jwks(text: str | bytes, where: str) -> dict[str, Any]:
-    """A JWKS with at least one RS256/ES256-capable key, or a one-line error naming ``where``."""
+    """A JWKS with at least one RS256/ES256/SM2-capable key, or a one-line error naming
+    ``where``.  PyJWT reads the RSA and EC keys; SM2 keys (which it does not know) are read
+    by :func:`pki.sm2_jose.jwk_public_key`, which checks the point is on the curve."""
     if len(text) > MAX_JWKS_BYTES:
         raise InvalidInput(f"the JWKS {where} is larger than {MAX_JWKS_BYTES} bytes")
     try:
         document = json.loads(text)
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
             raise ValueError('not an object with a "keys" list')
-        keys = jwt.PyJWKSet.from_dict(document).keys
-    except (ValueError, TypeError, jwt.PyJWKSetError, jwt.PyJWKError) as exc:
+        listed = [key for key in document["keys"] if isinstance(key, dict)]
+        if any("d" in key for key in listed):
+            raise InvalidInput(f"the JWKS {where} holds a private key: publish public keys only")
+        sm2_keys = [sm2_jose.jwk_public_key(key) for key in listed if sm2_jose.is_sm2_jwk(key)]
+        others = [key for key in listed if not sm2_jose.is_sm2_jwk(key)]
+        pyjwt_keys = jwt.PyJWKSet.from_dict({"keys": others}).keys if others else []
+    except (ValueError, TypeError, jwt.PyJWKSetError, jwt.PyJWKError, CertificateError) as exc:
         raise InvalidInput(f"the JWKS {where} is not a usable JSON Web Key Set: {exc}") from None
-    if any("d" in key for key in document["keys"] if isinstance(key, dict)):
-        raise InvalidInput(f"the JWKS {where} holds a private key: publish public keys only")
-    if not any(key.key_type in ("RSA", "EC") for key in keys):
-        raise InvalidInput(f"the JWKS {where} has no RSA or EC key")
+    if not sm2_keys and not any(key.key_type in ("RSA", "EC") for key in pyjwt_keys):
+        raise InvalidInput(f"the JWKS {where} has no RSA, EC or SM2 key")
     return document
 
 
@@ -437,12 +444,19 @@ def _provider_jwks(row: IdentityProvider, kid: str | None) -> dict[str, Any]:
 
 # --- verification -----------------------------------------------------------------------------
 
-_KEY_TYPES = {"RS256": ("RSA", None), "ES256": ("EC", "P-256")}
+_KEY_TYPES = {
+    "RS256": ("RSA", None),
+    "ES256": ("EC", "P-256"),
+    **dict.fromkeys(sm2_jose.JWS_ALGORITHMS, ("EC", "SM2")),
+}
 
 
-def _select_key(document: Mapping[str, Any], kid: str | None, alg: str) -> jwt.PyJWK:
+def _select_key(
+    document: Mapping[str, Any], kid: str | None, alg: str
+) -> jwt.PyJWK | keys.PublicKeyInfo:
     """The JWK named by ``kid`` (or the only one when the token names none), checked to be
-    of the type ``alg`` needs — so an RSA key is never used as, say, an HMAC secret."""
+    of the type ``alg`` needs — so an RSA key is never used as, say, an HMAC secret, nor a
+    P-256 key for an SM2 signature."""
     candidates = [k for k in document["keys"] if isinstance(k, dict)]
     if kid is not None:
         candidates = [k for k in candidates if k.get("kid") == kid]
@@ -452,25 +466,55 @@ def _select_key(document: Mapping[str, Any], kid: str | None, alg: str) -> jwt.P
         raise IdentityTokenRefused(Check.KEY, "the token's kid is not in the provider's JWKS")
     jwk = candidates[0]
     kty, crv = _KEY_TYPES[alg]
-    if jwk.get("kty") != kty or (crv and jwk.get("crv") != crv) or jwk.get("alg", alg) != alg:
+    named = jwk.get("alg", alg)
+    if crv == "SM2" and named in sm2_jose.JWS_ALGORITHMS:
+        named = alg  # one algorithm under several names
+    if jwk.get("kty") != kty or (crv and jwk.get("crv") != crv) or named != alg:
         raise IdentityTokenRefused(Check.ALGORITHM, f"{alg} does not fit the provider's key")
+    if crv == "SM2":
+        try:
+            return sm2_jose.jwk_public_key(jwk)
+        except CertificateError as exc:
+            raise IdentityTokenRefused(
+                Check.KEY, f"the provider's key is unusable: {exc}"
+            ) from None
     try:
         return jwt.PyJWK(jwk, algorithm=alg)
     except jwt.PyJWKError as exc:
         raise IdentityTokenRefused(Check.KEY, f"the provider's key is unusable: {exc}") from None
 
 
-def _decode(token: str, key: jwt.PyJWK, alg: str, provider: IdentityProvider) -> dict[str, Any]:
+_CLAIM_CHECKS = {
+    "verify_exp": True,
+    "verify_nbf": True,
+    "verify_iat": True,
+    "verify_aud": True,
+    "verify_iss": True,
+    "require": ["exp", "iat", "iss", "aud", "sub"],
+}
+"""PyJWT's claim checks, asked for explicitly: for an SM2 token, whose signature is
+checked before PyJWT sees it, ``verify_signature`` off would otherwise turn them off too."""
+
+
+def _decode(
+    token: str, key: jwt.PyJWK | keys.PublicKeyInfo, alg: str, provider: IdentityProvider
+) -> dict[str, Any]:
     """Signature, then issuer, audience, expiry, nbf/iat; each failure named."""
+    if isinstance(key, keys.PublicKeyInfo):
+        try:
+            sm2_jose.verify_jws(token, key)
+        except SignatureInvalid:
+            raise IdentityTokenRefused(Check.SIGNATURE, "the signature does not verify") from None
+        verified: dict[str, Any] = {"options": {**_CLAIM_CHECKS, "verify_signature": False}}
+    else:
+        verified = {"key": key, "algorithms": [alg], "options": _CLAIM_CHECKS}
     try:
         return jwt.decode(
             token,
-            key,
-            algorithms=[alg],
             audience=provider.audience,
             issuer=provider.issuer,
             leeway=LEEWAY,
-            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            **verified,
         )
     except jwt.InvalidSignatureError:
         raise IdentityTokenRefused(Check.SIGNATURE, "the signature does not verify") from None
@@ -582,7 +626,9 @@ def _check_token(session: Session, token: str) -> tuple[IdentityProvider, Person
         raise IdentityTokenRefused(Check.ISSUER, "its issuer is no configured provider")
     alg = header.get("alg")
     if alg not in ALGORITHMS:
-        raise IdentityTokenRefused(Check.ALGORITHM, f"alg {alg!r} is not RS256 or ES256")
+        raise IdentityTokenRefused(
+            Check.ALGORITHM, f"alg {alg!r} is not one of {', '.join(ALGORITHMS)}"
+        )
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise IdentityTokenRefused(Check.FORMAT, "kid is not a string")

@@ -45,6 +45,10 @@ from functools import lru_cache
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
+from asn1crypto import cms, x509
+from asn1crypto.core import OctetString
+from pyhanko.sign.ades.cades_asn1 import SignerAttributesV2
+
 from ofd.errors import OfdError
 from ofd.model import Document, PageObject, TextObject
 from ofd.package import ROOT_FILE, OfdPackage, resolve_loc
@@ -60,7 +64,7 @@ from ofd.xml import child, child_text, children, parse_xml
 from pki.algorithms import SigningKey
 from pki.certificates import load_certificate
 from pki.clock import now_utc
-from pki.cms import build_gbt35275_signed_data
+from pki.cms import build_gbt35275_signed_data, with_signature_time_stamp
 from pki.errors import PkiError
 from pki.ses import parse_seal
 from pki.sm2 import sm3
@@ -74,11 +78,13 @@ if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
 __all__ = [
+    "APPEARANCE_ATTRIBUTE",
     "MEDIA_TYPE",
     "PROVIDER",
     "SIGN_ACTION",
     "OfdSealResult",
     "OfdSignResult",
+    "claimed_role",
     "find_text",
     "is_ofd",
     "read_upload",
@@ -89,6 +95,11 @@ __all__ = [
 
 SIGN_ACTION = "signature.use"
 """Audit action of one ``Type="Sign"`` signature (a key that is not a registered seal)."""
+
+APPEARANCE_ATTRIBUTE = "2.25.91680163154938162833982584757341647624"
+"""Signed attribute of a ``Type="Sign"`` SignerInfo holding its appearance, a PNG in an
+OCTET STRING (an OID of our own under the UUID arc, X.667: no standard attribute carries a
+signature's picture).  Unknown to a verifier, it is one more signed attribute."""
 
 MEDIA_TYPE = "application/ofd"
 """The media type of OFD files, for uploads and answers."""
@@ -408,6 +419,35 @@ def seal_ofd(
     )
 
 
+def _role_attribute(role: str) -> cms.CMSAttribute:
+    name = x509.GeneralName(name="directory_name", value=x509.Name.build({"common_name": role}))
+    claimed = cms.AttCertAttribute(
+        {"type": "role", "values": [cms.RoleSyntax({"role_name": name})]}
+    )
+    return cms.CMSAttribute(
+        {
+            "type": "signer_attributes_v2",
+            "values": [SignerAttributesV2({"claimed_attributes": [claimed]})],
+        }
+    )
+
+
+def claimed_role(signer_info: cms.SignerInfo) -> str | None:
+    """The role a SignerInfo's signer-attributes-v2 claims (the common name of its first
+    ``role``'s directory name), or ``None``: what :func:`sign_ofd` writes, read back."""
+    for attribute in signer_info["signed_attrs"] or []:
+        if attribute["type"].native != "signer_attributes_v2":
+            continue
+        for claimed in attribute["values"][0]["claimed_attributes"] or []:
+            if claimed["type"].native != "role":
+                continue
+            name = claimed["values"][0]["role_name"]
+            if name.name == "directory_name":
+                common = name.chosen.native.get("common_name")
+                return common if isinstance(common, str) else None
+    return None
+
+
 @dataclass(frozen=True)
 class OfdSignResult:
     """An OFD with one more ``Type="Sign"`` signature, and its audit entry."""
@@ -439,12 +479,29 @@ def sign_ofd(
     details: dict | None = None,
     now: datetime | None = None,
     trusted_input: bool = False,
+    timestamp: bool = False,
+    trust: TrustServices | None = None,
+    appearance_png: bytes | None = None,
+    role: str | None = None,
 ) -> OfdSignResult:
     """Add one GM/T 0099-2020 ``Type="Sign"`` signature made with ``signer``: a signature
     that is not a seal (a person's, for issue 18's e-signatures), so no registry seal and no
     ``SESeal`` — the signed value is a detached GB/T 35275 SignedData
     (:func:`pki.cms.build_gbt35275_signed_data`) whose message digest is
     SM3(``Signature.xml``), carrying ``certificate`` and ``chain``.
+
+    ``timestamp`` adds our SM2 TSA's token over the signature value as the SignerInfo's
+    unsigned signatureTimeStampToken (CAdES-T, :func:`pki.cms.with_signature_time_stamp`):
+    the proof that lets an event certificate's signature outlive the certificate's
+    minutes.  ``trust`` shares a process's TSA.
+
+    ``appearance_png`` (e.g. a person's handwriting with name and time) is what the
+    ``StampAnnot`` box shows: it travels as the signed attribute :data:`APPEARANCE_ATTRIBUTE`,
+    so the picture is signed with the signature, as a seal's picture is inside the signed
+    ``SESeal``; readers that draw a stamp from the signed value show it (easyofd does).
+    ``role`` (经办人, 审核人 …) is the signer's claimed role, as CAdES carries it: the
+    signer-attributes-v2 attribute (ETSI EN 319 122-1 §5.2.6.1) with an X.509 ``role``
+    whose roleName is a directory name of that text (:func:`claimed_role` reads it back).
 
     The caller decides who may sign with ``signer`` (its key stays in its store); this
     writes the :data:`SIGN_ACTION` audit entry with ``actor`` and ``details`` (the caller's
@@ -464,25 +521,44 @@ def sign_ofd(
     except PkiError as exc:
         raise InvalidInput(f"the signer's certificate cannot be used: {exc}") from None
     made: list[str] = []
+    extra_attributes = []
+    if appearance_png is not None:
+        picture = OctetString(appearance_png)
+        extra_attributes.append(
+            cms.CMSAttribute({"type": APPEARANCE_ATTRIBUTE, "values": [picture]})
+        )
+    if role is not None:
+        extra_attributes.append(_role_attribute(role))
+    stamp = (
+        ses_signing.signature_timestamper(trust or TrustServices(context), "sm2")
+        if timestamp
+        else None
+    )
 
     def make_signed_value(signature_xml: bytes, signature_path: str) -> bytes:
         made.append(signature_path)
-        return build_gbt35275_signed_data(
+        signed_data = build_gbt35275_signed_data(
             signer,
             signer_certificate,
             content_digest=sm3(signature_xml),
             certificates=certificates,
             signing_time=now,
-        ).dump()
+            signed_attributes=extra_attributes,
+        )
+        if stamp is not None:
+            value = signed_data["content"]["signer_infos"][0]["signature"].native
+            token = cms.ContentInfo.load(stamp(value))
+            signed_data = with_signature_time_stamp(signed_data, token)
+        return signed_data.dump()
 
     try:
-        stamp = _stamp(package, placement, stamp_size) if placement is not None else None
+        annotation = _stamp(package, placement, stamp_size) if placement is not None else None
         signed = add_signature(
             package,
             make_signed_value,
             provider=PROVIDER,
             signature_time=now,
-            stamps=[stamp] if stamp is not None else [],
+            stamps=[annotation] if annotation is not None else [],
             signature_type=SignatureType.SIGN,
         )
     except OfdError as exc:
@@ -505,6 +581,7 @@ def sign_ofd(
                 "input_sha256": input_sha256,
                 "signature_path": signature_path,
                 "certificate_serial": serial,
+                "time_stamped": timestamp,
                 **(details or {}),
             },
         )

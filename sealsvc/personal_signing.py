@@ -17,11 +17,12 @@ B-LTA embed the personal CA's OCSP answer and CRLs, fetched in-process during th
 personal signature never certifies the document (DocMDP): certification is the author's
 act, and leaving it out keeps every later signature and the final seal allowed.
 
-An OFD gets a GM/T 0099 ``Type="Sign"`` signature (:func:`sealsvc.ofd_sealing.sign_ofd`,
-SM2 only).  That signature carries no time-stamp yet, so only an official with an SM2
-certificate signs an OFD, at level B-B (the OFD mapping of "no time-stamp"); an event
-certificate's OFD signature, unprovable ten minutes later, is refused until it can be
-time-stamped.  The OFD page shows the ``StampAnnot`` box, not the handwritten image.
+An OFD gets a GM/T 0099 ``Type="Sign"`` signature (:func:`sealsvc.ofd_sealing.sign_ofd`),
+a GB/T 35275 SignedData, so always with an SM2 certificate (an applicant's event
+certificate comes from the SM2 personal CA whatever ``hierarchy`` says).  At B-T (the
+default) its SignerInfo carries our TSA's token over the signature value (CAdES-T), which
+keeps an event certificate's signature valid after the certificate's minutes; B-B (no
+time-stamp) is left to officials' long-lived certificates.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from asn1crypto import crl, ocsp
+from PIL import Image, ImageDraw, ImageFont
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
@@ -71,9 +73,11 @@ __all__ = [
     "ACTION",
     "ACTION_REFUSED",
     "LEVELS",
+    "OFD_LEVELS",
     "PersonalSignResult",
     "sign_as_person",
     "signature_appearance_pdf",
+    "signature_appearance_png",
 ]
 
 ACTION = "person.sign"
@@ -81,9 +85,37 @@ ACTION_REFUSED = "person.sign_refused"
 LEVELS = (Level.B_T, Level.B_LT, Level.B_LTA)
 """Levels a PDF signature of a person is made at.  B-B is refused: an event certificate's
 signature would be unverifiable ten minutes later without its time-stamp."""
+OFD_LEVELS = (Level.B_T, Level.B_B)
+"""Levels an OFD ``Type="Sign"`` is made at: B-T carries our TSA's token in the SignerInfo;
+B-B none, so only an official's long-lived certificate may sign that way."""
 _ROLE_MAX = 32
 _INK = (0.05, 0.05, 0.2)
 """Dark blue-black, the colour of a pen, for the name and time under the signature."""
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of text in the appearance: baseline height and size, as parts of the side."""
+
+    baseline: float
+    size: float
+
+
+_HANDWRITING = (0.30, 0.70)
+"""Bottom and height of the handwriting's box, as parts of the side (full width)."""
+_NAME_IN_PLACE = _Line(0.55, 0.30)
+"""The name set large where the handwriting would be, when there is no image yet (its size
+also shrinks so that the name fits 90 % of the width)."""
+_NAME = _Line(0.16, 0.11)
+_TIME = _Line(0.04, 0.075)
+"""The layout both appearances share — the PDF's (vector, reportlab) and the OFD's (a PNG
+in the signed value): the same signature looks the same in either format."""
+_APPEARANCE_DPI = 300
+"""Resolution of the OFD appearance PNG: print quality at 30–40 mm."""
+
+
+def _when(signed_at: datetime) -> str:
+    return signed_at.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)
@@ -129,28 +161,65 @@ def signature_appearance_pdf(
     )
     canvas.setTitle(f"{name} 签名")
     canvas.setFillColorRGB(*_INK)
+    bottom, height = _HANDWRITING
     if image_png is not None:
         canvas.drawImage(
             ImageReader(io.BytesIO(image_png)),
             0,
-            side * 0.30,
+            side * bottom,
             side,
-            side * 0.70,
+            side * height,
             mask="auto",
             preserveAspectRatio=True,
             anchor="c",
         )
     else:
-        size = min(side * 0.30, side * 0.9 / max(len(name), 1))
-        canvas.setFont(font.name, size)
-        canvas.drawCentredString(side / 2, side * 0.55, name)
-    canvas.setFont(font.name, side * 0.11)
-    canvas.drawCentredString(side / 2, side * 0.16, name)
-    canvas.setFont(font.name, side * 0.075)
-    when = signed_at.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
-    canvas.drawCentredString(side / 2, side * 0.04, when)
+        canvas.setFont(font.name, side * _name_in_place_size(name))
+        canvas.drawCentredString(side / 2, side * _NAME_IN_PLACE.baseline, name)
+    for line, text in ((_NAME, name), (_TIME, _when(signed_at))):
+        canvas.setFont(font.name, side * line.size)
+        canvas.drawCentredString(side / 2, side * line.baseline, text)
     canvas.showPage()
     canvas.save()
+    return out.getvalue()
+
+
+def _name_in_place_size(name: str) -> float:
+    return min(_NAME_IN_PLACE.size, 0.9 / max(len(name), 1))
+
+
+def signature_appearance_png(
+    name: str, signed_at: datetime, image_png: bytes | None, side_mm: float
+) -> bytes:
+    """:func:`signature_appearance_pdf`'s appearance as a transparent PNG (same layout,
+    same font, same ink), for an OFD ``Type="Sign"``: an OFD signature's appearance is a
+    picture the reader places in the ``StampAnnot`` box, as a seal's is."""
+    font = load_font()
+    font.check_covers(name)
+    side = max(1, round(side_mm / 25.4 * _APPEARANCE_DPI))
+    canvas = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(canvas)
+    ink = tuple(round(c * 255) for c in _INK)
+    bottom, height = _HANDWRITING
+    if image_png is not None:
+        handwriting = Image.open(io.BytesIO(image_png)).convert("RGBA")
+        box = (side, round(side * height))
+        handwriting.thumbnail(box, Image.Resampling.LANCZOS)  # keeps the aspect ratio
+        top = side - round(side * (bottom + height))
+        canvas.alpha_composite(
+            handwriting,
+            ((side - handwriting.width) // 2, top + (box[1] - handwriting.height) // 2),
+        )
+    lines = [(_NAME, name), (_TIME, _when(signed_at))]
+    if image_png is None:
+        lines.insert(0, (_Line(_NAME_IN_PLACE.baseline, _name_in_place_size(name)), name))
+    for line, text in lines:
+        face = ImageFont.truetype(
+            font.path, max(1, round(side * line.size)), index=font.subfont_index
+        )
+        draw.text((side / 2, side * (1 - line.baseline)), text, font=face, fill=ink, anchor="ms")
+    out = io.BytesIO()
+    canvas.save(out, "PNG", optimize=True)
     return out.getvalue()
 
 
@@ -254,7 +323,7 @@ def _sign(
     if is_ofd(document):
         return _sign_ofd(
             context, document, identity, placement=placement, level=level, role=role,
-            actor=actor, details=details,
+            image=_checked_image(image), actor=actor, details=details, trust=trust,
         )  # fmt: skip
     if level not in LEVELS:
         raise InvalidInput(
@@ -262,11 +331,7 @@ def _sign(
         )
     if not document.lstrip()[:5].startswith(b"%PDF-"):
         raise InvalidInput("the file is neither a PDF (no %PDF- header) nor an OFD")
-    if image is not None:
-        try:
-            image = load_uploaded_png(image)  # the checks of an uploaded seal scan
-        except SealImageError as exc:  # worded for a seal scan: say what the upload was
-            raise InvalidInput(str(exc).replace("seal image", "signature image")) from None
+    image = _checked_image(image)
     signed_at = now_utc()
     stamp = (
         None
@@ -319,6 +384,16 @@ def _validation_data(
     )
 
 
+def _checked_image(image: bytes | None) -> bytes | None:
+    """The uploaded handwriting through the checks of an uploaded seal scan."""
+    if image is None:
+        return None
+    try:
+        return load_uploaded_png(image)
+    except SealImageError as exc:  # worded for a seal scan: say what the upload was
+        raise InvalidInput(str(exc).replace("seal image", "signature image")) from None
+
+
 def _sign_ofd(
     context: ServiceContext,
     document: bytes,
@@ -327,35 +402,49 @@ def _sign_ofd(
     placement: Placement,
     level: Level,
     role: str,
+    image: bytes | None,
     actor: str,
     details: dict | None,
+    trust: TrustServices,
 ) -> PersonalSignResult:
-    """GM/T 0099 ``Type="Sign"`` with an official's SM2 key (see the module note)."""
-    if level is not Level.B_B:
+    """GM/T 0099 ``Type="Sign"`` with an SM2 key (see the module note): B-T time-stamps
+    the SignerInfo, B-B (an official's long-lived certificate only) does not."""
+    if level not in OFD_LEVELS:
         raise InvalidInput(
-            'an OFD Type="Sign" signature carries no time-stamp yet: ask for level B-B '
-            "(officials only) or sign the PDF"
+            f'an OFD Type="Sign" signature is made at level {", ".join(OFD_LEVELS)}, not '
+            f"{level}: B-LT and B-LTA have no OFD counterpart"
         )
-    if not _enrolled(context, identity):
+    if level is Level.B_B and not _enrolled(context, identity):
         raise InvalidInput(
-            "an applicant's OFD signature would need a time-stamp to outlive its event "
-            'certificate, which OFD Type="Sign" signatures do not carry yet: sign the PDF'
+            "an applicant's OFD signature needs level B-T: only its time-stamp proves it "
+            "was made while the event certificate was valid"
         )
-    handle = persons.person_signer(context, identity, actor=actor)
-    if handle.hierarchy != "sm2":
-        raise InvalidInput('an OFD Type="Sign" signature needs an SM2 certificate (GB/T 35275)')
     side = placement.size_mm
-    signed = sign_ofd(
-        context,
-        document,
-        handle.signer,
-        handle.certificate.dump(),
-        chain=tuple(c.dump() for c in handle.chain),
-        actor=actor,
-        placement=placement,
-        stamp_size=(side, side),
-        details={"provider": identity.provider, "token_id": identity.token_id, "role": role},
-    ).ofd
+    signed_at = now_utc()
+    appearance = (
+        None
+        if placement.invisible
+        else signature_appearance_png(identity.name, signed_at, image, side)
+    )
+    with _signer(context, identity, "sm2", actor) as handle:
+        if handle.hierarchy != "sm2":
+            raise InvalidInput('an OFD Type="Sign" signature needs an SM2 certificate (GB/T 35275)')
+        signed = sign_ofd(
+            context,
+            document,
+            handle.signer,
+            handle.certificate.dump(),
+            chain=tuple(c.dump() for c in handle.chain),
+            actor=actor,
+            placement=placement,
+            stamp_size=(side, side),
+            details={"provider": identity.provider, "token_id": identity.token_id, "role": role},
+            timestamp=level is Level.B_T,
+            trust=trust,
+            appearance_png=appearance,
+            role=role,
+            now=signed_at,
+        ).ofd
     return _audited(context, document, signed, handle, "ofd", level, role, actor, details)
 
 

@@ -140,9 +140,10 @@ def sign_hash(
         raise
 
 
-def _timestamper(trust: TrustServices, hierarchy: str) -> Callable[[bytes], bytes]:
-    """Our TSA of the seal's (SM2) hierarchy, in-process: a token whose imprint is SM3 of
-    the signature value, as GB/T 38540 asks."""
+def signature_timestamper(trust: TrustServices, hierarchy: str) -> Callable[[bytes], bytes]:
+    """Our TSA of the signer's (SM2) hierarchy, in-process: a DER token whose imprint is
+    SM3 of the signature value it is given, as GB/T 38540 asks of an ``SES_Signature``
+    and CAdES-T of a GB/T 35275 SignerInfo."""
     tsa = trust.tsa(hierarchy)
 
     def stamp(signature_value: bytes) -> bytes:
@@ -166,7 +167,7 @@ def _sign(
     code = material.seal_code
     timestamper = None
     if timestamp:
-        timestamper = _timestamper(trust or TrustServices(context), material.hierarchy)
+        timestamper = signature_timestamper(trust or TrustServices(context), material.hierarchy)
     der = sign_ses(
         seal=seal.ses_der,
         signer_certificate=material.certificate_der,

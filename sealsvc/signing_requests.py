@@ -41,6 +41,7 @@ from sealsvc.models import IdentityProvider, SigningRequest, SigningRequestStatu
 from sealsvc.ofd_sealing import is_ofd
 from sealsvc.pades import Level, Placement, PlacementNames
 from sealsvc.personal_signing import LEVELS, sign_as_person
+from sealsvc.verification.ofd import render_face
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
@@ -154,16 +155,14 @@ def identity_of(session: Session, row: SigningRequest) -> PersonIdentity:
 
 
 def _document_kind(document: bytes) -> str:
-    """``pdf``; an OFD is refused by name (its ``Type="Sign"`` appearance shows no
-    handwriting, and only officials sign OFDs: ``POST /v1/signatures`` does)."""
+    """``pdf`` or ``ofd`` (a ``Type="Sign"`` whose appearance is the drawing)."""
     if document.lstrip()[:5].startswith(b"%PDF-"):
         return "pdf"
     if is_ofd(document):
-        raise InvalidInput(
-            "the pad signs PDFs: an OFD shows no handwritten signature; "
-            "officials sign OFDs with POST /v1/signatures"
-        )
-    raise InvalidInput("the file is not a PDF (no %PDF- header); the pad signs PDF documents")
+        return "ofd"
+    raise InvalidInput(
+        "the file is neither a PDF (no %PDF- header) nor an OFD; the pad signs PDF and OFD"
+    )
 
 
 def create(
@@ -293,15 +292,24 @@ def saved_image(session: Session, row: SigningRequest) -> bytes | None:
 
 
 PREVIEW_PX = 900
+_A4_LONG_SIDE_MM = 297
 """Longer side of the first-page preview: sharp on a phone, small to send."""
 
 
 def preview_png(document: bytes) -> bytes:
-    """Page 1 of the PDF as a PNG, so the person sees what they sign (poppler's pdftoppm).
+    """Page 1 of the document as a PNG, so the person sees what they sign.
 
-    The document came from an authenticated platform, yet is still parsed out of process
-    with a time limit: a hostile or broken PDF costs a subprocess, not the service.
+    A PDF through poppler's pdftoppm: the document came from an authenticated platform,
+    yet is still parsed out of process with a time limit — a hostile or broken PDF costs a
+    subprocess, not the service.  An OFD through :mod:`ofd.raster` (the verify page's
+    renderer, with its stamps), whose reader bounds what a package may make it allocate;
+    sized so that an A4 page's long side is :data:`PREVIEW_PX`.
     """
+    if is_ofd(document):
+        png = render_face(document, dpi=PREVIEW_PX * 25.4 / _A4_LONG_SIDE_MM)
+        if png is None:
+            raise InvalidInput("the document's first page cannot be rendered")
+        return png
     with tempfile.TemporaryDirectory(prefix="sealsvc-preview-") as directory:
         source = Path(directory) / "document.pdf"
         source.write_bytes(document)

@@ -3,10 +3,12 @@ every kind of bad token refused with the check it failed — on SQLite and Postg
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,16 +18,19 @@ from pathlib import Path
 
 import jwt
 import pytest
+from asn1crypto import keys
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi.testclient import TestClient
+from gmssl import sm2 as gmssl_sm2
 from hypothesis import HealthCheck, given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
-from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider, b64url
+from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider, b64url, sm2_jwk
 from sqlalchemy import select
 
 from api.app import create_app
+from pki import algorithms
 from sealsvc import identity
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
@@ -66,7 +71,7 @@ def _audit_text(context: ServiceContext) -> str:
         return "\n".join(f"{e.action} {e.details}" for e in session.scalars(select(AuditEntry)))
 
 
-@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "SM2", "SM3withSM2", "GmSM2"])
 def test_a_valid_token_names_the_person_without_the_id_number(
     context: ServiceContext, provider: TestProvider, alg: str
 ) -> None:
@@ -127,6 +132,34 @@ def _es256_header_on_rsa_kid(provider: TestProvider) -> str:
     return jwt.encode(provider.claims(), provider.ec, algorithm="ES256", headers={"kid": "rsa-1"})
 
 
+def _sm2_tampered(provider: TestProvider) -> str:
+    header, _, signature = provider.token("SM2").split(".")
+    payload = b64url(json.dumps(provider.claims(name="李四")).encode())
+    return f"{header}.{payload}.{signature}"
+
+
+def _sm2_foreign_key_same_kid(provider: TestProvider) -> str:
+    return provider.sm2_token(key=algorithms.generate("sm2"))
+
+
+def _sm2_header_on_an_ec_key(provider: TestProvider) -> str:
+    return provider.sm2_token(kid="ec-1")
+
+
+def _es256_header_on_the_sm2_kid(provider: TestProvider) -> str:
+    return jwt.encode(provider.claims(), provider.ec, algorithm="ES256", headers={"kid": "sm2-1"})
+
+
+def _sm2_signature_of_another_length(provider: TestProvider) -> str:
+    """r ‖ s with a byte cut off: neither JOSE's 64 bytes nor DER."""
+    signing_input, _, signature = provider.sm2_token().rpartition(".")
+    return f"{signing_input}.{b64url(base64.urlsafe_b64decode(signature + '==')[:-1])}"
+
+
+def _sm2_signature_not_base64url(provider: TestProvider) -> str:
+    return provider.sm2_token()[:-2] + "+/"
+
+
 now = int(time.time())
 CORPUS: dict[str, tuple[Callable[[TestProvider], str], Check]] = {
     "tampered": (_tampered, Check.SIGNATURE),
@@ -152,7 +185,83 @@ CORPUS: dict[str, tuple[Callable[[TestProvider], str], Check]] = {
     "bad-id-number": (lambda p: p.token(id_number="410105199003071214"), Check.CLAIMS),
     "no-jti": (lambda p: p.token(jti=None), Check.REPLAY),
     "not-a-jwt": (lambda p: "not.a.token", Check.FORMAT),
+    "sm2-tampered": (_sm2_tampered, Check.SIGNATURE),
+    "sm2-foreign-key-same-kid": (_sm2_foreign_key_same_kid, Check.SIGNATURE),
+    "sm2-signature-cut-short": (_sm2_signature_of_another_length, Check.SIGNATURE),
+    "sm2-signature-not-base64url": (_sm2_signature_not_base64url, Check.FORMAT),
+    "sm2-on-a-p256-key": (_sm2_header_on_an_ec_key, Check.ALGORITHM),
+    "es256-on-the-sm2-key": (_es256_header_on_the_sm2_kid, Check.ALGORITHM),
+    "sm2-expired": (lambda p: p.sm2_token(iat=now - 7200, exp=now - 3600), Check.EXPIRY),
+    "sm2-wrong-audience": (lambda p: p.sm2_token(aud="another-service"), Check.AUDIENCE),
+    "sm2-wrong-issuer": (lambda p: p.sm2_token(iss="https://evil.example"), Check.ISSUER),
+    "sm2-not-yet-valid": (lambda p: p.sm2_token(nbf=now + 3600), Check.NOT_YET_VALID),
+    "sm2-missing-exp": (lambda p: p.sm2_token(exp=None), Check.CLAIMS),
 }
+
+
+def test_an_sm2_token_in_der_and_one_gmssl_signed_are_accepted(
+    context: ServiceContext, provider: TestProvider
+) -> None:
+    """A JCA provider's DER signature verifies like JOSE's r ‖ s; and a token signed by
+    gmssl (pure Python, an implementation nobody here wrote; default signer ID) with the
+    provider's SM2 key verifies with ours — and fails once one payload byte changes."""
+    der_token = provider.sm2_token("SM3withSM2", der=True)
+    assert verify_id_token(context, der_token, actor=ACTOR).name == "张三丰"
+
+    header = {"alg": "SM2", "typ": "JWT", "kid": "sm2-1"}
+    signing_input = ".".join(
+        b64url(json.dumps(part).encode()) for part in (header, provider.claims())
+    )
+    secret = keys.PrivateKeyInfo.load(provider.sm2.pkcs8_der())["private_key"].parsed
+    point = provider.sm2.public_key_info["public_key"].native
+    signer = gmssl_sm2.CryptSM2(private_key=f"{secret['private_key'].native:064x}", public_key="00")
+    signer.public_key = point[1:].hex()  # gmssl's constructor mangles a leading "04"
+    signature = bytes.fromhex(signer.sign_with_sm3(signing_input.encode(), secrets.token_hex(32)))
+    assert len(signature) == 64
+    token = f"{signing_input}.{b64url(signature)}"
+    assert verify_id_token(context, token, actor=ACTOR).subject == "u-1001"
+    other = provider.claims(sub="u-1002")
+    header_b64 = token.split(".", 1)[0]
+    forged = f"{header_b64}.{b64url(json.dumps(other).encode())}.{b64url(signature)}"
+    with pytest.raises(IdentityTokenRefused) as refused:
+        verify_id_token(context, forged, actor=ACTOR)
+    assert refused.value.check is Check.SIGNATURE
+
+
+def test_an_sm2_jwks_is_checked_when_it_is_added(
+    sqlite_seal_context: ServiceContext, provider: TestProvider, tmp_path: Path
+) -> None:
+    """An SM2-only key set is usable; a point off the curve, short coordinates or a private
+    key are refused when the provider is added, not when a token arrives."""
+    jwk = {**sm2_jwk(provider.sm2.public_key_info), "kid": "sm2-1"}
+    off_curve = {**jwk, "y": b64url(bytes(31) + b"\x01")}
+    short = {**jwk, "x": jwk["x"][:-3]}  # 30 bytes
+    private = {**jwk, "d": b64url(bytes(32))}
+    for number, (keys_, problem) in enumerate(
+        [([off_curve], "not a point"), ([short], "32 bytes"), ([private], "private key")]
+    ):
+        path = tmp_path / f"bad-{number}.json"
+        path.write_text(json.dumps({"keys": keys_}))
+        with (
+            sqlite_seal_context.database.session() as session,
+            pytest.raises(InvalidInput, match=problem),
+        ):
+            identity.add_provider(
+                session, name=f"bad-{number}", issuer=f"https://bad-{number}.example",
+                audience=AUDIENCE, jwks=str(path), actor=ACTOR,
+            )  # fmt: skip
+    only_sm2 = tmp_path / "sm2.json"
+    only_sm2.write_text(json.dumps({"keys": [jwk]}))
+    with sqlite_seal_context.database.session() as session:
+        identity.add_provider(
+            session, name="gm", issuer=provider.issuer, audience=AUDIENCE,
+            jwks=str(only_sm2), actor=ACTOR,
+        )  # fmt: skip
+    person = verify_id_token(sqlite_seal_context, provider.sm2_token(), actor=ACTOR)
+    assert person.provider == "gm"
+    with pytest.raises(IdentityTokenRefused) as refused:  # its JWKS has no RSA key
+        verify_id_token(sqlite_seal_context, provider.token("RS256"), actor=ACTOR)
+    assert refused.value.check is Check.KEY
 
 
 @pytest.mark.parametrize("case", sorted(CORPUS))
@@ -463,7 +572,7 @@ def test_a_mutated_token_is_refused_or_unchanged_never_a_crash(
                 session, name="ywtb", issuer=provider.issuer, audience=AUDIENCE,
                 jwks=str(provider.jwks_file), actor=ACTOR,
             )  # fmt: skip
-    token = provider.token(data.draw(st.sampled_from(["RS256", "ES256"])))
+    token = provider.token(data.draw(st.sampled_from(["RS256", "ES256", "SM2"])))
     position = data.draw(st.integers(0, len(token) - 1))
     replacement = data.draw(st.sampled_from("AZaz09-_.=+/ \x00é"))
     mutated = token[:position] + replacement + token[position + 1 :]

@@ -357,7 +357,7 @@ def test_idp_commands_print_json_refuse_bad_input_in_one_line_and_are_audited(
     added = sealctl(*add, "--jwks", str(provider.jwks_file), "--claim", "role=post", "--json")
     assert added.exit_code == 0, added.stderr
     shown = json.loads(added.stdout)
-    assert shown["jwks_kids"] == ["rsa-1", "ec-1"] and shown["claims"]["role"] == "post"
+    assert shown["jwks_kids"] == ["rsa-1", "ec-1", "sm2-1"] and shown["claims"]["role"] == "post"
     listed = json.loads(sealctl("idp", "list", "--json").stdout)
     assert [p["name"] for p in listed] == ["ywtb"]
     assert "ywtb" in sealctl("idp", "list").stdout
@@ -536,7 +536,7 @@ def test_a_provider_rotates_its_keys_without_losing_its_officials(
     assert persons.person_signer(sqlite_seal_context, person, actor=ACTOR).certificate
     with sqlite_seal_context.database.session(read_only=True) as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "idp.set_jwks")).one()
-    assert json.loads(entry.details)["after"]["jwks_kids"] == ["rsa-1", "ec-1"]
+    assert json.loads(entry.details)["after"]["jwks_kids"] == ["rsa-1", "ec-1", "sm2-1"]
 
 
 def test_the_first_start_makes_the_personal_cas_and_the_id_salt(settings) -> None:

@@ -21,7 +21,8 @@ from test_personal_sign import CHAIN, sign_off_chain, signature_png
 
 from api.app import create_app
 from ofd.package import OfdPackage
-from ofd.signatures import read_signatures
+from ofd.signatures import read_signature, read_signatures
+from pki.cms import Gbt35275ContentInfo
 from sealsvc import apikeys, identity, persons
 from sealsvc.context import ServiceContext
 from sealsvc.models import AuditEntry
@@ -228,4 +229,14 @@ def test_an_official_signs_an_ofd_through_the_api(
     assert [e.type for e in read_signatures(package).entries] == ["Sign"]
     applicant = {"id_token": provider.token(sub="u-2"), "role": "申请人", "level": "B-B"}
     refused = client.post("/v1/signatures", headers=platform, files=files, data=applicant)
-    assert refused.status_code == 400 and "sign the PDF" in refused.json()["detail"]
+    assert refused.status_code == 400 and "needs level B-T" in refused.json()["detail"]
+    # at the default level (B-T) the applicant signs with a time-stamped event certificate
+    applicant = {"id_token": provider.token(sub="u-3"), "role": "申请人"}
+    signed = client.post("/v1/signatures", headers=platform, files=files, data=applicant)
+    assert signed.status_code == 200, signed.text
+    assert signed.headers["X-Event-Certificate"] == "true"
+    package = OfdPackage.read(signed.content)
+    (entry,) = read_signatures(package).entries
+    value = Gbt35275ContentInfo.load(package[read_signature(package, entry).signed_value_path])
+    (attribute,) = value["content"]["signer_infos"][0]["unsigned_attrs"]
+    assert attribute["type"].native == "signature_time_stamp_token"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pytest
 from asn1crypto import crl, x509
+from pki_fixtures import build_hierarchy, empty_crls, issue_leaf
 from pkits_cases import (
     ANCHOR,
     ANCHOR_CRL,
@@ -123,3 +124,29 @@ def test_sm2_document_evidence_is_judged_as_the_engine_judges_it(
 ) -> None:
     outcome = _document_outcome(case, sm2_set.load)
     assert ENGINE_FOR_OUTCOME[outcome] == _engine(case, sm2_set.load), outcome
+
+
+# --- one document's pool: a CRL fetched and judged once ----------------------------------
+
+
+def test_a_crl_is_fetched_once_per_document_and_held_once() -> None:
+    """A seal, its maker and the TSA under one CA name one CRL: the pool asks for it once,
+    and the copy already in the DSS is not added again (it would be judged twice)."""
+    h = build_hierarchy("sm2")
+    issuing_crl, root_crl = (c.dump() for c in empty_crls(h))
+    maker, _ = issue_leaf(h, common_name="制章系统")
+    asked: list[str] = []
+
+    def fetcher(url: str, ocsp_request: bytes | None) -> bytes:
+        asked.append(url)
+        if ocsp_request is not None:
+            raise ConnectionError("no OCSP here")
+        return issuing_crl if url == h.urls.crl else root_crl
+
+    pool = EvidencePool([issuing_crl], [], fetcher)
+    issuers = (h.issuing, h.root)
+    for certificate in (h.seal, maker, h.tsa):
+        [evidence] = pool.evidence(certificate, issuers)
+        assert (evidence.kind, evidence.status) == ("crl", "good")
+    assert asked.count(h.urls.crl) == 1
+    assert sum(url.endswith("/ocsp") for url in asked) == 3  # OCSP is per certificate

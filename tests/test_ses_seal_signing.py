@@ -29,10 +29,11 @@ from pki.sm2 import sm3
 from sealsvc import seals, ses_seals, ses_signing
 from sealsvc.context import ServiceContext
 from sealsvc.errors import Conflict, InvalidInput, NotFound, SealNotUsable
-from sealsvc.models import AuditEntry
+from sealsvc.models import AuditEntry, CertificateStatus
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification.service import service_anchors
 from sealsvc.verification.ses import SesVerification, SesVerifier, verify_ses
+from sealsvc.verification.validator import clear_caches
 
 pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
 
@@ -415,6 +416,27 @@ def test_a_revoked_seal(context: ServiceContext) -> None:
         _sign(context, code, details={"client": "127.0.0.1"})
     [refused] = _entries(context, code, "seal.refused")
     assert refused["refusal"] == "seal-not-usable" and refused["client"] == "127.0.0.1"
+
+
+def test_a_revoked_seal_maker_certificate_is_found(context: ServiceContext) -> None:
+    """The maker's certificate is checked like the signer's, with the same caches warm: a
+    maker key compromised before the signing time fails every seal object it signed."""
+    code = _issue(context)
+    der = _sign(context, code)
+    assert _verify(context, der).maker_revocation.status == "good"  # caches warm now
+    with context.database.session() as session:
+        maker = context.ca.seal_maker(session)
+        maker.status = CertificateStatus.REVOKED.value
+        maker.revoked_at = now_utc() - timedelta(hours=1)
+        maker.revocation_reason = "key_compromise"
+    verified = _verify(context, der, later=True)
+    assert verified.report.indication is AdESStatus.FAILED
+    assert verified.report.sub_indication is AdESFailure.REVOKED
+    assert verified.report.message == "seal maker certificate: revoked"
+    assert verified.maker_revocation.status == "revoked"
+    assert verified.report.revocation.status == "good"  # the seal's own certificate is fine
+    clear_caches()  # and from a cold start alike
+    assert _verify(context, der, later=True).report.sub_indication is AdESFailure.REVOKED
 
 
 def test_a_suspended_seal(context: ServiceContext) -> None:

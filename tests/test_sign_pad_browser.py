@@ -6,12 +6,14 @@ confirms.  The signed PDF that comes back must verify, and its page, rendered by
 must show the drawn strokes where the signature was placed.  A blank pad is refused (in
 the page, and by the server when the page's check is bypassed); an expired request shows
 its own page.  Screenshots: ``docs/sign-pad.png`` (the pad, drawn on) and
-``docs/signed-with-pad.png`` (the signed page).
+``docs/signed-with-pad.png`` (the signed page); for an OFD ``docs/sign-pad-ofd.png`` and
+``docs/signed-ofd-with-pad.png``.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -24,10 +26,12 @@ from pdf_fixtures import chinese_pdf
 from PIL import Image, ImageChops
 from sqlalchemy import update
 from test_browser import DOCS, PHONE, browser  # noqa: F401 - the Chromium fixture
+from test_licence_ofd import _licence
 
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.models import SigningRequest, utcnow
+from sealsvc.verification.ofd import render_face
 
 if TYPE_CHECKING:
     from api_fixtures import LiveServer
@@ -231,3 +235,61 @@ def test_an_expired_request_shows_its_own_page(
     assert "签名链接已失效" in verdict and "已过期" in verdict
     assert httpx.get(request["sign_url"]).status_code == 410
     assert not browser.find_elements(By.ID, "pad")
+
+
+def test_a_person_signs_an_ofd_on_the_pad_in_chromium(
+    browser: WebDriver,  # noqa: F811 - the fixture imported above
+    live_server: LiveServer,
+    provider: TestProvider,
+) -> None:
+    """The pad shows an OFD licence's first page (our OFD renderer); the drawing becomes
+    the time-stamped ``Type="Sign"``'s appearance, drawn in its StampAnnot box only."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    document, _ = _licence("business_licence")
+    centre, size = (180.0, 67.5), 30.0  # an empty spot of the licence
+    with live_server.client() as client:
+        created = client.post(
+            "/v1/signatures/requests",
+            files={"file": ("licence.ofd", document, "application/ofd")},
+            data={"id_token": provider.token(sub="u-pad-ofd"), "role": "申请人",
+                  "x_mm": str(centre[0]), "y_mm": str(centre[1]), "size_mm": str(size)},
+        )  # fmt: skip
+    assert created.status_code == 201, created.text
+    request = created.json()
+    browser.get(request["sign_url"])
+    WebDriverWait(browser, 60).until(
+        lambda d: d.execute_script("const i = document.getElementById('preview');"
+                                   "return i.complete && i.naturalWidth > 0")
+    )  # fmt: skip
+    _sign_here(browser)
+    _screenshot(browser, "sign-pad-ofd.png")
+    browser.find_element(By.ID, "confirm").click()
+    verdict = WebDriverWait(browser, 120).until(
+        expected_conditions.presence_of_element_located((By.ID, "verdict"))
+    )
+    assert "签名完成" in verdict.text
+    with live_server.client() as client:
+        status = client.get(f"/v1/signatures/requests/{request['request_id']}").json()
+        signed = client.get(status["document_url"]).content
+        report = client.post(
+            "/v1/verify", files={"file": ("signed.ofd", signed, "application/ofd")}
+        ).json()
+    assert report["verdict"] == "TOTAL_PASSED", report
+    (signature,) = report["signatures"]
+    assert signature["person"]["certificate"] == "event" and signature["timestamp"]["valid"]
+
+    before, after = (
+        Image.open(io.BytesIO(render_face(d, dpi=DPI))).convert("RGB") for d in (document, signed)
+    )
+    px = DPI / 25.4
+    left, top = round((centre[0] - size / 2) * px), round((210 - centre[1] - size / 2) * px)
+    box = (left, top, left + round(size * px), top + round(size * px))
+    changed = ImageChops.difference(before, after).convert("L").point(lambda v: 255 * (v > 80))
+    assert changed.crop(box).histogram()[255] > 300  # the strokes, name and time
+    outside = changed.copy()
+    outside.paste(0, box)
+    assert outside.getbbox() is None  # and nothing else on the page changed
+    after.save(DOCS / "signed-ofd-with-pad.png")

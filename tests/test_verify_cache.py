@@ -658,3 +658,15 @@ def test_an_ocsp_answer_with_a_broken_certificate_is_refused_every_time() -> Non
         with pytest.raises(OcspError, match="not an OCSP response"):
             parse_response(broken, h.issuing)
     assert parse_response(good, h.issuing)[0].status == "good"
+
+
+def test_name_equality_counts_the_attributes_of_each_rdn() -> None:
+    """The comparison form folds a repeated attribute; asn1crypto's relation does not."""
+    once = x509.Name.build({"common_name": "Seal CA"})
+    rdn = once.chosen[0]
+    twice = x509.Name(
+        name="", value=x509.RDNSequence([x509.RelativeDistinguishedName([rdn[0], rdn[0]])])
+    )
+    assert once.hashable == twice.hashable
+    assert once != twice and twice != once
+    assert once.chosen != twice.chosen  # asn1crypto's own relation, on the RDN sequences

@@ -48,7 +48,7 @@ def add(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Trust a provider's RS256/ES256 ID tokens (audited as idp.add).
+    """Trust a provider's RS256/ES256/SM2 ID tokens (audited as idp.add).
 
     Example: sealctl idp add ywtb --issuer https://id.zhengzhou.gov.cn --jwks ywtb-jwks.json
     --audience sealsvc --claim id_number=idcard_no

@@ -52,6 +52,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from asn1crypto import cms, x509
+from asn1crypto.core import OctetString
 from PIL import Image, UnidentifiedImageError
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 
@@ -77,6 +78,7 @@ from pki.asn1 import oids
 from pki.clock import now_utc
 from pki.errors import PkiError, UnsupportedAlgorithm
 from pki.ses import parse_signature
+from sealsvc.ofd_sealing import APPEARANCE_ATTRIBUTE, claimed_role
 from sealsvc.verification.indication import REVOCATION_SUBINDICATION, document_verdict, status_of
 from sealsvc.verification.report import (
     DocumentVerdict,
@@ -85,6 +87,7 @@ from sealsvc.verification.report import (
     RegistryMatch,
     SignatureReport,
     ValidationReport,
+    person_info,
 )
 from sealsvc.verification.revocation import EvidencePool, Outcome, RevocationFetcher
 from sealsvc.verification.sentence import document_sentence, signature_sentence
@@ -317,6 +320,7 @@ def _signature(run: _Run, index: int) -> SignatureReport:
     modifications, shown = _modifications(run, index, integrity, warnings)
     known = {
         "signer": base.signer,
+        "person": base.person,
         "claimed_signing_time": base.claimed_signing_time,
         "best_signature_time": base.best_signature_time,
         "registry": base.registry,
@@ -505,6 +509,7 @@ def _sign_layers(run: _Run, der: bytes, signature_xml: bytes) -> SignatureReport
     warnings: list[str] = []
     known: dict = {
         "signer": info,
+        "person": person_info(signer, _role(signer_info)),
         "claimed_signing_time": identity.signing_time,
         "registry": _registry(run, info.sha256, warnings),
     }
@@ -533,6 +538,15 @@ def _sign_layers(run: _Run, der: bytes, signature_xml: bytes) -> SignatureReport
             on_hold=outcome is Outcome.ON_HOLD,
         )
     return finish(None, "the signature is valid")
+
+
+def _role(signer_info: cms.SignerInfo) -> str | None:
+    """The signer's claimed role; an unreadable one is no role (the signature still
+    verifies over the attribute's bytes, whatever they hold)."""
+    try:
+        return claimed_role(signer_info)
+    except _PARSE_ERRORS:
+        return None
 
 
 def _as_rfc5652(signed_data: cms.SignedData, attribute_type: str) -> cms.SignedData:
@@ -645,13 +659,15 @@ def render_face(data: bytes, *, dpi: float = 96, max_pixels: int = 4_000_000) ->
 def _draw_stamps(
     package: OfdPackage, entry: SignatureEntry, page_id: str, image: Image.Image, dpi: float
 ) -> None:
-    """Paste the seal picture of a ``Type="Seal"`` signature into its boundaries on the page."""
-    if entry.type != SignatureType.SEAL:
-        return
+    """Paste a signature's picture into its ``StampAnnot`` boundaries on the page: a seal's
+    from its ``SESeal``, a ``Type="Sign"``'s from its signed appearance attribute."""
     try:
         signature = read_signature(package, entry)
-        seal = parse_signature(package[signature.signed_value_path]).seal
-        picture = Image.open(io.BytesIO(seal.picture.data))
+        picture = _picture(entry, package[signature.signed_value_path])
+        if picture is None:
+            return
+        if picture.width * picture.height > _MAX_PICTURE_PIXELS:
+            return  # a decompression bomb is no stamp to show
         picture.load()
     except (OfdError, PkiError, KeyError, UnidentifiedImageError, OSError, *_PARSE_ERRORS):
         return  # no picture we can show (an OFD-vector seal, an unreadable one)
@@ -664,6 +680,25 @@ def _draw_stamps(
             continue
         fitted = picture.convert("RGBA").resize((width, height))
         image.paste(fitted, (x, y), fitted)  # clipped at the page's edges
+
+
+_MAX_PICTURE_PIXELS = 16_000_000
+"""Largest stamp picture decoded for the page (a 4,000-pixel square)."""
+
+
+def _picture(entry: SignatureEntry, signed_value: bytes) -> Image.Image | None:
+    """The picture a signature shows, opened lazily (not yet decoded), or ``None``."""
+    if entry.type == SignatureType.SEAL:
+        return Image.open(io.BytesIO(parse_signature(signed_value).seal.picture.data))
+    if entry.type != SignatureType.SIGN:
+        return None
+    signer_info = pki_cms.Gbt35275ContentInfo.load(signed_value)["content"]["signer_infos"][0]
+    for attribute in signer_info["signed_attrs"] or []:
+        if attribute["type"].dotted == APPEARANCE_ATTRIBUTE:
+            png = attribute["values"][0].parsed
+            if isinstance(png, OctetString):
+                return Image.open(io.BytesIO(png.native))
+    return None
 
 
 def face_data_url(png: bytes) -> str:

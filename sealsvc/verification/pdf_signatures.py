@@ -193,21 +193,29 @@ def _read_non_whitespace(stream, seek_back: bool = False, allow_eof: bool = Fals
 generic.read_non_whitespace = misc.read_non_whitespace = _read_non_whitespace
 
 
-_rfc5280_name_equal = x509.Name.__eq__
-
-
 def _name_equal(self: x509.Name, other: object) -> bool:
     """RFC 5280 §7.1 name equality, with byte-equal DER settled first.
 
     asn1crypto runs stringprep over every attribute on each comparison (a millisecond
-    for a CJK name); pyHanko compares the signer's issuer this way in every CMS check.
-    Equal encodings are equal names, so the full comparison is only needed when they
-    differ.
+    for a CJK name), and certvalidator compares a certificate's issuer with every
+    candidate's subject while it builds a path or looks for a CRL issuer.  Equal
+    encodings are equal names; otherwise the names' comparison forms (``Name.hashable``,
+    remembered per encoding by :mod:`pki.chain`) decide: asn1crypto's ``__eq__`` holds
+    exactly when, RDN by RDN, the attribute counts, the types and the stringprepped
+    values agree, and the comparison form joins those types and values with separators
+    stringprep removes from values — so the same relation, with the count checked here.
     """
     # The RDN sequences: a Name inside a GeneralName carries an explicit tag of its own.
-    if isinstance(other, x509.Name) and self.chosen.dump() == other.chosen.dump():
+    if not isinstance(other, x509.Name):
+        return False
+    if self.chosen.dump() == other.chosen.dump():
         return True
-    return _rfc5280_name_equal(self, other)
+    return self.hashable == other.hashable and _rdn_sizes(self) == _rdn_sizes(other)
+
+
+def _rdn_sizes(name: x509.Name) -> tuple[int, ...]:
+    """Attributes per RDN: asn1crypto's equality compares them, the comparison form not."""
+    return tuple(len(rdn) for rdn in name.chosen)
 
 
 # Pinned reach-in: asn1crypto offers no hook for name comparison; the class attribute is

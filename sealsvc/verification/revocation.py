@@ -134,6 +134,9 @@ class EvidencePool:
         self._ocsps = [("dss", data) for data in ocsps]
         self._fetcher = fetcher
         self._fetched: set[bytes] = set()
+        # A CRL speaks for every certificate of its issuer: a seal's, its maker's and the
+        # TSA's certificates under one CA name one distribution point, fetched once here.
+        self._fetched_crls: set[str] = set()
         self._cache: dict[tuple[bytes, ...], list[Evidence]] = {}
 
     def evidence(
@@ -163,14 +166,19 @@ class EvidencePool:
                 continue
         for point in certificate.crl_distribution_points:
             url = point.url
-            if not url:
+            if not url or url in self._fetched_crls:
                 continue
+            self._fetched_crls.add(url)
             try:
                 self._add_crl("fetched", self._fetcher(url, None))
             except Exception:
                 continue
 
     def _add_crl(self, source: str, data: bytes) -> None:
+        """Hold ``data`` once: a second copy (the DSS's and a fetched one) would be judged
+        again and counted twice."""
+        if any(c.der == data for c in self._crls):
+            return
         try:
             certificate_list = _crl(data)
             point = certificate_list.issuing_distribution_point_value
