@@ -3,10 +3,16 @@
 Callers never see key bytes.  They ask a :class:`KeyStore` for a signer handle
 (:class:`pki.algorithms.SigningKey`) and sign through it; that is the whole contract, so a
 PKCS#11 token (SoftHSM2, a network HSM) can later implement :class:`KeyStore` and hand
-out handles whose key never leaves the token.  :class:`FileKeyStore` is the software
-implementation.
+out handles whose key never leaves the token.  :class:`EnvelopeKeyStore` is the software
+implementation: it encrypts each key into an *envelope* and keeps the envelopes (and the
+store's header with the KDF parameters and passphrase verifier) in an
+:class:`EnvelopeStorage` — where they are kept is injected, because ``pki`` knows no
+database.  :class:`DirectoryEnvelopes` / :class:`FileKeyStore` is the directory layout
+below; ``sealsvc`` adds a database-backed storage for several nodes on PostgreSQL, with the
+very same envelope bytes.
 
-On-disk layout of a :class:`FileKeyStore` directory (mode 0700, every file 0600)::
+On-disk layout of a :class:`FileKeyStore` directory (a database storage keeps the same
+two kinds of documents, byte for byte, in rows) (mode 0700, every file 0600)::
 
     keystore.json      {"format": "sealsvc-keystore", "version": 1,
                         "kdf": {"name": "scrypt", "n": 32768, "r": 8, "p": 1, "salt": b64},
@@ -59,6 +65,9 @@ from pki.errors import KeyStoreError, PkiError, UnsupportedAlgorithm, WrongPassp
 from pki.fsutil import atomic_write, fsync_directory
 
 __all__ = [
+    "DirectoryEnvelopes",
+    "EnvelopeKeyStore",
+    "EnvelopeStorage",
     "FileKeyStore",
     "KeyInfo",
     "KeyStore",
@@ -170,55 +179,167 @@ class KeyStore(Protocol):
         ...
 
 
-class FileKeyStore:
-    """A :class:`KeyStore` in a directory, encrypted under a master passphrase.
+class EnvelopeStorage(Protocol):
+    """Where an :class:`EnvelopeKeyStore` keeps its header and its key envelopes.
 
-    Construct it with :meth:`create`, :meth:`open` or :meth:`open_or_create`; the master
-    key is derived once there and kept only inside an AES-GCM object.  Loaded keys are
-    cached per instance, so each key file is decrypted and parsed once per process;
-    the cache is guarded by a lock, which makes the store safe to share between threads.
+    Both are opaque bytes (JSON documents) to the storage: encryption, authentication and
+    parsing stay in :class:`EnvelopeKeyStore`, so every storage holds exactly the same
+    envelopes and a store can be moved from one to another by copying bytes.  Failures of
+    the medium are :class:`KeyStoreError` with a one-line message.
     """
 
-    __slots__ = ("_aead", "_cache", "_directory", "_lock")
+    def __str__(self) -> str:
+        """Where the store is, for messages (a directory, a database without password)."""
+        ...
 
-    def __init__(self, directory: Path, aead: AESGCM) -> None:
-        """Internal: use :meth:`create`, :meth:`open` or :meth:`open_or_create`."""
-        self._directory = directory
+    def prepare(self) -> None:
+        """Make the storage usable before a store is created in it (e.g. the directory)."""
+        ...
+
+    def read_header(self) -> bytes | None:
+        """The header document, ``None`` if no store was created here."""
+        ...
+
+    def create_header(self, document: bytes) -> None:
+        """Store the header; :class:`FileExistsError` if there is one already."""
+        ...
+
+    def key_ids(self) -> list[str]:
+        """The ids of all stored envelopes."""
+        ...
+
+    def read_envelope(self, key_id: str) -> bytes | None:
+        """One envelope, ``None`` if there is none for ``key_id``."""
+        ...
+
+    def create_envelope(self, key_id: str, document: bytes) -> None:
+        """Store a new envelope; :class:`FileExistsError` if ``key_id`` exists."""
+        ...
+
+    def delete_envelope(self, key_id: str) -> bool:
+        """Remove an envelope; ``False`` if there was none."""
+        ...
+
+    def envelope_name(self, key_id: str) -> str:
+        """How messages name one envelope (``key file /…/<id>.key``)."""
+        ...
+
+
+class DirectoryEnvelopes:
+    """The single-node layout: ``keystore.json`` and one ``<key_id>.key`` file per key in
+    a 0700 directory, each written atomically with mode 0600."""
+
+    __slots__ = ("directory",)
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def __str__(self) -> str:
+        return str(self.directory)
+
+    def prepare(self) -> None:
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.directory, 0o700)
+        except OSError as exc:
+            raise KeyStoreError(
+                f"cannot create key store directory {self.directory}: {_why(exc)}"
+            ) from None
+
+    def read_header(self) -> bytes | None:
+        path = self.directory / _STORE_FILE
+        return _read_file(path) if path.is_file() else None
+
+    def create_header(self, document: bytes) -> None:
+        path = self.directory / _STORE_FILE
+        try:
+            atomic_write(path, document, 0o600, exclusive=True)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write {path}: {_why(exc)}") from None
+
+    def key_ids(self) -> list[str]:
+        try:
+            return [p.name.removesuffix(_KEY_SUFFIX) for p in _key_files(self.directory)]
+        except OSError as exc:
+            raise KeyStoreError(f"cannot list {self.directory}: {_why(exc)}") from None
+
+    def read_envelope(self, key_id: str) -> bytes | None:
+        path = self._path(key_id)
+        return _read_file(path) if path.exists() else None
+
+    def create_envelope(self, key_id: str, document: bytes) -> None:
+        path = self._path(key_id)
+        try:
+            atomic_write(path, document, 0o600, exclusive=True)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write key file {path}: {_why(exc)}") from None
+
+    def delete_envelope(self, key_id: str) -> bool:
+        path = self._path(key_id)
+        try:
+            path.unlink()
+            fsync_directory(self.directory)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise KeyStoreError(f"cannot delete key file {path}: {_why(exc)}") from None
+        return True
+
+    def envelope_name(self, key_id: str) -> str:
+        return f"key file {self._path(key_id)}"
+
+    def _path(self, key_id: str) -> Path:
+        return self.directory / f"{key_id}{_KEY_SUFFIX}"
+
+
+class EnvelopeKeyStore:
+    """A :class:`KeyStore` encrypted under a master passphrase, kept in an
+    :class:`EnvelopeStorage`.
+
+    Construct it with :meth:`create_in`, :meth:`open_in` or :meth:`open_or_create_in`; the
+    master key is derived once there and kept only inside an AES-GCM object.  Loaded keys
+    are cached per instance, so each envelope is decrypted and parsed once per process —
+    a key id names one key for ever (it is derived from the public key), so the cache can
+    never show another node a stale key; the cache is guarded by a lock, which makes the
+    store safe to share between threads.
+    """
+
+    __slots__ = ("_aead", "_cache", "_lock", "_storage")
+
+    def __init__(self, storage: EnvelopeStorage, aead: AESGCM) -> None:
+        """Internal: use :meth:`create_in`, :meth:`open_in` or :meth:`open_or_create_in`."""
+        self._storage = storage
         self._aead = aead
         self._cache: dict[str, StoredKey] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"FileKeyStore({str(self._directory)!r})"
+        return f"{type(self).__name__}({str(self._storage)!r})"
 
     @property
-    def directory(self) -> Path:
-        return self._directory
+    def storage(self) -> EnvelopeStorage:
+        return self._storage
 
     # -- construction ----------------------------------------------------------------
 
     @classmethod
-    def create(cls, directory: Path, passphrase: str) -> FileKeyStore:
-        """Initialise a new store in ``directory`` (created with mode 0700 if needed).
+    def create_in(cls, storage: EnvelopeStorage, passphrase: str) -> EnvelopeKeyStore:
+        """Initialise a new store in ``storage``.
 
-        Refuses a directory that already holds a store, or key files without one (a new
+        Refuses a storage that already holds a store, or envelopes without one (a new
         salt would make them undecryptable).
         """
-        directory = Path(directory)
         secret = _passphrase_bytes(passphrase)
-        try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(directory, 0o700)
-        except OSError as exc:
+        storage.prepare()
+        if storage.read_header() is not None:
+            raise KeyStoreError(f"a key store is already initialised at {storage}")
+        if storage.key_ids():
             raise KeyStoreError(
-                f"cannot create key store directory {directory}: {_why(exc)}"
-            ) from None
-        store_file = directory / _STORE_FILE
-        if store_file.exists():
-            raise KeyStoreError(f"a key store is already initialised at {directory}")
-        if any(_key_files(directory)):
-            raise KeyStoreError(
-                f"{directory} holds key files but no {_STORE_FILE}; not initialising over them"
+                f"{storage} holds key files but no {_STORE_FILE}; not initialising over them"
             )
         salt = os.urandom(16)
         aead = AESGCM(_derive(secret, salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P))
@@ -240,63 +361,60 @@ class FileKeyStore:
             },
         }
         try:
-            atomic_write(store_file, _json_bytes(document), 0o600, exclusive=True)
+            storage.create_header(_json_bytes(document))
         except FileExistsError:
-            raise KeyStoreError(f"a key store is already initialised at {directory}") from None
-        except OSError as exc:
-            raise KeyStoreError(f"cannot write {store_file}: {_why(exc)}") from None
-        return cls(directory, aead)
+            raise KeyStoreError(f"a key store is already initialised at {storage}") from None
+        return cls(storage, aead)
 
     @classmethod
-    def open(cls, directory: Path, passphrase: str) -> FileKeyStore:
+    def open_in(cls, storage: EnvelopeStorage, passphrase: str) -> EnvelopeKeyStore:
         """Open an existing store; :class:`WrongPassphrase` if the passphrase does not fit."""
-        directory = Path(directory)
         secret = _passphrase_bytes(passphrase)
-        store_file = directory / _STORE_FILE
-        if not store_file.is_file():
-            raise KeyStoreError(f"no key store at {directory} ({_STORE_FILE} is missing)")
-        document = _read_json(store_file)
+        raw = storage.read_header()
+        if raw is None:
+            raise KeyStoreError(f"no key store at {storage} ({_STORE_FILE} is missing)")
+        where = f"{storage} ({_STORE_FILE})"
+        document = _parse_json(raw, where)
         try:
             if document["format"] != _FORMAT or document["version"] != _VERSION:
-                raise KeyStoreError(f"{store_file} is not a version {_VERSION} sealsvc key store")
+                raise KeyStoreError(f"{where} is not a version {_VERSION} sealsvc key store")
             if document["cipher"] != _CIPHER:
-                raise KeyStoreError(f"{store_file} names an unsupported cipher")
+                raise KeyStoreError(f"{where} names an unsupported cipher")
             kdf = document["kdf"]
             n, r, p = kdf["n"], kdf["r"], kdf["p"]
             if kdf["name"] != "scrypt" or not _kdf_params_ok(n, r, p):
-                raise KeyStoreError(f"{store_file} names unsupported or unsafe KDF parameters")
+                raise KeyStoreError(f"{where} names unsupported or unsafe KDF parameters")
             salt = _unb64(kdf["salt"])
             nonce = _unb64(document["verifier"]["nonce"])
             verifier = _unb64(document["verifier"]["ciphertext"])
         except (KeyError, TypeError, ValueError):
-            raise KeyStoreError(f"{store_file} is corrupt") from None
+            raise KeyStoreError(f"{where} is corrupt") from None
         aead = AESGCM(_derive(secret, salt, n, r, p))
         try:
             plaintext = aead.decrypt(nonce, verifier, _VERIFIER_AAD)
         except (InvalidTag, ValueError):
             plaintext = None
         if plaintext != _VERIFIER_PLAINTEXT:
-            raise WrongPassphrase(f"wrong master passphrase for the key store at {directory}")
-        return cls(directory, aead)
+            raise WrongPassphrase(f"wrong master passphrase for the key store at {storage}")
+        return cls(storage, aead)
 
     @classmethod
-    def open_or_create(cls, directory: Path, passphrase: str) -> FileKeyStore:
-        """Open the store in ``directory``, initialising it first if there is none."""
-        directory = Path(directory)
-        if not (directory / _STORE_FILE).exists():
+    def open_or_create_in(cls, storage: EnvelopeStorage, passphrase: str) -> EnvelopeKeyStore:
+        """Open the store in ``storage``, initialising it first if there is none."""
+        if storage.read_header() is None:
             try:
-                return cls.create(directory, passphrase)
+                return cls.create_in(storage, passphrase)
             except KeyStoreError:
-                # Another process may have initialised it in between; opening settles it
-                # (and reports the original problem if there still is no store).
-                if not (directory / _STORE_FILE).exists():
+                # Another process (or node) may have initialised it in between; opening
+                # settles it (and reports the original problem if there still is no store).
+                if storage.read_header() is None:
                     raise
-        return cls.open(directory, passphrase)
+        return cls.open_in(storage, passphrase)
 
     # -- KeyStore --------------------------------------------------------------------
 
     def generate(self, algorithm: KeyAlgorithm | str, label: str = "") -> KeyInfo:
-        """Generate a key in memory, write it encrypted (0600, atomically), cache its handle."""
+        """Generate a key in memory, store it encrypted (exclusively), cache its handle."""
         key_algorithm = parse_key_algorithm(algorithm)
         check_label(label)
         key = algorithms.generate(key_algorithm)
@@ -311,72 +429,59 @@ class FileKeyStore:
         nonce = os.urandom(12)
         ciphertext = self._aead.encrypt(nonce, key.pkcs8_der(), _aad(metadata))
         envelope = {**metadata, "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
-        path = self._key_path(info.key_id)
         try:
-            atomic_write(path, _json_bytes(envelope), 0o600, exclusive=True)
+            self._storage.create_envelope(info.key_id, _json_bytes(envelope))
         except FileExistsError:
-            raise KeyStoreError(f"key {info.key_id} already exists in {self._directory}") from None
-        except OSError as exc:
-            raise KeyStoreError(f"cannot write key file {path}: {_why(exc)}") from None
+            raise KeyStoreError(f"key {info.key_id} already exists in {self._storage}") from None
         with self._lock:
             self._cache[info.key_id] = StoredKey(info.key_id, key)
         return info
 
     def signer(self, key_id: str) -> StoredKey:
-        """The cached handle for ``key_id``, decrypting the key file on first use."""
+        """The cached handle for ``key_id``, decrypting the envelope on first use."""
         check_key_id(key_id)
         with self._lock:
             handle = self._cache.get(key_id)
             if handle is None:
                 info, pkcs8 = self._read(key_id)
-                handle = StoredKey(key_id, _load(info, pkcs8, self._key_path(key_id)))
+                name = self._storage.envelope_name(key_id)
+                handle = StoredKey(key_id, _load(info, pkcs8, name))
                 self._cache[key_id] = handle
             return handle
 
     def info(self, key_id: str) -> KeyInfo:
-        """Describe ``key_id``; the key file is authenticated, so the answer can be trusted."""
+        """Describe ``key_id``; the envelope is authenticated, so the answer can be trusted."""
         check_key_id(key_id)
         return self._read(key_id)[0]
 
     def list(self) -> list[KeyInfo]:
-        """All keys, oldest first; a corrupt key file is reported, not skipped."""
-        try:
-            names = [p.name.removesuffix(_KEY_SUFFIX) for p in _key_files(self._directory)]
-        except OSError as exc:
-            raise KeyStoreError(f"cannot list {self._directory}: {_why(exc)}") from None
-        infos = [self._read(key_id)[0] for key_id in names]
+        """All keys, oldest first; a corrupt envelope is reported, not skipped."""
+        infos = [self._read(key_id)[0] for key_id in self._storage.key_ids()]
         return sorted(infos, key=lambda i: (i.created_at, i.key_id))
 
     def delete(self, key_id: str) -> None:
-        """Remove the key file and forget the cached handle."""
+        """Remove the envelope and forget the cached handle."""
         check_key_id(key_id)
-        path = self._key_path(key_id)
         with self._lock:
             try:
-                path.unlink()
-                fsync_directory(self._directory)
-            except FileNotFoundError:
-                raise self._missing(key_id) from None
-            except OSError as exc:
-                raise KeyStoreError(f"cannot delete key file {path}: {_why(exc)}") from None
+                if not self._storage.delete_envelope(key_id):
+                    raise self._missing(key_id)
             finally:
                 self._cache.pop(key_id, None)
 
     # -- internals -------------------------------------------------------------------
 
-    def _key_path(self, key_id: str) -> Path:
-        return self._directory / f"{key_id}{_KEY_SUFFIX}"
-
     def _missing(self, key_id: str) -> KeyStoreError:
-        return KeyStoreError(f"no key {key_id} in the key store at {self._directory}")
+        return KeyStoreError(f"no key {key_id} in the key store at {self._storage}")
 
     def _read(self, key_id: str) -> tuple[KeyInfo, bytes]:
-        """Parse and authenticate a key file: its description and the decrypted PKCS#8."""
-        path = self._key_path(key_id)
-        if not path.exists():
+        """Parse and authenticate an envelope: its description and the decrypted PKCS#8."""
+        raw = self._storage.read_envelope(key_id)
+        if raw is None:
             raise self._missing(key_id)
-        envelope = _read_json(path)
-        corrupt = KeyStoreError(f"key file {path} is corrupt")
+        name = self._storage.envelope_name(key_id)
+        envelope = _parse_json(raw, name)
+        corrupt = KeyStoreError(f"{name} is corrupt")
         try:
             if envelope["version"] != _VERSION:
                 raise corrupt
@@ -404,21 +509,45 @@ class FileKeyStore:
             pkcs8 = self._aead.decrypt(nonce, ciphertext, _aad(envelope))
         except (InvalidTag, ValueError):
             raise KeyStoreError(
-                f"key file {path} is corrupt or was altered (authentication failed)"
+                f"{name} is corrupt or was altered (authentication failed)"
             ) from None
         return info, pkcs8
 
 
-def _load(info: KeyInfo, pkcs8: bytes, path: Path) -> SoftwareKey:
-    """Rebuild the key and make sure it is the key the file claims to hold."""
+class FileKeyStore(EnvelopeKeyStore):
+    """An :class:`EnvelopeKeyStore` in a directory (:class:`DirectoryEnvelopes`): the
+    single-node layout, and what SQLite data directories keep."""
+
+    __slots__ = ()
+
+    @property
+    def directory(self) -> Path:
+        return Path(str(self._storage))
+
+    @classmethod
+    def create(cls, directory: Path, passphrase: str) -> FileKeyStore:
+        """Initialise a new store in ``directory`` (created with mode 0700 if needed)."""
+        return cls.create_in(DirectoryEnvelopes(directory), passphrase)  # type: ignore[return-value]
+
+    @classmethod
+    def open(cls, directory: Path, passphrase: str) -> FileKeyStore:
+        """Open an existing store; :class:`WrongPassphrase` if the passphrase does not fit."""
+        return cls.open_in(DirectoryEnvelopes(directory), passphrase)  # type: ignore[return-value]
+
+    @classmethod
+    def open_or_create(cls, directory: Path, passphrase: str) -> FileKeyStore:
+        """Open the store in ``directory``, initialising it first if there is none."""
+        return cls.open_or_create_in(DirectoryEnvelopes(directory), passphrase)  # type: ignore[return-value]
+
+
+def _load(info: KeyInfo, pkcs8: bytes, name: str) -> SoftwareKey:
+    """Rebuild the key and make sure it is the key the envelope claims to hold."""
     try:
         key = algorithms.load_pkcs8(info.algorithm, pkcs8)
     except (ValueError, TypeError, PkiError):
-        raise KeyStoreError(
-            f"key file {path} holds an unreadable {info.algorithm.value} key"
-        ) from None
+        raise KeyStoreError(f"{name} holds an unreadable {info.algorithm.value} key") from None
     if key.public_key_info.dump() != info.public_key_info.dump():
-        raise KeyStoreError(f"key file {path}: private key does not match its public key")
+        raise KeyStoreError(f"{name}: private key does not match its public key")
     return key
 
 
@@ -502,20 +631,25 @@ def _key_files(directory: Path) -> list[Path]:
     )
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_file(path: Path) -> bytes:
     try:
         with path.open("rb") as f:
             raw = f.read(_MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise KeyStoreError(f"cannot read {path}: {_why(exc)}") from None
+    return raw
+
+
+def _parse_json(raw: bytes, where: object) -> dict[str, Any]:
+    """A header or envelope document; ``where`` names it in the error."""
     if len(raw) > _MAX_FILE_BYTES:
-        raise KeyStoreError(f"{path} is corrupt (larger than {_MAX_FILE_BYTES} bytes)")
+        raise KeyStoreError(f"{where} is corrupt (larger than {_MAX_FILE_BYTES} bytes)")
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise KeyStoreError(f"{path} is corrupt (not valid JSON)") from None
+        raise KeyStoreError(f"{where} is corrupt (not valid JSON)") from None
     if not isinstance(document, dict):
-        raise KeyStoreError(f"{path} is corrupt (not a JSON object)")
+        raise KeyStoreError(f"{where} is corrupt (not a JSON object)")
     return document
 
 

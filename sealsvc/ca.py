@@ -14,6 +14,7 @@ later without changing the shape of anything issued.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,7 +36,7 @@ from pki.certificates import (
 from pki.crl import RevokedEntry, build_crl, crl_pem, load_crl
 from pki.fsutil import atomic_write
 from pki.keystore import KeyStore
-from sealsvc import audit
+from sealsvc import audit, locks
 from sealsvc.config import Settings
 from sealsvc.errors import Conflict, NotFound
 from sealsvc.models import Certificate, CertificateStatus, Crl, utcnow
@@ -164,6 +165,7 @@ class CertificateAuthority:
         are written to the key store first; if anything fails before the transaction
         commits, they are deleted again, so no key is left without its certificate row.
         """
+        locks.hold(session, locks.Resource.CA)
         if self.is_initialised(session):
             raise Conflict("the certificate authorities already exist in this data directory")
         created_keys: list[str] = []
@@ -315,6 +317,9 @@ class CertificateAuthority:
         try:
             return self.current(session, hierarchy, Profile.PERSON_CA)
         except NotFound:
+            locks.hold(session, locks.Resource.CA)  # one node makes it; the others see it
+            with contextlib.suppress(NotFound):
+                return self.current(session, hierarchy, Profile.PERSON_CA)
             created: list[str] = []
             try:
                 return self.create_person_ca(session, hierarchy, actor=actor, created_keys=created)
@@ -449,6 +454,7 @@ class CertificateAuthority:
         (a plain rotation is no compromise, and old documents stay valid) until a
         revocation of their seal, or a rotation that revokes the old key, revokes them.
         """
+        locks.hold(session, locks.Resource.CRL)  # numbers follow each other across nodes
         issuer_row = self.current(session, hierarchy, issuer)
         revoked = session.scalars(
             select(Certificate).where(

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from pki.keystore import FileKeyStore, KeyStore
+from pki.keystore import DirectoryEnvelopes, EnvelopeKeyStore, EnvelopeStorage, KeyStore
 from pki.pkcs11_keystore import CompositeKeyStore, Pkcs11KeyStore
 from sealsvc import datadir
 from sealsvc.ca import CertificateAuthority
 from sealsvc.config import Settings
 from sealsvc.db import Database, open_database
+from sealsvc.key_envelopes import DatabaseEnvelopes
 
 __all__ = ["ServiceContext"]
 
@@ -37,9 +38,19 @@ class ServiceContext:
         token when one is configured: new RSA and ECDSA keys (seal, CA, OCSP, TSA) are
         then made in the token, SM2 keys stay in software unless the token has SM2."""
         datadir.prepare(self.settings)
-        software = FileKeyStore.open_or_create(self.settings.keys_dir, self.settings.passphrase())
+        software = EnvelopeKeyStore.open_or_create_in(
+            self.envelope_storage, self.settings.passphrase()
+        )
         token = self.token
         return software if token is None else CompositeKeyStore(token, software)
+
+    @cached_property
+    def envelope_storage(self) -> EnvelopeStorage:
+        """Where the software key store keeps its envelopes: the database when it is
+        shared by several nodes (PostgreSQL), else ``keys/`` in the data directory."""
+        if self.database.is_shared:
+            return DatabaseEnvelopes(self.database)
+        return DirectoryEnvelopes(self.settings.keys_dir)
 
     @cached_property
     def token(self) -> Pkcs11KeyStore | None:

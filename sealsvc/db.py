@@ -78,6 +78,13 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_only_sessions = sessionmaker(self._read_only_engine, expire_on_commit=False)
 
+    @property
+    def is_shared(self) -> bool:
+        """Whether several nodes may share this database (PostgreSQL): then everything
+        another node needs — key store, licence files, rate limits — is kept in it, and
+        the data directory holds only what may be lost (issue #19)."""
+        return not self.is_sqlite
+
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
 

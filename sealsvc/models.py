@@ -27,9 +27,11 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -287,6 +289,9 @@ class Seal(Base):
     revoked_at: Mapped[datetime | None]
     revocation_reason: Mapped[str | None] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)
+    usage_limit: Mapped[int | None] = mapped_column(Integer)
+    """Signatures this seal's current key may make (``sealctl seal set-limit``); ``None``:
+    only the service-wide ``SEALSVC_SEAL_USAGE_LIMIT`` applies."""
 
     department: Mapped[Department] = relationship()
     current_certificate: Mapped[Certificate | None] = relationship(
@@ -748,3 +753,55 @@ class SigningRequest(Base):
 
     def __repr__(self) -> str:
         return f"SigningRequest({self.id!r}, {self.status!r})"
+
+
+# --- shared storage (several nodes on one database, issue #19) ------------------------------
+
+
+class KeyStoreHeader(Base):
+    """The key store's header (KDF parameters, passphrase verifier) when the key store
+    lives in the database: the bytes of ``keystore.json``, see :mod:`pki.keystore`."""
+
+    __tablename__ = "keystore_header"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class KeyEnvelope(Base):
+    """One encrypted key (the bytes of a ``<key_id>.key`` file) in the database key store."""
+
+    __tablename__ = "key_envelopes"
+
+    key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StoredFile(Base):
+    """A file every node must see (a sealed licence), kept in the database.
+
+    ``kind`` names the family (``licence``) and ``name`` the file as the single-node layout
+    names it under the data directory, so moving a data directory into the database is a
+    copy of bytes that can be checked by ``sha256``.
+    """
+
+    __tablename__ = "stored_files"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RateLimitBucket(Base):
+    """The token bucket of one API key, shared by every worker and node."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    """Seconds since the epoch (wall clock: nodes share no monotonic clock)."""
+    refused: Mapped[bool] = mapped_column(Boolean, default=False)

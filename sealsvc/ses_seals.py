@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from pki.certificates import load_certificate, name_text
 from pki.ses import SealPicture, make_seal, parse_seal
-from sealsvc import audit
+from sealsvc import audit, locks
 from sealsvc.ca import CertificateAuthority
 from sealsvc.errors import Conflict, NotFound
 from sealsvc.models import Certificate, Seal, SealAlgorithm, SesSeal, SesSealReason
@@ -89,7 +89,11 @@ def seal_maker(
     try:
         return ca.seal_maker(session)
     except NotFound:
-        return ca.create_seal_maker(session, actor=actor, created_keys=created_keys)
+        locks.hold(session, locks.Resource.CA)  # one node makes it; the others see it
+        try:
+            return ca.seal_maker(session)
+        except NotFound:
+            return ca.create_seal_maker(session, actor=actor, created_keys=created_keys)
 
 
 def make(

@@ -2,9 +2,10 @@
 
 Creating the CAs costs ~1.5 s (two RSA-3072 keys), too much per test on two backends.  So
 each backend is initialised ONCE per session into a template (key store + SQLite file, or
-a PostgreSQL template database) with the real ``CertificateAuthority.initialise`` and
-``departments.import_seed``; every test then gets a private copy: the key files copied
-into its data directory, and the database copied (SQLite file) or cloned
+a PostgreSQL template database, which holds the key store too) with the real
+``CertificateAuthority.initialise`` and ``departments.import_seed``; every test then gets
+a private copy: the key files copied into its data directory, and the database copied
+(SQLite file) or cloned
 (``CREATE DATABASE … TEMPLATE``) under the name conftest's ``database_url`` chose.
 
 Use from a test module (pytest puts ``tests/`` on ``sys.path``)::
@@ -83,7 +84,8 @@ def ca_templates(tmp_path_factory: pytest.TempPathFactory) -> CaTemplates:
 def _populate(
     settings: Settings, template: CaTemplate, server: PostgresServer | None = None
 ) -> ServiceContext:
-    shutil.copytree(template.keys_dir, settings.keys_dir)
+    if template.keys_dir.exists():  # on PostgreSQL the key store is in the database
+        shutil.copytree(template.keys_dir, settings.keys_dir)
     url = make_url(settings.database_url)
     if template.sqlite_file is not None:
         shutil.copyfile(template.sqlite_file, str(url.database))

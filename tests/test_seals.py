@@ -212,8 +212,10 @@ def test_reconcile_orphan_keys_deletes_only_old_unreferenced_keys(
 
 
 def test_reconcile_removes_stale_temporaries_of_interrupted_key_writes(
-    seal_context: ServiceContext,
+    sqlite_seal_context: ServiceContext,
 ) -> None:
+    """Key files exist on SQLite only: on PostgreSQL the key store is in the database."""
+    seal_context = sqlite_seal_context
     keys_dir = seal_context.settings.keys_dir
     stale = keys_dir / ".0123.key.crashed.tmp"
     fresh = keys_dir / ".4567.key.writing.tmp"

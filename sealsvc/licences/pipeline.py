@@ -17,7 +17,9 @@ served in that one; a re-issue keeps it.
   (no time-stamp) or B-T (each ``SES_Signature`` time-stamped by our SM2 TSA); OFD has no
   place for B-LT/B-LTA's validation data.
 
-Storage and its crash windows. The record (table ``licences``) and the file
+Storage and its crash windows. With a shared database (PostgreSQL, several nodes) the
+sealed file is a row of ``stored_files`` written in the record's transaction: nothing to
+reconcile.  Otherwise the record (table ``licences``) and the file
 ``<data dir>/licences/<number>-v<version>.<pdf|ofd>`` are written so that a failure at any step
 leaves neither: the sealed bytes go to a temporary file in the same directory (written,
 fsynced), then the record and its audit entry commit in one transaction, then the
@@ -65,7 +67,7 @@ from sqlalchemy.orm import Session
 
 from pki.clock import CHINA_TIME, now_utc
 from pki.fsutil import fsync_directory
-from sealsvc import audit, refusals, ses_seals
+from sealsvc import audit, refusals, ses_seals, stored_files
 from sealsvc.config import Settings
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealsvcError
 from sealsvc.licences.identifier import LicenceIdentifier
@@ -339,16 +341,7 @@ def get_licence_file(
             f"licence {number} v{record.version} was issued as {record.format.upper()}, "
             f"not {expected.upper()}: only its {record.format.upper()} file exists"
         )
-    directory = _licence_dir(context)
-    path = directory / record.file_name
-    if not path.exists():
-        _finish_interrupted_rename(directory, record)
-    try:
-        document = path.read_bytes()
-    except OSError as exc:
-        raise LicenceFileProblem(
-            f"the file of licence {number} v{record.version} cannot be read: {exc.strerror}"
-        ) from None
+    document = _read_licence_file(context, record)
     if hashlib.sha256(document).hexdigest() != record.document_sha256:
         raise LicenceFileProblem(
             f"the file of licence {number} v{record.version} does not match its record"
@@ -364,6 +357,28 @@ def get_licence_pdf(context: ServiceContext, number: str, version: int | None = 
 def get_licence_ofd(context: ServiceContext, number: str, version: int | None = None) -> bytes:
     """The stored sealed OFD (:class:`WrongFormat` for a PDF licence)."""
     return get_licence_file(context, number, version, expected=LicenceFormat.OFD)
+
+
+def _read_licence_file(context: ServiceContext, record: LicenceRecord) -> bytes:
+    """The stored bytes: from the database when it is shared, else from ``licences/``."""
+    if context.database.is_shared:
+        with context.database.session(read_only=True) as session:
+            document = stored_files.read(session, stored_files.LICENCE, record.file_name)
+        if document is None:
+            raise LicenceFileProblem(
+                f"the file of licence {record.number} v{record.version} is not in the database"
+            )
+        return document
+    directory = _licence_dir(context)
+    path = directory / record.file_name
+    if not path.exists():
+        _finish_interrupted_rename(directory, record)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise LicenceFileProblem(
+            f"the file of licence {record.number} v{record.version} cannot be read: {exc.strerror}"
+        ) from None
 
 
 def _finish_interrupted_rename(directory: Path, record: LicenceRecord) -> None:
@@ -775,7 +790,8 @@ def _store(
     directory = _licence_dir(context)
     file_name = f"{number}-v{version}.{file_format.value}"
     document_sha256 = hashlib.sha256(sealed).hexdigest()
-    tmp = _write_temporary(directory, file_name, sealed)
+    shared = context.database.is_shared
+    tmp = None if shared else _write_temporary(directory, file_name, sealed)
     try:
         with context.database.session() as session:
             details: dict[str, Any] = {
@@ -831,12 +847,16 @@ def _store(
                 document_hash=document_sha256,
                 details=details,
             )
+            if shared:
+                stored_files.add(session, stored_files.LICENCE, file_name, sealed)
             record = _record(row, context.settings.base_url)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, directory / file_name)
-    fsync_directory(directory)
+    if tmp is not None:
+        os.replace(tmp, directory / file_name)
+        fsync_directory(directory)
     return record
 
 

@@ -33,7 +33,7 @@ from sealsvc.licences.pipeline import check_number
 from sealsvc.models import AuditHead
 from sealsvc.ofd_sealing import is_ofd
 from sealsvc.trust_services import TrustServices
-from sealsvc.verification.anchors import service_anchors
+from sealsvc.verification.anchors import registry_anchors, service_anchors
 from sealsvc.verification.cache import VerdictCache
 from sealsvc.verification.ofd import (
     licence_number_in_ofd,
@@ -154,10 +154,12 @@ class DocumentVerifier:
         self._issuing: tuple[object, list[x509.Certificate]] | None = None
 
     def anchors(self) -> TrustAnchors:
-        """Read once; re-read while still empty (a service started before its first CA)."""
+        """Read once from the registry; re-read while still empty (a service started
+        before its first CA)."""
         with self._lock:
             if self._anchors is None or not self._anchors.certificates:
-                self._anchors = service_anchors(self._context.settings.ca_dir)
+                with self._context.database.session(read_only=True) as session:
+                    self._anchors = registry_anchors(session)
             return self._anchors
 
     def check(

@@ -54,7 +54,7 @@ from pki.ses.check import clear_caches as clear_seal_checks
 from sealsvc.db import Database
 from sealsvc.models import Certificate, CertificateProfile, Seal, SealStatus, SesSeal
 from sealsvc.trust_services import TrustServices
-from sealsvc.verification.anchors import service_anchors
+from sealsvc.verification.anchors import registry_anchors
 from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.indication import CHAIN_SUBINDICATION, REVOCATION_SUBINDICATION, status_of
 from sealsvc.verification.paths import Purpose, validate_path
@@ -574,10 +574,12 @@ class SesVerifier:
         self._ses_lookup = database_ses_lookup(context.database)
 
     def anchors(self) -> TrustAnchors:
-        """Read once; re-read while still empty (a service started before its first CA)."""
+        """Read once from the registry; re-read while still empty (a service started
+        before its first CA)."""
         with self._lock:
             if self._anchors is None or not self._anchors.certificates:
-                self._anchors = service_anchors(self._context.settings.ca_dir)
+                with self._context.database.session(read_only=True) as session:
+                    self._anchors = registry_anchors(session)
             return self._anchors
 
     def intermediates(self) -> list[x509.Certificate]:
