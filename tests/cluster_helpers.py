@@ -169,9 +169,11 @@ class Cluster:
 
 
 @contextmanager
-def running_cluster(server: PostgresServer, root: Path, database: str) -> Iterator[Cluster]:
-    """A fresh database ``database`` on ``server``, two nodes and HAProxy; all stopped on
-    exit (the database dropped)."""
+def running_cluster(
+    server: PostgresServer, root: Path, database: str, workers: int = 1
+) -> Iterator[Cluster]:
+    """A fresh database ``database`` on ``server``, two nodes of ``workers`` processes each
+    and HAProxy; all stopped on exit (the database dropped)."""
     server.execute(f'CREATE DATABASE "{database}"')
     url = server.url(database)
     root.mkdir(parents=True, exist_ok=True)
@@ -185,6 +187,7 @@ def running_cluster(server: PostgresServer, root: Path, database: str) -> Iterat
             root / f"node-{name}" / "data",
             database_url=url,
             port=port,
+            workers=workers,
             passphrase_file=passphrase_file,
             base_url=proxy.url,
             bootstrap=name == "a",

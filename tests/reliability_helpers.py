@@ -102,6 +102,13 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int:
+        """The server's (supervisor's) process id, while it runs."""
+        pid = self._pid if self.forker is not None else self._process and self._process.pid
+        assert pid is not None, "the server is not running"
+        return pid
+
+    @property
     def environ(self) -> dict[str, str]:
         environ = _server_environ(self.base_url or self.url)
         environ["SEALSVC_DATA_DIR"] = str(self.data_dir)
