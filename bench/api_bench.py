@@ -521,6 +521,9 @@ def main(argv: list[str] | None = None) -> None:
         help="2: one node vs two on one PostgreSQL, and HAProxy (bench/api_cluster.py)",
     )  # fmt: skip
     parser.add_argument("--concurrency", type=int, default=8, help="per node, with --nodes 2")
+    parser.add_argument(
+        "--licences", type=int, default=10, help="issued for their sizes, with --nodes 2"
+    )
     args = parser.parse_args(argv)
     if args.nodes == 2:
         from api_cluster import run_nodes  # it imports this module's load generator

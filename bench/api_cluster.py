@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,8 @@ from conftest import running_postgres
 from pdf_fixtures import chinese_pdf
 from rich.console import Console
 from rich.table import Table
+
+from sealsvc.licences import load_template
 
 __all__ = ["NodeRow", "run_nodes"]
 
@@ -79,10 +83,8 @@ async def _together(*loads) -> list[_Load]:
 
 
 def _bench_key(cluster: Cluster) -> str:
-    import json
-
     created = cluster.sealctl(
-        "apikey", "create", "--name", "bench", "--scopes", "sign", "--dept", "ZZ-D26",
+        "apikey", "create", "--name", "bench", "--scopes", "sign,licence", "--dept", "ZZ-D26",
         "--rate", "100000000", "--json",
     )  # fmt: skip
     if created.returncode != 0:
@@ -160,8 +162,36 @@ def run_nodes(args: argparse.Namespace, console: Console) -> None:
             rows += _measure(
                 "verify, new docs", cluster, verify_calls, args.requests, args.concurrency
             )
+            console.print(f"issuing {args.licences} licences through the proxy …")
+            licence_seconds = _issue_licences(cluster.proxy.url, headers, code, args.licences)
             database_bytes = _database_bytes(cluster)
     _report(console, args, rows, database_bytes)
+    console.print(
+        f"licence issue (business_licence, {LEVEL}, one at a time through the proxy): "
+        f"{licence_seconds * 1000:.0f} ms each (median of {args.licences})"
+    )
+
+
+def _issue_licences(url: str, headers: dict[str, str], code: str, count: int) -> float:
+    """Issue ``count`` 营业执照 one after another; the median seconds per licence."""
+    body = json.dumps(
+        {
+            "template": "business_licence",
+            "data": load_template("business_licence").example,
+            "seals": [code],
+            "level": LEVEL,
+        },
+        ensure_ascii=False,
+    ).encode()
+    call = Call.post(url, "/v1/licences", {**headers, "Content-Type": "application/json"}, body)
+    seconds = []
+    for _ in range(count):
+        started = time.perf_counter()
+        status, answer = asyncio.run(_once(call))
+        if status != 201:
+            raise RuntimeError(f"licence issue answered {status}: {answer[:300]!r}")
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
 
 
 def _database_bytes(cluster: Cluster) -> dict[str, int]:

@@ -36,9 +36,21 @@ from api_fixtures import SEALCTL
 from conftest import TEST_PASSPHRASE, PostgresServer, _free_port
 from reliability_helpers import ServerProcess
 
-__all__ = ["HAPROXY_CONFIG", "Cluster", "HaProxy", "running_cluster"]
+__all__ = [
+    "CLIENT_ADDRESS",
+    "HAPROXY_CONFIG",
+    "PROXY_ADDRESS",
+    "Cluster",
+    "HaProxy",
+    "running_cluster",
+]
 
 HAPROXY_CONFIG = Path(__file__).resolve().parents[1] / "docs" / "deploy" / "haproxy.cfg"
+PROXY_ADDRESS = "127.0.0.1"
+"""Where HAProxy's connections to the nodes come from: the one address whose
+``X-Forwarded-For`` the nodes believe.  Clients of the tests connect from
+:data:`CLIENT_ADDRESS`, another loopback address, so the audit log can tell them apart."""
+CLIENT_ADDRESS = "127.0.0.2"
 
 
 @dataclass
@@ -140,8 +152,12 @@ class Cluster:
         return self.a.admin_token
 
     def client(self, node: ServerProcess | HaProxy, timeout: float = 120) -> httpx.Client:
+        """A client of ``node`` (or the proxy) with the admin key, from :data:`CLIENT_ADDRESS`."""
         headers = {"Authorization": f"Bearer {self.admin_token}"}
-        return httpx.Client(base_url=node.url, headers=headers, timeout=timeout)
+        transport = httpx.HTTPTransport(local_address=CLIENT_ADDRESS)
+        return httpx.Client(
+            base_url=node.url, headers=headers, timeout=timeout, transport=transport
+        )
 
     @property
     def officer_environ(self) -> dict[str, str]:
@@ -191,6 +207,7 @@ def running_cluster(
             passphrase_file=passphrase_file,
             base_url=proxy.url,
             bootstrap=name == "a",
+            serve_options=("--forwarded-allow-ips", PROXY_ADDRESS),
         )
         for name, port in zip("ab", ports, strict=True)
     ]

@@ -94,6 +94,8 @@ class ServerProcess:
     """The public URL (a cluster's proxy) if not the server's own."""
     bootstrap: bool = True
     """``False`` for a node joining an initialised database: no dev set-up, nothing printed."""
+    serve_options: tuple[str, ...] = ()
+    """More ``sealctl serve`` options (``--forwarded-allow-ips …``)."""
     _process: subprocess.Popen | None = field(default=None, repr=False)
     _pid: int | None = field(default=None, repr=False)
 
@@ -130,7 +132,7 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.data_dir.parent / f"serve-{self.port}-{self.starts}.log"
         args = ["--data-dir", str(self.data_dir), "serve", "--port", str(self.port)]
-        args += ["--workers", str(self.workers)]
+        args += ["--workers", str(self.workers), *self.serve_options]
         if self.starts or not self.bootstrap:
             args.append("--no-bootstrap")  # initialised by the first start (or another node)
         if self.forker is not None:

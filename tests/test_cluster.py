@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import pytest
 from asn1crypto import x509
-from cluster_helpers import Cluster, HaProxy, running_cluster
+from cluster_helpers import CLIENT_ADDRESS, Cluster, HaProxy, running_cluster
 from pdf_fixtures import chinese_pdf
 from pyhanko.pdf_utils.reader import PdfFileReader
 from reliability_helpers import (
@@ -68,10 +68,12 @@ def cluster(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield running
 
 
-def _sign(client: httpx.Client, code: str, level: str = "B-T") -> httpx.Response:
+def _sign(
+    client: httpx.Client, code: str, level: str = "B-T", headers: dict[str, str] | None = None
+) -> httpx.Response:
     return client.post(
         f"/v1/seals/{code}/sign", content=chinese_pdf(1), params={"level": level},
-        headers=PDF_HEADERS,
+        headers={**PDF_HEADERS, **(headers or {})},
     )  # fmt: skip
 
 
@@ -339,6 +341,22 @@ def test_proxy_keeps_answering_when_a_node_is_killed(cluster: Cluster) -> None:
         statuses = [_sign(proxied, code, "B-B").status_code for _ in range(6)]
         assert statuses == [200] * 6
         assert _proxy_sessions(cluster.proxy)["node2"] > returned
+
+
+def test_audit_names_the_client_behind_the_proxy_never_a_forged_one(cluster: Cluster) -> None:
+    """The nodes believe X-Forwarded-For from the proxy's address only: through HAProxy
+    the audit log names the client; a client's own X-Forwarded-For is never taken."""
+    code = cluster.a.demo_seal(MARKET, "rsa").code
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    with cluster.client(cluster.proxy) as proxied, cluster.client(cluster.a) as direct:
+        answers = [_sign(proxied, code, "B-B"), _sign(proxied, code, "B-B", forged)]
+        answers.append(_sign(direct, code, "B-B", forged))
+    assert [a.status_code for a in answers] == [200] * 3
+    logged = {
+        e["seq"]: e["details"].get("client")
+        for e in _sealctl_json(cluster, "audit", "show", "--seal", code, "--action", "seal.use")
+    }
+    assert [logged[int(a.headers["X-Audit-Seq"])] for a in answers] == [CLIENT_ADDRESS] * 3
 
 
 # --- kill -9 a node under load ----------------------------------------------------------------
