@@ -2,9 +2,10 @@
 
 Keys come as ``Authorization: Bearer sk_…`` or ``X-API-Key: sk_…``.  A key of one
 department may only use that department's seals (403 otherwise); an ``admin`` key may
-use any.  The rate limit is a token bucket per key and worker process: with N workers a
-client gets at most N times its rate, which bounds abuse without shared state.  A 429
-says in ``Retry-After`` when the next token is due.
+use any.  The rate limit is a token bucket per key (:mod:`sealsvc.rate_limits`): per
+worker process on a single node (SQLite; with N workers a client gets at most N times its
+rate), in the database when several nodes share PostgreSQL, so spreading requests over
+nodes gains nothing.  A 429 says in ``Retry-After`` when the next token is due.
 
 On the routes that seal, a refusal — another department's seal, a seal that may not
 seal, a missing scope, the rate limit — is audited as ``seal.refused`` with the key id
@@ -15,9 +16,6 @@ request into a write that holds the audit chain's lock.
 
 from __future__ import annotations
 
-import math
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,42 +27,12 @@ from starlette.concurrency import run_in_threadpool
 from sealsvc import apikeys, refusals, seals
 from sealsvc.apikeys import Principal
 from sealsvc.errors import Forbidden, RateLimited, SealNotUsable, SealsvcError, Unauthorized
+from sealsvc.rate_limits import DatabaseBuckets, Empty, MemoryBuckets
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
 __all__ = ["Caller", "require_scope"]
-
-
-@dataclass(frozen=True)
-class _Empty:
-    """A refused token: when the next one is due, and whether this opens a run of refusals."""
-
-    retry_after: int
-    first: bool
-
-
-class _Buckets:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # key id -> (tokens, time of the last update, refused since the last token taken)
-        self._state: dict[str, tuple[float, float, bool]] = {}
-
-    def take(self, key_id: str, per_minute: int) -> _Empty | None:
-        """Take a token (``None``), or say when the next one is due."""
-        now = time.monotonic()
-        rate = per_minute / 60.0
-        with self._lock:
-            tokens, last, refused = self._state.get(key_id, (float(per_minute), now, False))
-            tokens = min(float(per_minute), tokens + (now - last) * rate)
-            if tokens >= 1:
-                self._state[key_id] = (tokens - 1, now, False)
-                return None
-            self._state[key_id] = (tokens, now, True)
-        return _Empty(retry_after=max(1, math.ceil((1 - tokens) / rate)), first=not refused)
-
-
-_buckets = _Buckets()
 
 
 @dataclass(frozen=True)
@@ -127,6 +95,16 @@ class Caller:
         )
 
 
+_memory_buckets = MemoryBuckets()
+
+
+def _buckets(context: ServiceContext) -> MemoryBuckets | DatabaseBuckets:
+    """The shared buckets when several nodes share the database, else this process's."""
+    if context.database.is_shared:
+        return DatabaseBuckets(context.database)
+    return _memory_buckets
+
+
 def _token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -159,10 +137,10 @@ def require_scope(
             with context.database.session(read_only=True) as session:
                 caller = Caller(apikeys.authenticate(session, token))
                 principal = caller.principal
-                empty: _Empty | None = None
+                empty: Empty | None = None
                 try:
                     # The rate limit first: it also bounds the refusals that get audited.
-                    empty = _buckets.take(principal.key_id, principal.rate_per_minute)
+                    empty = _buckets(context).take(principal.key_id, principal.rate_per_minute)
                     if empty is not None:
                         raise RateLimited(
                             f"more than {principal.rate_per_minute} requests a minute with "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sealsvc import apikeys, departments, identity, public_url, seals
+from sealsvc import apikeys, departments, identity, locks, public_url, seals
 from sealsvc.context import ServiceContext
 
 __all__ = ["DEMO_SEALS", "BootstrapResult", "ensure_initialised", "needs_setup"]
@@ -51,6 +51,9 @@ def ensure_initialised(context: ServiceContext) -> BootstrapResult:
     (:func:`sealsvc.public_url.record`) so later starts and commands keep using it.
     """
     with context.database.session() as session:
+        # Nodes started together on one empty PostgreSQL: one sets up, the others wait
+        # here and then find it done (the lock is re-entrant for initialise()).
+        locks.hold(session, locks.Resource.CA)
         if context.ca.is_initialised(session):
             return BootstrapResult(created=False)
         context.ca.initialise(session, actor=ACTOR, dev=True)

@@ -137,6 +137,7 @@ __all__ = [
     "seal_stamp_pdf",
     "seal_subject",
     "set_uploaded_image",
+    "set_usage_limit",
     "show",
     "signing_material",
     "suspend",
@@ -302,6 +303,10 @@ class SealView:
     certificates: tuple[CertificateView, ...] = field(repr=False)
     """Every certificate the seal has had, oldest first."""
 
+    usage_limit: int | None = None
+    """Signatures the seal's current key may make (``sealctl seal set-limit``); ``None``:
+    only the service-wide ``SEALSVC_SEAL_USAGE_LIMIT``."""
+
     @property
     def current_certificate(self) -> CertificateView:
         return next(c for c in self.certificates if c.current)
@@ -322,6 +327,7 @@ class SealView:
             "revoked_at": _iso(self.revoked_at),
             "revocation_reason": self.revocation_reason,
             "current_serial": self.current_certificate.serial,
+            "usage_limit": self.usage_limit,
             "certificates": [c.as_dict() for c in self.certificates],
         }
 
@@ -349,6 +355,7 @@ def _view(seal: Seal, now: datetime) -> SealView:
         valid_until=current.not_after,
         revoked_at=seal.revoked_at,
         revocation_reason=seal.revocation_reason,
+        usage_limit=seal.usage_limit,
         certificates=tuple(
             CertificateView(
                 serial=c.serial,
@@ -517,6 +524,7 @@ def _signing_row(session: Session, code: str, lock: bool) -> Any:
             Seal.kind,
             Seal.image_source,
             Seal.image_png,
+            Seal.usage_limit,
             Department.code.label("department_code"),
             Certificate.key_id,
             Certificate.der,
@@ -576,9 +584,10 @@ def signing_material(
     nobody renewed is better stopped with a clear "renew or rotate" than left to expire
     mid-workflow.
 
-    ``usage_limit`` (``SEALSVC_SEAL_USAGE_LIMIT``, 0: none) refuses a seal whose current
-    key has made that many signatures (SignServer's key usage limit): counted from the
-    audit log, as ``seal.use`` entries since the key's ``key.generate``, so a renewal
+    ``usage_limit`` (``SEALSVC_SEAL_USAGE_LIMIT``, 0: none) — or the seal's own
+    ``usage_limit`` when it is stricter (:func:`set_usage_limit`) — refuses a seal whose
+    current key has made that many signatures (SignServer's key usage limit): counted
+    from the audit log, as ``seal.use`` entries since the key's ``key.generate``, so a renewal
     keeps counting and a rotation starts afresh. Exact in the final check (``lock=True``:
     the audit chain head is held, no other signature can commit in between).
     """
@@ -596,12 +605,13 @@ def signing_material(
             f"seal {row.code} has {left} days of certificate left, fewer than the "
             f"{min_days_left} required (SEALSVC_MIN_CERT_DAYS_LEFT): renew or rotate it"
         )
-    if usage_limit:
+    limit, source = _usage_limit(row.usage_limit, usage_limit)
+    if limit:
         used = _uses_of_current_key(session, row.code)
-        if used >= usage_limit:
+        if used >= limit:
             raise SealNotUsable(
                 f"seal {row.code} has made {used} signatures with its current key, the limit "
-                f"(SEALSVC_SEAL_USAGE_LIMIT={usage_limit}): rotate it for a new key"
+                f"({source}={limit}): rotate it for a new key"
             )
     if row.not_before > now:
         raise SealNotUsable(f"seal {row.code} is not valid yet (from {row.not_before:%F %T}Z)")
@@ -618,6 +628,14 @@ def signing_material(
         certificate_serial=row.serial,
         appearance=appearance(row),
     )
+
+
+def _usage_limit(seal_limit: int | None, service_limit: int) -> tuple[int, str]:
+    """The limit in force — the stricter of the seal's own and the service's — and where
+    it comes from, for the refusal's message (0: no limit)."""
+    if seal_limit is not None and (not service_limit or seal_limit <= service_limit):
+        return seal_limit, "the seal's limit, sealctl seal set-limit"
+    return service_limit, "SEALSVC_SEAL_USAGE_LIMIT"
 
 
 def _uses_of_current_key(session: Session, code: str) -> int:
@@ -1173,6 +1191,27 @@ def renew(
             key_id=seal.key_id,
             not_after=new.not_after.isoformat(),
         )
+        return _view_after(change, seal)
+
+
+def set_usage_limit(
+    context: ServiceContext, code: str, limit: int | None, *, actor: str
+) -> SealView:
+    """Allow the seal's current key ``limit`` signatures (``None``: no limit of its own).
+
+    SignServer's per-worker key usage limit: the count is the key's ``seal.use`` entries
+    in the audit log, read under the chain head's lock in the final check before every
+    signature, so the limit holds exactly across nodes and workers.  A rotation starts the
+    count afresh, a renewal keeps it.  Audited as ``seal.set_limit``.
+    """
+    if limit is not None and (isinstance(limit, bool) or not 1 <= limit <= 2**31 - 1):
+        raise InvalidInput("a seal's usage limit must be a whole number from 1 to 2147483647")
+    with _change(context, actor=actor, now=None) as change:
+        seal, _current, _status = _load(change, code)
+        if seal.status == SealStatus.REVOKED:
+            raise InvalidTransition(f"seal {seal.code} is revoked; it makes no more signatures")
+        previous, seal.usage_limit = seal.usage_limit, limit
+        change.record(seal, "seal.set_limit", usage_limit=limit, previous=previous)
         return _view_after(change, seal)
 
 

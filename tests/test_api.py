@@ -250,6 +250,20 @@ def test_rate_limit_is_429(api_world: ApiWorld, d26_seal: str) -> None:
     assert_problem(sign(api_world, d26_seal, slow, pdf=b"not a pdf"), 429)
 
 
+def test_a_seal_past_its_usage_limit_is_409_and_the_refusal_audited(
+    api_world: ApiWorld, d26_key: str
+) -> None:
+    code = api_world.issue_seal(ZZ_D26, kind="合同专用章")
+    seals.set_usage_limit(api_world.context, code, 1, actor="test")
+    assert sign(api_world, code, d26_key, params={"level": "B-B"}).status_code == 200
+    body = assert_problem(sign(api_world, code, d26_key, params={"level": "B-B"}), 409)
+    assert body["type"].endswith("seal-not-usable")
+    assert "has made 1 signatures with its current key" in body["detail"]
+    assert "rotate it for a new key" in body["detail"]
+    (refused,) = api_world.audit_entries(code, action="seal.refused")
+    assert refused["details"]["api_key"] == d26_key.split("_")[1]
+
+
 # --------------------------------------------------------------------------- sealing
 
 

@@ -19,6 +19,7 @@ from sealsvc.cli import (
     seal,
     serve,
     sign,
+    storage,
     template,
     token,
     verify,
@@ -73,3 +74,4 @@ app.add_typer(archive.app, name="archive")
 app.add_typer(idp.app, name="idp")
 app.add_typer(person.app, name="person")
 app.add_typer(token.app, name="token")
+app.command("migrate-storage")(storage.migrate)

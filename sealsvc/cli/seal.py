@@ -29,7 +29,7 @@ __all__ = ["app", "parse_duration"]
 
 app = typer.Typer(
     help="Electronic seals: issue, list, show, image, export, suspend, resume, revoke, rotate, "
-    "renew.",
+    "renew, set-limit.",
     no_args_is_help=True,
 )
 
@@ -486,6 +486,38 @@ def renew_command(
     with user_errors():
         view = seals.renew(_context(ctx), code, validity=_days(days), actor=audit.cli_actor())
     _report(view, json_output, "renewed")
+
+
+@app.command("set-limit")
+def set_limit_command(
+    ctx: typer.Context,
+    code: CodeArgument,
+    limit: Annotated[
+        int | None,
+        typer.Argument(min=1, help="Signatures the current key may make; omit with --none."),
+    ] = None,
+    no_limit: Annotated[bool, typer.Option("--none", help="Remove the seal's own limit.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Limit the signatures a seal's current key may make (SignServer's key usage limit).
+
+    Past the limit sealing is refused (409, audited seal.refused) on every node until the
+    seal is rotated: [bold]rotate[/] gives a new key and starts the count afresh,
+    [bold]renew[/] keeps the key and its count. SEALSVC_SEAL_USAGE_LIMIT, if set and
+    stricter, applies as well.
+
+    Examples: [bold]sealctl seal set-limit 41010005000001 100000[/],
+    [bold]sealctl seal set-limit 41010005000001 --none[/]
+    """
+    with user_errors():
+        if (limit is None) == (not no_limit):
+            raise InvalidInput("give either a limit or --none")
+        view = seals.set_usage_limit(_context(ctx), code, limit, actor=audit.cli_actor())
+    if json_output:
+        emit_json(view.as_dict())
+        return
+    shown = "none of its own" if view.usage_limit is None else f"{view.usage_limit} signatures"
+    console.print(f"seal [bold]{view.code}[/] usage limit: {shown}", highlight=False)
 
 
 @app.command("reconcile-keys")

@@ -84,6 +84,13 @@ def serve(
         warning = None if first_start else public_url.mismatch_warning(current, listening)
         if warning:
             err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+        if context.database.is_shared and current.base_url_source != "SEALSVC_BASE_URL":
+            err_console.print(
+                "[bold yellow]warning:[/] the database is shared by several nodes but "
+                "SEALSVC_BASE_URL is not set: set it to the same public URL on every node, "
+                f"or this node writes {current.base_url} into certificates and QR codes",
+                highlight=False,
+            )
         if not no_bootstrap:
             result = bootstrap.ensure_initialised(context)
             if result.created:

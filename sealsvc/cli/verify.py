@@ -26,7 +26,7 @@ from sealsvc.ofd_sealing import is_ofd
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification import TrustAnchors, ValidationReport, http_fetcher
 from sealsvc.verification import verify as verify_pdf
-from sealsvc.verification.anchors import service_issuing_cas
+from sealsvc.verification.anchors import registry_anchors, service_issuing_cas
 from sealsvc.verification.ofd import verify_ofd
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import indication_name
@@ -62,13 +62,14 @@ def verify(
             pdf = file.read_bytes()
         except OSError as exc:
             raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
-        anchors = _anchors(config.ca_dir, trust or [])
         lookup = None
         context = None
         fetcher = http_fetcher if online else None
         database_file = config.data_dir / "sealsvc.db"
         if not config.database_url.startswith("sqlite") or database_file.exists():
             context = ServiceContext(config)
+        anchors = _anchors(context, config.ca_dir, trust or [])
+        if context is not None:
             lookup = database_lookup(context.database)
             # our own CRL/OCSP answered in-process; other URLs only with --online
             fetcher = TrustServices(context).local_fetcher(fallback=fetcher)
@@ -103,9 +104,14 @@ def verify(
     raise typer.Exit(0 if check.accepted else 1)
 
 
-def _anchors(ca_dir: Path, extra: list[Path]) -> TrustAnchors:
+def _anchors(context: ServiceContext | None, ca_dir: Path, extra: list[Path]) -> TrustAnchors:
+    """The service's roots — from the registry when there is one (a node of a cluster
+    has no ``ca/`` export), else from ``ca/`` — plus the ``--trust`` files."""
     try:
-        return service_anchors(ca_dir) + TrustAnchors.from_files(extra)
+        if context is None:
+            return service_anchors(ca_dir) + TrustAnchors.from_files(extra)
+        with context.database.session(read_only=True) as session:
+            return registry_anchors(session) + TrustAnchors.from_files(extra)
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read the trust anchors: {exc}") from None
 
