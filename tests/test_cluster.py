@@ -164,6 +164,35 @@ def test_licence_issued_on_b_downloads_from_a(cluster: Cluster, tmp_path: Path) 
         assert _shared_files_on_disk(node) == [], node.data_dir
 
 
+def test_a_node_with_a_wrong_passphrase_is_never_ready(cluster: Cluster) -> None:
+    """A node whose secret store handed it the wrong passphrase cannot open the shared key
+    store: it stays alive but not ready, so the proxy's health check keeps it out; and
+    the passphrase it was given shows nowhere in its output."""
+    wrong = cluster.root / "wrong-passphrase"
+    wrong.write_text("not the cluster's passphrase\n")
+    wrong.chmod(0o600)
+    node = ServerProcess(
+        cluster.root / "node-c" / "data",
+        database_url=cluster.database_url,
+        passphrase_file=wrong,
+        base_url=cluster.proxy.url,
+        bootstrap=False,
+    )
+    try:
+        node.start()
+        answer = httpx.get(f"{node.url}/readyz", timeout=30)
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        code = cluster.a.demo_seal(MARKET, "rsa").code
+        with cluster.client(node) as client:
+            refused = _sign(client, code, "B-B")
+        assert refused.status_code >= 500 and "Traceback" not in refused.text, refused.text
+    finally:
+        node.stop()
+    output = "".join(log.read_text() for log in node.data_dir.parent.glob("serve-*.log"))
+    assert "not the cluster's passphrase" not in output
+
+
 # --- an officer's sealctl on a third machine, while both nodes seal ---------------------------
 
 
