@@ -31,11 +31,15 @@ _SQLITE_COMPANIONS = ("", "-wal", "-shm")
 def prepare(settings: Settings, sqlite_file: Path | None = None) -> None:
     """Make sure the data directory (and ``sqlite_file``, if given) may be used.
 
-    Creates them when ``settings.may_create``; otherwise raises :class:`ConfigError` if
+    Creates them when ``settings.may_create``, or when the database is a shared server
+    (PostgreSQL): a node's data directory then holds nothing that must be found again
+    (issue #19), so ``sealctl`` on a third machine needs none, and a mistyped
+    ``--data-dir`` cannot hide the registry.  Otherwise raises :class:`ConfigError` if
     either is missing.  Either way tightens the modes of what exists.
     """
     missing = [p for p in (settings.data_dir, sqlite_file) if p is not None and not p.exists()]
-    if missing and not settings.may_create:
+    shared = not settings.database_url.startswith("sqlite")
+    if missing and not (settings.may_create or shared):
         raise ConfigError(_missing_message(settings.data_dir, missing[0]))
     settings.data_dir.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
     _tighten(settings.data_dir, DIRECTORY_MODE)

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import Select, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from sealsvc.db import Database
@@ -91,20 +91,27 @@ class DatabaseBuckets:
         holding the key's row, so concurrent requests on several nodes queue on it."""
         now = time.time()
         with self._database.session() as session:
-            session.execute(
-                insert(RateLimitBucket)
-                .values(key_id=key_id, tokens=float(per_minute), updated_at=now, refused=False)
-                .on_conflict_do_nothing(index_elements=["key_id"])
-            )
-            row = session.scalars(
-                select(RateLimitBucket).where(RateLimitBucket.key_id == key_id).with_for_update()
-            ).one()
+            # A bucket is worth no wait for the WAL flush: after a crash of PostgreSQL it
+            # may be a few requests off, which a rate limit can afford, while the flush
+            # dominates the take (a lock-and-update transaction: 18.6 ms with the flush,
+            # 3.8 ms without, psycopg on a loaded 2-core machine), and one key's
+            # requests queue on its row for that long.
+            session.execute(text("SET LOCAL synchronous_commit = off"))
+            row = session.scalars(self._locked(key_id)).one_or_none()
+            if row is None:  # a key's first request anywhere: make its bucket, then lock it
+                session.execute(
+                    insert(RateLimitBucket)
+                    .values(key_id=key_id, tokens=float(per_minute), updated_at=now, refused=False)
+                    .on_conflict_do_nothing(index_elements=["key_id"])
+                )
+                row = session.scalars(self._locked(key_id)).one()
             bucket, empty = refill_and_take(
                 Bucket(row.tokens, row.updated_at, row.refused), per_minute, now
             )
-            row.tokens, row.updated_at, row.refused = (
-                bucket.tokens,
-                bucket.updated_at,
-                bucket.refused,
-            )
+            row.tokens, row.updated_at = bucket.tokens, bucket.updated_at
+            row.refused = bucket.refused
         return empty
+
+    @staticmethod
+    def _locked(key_id: str) -> Select[tuple[RateLimitBucket]]:
+        return select(RateLimitBucket).where(RateLimitBucket.key_id == key_id).with_for_update()

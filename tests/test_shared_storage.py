@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from pki.algorithms import KeyAlgorithm
 from pki.certificates import Profile, random_serial
 from pki.errors import KeyStoreError, WrongPassphrase
 from pki.keystore import DirectoryEnvelopes, EnvelopeKeyStore, FileKeyStore
-from sealsvc import audit, bootstrap, seals, stored_files
+from sealsvc import audit, bootstrap, departments, seals, stored_files
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.db import Database
@@ -205,7 +206,7 @@ def test_the_bucket_refills_at_its_rate_and_ignores_a_clock_that_went_back():
 
 _APPENDER = """
 import sys
-from sealsvc import audit, bootstrap, seals, stored_files
+from sealsvc import audit, bootstrap, departments, seals, stored_files
 from sealsvc.db import Database
 from sealsvc.errors import SealNotUsable
 
@@ -392,3 +393,36 @@ def test_nodes_started_together_on_an_empty_database_set_it_up_once(
     finally:
         for node in nodes:
             node.close()
+
+
+@pytest.mark.postgres
+def test_sealctl_on_a_third_machine_needs_no_data_directory(
+    postgres_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An officer's ``sealctl`` against the shared database: no data directory to copy."""
+    from typer.testing import CliRunner
+
+    from sealsvc.cli.main import app
+
+    node = _node(postgres_database_url, tmp_path / "node")
+    (tmp_path / "node").mkdir()
+    try:
+        with node.database.session() as session:
+            node.ca.initialise(session, actor=ACTOR, dev=True)
+            departments.import_seed(session, actor=ACTOR)
+    finally:
+        node.close()
+    monkeypatch.setenv("SEALSVC_DATABASE_URL", postgres_database_url)
+    monkeypatch.setenv("SEALSVC_PASSPHRASE", TEST_PASSPHRASE)
+    elsewhere = tmp_path / "officer" / "data"
+    runner = CliRunner()
+    issued = runner.invoke(
+        app,
+        ["--data-dir", str(elsewhere), "seal", "issue", "--dept", "ZZ-D26", "--kind", "公章",
+         "--alg", "sm2", "--json"],
+    )  # fmt: skip
+    assert issued.exit_code == 0, issued.output
+    code = json.loads(issued.stdout)["code"]
+    listed = runner.invoke(app, ["--data-dir", str(elsewhere), "seal", "list", "--json"])
+    assert code in listed.stdout
+    assert not (elsewhere / "keys").exists() and not (elsewhere / "sealsvc.db").exists()
