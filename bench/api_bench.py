@@ -1,6 +1,7 @@
 """Sealing over HTTP next to sealing in-process, on the same PDF, seal and machine.
 
     python bench/api_bench.py [--requests 120] [--level B-T] [--algorithm rsa] [--workers 2]
+    python bench/api_bench.py --nodes 2 [--workers 1] [--concurrency 8]   (bench/api_cluster.py)
 
 Starts ``sealctl serve --workers N`` on a fresh data directory and a free localhost port
 (first start: dev CAs, demo seals), creates a sign key with no practical rate limit, and
@@ -41,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -112,6 +113,11 @@ def _cpu_by_process(root: int) -> dict[int, float]:
         grown = tree | {pid for pid, parent in parents.items() if parent in tree}
         grew, tree = grown != tree, grown
     return {pid: times[pid] for pid in tree if pid in times}
+
+
+def _cpu_of(roots: Sequence[int]) -> dict[int, float]:
+    """:func:`_cpu_by_process` of several servers (the nodes of a cluster) together."""
+    return {pid: s for root in roots for pid, s in _cpu_by_process(root).items()}
 
 
 def _spent(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
@@ -244,7 +250,7 @@ class _Load:
 
 
 async def _load(
-    call: Call | Iterator[Call], server_pid: int, count: int, concurrency: int
+    call: Call | Iterator[Call], server_pids: Sequence[int], count: int, concurrency: int
 ) -> _Load:
     """``count`` requests on ``concurrency`` keep-alive connections.
 
@@ -270,11 +276,11 @@ async def _load(
     try:
         for connection in connections:
             await connection_loop(connection, range(max(1, WARM_UP // concurrency)), _Tally())
-        before = _cpu_by_process(server_pid)
+        before = _cpu_of(server_pids)
         started, client_cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(connection_loop(c, remaining, tally) for c in connections))
         wall, client_cpu = time.perf_counter() - started, time.process_time() - client_cpu
-        return _Load(wall, client_cpu, _spent(before, _cpu_by_process(server_pid)), tally)
+        return _Load(wall, client_cpu, _spent(before, _cpu_of(server_pids)), tally)
     finally:
         for connection in connections:
             connection.close()
@@ -315,7 +321,7 @@ def measure_http(
     results = []
     for concurrency in concurrencies:
         calls = call if isinstance(call, Call) else call()
-        load = asyncio.run(_load(calls, server.process.pid, count, concurrency))
+        load = asyncio.run(_load(calls, (server.process.pid,), count, concurrency))
         latencies = load.tally.latencies or [float("nan")]
         server_cpu = sum(load.server_cpu.values())
         results.append(
@@ -509,8 +515,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--in-process", type=int, default=60, help="seals per process")
     parser.add_argument("--level", default="B-T", choices=[level.value for level in Level])
     parser.add_argument("--algorithm", default="rsa", choices=["rsa", "sm2"])
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="per node")
+    parser.add_argument(
+        "--nodes", type=int, default=1, choices=[1, 2],
+        help="2: one node vs two on one PostgreSQL, and HAProxy (bench/api_cluster.py)",
+    )  # fmt: skip
+    parser.add_argument("--concurrency", type=int, default=8, help="per node, with --nodes 2")
+    parser.add_argument(
+        "--licences", type=int, default=10, help="issued for their sizes, with --nodes 2"
+    )
     args = parser.parse_args(argv)
+    if args.nodes == 2:
+        from api_cluster import run_nodes  # it imports this module's load generator
+
+        run_nodes(args, Console(width=120))
+        return
     run(args, Console(width=120))
 
 

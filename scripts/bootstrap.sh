@@ -28,7 +28,7 @@ esac
 APT_PACKAGES=(
   openssl poppler-utils fonts-wqy-zenhei fonts-arphic-uming postgresql
   zbar-tools libzbar0 libnss3-tools chromium chromium-driver curl python3-venv
-  softhsm2 opensc
+  softhsm2 opensc haproxy
 )
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }

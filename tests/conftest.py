@@ -31,6 +31,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,15 +89,18 @@ def _as_server_user(argv: list[str]) -> list[str]:
     return argv
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A real PostgreSQL 15 server for the whole test session (see the module docstring)."""
+class PostgresStartError(RuntimeError):
+    """The PostgreSQL server did not start (the message holds its log)."""
+
+
+@contextmanager
+def running_postgres(settings: str = FAST_UNSAFE_SETTINGS) -> Iterator[PostgresServer]:
+    """A fresh PostgreSQL server in a temporary directory, stopped and deleted on exit.
+
+    ``settings`` are ``-c`` options: the tests' fast, non-durable ones by default; the
+    benchmarks pass ``""`` to measure with PostgreSQL's durable defaults (``fsync=on``).
+    """
     initdb, pg_ctl = PG_BINDIR / "initdb", PG_BINDIR / "pg_ctl"
-    if not (initdb.exists() and pg_ctl.exists()):
-        reason = f"PostgreSQL server binaries not found in {PG_BINDIR} (apt-get install postgresql)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
     root = Path(tempfile.mkdtemp(prefix="sealsvc-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
@@ -109,7 +113,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         ),
         **run,
     )
-    options = f"-h 127.0.0.1 -p {port} -k {root} {FAST_UNSAFE_SETTINGS}"
+    options = f"-h 127.0.0.1 -p {port} -k {root} -c max_connections=200 {settings}"
     try:
         subprocess.run(
             _as_server_user(
@@ -119,7 +123,8 @@ def postgres_server() -> Iterator[PostgresServer]:
         )
     except subprocess.CalledProcessError as exc:
         server_log = log.read_text() if log.exists() else ""
-        pytest.fail(f"PostgreSQL did not start: {exc.stderr}\n{server_log}")
+        shutil.rmtree(root, ignore_errors=True)
+        raise PostgresStartError(f"PostgreSQL did not start: {exc.stderr}\n{server_log}") from None
     try:
         yield PostgresServer(host="127.0.0.1", port=port, user="postgres")
     finally:
@@ -129,6 +134,21 @@ def postgres_server() -> Iterator[PostgresServer]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL 15 server for the whole test session (see the module docstring)."""
+    if not ((PG_BINDIR / "initdb").exists() and (PG_BINDIR / "pg_ctl").exists()):
+        reason = f"PostgreSQL server binaries not found in {PG_BINDIR} (apt-get install postgresql)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    try:
+        with running_postgres() as server:
+            yield server
+    except PostgresStartError as exc:
+        pytest.fail(str(exc))
 
 
 _database_numbers = itertools.count(1)

@@ -88,6 +88,14 @@ class ServerProcess:
     starts: int = 0
     forker: Forker | None = field(default=None, repr=False)
     """Fork the server from this pre-imported process instead of exec'ing ``sealctl``."""
+    passphrase_file: Path | None = None
+    """Give the passphrase as ``SEALSVC_PASSPHRASE_FILE`` (as deployed), not in the environment."""
+    base_url: str | None = None
+    """The public URL (a cluster's proxy) if not the server's own."""
+    bootstrap: bool = True
+    """``False`` for a node joining an initialised database: no dev set-up, nothing printed."""
+    serve_options: tuple[str, ...] = ()
+    """More ``sealctl serve`` options (``--forwarded-allow-ips …``)."""
     _process: subprocess.Popen | None = field(default=None, repr=False)
     _pid: int | None = field(default=None, repr=False)
 
@@ -96,9 +104,19 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int:
+        """The server's (supervisor's) process id, while it runs."""
+        pid = self._pid if self.forker is not None else self._process and self._process.pid
+        assert pid is not None, "the server is not running"
+        return pid
+
+    @property
     def environ(self) -> dict[str, str]:
-        environ = _server_environ(self.url)
+        environ = _server_environ(self.base_url or self.url)
         environ["SEALSVC_DATA_DIR"] = str(self.data_dir)
+        if self.passphrase_file is not None:
+            del environ["SEALSVC_PASSPHRASE"]
+            environ["SEALSVC_PASSPHRASE_FILE"] = str(self.passphrase_file)
         if self.database_url:
             environ["SEALSVC_DATABASE_URL"] = self.database_url
         return environ
@@ -114,9 +132,9 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.data_dir.parent / f"serve-{self.port}-{self.starts}.log"
         args = ["--data-dir", str(self.data_dir), "serve", "--port", str(self.port)]
-        args += ["--workers", str(self.workers)]
-        if self.starts:
-            args.append("--no-bootstrap")  # initialised by the first start
+        args += ["--workers", str(self.workers), *self.serve_options]
+        if self.starts or not self.bootstrap:
+            args.append("--no-bootstrap")  # initialised by the first start (or another node)
         if self.forker is not None:
             self._pid = self.forker.start(args, log)
         else:
@@ -130,7 +148,7 @@ class ServerProcess:
                     start_new_session=True,  # its own process group: kill9 reaches the workers
                 )
         output = self._wait_ready(log, timeout)
-        if self.starts == 0:
+        if self.starts == 0 and self.bootstrap:
             token = _TOKEN.search(output)
             assert token is not None, f"no admin token in the first start's output:\n{output}"
             self.admin_token = token.group(1)

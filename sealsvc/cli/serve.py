@@ -45,12 +45,25 @@ def serve(
     no_bootstrap: Annotated[
         bool, typer.Option("--no-bootstrap", help="Do not create dev material on first start.")
     ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            metavar="ADDRESSES",
+            help="Comma list of reverse-proxy addresses whose X-Forwarded-For is believed: "
+            "the audit log and rate limits then see the client, not the proxy.",
+        ),
+    ] = None,
 ) -> None:
     """Start the sealing / licence / verification service.
 
     The first start on an empty data directory creates a development set-up whose
     certificates, QR codes and links use this --host/--port as the public base URL
     (0.0.0.0 becomes 127.0.0.1), unless SEALSVC_BASE_URL is set; later starts keep it.
+
+    Behind a reverse proxy (docs/deploy.md), name the proxy's address in
+    --forwarded-allow-ips; without it X-Forwarded-For is ignored, so no client can put
+    another address into the audit log.
 
     Example: SEALSVC_PASSPHRASE_FILE=pass sealctl --data-dir data serve --port 8000 --workers 2
     """
@@ -103,5 +116,6 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level.value,
-        proxy_headers=False,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
