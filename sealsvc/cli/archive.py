@@ -10,6 +10,7 @@ import typer
 
 from sealsvc import audit
 from sealsvc.archive import ArchiveExtender
+from sealsvc.cli import archive_check
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
@@ -19,6 +20,8 @@ app = typer.Typer(
     help="Archive care: keep sealed documents verifiable after certificates expire.",
     no_args_is_help=True,
 )
+
+app.command("check")(archive_check.check)
 
 
 @app.command("extend")
