@@ -103,10 +103,18 @@ def issuer_of(row: Licence) -> str:
 class RecordInspector:
     """Bytes or licence numbers → :class:`Record`; one per process, thread-safe."""
 
-    def __init__(self, context: ServiceContext, *, render: bool = False) -> None:
+    def __init__(
+        self,
+        context: ServiceContext,
+        *,
+        render: bool = False,
+        verifier: DocumentVerifier | None = None,
+    ) -> None:
+        """``verifier``: the process's own, when it has one (the API's), so that its
+        caches serve both ``POST /v1/verify`` and the archive check."""
         self.context = context
         self.render = render
-        self.verifier = DocumentVerifier(context)
+        self.verifier = verifier or DocumentVerifier(context)
 
     def from_number(self, number: str) -> Record:
         """The stored file of licence ``number`` (latest version), checked as a record."""

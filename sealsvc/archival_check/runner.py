@@ -38,6 +38,7 @@ from sealsvc.archival_check.serials import serial_checks
 from sealsvc.archival_check.usability import usability
 from sealsvc.config import Settings
 from sealsvc.errors import SealsvcError
+from sealsvc.verification.service import DocumentVerifier
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
@@ -140,15 +141,25 @@ def _unchecked(item: Item, reason: str) -> RecordReport:
 class ArchiveChecker:
     """Runs :func:`check_record` over a batch and adds the batch's serial findings."""
 
-    def __init__(self, context: ServiceContext, *, render: bool = False) -> None:
+    def __init__(
+        self,
+        context: ServiceContext,
+        *,
+        render: bool = False,
+        verifier: DocumentVerifier | None = None,
+    ) -> None:
         self.context = context
         self.render = render
+        self._verifier = verifier
         self._inspector: RecordInspector | None = None
 
     @property
     def inspector(self) -> RecordInspector:
+        """Built on first use: a batch run in worker processes needs none here."""
         if self._inspector is None:
-            self._inspector = RecordInspector(self.context, render=self.render)
+            self._inspector = RecordInspector(
+                self.context, render=self.render, verifier=self._verifier
+            )
         return self._inspector
 
     def check(
