@@ -91,7 +91,8 @@ _CHECK_BODY = {
     "required": True,
     "description": (
         "multipart/form-data with one or more ``file`` parts (PDF or OFD, told by content) "
-        "and/or ``number`` fields (licence numbers of the registry); or a raw PDF/OFD body "
+        "and/or ``number`` fields (licence numbers of the registry; numbers alone may come "
+        "as application/x-www-form-urlencoded); or a raw PDF/OFD body "
         f"(``application/pdf``, ``application/ofd``). At most {_MAX_RECORDS} records; the "
         "whole request at most SEALSVC_MAX_PDF_BYTES."
     ),
@@ -157,7 +158,7 @@ def _checker(request: Request) -> ArchiveChecker:
 async def _check_items(request: Request) -> list[Item]:
     limit = request.app.state.context.settings.max_pdf_bytes
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "multipart/form-data":
+    if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         data, _, _ = await read_document_upload(request, limit)
         return [Item("upload", data=data)]
     declared = request.headers.get("content-length")
