@@ -35,6 +35,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
 from pyhanko.sign import fields, signers
 
+from ofd.package import OfdPackage
 from pki.clock import now_utc
 from pki.pdf_signer import KeyHandleSigner
 from sealsvc import seals
@@ -46,6 +47,7 @@ from sealsvc.archival_check import (
     Property,
     RecordReport,
 )
+from sealsvc.archival_check.pdf_facts import _RISKY
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.licences import (
@@ -424,3 +426,58 @@ def test_the_cli_prints_tables_and_a_summary_and_exits_by_the_verdict(
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# --- OFD defects ----------------------------------------------------------------------------
+
+
+def _ofd_with(corpus: Corpus, change) -> bytes:
+    package = OfdPackage.read(corpus.file("valid.ofd").read_bytes())
+    return OfdPackage.from_files(change(dict(package.items()))).to_bytes()
+
+
+def test_an_ofd_that_opens_a_url_on_opening_fails_security(corpus: Corpus) -> None:
+    def add_action(files: dict[str, bytes]) -> dict[str, bytes]:
+        action = (
+            b'<ofd:Actions><ofd:Action Event="DO"><ofd:URI URI="http://example.invalid/x"/>'
+            b"</ofd:Action></ofd:Actions></ofd:CommonData>"
+        )
+        files["Doc_0/Document.xml"] = files["Doc_0/Document.xml"].replace(
+            b"</ofd:CommonData>", action
+        )
+        return files
+
+    path = corpus.write("url-on-open.ofd", _ofd_with(corpus, add_action))
+    (report,) = corpus.check(path)
+    assert "打开文档时执行 URI 动作" in _failed(report, Property.SECURITY)["no_active_content"]
+    # The seal's References cover Document.xml: the change breaks it too.
+    assert "seals_verify" in _failed(report, Property.AUTHENTICITY)
+
+
+def test_an_ofd_without_its_font_files_fails_integrity_and_usability(corpus: Corpus) -> None:
+    def drop_fonts(files: dict[str, bytes]) -> dict[str, bytes]:
+        return {p: d for p, d in files.items() if not p.endswith(".ttf")}
+
+    (report,) = corpus.check(corpus.write("no-fonts.ofd", _ofd_with(corpus, drop_fonts)))
+    assert "font" in _failed(report, Property.INTEGRITY)["components"]
+    assert "fonts_embedded" in _failed(report, Property.USABILITY)
+
+
+def test_an_ofd_resource_outside_the_package_is_an_external_reference(corpus: Corpus) -> None:
+    def external(files: dict[str, bytes]) -> dict[str, bytes]:
+        res = files["Doc_0/PublicRes.xml"]
+        start = res.index(b"<ofd:FontFile>") + len(b"<ofd:FontFile>")
+        end = res.index(b"</ofd:FontFile>", start)
+        files["Doc_0/PublicRes.xml"] = res[:start] + b"http://fonts.example/simsun.ttf" + res[end:]
+        return files
+
+    (report,) = corpus.check(corpus.write("external.ofd", _ofd_with(corpus, external)))
+    reason = _failed(report, Property.USABILITY)["no_external_references"]
+    assert "http://fonts.example/simsun.ttf" in reason
+
+
+def test_escaped_names_and_object_streams_make_the_checker_walk_every_object() -> None:
+    """``/J#53`` is ``/JS`` once decoded: a byte search for ``/JS`` alone would miss it."""
+    assert _RISKY.search(b"<< /S /JavaScript /J#53 (app.alert(1)) >>")
+    assert _RISKY.search(b"<< /Type /ObjStm /N 3 >>")
+    assert not _RISKY.search(b"<< /Type /Page /Contents 4 0 R /Resources << /Font << >> >> >>")
