@@ -53,6 +53,7 @@ from sealsvc.context import ServiceContext
 from sealsvc.licences import (
     LicencePage,
     QrCode,
+    annul_licence,
     get_licence_file,
     issue_licence,
     load_template,
@@ -65,7 +66,7 @@ from sealsvc.sealing import Sealer
 if TYPE_CHECKING:
     from seal_fixtures import CaTemplates
 
-pytest_plugins = ("seal_fixtures",)  # ca_templates
+pytest_plugins = ("seal_fixtures",)  # ca_templates, seal_context
 
 ACTOR = "test:archive-check"
 MARKET = "郑州市市场监督管理局"
@@ -481,3 +482,32 @@ def test_escaped_names_and_object_streams_make_the_checker_walk_every_object() -
     assert _RISKY.search(b"<< /S /JavaScript /J#53 (app.alert(1)) >>")
     assert _RISKY.search(b"<< /Type /ObjStm /N 3 >>")
     assert not _RISKY.search(b"<< /Type /Page /Contents 4 0 R /Resources << /Font << >> >> >>")
+
+
+# --- what the registry knows ----------------------------------------------------------------
+
+
+def test_an_annulled_licence_fails_authenticity_though_its_seal_holds(corpus: Corpus) -> None:
+    number = corpus.issue()
+    annul_licence(corpus.context, number, "企业申请注销", kind="cancelled", actor=ACTOR)
+    (report,) = corpus.check(number)
+    assert report.verdict == "TOTAL_PASSED"  # the seal is fine
+    assert "注销" in _failed(report, Property.AUTHENTICITY)["registry_match"]
+
+
+def test_serial_gaps_and_registry_on_each_database(seal_context: ServiceContext) -> None:
+    """The registry queries (issue day in Beijing time, issuer) on SQLite and PostgreSQL."""
+    with seal_context.database.session(read_only=True) as session:
+        seal_context.ca.export_files(session)
+    code = seals.issue(
+        seal_context, department=MARKET, kind="公章", algorithm="rsa", actor=ACTOR
+    ).code
+    template = load_template("business_licence")
+    numbers = [
+        issue_licence(seal_context, template, template.example, [code], actor=ACTOR).number
+        for _ in range(3)
+    ]
+    report = ArchiveChecker(seal_context).check([Item.parse(numbers[0]), Item.parse(numbers[2])])
+    (gap,) = report.serial_gaps
+    assert numbers[1] in gap
+    assert [r.property(Property.AUTHENTICITY).passed for r in report.records] == [True, True]
