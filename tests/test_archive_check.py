@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import jsonschema
 import pytest
 from conftest import TEST_PASSPHRASE
+from hostile_pdfs import HOSTILE
 from pdf_fixtures import chinese_pdf
 from pdfminer.pdfdocument import PDFDocument
 from pdfminer.pdfparser import PDFParser
@@ -47,7 +48,7 @@ from sealsvc.archival_check import (
     Property,
     RecordReport,
 )
-from sealsvc.archival_check.pdf_facts import _RISKY
+from sealsvc.archival_check.pdf_facts import _RISKY, inspect_pdf
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.licences import (
@@ -511,3 +512,28 @@ def test_serial_gaps_and_registry_on_each_database(seal_context: ServiceContext)
     (gap,) = report.serial_gaps
     assert numbers[1] in gap
     assert [r.property(Property.AUTHENTICITY).passed for r in report.records] == [True, True]
+
+
+_HOSTILE_OUTCOME = {
+    "content bomb 1 GiB": "page",
+    "content bomb 1 GiB, two Flate layers": "page",
+    "page tree loop": "file",
+    "xref /Prev loop": "file",
+}
+"""What each hostile file must give: a page that cannot be read (the bombs stop at the
+decode limit), a file that cannot be read; the others parse (their hostility is in
+places the verifier reads, or nowhere a page needs)."""
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_pdfs_are_failing_records_not_crashes(name: str) -> None:
+    """Bombs, loops and deep nesting (tests/hostile_pdfs.py): the facts come back in
+    bounded time and memory; nothing is raised."""
+    facts = inspect_pdf(HOSTILE[name]())
+    expected = _HOSTILE_OUTCOME.get(name, "readable")
+    if expected == "file":
+        assert facts.problem and "PDF 无法解析" in facts.problem
+    elif expected == "page":
+        assert facts.readable and "exceeds the limit" in facts.page_problems[0]
+    else:
+        assert facts.readable and facts.pages == 1 and not facts.page_problems, facts
