@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import jsonschema
 import pytest
 from conftest import TEST_PASSPHRASE
+from gmssl import sm3
 from hostile_pdfs import HOSTILE
 from pdf_fixtures import chinese_pdf
 from pdfminer.pdfdocument import PDFDocument
@@ -389,6 +390,9 @@ def test_a_batch_never_stops_at_a_bad_record(corpus: Corpus) -> None:
     assert "PDF 无法解析" in reasons[0] or "TOTAL_FAILED" in reasons[0]
     assert "无法读取" in reasons[1]
     assert "既不是 PDF 也不是 OFD" in reasons[2]
+    # The checksums recorded: SM3 as gmssl (another implementation) computes it.
+    assert records[2].sm3 == sm3.sm3_hash(list(not_a_document.read_bytes()))
+    assert records[2].sha256 == _sha256(not_a_document.read_bytes())
     assert "YYZZ2099010100000001" in reasons[3]
 
 

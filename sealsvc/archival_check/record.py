@@ -18,6 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -77,11 +78,11 @@ class Record:
     rendered: bool
     """Whether page 1 was painted (``--render``); else only parsed."""
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
-    @property
+    @cached_property
     def sm3(self) -> str:
         return digest("sm3", self.data).hex()
 
