@@ -38,6 +38,7 @@ from sealsvc.archival_check.serials import serial_checks
 from sealsvc.archival_check.usability import usability
 from sealsvc.config import Settings
 from sealsvc.errors import SealsvcError
+from sealsvc.licences import NUMBER_PATTERN
 from sealsvc.verification.service import DocumentVerifier
 
 if TYPE_CHECKING:
@@ -63,9 +64,10 @@ class Item:
 
     @classmethod
     def parse(cls, argument: str) -> Item:
-        """A command-line argument: an existing path is a file, else a licence number."""
+        """A command-line argument: an existing path, or anything that cannot be a licence
+        number, is a file (a mistyped path then reads "cannot read"); else a number."""
         path = Path(argument)
-        if path.exists() or "/" in argument or "." in argument:
+        if path.exists() or not NUMBER_PATTERN.fullmatch(argument):
             return cls(argument, path=path)
         return cls(f"licence:{argument}", number=argument)
 
