@@ -8,19 +8,27 @@ Needs a key with the ``archive`` scope (or ``admin``); the key is not bound to a
 department, since the archive holds every department's documents.  Documents without a
 seal or time-stamp of this service are refused with 400, like every other unreadable
 upload.
+
+``POST /v1/archive/check`` is the HTTP face of ``sealctl archive check``
+(:mod:`sealsvc.archival_check`): the 四性检测 of DA/T 70 for uploaded files and registered
+licences, the same JSON report.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
 
 from api.auth import Caller, require_scope
-from api.bodies import pdf_response, pdf_upload_body, read_pdf_upload
+from api.bodies import pdf_response, pdf_upload_body, read_document_upload, read_pdf_upload
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses
+from sealsvc.archival_check import ARCHIVE_CHECK_SCHEMA, ArchiveChecker, Item
 from sealsvc.archive import ArchiveExtender
+from sealsvc.licences import check_number
 
 __all__ = ["router"]
 
@@ -73,3 +81,108 @@ async def extend(
             "X-Audit-Seq": str(extension.audit_seq),
         },
     )
+
+
+_MAX_RECORDS = 100
+"""Most records one request checks; a larger batch is ``sealctl archive check --workers``'
+work (or several requests)."""
+
+_CHECK_BODY = {
+    "required": True,
+    "description": (
+        "multipart/form-data with one or more ``file`` parts (PDF or OFD, told by content) "
+        "and/or ``number`` fields (licence numbers of the registry; numbers alone may come "
+        "as application/x-www-form-urlencoded); or a raw PDF/OFD body "
+        f"(``application/pdf``, ``application/ofd``). At most {_MAX_RECORDS} records; the "
+        "whole request at most SEALSVC_MAX_PDF_BYTES."
+    ),
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "number": {"type": "array", "items": {"type": "string"}},
+                },
+            }
+        },
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        "application/ofd": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@router.post(
+    "/check",
+    summary="四性检测 (DA/T 70) of records: authenticity, integrity, usability, security",
+    openapi_extra={"requestBody": _CHECK_BODY},
+    responses={
+        200: {
+            "description": (
+                "The report (schema ``sealsvc.archive-check/1``, the same JSON as "
+                "``sealctl archive check --json``); ``passed`` is true only when every "
+                "record passes all four properties. A bad file is a failing record, not "
+                "an error."
+            ),
+            "content": {"application/json": {"schema": ARCHIVE_CHECK_SCHEMA}},
+        },
+        **problem_responses(400, 401, 403, 404, 413, 415, 429),
+    },
+)
+async def check(
+    request: Request,
+    caller: Annotated[Caller, Depends(require_scope("archive"))],
+) -> JSONResponse:
+    """Check uploaded records and/or registered licences; answers one report for all.
+
+    Needs the ``archive`` scope (or ``admin``): the report compares each record with the
+    registry (licence status, GB/T 36903 metadata as issued) and checks stored licences by
+    number, which is the archive's business, not the public's (``POST /v1/verify`` is the
+    public check of one document).
+    """
+    items = await _check_items(request)
+    checker = _checker(request)
+    report = await run_cpu_bound(request, checker.check, items)
+    return JSONResponse(report.to_dict())
+
+
+def _checker(request: Request) -> ArchiveChecker:
+    """One per worker process, sharing the worker's verifier and its caches."""
+    state = request.app.state
+    checker = getattr(state, "archive_checker", None)
+    if checker is None:
+        checker = state.archive_checker = ArchiveChecker(state.context, verifier=state.verifier)
+    return checker
+
+
+async def _check_items(request: Request) -> list[Item]:
+    limit = request.app.state.context.settings.max_pdf_bytes
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        data, _, _ = await read_document_upload(request, limit)
+        return [Item("upload", data=data)]
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
+        raise HTTPException(413, f"the request is larger than {limit} bytes")
+    form = await request.form(
+        max_files=_MAX_RECORDS, max_fields=_MAX_RECORDS + 10, max_part_size=limit
+    )
+    items: list[Item] = []
+    size = 0
+    for name, value in form.multi_items():
+        if name == "file" and isinstance(value, UploadFile):
+            data = await value.read(limit + 1)
+            size += len(data)
+            if size > limit:
+                raise HTTPException(413, f"the uploads are larger than {limit} bytes together")
+            items.append(Item(value.filename or f"file {len(items) + 1}", data=data))
+        elif name == "number" and isinstance(value, str):
+            check_number(value.strip())
+            items.append(Item(f"licence:{value.strip()}", number=value.strip()))
+        else:
+            raise HTTPException(400, f"unexpected form field {name!r}: send 'file' or 'number'")
+    if not items:
+        raise HTTPException(400, "no record to check: send 'file' parts or 'number' fields")
+    if len(items) > _MAX_RECORDS:
+        raise HTTPException(400, f"more than {_MAX_RECORDS} records in one request")
+    return items

@@ -18,6 +18,7 @@ from sealsvc.archive import ArchiveExtender
 from sealsvc.archive.import_check import import_check
 from sealsvc.archive.package import PackageExporter
 from sealsvc.archive.renew import parse_window, renew
+from sealsvc.cli import archive_check
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
@@ -29,6 +30,8 @@ app = typer.Typer(
     help="Archive care: keep sealed documents verifiable after certificates expire.",
     no_args_is_help=True,
 )
+
+app.command("check")(archive_check.check)
 
 
 @app.command("extend")

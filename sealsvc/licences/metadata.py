@@ -44,6 +44,7 @@ from sealsvc.licences.pdfa import XmpSchema
 from sealsvc.licences.templates import Template
 
 __all__ = [
+    "ELEMENTS",
     "LONG_TERM",
     "XMP_NAMESPACE",
     "XMP_PREFIX",
@@ -102,7 +103,7 @@ class LicenceMetadata:
     def pairs(self) -> list[tuple[str, str]]:
         """(Chinese element name, value) of the elements present, in the standard's order:
         what an OFD writes as ``<ofd:CustomData Name="…">…</ofd:CustomData>``."""
-        return [(_ELEMENTS[key][0], value) for key, value in self.as_dict().items()]
+        return [(ELEMENTS[key][0], value) for key, value in self.as_dict().items()]
 
     def xmp_schema(self) -> XmpSchema:
         """The elements present as XMP properties of :data:`XMP_NAMESPACE`."""
@@ -111,13 +112,12 @@ class LicenceMetadata:
             prefix=XMP_PREFIX,
             description="电子证照元数据 (GB/T 36903-2018)",
             properties=tuple(
-                (_ELEMENTS[key][1], value, _ELEMENTS[key][0])
-                for key, value in self.as_dict().items()
+                (ELEMENTS[key][1], value, ELEMENTS[key][0]) for key, value in self.as_dict().items()
             ),
         )
 
 
-_ELEMENTS: dict[str, tuple[str, str]] = {
+ELEMENTS: dict[str, tuple[str, str]] = {
     "name": ("证照名称", "Name"),
     "type_code": ("证照类型代码", "TypeCode"),
     "number": ("证照编号", "Number"),
