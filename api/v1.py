@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api import archive_routes, licence_routes, seal_routes, signature_routes, verify_routes
+from api import (
+    archive_routes,
+    enterprise_routes,
+    licence_routes,
+    seal_routes,
+    signature_routes,
+    verify_routes,
+)
 from api.auth import Caller, require_scope
 from api.bodies import HTTP_NAMES, pdf_response, pdf_upload_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
@@ -27,6 +34,7 @@ router.include_router(licence_routes.router)
 router.include_router(verify_routes.router)
 router.include_router(archive_routes.router)
 router.include_router(signature_routes.router)
+router.include_router(enterprise_routes.router)
 
 _PAGE_EDGE_MM = 5080.0
 """The largest PDF page side (14,400 points = 200 inches), a bound for coordinates."""

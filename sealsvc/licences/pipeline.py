@@ -50,7 +50,7 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -65,8 +65,9 @@ from sqlalchemy.orm import Session
 
 from pki.clock import CHINA_TIME, now_utc
 from pki.fsutil import fsync_directory
-from sealsvc import audit, refusals, ses_seals
+from sealsvc import audit, refusals, seals, ses_seals
 from sealsvc.config import Settings
+from sealsvc.enterprise import lifecycle as enterprise_lifecycle
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealsvcError
 from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.licences.issuer import (
@@ -115,6 +116,10 @@ traversal and nothing a shell or URL would need quoted."""
 
 STAGES = ("validate", "render", "qr", "seal", "store")
 """Stages :func:`issue_licence` reports in ``timings`` (seconds per stage)."""
+
+InTransaction = Callable[[Session, Licence], None]
+"""Work that commits or fails with a new licence's record: called in the storing
+transaction after the record is flushed (the "1+X" seal set, :mod:`sealsvc.enterprise`)."""
 
 
 class LicenceFileProblem(SealsvcError):
@@ -709,6 +714,7 @@ def _produce(
     file_format: LicenceFormat,
     replaces: tuple[int, str | None] | None = None,
     audit_details: Mapping[str, str] | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> LicenceRecord:
     """Render, seal and store one version; ``replaces`` = (id, reason) of the one it supersedes.
 
@@ -750,7 +756,7 @@ def _produce(
             context, template, data, seal_codes, sealed,
             number=number, version=version, actor=actor, level=level, now=now,
             short_hash=short, identifier=page.identifier, file_format=file_format,
-            replaces=replaces, audit_details=audit_details,
+            replaces=replaces, audit_details=audit_details, in_transaction=in_transaction,
         )  # fmt: skip
 
 
@@ -771,6 +777,7 @@ def _store(
     file_format: LicenceFormat,
     replaces: tuple[int, str | None] | None,
     audit_details: Mapping[str, str] | None,
+    in_transaction: InTransaction | None = None,
 ) -> LicenceRecord:
     directory = _licence_dir(context)
     file_name = f"{number}-v{version}.{file_format.value}"
@@ -831,6 +838,8 @@ def _store(
                 document_hash=document_sha256,
                 details=details,
             )
+            if in_transaction is not None:
+                in_transaction(session, row)
             record = _record(row, context.settings.base_url)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -854,6 +863,7 @@ def issue_licence(
     sealer: Sealer | None = None,
     timings: dict[str, float] | None = None,
     audit_details: Mapping[str, str] | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> LicenceRecord:
     """Issue a licence (version 1): see the module docstring for the steps and guarantees.
 
@@ -862,7 +872,8 @@ def issue_licence(
     ``sealer`` lets a long-running process reuse one (its TSA/OCSP keys stay loaded);
     ``timings``, if given, receives seconds per stage (:data:`STAGES`);
     ``audit_details`` (an API call's client and key id) go into the ``licence.issue`` or
-    ``licence.refused`` entry.
+    ``licence.refused`` entry; ``in_transaction`` (:data:`InTransaction`) commits or fails
+    with the record.
     """
     with _stage(timings, "validate"):
         template = _template(context, template)
@@ -884,7 +895,7 @@ def issue_licence(
         context, template, clean, codes,
         number=number, version=1, actor=actor, level=level, now=now,
         sealer=sealer, timings=timings, issuer=issuer, file_format=file_format,
-        audit_details=audit_details,
+        audit_details=audit_details, in_transaction=in_transaction,
     )  # fmt: skip
 
 
@@ -950,6 +961,9 @@ def annul_licence(
     ``kind`` has no default: 吊销 is a sanction and 注销 is not, and the citizen's page and
     every verification report name which one it was — a default would put the wrong word
     on a holder's licence.
+
+    An enterprise's seal set issued with this licence is revoked in the same transaction
+    (:func:`sealsvc.enterprise.lifecycle.close_with_licence`).
     """
     try:
         kind = AnnulKind(kind)
@@ -982,4 +996,10 @@ def annul_licence(
                 "reason": reason,
             },
         )
-        return _record(row, context.settings.base_url)
+        crl_changed = enterprise_lifecycle.close_with_licence(
+            context, session, number=row.number, kind=kind, reason=reason, actor=actor
+        )
+        record = _record(row, context.settings.base_url)
+    if crl_changed:
+        seals.export_ca_files(context)
+    return record
