@@ -527,3 +527,37 @@ def test_images_have_the_customary_shape_and_size(
     if kind == "发票专用章":
         assert width / height == pytest.approx(4 / 3, rel=0.02)
         assert centre > 0 or any(image.getpixel((x, h // 2)) for x in range(w // 3, 2 * w // 3))
+
+
+@pytest.mark.parametrize(
+    ("kind", "size_mm"),
+    [("发票专用章", (40.0, 30.0)), ("法定代表人名章", (20.0, 20.0)), ("公章", (40.0, 40.0))],
+)
+def test_a_sealed_pdf_shows_the_stamp_at_its_printed_size(
+    api_world: ApiWorld, one_call: dict, kind: str, size_mm: tuple[float, float], tmp_path: Path
+) -> None:
+    """The page as poppler draws it (pdftoppm, 300 dpi): the red ink of the stamp measures
+    the seal's printed size, whatever its shape."""
+    code = _seal(one_call, kind)["code"]
+    sealed = api_world.client.post(
+        f"/v1/seals/{code}/sign",
+        content=chinese_pdf(1),
+        headers={**bearer(one_call["enterprise"]["api_key"]), "Content-Type": "application/pdf"},
+        params={"level": "B-B", "x_mm": 100, "y_mm": 100},
+    )
+    assert sealed.status_code == 200, sealed.text
+    (tmp_path / "sealed.pdf").write_bytes(sealed.content)
+    subprocess.run(
+        ["pdftoppm", "-r", "300", "-png", "-singlefile", "sealed.pdf", "page"],
+        cwd=tmp_path, check=True,
+    )  # fmt: skip
+    page = Image.open(tmp_path / "page.png").convert("RGB")
+    red, green, _blue = page.split()
+    # seal red (230, 0, 18): strong red, little green; the page's black text has no red
+    ink = Image.eval(red, lambda v: 255 if v > 150 else 0)
+    ink = Image.composite(
+        ink, Image.new("L", page.size, 0), Image.eval(green, lambda v: 255 if v < 120 else 0)
+    )
+    left, top, right, bottom = ink.getbbox()
+    measured = ((right - left) / 300 * 25.4, (bottom - top) / 300 * 25.4)
+    assert measured == pytest.approx(size_mm, abs=0.5), measured
