@@ -36,7 +36,7 @@ class NameSealDesign:
         problem = invisible_characters(self.name, "name on a name seal")
         if problem:
             raise SealImageError(problem)
-        if self.name != self.name.strip() or len(self.name) not in _SUFFIXES:
+        if any(ch.isspace() for ch in self.name) or len(self.name) not in _SUFFIXES:
             raise SealImageError(
                 f"a name seal takes a name of 2 to 4 characters without spaces, got {self.name!r}"
             )

@@ -34,6 +34,7 @@ _NAME_TRACKING = 0.1
 _NAME_SPAN = 200.0  # degrees of the ellipse's parameter the name may cover, centred on top
 _MIDDLE_SIZE = 3.7
 _MIDDLE_WIDTH = 26.0  # the customary length of the number line
+_MIDDLE_TRACKING = 0.04
 _KIND_SIZE = 4.6
 _KIND_WIDTH = 20.0  # at most: the ends of the name come down beside it
 _KIND_TRACKING = 0.15
@@ -156,7 +157,7 @@ def oval_layout(design: OvalSealDesign, font: GlyphMetrics) -> SealLayout:
     b = design.height_mm / 2 - ring - _GAP * k
     glyphs = _name(design.organisation, font, a, b, k)
     middle_size = _MIDDLE_SIZE * k
-    middle = _line(design.middle, font, 0.0, middle_size, _MIDDLE_WIDTH * k, 0.0)
+    middle = _line(design.middle, font, 0.0, middle_size, _MIDDLE_WIDTH * k, _MIDDLE_TRACKING)
     kind_size = _KIND_SIZE * k
     kind_y = -middle_size / 2 - 1.2 * k - kind_size / 2
     kind_room = min(_KIND_WIDTH * k, 2 * (_chord(a, b, kind_y - kind_size / 2) - 1.0 * k))
