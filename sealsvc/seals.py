@@ -915,9 +915,6 @@ class SealBatch:
             return []
         return _revoke_in(self._change, seal, current, reason)
 
-    def view(self, seal: Seal) -> SealView:
-        return _view_after(self._change, seal)
-
 
 @contextmanager
 def joined(
@@ -993,14 +990,12 @@ def issue(
     text: str | None = None,
     validity: timedelta | None = None,
     division: str = DIVISION_CODE,
-    image: ImageSpec | None = None,
 ) -> SealView:
     """Issue a new seal: code, key, certificate and registry row in one transaction.
 
     ``department`` is a code or name of an active department; ``text`` defaults to its
-    name; ``validity`` defaults to the CA's seal lifetime; ``image`` the drawing's shape
-    and size (default: round, 42 mm). Audited as ``key.generate``, ``cert.issue`` and
-    ``seal.issue``.
+    name; ``validity`` defaults to the CA's seal lifetime. Audited as ``key.generate``,
+    ``cert.issue`` and ``seal.issue``. (Seals of other shapes and sizes: :class:`SealBatch`.)
     """
     kind = _check_kind(kind)
     algorithm = resolve_algorithm(algorithm)
@@ -1009,13 +1004,13 @@ def issue(
     if validity is not None and validity <= timedelta(0):
         raise InvalidInput("a seal's validity must be positive")
     if algorithm is SealAlgorithm.SM2:
-        _predraw(context, _next_appearance(context, department, kind, text, division, image))
+        _predraw(context, _next_appearance(context, department, kind, text, division))
     attempt = 1
     while True:
         try:
             with _change(context, actor=actor, now=None) as change:
                 seal = _issue_in(
-                    change, department, kind, algorithm, text, validity, division, image
+                    change, department, kind, algorithm, text, validity, division, None
                 )
                 return _view_after(change, seal)
         except _CodeTaken:  # another node allocated the same code first: take the next one
@@ -1030,14 +1025,13 @@ def _next_appearance(
     kind: str,
     text: str | None,
     division: str,
-    image: ImageSpec | None,
 ) -> SealAppearance:
     """What the seal :func:`issue` is about to make will look like, read before its
     transaction (for :func:`_predraw`; the transaction allocates the code again)."""
     with context.database.session(read_only=True) as session:
         department = departments.get(session, department_key)
         seal_text = (text if text is not None else department.name).strip()
-        return _appearance_of(session, seal_text, kind, division, image)
+        return _appearance_of(session, seal_text, kind, division, None)
 
 
 def _appearance_of(
@@ -1066,6 +1060,7 @@ def _issue_in(
     division: str,
     image: ImageSpec | None,
 ) -> Seal:
+    """Issue one seal in ``change``'s transaction (flushed; :func:`issue`, :class:`SealBatch`)."""
     session = change.session
     department = departments.get(session, department_key)
     if not department.active:

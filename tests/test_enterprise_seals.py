@@ -22,7 +22,7 @@ from pki.errors import KeyStoreError
 from sealsvc import apikeys, seals
 from sealsvc.context import ServiceContext
 from sealsvc.enterprise import issuance, registry
-from sealsvc.errors import Conflict, InvalidTransition, NotFound
+from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from sealsvc.licences import annul_licence, issue_licence, reissue_licence
 from sealsvc.models import ApiKey, Certificate, Crl, Department, Enterprise, Licence, Seal
 from sealsvc.pades import Level
@@ -166,3 +166,21 @@ def test_sealctl_issues_and_shows_a_set(
     assert shown.exit_code == 0 and "发票专用章" in shown.output and "active" in shown.output
     unknown = sealctl("enterprise", "seals", "show", new_credit_code())
     assert unknown.exit_code == 1 and "no enterprise seal set" in unknown.output
+
+
+def test_an_enterprise_key_may_only_seal(seal_context: ServiceContext, market_seal: str) -> None:
+    credit_code = new_credit_code()
+    issuance.issue_licence_with_seals(
+        seal_context, "business_licence", _data(credit_code), [market_seal], ["公章"],
+        actor=ACTOR, level=Level.B_B,
+    )  # fmt: skip
+    with seal_context.database.session() as session:
+        for scopes in ({"licence"}, {"sign", "archive"}, {"admin"}):
+            with pytest.raises(InvalidInput, match="may only seal its own documents"):
+                apikeys.create_api_key(
+                    session, name="more", scopes=scopes, department=credit_code, actor=ACTOR
+                )
+        row, _token = apikeys.create_api_key(
+            session, name="second", scopes={"sign"}, department=credit_code, actor=ACTOR
+        )
+        assert row.scopes == "sign"

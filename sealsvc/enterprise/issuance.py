@@ -246,12 +246,10 @@ def issue_for_licence(
         licence = _valid_business_licence(session, credit_code)
         data = EnterpriseData.from_licence(json.loads(licence.data))
         number = licence.number
-        enterprise = registry.find(session, credit_code)
-        held = (
-            {v.kind for v in registry.show(session, credit_code).seals if v.status != "revoked"}
-            if enterprise is not None
-            else set()
-        )
+        held = set()
+        if registry.find(session, credit_code) is not None:
+            shown = registry.show(session, credit_code).seals
+            held = {v.kind for v in shown if v.status != SealStatus.REVOKED}
     if kinds is None:
         kinds = [spec.kind for spec in resolve_kinds(None) if spec.kind not in held]
         if not kinds:
