@@ -216,10 +216,13 @@ def issue_in(
 
 
 def _valid_business_licence(session: Session, credit_code: str) -> Licence:
-    """The valid 营业执照 of ``credit_code`` (its current version)."""
+    """The valid 营业执照 of ``credit_code`` (its current version). The data column is
+    JSON text: a substring match narrows the rows, the parsed ``uscc`` decides."""
     rows = session.scalars(
         select(Licence).where(
-            Licence.template == BUSINESS_LICENCE, Licence.status == LicenceStatus.VALID.value
+            Licence.template == BUSINESS_LICENCE,
+            Licence.status == LicenceStatus.VALID.value,
+            Licence.data.contains(credit_code, autoescape=True),
         )
     )
     for row in rows:
