@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 
 import pytest
+from alembic import command
 from click.testing import Result
 from sqlalchemy import func, select
 from test_enterprise_api import new_credit_code
@@ -21,6 +22,7 @@ from test_licence_api import _example
 from pki.errors import KeyStoreError
 from sealsvc import apikeys, seals
 from sealsvc.context import ServiceContext
+from sealsvc.db import Database, alembic_config
 from sealsvc.enterprise import issuance, registry
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from sealsvc.licences import annul_licence, issue_licence, reissue_licence
@@ -184,3 +186,28 @@ def test_an_enterprise_key_may_only_seal(seal_context: ServiceContext, market_se
             session, name="second", scopes={"sign"}, department=credit_code, actor=ACTOR
         )
         assert row.scopes == "sign"
+
+
+def test_revision_0011_admits_enterprises_and_keeps_the_kind_check(database: Database) -> None:
+    """Down to 0008 with a department in it, and up again (SQLite edits the CHECK's text,
+    PostgreSQL replaces the constraint): the row stays, ``enterprise`` is a kind, anything
+    else is still refused, and seals have their image design column."""
+    with database.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0008")
+        connection.exec_driver_sql(
+            "INSERT INTO departments (code, name, kind, active, created_at) VALUES "
+            "('ZZ-OLD', '旧部门', 'department', true, '2024-01-01 00:00:00')"
+        )
+    database.migrate()
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO departments (code, name, kind, active, created_at) VALUES "
+            "('91410100MA0000001X', '某公司', 'enterprise', true, '2024-01-01 00:00:00')"
+        )
+        assert connection.exec_driver_sql("SELECT count(*) FROM departments").scalar() == 2
+        connection.exec_driver_sql("SELECT image_design FROM seals").all()
+    with database.engine.begin() as connection, pytest.raises(Exception, match=r"(?i)check"):
+        connection.exec_driver_sql(
+            "INSERT INTO departments (code, name, kind, active, created_at) VALUES "
+            "('X', 'x', 'guild', true, '2024-01-01 00:00:00')"
+        )
