@@ -118,6 +118,7 @@ __all__ = [
     "DIVISION_CODE",
     "KIND_CODES",
     "REVOCATION_REASONS",
+    "SET_ONLY_KINDS",
     "CertificateView",
     "SealAppearance",
     "SealBatch",
@@ -163,6 +164,10 @@ KIND_CODES: dict[str, str] = {
     "法定代表人名章": "07",
 }
 """Seal kinds the registry issues and their two-digit code inside the seal code."""
+
+SET_ONLY_KINDS = frozenset({"法定代表人名章"})
+"""Kinds issued only within an enterprise's seal set (:class:`SealBatch` with the set's
+image): a 法定代表人名章 shows a person's name, which only the 营业执照 gives."""
 
 REVOCATION_REASONS = tuple(sorted(REASONS - {"certificate_hold"}))
 """Reasons ``revoke`` accepts (RFC 5280 names); a hold is ``suspend``, not a revocation."""
@@ -998,6 +1003,10 @@ def issue(
     ``cert.issue`` and ``seal.issue``. (Seals of other shapes and sizes: :class:`SealBatch`.)
     """
     kind = _check_kind(kind)
+    if kind in SET_ONLY_KINDS:
+        raise InvalidInput(
+            f"a {kind} is issued with an enterprise's seal set: sealctl enterprise seals issue"
+        )
     algorithm = resolve_algorithm(algorithm)
     if not re.fullmatch(r"\d{6}", division):
         raise InvalidInput(f"division code {division!r} must be 6 digits (GB/T 2260)")

@@ -211,3 +211,10 @@ def test_revision_0011_admits_enterprises_and_keeps_the_kind_check(database: Dat
             "INSERT INTO departments (code, name, kind, active, created_at) VALUES "
             "('X', 'x', 'guild', true, '2024-01-01 00:00:00')"
         )
+
+
+def test_a_name_seal_comes_only_with_a_set(seal_context: ServiceContext) -> None:
+    with pytest.raises(InvalidInput, match="issued with an enterprise's seal set"):
+        seals.issue(
+            seal_context, department="ZZ-D26", kind="法定代表人名章", algorithm="sm2", actor=ACTOR
+        )
