@@ -21,8 +21,10 @@ from api.auth import Caller, require_scope
 from api.bodies import OFD_MEDIA_TYPE, pdf_response
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem, problem_responses
+from api.seal_sets import seal_set_body
 from api.urls import public_url
 from sealsvc import licences
+from sealsvc.enterprise import issuance as enterprise_issuance
 from sealsvc.errors import Forbidden
 from sealsvc.licences.issuer import IssuerRefused
 from sealsvc.licences.pipeline import get_licence_file, record_metadata
@@ -32,7 +34,7 @@ from sealsvc.pades import Level
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
-__all__ = ["LicenceRequest", "router"]
+__all__ = ["LicenceRequest", "check_access", "router"]
 
 router = APIRouter(prefix="/licences", tags=["licences"])
 
@@ -65,6 +67,15 @@ class LicenceRequest(BaseModel):
         description="Default B-LTA for a PDF (archive material), B-T for an OFD. OFD takes "
         "B-B (no time-stamp) or B-T (each seal time-stamped) only.",
     )
+    enterprise_seals: list[str] | None = Field(
+        None,
+        max_length=5,
+        description='"1+X": with a 营业执照 (business_licence), the enterprise\'s seal set '
+        "issued in the same transaction — kinds 公章, 财务专用章, 发票专用章, 合同专用章, "
+        "法定代表人名章 or aliases official, finance, invoice, contract, legal_representative. "
+        "The answer's `enterprise` holds the seals (codes, certificates, image URLs) and the "
+        "enterprise's API key (shown once). If a seal cannot be made, nothing is issued.",
+    )
 
 
 class AnnulRequest(BaseModel):
@@ -80,7 +91,7 @@ class AnnulRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="Why it is annulled.")
 
 
-def _check_access(caller: Caller, context: ServiceContext, record: licences.LicenceRecord) -> None:
+def check_access(caller: Caller, context: ServiceContext, record: licences.LicenceRecord) -> None:
     """A department sees and annuls the licences sealed with one of its own seals."""
     for code in record.seal_codes:
         try:
@@ -142,23 +153,31 @@ async def issue(
     # Before the job queue, like the sign route's check: a foreign or unusable seal is
     # refused (and the refusal audited) at once, not after the seals queued ahead.
     await run_in_threadpool(caller.check_seal_use, request, body.seals)
+    options = {
+        "actor": caller.actor,
+        "level": body.level,
+        "file_format": body.format,
+        "sealer": request.app.state.sealer,
+        "audit_details": caller.audit_details(request),
+    }
+    seal_set = None
     try:
-        record = await run_cpu_bound(
-            request,
-            licences.issue_licence,
-            context,
-            body.template,
-            body.data,
-            body.seals,
-            actor=caller.actor,
-            level=body.level,
-            file_format=body.format,
-            sealer=request.app.state.sealer,
-            audit_details=caller.audit_details(request),
-        )
+        if body.enterprise_seals is None:
+            record = await run_cpu_bound(
+                request, licences.issue_licence, context, body.template, body.data, body.seals,
+                **options,
+            )  # fmt: skip
+        else:
+            record, seal_set = await run_cpu_bound(
+                request, enterprise_issuance.issue_licence_with_seals, context, body.template,
+                body.data, body.seals, body.enterprise_seals, **options,
+            )  # fmt: skip
     except IssuerRefused as exc:
         return _issuer_problem(exc)
-    return _record(request, record)
+    answer = _record(request, record)
+    if seal_set is not None:
+        answer["enterprise"] = await run_in_threadpool(seal_set_body, request, seal_set)
+    return answer
 
 
 @router.get(
@@ -173,7 +192,7 @@ async def show(
     """The stored record: data, hash, seals, status and version."""
     context = request.app.state.context
     record = await run_in_threadpool(licences.get_licence, context, number, version)
-    await run_in_threadpool(_check_access, caller, context, record)
+    await run_in_threadpool(check_access, caller, context, record)
     return _record(request, record)
 
 
@@ -225,7 +244,7 @@ async def _download(
     a 409 tells no stranger which format a licence has)."""
     context = request.app.state.context
     record = await run_in_threadpool(licences.get_licence, context, number, version)
-    await run_in_threadpool(_check_access, caller, context, record)
+    await run_in_threadpool(check_access, caller, context, record)
     document = await run_in_threadpool(
         lambda: get_licence_file(context, number, record.version, expected=expected)
     )
@@ -250,7 +269,7 @@ async def annul(
     """Mark the licence annulled; verification and the QR page then say so."""
     context = request.app.state.context
     current = await run_in_threadpool(licences.get_licence, context, number, None)
-    await run_in_threadpool(_check_access, caller, context, current)
+    await run_in_threadpool(check_access, caller, context, current)
     record = await run_in_threadpool(
         lambda: licences.annul_licence(
             context, number, body.reason, kind=body.kind, actor=caller.actor

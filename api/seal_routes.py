@@ -45,7 +45,10 @@ class SealSummary(BaseModel):
 
     code: str = Field(description="14-digit seal code (印章编码), as printed on the stamp.")
     text: str = Field(description="The seal's text, usually the organisation's name.")
-    kind: str = Field(description="公章, 财务专用章, 合同专用章, 业务专用章 or 行政审批专用章.")
+    kind: str = Field(
+        description="公章, 财务专用章, 合同专用章, 业务专用章, 行政审批专用章, or of an "
+        "enterprise's set 发票专用章 and 法定代表人名章."
+    )
     department: DepartmentRef
     algorithm: str = Field(description="Key algorithm: rsa2048, rsa3072, p256 or sm2.")
     status: SealStatus = Field(description="Effective status; only active seals seal.")
@@ -77,7 +80,10 @@ class SesSealInfo(BaseModel):
     version: int = Field(description="SES version (4: GB/T 38540-2020).")
     es_id: str = Field(description="esID: the seal code.")
     name: str = Field(description="The seal's name inside the object.")
-    type: int = Field(description="Seal type: 1 = 单位印章 (an organisation's seal).")
+    type: int = Field(
+        description="Seal type: 1 = 单位印章 (an organisation's seal), 2 = 个人印章 (a "
+        "法定代表人名章)."
+    )
     created: datetime
     valid_start: datetime
     valid_end: datetime

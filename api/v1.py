@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api import (
     archive_routes,
+    enterprise_routes,
     library_routes,
     licence_routes,
     seal_routes,
@@ -35,6 +36,7 @@ router.include_router(verify_routes.router)
 router.include_router(archive_routes.router)
 router.include_router(signature_routes.router)
 router.include_router(library_routes.router)
+router.include_router(enterprise_routes.router)
 
 _PAGE_EDGE_MM = 5080.0
 """The largest PDF page side (14,400 points = 200 inches), a bound for coordinates."""

@@ -20,14 +20,16 @@ from sqlalchemy.orm import Session
 
 from sealsvc import audit, departments
 from sealsvc.errors import InvalidInput, NotFound, Unauthorized
-from sealsvc.models import ApiKey, Department, utcnow
+from sealsvc.models import ApiKey, Department, DepartmentKind, utcnow
 
 __all__ = [
+    "ENTERPRISE_SCOPES",
     "REMOVED_SCOPES",
     "SCOPES",
     "Principal",
     "authenticate",
     "create_api_key",
+    "has_active_key",
     "list_api_keys",
     "revoke_api_key",
 ]
@@ -43,6 +45,9 @@ REMOVED_SCOPES = {
 verify without a key), so a ``verify`` scope granted nothing; rather than invent a
 privilege to give it meaning, it went.  Old keys that hold it keep working: the scope is
 ignored, ``sealctl apikey list`` says so, and a new key cannot be given it."""
+ENTERPRISE_SCOPES = frozenset({"sign"})
+"""What a key of an enterprise (a seal set's holder) may have: sealing its own documents
+with its own seals. Licences, archives and administration are the city's."""
 _TOKEN = re.compile(r"sk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 
 
@@ -92,6 +97,13 @@ def create_api_key(
             "a key that signs, issues licences or uses the licence library must belong to a "
             "department"
         )
+    if department_row is not None and department_row.kind == DepartmentKind.ENTERPRISE:
+        beyond = sorted(set(scopes) - ENTERPRISE_SCOPES)
+        if beyond:
+            raise InvalidInput(
+                f"an enterprise's key may only seal its own documents (scope "
+                f"{', '.join(sorted(ENTERPRISE_SCOPES))}), not {', '.join(beyond)}"
+            )
     key_id = secrets.token_hex(8)
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     row = ApiKey(
@@ -146,6 +158,19 @@ def authenticate(session: Session, token: str) -> Principal:
         department_code=row.department_code,
         scopes=frozenset(row.scopes.split(",")) - REMOVED_SCOPES.keys(),
         rate_per_minute=row.rate_per_minute,
+    )
+
+
+def has_active_key(session: Session, department_code: str) -> bool:
+    """Whether the department holds an API key that is not revoked."""
+    return (
+        session.scalar(
+            select(ApiKey.id)
+            .join(Department, Department.id == ApiKey.department_id)
+            .where(Department.code == department_code, ApiKey.revoked_at.is_(None))
+            .limit(1)
+        )
+        is not None
     )
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "Department",
     "DepartmentKind",
     "DepartmentNameHistory",
+    "Enterprise",
     "Hierarchy",
     "IdentityProvider",
     "IdentityTokenUse",
@@ -134,6 +135,9 @@ class DepartmentKind(StrEnum):
     DEPARTMENT = "department"
     PUBLIC_SERVICE_UNIT = "public_service_unit"
     MANAGEMENT_COMMITTEE = "management_committee"
+    ENTERPRISE = "enterprise"
+    """A registered enterprise holding the seal set issued with its 营业执照
+    (:class:`Enterprise`, :mod:`sealsvc.enterprise`); not an organ of the city."""
 
 
 class SealAlgorithm(StrEnum):
@@ -292,6 +296,9 @@ class Seal(Base):
     usage_limit: Mapped[int | None] = mapped_column(Integer)
     """Signatures this seal's current key may make (``sealctl seal set-limit``); ``None``:
     only the service-wide ``SEALSVC_SEAL_USAGE_LIMIT`` applies."""
+    image_design: Mapped[str | None] = mapped_column(Text)
+    """Shape and size of the drawn image as JSON (:class:`sealsvc.sealimage.ImageSpec`);
+    ``None``: the round 42 mm seal of a government body (every seal before revision 0011)."""
 
     department: Mapped[Department] = relationship()
     current_certificate: Mapped[Certificate | None] = relationship(
@@ -906,3 +913,33 @@ class ShowCode(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- enterprises (issue #21 §2) -------------------------------------------------------------
+
+
+class Enterprise(Base):
+    """An enterprise that got its seal set with its 营业执照 ("1+X").
+
+    It holds its seals as a :class:`Department` of kind ``enterprise`` (so seals, API keys,
+    the audit log and the seal directory treat it as any seal holder); this row ties that
+    holder to its 统一社会信用代码 and to the licence whose lifecycle its seals follow.
+    """
+
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    legal_representative: Mapped[str] = mapped_column(String(50))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), unique=True)
+    licence_number: Mapped[str] = mapped_column(String(64), index=True)
+    """Number of the 营业执照 (all its versions): annulling it revokes the seal set."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+    """When the licence was annulled and the seals revoked with it."""
+
+    department: Mapped[Department] = relationship()
+
+    def __repr__(self) -> str:
+        return f"Enterprise({self.credit_code!r}, {self.name!r})"

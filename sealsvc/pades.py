@@ -38,7 +38,7 @@ from typing import Any
 
 from asn1crypto import algos, cms, core, crl, ocsp, tsp, x509
 from pdfminer.psparser import PSException
-from pyhanko.pdf_utils import content, generic
+from pyhanko.pdf_utils import content, generic, layout
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -455,6 +455,16 @@ def _artwork(pdf: bytes) -> _StampArtwork:
     return _StampArtwork(pdf)
 
 
+_TRUE_SIZE = layout.SimpleBoxLayoutRule(
+    x_align=layout.AxisAlignment.ALIGN_MID,
+    y_align=layout.AxisAlignment.ALIGN_MID,
+    margins=layout.Margins.uniform(0),
+)
+"""The artwork centred in the stamp's box without pyHanko's default 5 pt margins, which
+shrank a 42 mm seal in a 42 mm box to 38.5 mm: a seal prints at its true size (an oval
+40 x 30 mm 发票专用章 or a 20 mm 名章 sits centred in the box, unscaled)."""
+
+
 class _ArtworkContent(content.PdfContent):
     """The stamp artwork as background of pyHanko's appearance stream."""
 
@@ -630,7 +640,9 @@ def seal_pdf(pdf: bytes, material: SealingMaterial, options: SealOptions) -> byt
     style = None
     if material.stamp_pdf is not None and not placement.invisible:
         artwork = _artwork(material.stamp_pdf)
-        style = StaticStampStyle(background=_ArtworkContent(artwork), border_width=0)
+        style = StaticStampStyle(
+            background=_ArtworkContent(artwork), border_width=0, background_layout=_TRUE_SIZE
+        )
     timestamper = material.timestamper if level.needs_timestamp else None
 
     writer = _open(pdf)

@@ -13,7 +13,7 @@ Seal codes (印章编码) are 14 digits::
     410100 05 000001
     │      │  └─ sequence number within division and kind, 000001-999999
     │      └──── kind code (:data:`KIND_CODES`): 01 公章, 02 财务专用章, 03 合同专用章,
-    │            04 业务专用章, 05 行政审批专用章
+    │            04 业务专用章, 05 行政审批专用章, 06 发票专用章, 07 法定代表人名章
     └─────────── administrative division code (GB/T 2260), 410100 = 郑州市
 
 This is sealsvc's own scheme (the kind codes and sequences are assigned here, not by the
@@ -90,6 +90,7 @@ from sealsvc.models import (
     Certificate,
     CertificateStatus,
     Department,
+    DepartmentKind,
     ImageSource,
     Seal,
     SealAlgorithm,
@@ -99,8 +100,10 @@ from sealsvc.models import (
     utcnow,
 )
 from sealsvc.sealimage import (
+    Design,
+    ImageSpec,
     SealDesign,
-    layout,
+    geometry,
     load_font,
     load_uploaded_png,
     render_pdf,
@@ -115,18 +118,23 @@ __all__ = [
     "DIVISION_CODE",
     "KIND_CODES",
     "REVOCATION_REASONS",
+    "SET_ONLY_KINDS",
     "CertificateView",
     "SealAppearance",
+    "SealBatch",
     "SealSigningMaterial",
     "SealView",
     "appearance",
     "backfill_ses_seals",
     "effective_status",
+    "export_ca_files",
     "get",
     "hierarchy_of",
     "issue",
+    "joined",
     "list_seals",
     "owner_department_code",
+    "predraw_new",
     "reconcile_orphan_keys",
     "renew",
     "resolve_algorithm",
@@ -153,8 +161,14 @@ KIND_CODES: dict[str, str] = {
     "合同专用章": "03",
     "业务专用章": "04",
     "行政审批专用章": "05",
+    "发票专用章": "06",
+    "法定代表人名章": "07",
 }
 """Seal kinds the registry issues and their two-digit code inside the seal code."""
+
+SET_ONLY_KINDS = frozenset({"法定代表人名章"})
+"""Kinds issued only within an enterprise's seal set (:class:`SealBatch` with the set's
+image): a 法定代表人名章 shows a person's name, which only the 营业执照 gives."""
 
 REVOCATION_REASONS = tuple(sorted(REASONS - {"certificate_hold"}))
 """Reasons ``revoke`` accepts (RFC 5280 names); a hold is ``suspend``, not a revocation."""
@@ -210,10 +224,17 @@ def seal_subject(department: Department, text: str, kind: str, code: str) -> x50
     the seal's text plus kind, ``serialNumber`` the seal code, so a relying party can tie a
     signature to the registry entry and a verifier names the right body ("本文件由郑州市
     市场监督管理局…加盖电子印章").
+
+    An enterprise's seal (the enterprise profile, docs/enterprise-seals.md) also carries
+    its 统一社会信用代码 as X.520 ``organizationIdentifier`` in the ETSI EN 319 412-1
+    form ``NTRCN-<code>`` (national trade register, China): names change, the code does
+    not, and a relying party tells the company by it.
     """
+    enterprise = department.kind == DepartmentKind.ENTERPRISE and department.credit_code
     return build_name(
         **_SUBJECT_PLACE,
         organization_name=department.name,
+        organization_identifier=f"NTRCN-{department.credit_code}" if enterprise else "",
         common_name=_common_name(text, kind),
         serial_number=code,
     )
@@ -473,6 +494,9 @@ class SealAppearance:
     code: str
     image_png: bytes | None = field(default=None, repr=False)
     """The validated uploaded scan, or ``None`` to draw the seal from its data."""
+    image_design: str | None = None
+    """The drawing's shape and size (:class:`~sealsvc.sealimage.ImageSpec` as JSON), or
+    ``None`` for the round 42 mm seal."""
 
 
 class _AppearanceColumns(Protocol):
@@ -483,12 +507,15 @@ class _AppearanceColumns(Protocol):
     code: str
     image_source: str
     image_png: bytes | None
+    image_design: str | None
 
 
 def appearance(seal: _AppearanceColumns) -> SealAppearance:
     """The appearance of a registry row (or of the same columns selected without the ORM)."""
     uploaded = seal.image_source == ImageSource.UPLOADED and seal.image_png is not None
-    return SealAppearance(seal.text, seal.kind, seal.code, seal.image_png if uploaded else None)
+    return SealAppearance(
+        seal.text, seal.kind, seal.code, seal.image_png if uploaded else None, seal.image_design
+    )
 
 
 @dataclass(frozen=True)
@@ -525,6 +552,7 @@ def _signing_row(session: Session, code: str, lock: bool) -> Any:
             Seal.image_source,
             Seal.image_png,
             Seal.usage_limit,
+            Seal.image_design,
             Department.code.label("department_code"),
             Certificate.key_id,
             Certificate.der,
@@ -658,7 +686,10 @@ def _uses_of_current_key(session: Session, code: str) -> int:
 # --- images ---------------------------------------------------------------------------------
 
 
-def _design(source: SealAppearance) -> SealDesign:
+def _design(source: SealAppearance) -> Design:
+    if source.image_design is not None:
+        spec = ImageSpec.from_json(source.image_design)
+        return spec.design(source.text, source.kind, source.code)
     return SealDesign(organisation=source.text, kind=source.kind, code=source.code)
 
 
@@ -674,7 +705,8 @@ def _stamp_pdf(source: SealAppearance) -> bytes:
 
 
 def seal_stamp_pdf(seal: Seal | SealAppearance) -> bytes:
-    """The seal's visible stamp as a one-page PDF (42 mm square).
+    """The seal's visible stamp as a one-page PDF: the drawing at its true size (42 mm
+    for a seal without an image design), an uploaded scan 42 mm square.
 
     The uploaded scan placed on the page (transparent paper kept), or else the vector
     drawing from the seal's text, kind and code. Cached per appearance: the sealing
@@ -779,13 +811,17 @@ class _Change:
         if SealAlgorithm(seal.algorithm) is not SealAlgorithm.SM2:
             return
         source = appearance(seal)
-        side_mm = _design(source).diameter_mm if source.image_png is None else _STAMP_DIAMETER_MM
+        if source.image_png is None:
+            design = _design(source)
+            width_mm, height_mm = design.width_mm, design.height_mm
+        else:
+            width_mm = height_mm = _STAMP_DIAMETER_MM
         ses_seals.make(
             self.session,
             self.context.ca,
             seal=seal,
             name=_common_name(seal.text, seal.kind),
-            picture=SealPicture("png", seal_png(source), round(side_mm), round(side_mm)),
+            picture=SealPicture("png", seal_png(source), round(width_mm), round(height_mm)),
             now=self.now,
             actor=self.actor,
             reason=reason,
@@ -832,26 +868,101 @@ def _change(
     change: _Change | None = None
     try:
         with context.database.session() as session:
-            if revocation:
-                audit.lock_chain(session)
-            if now is None:
-                now = context.ca.clock()
-                if revocation:
-                    now = now.replace(microsecond=0) + timedelta(seconds=1)
-            change = _Change(context, session, actor, now)
+            change = _begin(context, session, actor, now, revocation)
             yield change
     except BaseException as exc:
-        for key_id in change.new_keys if change is not None else ():
-            with contextlib.suppress(KeyStoreError):  # left over: reconcile_orphan_keys
-                context.keystore.delete(key_id)
+        _delete_new_keys(change)
         if isinstance(exc, StaleDataError):
             raise Conflict("the seal was changed concurrently; try again") from None
         if isinstance(exc, IntegrityError):
             raise _CodeTaken("the seal code was taken concurrently; try again") from None
         raise
     if change.crl_changed:
-        with context.database.session(read_only=True) as session:
-            context.ca.export_files(session)
+        export_ca_files(context)
+
+
+def _begin(
+    context: ServiceContext, session: Session, actor: str, now: datetime | None, revocation: bool
+) -> _Change:
+    """A change in ``session``: for a revocation the audit chain head first, then the clock
+    (see :func:`_change`)."""
+    if revocation:
+        audit.lock_chain(session)
+    if now is None:
+        now = context.ca.clock()
+        if revocation:
+            now = now.replace(microsecond=0) + timedelta(seconds=1)
+    return _Change(context, session, actor, now)
+
+
+def _delete_new_keys(change: _Change | None) -> None:
+    """Delete the keys a change that did not commit generated."""
+    for key_id in change.new_keys if change is not None else ():
+        with contextlib.suppress(KeyStoreError):  # left over: reconcile_orphan_keys
+            change.context.keystore.delete(key_id)
+
+
+@dataclass
+class SealBatch:
+    """Lifecycle changes inside another transaction (:func:`joined`): a licence and the
+    seal set issued with it, or an annulment and the revocations it causes, commit or fail
+    together."""
+
+    _change: _Change
+
+    @property
+    def now(self) -> datetime:
+        return self._change.now
+
+    def issue(
+        self,
+        department: str,
+        kind: str,
+        *,
+        algorithm: SealAlgorithm | str,
+        text: str | None = None,
+        image: ImageSpec | None = None,
+    ) -> Seal:
+        """Issue a seal as :func:`issue` does, in this transaction (flushed, not committed)."""
+        return _issue_in(
+            self._change, department, _check_kind(kind), resolve_algorithm(algorithm),
+            text, None, DIVISION_CODE, image,
+        )  # fmt: skip
+
+    def revoke(self, code: str, reason: str) -> list[str]:
+        """Revoke a seal as :func:`revoke` does, in this transaction; the serials revoked
+        (none for a seal already revoked: nothing more to do)."""
+        _check_reason(reason)
+        seal, current, _status = _load(self._change, code)
+        if seal.status == SealStatus.REVOKED:
+            return []
+        return _revoke_in(self._change, seal, current, reason)
+
+
+@contextmanager
+def joined(
+    context: ServiceContext, session: Session, *, actor: str, revocation: bool = False
+) -> Iterator[SealBatch]:
+    """Lifecycle changes in the caller's ``session`` and transaction.
+
+    Keys generated in the block are deleted if it raises; if the caller's commit fails
+    after it, they are left unreferenced and :func:`reconcile_orphan_keys` removes them.
+    ``revocation`` (a block that revokes) takes the audit chain head first, as
+    :func:`revoke` does. After the caller's commit, a CRL published in the block is
+    written to ``<data dir>/ca/`` by :func:`export_ca_files`.
+    """
+    change = _begin(context, session, actor, None, revocation)
+    try:
+        yield SealBatch(change)
+    except BaseException:
+        _delete_new_keys(change)
+        raise
+
+
+def export_ca_files(context: ServiceContext) -> None:
+    """Rewrite the CA certificates and CRLs under ``<data dir>/ca/`` from the database."""
+    with context.database.session(read_only=True) as session:
+        context.ca.export_files(session)
 
 
 def _load(change: _Change, code: str) -> tuple[Seal, Certificate, SealStatus]:
@@ -907,9 +1018,13 @@ def issue(
 
     ``department`` is a code or name of an active department; ``text`` defaults to its
     name; ``validity`` defaults to the CA's seal lifetime. Audited as ``key.generate``,
-    ``cert.issue`` and ``seal.issue``.
+    ``cert.issue`` and ``seal.issue``. (Seals of other shapes and sizes: :class:`SealBatch`.)
     """
     kind = _check_kind(kind)
+    if kind in SET_ONLY_KINDS:
+        raise InvalidInput(
+            f"a {kind} is issued with an enterprise's seal set: sealctl enterprise seals issue"
+        )
     algorithm = resolve_algorithm(algorithm)
     if not re.fullmatch(r"\d{6}", division):
         raise InvalidInput(f"division code {division!r} must be 6 digits (GB/T 2260)")
@@ -920,9 +1035,11 @@ def issue(
     attempt = 1
     while True:
         try:
-            return _issue_once(
-                context, department, kind, actor, algorithm, text, validity, division
-            )
+            with _change(context, actor=actor, now=None) as change:
+                seal = _issue_in(
+                    change, department, kind, algorithm, text, validity, division, None
+                )
+                return _view_after(change, seal)
         except _CodeTaken:  # another node allocated the same code first: take the next one
             if attempt == _ISSUE_ATTEMPTS:
                 raise
@@ -930,66 +1047,87 @@ def issue(
 
 
 def _next_appearance(
-    context: ServiceContext, department_key: str, kind: str, text: str | None, division: str
+    context: ServiceContext,
+    department_key: str,
+    kind: str,
+    text: str | None,
+    division: str,
 ) -> SealAppearance:
     """What the seal :func:`issue` is about to make will look like, read before its
     transaction (for :func:`_predraw`; the transaction allocates the code again)."""
     with context.database.session(read_only=True) as session:
         department = departments.get(session, department_key)
         seal_text = (text if text is not None else department.name).strip()
-        return SealAppearance(seal_text, kind, _next_code(session, kind, division))
+        return _appearance_of(session, seal_text, kind, division, None)
 
 
-def _issue_once(
-    context: ServiceContext,
+def _appearance_of(
+    session: Session, text: str, kind: str, division: str, image: ImageSpec | None
+) -> SealAppearance:
+    design = image.to_json() if image is not None else None
+    return SealAppearance(text, kind, _next_code(session, kind, division), None, design)
+
+
+def predraw_new(context: ServiceContext, text: str, kind: str, image: ImageSpec) -> None:
+    """Draw the image of a seal about to be issued in a :func:`joined` transaction, before
+    it takes the write lock (see :func:`_predraw`); the code is the one that kind would get
+    now, so a concurrent issue only costs a drawing inside the lock."""
+    with context.database.session(read_only=True) as session:
+        source = _appearance_of(session, text, _check_kind(kind), DIVISION_CODE, image)
+    _predraw(context, source)
+
+
+def _issue_in(
+    change: _Change,
     department_key: str,
     kind: str,
-    actor: str,
     algorithm: SealAlgorithm,
     text: str | None,
     validity: timedelta | None,
     division: str,
-) -> SealView:
-    with _change(context, actor=actor, now=None) as change:
-        session = change.session
-        department = departments.get(session, department_key)
-        if not department.active:
-            raise InvalidTransition(f"department {department.code} is deactivated")
-        seal_text = (text if text is not None else department.name).strip()
-        code = _next_code(session, kind, division)
-        # The seal must be drawable, with every character in the font: refused here, not
-        # at the first document an approval system sends.
-        layout(_design(SealAppearance(seal_text, kind, code)), load_font())
-        key_id = change.generate_key(algorithm, code, department.code)
-        seal = Seal(
-            code=code,
-            text=seal_text,
-            kind=kind,
-            department=department,
-            algorithm=algorithm.value,
-            key_id=key_id,
-            status=SealStatus.ACTIVE.value,
-            image_source=ImageSource.GENERATED.value,
-            valid_until=change.now,  # replaced by the certificate's notAfter below
-        )
-        session.add(seal)
-        session.flush()
-        certificate = change.issue_certificate(seal, department, key_id, validity)
-        seal.current_certificate = certificate
-        seal.valid_until = certificate.not_after
-        change.make_ses_seal(seal, SesSealReason.ISSUE)
-        change.record(
-            seal,
-            "seal.issue",
-            text=seal_text,
-            kind=kind,
-            algorithm=algorithm.value,
-            hierarchy=certificate.hierarchy,
-            serial=certificate.serial,
-            key_id=key_id,
-            not_after=certificate.not_after.isoformat(),
-        )
-        return _view_after(change, seal)
+    image: ImageSpec | None,
+) -> Seal:
+    """Issue one seal in ``change``'s transaction (flushed; :func:`issue`, :class:`SealBatch`)."""
+    session = change.session
+    department = departments.get(session, department_key)
+    if not department.active:
+        raise InvalidTransition(f"department {department.code} is deactivated")
+    seal_text = (text if text is not None else department.name).strip()
+    source = _appearance_of(session, seal_text, kind, division, image)
+    # The seal must be drawable, with every character in the font: refused here, not
+    # at the first document an approval system sends.
+    geometry(_design(source), load_font())
+    key_id = change.generate_key(algorithm, source.code, department.code)
+    seal = Seal(
+        code=source.code,
+        text=seal_text,
+        kind=kind,
+        department=department,
+        algorithm=algorithm.value,
+        key_id=key_id,
+        status=SealStatus.ACTIVE.value,
+        image_source=ImageSource.GENERATED.value,
+        image_design=source.image_design,
+        valid_until=change.now,  # replaced by the certificate's notAfter below
+    )
+    session.add(seal)
+    session.flush()
+    certificate = change.issue_certificate(seal, department, key_id, validity)
+    seal.current_certificate = certificate
+    seal.valid_until = certificate.not_after
+    change.make_ses_seal(seal, SesSealReason.ISSUE)
+    change.record(
+        seal,
+        "seal.issue",
+        text=seal_text,
+        kind=kind,
+        algorithm=algorithm.value,
+        hierarchy=certificate.hierarchy,
+        serial=certificate.serial,
+        key_id=key_id,
+        not_after=certificate.not_after.isoformat(),
+    )
+    return seal
 
 
 def suspend(
@@ -1091,18 +1229,21 @@ def revoke(
     _check_reason(reason)
     with _change(context, actor=actor, now=now, revocation=True) as change:
         seal, current, _status = _load(change, code)
-        certificates = _revocable(seal, current, change.now)
-        if seal.status == SealStatus.REVOKED and not certificates:
-            raise InvalidTransition(
-                f"seal {seal.code} is already revoked ({seal.revocation_reason})"
-            )
-        serials = _revoke_certificates(change, seal, certificates, reason)
-        if seal.status != SealStatus.REVOKED:
-            seal.status = SealStatus.REVOKED.value
-            seal.revoked_at = change.now
-            seal.revocation_reason = reason
-        change.record(seal, "seal.revoke", reason=reason, serials=serials)
+        _revoke_in(change, seal, current, reason)
         return _view_after(change, seal)
+
+
+def _revoke_in(change: _Change, seal: Seal, current: Certificate, reason: str) -> list[str]:
+    certificates = _revocable(seal, current, change.now)
+    if seal.status == SealStatus.REVOKED and not certificates:
+        raise InvalidTransition(f"seal {seal.code} is already revoked ({seal.revocation_reason})")
+    serials = _revoke_certificates(change, seal, certificates, reason)
+    if seal.status != SealStatus.REVOKED:
+        seal.status = SealStatus.REVOKED.value
+        seal.revoked_at = change.now
+        seal.revocation_reason = reason
+    change.record(seal, "seal.revoke", reason=reason, serials=serials)
+    return serials
 
 
 def _supersede(change: _Change, seal: Seal, old: Certificate, new: Certificate) -> None:

@@ -14,9 +14,10 @@ What goes in, from the registry:
   its text alone), e.g. 中国（河南）自由贸易试验区郑州片区管理委员会行政审批专用章;
 * ``type`` — :data:`SES_TYPES`: GM/T 0031 and GB/T 38540 define the value as 1 单位印章
   (an organisation's seal) or 2 个人印章 (a person's), not as the seal's purpose; every kind
-  this registry issues is an organisation's seal, so all are 1.  The kind itself is in the
-  name and in digits 7-8 of ``esID``.  (Mapping kinds to 1…5 would make every validator
-  that reads the standard's values call a 行政审批专用章 something unknown.)
+  this registry issues is an organisation's seal, so 1, except an enterprise's
+  法定代表人名章, which shows a person's name and is that person's seal: 2.  The kind
+  itself is in the name and in digits 7-8 of ``esID``.  (Mapping kinds to 1…5 would make
+  every validator that reads the standard's values call a 行政审批专用章 something unknown.)
 * ``certList`` — the seal's current certificate (a new object follows each new one);
 * validity — the current certificate's notBefore … notAfter;
 * picture — the seal image as PNG (:func:`sealsvc.seals.seal_png`: the drawing, or the
@@ -50,6 +51,7 @@ from sealsvc.models import Certificate, Seal, SealAlgorithm, SesSeal, SesSealRea
 __all__ = [
     "ACTION",
     "ORGANISATION_SEAL",
+    "PERSONAL_SEAL",
     "SES_TYPES",
     "NoSesSeal",
     "SesSealView",
@@ -64,6 +66,8 @@ ACTION = "ses.make"
 
 ORGANISATION_SEAL = 1
 """``SES_ESPropertyInfo.type`` 1 = 单位印章 (GM/T 0031-2014 §7.1; GB/T 38540-2020 keeps it)."""
+PERSONAL_SEAL = 2
+"""``SES_ESPropertyInfo.type`` 2 = 个人印章."""
 
 SES_TYPES: dict[str, int] = {
     "公章": ORGANISATION_SEAL,
@@ -71,8 +75,10 @@ SES_TYPES: dict[str, int] = {
     "合同专用章": ORGANISATION_SEAL,
     "业务专用章": ORGANISATION_SEAL,
     "行政审批专用章": ORGANISATION_SEAL,
+    "发票专用章": ORGANISATION_SEAL,
+    "法定代表人名章": PERSONAL_SEAL,
 }
-"""Seal kind → ``SES_ESPropertyInfo.type``; see the module note for why all are 1."""
+"""Seal kind → ``SES_ESPropertyInfo.type``; see the module note."""
 
 
 class NoSesSeal(Conflict):

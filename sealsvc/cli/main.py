@@ -13,6 +13,7 @@ from sealsvc.cli import (
     audit,
     ca,
     dept,
+    enterprise,
     idp,
     library,
     licence,
@@ -70,6 +71,7 @@ app.add_typer(apikey.app, name="apikey")
 app.add_typer(seal.app, name="seal")
 app.add_typer(licence.app, name="licence")
 app.add_typer(library.app, name="library")
+app.add_typer(enterprise.app, name="enterprise")
 app.add_typer(template.app, name="template")
 app.command("verify")(verify.verify)
 app.add_typer(archive.app, name="archive")

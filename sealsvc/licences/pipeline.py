@@ -67,8 +67,9 @@ from sqlalchemy.orm import Session
 
 from pki.clock import CHINA_TIME, now_utc
 from pki.fsutil import fsync_directory
-from sealsvc import audit, refusals, ses_seals, stored_files
+from sealsvc import audit, refusals, seals, ses_seals, stored_files
 from sealsvc.config import Settings
+from sealsvc.enterprise import lifecycle as enterprise_lifecycle
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealsvcError
 from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.licences.issuer import (
@@ -126,6 +127,10 @@ traversal and nothing a shell or URL would need quoted."""
 
 STAGES = ("validate", "render", "qr", "seal", "store")
 """Stages :func:`issue_licence` reports in ``timings`` (seconds per stage)."""
+
+InTransaction = Callable[[Session, Licence], None]
+"""Work that commits or fails with a new licence's record: called in the storing
+transaction after the record is flushed (the "1+X" seal set, :mod:`sealsvc.enterprise`)."""
 
 
 class LicenceFileProblem(SealsvcError):
@@ -763,6 +768,7 @@ def _produce(
     file_format: LicenceFormat,
     replaces: tuple[int, str | None] | None = None,
     audit_details: Mapping[str, str] | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> LicenceRecord:
     """Render, seal and store one version; ``replaces`` = (id, reason) of the one it supersedes.
 
@@ -804,7 +810,7 @@ def _produce(
             context, template, data, seal_codes, sealed,
             number=number, version=version, actor=actor, level=level, now=now,
             short_hash=short, identifier=page.identifier, file_format=file_format,
-            replaces=replaces, audit_details=audit_details,
+            replaces=replaces, audit_details=audit_details, in_transaction=in_transaction,
         )  # fmt: skip
 
 
@@ -825,6 +831,7 @@ def _store(
     file_format: LicenceFormat,
     replaces: tuple[int, str | None] | None,
     audit_details: Mapping[str, str] | None,
+    in_transaction: InTransaction | None = None,
 ) -> LicenceRecord:
     file_name = f"{number}-v{version}.{file_format.value}"
     document_sha256 = hashlib.sha256(sealed).hexdigest()
@@ -885,6 +892,8 @@ def _store(
             document_hash=document_sha256,
             details=details,
         )
+        if in_transaction is not None:
+            in_transaction(session, row)
         keep(session)
         record = _record(row, context.settings.base_url)
     return record
@@ -904,6 +913,7 @@ def issue_licence(
     sealer: Sealer | None = None,
     timings: dict[str, float] | None = None,
     audit_details: Mapping[str, str] | None = None,
+    in_transaction: InTransaction | None = None,
 ) -> LicenceRecord:
     """Issue a licence (version 1): see the module docstring for the steps and guarantees.
 
@@ -912,7 +922,8 @@ def issue_licence(
     ``sealer`` lets a long-running process reuse one (its TSA/OCSP keys stay loaded);
     ``timings``, if given, receives seconds per stage (:data:`STAGES`);
     ``audit_details`` (an API call's client and key id) go into the ``licence.issue`` or
-    ``licence.refused`` entry.
+    ``licence.refused`` entry; ``in_transaction`` (:data:`InTransaction`) commits or fails
+    with the record.
     """
     with _stage(timings, "validate"):
         template = _template(context, template)
@@ -934,7 +945,7 @@ def issue_licence(
         context, template, clean, codes,
         number=number, version=1, actor=actor, level=level, now=now,
         sealer=sealer, timings=timings, issuer=issuer, file_format=file_format,
-        audit_details=audit_details,
+        audit_details=audit_details, in_transaction=in_transaction,
     )  # fmt: skip
 
 
@@ -1000,6 +1011,9 @@ def annul_licence(
     ``kind`` has no default: 吊销 is a sanction and 注销 is not, and the citizen's page and
     every verification report name which one it was — a default would put the wrong word
     on a holder's licence.
+
+    An enterprise's seal set issued with this licence is revoked in the same transaction
+    (:func:`sealsvc.enterprise.lifecycle.close_with_licence`).
     """
     try:
         kind = AnnulKind(kind)
@@ -1032,4 +1046,10 @@ def annul_licence(
                 "reason": reason,
             },
         )
-        return _record(row, context.settings.base_url)
+        crl_changed = enterprise_lifecycle.close_with_licence(
+            context, session, number=row.number, kind=kind, reason=reason, actor=actor
+        )
+        record = _record(row, context.settings.base_url)
+    if crl_changed:
+        seals.export_ca_files(context)
+    return record

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sealsvc.characters import invisible_characters
 from sealsvc.sealimage.errors import SealImageError
 
-__all__ = ["MAX_CODE", "MAX_KIND", "MAX_NAME", "SealDesign"]
+__all__ = ["MAX_CODE", "MAX_KIND", "MAX_NAME", "SealDesign", "check_text"]
 
 MAX_NAME = 30  # beyond this the glyphs would have to shrink below a readable size
 MAX_KIND = 12
@@ -15,7 +15,7 @@ MAX_CODE = 24
 _DIAMETER_RANGE = (20.0, 80.0)
 
 
-def _check_text(label: str, value: str, limit: int) -> None:
+def check_text(label: str, value: str, limit: int) -> None:
     if not value.strip():
         raise SealImageError(f"seal {label} must not be empty")
     if value != value.strip():
@@ -41,16 +41,29 @@ class SealDesign:
     diameter_mm: float = 42.0
 
     def __post_init__(self) -> None:
-        _check_text("organisation", self.organisation, MAX_NAME)
+        check_text("organisation", self.organisation, MAX_NAME)
         if self.kind:
-            _check_text("kind", self.kind, MAX_KIND)
+            check_text("kind", self.kind, MAX_KIND)
         if self.code:
-            _check_text("code", self.code, MAX_CODE)
+            check_text("code", self.code, MAX_CODE)
         low, high = _DIAMETER_RANGE
         if not low <= self.diameter_mm <= high:
             raise SealImageError(
                 f"seal diameter {self.diameter_mm} mm is outside {low:g}-{high:g} mm"
             )
+
+    @property
+    def width_mm(self) -> float:
+        return self.diameter_mm
+
+    @property
+    def height_mm(self) -> float:
+        return self.diameter_mm
+
+    @property
+    def title(self) -> str:
+        """What the seal's one-page PDF is titled."""
+        return f"{self.organisation} {self.kind or ''}".strip()
 
     @property
     def kind_line(self) -> str | None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from sealsvc.sealimage.design import SealDesign
 from sealsvc.sealimage.errors import SealImageError
 
-__all__ = ["SEAL_RED", "Glyph", "GlyphMetrics", "SealLayout", "layout"]
+__all__ = ["SEAL_RED", "Border", "Glyph", "GlyphMetrics", "SealLayout", "layout", "place_glyph"]
 
 SEAL_RED = (230, 0, 18)  # #E60012
 
@@ -77,12 +78,31 @@ class Glyph:
     outline: tuple[Point, Point, Point, Point]
 
 
+class Border(StrEnum):
+    """The outline a seal is cut with: round (公章 and most special seals), oval (发票专用章)
+    or square (名章). The border's outer edge is the seal's ``width`` x ``height``."""
+
+    CIRCLE = "circle"
+    ELLIPSE = "ellipse"
+    SQUARE = "square"
+
+
 @dataclass(frozen=True)
 class SealLayout:
-    diameter: float
+    """Everything a painter draws: the border (``width`` x ``height`` mm at its outer edge,
+    ``ring_width`` thick), the star (may be empty) and the glyphs."""
+
+    width: float
+    height: float
     ring_width: float
     star: tuple[Point, ...]
     glyphs: tuple[Glyph, ...]
+    border: Border = Border.CIRCLE
+
+    @property
+    def diameter(self) -> float:
+        """The outer diameter of a round seal (its width for the other shapes)."""
+        return self.width
 
     @property
     def ring_inner_radius(self) -> float:
@@ -94,7 +114,7 @@ def _rotate(point: Point, degrees: float) -> Point:
     return point[0] * c - point[1] * s, point[0] * s + point[1] * c
 
 
-def _glyph(
+def place_glyph(
     char: str,
     center: Point,
     rotation: float,
@@ -150,7 +170,7 @@ def _name(text: str, font: GlyphMetrics, r_text: float, span_max: float, k: floa
     for i, (ch, adv) in enumerate(zip(text, advances, strict=True)):
         angle = start - i * pitch
         center = (r_mid * math.cos(math.radians(angle)), r_mid * math.sin(math.radians(angle)))
-        glyphs.append(_glyph(ch, center, angle - 90, size, hscale, adv, ink))
+        glyphs.append(place_glyph(ch, center, angle - 90, size, hscale, adv, ink))
     return glyphs
 
 
@@ -169,7 +189,7 @@ def _code(text: str, font: GlyphMetrics, r_text: float, k: float) -> list[Glyph]
         angles.append(270 - math.degrees((total / 2 - run - w * hscale / 2) / r_inner))
         run += w * hscale
     return [
-        _glyph(
+        place_glyph(
             ch,
             (r_mid * math.cos(math.radians(a)), r_mid * math.sin(math.radians(a))),
             a - 270,
@@ -229,13 +249,14 @@ def _kind(
     pitch = size * hscale * (sum(advances) / n + _KIND_TRACKING)
     y = top - height / 2
     return [
-        _glyph(ch, ((i - (n - 1) / 2) * pitch, y), 0.0, size, hscale, adv, ink)
+        place_glyph(ch, ((i - (n - 1) / 2) * pitch, y), 0.0, size, hscale, adv, ink)
         for i, (ch, adv) in enumerate(zip(text, advances, strict=True))
     ]
 
 
 def layout(design: SealDesign, font: GlyphMetrics) -> SealLayout:
-    """Where the ring, the star and every glyph of ``design`` go."""
+    """Where the ring, the star and every glyph of a round ``design`` go (the other shapes:
+    :func:`sealsvc.sealimage.shapes.layout_of`)."""
     k = design.diameter_mm / _REF_D
     kind = design.kind_line
     for text in (design.organisation, kind, design.code):
@@ -250,4 +271,4 @@ def layout(design: SealDesign, font: GlyphMetrics) -> SealLayout:
     if kind:
         star_bottom = min(y for _, y in star)
         glyphs += _kind(kind, font, star_bottom - 1.8 * k, r_text, glyphs + code, k)
-    return SealLayout(design.diameter_mm, ring, star, tuple(glyphs + code))
+    return SealLayout(design.diameter_mm, design.diameter_mm, ring, star, tuple(glyphs + code))

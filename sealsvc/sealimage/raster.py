@@ -13,10 +13,10 @@ import math
 
 from PIL import Image, ImageChops, ImageDraw
 
-from sealsvc.sealimage.design import SealDesign
 from sealsvc.sealimage.errors import SealImageError
 from sealsvc.sealimage.fonts import SealFont, load_font
-from sealsvc.sealimage.layout import SEAL_RED, Glyph, layout
+from sealsvc.sealimage.layout import SEAL_RED, Border, Glyph
+from sealsvc.sealimage.shapes import Design, geometry
 
 __all__ = ["render_png"]
 
@@ -39,8 +39,7 @@ def _paint_glyph(mask: Image.Image, font: SealFont, g: Glyph, scale: float) -> N
         stroke_fill=255,
     )
     cos, sin = math.cos(math.radians(g.rotation)), math.sin(math.radians(g.rotation))
-    half = mask.width / 2
-    p0, q0 = half + g.x * scale, half - g.y * scale  # the glyph's anchor on the mask
+    p0, q0 = mask.width / 2 + g.x * scale, mask.height / 2 - g.y * scale  # the glyph's anchor
 
     def forward(p: float, q: float) -> tuple[float, float]:
         u, v = p - em, q - em
@@ -69,26 +68,32 @@ def _paint_glyph(mask: Image.Image, font: SealFont, g: Glyph, scale: float) -> N
     mask.paste(ImageChops.lighter(mask.crop(box), patch), box)
 
 
-def render_png(design: SealDesign, dpi: int = 300, *, font: SealFont | None = None) -> bytes:
-    """The seal as an RGBA PNG, ``diameter_mm`` at ``dpi`` across, transparent outside the ink."""
+def render_png(design: Design, dpi: int = 300, *, font: SealFont | None = None) -> bytes:
+    """The seal as an RGBA PNG, its true size at ``dpi``, transparent outside the ink."""
     low, high = _DPI_RANGE
     if not low <= dpi <= high:
         raise SealImageError(f"dpi {dpi} is outside {low}-{high}")
     font = font or load_font()
-    geometry = layout(design, font)
-    size = round(geometry.diameter / 25.4 * dpi)
-    factor = max(1, min(4, _MAX_SUPERSAMPLED // size))
-    big = size * factor
-    scale = big / geometry.diameter
-    mask = Image.new("L", (big, big), 0)
+    shape = geometry(design, font)
+    size = (round(shape.width / 25.4 * dpi), round(shape.height / 25.4 * dpi))
+    factor = max(1, min(4, _MAX_SUPERSAMPLED // max(size)))
+    big = (size[0] * factor, size[1] * factor)
+    scale = big[0] / shape.width
+    mask = Image.new("L", big, 0)
     draw = ImageDraw.Draw(mask)
-    draw.ellipse((0, 0, big - 1, big - 1), outline=255, width=round(geometry.ring_width * scale))
-    half = big / 2
-    draw.polygon([(half + x * scale, half - y * scale) for x, y in geometry.star], fill=255)
-    for g in geometry.glyphs:
+    box = (0, 0, big[0] - 1, big[1] - 1)
+    ring = round(shape.ring_width * scale)
+    if shape.border is Border.SQUARE:
+        draw.rectangle(box, outline=255, width=ring)
+    else:
+        draw.ellipse(box, outline=255, width=ring)
+    if shape.star:
+        cx, cy = big[0] / 2, big[1] / 2
+        draw.polygon([(cx + x * scale, cy - y * scale) for x, y in shape.star], fill=255)
+    for g in shape.glyphs:
         _paint_glyph(mask, font, g, scale)
-    alpha = mask.resize((size, size), Image.Resampling.BOX) if factor > 1 else mask
-    image = Image.new("RGBA", (size, size), (*SEAL_RED, 0))
+    alpha = mask.resize(size, Image.Resampling.BOX) if factor > 1 else mask
+    image = Image.new("RGBA", size, (*SEAL_RED, 0))
     image.putalpha(alpha)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True, dpi=(dpi, dpi))

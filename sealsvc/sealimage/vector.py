@@ -14,29 +14,43 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
-from sealsvc.sealimage.design import SealDesign
 from sealsvc.sealimage.fonts import SealFont, load_font
-from sealsvc.sealimage.layout import SEAL_RED, layout
+from sealsvc.sealimage.layout import SEAL_RED, Border, SealLayout
+from sealsvc.sealimage.shapes import Design, geometry
 
 __all__ = ["draw", "render_pdf", "scan_pdf"]
 
 
+def _border(canvas: Canvas, shape: SealLayout) -> None:
+    """The border, stroked on the middle of its width so its outer edge is the seal's size."""
+    canvas.setLineWidth(shape.ring_width)
+    inset = shape.ring_width / 2
+    half_w, half_h = shape.width / 2 - inset, shape.height / 2 - inset
+    if shape.border is Border.CIRCLE:
+        canvas.circle(0, 0, half_w, stroke=1, fill=0)
+    elif shape.border is Border.ELLIPSE:
+        canvas.ellipse(-half_w, -half_h, half_w, half_h, stroke=1, fill=0)
+    else:
+        canvas.rect(-half_w, -half_h, 2 * half_w, 2 * half_h, stroke=1, fill=0)
+
+
 def draw(
     canvas: Canvas,
-    design: SealDesign,
+    design: Design,
     center_x: float,
     center_y: float,
     diameter_pt: float | None = None,
     *,
     font: SealFont | None = None,
 ) -> None:
-    """Draw the seal centred at (center_x, center_y), ``diameter_pt`` across.
+    """Draw the seal centred at (center_x, center_y), ``diameter_pt`` across (its width, for
+    an oval or square seal).
 
-    The default size is the design's true diameter, as the seal appears on paper.
+    The default size is the design's true size, as the seal appears on paper.
     """
     font = font or load_font()
-    geometry = layout(design, font)
-    scale = (diameter_pt / geometry.diameter) if diameter_pt else mm  # points per layout mm
+    shape = geometry(design, font)
+    scale = (diameter_pt / shape.width) if diameter_pt else mm  # points per layout mm
     canvas.saveState()
     try:
         red = tuple(c / 255 for c in SEAL_RED)
@@ -44,16 +58,16 @@ def draw(
         canvas.setStrokeColorRGB(*red)
         canvas.translate(center_x, center_y)
         canvas.scale(scale, scale)
-        canvas.setLineWidth(geometry.ring_width)
-        canvas.circle(0, 0, geometry.diameter / 2 - geometry.ring_width / 2, stroke=1, fill=0)
-        star = canvas.beginPath()
-        star.moveTo(*geometry.star[0])
-        for point in geometry.star[1:]:
-            star.lineTo(*point)
-        star.close()
-        canvas.drawPath(star, stroke=0, fill=1)
+        _border(canvas, shape)
+        if shape.star:
+            star = canvas.beginPath()
+            star.moveTo(*shape.star[0])
+            for point in shape.star[1:]:
+                star.lineTo(*point)
+            star.close()
+            canvas.drawPath(star, stroke=0, fill=1)
         canvas.setLineJoin(1)
-        for g in geometry.glyphs:
+        for g in shape.glyphs:
             canvas.saveState()
             canvas.translate(g.x, g.y)
             canvas.rotate(g.rotation)
@@ -70,17 +84,17 @@ def draw(
         canvas.restoreState()
 
 
-def render_pdf(design: SealDesign, *, font: SealFont | None = None) -> bytes:
+def render_pdf(design: Design, *, font: SealFont | None = None) -> bytes:
     """A one-page PDF exactly the seal's size, transparent around the seal."""
     font = font or load_font()
-    side = design.diameter_mm * mm
+    width, height = design.width_mm * mm, design.height_mm * mm
     out = io.BytesIO()
     # the seal's own font as the initial font, so the page references no unembedded Helvetica
     canvas = Canvas(
-        out, pagesize=(side, side), invariant=True, pageCompression=1, initialFontName=font.name
+        out, pagesize=(width, height), invariant=True, pageCompression=1, initialFontName=font.name
     )
-    canvas.setTitle(f"{design.organisation} {design.kind or ''}".strip())
-    draw(canvas, design, side / 2, side / 2, font=font)
+    canvas.setTitle(design.title)
+    draw(canvas, design, width / 2, height / 2, font=font)
     canvas.showPage()
     canvas.save()
     return out.getvalue()
