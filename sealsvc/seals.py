@@ -76,7 +76,7 @@ from pki.crl import REASONS
 from pki.errors import KeyStoreError
 from pki.fsutil import remove_stale_temporaries
 from pki.ses import SealPicture
-from sealsvc import audit, departments, ses_seals
+from sealsvc import audit, departments, sealimage, ses_seals
 from sealsvc.errors import (
     Conflict,
     InvalidInput,
@@ -98,15 +98,7 @@ from sealsvc.models import (
     SesSealReason,
     utcnow,
 )
-from sealsvc.sealimage import (
-    SealDesign,
-    layout,
-    load_font,
-    load_uploaded_png,
-    render_pdf,
-    render_png,
-    scan_pdf,
-)
+from sealsvc.sealimage.design import SealDesign
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
@@ -651,8 +643,10 @@ def _as_appearance(seal: Seal | SealAppearance) -> SealAppearance:
 @lru_cache(maxsize=64)
 def _stamp_pdf(source: SealAppearance) -> bytes:
     if source.image_png is None:
-        return render_pdf(_design(source))
-    return scan_pdf(source.image_png, _STAMP_DIAMETER_MM, _common_name(source.text, source.kind))
+        return sealimage.render_pdf(_design(source))
+    return sealimage.scan_pdf(
+        source.image_png, _STAMP_DIAMETER_MM, _common_name(source.text, source.kind)
+    )
 
 
 def seal_stamp_pdf(seal: Seal | SealAppearance) -> bytes:
@@ -667,7 +661,7 @@ def seal_stamp_pdf(seal: Seal | SealAppearance) -> bytes:
 
 @lru_cache(maxsize=64)
 def _drawn_png(source: SealAppearance) -> bytes:
-    return render_png(_design(source))
+    return sealimage.render_png(_design(source))
 
 
 def seal_png(seal: Seal | SealAppearance) -> bytes:
@@ -941,7 +935,7 @@ def _issue_once(
         code = _next_code(session, kind, division)
         # The seal must be drawable, with every character in the font: refused here, not
         # at the first document an approval system sends.
-        layout(_design(SealAppearance(seal_text, kind, code)), load_font())
+        sealimage.layout(_design(SealAppearance(seal_text, kind, code)), sealimage.load_font())
         key_id = change.generate_key(algorithm, code, department.code)
         seal = Seal(
             code=code,
@@ -1179,7 +1173,7 @@ def renew(
 def set_uploaded_image(context: ServiceContext, code: str, png: bytes, *, actor: str) -> SealView:
     """Use an uploaded scan of the physical seal as its image (validated, paper made
     transparent by :func:`sealsvc.sealimage.load_uploaded_png`). Audited as ``seal.image``."""
-    image = load_uploaded_png(png)
+    image = sealimage.load_uploaded_png(png)
     return _set_image(context, code, image, actor)
 
 

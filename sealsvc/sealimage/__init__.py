@@ -2,17 +2,36 @@
 
 ``draw``/``render_pdf`` paint vector graphics with reportlab, ``render_png`` paints pixels
 with Pillow; both take every position from :func:`sealsvc.sealimage.layout.layout`.
+Names load from their modules when first used (:mod:`sealsvc.lazyimport`): the seal
+registry imports this package, and a ``sealctl seal list`` draws nothing.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from sealsvc.lazyimport import lazy_exports
+
+# Light, and imported at once: the function ``layout`` must not be shadowed by its module.
 from sealsvc.sealimage.design import SealDesign
 from sealsvc.sealimage.errors import SealFontNotFound, SealImageError
-from sealsvc.sealimage.fonts import FONT_ENV, SealFont, load_font
 from sealsvc.sealimage.layout import SEAL_RED, SealLayout, layout
-from sealsvc.sealimage.raster import render_png
-from sealsvc.sealimage.upload import load_uploaded_png
-from sealsvc.sealimage.vector import draw, render_pdf, scan_pdf
+
+if TYPE_CHECKING:
+    from sealsvc.sealimage.fonts import FONT_ENV, SealFont, load_font
+    from sealsvc.sealimage.raster import render_png
+    from sealsvc.sealimage.upload import load_uploaded_png
+    from sealsvc.sealimage.vector import draw, render_pdf, scan_pdf
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "fonts": ["FONT_ENV", "SealFont", "load_font"],
+        "raster": ["render_png"],
+        "upload": ["load_uploaded_png"],
+        "vector": ["draw", "render_pdf", "scan_pdf"],
+    },
+)
 
 __all__ = [
     "FONT_ENV",
