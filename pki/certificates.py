@@ -212,7 +212,7 @@ def random_serial() -> int:
 
 def key_identifier(public_key_info: keys.PublicKeyInfo) -> bytes:
     """RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING."""
-    return hashlib.sha1(public_key_info["public_key"].contents[1:]).digest()
+    return hashlib.sha1(public_key_info["public_key"].contents[1:], usedforsecurity=False).digest()
 
 
 def x509_time(moment: datetime) -> x509.Time:

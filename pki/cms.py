@@ -468,7 +468,7 @@ def _check_ess_binding(attrs: dict, certificate: x509.Certificate) -> None:
         actual = algorithms.digest(hash_algorithm, certificate.dump())
     elif "signing_certificate" in attrs:
         cert_id = _single(attrs, "signing_certificate")["certs"][0]
-        actual = hashlib.sha1(certificate.dump()).digest()
+        actual = hashlib.sha1(certificate.dump(), usedforsecurity=False).digest()
     else:
         return
     if cert_id["cert_hash"].native != actual:

@@ -314,7 +314,7 @@ def parse_response(
 
 def _hash(algorithm: str, data: bytes) -> bytes:
     if algorithm == "sha1":  # CertID only: a lookup key, not a security binding
-        return hashlib.sha1(data).digest()
+        return hashlib.sha1(data, usedforsecurity=False).digest()
     return algorithms.digest(algorithm, data)
 
 
