@@ -227,7 +227,7 @@ def _uri(url: str) -> x509.GeneralName:
     return x509.GeneralName(name="uniform_resource_identifier", value=url)
 
 
-def _extension(name: str, value: object, critical: bool = False) -> dict:
+def _extension(name: str, value: object, critical: bool = False) -> dict[str, object]:
     return {"extn_id": name, "critical": critical, "extn_value": value}
 
 
@@ -236,7 +236,7 @@ def _extensions(
     subject_key: keys.PublicKeyInfo,
     authority_key_id: bytes,
     urls: IssuerUrls | None,
-) -> list[dict]:
+) -> list[dict[str, object]]:
     exts = [
         _extension(
             "basic_constraints",

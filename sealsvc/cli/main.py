@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 from typer import _click as click  # typer vendors click and names its types nowhere else
@@ -76,7 +76,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "token": LazyCommand("token", "app", "Keys in the PKCS#11 token: list, init-key, show."),
 }
 
-MARKUP = "rich"
+MARKUP: Final = "rich"
 
 
 def load_command(name: str) -> click.Command:
