@@ -42,6 +42,8 @@ from typer.testing import CliRunner
 from sealsvc.config import Settings
 from sealsvc.db import Database
 
+pytest_plugins = ["pytester", "helpers.crosschecks"]
+
 # Fixture modules that test modules also import names from: registered before that import,
 # so pytest can still rewrite their asserts when it loads them as plugins.
 pytest.register_assert_rewrite("time_fixtures")
@@ -93,10 +95,10 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL 15 server for the whole test session (see the module docstring)."""
     initdb, pg_ctl = PG_BINDIR / "initdb", PG_BINDIR / "pg_ctl"
     if not (initdb.exists() and pg_ctl.exists()):
-        reason = f"PostgreSQL server binaries not found in {PG_BINDIR} (apt-get install postgresql)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+        # A failure in CI (tests/helpers/crosschecks.py), a skip elsewhere.
+        pytest.skip(
+            f"PostgreSQL server binaries not found in {PG_BINDIR} (apt-get install postgresql)"
+        )
     root = Path(tempfile.mkdtemp(prefix="sealsvc-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")

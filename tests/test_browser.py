@@ -46,10 +46,8 @@ MARKET = "ZZ-D26"
 def _require_browser() -> None:
     if CHROMIUM.exists() and CHROMEDRIVER.exists():
         return
-    message = f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    # A failure in CI (tests/helpers/crosschecks.py), a skip elsewhere.
+    pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)")
 
 
 @pytest.fixture(scope="module")
