@@ -48,7 +48,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -64,7 +63,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pki.clock import CHINA_TIME, now_utc
-from pki.fsutil import fsync_directory
+from pki.fsutil import fsync_directory, move_into_place, write_temporary
 from sealsvc import audit, refusals, ses_seals
 from sealsvc.config import Settings
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealsvcError
@@ -678,18 +677,7 @@ def _seal_all_ofd(
 
 def _write_temporary(directory: Path, name: str, data: bytes) -> Path:
     directory.mkdir(mode=0o755, parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o644)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
+    return write_temporary(directory / name, data)
 
 
 def _produce(
@@ -835,8 +823,7 @@ def _store(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, directory / file_name)
-    fsync_directory(directory)
+    move_into_place(tmp, directory / file_name)
     return record
 
 
