@@ -61,7 +61,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from asn1crypto import x509
@@ -98,7 +97,7 @@ from sealsvc.models import (
     SesSealReason,
     utcnow,
 )
-from sealsvc.sealimage.design import SealDesign
+from sealsvc.sealimage.design import SealAppearance, seal_name
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
@@ -157,7 +156,6 @@ _SUBJECT_PLACE = {
 }
 _SEQUENCE_DIGITS = 6
 _ISSUE_ATTEMPTS = 3
-_STAMP_DIAMETER_MM = 42.0
 _ALGORITHM_ALIASES = {"rsa": SealAlgorithm.RSA2048}
 
 
@@ -188,11 +186,6 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
-def _common_name(text: str, kind: str) -> str:
-    """A 公章 is named by its text alone; a special-purpose seal adds its kind."""
-    return text if kind == "公章" else f"{text}{kind}"
-
-
 def seal_subject(department: Department, text: str, kind: str, code: str) -> x509.Name:
     """The certificate subject of a seal.
 
@@ -205,7 +198,7 @@ def seal_subject(department: Department, text: str, kind: str, code: str) -> x50
     return build_name(
         **_SUBJECT_PLACE,
         organization_name=department.name,
-        common_name=_common_name(text, kind),
+        common_name=seal_name(text, kind),
         serial_number=code,
     )
 
@@ -449,17 +442,6 @@ def list_seals(
 # --- signing material -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SealAppearance:
-    """What a seal's visible stamp is made from: its text, kind, code and uploaded scan."""
-
-    text: str
-    kind: str
-    code: str
-    image_png: bytes | None = field(default=None, repr=False)
-    """The validated uploaded scan, or ``None`` to draw the seal from its data."""
-
-
 class _AppearanceColumns(Protocol):
     """The columns an appearance is made from: a :class:`Seal` or a row selecting them."""
 
@@ -632,46 +614,19 @@ def _uses_of_current_key(session: Session, code: str) -> int:
 # --- images ---------------------------------------------------------------------------------
 
 
-def _design(source: SealAppearance) -> SealDesign:
-    return SealDesign(organisation=source.text, kind=source.kind, code=source.code)
-
-
 def _as_appearance(seal: Seal | SealAppearance) -> SealAppearance:
     return seal if isinstance(seal, SealAppearance) else appearance(seal)
 
 
-@lru_cache(maxsize=64)
-def _stamp_pdf(source: SealAppearance) -> bytes:
-    if source.image_png is None:
-        return sealimage.render_pdf(_design(source))
-    return sealimage.scan_pdf(
-        source.image_png, _STAMP_DIAMETER_MM, _common_name(source.text, source.kind)
-    )
-
-
 def seal_stamp_pdf(seal: Seal | SealAppearance) -> bytes:
-    """The seal's visible stamp as a one-page PDF (42 mm square).
-
-    The uploaded scan placed on the page (transparent paper kept), or else the vector
-    drawing from the seal's text, kind and code. Cached per appearance: the sealing
-    service asks for it on every request.
-    """
-    return _stamp_pdf(_as_appearance(seal))
-
-
-@lru_cache(maxsize=64)
-def _drawn_png(source: SealAppearance) -> bytes:
-    return sealimage.render_png(_design(source))
+    """The seal's visible stamp as a one-page PDF (:func:`sealsvc.sealimage.stamp_pdf`)."""
+    return sealimage.stamp_pdf(_as_appearance(seal))
 
 
 def seal_png(seal: Seal | SealAppearance) -> bytes:
-    """The seal's image as PNG: the uploaded scan, or drawn from its data at 300 dpi.
-
-    Drawing takes about a second, so drawings are cached per appearance: an SM2 seal's
-    ``SESeal`` carries the image, and :func:`_predraw` draws it before the write lock.
-    """
-    source = _as_appearance(seal)
-    return source.image_png if source.image_png is not None else _drawn_png(source)
+    """The seal's image as PNG (:func:`sealsvc.sealimage.stamp_png`); an SM2 seal's
+    ``SESeal`` carries it, and :func:`_predraw` draws it before the write lock."""
+    return sealimage.stamp_png(_as_appearance(seal))
 
 
 def _predraw(
@@ -755,12 +710,12 @@ class _Change:
         if SealAlgorithm(seal.algorithm) is not SealAlgorithm.SM2:
             return
         source = appearance(seal)
-        side_mm = _design(source).diameter_mm if source.image_png is None else _STAMP_DIAMETER_MM
+        side_mm = source.side_mm
         ses_seals.make(
             self.session,
             self.context.ca,
             seal=seal,
-            name=_common_name(seal.text, seal.kind),
+            name=seal_name(seal.text, seal.kind),
             picture=SealPicture("png", seal_png(source), round(side_mm), round(side_mm)),
             now=self.now,
             actor=self.actor,
@@ -935,7 +890,7 @@ def _issue_once(
         code = _next_code(session, kind, division)
         # The seal must be drawable, with every character in the font: refused here, not
         # at the first document an approval system sends.
-        sealimage.layout(_design(SealAppearance(seal_text, kind, code)), sealimage.load_font())
+        sealimage.check_drawable(SealAppearance(seal_text, kind, code))
         key_id = change.generate_key(algorithm, code, department.code)
         seal = Seal(
             code=code,

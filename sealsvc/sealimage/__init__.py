@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 from sealsvc.lazyimport import lazy_exports
 
 # Light, and imported at once: the function ``layout`` must not be shadowed by its module.
-from sealsvc.sealimage.design import SealDesign
+from sealsvc.sealimage.design import STAMP_SIDE_MM, SealAppearance, SealDesign, seal_name
 from sealsvc.sealimage.errors import SealFontNotFound, SealImageError
 from sealsvc.sealimage.layout import SEAL_RED, SealLayout, layout
 
 if TYPE_CHECKING:
+    from sealsvc.sealimage.appearance import check_drawable, stamp_pdf, stamp_png
     from sealsvc.sealimage.fonts import FONT_ENV, SealFont, load_font
     from sealsvc.sealimage.raster import render_png
     from sealsvc.sealimage.upload import load_uploaded_png
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __getattr__ = lazy_exports(
     __name__,
     {
+        "appearance": ["check_drawable", "stamp_pdf", "stamp_png"],
         "fonts": ["FONT_ENV", "SealFont", "load_font"],
         "raster": ["render_png"],
         "upload": ["load_uploaded_png"],
@@ -36,11 +38,14 @@ __getattr__ = lazy_exports(
 __all__ = [
     "FONT_ENV",
     "SEAL_RED",
+    "STAMP_SIDE_MM",
+    "SealAppearance",
     "SealDesign",
     "SealFont",
     "SealFontNotFound",
     "SealImageError",
     "SealLayout",
+    "check_drawable",
     "draw",
     "layout",
     "load_font",
@@ -48,4 +53,7 @@ __all__ = [
     "render_pdf",
     "render_png",
     "scan_pdf",
+    "seal_name",
+    "stamp_pdf",
+    "stamp_png",
 ]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sealsvc.characters import invisible_characters
 from sealsvc.sealimage.errors import SealImageError
 
-__all__ = ["MAX_CODE", "MAX_KIND", "MAX_NAME", "SealDesign"]
+__all__ = [
+    "MAX_CODE",
+    "MAX_KIND",
+    "MAX_NAME",
+    "STAMP_SIDE_MM",
+    "SealAppearance",
+    "SealDesign",
+    "seal_name",
+]
 
 MAX_NAME = 30  # beyond this the glyphs would have to shrink below a readable size
 MAX_KIND = 12
@@ -56,3 +64,33 @@ class SealDesign:
     def kind_line(self) -> str | None:
         """The text under the star, or ``None`` for a 公章."""
         return self.kind if self.kind and self.kind != "公章" else None
+
+
+STAMP_SIDE_MM = 42.0
+"""The side of the square stamp page, and of an uploaded scan placed on it."""
+
+
+def seal_name(text: str, kind: str) -> str:
+    """A 公章 is named by its text alone; a special-purpose seal adds its kind."""
+    return text if kind == "公章" else f"{text}{kind}"
+
+
+@dataclass(frozen=True)
+class SealAppearance:
+    """What a seal's visible stamp is made from: its text, kind, code and uploaded scan."""
+
+    text: str
+    kind: str
+    code: str
+    image_png: bytes | None = field(default=None, repr=False)
+    """The validated uploaded scan, or ``None`` to draw the seal from its data."""
+
+    @property
+    def design(self) -> SealDesign:
+        """What the drawing shows (checked: too long a text is a :class:`SealImageError`)."""
+        return SealDesign(organisation=self.text, kind=self.kind, code=self.code)
+
+    @property
+    def side_mm(self) -> float:
+        """The picture's side: the drawing's diameter, or the stamp page of a scan."""
+        return self.design.diameter_mm if self.image_png is None else STAMP_SIDE_MM

@@ -1,0 +1,46 @@
+"""A seal's stamp, made in one place: the PDF the sealing service places and the PNG an
+SM2 seal object carries, each drawn from the seal's data or taken from its uploaded scan.
+
+Drawing takes about a second, so both are cached per appearance (the sealing service asks
+for the stamp on every request; the seal registry draws before it takes a write lock).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sealsvc.sealimage.design import STAMP_SIDE_MM, SealAppearance, seal_name
+from sealsvc.sealimage.fonts import load_font
+from sealsvc.sealimage.layout import layout
+from sealsvc.sealimage.raster import render_png
+from sealsvc.sealimage.vector import render_pdf, scan_pdf
+
+__all__ = ["check_drawable", "stamp_pdf", "stamp_png"]
+
+
+def check_drawable(appearance: SealAppearance) -> None:
+    """Refuse (:class:`~sealsvc.sealimage.SealImageError`) a seal that cannot be drawn: a
+    text too long, or a character the seal font lacks."""
+    layout(appearance.design, load_font())
+
+
+@lru_cache(maxsize=64)
+def stamp_pdf(appearance: SealAppearance) -> bytes:
+    """The visible stamp as a one-page PDF (42 mm square): the uploaded scan placed on the
+    page (transparent paper kept), or else the vector drawing."""
+    if appearance.image_png is None:
+        return render_pdf(appearance.design)
+    name = seal_name(appearance.text, appearance.kind)
+    return scan_pdf(appearance.image_png, STAMP_SIDE_MM, name)
+
+
+def stamp_png(appearance: SealAppearance) -> bytes:
+    """The seal's image as PNG: the uploaded scan, or drawn from its data at 300 dpi."""
+    if appearance.image_png is not None:
+        return appearance.image_png
+    return _drawn_png(appearance)
+
+
+@lru_cache(maxsize=64)
+def _drawn_png(appearance: SealAppearance) -> bytes:
+    return render_png(appearance.design)
