@@ -27,14 +27,11 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
@@ -44,11 +41,12 @@ from sealsvc.db import Database
 
 pytest_plugins = ["pytester", "helpers.crosschecks"]
 
-# Fixture modules that test modules also import names from: registered before that import,
-# so pytest can still rewrite their asserts when it loads them as plugins.
-pytest.register_assert_rewrite("time_fixtures")
+# The helpers package (fixtures, builders, plugins) is registered before any of it is
+# imported, so pytest rewrites its asserts as it does the tests'.
+pytest.register_assert_rewrite("helpers")
 
-TEST_PASSPHRASE = "test passphrase, not a secret"
+from helpers.local import TEST_PASSPHRASE, PostgresServer, free_port  # noqa: E402
+
 INITDB_OPTIONS = ("-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
 # A throw-away server: durability off (it is deleted after the run), small WAL.
 FAST_UNSAFE_SETTINGS = (
@@ -56,31 +54,6 @@ FAST_UNSAFE_SETTINGS = (
     "-c wal_level=minimal -c max_wal_senders=0"
 )
 PG_BINDIR = Path(os.environ.get("SEALSVC_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-
-
-@dataclass(frozen=True)
-class PostgresServer:
-    """A running throw-away PostgreSQL server; ``new_database()`` gives an empty database."""
-
-    host: str
-    port: int
-    user: str
-
-    def admin_url(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/postgres"
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
-
-    def execute(self, sql: str) -> None:
-        with psycopg.connect(self.admin_url(), autocommit=True) as connection:
-            connection.execute(sql)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _as_server_user(argv: list[str]) -> list[str]:
@@ -103,7 +76,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     data, log = root / "data", root / "server.log"
-    port = _free_port()
+    port = free_port()
     run = {"check": True, "capture_output": True, "text": True, "cwd": root}
     subprocess.run(
         _as_server_user(

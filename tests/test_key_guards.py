@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pdf_fixtures import ANCHOR, chinese_pdf
+from helpers.pdf_fixtures import ANCHOR, chinese_pdf
 from sqlalchemy import select
 
 from sealsvc import seals
@@ -21,7 +21,7 @@ from sealsvc.config import ConfigError, Settings
 from sealsvc.context import ServiceContext
 from sealsvc.models import AuditEntry
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 
 def test_a_seal_near_its_end_is_refused_and_the_refusal_audited(

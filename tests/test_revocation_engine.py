@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 from asn1crypto import crl, x509
-from pkits_cases import (
+from helpers.pkits_cases import (
     ANCHOR,
     ANCHOR_CRL,
     AT,
@@ -26,8 +26,8 @@ from pkits_cases import (
     rsa_loader,
     run,
 )
-from pkits_cases import params as initial_params
-from pkits_sm2 import Sm2Pkits, sm2_pkits
+from helpers.pkits_cases import params as initial_params
+from helpers.pkits_sm2 import Sm2Pkits, sm2_pkits
 
 from pki.chain import ChainError, ChainFailure, validate_path
 from sealsvc.verification.revocation import EvidencePool, Outcome

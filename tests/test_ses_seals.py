@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from helpers.pki_fixtures import openssl
 from PIL import Image
-from pki_fixtures import openssl
 from sqlalchemy import delete, select, update
 from test_ses_openssl import asn1parse, children, extract_contents, extract_tlv, openssl_verifies
 
@@ -29,7 +29,7 @@ from sealsvc.context import ServiceContext
 from sealsvc.errors import Conflict, NotFound
 from sealsvc.models import AuditEntry, Certificate, SesSeal
 
-pytest_plugins = ("seal_fixtures", "api_fixtures")  # seal_context, api_world
+pytest_plugins = ("helpers.seal_fixtures", "helpers.api_fixtures")  # seal_context, api_world
 
 ACTOR = "test:ses-seals"
 FTZ = {"department": "ZZ-FTZ", "kind": "行政审批专用章"}

@@ -16,8 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
-from pdf_fixtures import chinese_pdf
+from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.pdf_fixtures import chinese_pdf
 from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select, update
@@ -28,7 +28,7 @@ from sealsvc.errors import InvalidInput
 from sealsvc.models import AuditEntry, SigningRequest, utcnow
 from sealsvc.pades import Level, Placement
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 ACTOR = "test:pad"
 OFD_SAMPLES = Path(__file__).parent / "data" / "ofd-samples"
