@@ -140,3 +140,33 @@ def test_a_declared_string_link_is_not_an_import(link: str) -> None:
     }
     assert not {name for name in imports if name == imported or name.startswith(f"{imported}.")}
     assert imported.split(".")[0] not in imports
+
+
+def _untyped_contexts(source: str) -> list[str]:
+    """Parameters named ``context`` not annotated as the ServiceContext (SQLAlchemy's
+    execution context in column defaults excepted)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for argument in [*node.args.args, *node.args.kwonlyargs]:
+                annotation = ast.unparse(argument.annotation) if argument.annotation else ""
+                if argument.arg == "context" and not annotation.endswith(
+                    ("ServiceContext", "ServiceContext | None", "DefaultExecutionContext")
+                ):
+                    found.append(f"{node.name}({argument.arg}: {annotation or '?'})")
+    return found
+
+
+def test_the_service_context_is_typed_wherever_it_is_passed() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for package in ("sealsvc", "api")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if (found := _untyped_contexts(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}
+
+
+def test_context_check_sees_an_untyped_one() -> None:
+    assert _untyped_contexts("def f(context, x: int) -> None: ...\n") == ["f(context: ?)"]
+    assert _untyped_contexts("def f(context: ServiceContext) -> None: ...\n") == []
