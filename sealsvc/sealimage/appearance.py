@@ -34,13 +34,9 @@ def stamp_pdf(appearance: SealAppearance) -> bytes:
     return scan_pdf(appearance.image_png, STAMP_SIDE_MM, name)
 
 
+@lru_cache(maxsize=64)
 def stamp_png(appearance: SealAppearance) -> bytes:
     """The seal's image as PNG: the uploaded scan, or drawn from its data at 300 dpi."""
     if appearance.image_png is not None:
         return appearance.image_png
-    return _drawn_png(appearance)
-
-
-@lru_cache(maxsize=64)
-def _drawn_png(appearance: SealAppearance) -> bytes:
     return render_png(appearance.design)
