@@ -77,6 +77,8 @@ COMMANDS: dict[str, LazyCommand] = {
 }
 
 MARKUP: Final = "rich"
+_LISTING = "sealctl.listing"
+"""``ctx.meta`` flag: the group is drawing its help screen, not running a command."""
 
 
 def load_command(name: str) -> click.Command:
@@ -117,8 +119,6 @@ class LazyGroup(TyperGroup):
         finally:
             ctx.meta[_LISTING] = False
 
-
-_LISTING = "sealctl.listing"
 
 app = typer.Typer(
     name="sealctl",
