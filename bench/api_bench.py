@@ -53,9 +53,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the server launcher and test PDFs are shared
 
-from api_fixtures import LiveServer, run_server  # noqa: E402
-from conftest import TEST_PASSPHRASE  # noqa: E402
-from pdf_fixtures import chinese_pdf  # noqa: E402
+from helpers.api_fixtures import LiveServer, run_server  # noqa: E402
+from helpers.local import TEST_PASSPHRASE  # noqa: E402
+from helpers.pdf_fixtures import chinese_pdf  # noqa: E402
 
 from sealsvc.config import Settings  # noqa: E402
 from sealsvc.context import ServiceContext  # noqa: E402

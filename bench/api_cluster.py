@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api_bench import WARM_UP, Call, _Load, _load, _once, _percentile
-from cluster_helpers import Cluster, running_cluster
-from conftest import running_postgres
-from pdf_fixtures import chinese_pdf
+from helpers.cluster_helpers import Cluster, running_cluster
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.postgres import running_postgres
 from rich.console import Console
 from rich.table import Table
 
@@ -203,7 +203,7 @@ def _database_bytes(cluster: Cluster) -> dict[str, int]:
     with psycopg.connect(url) as connection:
         for table in ("audit_entries", "licences", "stored_files", "certificates"):
             row = connection.execute(
-                f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}"
+                f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}"  # noqa: S608  fixed table names
             ).fetchone()
             sizes[table] = row
     return sizes

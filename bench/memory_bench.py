@@ -50,9 +50,9 @@ def _peak_mib() -> float:
 
 def _inputs(directory: Path, family: str, pages: int, level: str) -> dict[str, Path]:
     """The file each operation reads, written to ``directory``."""
-    from hostile_pdfs import content_bomb, dss_bomb
-    from pdf_fixtures import chinese_pdf
-    from verify_corpus import services_for
+    from helpers.hostile_pdfs import content_bomb, dss_bomb
+    from helpers.pdf_fixtures import chinese_pdf
+    from helpers.verify_corpus import services_for
 
     from sealsvc.pades import Level
 
@@ -76,8 +76,8 @@ def _inputs(directory: Path, family: str, pages: int, level: str) -> dict[str, P
 
 def _child(family: str, operation: str, path: Path, level: str) -> dict:
     """One operation in this (fresh) process; returns the measurement as a dict."""
-    from pdf_fixtures import chinese_pdf
-    from verify_corpus import services_for
+    from helpers.pdf_fixtures import chinese_pdf
+    from helpers.verify_corpus import services_for
 
     from sealsvc.errors import InvalidInput
     from sealsvc.pades import Level, Placement

@@ -47,8 +47,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from pdf_fixtures import chinese_pdf, reportlab_seal_pdf
-from pki_fixtures import Hierarchy, build_hierarchy, empty_crls, write_pem
+from helpers.pdf_fixtures import chinese_pdf, reportlab_seal_pdf
+from helpers.pki_fixtures import Hierarchy, build_hierarchy, empty_crls, write_pem
 
 from pki.ocsp import CertStatus, OcspResponder, build_request
 from pki.pdf_signer import KeyHandleSigner

@@ -29,8 +29,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from helpers.ses_fixtures import DOCUMENT, make_seal, sample_seal_files, sm2, timestamper
 from seal_bench import measure_interleaved
-from ses_fixtures import DOCUMENT, make_seal, sample_seal_files, sm2, timestamper
 
 from pki import ses
 from pki import sm2 as sm2_module

@@ -62,9 +62,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pdf_fixtures import chinese_pdf  # noqa: E402
-from pki_fixtures import issue_leaf  # noqa: E402
-from verify_corpus import TestServices, services_for  # noqa: E402
+from helpers.pdf_fixtures import chinese_pdf  # noqa: E402
+from helpers.pki_fixtures import issue_leaf  # noqa: E402
+from helpers.verify_corpus import TestServices, services_for  # noqa: E402
 
 from pki import chain  # noqa: E402
 from sealsvc.pades import Level, Placement  # noqa: E402

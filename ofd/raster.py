@@ -35,6 +35,11 @@ MAX_PIXELS = 40_000_000
 _CURVE_STEPS = 12
 
 
+def _point(values: list[float]) -> tuple[float, float]:
+    """An (x, y) pair from two numbers of path data."""
+    return values[0], values[1]
+
+
 def _points(data: str, part: str) -> list[tuple[list[tuple[float, float]], bool]]:
     """Subpaths of ``AbbreviatedData`` as polylines, each with whether it was closed."""
     tokens = data.split()
@@ -59,13 +64,13 @@ def _points(data: str, part: str) -> list[tuple[list[tuple[float, float]], bool]
         if op in ("M", "S"):
             if len(current) > 1:
                 subpaths.append((current, False))
-            current = [tuple(numbers(2))]
+            current = [_point(numbers(2))]
         elif op == "L":
-            current.append(tuple(numbers(2)))
+            current.append(_point(numbers(2)))
         elif op in ("B", "Q"):
             controls = numbers(6 if op == "B" else 4)
             start = current[-1] if current else (0.0, 0.0)
-            pts = [start] + [tuple(controls[i : i + 2]) for i in range(0, len(controls), 2)]
+            pts = [start] + [_point(controls[i : i + 2]) for i in range(0, len(controls), 2)]
             for step in range(1, _CURVE_STEPS + 1):
                 t = step / _CURVE_STEPS
                 level = pts
@@ -76,7 +81,7 @@ def _points(data: str, part: str) -> list[tuple[list[tuple[float, float]], bool]
                     ]
                 current.append(level[0])
         elif op == "A":
-            current.append(tuple(numbers(7)[5:]))
+            current.append(_point(numbers(7)[5:]))
         elif op == "C":
             if current:
                 subpaths.append((current, True))
@@ -148,7 +153,7 @@ class _Canvas:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                picture = Image.open(io.BytesIO(obj.image.data))
+                picture: Image.Image = Image.open(io.BytesIO(obj.image.data))
                 if picture.width * picture.height > MAX_PIXELS:
                     return  # only the header was read: an image bomb is left out undecoded
                 picture = picture.convert("RGBA").resize((width, height))

@@ -199,12 +199,12 @@ class _Reader:
             for media in children(medias, "MultiMedia"):
                 media_id = media.get("ID") or ""
                 media_file = child_text(media, "MediaFile")
-                path = resolve_loc(base, media_file) if media_file else None
-                data = self.data(path) if path else None
+                where = resolve_loc(base, media_file) if media_file else None
+                data = self.data(where) if where else None
                 if data is None:
-                    self.warnings.append(f"image {media_id}: {path or 'no file'} is not there")
+                    self.warnings.append(f"image {media_id}: {where or 'no file'} is not there")
                     continue
-                fmt = media.get("Format") or (path or "").rsplit(".", 1)[-1]
+                fmt = media.get("Format") or (where or "").rsplit(".", 1)[-1]
                 self.media[media_id] = MultiMedia(fmt.upper(), data)
 
     # --- pages -------------------------------------------------------------------------

@@ -17,13 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache, partial
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from asn1crypto import algos, keys
 from cryptography.exceptions import InvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm as CryptographyUnsupported
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from pki import sm2
 from pki.asn1 import oids
@@ -127,9 +128,11 @@ def digest(algorithm: str, data: bytes) -> bytes:
     if algorithm == "sm3":
         return sm2.sm3(data)
     try:
-        hash_cls = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}[
-            algorithm
-        ]
+        hash_cls: Callable[[], hashes.HashAlgorithm] = {
+            "sha256": hashes.SHA256,
+            "sha384": hashes.SHA384,
+            "sha512": hashes.SHA512,
+        }[algorithm]
     except KeyError:
         raise UnsupportedAlgorithm(f"unsupported digest algorithm {algorithm}") from None
     h = hashes.Hash(hash_cls())
@@ -205,7 +208,10 @@ class SoftwareKey:
 _OpenSSLPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 _OpenSSLPublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 _PSS_SALT_LENGTH = 32  # = the SHA-256 output, what RFC 8017 recommends and we put in params
-_OPENSSL_SCHEMES: dict[SignatureScheme, tuple[type, Callable[[], dict[str, object]]]] = {
+_OPENSSL_SCHEMES: dict[
+    SignatureScheme,
+    tuple[type[_OpenSSLPublicKey], Callable[[], dict[str, Any]]],
+] = {
     SignatureScheme.RSA_PKCS1V15_SHA256: (
         rsa.RSAPublicKey,
         lambda: {"padding": padding.PKCS1v15(), "algorithm": hashes.SHA256()},
@@ -264,7 +270,7 @@ def _sm2_key(private: sm2.SM2PrivateKey) -> SoftwareKey:
     return SoftwareKey(KeyAlgorithm.SM2, private, keys.PublicKeyInfo.load(spki))
 
 
-def _openssl_key(key_algorithm: KeyAlgorithm, private: object) -> SoftwareKey:
+def _openssl_key(key_algorithm: KeyAlgorithm, private: PrivateKeyTypes) -> SoftwareKey:
     """The key as a :class:`SoftwareKey`, if it is what ``key_algorithm`` says."""
     if key_algorithm is KeyAlgorithm.P256:
         fits = isinstance(private, ec.EllipticCurvePrivateKey) and isinstance(
@@ -318,7 +324,7 @@ def _verifier(spki_contents: bytes, scheme: SignatureScheme) -> Callable[[bytes,
 
 def _verify_openssl(
     public: _OpenSSLPublicKey,
-    arguments: dict[str, object],
+    arguments: dict[str, Any],
     what: str,
     data: bytes,
     signature: bytes,

@@ -214,7 +214,7 @@ def random_serial() -> int:
 
 def key_identifier(public_key_info: keys.PublicKeyInfo) -> bytes:
     """RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING."""
-    return hashlib.sha1(public_key_info["public_key"].contents[1:]).digest()
+    return hashlib.sha1(public_key_info["public_key"].contents[1:], usedforsecurity=False).digest()
 
 
 def x509_time(moment: datetime) -> x509.Time:
@@ -229,7 +229,7 @@ def _uri(url: str) -> x509.GeneralName:
     return x509.GeneralName(name="uniform_resource_identifier", value=url)
 
 
-def _extension(name: str, value: object, critical: bool = False) -> dict:
+def _extension(name: str, value: object, critical: bool = False) -> dict[str, object]:
     return {"extn_id": name, "critical": critical, "extn_value": value}
 
 
@@ -238,7 +238,7 @@ def _extensions(
     subject_key: keys.PublicKeyInfo,
     authority_key_id: bytes,
     urls: IssuerUrls | None,
-) -> list[dict]:
+) -> list[dict[str, object]]:
     exts = [
         _extension(
             "basic_constraints",

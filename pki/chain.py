@@ -224,9 +224,8 @@ class _SmValidationContext(ValidationContext):
     """A ValidationContext whose signature validator defaults to :data:`SIGNATURE_VALIDATOR`."""
 
     def __init__(self, *args: Any, signature_validator: Any = None, **kwargs: Any) -> None:
-        super().__init__(
-            *args, signature_validator=signature_validator or SIGNATURE_VALIDATOR, **kwargs
-        )
+        kwargs["signature_validator"] = signature_validator or SIGNATURE_VALIDATOR
+        super().__init__(*args, **kwargs)
 
 
 # Pinned reach-in: pyhanko-certvalidator 0.33 checks an OCSP responder certificate that
@@ -236,7 +235,7 @@ class _SmValidationContext(ValidationContext):
 # validator, which cannot load SM2 keys.  Giving that module a context class with our
 # default closes the gap; tests/test_chain.py (test_ocsp_nocheck_context_pin) fails when
 # upstream changes that function, so the pin is revisited then.
-_validate_ocsp.ValidationContext = _SmValidationContext
+_validate_ocsp.ValidationContext = _SmValidationContext  # type: ignore[misc]  # the pin
 
 
 _uncached_name_hashable = x509.Name.hashable.fget
@@ -274,7 +273,9 @@ def _validity_state(certificate: x509.Certificate, at: datetime) -> int:
     return 1 if at > validity["not_after"].native else 0
 
 
-PATH_CACHE: LruCache[ValidatedPath | tuple] = LruCache(2048)
+PATH_CACHE: LruCache[ValidatedPath | tuple[ChainFailure, str, x509.Certificate | None]] = LruCache(
+    2048
+)
 """Results of :func:`validate_path` without revocation checking (thread-safe, LRU).
 
 Such a result is a function of the leaf, the other certificates offered, the trust

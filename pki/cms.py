@@ -28,6 +28,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from asn1crypto import cms, core, tsp, x509
 
@@ -478,14 +479,14 @@ def _attributes(signed_attrs: cms.CMSAttributes) -> dict[str, cms.CMSAttribute]:
     return out
 
 
-def _single(attrs: dict, name: str) -> object:
+def _single(attrs: dict[str, Any], name: str) -> Any:
     values = attrs.get(name)
     if values is None or len(values) != 1:
         raise SignatureInvalid(f"the signed attributes need exactly one {name} value")
     return values[0]
 
 
-def _check_ess_binding(attrs: dict, certificate: x509.Certificate) -> None:
+def _check_ess_binding(attrs: dict[str, Any], certificate: x509.Certificate) -> None:
     """The first ESSCertID(v2) must name the signer certificate (RFC 5035 §4)."""
     if "signing_certificate_v2" in attrs:
         cert_id = _single(attrs, "signing_certificate_v2")["certs"][0]
@@ -495,7 +496,7 @@ def _check_ess_binding(attrs: dict, certificate: x509.Certificate) -> None:
         actual = algorithms.digest(hash_algorithm, certificate.dump())
     elif "signing_certificate" in attrs:
         cert_id = _single(attrs, "signing_certificate")["certs"][0]
-        actual = hashlib.sha1(certificate.dump()).digest()
+        actual = hashlib.sha1(certificate.dump(), usedforsecurity=False).digest()
     else:
         return
     if cert_id["cert_hash"].native != actual:

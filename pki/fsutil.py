@@ -5,7 +5,9 @@ Key files, CA certificates, CRLs and sealed PDFs are all written through
 directory* (``rename`` is only atomic within one file system), ``fsync`` it so its data
 is on disk before the name points at it, rename it over the target, then ``fsync`` the
 directory so the rename itself survives a power cut.  If anything fails the temporary
-file is removed and the target keeps its previous content.
+file is removed and the target keeps its previous content. A caller with work to do
+between the write and the rename (the licence store) uses the two halves,
+:func:`write_temporary` and :func:`move_into_place`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from pathlib import Path
 __all__ = [
     "atomic_write",
     "fsync_directory",
+    "move_into_place",
     "remove_stale_temporaries",
+    "write_temporary",
 ]
 
 
@@ -45,11 +49,26 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, exclusive: bool 
     file already removed and ``path`` untouched.
     """
     path = Path(path)
+    temporary = write_temporary(path, data, mode)
+    try:
+        move_into_place(temporary, path, exclusive=exclusive)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+
+
+def write_temporary(path: Path, data: bytes, mode: int = 0o644) -> Path:
+    """The first half of :func:`atomic_write`: ``data`` in a temporary file beside ``path``
+    (``.<name>.*.tmp``, exactly ``mode``), on disk. Nothing is left behind on failure.
+
+    For a caller that must do something between the write and the rename (the licence
+    store commits its database record there), then calls :func:`move_into_place`.
+    """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"atomic_write needs bytes, not {type(data).__name__}")
-    directory = path.parent
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(tmp_name)
     try:
         try:
             os.fchmod(fd, mode)
@@ -60,16 +79,22 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, *, exclusive: bool 
             os.fsync(fd)
         finally:
             os.close(fd)
-        if exclusive:
-            os.link(tmp, path)
-            tmp.unlink()
-        else:
-            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            temporary.unlink()
         raise
-    fsync_directory(directory)
+    return temporary
+
+
+def move_into_place(temporary: Path, path: Path, *, exclusive: bool = False) -> None:
+    """The second half of :func:`atomic_write`: rename (or, ``exclusive``, hard-link and
+    unlink) the written ``temporary`` to ``path``, and make the new name durable."""
+    if exclusive:
+        os.link(temporary, path)
+        temporary.unlink()
+    else:
+        os.replace(temporary, path)
+    fsync_directory(path.parent)
 
 
 def remove_stale_temporaries(directory: Path, older_than_seconds: float) -> list[Path]:

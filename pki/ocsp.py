@@ -314,7 +314,7 @@ def parse_response(
 
 def _hash(algorithm: str, data: bytes) -> bytes:
     if algorithm == "sha1":  # CertID only: a lookup key, not a security binding
-        return hashlib.sha1(data).digest()
+        return hashlib.sha1(data, usedforsecurity=False).digest()
     return algorithms.digest(algorithm, data)
 
 
@@ -325,9 +325,11 @@ def _issuer_hashes(issuer: x509.Certificate, algorithm: str) -> tuple[bytes, byt
 
 
 def _cert_status(status: CertStatus) -> ocsp.CertStatus:
-    if status.status != "revoked":
+    if status.revoked_at is None:  # not revoked (CertStatus keeps the two in step)
         return ocsp.CertStatus(name=status.status, value=None)
-    info = {"revocation_time": status.revoked_at.astimezone(UTC).replace(microsecond=0)}
+    info: dict[str, object] = {
+        "revocation_time": status.revoked_at.astimezone(UTC).replace(microsecond=0)
+    }
     if status.reason is not None:
         info["revocation_reason"] = status.reason
     return ocsp.CertStatus(name="revoked", value=info)

@@ -282,7 +282,7 @@ class Pkcs11KeyStore:
     def _missing(self, key_id: str) -> KeyStoreError:
         return KeyStoreError(f"no key {key_id} in token {self._config.token_label!r}")
 
-    def _private(self, session: pkcs11.Session, key_id: str) -> pkcs11.PrivateKey:
+    def _private(self, session: pkcs11.Session, key_id: str) -> pkcs11.SignMixin:
         """The private key object, found once per session (object handles live as long as
         the session; a search costs more than an ECDSA signature in SoftHSM2)."""
         cached = self._connection.private_keys.get(key_id)
@@ -294,6 +294,8 @@ class Pkcs11KeyStore:
             raise self._missing(key_id) from None
         except pkcs11.exceptions.MultipleObjectsReturned:
             raise KeyStoreError(f"token holds several private keys with id {key_id}") from None
+        if not isinstance(found, pkcs11.SignMixin):
+            raise KeyStoreError(f"the private key {key_id} in the token cannot sign")
         self._connection.private_keys[key_id] = found
         return found
 
@@ -315,6 +317,8 @@ class Pkcs11KeyStore:
             public = session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=bytes.fromhex(key_id))
         except pkcs11.exceptions.NoSuchKey:
             raise KeyStoreError(f"the public key of {key_id} is missing in the token") from None
+        if not isinstance(public, pkcs11.PublicKey):
+            raise corrupt
         public_key_info = _public_key_info(public, algorithm)
         if compute_key_id(public_key_info) != key_id:
             raise KeyStoreError(f"the public key in the token does not match key id {key_id}")
@@ -330,7 +334,10 @@ class Pkcs11KeyStore:
         """Generate under a random temporary id, then name both halves by the key id
         (derived from the public key, so known only afterwards); undone on any failure."""
         temporary = os.urandom(20)
-        public_template = {Attribute.TOKEN: True, Attribute.VERIFY: True}
+        public_template: dict[Attribute, bool | bytes] = {
+            Attribute.TOKEN: True,
+            Attribute.VERIFY: True,
+        }
         private_template = {
             Attribute.TOKEN: True,
             Attribute.PRIVATE: True,
@@ -491,7 +498,7 @@ class _Connection:
         self.lock = threading.RLock()
         self._session: pkcs11.Session | None = None
         self._pin_digest = b""
-        self.private_keys: dict[str, pkcs11.PrivateKey] = {}
+        self.private_keys: dict[str, pkcs11.SignMixin] = {}
         """Private key objects of the current session by key id (used under ``lock``)."""
 
     def session_for(self, pin: str, pin_digest: bytes) -> pkcs11.Session:

@@ -9,6 +9,8 @@ keys, but its SM3 is C-backed and fast, so hashing goes there.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from asn1crypto import keys as _a_keys
 from cryptography.hazmat.primitives import hashes as _c_hashes
 from tongsuopy.backends.tongsuo import backend as _t_backend
@@ -37,8 +39,8 @@ __all__ = [
     "z_value",
 ]
 
-SM2PrivateKey = _t_ec.EllipticCurvePrivateKey
-SM2PublicKey = _t_ec.EllipticCurvePublicKey
+SM2PrivateKey: TypeAlias = _t_ec.EllipticCurvePrivateKey
+SM2PublicKey: TypeAlias = _t_ec.EllipticCurvePublicKey
 
 _SM2_WITH_SM3 = _t_ec.ECDSA(_t_hashes.SM3())
 

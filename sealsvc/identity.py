@@ -414,7 +414,8 @@ def _fetch_jwks(url: str) -> dict[str, Any]:
     """GET the JWKS (the standard library's client: one small request needs no other),
     reading at most one byte more than :data:`MAX_JWKS_BYTES` so an endless body stops."""
     try:
-        with urllib.request.urlopen(url, timeout=JWKS_TIMEOUT) as response:
+        # S310: only http(s) URLs are stored as a provider's JWKS URL (register, set-jwks).
+        with urllib.request.urlopen(url, timeout=JWKS_TIMEOUT) as response:  # noqa: S310
             body = response.read(MAX_JWKS_BYTES + 1)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise InvalidInput(f"cannot fetch the JWKS at {url}: {exc}") from None
@@ -429,7 +430,7 @@ def _provider_jwks(row: IdentityProvider, kid: str | None) -> dict[str, Any]:
     when ``kid`` is unknown and the last fetch is older than :data:`JWKS_REFETCH_SECONDS`)."""
     if row.jwks is not None:
         return json.loads(row.jwks)
-    assert row.jwks_url is not None
+    assert row.jwks_url is not None  # noqa: S101  a provider has a key set or its URL
     with _jwks_lock:
         fetched_at, document = _jwks_cache.get(row.jwks_url, (float("-inf"), {"keys": []}))
     age = time.monotonic() - fetched_at

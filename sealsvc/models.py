@@ -46,6 +46,9 @@ from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from pki.algorithms import KeyAlgorithm
+from pki.certificates import Profile
+
 __all__ = [
     "NAMING_CONVENTION",
     "AnnulKind",
@@ -140,13 +143,8 @@ class DepartmentKind(StrEnum):
     (:class:`Enterprise`, :mod:`sealsvc.enterprise`); not an organ of the city."""
 
 
-class SealAlgorithm(StrEnum):
-    """Key algorithm of a seal; the same values as ``pki.algorithms.KeyAlgorithm``."""
-
-    RSA2048 = "rsa2048"
-    RSA3072 = "rsa3072"
-    P256 = "p256"
-    SM2 = "sm2"
+SealAlgorithm = KeyAlgorithm
+"""Key algorithm of a seal: pki's own vocabulary, stored by its values (one enum, not two)."""
 
 
 class SealStatus(StrEnum):
@@ -172,22 +170,8 @@ class Hierarchy(StrEnum):
     SM2 = "sm2"
 
 
-class CertificateProfile(StrEnum):
-    """What a certificate is for; decides its extensions (see ``pki`` profiles)."""
-
-    ROOT_CA = "root_ca"
-    ISSUING_CA = "issuing_ca"
-    SEAL = "seal"
-    TSA = "tsa"
-    OCSP = "ocsp"
-    SEAL_MAKER = "seal_maker"
-    """The seal maker (制章者) that signs every SM2 seal's GB/T 38540 ``SESeal``."""
-    PERSON_CA = "person_ca"
-    """The personal-signing issuing CA (beside the seal issuing CA, under the same root)."""
-    PERSON = "person"
-    """An official's long-lived personal certificate (key in the key store)."""
-    PERSON_EVENT = "person_event"
-    """An event certificate (事件型证书): one signing event, valid for minutes."""
+CertificateProfile = Profile
+"""What a certificate is for (decides its extensions): pki's profiles, stored by value."""
 
 
 class CertificateStatus(StrEnum):

@@ -61,7 +61,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from asn1crypto import x509
@@ -76,7 +75,7 @@ from pki.crl import REASONS
 from pki.errors import KeyStoreError
 from pki.fsutil import remove_stale_temporaries
 from pki.ses import SealPicture
-from sealsvc import audit, departments, ses_seals
+from sealsvc import audit, departments, sealimage, ses_seals
 from sealsvc.errors import (
     Conflict,
     InvalidInput,
@@ -99,17 +98,8 @@ from sealsvc.models import (
     SesSealReason,
     utcnow,
 )
-from sealsvc.sealimage import (
-    Design,
-    ImageSpec,
-    SealDesign,
-    geometry,
-    load_font,
-    load_uploaded_png,
-    render_pdf,
-    render_png,
-    scan_pdf,
-)
+from sealsvc.sealimage import ImageSpec
+from sealsvc.sealimage.design import SealAppearance, seal_name
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
@@ -180,7 +170,6 @@ _SUBJECT_PLACE = {
 }
 _SEQUENCE_DIGITS = 6
 _ISSUE_ATTEMPTS = 3
-_STAMP_DIAMETER_MM = 42.0
 _ALGORITHM_ALIASES = {"rsa": SealAlgorithm.RSA2048}
 
 
@@ -211,11 +200,6 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
-def _common_name(text: str, kind: str) -> str:
-    """A 公章 is named by its text alone; a special-purpose seal adds its kind."""
-    return text if kind == "公章" else f"{text}{kind}"
-
-
 def seal_subject(department: Department, text: str, kind: str, code: str) -> x509.Name:
     """The certificate subject of a seal.
 
@@ -235,7 +219,7 @@ def seal_subject(department: Department, text: str, kind: str, code: str) -> x50
         **_SUBJECT_PLACE,
         organization_name=department.name,
         organization_identifier=f"NTRCN-{department.credit_code}" if enterprise else "",
-        common_name=_common_name(text, kind),
+        common_name=seal_name(text, kind),
         serial_number=code,
     )
 
@@ -485,20 +469,6 @@ def list_seals(
 # --- signing material -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SealAppearance:
-    """What a seal's visible stamp is made from: its text, kind, code and uploaded scan."""
-
-    text: str
-    kind: str
-    code: str
-    image_png: bytes | None = field(default=None, repr=False)
-    """The validated uploaded scan, or ``None`` to draw the seal from its data."""
-    image_design: str | None = None
-    """The drawing's shape and size (:class:`~sealsvc.sealimage.ImageSpec` as JSON), or
-    ``None`` for the round 42 mm seal."""
-
-
 class _AppearanceColumns(Protocol):
     """The columns an appearance is made from: a :class:`Seal` or a row selecting them."""
 
@@ -686,48 +656,19 @@ def _uses_of_current_key(session: Session, code: str) -> int:
 # --- images ---------------------------------------------------------------------------------
 
 
-def _design(source: SealAppearance) -> Design:
-    if source.image_design is not None:
-        spec = ImageSpec.from_json(source.image_design)
-        return spec.design(source.text, source.kind, source.code)
-    return SealDesign(organisation=source.text, kind=source.kind, code=source.code)
-
-
 def _as_appearance(seal: Seal | SealAppearance) -> SealAppearance:
     return seal if isinstance(seal, SealAppearance) else appearance(seal)
 
 
-@lru_cache(maxsize=64)
-def _stamp_pdf(source: SealAppearance) -> bytes:
-    if source.image_png is None:
-        return render_pdf(_design(source))
-    return scan_pdf(source.image_png, _STAMP_DIAMETER_MM, _common_name(source.text, source.kind))
-
-
 def seal_stamp_pdf(seal: Seal | SealAppearance) -> bytes:
-    """The seal's visible stamp as a one-page PDF: the drawing at its true size (42 mm
-    for a seal without an image design), an uploaded scan 42 mm square.
-
-    The uploaded scan placed on the page (transparent paper kept), or else the vector
-    drawing from the seal's text, kind and code. Cached per appearance: the sealing
-    service asks for it on every request.
-    """
-    return _stamp_pdf(_as_appearance(seal))
-
-
-@lru_cache(maxsize=64)
-def _drawn_png(source: SealAppearance) -> bytes:
-    return render_png(_design(source))
+    """The seal's visible stamp as a one-page PDF (:func:`sealsvc.sealimage.stamp_pdf`)."""
+    return sealimage.stamp_pdf(_as_appearance(seal))
 
 
 def seal_png(seal: Seal | SealAppearance) -> bytes:
-    """The seal's image as PNG: the uploaded scan, or drawn from its data at 300 dpi.
-
-    Drawing takes about a second, so drawings are cached per appearance: an SM2 seal's
-    ``SESeal`` carries the image, and :func:`_predraw` draws it before the write lock.
-    """
-    source = _as_appearance(seal)
-    return source.image_png if source.image_png is not None else _drawn_png(source)
+    """The seal's image as PNG (:func:`sealsvc.sealimage.stamp_png`); an SM2 seal's
+    ``SESeal`` carries it, and :func:`_predraw` draws it before the write lock."""
+    return sealimage.stamp_png(_as_appearance(seal))
 
 
 def _predraw(
@@ -811,16 +752,12 @@ class _Change:
         if SealAlgorithm(seal.algorithm) is not SealAlgorithm.SM2:
             return
         source = appearance(seal)
-        if source.image_png is None:
-            design = _design(source)
-            width_mm, height_mm = design.width_mm, design.height_mm
-        else:
-            width_mm = height_mm = _STAMP_DIAMETER_MM
+        width_mm, height_mm = source.size_mm
         ses_seals.make(
             self.session,
             self.context.ca,
             seal=seal,
-            name=_common_name(seal.text, seal.kind),
+            name=seal_name(seal.text, seal.kind),
             picture=SealPicture("png", seal_png(source), round(width_mm), round(height_mm)),
             now=self.now,
             actor=self.actor,
@@ -1096,7 +1033,7 @@ def _issue_in(
     source = _appearance_of(session, seal_text, kind, division, image)
     # The seal must be drawable, with every character in the font: refused here, not
     # at the first document an approval system sends.
-    geometry(_design(source), load_font())
+    sealimage.check_drawable(source)
     key_id = change.generate_key(algorithm, source.code, department.code)
     seal = Seal(
         code=source.code,
@@ -1359,7 +1296,7 @@ def set_usage_limit(
 def set_uploaded_image(context: ServiceContext, code: str, png: bytes, *, actor: str) -> SealView:
     """Use an uploaded scan of the physical seal as its image (validated, paper made
     transparent by :func:`sealsvc.sealimage.load_uploaded_png`). Audited as ``seal.image``."""
-    image = load_uploaded_png(png)
+    image = sealimage.load_uploaded_png(png)
     return _set_image(context, code, image, actor)
 
 

@@ -178,12 +178,10 @@ def _reset_sequence(writing: Connection, table: Table) -> None:
     (column,) = table.primary_key.columns if len(table.primary_key.columns) == 1 else (None,)
     if column is None or column.autoincrement is False or column.type.python_type is not int:
         return
-    writing.execute(
-        text(
-            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "
-            f"COALESCE((SELECT MAX({column.name}) FROM {table.name}), 0) + 1, false)"
-        )
-    )
+    # Table and column names come from the model's metadata, never from input.
+    sequence = f"pg_get_serial_sequence('{table.name}', '{column.name}')"
+    largest = f"(SELECT MAX({column.name}) FROM {table.name})"  # noqa: S608
+    writing.execute(text(f"SELECT setval({sequence}, COALESCE({largest}, 0) + 1, false)"))
 
 
 def _copy_files(writing: Connection, data_dir: Path) -> None:

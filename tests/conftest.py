@@ -26,16 +26,9 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
@@ -43,110 +36,29 @@ from typer.testing import CliRunner
 from sealsvc.config import Settings
 from sealsvc.db import Database
 
-# Fixture modules that test modules also import names from: registered before that import,
-# so pytest can still rewrite their asserts when it loads them as plugins.
-pytest.register_assert_rewrite("time_fixtures")
+pytest_plugins = ["pytester", "helpers.crosschecks"]
 
-TEST_PASSPHRASE = "test passphrase, not a secret"
-INITDB_OPTIONS = ("-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-# A throw-away server: durability off (it is deleted after the run), small WAL.
-FAST_UNSAFE_SETTINGS = (
-    "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
-    "-c wal_level=minimal -c max_wal_senders=0"
+# The helpers package (fixtures, builders, plugins) is registered before any of it is
+# imported, so pytest rewrites its asserts as it does the tests'.
+pytest.register_assert_rewrite("helpers")
+
+from helpers.local import TEST_PASSPHRASE, PostgresServer  # noqa: E402
+from helpers.postgres import (  # noqa: E402
+    PostgresStartError,
+    PostgresUnavailable,
+    running_postgres,
 )
-PG_BINDIR = Path(os.environ.get("SEALSVC_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-
-
-@dataclass(frozen=True)
-class PostgresServer:
-    """A running throw-away PostgreSQL server; ``new_database()`` gives an empty database."""
-
-    host: str
-    port: int
-    user: str
-
-    def admin_url(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/postgres"
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
-
-    def execute(self, sql: str) -> None:
-        with psycopg.connect(self.admin_url(), autocommit=True) as connection:
-            connection.execute(sql)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _as_server_user(argv: list[str]) -> list[str]:
-    """PostgreSQL will not run as root: run its tools as the ``postgres`` OS user then."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *argv]
-    return argv
-
-
-class PostgresStartError(RuntimeError):
-    """The PostgreSQL server did not start (the message holds its log)."""
-
-
-@contextmanager
-def running_postgres(settings: str = FAST_UNSAFE_SETTINGS) -> Iterator[PostgresServer]:
-    """A fresh PostgreSQL server in a temporary directory, stopped and deleted on exit.
-
-    ``settings`` are ``-c`` options: the tests' fast, non-durable ones by default; the
-    benchmarks pass ``""`` to measure with PostgreSQL's durable defaults (``fsync=on``).
-    """
-    initdb, pg_ctl = PG_BINDIR / "initdb", PG_BINDIR / "pg_ctl"
-    root = Path(tempfile.mkdtemp(prefix="sealsvc-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    data, log = root / "data", root / "server.log"
-    port = _free_port()
-    run = {"check": True, "capture_output": True, "text": True, "cwd": root}
-    subprocess.run(
-        _as_server_user(
-            [str(initdb), "-D", str(data), "-A", "trust", "-U", "postgres", *INITDB_OPTIONS]
-        ),
-        **run,
-    )
-    options = f"-h 127.0.0.1 -p {port} -k {root} -c max_connections=200 {settings}"
-    try:
-        subprocess.run(
-            _as_server_user(
-                [str(pg_ctl), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
-            ),
-            **run,
-        )
-    except subprocess.CalledProcessError as exc:
-        server_log = log.read_text() if log.exists() else ""
-        shutil.rmtree(root, ignore_errors=True)
-        raise PostgresStartError(f"PostgreSQL did not start: {exc.stderr}\n{server_log}") from None
-    try:
-        yield PostgresServer(host="127.0.0.1", port=port, user="postgres")
-    finally:
-        subprocess.run(
-            _as_server_user([str(pg_ctl), "-D", str(data), "-m", "immediate", "stop"]),
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL 15 server for the whole test session (see the module docstring)."""
-    if not ((PG_BINDIR / "initdb").exists() and (PG_BINDIR / "pg_ctl").exists()):
-        reason = f"PostgreSQL server binaries not found in {PG_BINDIR} (apt-get install postgresql)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
     try:
         with running_postgres() as server:
             yield server
+    except PostgresUnavailable as exc:
+        # A failure in CI (tests/helpers/crosschecks.py: the reason names PostgreSQL).
+        pytest.skip(str(exc))
     except PostgresStartError as exc:
         pytest.fail(str(exc))
 

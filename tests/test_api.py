@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 import schemathesis
+from helpers.pdf_fixtures import ANCHOR, chinese_pdf, encrypted_pdf, pdf_with_broken_xref
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pdf_fixtures import ANCHOR, chinese_pdf, encrypted_pdf, pdf_with_broken_xref
 from PIL import Image
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -30,9 +30,9 @@ from api.problems import PROBLEM_JSON
 from sealsvc import seals
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 ZZ_D26 = "ZZ-D26"
 

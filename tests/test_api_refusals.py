@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pdf_fixtures import chinese_pdf
+from helpers.pdf_fixtures import chinese_pdf
 from test_api import assert_problem, bearer, sign
 
 from sealsvc import audit, seals
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 DEPT = "ZZ-D14"
 OTHER = "ZZ-FTZ"
@@ -372,7 +372,7 @@ def test_a_real_server_logs_the_fault_id_with_its_traceback(
 ) -> None:
     """``sealctl serve``: the id in the 500 is in the server's log with the traceback."""
     import httpx
-    from api_fixtures import run_server
+    from helpers.api_fixtures import run_server
 
     with run_server(tmp_path_factory.mktemp("fault") / "data") as server:
         seal = server.demo_seal("ZZ-D14", "rsa").code

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from pdf_fixtures import ANCHOR, chinese_pdf
+from helpers.pdf_fixtures import ANCHOR, chinese_pdf
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 if TYPE_CHECKING:
-    from api_fixtures import LiveServer
+    from helpers.api_fixtures import LiveServer
 
-pytest_plugins = ("api_fixtures",)  # live_server
+pytest_plugins = ("helpers.api_fixtures",)  # live_server
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from click.testing import Result
 from fastapi.testclient import TestClient
-from pdf_fixtures import chinese_pdf
+from helpers.pdf_fixtures import chinese_pdf
 from sqlalchemy import update
 
 from api.app import create_app
@@ -21,7 +21,7 @@ from sealsvc import apikeys
 from sealsvc.context import ServiceContext
 from sealsvc.models import ApiKey
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 Sealctl = Callable[..., Result]
 DEPT = "ZZ-FTZ"

@@ -98,12 +98,75 @@ def test_private_import_check_sees_one() -> None:
     assert _private_imports("from sealsvc import __version__\nfrom os import _exit\n") == []
 
 
-def test_the_only_link_from_sealsvc_to_api_is_the_app_factory_string() -> None:
-    """``sealctl serve`` names the app for uvicorn; no other module of ours names ``api.``."""
-    mentions = [
-        (str(path.relative_to(ROOT)), match.group(0))
+def _string_links() -> set[str]:
+    """``"api.x:y"`` strings in the lower layers, as import-linter's ``importer -> module``."""
+    return {
+        f"{_module_name(path)} -> {match.group(1)}"
         for package in ("sealsvc", "ofd", "pki")
         for path in sorted((ROOT / package).rglob("*.py"))
-        for match in re.finditer(r"[\"']api\.[\w.:]+[\"']", path.read_text(encoding="utf-8"))
-    ]
-    assert mentions == [("sealsvc/cli/serve.py", '"api.app:create_app"')]
+        for match in re.finditer(
+            r"[\"'](api\.[\w.]+)(?::\w+)?[\"']", path.read_text(encoding="utf-8")
+        )
+    }
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def _declared_string_links() -> set[str]:
+    section = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    return set(section["contracts"][0].get("ignore_imports", []))
+
+
+def test_string_links_are_the_ones_the_contract_declares() -> None:
+    """``sealctl serve`` names the app for uvicorn; the contract lists that link, and only it."""
+    assert _string_links() == _declared_string_links() == {"sealsvc.cli.serve -> api.app"}
+
+
+@pytest.mark.parametrize("link", sorted(_declared_string_links()))
+def test_a_declared_string_link_is_not_an_import(link: str) -> None:
+    """The contract ignores the link, so a real import there would go unseen: there is none."""
+    importer, imported = link.split(" -> ")
+    tree = ast.parse((ROOT / (importer.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+    imports = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imports |= {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert not {name for name in imports if name == imported or name.startswith(f"{imported}.")}
+    assert imported.split(".")[0] not in imports
+
+
+def _untyped_contexts(source: str) -> list[str]:
+    """Parameters named ``context`` not annotated as the ServiceContext (SQLAlchemy's
+    execution context in column defaults excepted)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for argument in [*node.args.args, *node.args.kwonlyargs]:
+                annotation = ast.unparse(argument.annotation) if argument.annotation else ""
+                if argument.arg == "context" and not annotation.endswith(
+                    ("ServiceContext", "ServiceContext | None", "DefaultExecutionContext")
+                ):
+                    found.append(f"{node.name}({argument.arg}: {annotation or '?'})")
+    return found
+
+
+def test_the_service_context_is_typed_wherever_it_is_passed() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for package in ("sealsvc", "api")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if (found := _untyped_contexts(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}
+
+
+def test_context_check_sees_an_untyped_one() -> None:
+    assert _untyped_contexts("def f(context, x: int) -> None: ...\n") == ["f(context: ?)"]
+    assert _untyped_contexts("def f(context: ServiceContext) -> None: ...\n") == []

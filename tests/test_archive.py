@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms
-from pdf_fixtures import certified_no_changes_pdf, chinese_pdf
+from helpers.pdf_fixtures import certified_no_changes_pdf, chinese_pdf
+from helpers.time_fixtures import ACTOR, YEAR, World
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESStatus
-from time_fixtures import ACTOR, YEAR, World
 
 from pki.certificates import Profile, build_name, certificate_pem, load_certificate
 from pki.clock import now_utc
@@ -31,7 +31,7 @@ from sealsvc.ca import HIERARCHIES
 from sealsvc.errors import InvalidInput
 from sealsvc.pades import Level
 
-pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, world
+pytest_plugins = ("helpers.seal_fixtures", "helpers.time_fixtures")  # sqlite_seal_context, world
 
 
 def _renew_service_certificates(world: World, hierarchy: str) -> None:

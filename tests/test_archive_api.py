@@ -13,15 +13,15 @@ import hashlib
 from typing import TYPE_CHECKING
 
 import pytest
-from pdf_fixtures import certified_no_changes_pdf, chinese_pdf
+from helpers.pdf_fixtures import certified_no_changes_pdf, chinese_pdf
 from test_api import ZZ_D26, assert_problem, bearer, sign
 
 from sealsvc import audit
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 EXTEND = "/v1/archive/extend"
 SMALL = {"params": {"invisible": "true"}}

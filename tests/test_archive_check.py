@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING
 
 import jsonschema
 import pytest
-from conftest import TEST_PASSPHRASE
 from gmssl import sm3
-from hostile_pdfs import HOSTILE
-from pdf_fixtures import chinese_pdf
+from helpers.hostile_pdfs import HOSTILE
+from helpers.local import TEST_PASSPHRASE
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.pki_fixtures import build_hierarchy
 from pdfminer.pdfdocument import PDFDocument
 from pdfminer.pdfparser import PDFParser
 from pdfminer.pdftypes import resolve1
-from pki_fixtures import build_hierarchy
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.embed import EmbeddedFileObject, FileSpec, embed_file
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -66,9 +66,9 @@ from sealsvc.pades import Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
 
 if TYPE_CHECKING:
-    from seal_fixtures import CaTemplates
+    from helpers.seal_fixtures import CaTemplates
 
-pytest_plugins = ("seal_fixtures",)  # ca_templates, seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # ca_templates, seal_context
 
 ACTOR = "test:archive-check"
 MARKET = "郑州市市场监督管理局"
@@ -108,7 +108,7 @@ class Corpus:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory, ca_templates: CaTemplates) -> Iterator[Corpus]:
     """One data directory for the module: issuing is the slow part, checking is not."""
-    from seal_fixtures import _populate  # the plugin's own copy step, after it registered
+    from helpers.seal_fixtures import _populate  # the plugin's own copy step, after it registered
 
     data_dir = tmp_path_factory.mktemp("archive-check")
     settings = Settings.load(data_dir, {"SEALSVC_PASSPHRASE": TEST_PASSPHRASE})

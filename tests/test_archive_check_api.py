@@ -17,9 +17,9 @@ from sealsvc.archival_check import ARCHIVE_CHECK_SCHEMA
 from sealsvc.licences import issue_licence, load_template
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 CHECK = "/v1/archive/check"
 SMALL = {"params": {"invisible": "true"}}

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import x509
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.sm2_crosscheck import openssl_sm2_verifies
+from helpers.time_fixtures import ACTOR, YEAR, World
 from lxml import etree
-from pdf_fixtures import chinese_pdf
-from sm2_crosscheck import openssl_sm2_verifies
-from time_fixtures import ACTOR, YEAR, World
 
 from pki import ses
 from pki.clock import now_utc
@@ -37,7 +37,7 @@ from sealsvc.errors import SealNotUsable
 from sealsvc.licences import issue_licence, load_template
 from sealsvc.pades import Level
 
-pytest_plugins = ("seal_fixtures", "time_fixtures")  # seal_context, world
+pytest_plugins = ("helpers.seal_fixtures", "helpers.time_fixtures")  # seal_context, world
 
 MARKET = "郑州市市场监督管理局"
 

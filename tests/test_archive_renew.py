@@ -14,8 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers.time_fixtures import ACTOR, YEAR, World
 from test_archive import _renew_service_certificates
-from time_fixtures import ACTOR, YEAR, World
 
 from pki.clock import now_utc
 from sealsvc import audit, seals
@@ -26,7 +26,7 @@ from sealsvc.archive.renew import RENEW_ACTION, archival_copy, parse_window, ren
 from sealsvc.errors import InvalidInput
 from sealsvc.licences import get_licence, issue_licence, load_template
 
-pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, world
+pytest_plugins = ("helpers.seal_fixtures", "helpers.time_fixtures")  # sqlite_seal_context, world
 
 WINDOW = timedelta(days=2 * 365)
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_fixtures import SEALCTL, _server_environ, _stop, _wait_ready
-from conftest import _free_port
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+from helpers.api_fixtures import SEALCTL, _server_environ, _stop, _wait_ready
+from helpers.local import free_port
 
 from sealsvc.config import DEFAULT_BASE_URL, Settings
 from sealsvc.public_url import listening_url, mismatch_warning
@@ -115,7 +115,7 @@ def test_serve_port_is_the_base_url_of_everything_and_later_starts_keep_it(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    port = _free_port()
+    port = free_port()
     with serve(data_dir, port) as first:
         base = first.url
         assert f"Public base URL: {base}" in first.output
@@ -163,7 +163,7 @@ def test_serve_port_is_the_base_url_of_everything_and_later_starts_keep_it(
         assert httpx.get(record["verify_url"], timeout=30).status_code == 200
     assert (data_dir / "base-url").read_text() == f"{base}\n"
 
-    other = _free_port()
+    other = free_port()
     with serve(data_dir, other) as later:
         said = " ".join(later.output.split())
         assert f"warning: the base URL is {base}" in said
@@ -208,7 +208,7 @@ def test_serve_port_is_the_base_url_of_everything_and_later_starts_keep_it(
 def test_base_url_from_the_environment_overrides_the_address_served(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     public = "https://seal.zhengzhou.example/"
-    with serve(data_dir, _free_port(), base_url=public) as started:
+    with serve(data_dir, free_port(), base_url=public) as started:
         assert "Public base URL: https://seal.zhengzhou.example (from SEALSVC_BASE_URL)" in (
             started.output
         )

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from verify_corpus import append_page_content_update
+from helpers.verify_corpus import append_page_content_update
 
 if TYPE_CHECKING:
-    from api_fixtures import LiveServer
+    from helpers.api_fixtures import LiveServer
     from selenium.webdriver.remote.webdriver import WebDriver
 
-pytest_plugins = ("api_fixtures",)  # live_server
+pytest_plugins = ("helpers.api_fixtures",)  # live_server
 
 pytestmark = pytest.mark.slow
 
@@ -46,10 +46,8 @@ MARKET = "ZZ-D26"
 def _require_browser() -> None:
     if CHROMIUM.exists() and CHROMEDRIVER.exists():
         return
-    message = f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    # A failure in CI (tests/helpers/crosschecks.py), a skip elsewhere.
+    pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)")
 
 
 @pytest.fixture(scope="module")

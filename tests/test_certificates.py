@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import x509
-from pki_fixtures import (
+from helpers.pki_fixtures import (
     BASE_URL,
     SM2_DISTID,
     Hierarchy,

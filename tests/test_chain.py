@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import ocsp, x509
-from pki_fixtures import (
+from helpers.pki_fixtures import (
     SM2_DISTID,
     Hierarchy,
     build_hierarchy,
@@ -465,11 +465,14 @@ def test_sm3_cert_id_answer_is_evidence(status: str) -> None:
     )
     kw = {"required_key_usage": (), "crls": [root_crl], "check_revocation": True}
     if status == "good":
-        validate_path(h.seal, [h.issuing, h.ocsp], [h.root], h.valid_at, ocsps=[answer], **kw)
-        return
-    with pytest.raises(ChainError) as caught:
-        validate_path(h.seal, [h.issuing, h.ocsp], [h.root], h.valid_at, ocsps=[answer], **kw)
-    assert caught.value.reason is ChainFailure.REVOKED
+        validated = validate_path(
+            h.seal, [h.issuing, h.ocsp], [h.root], h.valid_at, ocsps=[answer], **kw
+        )
+        assert isinstance(validated, ValidatedPath)
+    else:
+        with pytest.raises(ChainError) as caught:
+            validate_path(h.seal, [h.issuing, h.ocsp], [h.root], h.valid_at, ocsps=[answer], **kw)
+        assert caught.value.reason is ChainFailure.REVOKED
 
 
 def test_sm3_cert_id_hashes_are_what_certvalidator_looks_up() -> None:

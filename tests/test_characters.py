@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from pdf_fixtures import chinese_pdf
+from helpers.pdf_fixtures import chinese_pdf
 
 from sealsvc.characters import code_point, invisible_characters, shown
 from sealsvc.context import ServiceContext
@@ -22,7 +22,7 @@ from sealsvc.sealimage.errors import SealImageError
 from sealsvc.sealimage.fonts import load_font
 from sealsvc.sealimage.layout import layout
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 Sealctl = Callable[..., Result]
 RARE = "\U00020bb7"  # 𠮷

@@ -15,14 +15,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from api_fixtures import SEALCTL
-from conftest import TEST_PASSPHRASE
+from helpers.api_fixtures import SEALCTL
+from helpers.local import TEST_PASSPHRASE
 
 from sealsvc import seals
 from sealsvc.cli.common import PipeFriendlyConsole
 from sealsvc.context import ServiceContext
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 LONG_NAME = "郑州市" + "城乡建设与人民防空及住房保障综合行政执法" * 3 + "支队"
 """A department name of well over 80 columns (CJK characters take two)."""

@@ -35,16 +35,16 @@ from pathlib import Path
 import httpx
 import pytest
 from asn1crypto import x509
-from cluster_helpers import CLIENT_ADDRESS, Cluster, HaProxy, running_cluster
-from pdf_fixtures import chinese_pdf
-from pyhanko.pdf_utils.reader import PdfFileReader
-from reliability_helpers import (
+from helpers.cluster_helpers import CLIENT_ADDRESS, Cluster, HaProxy, running_cluster
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.reliability_helpers import (
     RsaTrust,
     ServerProcess,
     pdfsig_valid_signatures,
     signer_serial,
     validate_rsa_seal,
 )
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from sealsvc.licences import load_template
 

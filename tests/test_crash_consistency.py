@@ -32,8 +32,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pdf_fixtures import chinese_pdf
-from reliability_helpers import (
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.reliability_helpers import (
     Forker,
     ServerProcess,
     check_data_dir,

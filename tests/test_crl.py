@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import crl
-from pki_fixtures import (
+from helpers.pki_fixtures import (
     SM2_DISTID,
     Hierarchy,
     build_hierarchy,

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from api_fixtures import SEALCTL
 from click.testing import Result
-from conftest import TEST_PASSPHRASE
+from helpers.api_fixtures import SEALCTL
+from helpers.local import TEST_PASSPHRASE
 from typer.testing import CliRunner
 
 from sealsvc import datadir

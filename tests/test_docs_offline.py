@@ -15,10 +15,10 @@ import pytest
 from test_browser import browser  # noqa: F401  (the headless Chromium fixture)
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld, LiveServer
+    from helpers.api_fixtures import ApiWorld, LiveServer
     from selenium.webdriver.remote.webdriver import WebDriver
 
-pytest_plugins = ("api_fixtures",)  # api_world, live_server
+pytest_plugins = ("helpers.api_fixtures",)  # api_world, live_server
 
 _REFERENCE = re.compile(r"""(?:src|href)="([^"]+)"|url:\s*'([^']+)'""")
 

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 import pytest
 from asn1crypto import pem, x509
 from fastapi.testclient import TestClient
-from pdf_fixtures import chinese_pdf
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.pki_fixtures import gmssl_verify, openssl
 from PIL import Image
-from pki_fixtures import gmssl_verify, openssl
 from sqlalchemy import func, select
 from test_api import assert_problem, bearer
 from test_licence_api import MARKET, _example
@@ -43,9 +43,9 @@ from sealsvc.models import Department, Enterprise, Licence, Seal
 from sealsvc.verification.ses import SesVerifier
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 SM2_DISTID = "distid:1234567812345678"
 ALL_KINDS = ["公章", "finance", "发票专用章", "contract", "legal_representative"]

@@ -29,7 +29,7 @@ from sealsvc.licences import annul_licence, issue_licence, reissue_licence
 from sealsvc.models import ApiKey, Certificate, Crl, Department, Enterprise, Licence, Seal
 from sealsvc.pades import Level
 
-pytest_plugins = ("seal_fixtures",)  # seal_context on each backend
+pytest_plugins = ("helpers.seal_fixtures",)  # seal_context on each backend
 
 ACTOR = "test:enterprise"
 _names = itertools.count(1)

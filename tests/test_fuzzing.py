@@ -44,11 +44,18 @@ from urllib.parse import quote
 
 import pytest
 from asn1crypto import cms, ocsp, tsp, x509
-from hostile_pdfs import HOSTILE, content_bomb, dss_bomb, nested, page_tree_loop, reference_loop
-from hostile_pdfs import xref_prev_loop as prev_loop
+from helpers.hostile_pdfs import (
+    HOSTILE,
+    content_bomb,
+    dss_bomb,
+    nested,
+    page_tree_loop,
+    reference_loop,
+)
+from helpers.hostile_pdfs import xref_prev_loop as prev_loop
+from helpers.verify_corpus import TestServices, services_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from verify_corpus import TestServices, services_for
 
 from pki.cms import verify_signed_data
 from pki.errors import PkiError
@@ -59,9 +66,9 @@ from sealsvc.pades import Level, Placement
 from sealsvc.verification import DocumentVerdict, ValidationReport, verify
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 TIME_LIMIT = 20.0
 """Seconds any single input may take (normal answers take 1-300 ms; generous for CI)."""
@@ -395,7 +402,7 @@ def service_sealed(api_world: ApiWorld) -> dict[str, bytes]:
     Invisible and at B-T so it stays under the test app's 64 KiB upload limit (a stamped
     B-LTA file is ~100 KiB); the service answers revocation for its own seals offline.
     """
-    from pdf_fixtures import chinese_pdf
+    from helpers.pdf_fixtures import chinese_pdf
 
     token = api_world.api_key(department="ZZ-FTZ", scopes={"sign"})
     found = {}
@@ -522,8 +529,8 @@ def test_api_refuses_a_large_bomb_before_reading_it(api_world: ApiWorld) -> None
 _MEMORY_PROBE = """
 import sys
 sys.path.insert(0, {tests!r})
-from hostile_pdfs import HOSTILE
-from verify_corpus import services_for
+from helpers.hostile_pdfs import HOSTILE
+from helpers.verify_corpus import services_for
 from sealsvc.errors import InvalidInput
 from sealsvc.pades import Level, Placement
 from sealsvc.verification import verify

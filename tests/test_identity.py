@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi.testclient import TestClient
 from gmssl import sm2 as gmssl_sm2
+from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider, b64url, sm2_jwk
 from hypothesis import HealthCheck, given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
-from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider, b64url, sm2_jwk
 from sqlalchemy import select
 
 from api.app import create_app
@@ -38,7 +38,7 @@ from sealsvc.errors import Conflict, InvalidInput
 from sealsvc.identity import Check, IdentityTokenRefused, verify_id_token
 from sealsvc.models import AuditEntry, IdentityTokenUse, InstallationSecret, utcnow
 
-pytest_plugins = ("seal_fixtures",)  # seal_context, sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # seal_context, sqlite_seal_context
 
 ACTOR = "test:identity"
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pdf_fixtures import ANCHOR, chinese_pdf
+from helpers.pdf_fixtures import ANCHOR, chinese_pdf
 from sqlalchemy import select
 
 from sealsvc import seals
@@ -26,7 +26,7 @@ from sealsvc.models import AuditEntry
 from sealsvc.pades import Level, SealOptions
 from sealsvc.sealing import Sealer
 
-pytest_plugins = ("seal_fixtures",)  # seal_context, sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # seal_context, sqlite_seal_context
 
 
 def test_a_seal_near_its_end_is_refused_and_the_refusal_audited(

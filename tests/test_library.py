@@ -16,11 +16,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from pdf_fixtures import chinese_pdf
-from pki_fixtures import build_hierarchy, write_pem
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.pki_fixtures import build_hierarchy, write_pem
+from helpers.verify_corpus import TestServices, services_for
 from sqlalchemy import select
 from test_ofd_signatures import unsigned_ofd
-from verify_corpus import TestServices, services_for
 
 from sealsvc import seals
 from sealsvc.apikeys import Principal
@@ -38,7 +38,7 @@ from sealsvc.ofd_sealing import seal_ofd
 from sealsvc.pades import Level, Placement
 from sealsvc.trust_services import TrustServices
 
-pytest_plugins = ("seal_fixtures",)
+pytest_plugins = ("helpers.seal_fixtures",)
 
 ACTOR = "test:library"
 ISSUER = "ZZ-D14"

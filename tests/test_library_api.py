@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from pdf_fixtures import chinese_pdf
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.verify_corpus import services_for
 from sqlalchemy import select, text
-from verify_corpus import services_for
 
 from api.problems import PROBLEM_JSON
 from pki.clock import now_utc
@@ -32,9 +32,9 @@ from sealsvc.models import AuditEntry, CollectedLicence
 from sealsvc.pades import Level
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 MARKET = "ZZ-D26"  # 郑州市市场监督管理局: issues 营业执照 here

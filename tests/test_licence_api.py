@@ -18,9 +18,9 @@ import pytest
 from api.problems import PROBLEM_JSON
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 MARKET = "ZZ-D26"  # 郑州市市场监督管理局

@@ -36,9 +36,9 @@ from sealsvc.models import Licence
 from sealsvc.pades import Level
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("seal_fixtures", "api_fixtures")  # sqlite_seal_context, api_world
+pytest_plugins = ("helpers.seal_fixtures", "helpers.api_fixtures")  # sqlite_seal_context, api_world
 
 ACTOR = "test:issuer"
 MARKET = "郑州市市场监督管理局"

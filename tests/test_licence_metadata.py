@@ -51,7 +51,7 @@ from sealsvc.licences.pipeline import record_metadata
 from sealsvc.models import Department, Licence
 from sealsvc.pades import Level
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 ACTOR = "test:licence-metadata"
 ISSUED = datetime(2024, 3, 15, 2, 30, tzinfo=UTC)

@@ -20,10 +20,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from helpers.ses_fixtures import sm2
 from PIL import Image, ImageChops
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
-from ses_fixtures import sm2
 from test_ofd_signatures import PROVIDER
 from test_ofd_signatures_ses import OFD_CHECK, SesSigner, needs_ofd_check
 

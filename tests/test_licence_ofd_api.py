@@ -21,9 +21,9 @@ from ofd.signatures import check_references, read_signature, read_signatures
 from pki import ses
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 
 @pytest.fixture(scope="module")

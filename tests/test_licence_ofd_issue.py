@@ -45,7 +45,7 @@ from sealsvc.models import Licence
 from sealsvc.pades import Level
 from sealsvc.ses_seals import NoSesSeal
 
-pytest_plugins = ("seal_fixtures",)  # seal_context, sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # seal_context, sqlite_seal_context
 
 ACTOR = "test:licence-ofd"
 MARKET = "郑州市市场监督管理局"

@@ -42,7 +42,7 @@ from sealsvc.licences.pipeline import record_metadata
 from sealsvc.licences.render_ofd import render_licence_ofd
 from sealsvc.pades import Level
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 PAGE = "Doc_0/Pages/Page_0/Content.xml"
 needs_zbarimg = pytest.mark.skipif(

@@ -45,7 +45,7 @@ from sealsvc.models import AuditEntry, Licence
 from sealsvc.pades import Level
 from sealsvc.verification import TrustAnchors, verify
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 ACTOR = "test:licences"
 ISSUERS = {

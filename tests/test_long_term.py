@@ -14,13 +14,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.pdf_fixtures import chinese_pdf, encrypted_pdf
+from helpers.time_fixtures import ACTOR, World
 from lxml import etree
-from pdf_fixtures import chinese_pdf, encrypted_pdf
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from test_licence_ofd import _easyofd, _red
 from test_ofd_signatures_ses import OFD_CHECK
-from time_fixtures import ACTOR, World
 
 from ofd.package import OfdPackage
 from ofd.reader import read_ofd
@@ -32,7 +32,7 @@ from sealsvc.archive.package import PackageExporter
 from sealsvc.archive.pdfa_check import check_pdfa
 from sealsvc.licences import get_licence_pdf, issue_licence, load_template
 
-pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, world
+pytest_plugins = ("helpers.seal_fixtures", "helpers.time_fixtures")  # sqlite_seal_context, world
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TEST_PASSPHRASE, PostgresServer
-from pdf_fixtures import chinese_pdf
+from helpers.local import TEST_PASSPHRASE, PostgresServer
+from helpers.pdf_fixtures import chinese_pdf
 from sqlalchemy import func, select
 
 from pki.certificates import Profile
@@ -34,7 +34,7 @@ from sealsvc.models import AuditEntry, Seal
 from sealsvc.pades import Level, SealOptions
 from sealsvc.sealing import Sealer
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 pytestmark = pytest.mark.postgres
 ACTOR = "test:migrate-storage"

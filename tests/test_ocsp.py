@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import ocsp, x509
-from pki_fixtures import Hierarchy, build_hierarchy, issue_leaf, write_pem
-from sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
+from helpers.pki_fixtures import Hierarchy, build_hierarchy, issue_leaf, write_pem
+from helpers.sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 
 from pki.certificates import Profile
 from pki.errors import CertificateError, SignatureInvalid

@@ -48,7 +48,7 @@ from sealsvc.ofd_sealing import PROVIDER, OfdSealResult, seal_ofd
 from sealsvc.pades import MM, Placement
 from sealsvc.verification.ses import SesVerifier
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context, seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context, seal_context
 
 ACTOR = "test:ofd-sealing"
 REPO = Path(__file__).resolve().parents[1]

@@ -29,9 +29,9 @@ from sealsvc import seals
 from sealsvc.verification.ses import SesVerifier
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 OFD = "application/ofd"
 THIRD_PARTY = Path(__file__).resolve().parent / "data/ofd-samples/v4signed.ofd"

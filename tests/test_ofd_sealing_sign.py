@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import pem
-from pki_fixtures import build_hierarchy
-from ses_fixtures import sm2
+from helpers.pki_fixtures import build_hierarchy
+from helpers.ses_fixtures import sm2
 from sqlalchemy import select
 from test_licence_ofd import _licence
 from test_ofd_signatures import unsigned_ofd
@@ -33,7 +33,7 @@ from sealsvc.models import AuditEntry
 from sealsvc.ofd_sealing import SIGN_ACTION, OfdSignResult, seal_ofd, sign_ofd
 from sealsvc.pades import Placement
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 ACTOR = "test:ofd-sign"
 

@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ses_fixtures import make_seal, sm2, timestamper
+from helpers.ses_fixtures import make_seal, sm2, timestamper
 from test_ofd_signatures import PROVIDER, unsigned_ofd
 
 from ofd.package import OfdPackage

@@ -41,7 +41,7 @@ from sealsvc.pades import Level
 from sealsvc.verification import DocumentVerdict
 from sealsvc.verification.service import DocumentVerifier
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 SIGN_0 = "Doc_0/Signs/Sign_0"
 PAGE = "Doc_0/Pages/Page_0/Content.xml"

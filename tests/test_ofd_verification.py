@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from fastapi.testclient import TestClient
-from pki_fixtures import empty_crls
+from helpers.pki_fixtures import empty_crls
+from helpers.ses_fixtures import sm2
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
-from ses_fixtures import sm2
 
 from ofd.package import OfdPackage
 from ofd.signatures import (
@@ -61,7 +61,7 @@ from sealsvc.verification.ofd import (
 from sealsvc.verification.report import JSON_SCHEMA, ValidationReport
 from sealsvc.verification.service import DocumentVerifier
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context, seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context, seal_context
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "ofd-samples"
 ACTOR = "test:ofd-verify"

@@ -28,10 +28,10 @@ from test_ofd_verification import one_byte_changed
 from ofd.package import OfdPackage
 
 if TYPE_CHECKING:
-    from api_fixtures import LiveServer
+    from helpers.api_fixtures import LiveServer
     from selenium.webdriver.remote.webdriver import WebDriver
 
-pytest_plugins = ("api_fixtures",)  # live_server
+pytest_plugins = ("helpers.api_fixtures",)  # live_server
 
 pytestmark = pytest.mark.slow
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms
-from pdf_fixtures import (
+from helpers.pdf_fixtures import (
     ANCHOR,
     EMPTY_FIELD,
     certified_no_changes_pdf,
@@ -36,8 +36,7 @@ from pdf_fixtures import (
     pdf_with_empty_field,
     reportlab_seal_pdf,
 )
-from PIL import Image
-from pki_fixtures import (
+from helpers.pki_fixtures import (
     SM2_DISTID,
     Hierarchy,
     build_hierarchy,
@@ -48,6 +47,7 @@ from pki_fixtures import (
     write_pem,
     write_public_key,
 )
+from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import (
     DEFAULT_DIFF_POLICY,

@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TEST_PASSPHRASE
-from pdf_fixtures import ANCHOR, chinese_pdf
+from helpers.local import TEST_PASSPHRASE
+from helpers.pdf_fixtures import ANCHOR, chinese_pdf
 
 from sealsvc import seals
 from sealsvc.context import ServiceContext
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -15,8 +15,8 @@ from asn1crypto import x509
 from asn1crypto.crl import CertificateList
 from click.testing import Result
 from fastapi.testclient import TestClient
-from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
-from pki_fixtures import openssl, write_pem
+from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.pki_fixtures import openssl, write_pem
 from sqlalchemy import select, update
 
 from api.app import create_app
@@ -38,7 +38,7 @@ from sealsvc.models import (
     utcnow,
 )
 
-pytest_plugins = ("seal_fixtures",)  # seal_context, sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # seal_context, sqlite_seal_context
 
 ACTOR = "test:person"
 SM2_ID = "distid:1234567812345678"

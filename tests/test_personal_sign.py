@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from asn1crypto.crl import CertificateList
 from asn1crypto.ocsp import OCSPResponse
-from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
-from pdf_fixtures import chinese_pdf
+from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.pdf_fixtures import chinese_pdf
 from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
@@ -31,7 +31,7 @@ from sealsvc.personal_signing import ACTION, ACTION_REFUSED, sign_as_person
 from sealsvc.sealing import Sealer
 from sealsvc.verification.service import DocumentVerifier
 
-pytest_plugins = ("seal_fixtures",)  # seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # seal_context
 
 ACTOR = "test:person-sign"
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

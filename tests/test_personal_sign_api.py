@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
-from pdf_fixtures import chinese_pdf
+from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.pdf_fixtures import chinese_pdf
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 from test_licence_ofd import _licence
@@ -28,7 +28,7 @@ from sealsvc.context import ServiceContext
 from sealsvc.models import AuditEntry
 from sealsvc.verification import JSON_SCHEMA
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 ACTOR = "test:person-sign-api"
 

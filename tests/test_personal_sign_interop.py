@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms, x509
-from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
-from pdf_fixtures import chinese_pdf
-from pki_fixtures import write_pem
+from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.pki_fixtures import write_pem
+from helpers.sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
-from sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 from test_licence_ofd import _licence
 from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
 from test_personal_sign import CHAIN, sign_off_chain, signature_png
@@ -36,7 +36,7 @@ from sealsvc.pades import Level, Placement
 from sealsvc.personal_signing import sign_as_person
 from sealsvc.trust_services import TrustServices
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 ACTOR = "test:person-interop"
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms, x509
 from asn1crypto.core import OctetString
-from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 from PIL import Image
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
-from sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 from test_licence_ofd import _licence
 from test_ofd_signatures_ses import OFD_CHECK, _ofd_check, needs_ofd_check
 from test_personal_sign import signature_png
@@ -47,7 +47,7 @@ from sealsvc.verification import ValidationReport
 from sealsvc.verification.ofd import render_face
 from sealsvc.verification.service import DocumentVerifier
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 ACTOR = "test:person-ofd"
 

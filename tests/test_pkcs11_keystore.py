@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pkcs11
 import pytest
 from asn1crypto import pem
-from conftest import TEST_PASSPHRASE
+from helpers.local import TEST_PASSPHRASE
 
 from pki import algorithms
 from pki.algorithms import KeyAlgorithm, SignatureScheme
@@ -35,9 +35,9 @@ OPENSSL_OPTIONS = {
     SignatureScheme.ECDSA_SHA256: [],
 }  # fmt: skip
 if TYPE_CHECKING:
-    from pkcs11_fixtures import SoftHsm
+    from helpers.pkcs11_fixtures import SoftHsm
 
-pytest_plugins = ("pkcs11_fixtures",)  # softhsm
+pytest_plugins = ("helpers.pkcs11_fixtures",)  # softhsm
 
 
 @pytest.fixture

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from api_fixtures import run_server
 from asn1crypto import pem
 from click.testing import Result
-from conftest import TEST_PASSPHRASE
-from pdf_fixtures import ANCHOR, chinese_pdf
+from helpers.api_fixtures import run_server
+from helpers.local import TEST_PASSPHRASE
+from helpers.pdf_fixtures import ANCHOR, chinese_pdf
 from sqlalchemy import select
 from test_pdfsig_recipe import recipe
 
@@ -39,9 +39,9 @@ from sealsvc.models import AuditEntry, Certificate
 from sealsvc.trust_services import TrustServices
 
 if TYPE_CHECKING:
-    from pkcs11_fixtures import SoftHsm
+    from helpers.pkcs11_fixtures import SoftHsm
 
-pytest_plugins = ("pkcs11_fixtures",)  # softhsm
+pytest_plugins = ("helpers.pkcs11_fixtures",)  # softhsm
 
 Sealctl = Callable[..., Result]
 

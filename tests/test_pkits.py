@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import crl, x509
-from pki_fixtures import gmssl_verify
-from pkits_cases import PKITS, Case, cases, rsa_loader, run, table
-from pkits_sm2 import Sm2Pkits, sm2_pkits
+from helpers.pki_fixtures import gmssl_verify
+from helpers.pkits_cases import PKITS, Case, cases, rsa_loader, run, table
+from helpers.pkits_sm2 import Sm2Pkits, sm2_pkits
 
 from pki.chain import ChainFailure
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import pytest
 from asn1crypto import algos, cms, core, keys
+from helpers.pki_fixtures import build_hierarchy
 from pyhanko.sign.signers.pdf_cms import Signer
 from reportlab.pdfbase.pdfdoc import PDFCatalog, PDFDocument
 from reportlab.pdfgen.canvas import Canvas
@@ -26,7 +27,6 @@ from pki import algorithms, sm2
 from pki.asn1 import oids
 from sealsvc.licences.pdfa import apply_pdfa
 from sealsvc.pades import _SealSigner
-from tests.pki_fixtures import build_hierarchy
 
 # --- asn1crypto: OID registration (pki/asn1/oids.py) ---------------------------------
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from pdf_fixtures import chinese_pdf
+from helpers.pdf_fixtures import chinese_pdf
 
 if TYPE_CHECKING:
-    from api_fixtures import LiveServer
+    from helpers.api_fixtures import LiveServer
 
-pytest_plugins = ("api_fixtures",)  # run_server
+pytest_plugins = ("helpers.api_fixtures",)  # run_server
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 README_URL = "http://127.0.0.1:8000"
@@ -66,7 +66,7 @@ def _run_pasted(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    from api_fixtures import run_server
+    from helpers.api_fixtures import run_server
 
     with run_server(tmp_path_factory.mktemp("readme") / "data") as live:
         yield live

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import pytest
 from asn1crypto import crl, x509
-from pki_fixtures import build_hierarchy, empty_crls, issue_leaf
-from pkits_cases import (
+from helpers.pki_fixtures import build_hierarchy, empty_crls, issue_leaf
+from helpers.pkits_cases import (
     ANCHOR,
     ANCHOR_CRL,
     AT,
@@ -27,8 +27,8 @@ from pkits_cases import (
     rsa_loader,
     run,
 )
-from pkits_cases import params as initial_params
-from pkits_sm2 import Sm2Pkits, sm2_pkits
+from helpers.pkits_cases import params as initial_params
+from helpers.pkits_sm2 import Sm2Pkits, sm2_pkits
 
 from pki.chain import ChainError, ChainFailure, validate_path
 from sealsvc.verification.revocation import EvidencePool, Outcome

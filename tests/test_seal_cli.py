@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from helpers.pki_fixtures import openssl
 from PIL import Image, ImageDraw
-from pki_fixtures import openssl
 from sqlalchemy import select
 
 from sealsvc import seals
 from sealsvc.context import ServiceContext
 from sealsvc.models import AuditEntry
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 Sealctl = Callable[..., Result]
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from fastapi.testclient import TestClient
-from pdf_fixtures import chinese_pdf
-from pki_fixtures import openssl
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.pki_fixtures import openssl
 from sqlalchemy import select
 
 from api.app import create_app
@@ -38,7 +38,7 @@ from sealsvc.models import AuditEntry, Certificate, utcnow
 from sealsvc.pades import Level, Placement, SealingMaterial, SealOptions, TsaTimeStamper, seal_pdf
 from sealsvc.sealing import Sealer
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 ACTOR = "test:revocation"
 Sealctl = Callable[..., Result]

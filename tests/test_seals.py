@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pki_fixtures import openssl
+from helpers.pki_fixtures import openssl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from sealsvc.context import ServiceContext
 from sealsvc.errors import Conflict, InvalidInput, InvalidTransition, NotFound, SealNotUsable
 from sealsvc.models import AuditEntry, Certificate, Seal, SealStatus, utcnow
 
-pytest_plugins = ("seal_fixtures",)  # seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # seal_context
 
 ACTOR = "test:seals"
 FTZ_TEXT = "中国（河南）自由贸易试验区郑州片区管理委员会"

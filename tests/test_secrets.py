@@ -43,13 +43,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_fixtures import SEALCTL, _server_environ, _stop, _wait_ready
 from asn1crypto import keys, pem
-from conftest import _free_port
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from fastapi.testclient import TestClient
-from pdf_fixtures import chinese_pdf
+from helpers.api_fixtures import SEALCTL, _server_environ, _stop, _wait_ready
+from helpers.local import free_port
+from helpers.pdf_fixtures import chinese_pdf
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -72,7 +72,7 @@ from sealsvc.licences import (
 from sealsvc.pades import Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 ACTOR = "test:secrets"
 DEPT = "郑州市市场监督管理局"
@@ -299,7 +299,7 @@ def _serve_workload(
     haystack: Haystack, data_dir: Path, passphrase: str, token: str, code: str
 ) -> str:
     """``sealctl serve --log-level debug`` on the data directory; returns its output."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     environ = {**_server_environ(url), "SEALSVC_PASSPHRASE": passphrase}
     log = data_dir.parent / "serve.log"

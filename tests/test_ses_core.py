@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import core
-from pki_fixtures import issue_leaf
-from ses_fixtures import (
+from helpers.pki_fixtures import issue_leaf
+from helpers.ses_fixtures import (
     DOCUMENT,
     PROPERTY_INFO,
     make_seal,

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import functools
 
+from helpers.ses_fixtures import (
+    DOCUMENT,
+    make_seal,
+    make_signature,
+    sample_seal_files,
+    sample_signatures,
+)
+from helpers.ses_fixtures import timestamper as _timestamper
 from hypothesis import given
 from hypothesis import strategies as st
-from ses_fixtures import DOCUMENT, make_seal, make_signature, sample_seal_files, sample_signatures
-from ses_fixtures import timestamper as _timestamper
 from test_fuzzing import fuzz, hot_spots, mutated
 
 from pki import ses

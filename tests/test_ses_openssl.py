@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pki_fixtures import SM2_DISTID, gmssl_verify, openssl
-from ses_fixtures import make_signature, maker, sample_signatures, sm2, timestamper
+from helpers.pki_fixtures import SM2_DISTID, gmssl_verify, openssl
+from helpers.ses_fixtures import make_signature, maker, sample_signatures, sm2, timestamper
 
 from pki import ses
 

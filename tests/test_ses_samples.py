@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ses_fixtures import SAMPLES, sample_seal_files, sample_signatures
+from helpers.ses_fixtures import SAMPLES, sample_seal_files, sample_signatures
 
 from pki import ses
 from pki.asn1 import ses as asn1

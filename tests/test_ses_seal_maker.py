@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from alembic import command
 from click.testing import Result
-from pki_fixtures import SM2_DISTID, openssl
+from helpers.pki_fixtures import SM2_DISTID, openssl
 from sqlalchemy import select
 
 from pki.certificates import POLICY_SEAL, POLICY_SEAL_MAKER, Profile, load_certificate
@@ -22,7 +22,7 @@ from sealsvc.context import ServiceContext
 from sealsvc.db import Database, alembic_config
 from sealsvc.models import AuditEntry, Certificate, Department, Seal, utcnow
 
-pytest_plugins = ("seal_fixtures",)  # seal_context, sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # seal_context, sqlite_seal_context
 
 Sealctl = Callable[..., Result]
 

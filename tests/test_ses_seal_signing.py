@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import core, x509
+from helpers.ses_fixtures import sample_signatures
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
-from ses_fixtures import sample_signatures
 from sqlalchemy import select
 from test_ses_openssl import layers_by_asn1parse, layers_by_our_parser, openssl_verifies
 
@@ -35,7 +35,7 @@ from sealsvc.verification.service import service_anchors
 from sealsvc.verification.ses import SesVerification, SesVerifier, verify_ses
 from sealsvc.verification.validator import clear_caches
 
-pytest_plugins = ("seal_fixtures",)  # sqlite_seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
 
 ACTOR = "test:ses-signing"
 XML = b'<?xml version="1.0" encoding="UTF-8"?><ofd:Signature ID="1"/>'

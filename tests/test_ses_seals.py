@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from helpers.pki_fixtures import openssl
 from PIL import Image
-from pki_fixtures import openssl
 from sqlalchemy import delete, select, update
 from test_ses_openssl import asn1parse, children, extract_contents, extract_tlv, openssl_verifies
 
@@ -28,8 +28,9 @@ from sealsvc import seals, ses_seals
 from sealsvc.context import ServiceContext
 from sealsvc.errors import Conflict, NotFound
 from sealsvc.models import AuditEntry, Certificate, SesSeal
+from sealsvc.sealimage import appearance
 
-pytest_plugins = ("seal_fixtures", "api_fixtures")  # seal_context, api_world
+pytest_plugins = ("helpers.seal_fixtures", "helpers.api_fixtures")  # seal_context, api_world
 
 ACTOR = "test:ses-seals"
 FTZ = {"department": "ZZ-FTZ", "kind": "行政审批专用章"}
@@ -134,7 +135,7 @@ def test_seal_images_are_drawn_before_the_write_lock(
     """Drawing takes about a second: never while a lifecycle change holds the database."""
     inside: list[bool] = []
     drawn_inside: list[bool] = []
-    original_change, original_render = seals._change, seals.render_png
+    original_change, original_render = seals._change, appearance.render_png
 
     @contextmanager
     def tracked(*args, **kwargs):
@@ -150,15 +151,15 @@ def test_seal_images_are_drawn_before_the_write_lock(
         return original_render(*args, **kwargs)
 
     monkeypatch.setattr(seals, "_change", tracked)
-    monkeypatch.setattr(seals, "render_png", render)
-    seals._drawn_png.cache_clear()
+    monkeypatch.setattr(appearance, "render_png", render)
+    appearance.stamp_png.cache_clear()
     code = _issue(seal_context)
     seals.rotate(seal_context, code, actor=ACTOR)
     seals.renew(seal_context, code, actor=ACTOR)
     scan = io.BytesIO()
     Image.new("RGBA", (300, 300), (200, 0, 0, 255)).save(scan, "PNG")
     seals.set_uploaded_image(seal_context, code, scan.getvalue(), actor=ACTOR)
-    seals._drawn_png.cache_clear()
+    appearance.stamp_png.cache_clear()
     seals.use_generated_image(seal_context, code, actor=ACTOR)
     assert len(_rows(seal_context, code)) == 5
     assert drawn_inside and not any(drawn_inside), drawn_inside

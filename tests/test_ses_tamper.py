@@ -13,8 +13,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from pki_fixtures import issue_leaf
-from ses_fixtures import (
+from helpers.pki_fixtures import issue_leaf
+from helpers.ses_fixtures import (
     DOCUMENT,
     PROPERTY_INFO,
     make_seal,

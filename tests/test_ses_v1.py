@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from asn1crypto import core
-from ses_fixtures import DOCUMENT, PROPERTY_INFO, maker, seal_png, sm2
+from helpers.ses_fixtures import DOCUMENT, PROPERTY_INFO, maker, seal_png, sm2
 
 from pki import ses
 from pki.asn1 import oids

@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import TEST_PASSPHRASE, PostgresServer
-from pdf_fixtures import chinese_pdf
+from helpers.local import TEST_PASSPHRASE, PostgresServer
+from helpers.pdf_fixtures import chinese_pdf
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -50,7 +50,7 @@ from sealsvc.rate_limits import Bucket, DatabaseBuckets, Empty, refill_and_take
 from sealsvc.sealing import Sealer
 from sealsvc.verification.service import DocumentVerifier
 
-pytest_plugins = ("seal_fixtures",)  # seal_context
+pytest_plugins = ("helpers.seal_fixtures",)  # seal_context
 
 ACTOR = "test:shared-storage"
 _numbers = itertools.count(1)

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
-from pdf_fixtures import chinese_pdf
+from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.pdf_fixtures import chinese_pdf
 from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select, update
@@ -29,7 +29,7 @@ from sealsvc.models import AuditEntry, SigningRequest, utcnow
 from sealsvc.pades import Level, Placement
 from sealsvc.verification.ofd import render_face
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 ACTOR = "test:pad"
 ISSUER = "https://pad.id.test.zhengzhou.example"

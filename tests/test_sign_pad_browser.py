@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
-from pdf_fixtures import chinese_pdf
+from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.pdf_fixtures import chinese_pdf
 from PIL import Image, ImageChops
 from sqlalchemy import update
 from test_browser import DOCS, PHONE, browser  # noqa: F401 - the Chromium fixture
@@ -34,10 +34,10 @@ from sealsvc.models import SigningRequest, utcnow
 from sealsvc.verification.ofd import render_face
 
 if TYPE_CHECKING:
-    from api_fixtures import LiveServer
+    from helpers.api_fixtures import LiveServer
     from selenium.webdriver.remote.webdriver import WebDriver
 
-pytest_plugins = ("api_fixtures",)  # live_server
+pytest_plugins = ("helpers.api_fixtures",)  # live_server
 
 pytestmark = pytest.mark.slow
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from helpers.time_fixtures import ACTOR, YEAR, World
 from pyhanko.sign.ades.report import AdESIndeterminate, AdESStatus
-from time_fixtures import ACTOR, YEAR, World
 
 from pki.certificates import Profile
 from pki.clock import now_utc
@@ -40,7 +40,7 @@ from sealsvc.pades import Level
 from sealsvc.trust_services import CRL_REFRESH_ACTOR
 from sealsvc.verification import DocumentVerdict, ValidationReport, verify
 
-pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, world
+pytest_plugins = ("helpers.seal_fixtures", "helpers.time_fixtures")  # sqlite_seal_context, world
 
 
 def _explain(report: ValidationReport) -> str:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms, core, tsp
-from pki_fixtures import Hierarchy, build_hierarchy, write_pem
+from helpers.pki_fixtures import Hierarchy, build_hierarchy, write_pem
+from helpers.sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 
 from pki import algorithms
 from pki.certificates import POLICY_TSA, Profile

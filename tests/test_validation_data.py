@@ -11,15 +11,15 @@ import io
 
 import pytest
 from asn1crypto import x509
+from helpers.time_fixtures import ACTOR, World
 from pyhanko.pdf_utils.reader import PdfFileReader
-from time_fixtures import ACTOR, World
 
 from pki.certificates import Profile
 from sealsvc import seals
 from sealsvc.errors import ServerFault
 from sealsvc.pades import Level
 
-pytest_plugins = ("seal_fixtures", "time_fixtures")  # sqlite_seal_context, world
+pytest_plugins = ("helpers.seal_fixtures", "helpers.time_fixtures")  # sqlite_seal_context, world
 
 
 def _sealed(world: World, algorithm: str) -> tuple[str, x509.Certificate]:

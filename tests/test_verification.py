@@ -20,15 +20,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 from asn1crypto import cms
-from pdf_fixtures import certified_no_changes_pdf, chinese_pdf
-from pki_fixtures import issue_leaf, openssl
+from helpers.pdf_fixtures import certified_no_changes_pdf, chinese_pdf
+from helpers.pki_fixtures import issue_leaf, openssl
+from helpers.verify_corpus import append_page_content_update, services_for
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
-from verify_corpus import append_page_content_update, services_for
 
 from pki.pdf_signer import KeyHandleSigner
 from sealsvc.pades import Level, Placement

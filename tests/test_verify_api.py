@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.verify_corpus import append_page_content_update
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pdf_fixtures import chinese_pdf
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
-from verify_corpus import append_page_content_update
 
 from api.app import create_app
 from api.problems import PROBLEM_JSON
@@ -35,9 +35,9 @@ from sealsvc.pades import Level
 from sealsvc.verification import JSON_SCHEMA
 
 if TYPE_CHECKING:
-    from api_fixtures import ApiWorld
+    from helpers.api_fixtures import ApiWorld
 
-pytest_plugins = ("api_fixtures",)  # api_world
+pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 MARKET = "ZZ-D26"  # 郑州市市场监督管理局

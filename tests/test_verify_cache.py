@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import ocsp, x509
-from pdf_fixtures import chinese_pdf
-from pki_fixtures import build_hierarchy, issue_leaf
+from helpers.pdf_fixtures import chinese_pdf
+from helpers.pki_fixtures import build_hierarchy, issue_leaf
+from helpers.verify_corpus import append_page_content_update, services_for
 from pyhanko.pdf_utils import generic, misc, xref
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
@@ -18,7 +19,6 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
-from verify_corpus import append_page_content_update, services_for
 
 from pki import chain
 from pki.chain import PATH_CACHE, ChainError, ChainFailure, validate_path
@@ -33,7 +33,7 @@ from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.service import DocumentVerifier
 from sealsvc.verification.validator import clear_caches
 
-pytest_plugins = ("seal_fixtures", "time_fixtures")  # world
+pytest_plugins = ("helpers.seal_fixtures", "helpers.time_fixtures")  # world
 
 # --- the block-wise hex string reader ----------------------------------------------------
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
+from typing import TYPE_CHECKING
 
 from asn1crypto import cms, tsp
-from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 
 from pki import algorithms
 from pki.algorithms import SignatureScheme
@@ -18,6 +19,9 @@ from pki.errors import SignatureInvalid, UnsupportedAlgorithm
 from pki.lru import LruCache
 from pki.ses.model import SesFormatError, SesSeal, SesSignature
 from pki.ses.parse import PARSE_ERRORS, first_line, load_certificate, utc
+
+if TYPE_CHECKING:
+    from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 
 __all__ = [
     "Layer",
@@ -71,20 +75,26 @@ class Reason(StrEnum):
     @property
     def sub_indication(self) -> AdESFailure | AdESIndeterminate:
         """The ETSI sub-indication a report shows for this reason."""
-        return _SUB_INDICATIONS[self]
+        return _sub_indications()[self]
 
 
-_SUB_INDICATIONS: dict[Reason, AdESFailure | AdESIndeterminate] = {
-    Reason.SIGNATURE_INVALID: AdESFailure.SIG_CRYPTO_FAILURE,
-    Reason.HASH_MISMATCH: AdESFailure.HASH_FAILURE,
-    Reason.UNSUPPORTED_ALGORITHM: AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE,
-    Reason.MALFORMED: AdESFailure.FORMAT_FAILURE,
-    # The seal does not authorise this signer: a constraint of the signature, not its maths.
-    Reason.NOT_IN_CERT_LIST: AdESIndeterminate.SIG_CONSTRAINTS_FAILURE,
-    Reason.SEAL_NOT_YET_VALID: AdESFailure.NOT_YET_VALID,
-    Reason.SEAL_EXPIRED: AdESIndeterminate.EXPIRED,
-    Reason.SIGNING_TIME_UNKNOWN: AdESIndeterminate.GENERIC,
-}
+@cache
+def _sub_indications() -> dict[Reason, AdESFailure | AdESIndeterminate]:
+    """Built when a report first asks: importing pyHanko's ``sign`` package (which loads all
+    of its signers) costs more than a ``sealctl seal list`` that reads seal objects may take."""
+    from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
+
+    return {
+        Reason.SIGNATURE_INVALID: AdESFailure.SIG_CRYPTO_FAILURE,
+        Reason.HASH_MISMATCH: AdESFailure.HASH_FAILURE,
+        Reason.UNSUPPORTED_ALGORITHM: AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE,
+        Reason.MALFORMED: AdESFailure.FORMAT_FAILURE,
+        # The seal does not authorise this signer: a constraint of the signature, not its maths.
+        Reason.NOT_IN_CERT_LIST: AdESIndeterminate.SIG_CONSTRAINTS_FAILURE,
+        Reason.SEAL_NOT_YET_VALID: AdESFailure.NOT_YET_VALID,
+        Reason.SEAL_EXPIRED: AdESIndeterminate.EXPIRED,
+        Reason.SIGNING_TIME_UNKNOWN: AdESIndeterminate.GENERIC,
+    }
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,8 @@ def check_record(
 
 
 def _read(path: Path | None) -> bytes:
-    assert path is not None
+    if path is None:
+        raise ValueError("a record read from a file needs its path")
     try:
         return path.read_bytes()
     except OSError as exc:
@@ -201,7 +202,8 @@ def _start_worker(settings: Settings, render: bool) -> None:
 
 
 def _in_worker(item: Item) -> tuple[RecordReport, RegisteredLicence | None]:
-    assert _worker is not None
+    if _worker is None:
+        raise RuntimeError("the worker process was not initialised")
     return check_record(_worker, item)
 
 

@@ -5,29 +5,66 @@ page with reportlab, ``render_ofd`` the same layout as OFD; ``qr`` makes the ver
 code; ``pipeline`` issues, re-issues, annuls (吊销 or 注销) and serves sealed licences;
 ``identify`` finds the licence an uploaded file is; ``wording`` says in Chinese whether it
 still counts.
+
+Names load from their modules when first used (:mod:`sealsvc.lazyimport`): a caller of
+``wording`` or ``templates`` does not load the renderers and the pipeline.
 """
 
-from sealsvc.licences.pipeline import (
-    NUMBER_PATTERN,
-    LicenceFileProblem,
-    LicenceRecord,
-    LicenceStatusReport,
-    WrongFormat,
-    annul_licence,
-    check_number,
-    get_licence,
-    get_licence_file,
-    get_licence_ofd,
-    get_licence_pdf,
-    issue_licence,
-    licence_status,
-    list_licences,
-    reconcile_licence_files,
-    reissue_licence,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sealsvc.lazyimport import lazy_exports
+
+if TYPE_CHECKING:
+    from sealsvc.licences.pipeline import (
+        NUMBER_PATTERN,
+        LicenceFileProblem,
+        LicenceRecord,
+        LicenceStatusReport,
+        WrongFormat,
+        annul_licence,
+        check_number,
+        get_licence,
+        get_licence_file,
+        get_licence_ofd,
+        get_licence_pdf,
+        issue_licence,
+        licence_status,
+        list_licences,
+        reconcile_licence_files,
+        reissue_licence,
+    )
+    from sealsvc.licences.qr import QrCode, data_hash, verification_url
+    from sealsvc.licences.render import LicencePage, render_licence
+    from sealsvc.licences.templates import Template, list_templates, load_template
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "pipeline": [
+            "NUMBER_PATTERN",
+            "LicenceFileProblem",
+            "LicenceRecord",
+            "LicenceStatusReport",
+            "WrongFormat",
+            "annul_licence",
+            "check_number",
+            "get_licence",
+            "get_licence_file",
+            "get_licence_ofd",
+            "get_licence_pdf",
+            "issue_licence",
+            "licence_status",
+            "list_licences",
+            "reconcile_licence_files",
+            "reissue_licence",
+        ],
+        "qr": ["QrCode", "data_hash", "verification_url"],
+        "render": ["LicencePage", "render_licence"],
+        "templates": ["Template", "list_templates", "load_template"],
+    },
 )
-from sealsvc.licences.qr import QrCode, data_hash, verification_url
-from sealsvc.licences.render import LicencePage, render_licence
-from sealsvc.licences.templates import Template, list_templates, load_template
 
 __all__ = [
     "NUMBER_PATTERN",

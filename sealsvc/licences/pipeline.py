@@ -50,7 +50,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -66,7 +65,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pki.clock import CHINA_TIME, now_utc
-from pki.fsutil import fsync_directory
+from pki.fsutil import fsync_directory, move_into_place, write_temporary
 from sealsvc import audit, refusals, seals, ses_seals, stored_files
 from sealsvc.config import Settings
 from sealsvc.enterprise import lifecycle as enterprise_lifecycle
@@ -382,7 +381,7 @@ def _finish_interrupted_rename(directory: Path, file_name: str, sha256: str) -> 
 @contextmanager
 def storing_licence_file(
     context: ServiceContext, file_name: str, data: bytes
-) -> Iterator[Callable[[Session], None]]:
+) -> Iterator[Callable[[Session], object]]:
     """Store ``data`` as licence file ``file_name`` with the transaction the body commits.
 
     Yields ``keep``, which the body calls with the session that commits the file's record
@@ -402,8 +401,7 @@ def storing_licence_file(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, directory / file_name)
-    fsync_directory(directory)
+    move_into_place(tmp, directory / file_name)
 
 
 def read_licence_file(context: ServiceContext, file_name: str, sha256: str, what: str) -> bytes:
@@ -737,18 +735,7 @@ def _seal_all_ofd(
 
 def _write_temporary(directory: Path, name: str, data: bytes) -> Path:
     directory.mkdir(mode=0o755, parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o644)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
+    return write_temporary(directory / name, data)
 
 
 def _produce(

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sealsvc.characters import invisible_characters
 from sealsvc.sealimage.errors import SealImageError
 
-__all__ = ["MAX_CODE", "MAX_KIND", "MAX_NAME", "SealDesign", "check_text"]
+if TYPE_CHECKING:
+    from sealsvc.sealimage.shapes import Design
+
+__all__ = [
+    "MAX_CODE",
+    "MAX_KIND",
+    "MAX_NAME",
+    "STAMP_SIDE_MM",
+    "SealAppearance",
+    "SealDesign",
+    "check_text",
+    "seal_name",
+]
 
 MAX_NAME = 30  # beyond this the glyphs would have to shrink below a readable size
 MAX_KIND = 12
@@ -69,3 +82,45 @@ class SealDesign:
     def kind_line(self) -> str | None:
         """The text under the star, or ``None`` for a 公章."""
         return self.kind if self.kind and self.kind != "公章" else None
+
+
+STAMP_SIDE_MM = 42.0
+"""The side of the square stamp page, and of an uploaded scan placed on it."""
+
+
+def seal_name(text: str, kind: str) -> str:
+    """A 公章 is named by its text alone; a special-purpose seal adds its kind."""
+    return text if kind == "公章" else f"{text}{kind}"
+
+
+@dataclass(frozen=True)
+class SealAppearance:
+    """What a seal's visible stamp is made from: its text, kind, code and uploaded scan."""
+
+    text: str
+    kind: str
+    code: str
+    image_png: bytes | None = field(default=None, repr=False)
+    """The validated uploaded scan, or ``None`` to draw the seal from its data."""
+
+    image_design: str | None = None
+    """The drawing's shape and size (:class:`~sealsvc.sealimage.ImageSpec` as JSON), or
+    ``None`` for the round 42 mm seal."""
+
+    @property
+    def design(self) -> Design:
+        """What the drawing shows (checked: too long a text is a :class:`SealImageError`)."""
+        if self.image_design is None:
+            return SealDesign(organisation=self.text, kind=self.kind, code=self.code)
+        # Imported here: the shapes build on SealDesign, defined in this module.
+        from sealsvc.sealimage.shapes import ImageSpec
+
+        return ImageSpec.from_json(self.image_design).design(self.text, self.kind, self.code)
+
+    @property
+    def size_mm(self) -> tuple[float, float]:
+        """The picture's width and height: the drawing's, or the stamp page of a scan."""
+        if self.image_png is not None:
+            return STAMP_SIDE_MM, STAMP_SIDE_MM
+        design = self.design
+        return design.width_mm, design.height_mm

@@ -410,7 +410,7 @@ def _signer_and_others(signed_data: cms.SignedData) -> SignedDataCerts:
 def integrity(found: FoundSignature, cms_check: CmsCheck) -> IntegrityCheck:
     """Coverage and digest of an already parsed signature, with its CMS result."""
     embedded = found.embedded
-    assert embedded is not None
+    assert embedded is not None  # noqa: S101  only parsed signatures get here
     coverage = embedded.evaluate_signature_coverage()
     embedded.coverage = coverage
     return IntegrityCheck(
@@ -433,7 +433,7 @@ def digest(found: FoundSignature) -> bytes:
     match) is returned so that the integrity check fails as it must.
     """
     embedded = found.embedded
-    assert embedded is not None
+    assert embedded is not None  # noqa: S101  only parsed signatures get here
     if embedded.md_algorithm not in _DIGESTS:
         # e.g. sha256WithRSAEncryption (1.2.840.113549.1.1.11) written as the digest
         raise ValueError(f"{embedded.md_algorithm} is not a digest algorithm")
@@ -460,7 +460,7 @@ def modifications(document: Document, found: FoundSignature) -> ModificationChec
     classes as ``OTHER`` (page content, replaced objects), are not allowed.
     """
     embedded = found.embedded
-    assert embedded is not None and embedded.coverage is not None
+    assert embedded is not None and embedded.coverage is not None  # noqa: S101  (idem)
     certification = read_certification_data(document.reader)
     is_certification = False
     docmdp: MDPPerm | None = embedded.docmdp_level
@@ -481,7 +481,7 @@ def modifications(document: Document, found: FoundSignature) -> ModificationChec
         level is not ModificationLevel.OTHER and (docmdp is None or level.value <= docmdp.value)
     )
     if not allowed and detail is None:
-        assert docmdp is not None and level is not None
+        assert docmdp is not None and level is not None  # noqa: S101  not allowed implies both
         detail = f"{level.name} changes exceed the DocMDP permission P={docmdp.value}"
     return ModificationCheck(
         later_revisions=later,

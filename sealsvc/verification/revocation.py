@@ -71,8 +71,8 @@ def http_fetcher(url: str, ocsp_request: bytes | None) -> bytes:
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"refusing to fetch {url!r}")
     headers = {"Content-Type": "application/ocsp-request"} if ocsp_request else {}
-    request = urllib.request.Request(url, data=ocsp_request, headers=headers)
-    with urllib.request.urlopen(request, timeout=10) as response:
+    request = urllib.request.Request(url, data=ocsp_request, headers=headers)  # noqa: S310  (idem)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  http(s) only, above
         data = response.read(MAX_FETCH_BYTES + 1)
     if len(data) > MAX_FETCH_BYTES:
         raise ValueError("response too large")
@@ -157,12 +157,12 @@ class EvidencePool:
         return self._cache[key]
 
     def _fetch(self, certificate: x509.Certificate, issuer: x509.Certificate) -> None:
-        assert self._fetcher is not None
+        assert self._fetcher is not None  # noqa: S101  called only when fetching is on
         for url in certificate.ocsp_urls:
             try:
                 request = _request(certificate.dump(), issuer.dump())
                 self._ocsps.append(("fetched", self._fetcher(url, request)))
-            except Exception:
+            except Exception:  # noqa: S112  unreachable: the status stays unknown, and says so
                 continue
         for point in certificate.crl_distribution_points:
             url = point.url
@@ -171,7 +171,7 @@ class EvidencePool:
             self._fetched_crls.add(url)
             try:
                 self._add_crl("fetched", self._fetcher(url, None))
-            except Exception:
+            except Exception:  # noqa: S112  unreachable: the status stays unknown, and says so
                 continue
 
     def _add_crl(self, source: str, data: bytes) -> None:

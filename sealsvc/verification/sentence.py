@@ -102,7 +102,7 @@ _CERTIFICATE_KINDS = {"event": "事件型证书", "official": "个人长期证�
 def _person_label(report: SignatureReport) -> str:
     """``张*三（审核人）``: the masked name and the role, as a public answer names a signer."""
     person = report.person
-    assert person is not None
+    assert person is not None  # noqa: S101  called for personal signatures only
     return f"{person.name}（{person.role}）" if person.role else person.name
 
 

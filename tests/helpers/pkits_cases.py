@@ -18,7 +18,7 @@ from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy, PKIX
 
 from pki.chain import ChainError, validate_path
 
-PKITS = Path(__file__).parent / "data" / "pkits"
+PKITS = Path(__file__).parent.parent / "data" / "pkits"
 ANCHOR = "TrustAnchorRootCertificate.crt"
 ANCHOR_CRL = "TrustAnchorRootCRL.crl"
 AT = datetime(2020, 6, 1, tzinfo=UTC)

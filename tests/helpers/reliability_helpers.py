@@ -31,7 +31,14 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from api_fixtures import (
+from asn1crypto import cms, crl, tsp, x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko_certvalidator import ValidationContext
+from sqlalchemy import select
+
+from helpers.api_fixtures import (
     _DEMO_LINE,
     _TOKEN,
     SEALCTL,
@@ -39,14 +46,7 @@ from api_fixtures import (
     _demo_seals,
     _server_environ,
 )
-from asn1crypto import cms, crl, tsp, x509
-from conftest import _free_port
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
-from pyhanko_certvalidator import ValidationContext
-from sqlalchemy import select
-
+from helpers.local import free_port
 from pki.certificates import load_certificate
 from pki.keystore import FileKeyStore
 from sealsvc import audit
@@ -82,7 +82,7 @@ class ServerProcess:
     data_dir: Path
     database_url: str | None = None
     workers: int = 1
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     admin_token: str = ""
     demo_seals: list[DemoSeal] = field(default_factory=list)
     starts: int = 0
@@ -231,13 +231,13 @@ class Forker:
     Each command is a real process of its own (own session, fresh database connections,
     key store opened from disk) and is killed with SIGKILL exactly ``timeout`` seconds
     after its fork; that is what makes kill delays of a few hundred milliseconds land in
-    the command's work.  The forking process is ``python tests/reliability_helpers.py``.
+    the command's work.  The forking process is ``python -m helpers.reliability_helpers``.
     """
 
     def __init__(self, environ: dict[str, str], cwd: Path) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, __file__],
-            env=environ,
+            [sys.executable, "-m", "helpers.reliability_helpers"],
+            env={**environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
             cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

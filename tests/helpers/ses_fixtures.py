@@ -18,8 +18,8 @@ from pathlib import Path
 
 from asn1crypto import x509
 from PIL import Image, ImageDraw
-from pki_fixtures import Hierarchy, build_hierarchy, issue_leaf
 
+from helpers.pki_fixtures import Hierarchy, build_hierarchy, issue_leaf
 from pki import ses
 from pki.algorithms import SigningKey
 from pki.asn1 import ses as asn1
@@ -44,7 +44,7 @@ __all__ = [
     "timestamper",
 ]
 
-SAMPLES = Path(__file__).resolve().parent / "data" / "ofd-samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "ofd-samples"
 DOCUMENT = b'<?xml version="1.0" encoding="UTF-8"?><ofd:Signature/>'
 """Stand-in for a Signature.xml: the bytes whose SM3 digest our test signatures carry."""
 PROPERTY_INFO = "/Doc_0/Signs/Sign_0/Signature.xml"

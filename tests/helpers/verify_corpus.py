@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from asn1crypto import crl, ocsp, x509
-from pdf_fixtures import chinese_pdf, reportlab_seal_pdf
-from pki_fixtures import Hierarchy, build_hierarchy
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
+from helpers.pdf_fixtures import chinese_pdf, reportlab_seal_pdf
+from helpers.pki_fixtures import Hierarchy, build_hierarchy
 from pki.algorithms import SigningKey
 from pki.crl import RevokedEntry, build_crl
 from pki.ocsp import CertStatus, OcspResponder, build_request

@@ -10,7 +10,7 @@ a private copy: the key files copied into its data directory, and the database c
 
 Use from a test module (pytest puts ``tests/`` on ``sys.path``)::
 
-    from seal_fixtures import ca_templates, seal_context, sqlite_seal_context  # noqa: F401
+    from helpers.seal_fixtures import ca_templates, seal_context, sqlite_seal_context  # noqa: F401
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import TEST_PASSPHRASE, PostgresServer
 from sqlalchemy import make_url
 
+from helpers.local import TEST_PASSPHRASE, PostgresServer
 from sealsvc import departments
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext

@@ -2,7 +2,7 @@
 
 Use from a test module (pytest puts ``tests/`` on ``sys.path``)::
 
-    from idp_fixtures import TestProvider
+    from helpers.idp_fixtures import TestProvider
 """
 
 from __future__ import annotations

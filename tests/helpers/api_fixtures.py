@@ -11,7 +11,7 @@
 
 Import from a test module (pytest puts ``tests/`` on ``sys.path``)::
 
-    pytest_plugins = ("api_fixtures",)
+    pytest_plugins = ("helpers.api_fixtures",)
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TEST_PASSPHRASE, _free_port
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from helpers.local import TEST_PASSPHRASE, free_port
 from sealsvc import apikeys, audit, bootstrap, seals
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
@@ -231,7 +231,7 @@ def run_server(
 ) -> Iterator[LiveServer]:
     """``sealctl serve`` on an empty ``data_dir`` (first start), stopped on exit;
     ``extra_environ`` adds settings such as a PKCS#11 token's."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     environ = {**_server_environ(url), **(extra_environ or {})}
     data_dir.mkdir(parents=True, exist_ok=True)

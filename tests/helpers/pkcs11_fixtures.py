@@ -8,7 +8,7 @@ throw-away token, not the service, which reads its PIN from a file or the enviro
 
 Use from a test module::
 
-    pytest_plugins = ("pkcs11_fixtures",)
+    pytest_plugins = ("helpers.pkcs11_fixtures",)
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Time is injected where the service takes it: ``CertificateAuthority.clock`` (cer
 and CRLs issued "then"), ``TrustServices(clock=...)`` (time-stamps and OCSP answers), the
 ``now=`` of lifecycle changes, ``Sealer.seal`` and ``verify`` — never the system clock.
 
-Use from a test module: ``pytest_plugins = ("seal_fixtures", "time_fixtures")``.
+Use from a test module: ``pytest_plugins = ("helpers.seal_fixtures", "helpers.time_fixtures")``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from pdf_fixtures import chinese_pdf
 
+from helpers.pdf_fixtures import chinese_pdf
 from pki.certificates import Profile, load_certificate
 from pki.clock import now_utc
 from sealsvc import seals

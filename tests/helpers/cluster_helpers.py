@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from api_fixtures import SEALCTL
-from conftest import TEST_PASSPHRASE, PostgresServer, _free_port
-from reliability_helpers import ServerProcess
+
+from helpers.api_fixtures import SEALCTL
+from helpers.local import TEST_PASSPHRASE, PostgresServer, free_port
+from helpers.reliability_helpers import ServerProcess
 
 __all__ = [
     "CLIENT_ADDRESS",
@@ -61,8 +62,8 @@ class HaProxy:
     """``host:port`` of each node, in the order of the config's ``SEALSVC_NODE<n>``."""
     log: Path
     config: Path = HAPROXY_CONFIG
-    port: int = field(default_factory=_free_port)
-    stats_port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
+    stats_port: int = field(default_factory=free_port)
     _process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -196,7 +197,7 @@ def running_cluster(
     passphrase_file = root / "passphrase"
     passphrase_file.write_text(TEST_PASSPHRASE + "\n")
     passphrase_file.chmod(0o600)
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     proxy = HaProxy([f"127.0.0.1:{port}" for port in ports], log=root / "haproxy.log")
     nodes = [
         ServerProcess(

@@ -19,7 +19,6 @@ import io
 import math
 from pathlib import Path
 
-from pki_fixtures import build_hierarchy
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
@@ -30,6 +29,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from helpers.pki_fixtures import build_hierarchy
 from pki.pdf_signer import KeyHandleSigner
 
 __all__ = [

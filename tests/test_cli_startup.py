@@ -1,0 +1,91 @@
+"""``sealctl`` loads only what the command being run needs (sealsvc/cli/main.py).
+
+Guarded by which modules a fresh interpreter holds afterwards, not by a stopwatch: the
+whole-process timings are in docs/benchmarks.md. Each case runs in its own interpreter,
+since this test process has long imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sealsvc.cli.main import COMMANDS, app, load_command
+
+HEAVY = ("pyhanko", "fastapi", "uvicorn", "reportlab", "PIL", "starlette")
+
+
+def _loaded_after(code: str) -> set[str]:
+    """The modules, and their top-level packages, a fresh interpreter holds after ``code``."""
+    probe = textwrap.dedent(code) + textwrap.dedent(
+        """
+        import json, sys
+        print(json.dumps(sorted({*sys.modules, *(name.split(".")[0] for name in sys.modules)})))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_help_imports_no_command_module() -> None:
+    loaded = _loaded_after(
+        """
+        import contextlib, io, sys
+        from sealsvc.cli.main import app
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+            app(["--help"])
+        """
+    )
+    assert "sealsvc.cli.main" in loaded
+    assert not {f"sealsvc.cli.{entry.module}" for entry in COMMANDS.values()} & loaded
+    assert not loaded & {*HEAVY, "sqlalchemy", "cryptography", "alembic", "pki"}
+
+
+@pytest.mark.parametrize("noun", ["seal", "dept", "audit", "apikey", "ca", "template", "token"])
+def test_registry_commands_load_no_pdf_or_http_stack(noun: str) -> None:
+    loaded = _loaded_after(f"from sealsvc.cli.main import load_command\nload_command({noun!r})")
+    assert f"sealsvc.cli.{COMMANDS[noun].module}" in loaded
+    assert not loaded & set(HEAVY)
+
+
+def test_the_probe_sees_a_heavy_import() -> None:
+    """The check above can fail: ``sign`` needs pyHanko, and the probe says so."""
+    assert "pyhanko" in _loaded_after(
+        "from sealsvc.cli.main import load_command\nload_command('sign')"
+    )
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_listed_command_loads_under_its_name(name: str) -> None:
+    command = load_command(name)
+    assert command.name == name
+    assert command.short_help == COMMANDS[name].summary
+    assert command.help  # its own --help has the full text
+
+
+def test_help_lists_every_command_with_its_summary() -> None:
+    result = CliRunner().invoke(app, ["--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for name, entry in COMMANDS.items():
+        assert f" {name} " in result.output
+        assert entry.summary[:40] in result.output
+
+
+def test_a_command_runs_through_the_lazy_group(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "template", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["sael", "list"])
+    assert result.exit_code == 2
+    assert "No such command" in result.output
