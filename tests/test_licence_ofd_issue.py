@@ -107,7 +107,8 @@ def test_an_ofd_licence_is_sealed_at_issue_stored_and_served(context: ServiceCon
     assert record.file_name == f"{record.number}-v1.ofd"
     ofd = get_licence_ofd(context, record.number)
     assert hashlib.sha256(ofd).hexdigest() == record.document_sha256
-    assert (context.settings.data_dir / "licences" / record.file_name).read_bytes() == ofd
+    if not context.database.is_shared:  # on a shared database the file is a row
+        assert (context.settings.data_dir / "licences" / record.file_name).read_bytes() == ofd
     assert get_licence_file(context, record.number) == ofd  # whatever its format
 
     package = OfdPackage.read(ofd)

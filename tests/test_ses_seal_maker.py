@@ -14,7 +14,7 @@ from datetime import timedelta
 from alembic import command
 from click.testing import Result
 from helpers.pki_fixtures import SM2_DISTID, openssl
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from pki.certificates import POLICY_SEAL, POLICY_SEAL_MAKER, Profile, load_certificate
 from pki.chain import validate_path
@@ -119,21 +119,33 @@ def test_revision_0005_upgrades_a_database_with_seals(database: Database) -> Non
     """The profile CHECK is rebuilt under rows other tables point at (SQLite batch mode)."""
     with database.engine.begin() as connection:
         command.downgrade(alembic_config(connection), "0004")
+    # Rows as revision 0004 has them: Core inserts name only the columns it had (the
+    # models carry columns later revisions add).
     with database.session() as session:
-        department = Department(code="ZZ-T01", name="测试局", kind="department")
-        seal = Seal(
-            code="41010001000001", text="测试局", kind="公章", department=department,
-            algorithm="sm2", key_id="k", valid_until=utcnow(),
-        )  # fmt: skip
-        session.add(seal)
-        session.flush()
-        certificate = Certificate(
-            serial="1", hierarchy="sm2", profile="seal", key_id="k", subject="CN=t",
-            der=b"der-1", not_before=utcnow(), not_after=utcnow(), seal_id=seal.id,
-        )  # fmt: skip
-        session.add(certificate)
-        session.flush()
-        seal.current_certificate = certificate
+        department_id = session.execute(
+            insert(Department)
+            .values(code="ZZ-T01", name="测试局", kind="department")
+            .returning(Department.id)
+        ).scalar_one()
+        seal_id = session.execute(
+            insert(Seal)
+            .values(
+                code="41010001000001", text="测试局", kind="公章", department_id=department_id,
+                algorithm="sm2", key_id="k", valid_until=utcnow(), version=1,
+            )
+            .returning(Seal.id)
+        ).scalar_one()  # fmt: skip
+        certificate_id = session.execute(
+            insert(Certificate)
+            .values(
+                serial="1", hierarchy="sm2", profile="seal", key_id="k", subject="CN=t",
+                der=b"der-1", not_before=utcnow(), not_after=utcnow(), seal_id=seal_id,
+            )
+            .returning(Certificate.id)
+        ).scalar_one()  # fmt: skip
+        session.execute(
+            update(Seal).where(Seal.id == seal_id).values(current_certificate_id=certificate_id)
+        )
     database.migrate()
     assert database.current_revision() == database.head_revision()
     with database.session() as session:

@@ -60,8 +60,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("seals") as batch:
-        batch.drop_column("usage_limit")
+    # A plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): batch mode would copy and drop
+    # the seals table, which the certificates' foreign keys refuse once seals exist.
+    op.drop_column("seals", "usage_limit")
     for table in (
         "rate_limit_buckets",
         "stored_files",

@@ -88,6 +88,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_enterprises_licence_number"), table_name="enterprises")
     op.drop_table("enterprises")
-    with op.batch_alter_table("seals") as batch:
-        batch.drop_column("image_design")
+    # A plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): batch mode would copy and drop
+    # the seals table, which the certificates' foreign keys refuse once seals exist.
+    op.drop_column("seals", "image_design")
     _replace_kind_check(_NEW_KINDS, _OLD_KINDS)
