@@ -97,6 +97,8 @@ SIGN_ACTION = "signature.use"
 """Audit action of one ``Type="Sign"`` signature (a key that is not a registered seal)."""
 
 APPEARANCE_ATTRIBUTE = "2.25.91680163154938162833982584757341647624"
+SIGNER_ATTRIBUTES_V2 = "0.4.0.19122.1.1"
+"""ETSI EN 319 122-1 signer-attributes-v2, where a claimed role goes (as in CAdES)."""
 """Signed attribute of a ``Type="Sign"`` SignerInfo holding its appearance, a PNG in an
 OCTET STRING (an OID of our own under the UUID arc, X.667: no standard attribute carries a
 signature's picture).  Unknown to a verifier, it is one more signed attribute."""
@@ -426,7 +428,10 @@ def _role_attribute(role: str) -> cms.CMSAttribute:
     )
     return cms.CMSAttribute(
         {
-            "type": "signer_attributes_v2",
+            # By OID: asn1crypto maps names to OIDs through a table it builds once, and
+            # pyHanko's registration of this name is missing from it whenever some
+            # attribute was named (pki.cms does) before pyHanko's CAdES module loaded.
+            "type": SIGNER_ATTRIBUTES_V2,
             "values": [SignerAttributesV2({"claimed_attributes": [claimed]})],
         }
     )
@@ -436,7 +441,7 @@ def claimed_role(signer_info: cms.SignerInfo) -> str | None:
     """The role a SignerInfo's signer-attributes-v2 claims (the common name of its first
     ``role``'s directory name), or ``None``: what :func:`sign_ofd` writes, read back."""
     for attribute in signer_info["signed_attrs"] or []:
-        if attribute["type"].native != "signer_attributes_v2":
+        if attribute["type"].dotted != SIGNER_ATTRIBUTES_V2:
             continue
         for claimed in attribute["values"][0]["claimed_attributes"] or []:
             if claimed["type"].native != "role":

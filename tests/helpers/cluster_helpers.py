@@ -46,7 +46,7 @@ __all__ = [
     "running_cluster",
 ]
 
-HAPROXY_CONFIG = Path(__file__).resolve().parents[1] / "docs" / "deploy" / "haproxy.cfg"
+HAPROXY_CONFIG = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "haproxy.cfg"
 PROXY_ADDRESS = "127.0.0.1"
 """Where HAProxy's connections to the nodes come from: the one address whose
 ``X-Forwarded-For`` the nodes believe.  Clients of the tests connect from
