@@ -8,6 +8,7 @@ since this test process has long imported everything.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from sealsvc.cli.launcher import NARROWEST
 from sealsvc.cli.main import COMMANDS, app, load_command
 
 HEAVY = ("pyhanko", "fastapi", "uvicorn", "reportlab", "PIL", "starlette")
@@ -47,6 +49,54 @@ def test_help_imports_no_command_module() -> None:
     assert "sealsvc.cli.main" in loaded
     assert not {f"sealsvc.cli.{entry.module}" for entry in COMMANDS.values()} & loaded
     assert not loaded & {*HEAVY, "sqlalchemy", "cryptography", "alembic", "pki"}
+
+
+def _sealctl(entry: str, arguments: list[str], columns: int) -> tuple[int, str]:
+    """Exit code and output of ``sealctl ARGUMENTS`` started through ``entry``, in a
+    terminal ``columns`` wide."""
+    result = subprocess.run(
+        [sys.executable, "-c", entry, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": str(columns), "TERMINAL_WIDTH": ""},
+    )
+    return result.returncode, result.stdout
+
+
+LAUNCHER = "from sealsvc.cli.launcher import main; main()"
+TYPER = "from sealsvc.cli.main import app; app(prog_name='sealctl')"
+
+
+@pytest.mark.parametrize("columns", [NARROWEST, 80, 100, 120, 200])
+@pytest.mark.parametrize("arguments", [["--help"], []])
+def test_the_launchers_help_is_typers(arguments: list[str], columns: int) -> None:
+    """``sealctl --help`` drawn from the table says, line for line, what typer draws."""
+    ours = _sealctl(LAUNCHER, arguments, columns)
+    assert ours == _sealctl(TYPER, arguments, columns)
+    assert ours[0] == (0 if arguments else 2)
+    for name in COMMANDS:
+        assert f"│ {name} " in ours[1]
+
+
+def test_the_launchers_help_imports_no_cli_framework() -> None:
+    loaded = _loaded_after(
+        """
+        import contextlib, io, sys
+        sys.argv = ["sealctl", "--help"]
+        from sealsvc.cli.launcher import main
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+            main()
+        """
+    )
+    assert "sealsvc.cli.commands" in loaded
+    assert not loaded & {"typer", "click", "rich", "pydantic", "dataclasses", "sealsvc.cli.main"}
+
+
+def test_the_launcher_hands_everything_else_to_typer() -> None:
+    assert _sealctl(LAUNCHER, ["seal", "--help"], 80) == _sealctl(TYPER, ["seal", "--help"], 80)
+    code, output = _sealctl(LAUNCHER, ["--help"], NARROWEST - 1)  # typer's narrow layout
+    assert (code, output) == _sealctl(TYPER, ["--help"], NARROWEST - 1)
 
 
 @pytest.mark.parametrize("noun", ["seal", "dept", "audit", "apikey", "ca", "template", "token"])
