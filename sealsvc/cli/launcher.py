@@ -3,9 +3,9 @@
 ``sealctl --help`` (and ``sealctl`` alone) is what an officer types most when unsure, and
 typer, click and rich take longer to import than that answer may take (issue 22: 150 ms
 for the whole process). The help only lists :data:`~sealsvc.cli.commands.COMMANDS`, so
-it is drawn here from that table in the same panels, without importing them;
-``tests/test_cli_startup.py`` checks it says what typer's says. Any other argument list
-goes to the typer app in :mod:`sealsvc.cli.main`.
+it is drawn here from that table in the same panels (plain text, no colours), without
+importing them; ``tests/test_cli_startup.py`` checks it says what typer's says. Any other
+argument list goes to the typer app in :mod:`sealsvc.cli.main`.
 """
 
 from __future__ import annotations
