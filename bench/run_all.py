@@ -91,6 +91,9 @@ BENCHES: tuple[Bench, ...] = (
     Bench("memory", "memory_bench.py", "Peak memory: 100-page PDF and a decompression bomb",
           ("--pages", "100", "--level", "B-LT"), ("--pages", "20", "--level", "B-LT"), 600,
           "the child process's own baseline (interpreter, libraries, keys, input)"),
+    Bench("cli", "cli_bench.py", "sealctl start-up: whole processes vs the libraries' floor",
+          ("--runs", "5"), ("--runs", "1"), 600,
+          "a bare interpreter importing only the libraries each command needs, same run"),
 )  # fmt: skip
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "ROOT_FILE",
     "OfdPackage",
     "PackageLimits",
+    "is_ofd",
     "read_zip",
     "resolve_loc",
 ]
@@ -461,3 +462,18 @@ class OfdPackage(Mapping[str, bytes]):
 
     def __repr__(self) -> str:
         return f"OfdPackage({len(self._files)} files)"
+
+
+def is_ofd(data: bytes) -> bool:
+    """Whether ``data`` is a ZIP whose central directory names ``OFD.xml``: how an upload
+    without a declared type is told from a PDF (design.md, "uploads").
+
+    Reads only the central directory (bounded by the upload's size), decompresses nothing.
+    """
+    if not data.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return ROOT_FILE in archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False

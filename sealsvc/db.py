@@ -17,34 +17,47 @@ Two backends and the same code on both:
 The schema is created and changed only by the Alembic migrations in
 ``sealsvc/migrations`` (:meth:`Database.migrate`), never by ``create_all``: a data directory
 made by an older release is upgraded in place by the same scripts that made a new one.
+Alembic itself is imported only when a migration is due: importing it costs more than a
+whole ``sealctl seal list`` may take, so :func:`open_database` first compares the
+database's ``alembic_version`` with the revisions the migration scripts declare
+(:func:`migration_heads`, read from the files) and skips Alembic when they agree.
 """
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib.resources import files
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sealsvc import datadir
 from sealsvc.config import ConfigError, Settings
 
-__all__ = ["BUSY_TIMEOUT_SECONDS", "Database", "normalise_url", "open_database"]
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = [
+    "BUSY_TIMEOUT_SECONDS",
+    "Database",
+    "migration_heads",
+    "normalise_url",
+    "open_database",
+]
 
 BUSY_TIMEOUT_SECONDS = 30
 """How long a SQLite writer waits for another writer's transaction before giving up."""
 
 _READ_ONLY = "sealsvc_read_only"
+_MIGRATIONS = Path(__file__).with_name("migrations")
+"""The Alembic scripts, shipped inside the package."""
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -102,17 +115,44 @@ class Database:
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema to ``revision`` (default: the newest) with the Alembic scripts."""
+        from alembic import command
+
         with self.engine.begin() as connection:
             config = alembic_config(connection)
             command.upgrade(config, revision)
 
+    def migrate_if_behind(self) -> None:
+        """:meth:`migrate` unless the database is already at the scripts' head.
+
+        One read-only query instead of Alembic's import and its write transaction
+        (``BEGIN IMMEDIATE`` on SQLite) on every start; any doubt — no version table, an
+        unreadable script, a revision the scripts do not know — goes to Alembic, which
+        upgrades or says what is wrong.
+        """
+        heads = migration_heads()
+        if heads is None or self._stamped_revisions() != heads:
+            self.migrate()
+
+    def _stamped_revisions(self) -> frozenset[str] | None:
+        """The revisions in the database's ``alembic_version`` table, ``None`` without one."""
+        try:
+            with self._read_only_engine.connect() as connection:
+                rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+                return frozenset(row[0] for row in rows)
+        except DBAPIError:
+            return None
+
     def current_revision(self) -> str | None:
         """The Alembic revision the database is at, ``None`` if it was never migrated."""
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
     def head_revision(self) -> str | None:
         """The newest revision the installed migration scripts know."""
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     def dispose(self) -> None:
@@ -131,8 +171,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
     With ``connection`` the migration runs on it, inside the caller's transaction.
     """
+    from alembic.config import Config
+
     config = Config()
-    config.set_main_option("script_location", str(files("sealsvc") / "migrations"))
+    config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
@@ -156,7 +198,7 @@ def open_database(settings: Settings, *, echo: bool = False) -> Database:
         sqlite_file = Path(database.url.database)
     try:
         datadir.prepare(settings, sqlite_file)
-        database.migrate()
+        database.migrate_if_behind()
     except ConfigError:
         database.dispose()
         raise
@@ -166,6 +208,32 @@ def open_database(settings: Settings, *, echo: bool = False) -> Database:
         reason = getattr(exc, "orig", None) or exc
         raise ConfigError(f"cannot open database {where}: {reason}") from None
     return database
+
+
+_REVISION_ASSIGNMENT = re.compile(r"^(down_revision|revision)\b[^=\n]*=(.*)$", re.MULTILINE)
+
+
+@cache
+def migration_heads() -> frozenset[str] | None:
+    """The head revisions of the bundled migration scripts, read from their files.
+
+    Alembic's own answer (``ScriptDirectory.get_heads``) needs Alembic and Mako imported;
+    the scripts' one-line ``revision = "…"`` / ``down_revision = …`` assignments say the
+    same (``tests/test_storage.py`` checks the two agree). ``None`` when a script does not
+    declare both on one line each: then the caller asks Alembic rather than guess.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (_MIGRATIONS / "versions").glob("*.py"):
+        found = dict(_REVISION_ASSIGNMENT.findall(script.read_text(encoding="utf-8")))
+        try:
+            revision = ast.literal_eval(found["revision"].strip())
+            down = ast.literal_eval(found["down_revision"].strip())
+        except (KeyError, ValueError, SyntaxError):
+            return None
+        revisions.add(revision)
+        parents.update((down,) if isinstance(down, str) else down or ())
+    return frozenset(revisions - parents) or None
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -37,21 +37,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
-from asn1crypto import cms, x509
+from asn1crypto import cms
 from asn1crypto.core import OctetString
-from pyhanko.sign.ades.cades_asn1 import SignerAttributesV2
 
 from ofd.errors import OfdError
 from ofd.model import Document, PageObject, TextObject
-from ofd.package import ROOT_FILE, OfdPackage, resolve_loc
+from ofd.package import ROOT_FILE, OfdPackage, is_ofd, resolve_loc
 from ofd.reader import read_package
 from ofd.signatures import (
     Provider,
@@ -70,6 +67,7 @@ from pki.ses import parse_seal
 from pki.sm2 import sm3
 from sealsvc import audit, ses_signing
 from sealsvc.errors import InvalidInput
+from sealsvc.ofd_attributes import APPEARANCE_ATTRIBUTE, claimed_role, role_attribute
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import check_upload_size
 from sealsvc.trust_services import TrustServices
@@ -95,13 +93,6 @@ __all__ = [
 
 SIGN_ACTION = "signature.use"
 """Audit action of one ``Type="Sign"`` signature (a key that is not a registered seal)."""
-
-APPEARANCE_ATTRIBUTE = "2.25.91680163154938162833982584757341647624"
-SIGNER_ATTRIBUTES_V2 = "0.4.0.19122.1.1"
-"""ETSI EN 319 122-1 signer-attributes-v2, where a claimed role goes (as in CAdES)."""
-"""Signed attribute of a ``Type="Sign"`` SignerInfo holding its appearance, a PNG in an
-OCTET STRING (an OID of our own under the UUID arc, X.667: no standard attribute carries a
-signature's picture).  Unknown to a verifier, it is one more signed attribute."""
 
 MEDIA_TYPE = "application/ofd"
 """The media type of OFD files, for uploads and answers."""
@@ -159,21 +150,6 @@ def read_upload(data: bytes) -> OfdPackage:
             "a seal or signature added now would break it"
         )
     return package
-
-
-def is_ofd(data: bytes) -> bool:
-    """Whether ``data`` is a ZIP whose central directory names ``OFD.xml``: how an upload
-    without a declared type is told from a PDF (design.md, "uploads").
-
-    Reads only the central directory (bounded by the upload's size), decompresses nothing.
-    """
-    if not data.startswith(b"PK\x03\x04"):
-        return False
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return ROOT_FILE in archive.namelist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return False
 
 
 def timestamp_for(options: SealOptions) -> bool:
@@ -421,38 +397,6 @@ def seal_ofd(
     )
 
 
-def _role_attribute(role: str) -> cms.CMSAttribute:
-    name = x509.GeneralName(name="directory_name", value=x509.Name.build({"common_name": role}))
-    claimed = cms.AttCertAttribute(
-        {"type": "role", "values": [cms.RoleSyntax({"role_name": name})]}
-    )
-    return cms.CMSAttribute(
-        {
-            # By OID: asn1crypto maps names to OIDs through a table it builds once, and
-            # pyHanko's registration of this name is missing from it whenever some
-            # attribute was named (pki.cms does) before pyHanko's CAdES module loaded.
-            "type": SIGNER_ATTRIBUTES_V2,
-            "values": [SignerAttributesV2({"claimed_attributes": [claimed]})],
-        }
-    )
-
-
-def claimed_role(signer_info: cms.SignerInfo) -> str | None:
-    """The role a SignerInfo's signer-attributes-v2 claims (the common name of its first
-    ``role``'s directory name), or ``None``: what :func:`sign_ofd` writes, read back."""
-    for attribute in signer_info["signed_attrs"] or []:
-        if attribute["type"].dotted != SIGNER_ATTRIBUTES_V2:
-            continue
-        for claimed in attribute["values"][0]["claimed_attributes"] or []:
-            if claimed["type"].native != "role":
-                continue
-            name = claimed["values"][0]["role_name"]
-            if name.name == "directory_name":
-                common = name.chosen.native.get("common_name")
-                return common if isinstance(common, str) else None
-    return None
-
-
 @dataclass(frozen=True)
 class OfdSignResult:
     """An OFD with one more ``Type="Sign"`` signature, and its audit entry."""
@@ -533,7 +477,7 @@ def sign_ofd(
             cms.CMSAttribute({"type": APPEARANCE_ATTRIBUTE, "values": [picture]})
         )
     if role is not None:
-        extra_attributes.append(_role_attribute(role))
+        extra_attributes.append(role_attribute(role))
     stamp = (
         ses_signing.signature_timestamper(trust or TrustServices(context), "sm2")
         if timestamp

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -15,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from sealsvc import audit
 from sealsvc.config import ConfigError, Settings
-from sealsvc.db import Database, alembic_config, normalise_url, open_database
+from sealsvc.db import Database, alembic_config, migration_heads, normalise_url, open_database
 from sealsvc.models import (
     AuditEntry,
     AuditHead,
@@ -211,6 +213,37 @@ def test_open_database_creates_the_data_dir_and_migrates(tmp_path) -> None:
     with open_database(settings) as db:
         assert db.current_revision() == db.head_revision()
     assert (tmp_path / "new" / "data" / "sealsvc.db").is_file()
+
+
+def test_migration_heads_read_from_the_scripts_are_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert migration_heads() == frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def test_open_database_upgrades_a_database_behind_the_scripts(database_url: str, tmp_path) -> None:
+    settings = Settings.load(tmp_path, environ={"SEALSVC_DATABASE_URL": database_url})
+    with open_database(settings) as db, db.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0010")
+    with open_database(settings) as db:
+        assert db.current_revision() == db.head_revision()
+        assert "enterprises" in inspect(db.engine).get_table_names()
+
+
+def test_open_database_at_the_head_does_not_load_alembic(tmp_path) -> None:
+    """The check ``sealctl`` pays on every start is one query, not Alembic's import."""
+    open_database(Settings.load(tmp_path, environ={})).dispose()  # creates and migrates
+    probe = f"""
+import sys
+from sealsvc.config import Settings
+from sealsvc.db import open_database
+open_database(Settings.load({str(tmp_path)!r}, environ={{}})).dispose()
+print(sorted({{name.split(".")[0] for name in sys.modules}} & {{"alembic", "mako"}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ An officer's shell round trip should not pay for the HTTP service and the PDF st
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -18,76 +17,10 @@ import typer
 from typer import _click as click  # typer vendors click and names its types nowhere else
 from typer.core import TyperCommand, TyperGroup
 
+from sealsvc.cli.commands import APP_HELP, COMMANDS, DATA_DIR_ENV, DATA_DIR_HELP, LazyCommand
 
-@dataclass(frozen=True)
-class LazyCommand:
-    """Where a ``sealctl`` command lives, and the line ``sealctl --help`` shows for it."""
+__all__ = ["COMMANDS", "LazyCommand", "app", "load_command"]
 
-    module: str
-    """Module under ``sealsvc.cli`` that defines it."""
-    attribute: str
-    """A ``typer.Typer`` (a noun with verbs) or a function (a command of its own)."""
-    summary: str
-    """The line in the list of commands; the command's own ``--help`` says the rest."""
-
-
-# One line per command, in the order ``sealctl --help`` lists them.
-COMMANDS: dict[str, LazyCommand] = {
-    "init": LazyCommand(
-        "ca",
-        "init",
-        "Create the RSA and SM2 CA hierarchies and the SM2 seal maker (制章者).",
-    ),
-    "sign": LazyCommand(
-        "sign",
-        "sign",
-        "Seal IN.pdf or IN.ofd with the seal CODE and write OUT (atomically; nothing on failure).",
-    ),
-    "serve": LazyCommand("serve", "serve", "Start the sealing / licence / verification service."),
-    "verify": LazyCommand(
-        "verify",
-        "verify",
-        "Verify every seal and time-stamp in FILE and print an ETSI-style report.",
-    ),
-    "ca": LazyCommand("ca", "app", "Certificate authorities: show them, issue certificates."),
-    "crl": LazyCommand("ca", "crl_app", "Certificate revocation lists."),
-    "dept": LazyCommand(
-        "dept",
-        "app",
-        "Departments that own seals: list, import the seed list, add, rename, deactivate.",
-    ),
-    "audit": LazyCommand("audit", "app", "Show and verify the tamper-evident audit log."),
-    "apikey": LazyCommand("apikey", "app", "API keys of approval systems."),
-    "seal": LazyCommand(
-        "seal",
-        "app",
-        "Electronic seals: issue, list, show, image, export, suspend, resume, revoke, "
-        "rotate, renew.",
-    ),
-    "licence": LazyCommand("licence", "app", "Electronic licences (电子证照)."),
-    "template": LazyCommand("template", "app", "Licence templates (营业执照, 行政许可决定书, …)."),
-    "archive": LazyCommand(
-        "archive",
-        "app",
-        "Archive care: keep sealed documents verifiable after certificates expire.",
-    ),
-    "idp": LazyCommand("idp", "app", "Identity providers (OIDC) whose ID tokens name signers."),
-    "person": LazyCommand("person", "app", "Officials' personal certificates (电子签名)."),
-    "token": LazyCommand("token", "app", "Keys in the PKCS#11 token: list, init-key, show."),
-    "library": LazyCommand(
-        "library",
-        "app",
-        "The licence library (电子证照库): trusted roots, grants, usage, expiries.",
-    ),
-    "enterprise": LazyCommand(
-        "enterprise", "app", "Enterprises' seal sets (公章, 财务, 发票, 合同, 法定代表人名章)."
-    ),
-    "migrate-storage": LazyCommand(
-        "storage",
-        "migrate",
-        "Move this data directory into the database named by SEALSVC_DATABASE_URL, verifiably.",
-    ),
-}
 
 MARKUP: Final = "rich"
 _LISTING = "sealctl.listing"
@@ -136,7 +69,7 @@ class LazyGroup(TyperGroup):
 app = typer.Typer(
     name="sealctl",
     cls=LazyGroup,
-    help="Operate the sealsvc electronic seal service: CAs, seals, CRLs, audit.",
+    help=APP_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=MARKUP,
@@ -150,11 +83,8 @@ def main(
         Path | None,
         typer.Option(
             "--data-dir",
-            envvar="SEALSVC_DATA_DIR",
-            help=(
-                "Data directory (key store, database, CA PEM files); only init and serve "
-                "create it. Default: ./data"
-            ),
+            envvar=DATA_DIR_ENV,
+            help=DATA_DIR_HELP,
         ),
     ] = None,
 ) -> None:

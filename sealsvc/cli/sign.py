@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sealsvc import audit, ofd_sealing
+from ofd.package import is_ofd
+from sealsvc import audit
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.pades import Level, Placement, SealOptions
 from sealsvc.sealing import Sealer, SealResult, write_output
+
+if TYPE_CHECKING:
+    from sealsvc.ofd_sealing import OfdSealResult
 
 
 def _position(at: str | None) -> tuple[float | None, float | None]:
@@ -91,8 +95,10 @@ def sign(
         except OSError as exc:
             raise InvalidInput(f"cannot read {input_pdf}: {exc.strerror}") from None
         context = ServiceContext(settings(ctx))
-        result: ofd_sealing.OfdSealResult | SealResult
-        if input_pdf.suffix.lower() == ".ofd" or ofd_sealing.is_ofd(data):
+        result: OfdSealResult | SealResult
+        if input_pdf.suffix.lower() == ".ofd" or is_ofd(data):
+            from sealsvc import ofd_sealing  # the OFD writer and SES signing: OFD only
+
             result = ofd_sealing.seal_ofd(
                 context,
                 data,

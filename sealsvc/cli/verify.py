@@ -17,22 +17,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ofd.package import is_ofd
 from pki.certificates import POLICY_SEAL_MAKER
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.licences.wording import status_label
-from sealsvc.ofd_sealing import is_ofd
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification import TrustAnchors, ValidationReport, http_fetcher
 from sealsvc.verification import verify as verify_pdf
 from sealsvc.verification.anchors import registry_anchors, service_issuing_cas
-from sealsvc.verification.ofd import verify_ofd
 from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import indication_name
 from sealsvc.verification.sentence import beijing_time
 from sealsvc.verification.service import DocumentCheck, match_licence, service_anchors
-from sealsvc.verification.ses import SesVerifier, database_ses_lookup
 
 __all__ = ["verify"]
 
@@ -74,6 +72,9 @@ def verify(
             # our own CRL/OCSP answered in-process; other URLs only with --online
             fetcher = TrustServices(context).local_fetcher(fallback=fetcher)
         if is_ofd(pdf):
+            from sealsvc.verification.ofd import verify_ofd
+            from sealsvc.verification.ses import SesVerifier, database_ses_lookup
+
             report = verify_ofd(
                 pdf,
                 trust=anchors,

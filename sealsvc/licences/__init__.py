@@ -18,44 +18,43 @@ from sealsvc.lazyimport import lazy_exports
 
 if TYPE_CHECKING:
     from sealsvc.licences.pipeline import (
-        NUMBER_PATTERN,
         LicenceFileProblem,
         LicenceRecord,
-        LicenceStatusReport,
         WrongFormat,
         annul_licence,
-        check_number,
         get_licence,
         get_licence_file,
         get_licence_ofd,
         get_licence_pdf,
         issue_licence,
-        licence_status,
         list_licences,
         reconcile_licence_files,
         reissue_licence,
     )
     from sealsvc.licences.qr import QrCode, data_hash, verification_url
     from sealsvc.licences.render import LicencePage, render_licence
+    from sealsvc.licences.status import (
+        NUMBER_PATTERN,
+        LicenceStatusReport,
+        check_number,
+        licence_status,
+    )
     from sealsvc.licences.templates import Template, list_templates, load_template
 
 __getattr__ = lazy_exports(
     __name__,
     {
+        "status": ["NUMBER_PATTERN", "LicenceStatusReport", "check_number", "licence_status"],
         "pipeline": [
-            "NUMBER_PATTERN",
             "LicenceFileProblem",
             "LicenceRecord",
-            "LicenceStatusReport",
             "WrongFormat",
             "annul_licence",
-            "check_number",
             "get_licence",
             "get_licence_file",
             "get_licence_ofd",
             "get_licence_pdf",
             "issue_licence",
-            "licence_status",
             "list_licences",
             "reconcile_licence_files",
             "reissue_licence",

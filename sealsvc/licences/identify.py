@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from sealsvc.config import Settings
 from sealsvc.errors import InvalidInput, NotFound
-from sealsvc.licences.pipeline import LicenceStatusReport, check_number, licence_status
+from sealsvc.licences.status import LicenceStatusReport, check_number, licence_status
 from sealsvc.licences.wording import VersionState, no_longer_valid, status_label
 from sealsvc.models import Licence
 

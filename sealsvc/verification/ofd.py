@@ -78,7 +78,7 @@ from pki.asn1 import oids
 from pki.clock import now_utc
 from pki.errors import PkiError, UnsupportedAlgorithm
 from pki.ses import parse_signature
-from sealsvc.ofd_sealing import APPEARANCE_ATTRIBUTE, claimed_role
+from sealsvc.ofd_attributes import APPEARANCE_ATTRIBUTE, claimed_role
 from sealsvc.verification.indication import REVOCATION_SUBINDICATION, document_verdict, status_of
 from sealsvc.verification.report import (
     DocumentVerdict,

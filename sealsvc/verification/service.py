@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from asn1crypto import x509
 
-from ofd.package import OfdPackage
+from ofd.package import OfdPackage, is_ofd
 from pki.certificates import POLICY_SEAL_MAKER
 from pki.clock import now_utc
 from pki.lru import LruCache
 from sealsvc.licences.identify import LicenceMatch, identify_licence
-from sealsvc.licences.pipeline import check_number
+from sealsvc.licences.status import check_number
 from sealsvc.models import AuditHead
-from sealsvc.ofd_sealing import is_ofd
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification.anchors import registry_anchors, service_anchors
 from sealsvc.verification.cache import VerdictCache
