@@ -6,7 +6,7 @@ entries there (instead of comparing dotted strings all over the code) lets every
 name the algorithms ``sm3`` and ``sm2_sm3`` like any other.  The mapping is idempotent.
 """
 
-from asn1crypto import algos, cms, core, keys
+from asn1crypto import algos, cms, core, keys, x509
 
 __all__ = [
     "GBT35275_DATA",
@@ -58,4 +58,47 @@ def _add(oid_type: type[core.ObjectIdentifier], dotted: str, name: str) -> None:
         oid_type._reverse_map[name] = dotted
 
 
+class _ReverseMapInStep(dict[str, str]):
+    """asn1crypto's name → OID table that catches up with names added to ``_map`` later.
+
+    pyHanko's ``register_cms_attribute`` and ``register_x509_extension`` (run when
+    ``pyhanko.sign.ades.cades_asn1`` is imported) write ``_map`` only.  asn1crypto builds
+    ``_reverse_map`` once, so when anything named an attribute before pyHanko was imported
+    — the order a lazily importing command line or a test run happens to take — names such
+    as ``signer_attributes_v2`` parse but cannot be encoded again (``dump(force=True)``
+    raises).  On a miss this table re-reads ``_map`` when it has grown, so the import order
+    no longer matters, without importing pyHanko's signers (half a second) up front.
+    """
+
+    def __init__(self, oid_type: type[core.ObjectIdentifier]) -> None:
+        super().__init__()
+        self._oid_type = oid_type
+        self._seen = -1
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        mapping = self._oid_type._map
+        if len(mapping) != self._seen:
+            self.update({name: dotted for dotted, name in mapping.items()})
+            self._seen = len(mapping)
+
+    def __contains__(self, name: object) -> bool:
+        if dict.__contains__(self, name):
+            return True
+        self._catch_up()
+        return dict.__contains__(self, name)
+
+    def __missing__(self, name: str) -> str:
+        self._catch_up()
+        return dict.__getitem__(self, name)
+
+
+def _keep_reverse_maps_in_step() -> None:
+    """Install :class:`_ReverseMapInStep` on the OID types pyHanko extends."""
+    for oid_type in (cms.CMSAttributeType, x509.ExtensionId):
+        if not isinstance(oid_type._reverse_map, _ReverseMapInStep):
+            oid_type._reverse_map = _ReverseMapInStep(oid_type)
+
+
 _register()
+_keep_reverse_maps_in_step()
