@@ -44,6 +44,7 @@ __all__ = [
     "OcspError",
     "OcspResponder",
     "SingleStatus",
+    "build_batch_request",
     "build_request",
     "clear_caches",
     "parse_response",
@@ -224,17 +225,34 @@ def build_request(
     hash_algo: str = "sha1",
 ) -> bytes:
     """A DER OCSPRequest for one certificate, with a 16-byte random nonce unless ``nonce=False``."""
-    if certificate.issuer.dump() != issuer_certificate.subject.dump():
+    return build_batch_request([certificate], issuer_certificate, nonce, hash_algo)
+
+
+def build_batch_request(
+    certificates: Sequence[x509.Certificate],
+    issuer_certificate: x509.Certificate,
+    nonce: bool = True,
+    hash_algo: str = "sha1",
+) -> bytes:
+    """One DER OCSPRequest about several certificates of one issuer (RFC 6960 §4.1.1's
+    ``requestList``; at most :data:`MAX_REQUESTS`): a verifier with a seal, its maker and
+    a time-stamp under one CA asks once and reads one signed answer."""
+    if not 0 < len(certificates) <= MAX_REQUESTS:
+        raise ValueError(f"a request must ask about 1 to {MAX_REQUESTS} certificates")
+    if any(c.issuer.dump() != issuer_certificate.subject.dump() for c in certificates):
         raise CertificateError("the certificate was not issued by this issuer")
     if hash_algo not in CERT_ID_HASHES:
         raise UnsupportedAlgorithm(f"unsupported CertID hash {hash_algo}")
     name_hash, key_hash = _issuer_hashes(issuer_certificate, hash_algo)
-    cert_id = {
-        "hash_algorithm": {"algorithm": hash_algo},
-        "issuer_name_hash": name_hash,
-        "issuer_key_hash": key_hash,
-        "serial_number": certificate.serial_number,
-    }
+    cert_ids = [
+        {
+            "hash_algorithm": {"algorithm": hash_algo},
+            "issuer_name_hash": name_hash,
+            "issuer_key_hash": key_hash,
+            "serial_number": certificate.serial_number,
+        }
+        for certificate in certificates
+    ]
     extensions = None
     if nonce:
         extensions = [
@@ -243,7 +261,7 @@ def build_request(
     return ocsp.OCSPRequest(
         {
             "tbs_request": {
-                "request_list": [{"req_cert": cert_id}],
+                "request_list": [{"req_cert": cert_id} for cert_id in cert_ids],
                 "request_extensions": extensions,
             }
         }
