@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 
-from asn1crypto import core, ocsp, x509
+from asn1crypto import algos, core, ocsp, x509
 
 from pki import algorithms
 from pki.algorithms import SigningKey
@@ -244,13 +244,26 @@ def build_batch_request(
     if hash_algo not in CERT_ID_HASHES:
         raise UnsupportedAlgorithm(f"unsupported CertID hash {hash_algo}")
     name_hash, key_hash = _issuer_hashes(issuer_certificate, hash_algo)
-    cert_ids = [
-        {
-            "hash_algorithm": {"algorithm": hash_algo},
-            "issuer_name_hash": name_hash,
-            "issuer_key_hash": key_hash,
-            "serial_number": certificate.serial_number,
-        }
+    # Built from the leaves up, each part re-read from its DER (pki.asn1.cached): nested
+    # dicts re-encode every inner level once per enclosing one (0.7 ms for one CertID).
+    algorithm = parsed(algos.DigestAlgorithm({"algorithm": hash_algo}))
+    requests = [
+        parsed(
+            ocsp.Request(
+                {
+                    "req_cert": parsed(
+                        ocsp.CertId(
+                            {
+                                "hash_algorithm": algorithm,
+                                "issuer_name_hash": name_hash,
+                                "issuer_key_hash": key_hash,
+                                "serial_number": certificate.serial_number,
+                            }
+                        )
+                    )
+                }
+            )
+        )
         for certificate in certificates
     ]
     extensions = None
@@ -258,14 +271,8 @@ def build_batch_request(
         extensions = [
             {"extn_id": "nonce", "critical": False, "extn_value": secrets.token_bytes(16)}
         ]
-    return ocsp.OCSPRequest(
-        {
-            "tbs_request": {
-                "request_list": [{"req_cert": cert_id} for cert_id in cert_ids],
-                "request_extensions": extensions,
-            }
-        }
-    ).dump()
+    tbs = parsed(ocsp.TBSRequest({"request_list": requests, "request_extensions": extensions}))
+    return ocsp.OCSPRequest({"tbs_request": tbs}).dump()
 
 
 def parse_response(
