@@ -200,7 +200,8 @@ class EvidencePool:
         self, certificate: x509.Certificate, issuer: x509.Certificate, url: str
     ) -> list[x509.Certificate]:
         """``certificate`` and the certificates asked about that name the same issuer and
-        responder, each not yet asked about there with this issuer's CertID.
+        responder, each not yet asked about there with this issuer's CertID nor fetched for
+        on its own.
 
         A certificate with the issuer's name but another key (a CA's rollover) gets an
         answer the engine does not match to it, and is asked again with its own issuer.
@@ -211,8 +212,10 @@ class EvidencePool:
             key = (candidate.dump(), issuer_der, url)
             if key in self._ocsp_asked or candidate.issuer.dump() != issuer_name:
                 continue
-            if candidate is not certificate and url not in candidate.ocsp_urls:
-                continue
+            if candidate is not certificate and (
+                key[0] in self._fetched or url not in candidate.ocsp_urls
+            ):
+                continue  # answered with its own issuer already, or another responder's
             self._ocsp_asked.add(key)
             batch.append(candidate)
         return batch
