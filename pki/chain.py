@@ -227,6 +227,9 @@ class _SmValidationContext(ValidationContext):
     def __init__(self, *args: Any, signature_validator: Any = None, **kwargs: Any) -> None:
         kwargs["signature_validator"] = signature_validator or SIGNATURE_VALIDATOR
         super().__init__(*args, **kwargs)
+        self.authorised_responders: set[tuple[bytes, Any]] = set()
+        """(responder certificate DER, issuer) pairs whose id-pkix-ocsp-nocheck delegation
+        passed in this context (:func:`_remembered_responder_provenance`)."""
 
 
 # Pinned reach-in: pyhanko-certvalidator 0.33 checks an OCSP responder certificate that
@@ -237,6 +240,54 @@ class _SmValidationContext(ValidationContext):
 # default closes the gap; tests/test_chain.py (test_ocsp_nocheck_context_pin) fails when
 # upstream changes that function, so the pin is revisited then.
 _validate_ocsp.ValidationContext = _SmValidationContext  # type: ignore[misc]  # the pin
+
+_upstream_responder_provenance = _validate_ocsp._validate_delegated_ocsp_provenance
+
+
+async def _remembered_responder_provenance(
+    responder_cert: x509.Certificate,
+    issuer: Any,
+    validation_context: ValidationContext,
+    ee_path: ValidationPath,
+    proc_state: Any,
+) -> None:
+    """certvalidator's check that a delegated responder may answer for ``issuer``, once per
+    context for a responder with id-pkix-ocsp-nocheck.
+
+    That check validates the one-certificate path from ``issuer`` to the responder in a
+    fresh context built from the caller's moment, algorithm policy and time tolerance —
+    nothing about the certificate the answer is about — and certvalidator repeats it for
+    every certificate read from the answer.  One OCSP answer about a seal, its maker and
+    its TSA is read in one context (:class:`RevocationJudge`), so the outcome of the first
+    check is the outcome of the others: a success is remembered in the context (a failure
+    is checked again, and fails again).  The recursion guard is still asked each time, and
+    the validation is still recorded, as upstream does.  Responders without nocheck are
+    validated through the caller's path and context, with revocation: always upstream.
+    """
+    remembered = getattr(validation_context, "authorised_responders", None)
+    key = (responder_cert.dump(), issuer.hashable)
+    if (
+        remembered is None
+        or responder_cert.ocsp_no_check_value is None
+        or key not in remembered
+        or proc_state.check_path_verif_recursion(responder_cert) is not None
+    ):
+        await _upstream_responder_provenance(
+            responder_cert, issuer, validation_context, ee_path, proc_state
+        )
+        if remembered is not None and responder_cert.ocsp_no_check_value is not None:
+            remembered.add(key)
+        return
+    validation_context.record_validation(
+        responder_cert,
+        _validate_ocsp._delegated_ocsp_response_path(responder_cert, issuer, ee_path),
+    )
+
+
+# Pinned reach-in: _check_ocsp_authorisation calls the provenance check through the module
+# global; tests/test_chain.py (test_responder_provenance_pin) fails when upstream changes
+# the function or stops calling it so, and shows a bad responder still refused.
+_validate_ocsp._validate_delegated_ocsp_provenance = _remembered_responder_provenance
 
 
 _uncached_name_hashable = x509.Name.hashable.fget
@@ -417,7 +468,10 @@ def _validate_path(
         other_certs=intermediates,
         moment=at,
         allow_fetching=False,
-        revocation_mode="require" if check_revocation else "soft-fail",
+        # Without check_revocation no CRL or OCSP answer is given, so certvalidator's
+        # soft-fail mode could only look for some and tolerate finding none: "none" says so
+        # at once (its revocation step was a third of a path's validation).
+        revocation_mode="require" if check_revocation else "none",
         retroactive_revinfo=retroactive_revinfo,
         crls=list(crls) if check_revocation else [],
         ocsps=[r for r in ocsps if _cert_ids_matchable(r)] if check_revocation else [],
