@@ -73,6 +73,7 @@ __all__ = [
     "VALIDATOR",
     "ChainError",
     "ChainFailure",
+    "RevocationJudge",
     "RevocationStatement",
     "SmSignatureValidator",
     "ValidatedPath",
@@ -226,6 +227,9 @@ class _SmValidationContext(ValidationContext):
     def __init__(self, *args: Any, signature_validator: Any = None, **kwargs: Any) -> None:
         kwargs["signature_validator"] = signature_validator or SIGNATURE_VALIDATOR
         super().__init__(*args, **kwargs)
+        self.authorised_responders: set[tuple[bytes, Any]] = set()
+        """(responder certificate DER, issuer) pairs whose id-pkix-ocsp-nocheck delegation
+        passed in this context (:func:`_remembered_responder_provenance`)."""
 
 
 # Pinned reach-in: pyhanko-certvalidator 0.33 checks an OCSP responder certificate that
@@ -236,6 +240,54 @@ class _SmValidationContext(ValidationContext):
 # default closes the gap; tests/test_chain.py (test_ocsp_nocheck_context_pin) fails when
 # upstream changes that function, so the pin is revisited then.
 _validate_ocsp.ValidationContext = _SmValidationContext  # type: ignore[misc]  # the pin
+
+_upstream_responder_provenance = _validate_ocsp._validate_delegated_ocsp_provenance
+
+
+async def _remembered_responder_provenance(
+    responder_cert: x509.Certificate,
+    issuer: Any,
+    validation_context: ValidationContext,
+    ee_path: ValidationPath,
+    proc_state: Any,
+) -> None:
+    """certvalidator's check that a delegated responder may answer for ``issuer``, once per
+    context for a responder with id-pkix-ocsp-nocheck.
+
+    That check validates the one-certificate path from ``issuer`` to the responder in a
+    fresh context built from the caller's moment, algorithm policy and time tolerance —
+    nothing about the certificate the answer is about — and certvalidator repeats it for
+    every certificate read from the answer.  One OCSP answer about a seal, its maker and
+    its TSA is read in one context (:class:`RevocationJudge`), so the outcome of the first
+    check is the outcome of the others: a success is remembered in the context (a failure
+    is checked again, and fails again).  The recursion guard is still asked each time, and
+    the validation is still recorded, as upstream does.  Responders without nocheck are
+    validated through the caller's path and context, with revocation: always upstream.
+    """
+    remembered = getattr(validation_context, "authorised_responders", None)
+    key = (responder_cert.dump(), issuer.hashable)
+    if (
+        remembered is None
+        or responder_cert.ocsp_no_check_value is None
+        or key not in remembered
+        or proc_state.check_path_verif_recursion(responder_cert) is not None
+    ):
+        await _upstream_responder_provenance(
+            responder_cert, issuer, validation_context, ee_path, proc_state
+        )
+        if remembered is not None and responder_cert.ocsp_no_check_value is not None:
+            remembered.add(key)
+        return
+    validation_context.record_validation(
+        responder_cert,
+        _validate_ocsp._delegated_ocsp_response_path(responder_cert, issuer, ee_path),
+    )
+
+
+# Pinned reach-in: _check_ocsp_authorisation calls the provenance check through the module
+# global; tests/test_chain.py (test_responder_provenance_pin) fails when upstream changes
+# the function or stops calling it so, and shows a bad responder still refused.
+_validate_ocsp._validate_delegated_ocsp_provenance = _remembered_responder_provenance
 
 
 _uncached_name_hashable = x509.Name.hashable.fget
@@ -416,7 +468,10 @@ def _validate_path(
         other_certs=intermediates,
         moment=at,
         allow_fetching=False,
-        revocation_mode="require" if check_revocation else "soft-fail",
+        # Without check_revocation no CRL or OCSP answer is given, so certvalidator's
+        # soft-fail mode could only look for some and tolerate finding none: "none" says so
+        # at once (its revocation step was a third of a path's validation).
+        revocation_mode="require" if check_revocation else "none",
         retroactive_revinfo=retroactive_revinfo,
         crls=list(crls) if check_revocation else [],
         ocsps=[r for r in ocsps if _cert_ids_matchable(r)] if check_revocation else [],
@@ -487,53 +542,128 @@ def revocation_statement(
     for a signing time is the EN 319 102-1 time rule of the caller.
 
     Returns ``None`` when the engine does not accept the item as evidence about
-    ``certificate``.
+    ``certificate``.  A caller with several certificates to ask about one item uses a
+    :class:`RevocationJudge`, which sets the engine up once for all of them.
     """
-    is_crl = isinstance(evidence, crl.CertificateList)
-    moment = next_update or this_update + FRESHNESS_FALLBACK_VALIDITY_DEFAULT
-    context = _SmValidationContext(
-        trust_roots=[issuers[-1]],
-        other_certs=[*issuers[:-1], *others],
-        moment=moment,
-        allow_fetching=False,
-        # As on the PKITS path: a CRL issuer or delegated responder off the validated path
-        # (a separate CRL-signing key …) needs evidence of its own, among the companions;
-        # the issuer itself is recorded as validated below.
-        revocation_mode="require",
-        crls=[evidence, *companions] if is_crl else [],
-        ocsps=[evidence] if not is_crl and _cert_ids_matchable(evidence) else [],
-        time_tolerance=timedelta(0),
-        # certvalidator ignores an item with no proof of existence at ``moment``: it is
-        # judged on what it says, so it is taken as existing then.
-        poe_manager=POEManager(current_dt_override=moment),
+    return RevocationJudge().statement(
+        certificate,
+        issuers,
+        evidence,
+        this_update,
+        next_update,
+        companions=companions,
+        others=others,
     )
-    anchor = CertTrustAnchor(issuers[-1])
-    above = list(reversed(issuers[:-1]))  # anchor-first, as certvalidator lists a path
-    # The issuer's own path has been validated by the caller (validate_path): recorded as
-    # such, as certvalidator records each CA of a path it walks, so the CRL-issuer check
-    # stops at it.
-    context.record_validation(
-        issuers[0], ValidationPath(anchor, above[:-1], above[-1] if above else None)
-    )
-    path = ValidationPath(anchor, above, certificate)
-    check = verify_crl if is_crl else verify_ocsp_response
-    try:
-        asyncio.run(check(certificate, path, context))
-    except RevokedError as exc:
-        return RevocationStatement("revoked", exc.revocation_dt, exc.reason.native)
-    except (
-        CRLValidationError,
-        OCSPValidationError,
-        PathBuildingError,
-        PathValidationError,
-        InvalidCertificateError,
-        ValueError,
-        TypeError,
-        KeyError,
-        AttributeError,
-    ):
-        return None
-    return RevocationStatement("good", None, None)
+
+
+class RevocationJudge:
+    """:func:`revocation_statement` for the questions of one verification, with the engine
+    set up once per item rather than once per certificate.
+
+    A seal, its maker and its time-stamp under one CA are judged against the same CRL
+    (and, asked together, the same OCSP answer): the engine's input for the item — the
+    item and its companions, the issuer path, the other certificates, the moment — is the
+    same for each of them, and certvalidator keeps what it establishes about the item in
+    its :class:`ValidationContext` (the CRL issuer found and authorised, the signature
+    checked, the responder's certificates read).  So each item gets one context, keyed on
+    everything it is built from, and every certificate is still judged by the engine's
+    own code on it: the scope of a CRL (distribution points, reasons, user or CA
+    certificates only) is decided per certificate, as before.
+
+    Items are told apart by identity (the judge holds them, so an identity is never
+    reused while it is kept): one verification hands the same parsed item for each
+    question.  Not thread-safe (certvalidator's contexts are not): one judge per
+    verification.
+    """
+
+    def __init__(self) -> None:
+        self._contexts: dict[tuple[Any, ...], tuple[ValidationContext, tuple[Any, ...]]] = {}
+        self.contexts_built = 0
+        """Engine set-ups so far (tests count them: one per item, not per certificate)."""
+
+    def statement(
+        self,
+        certificate: x509.Certificate,
+        issuers: tuple[x509.Certificate, ...],
+        evidence: crl.CertificateList | ocsp.OCSPResponse,
+        this_update: datetime,
+        next_update: datetime | None,
+        *,
+        companions: Iterable[crl.CertificateList] = (),
+        others: Iterable[x509.Certificate] = (),
+    ) -> RevocationStatement | None:
+        """What ``evidence`` says about ``certificate``, as :func:`revocation_statement`."""
+        companions, others = tuple(companions), tuple(others)
+        moment = next_update or this_update + FRESHNESS_FALLBACK_VALIDITY_DEFAULT
+        context = self._context(evidence, companions, issuers, others, moment)
+        anchor = CertTrustAnchor(issuers[-1])
+        path = ValidationPath(anchor, list(reversed(issuers[:-1])), certificate)
+        check = verify_crl if isinstance(evidence, crl.CertificateList) else verify_ocsp_response
+        try:
+            asyncio.run(check(certificate, path, context))
+        except RevokedError as exc:
+            return RevocationStatement("revoked", exc.revocation_dt, exc.reason.native)
+        except (
+            CRLValidationError,
+            OCSPValidationError,
+            PathBuildingError,
+            PathValidationError,
+            InvalidCertificateError,
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+        ):
+            return None
+        return RevocationStatement("good", None, None)
+
+    def _context(
+        self,
+        evidence: crl.CertificateList | ocsp.OCSPResponse,
+        companions: tuple[crl.CertificateList, ...],
+        issuers: tuple[x509.Certificate, ...],
+        others: tuple[x509.Certificate, ...],
+        moment: datetime,
+    ) -> ValidationContext:
+        """The engine set up for ``evidence`` read as of ``moment`` under ``issuers``."""
+        key = (
+            id(evidence),
+            tuple(id(c) for c in companions),
+            tuple(c.dump() for c in issuers),
+            tuple(c.dump() for c in others),
+            moment,
+        )
+        found = self._contexts.get(key)
+        if found is not None:
+            return found[0]
+        is_crl = isinstance(evidence, crl.CertificateList)
+        context = _SmValidationContext(
+            trust_roots=[issuers[-1]],
+            other_certs=[*issuers[:-1], *others],
+            moment=moment,
+            allow_fetching=False,
+            # As on the PKITS path: a CRL issuer or delegated responder off the validated
+            # path (a separate CRL-signing key …) needs evidence of its own, among the
+            # companions; the issuer itself is recorded as validated below.
+            revocation_mode="require",
+            crls=[evidence, *companions] if is_crl else [],
+            ocsps=[evidence] if not is_crl and _cert_ids_matchable(evidence) else [],
+            time_tolerance=timedelta(0),
+            # certvalidator ignores an item with no proof of existence at ``moment``: it
+            # is judged on what it says, so it is taken as existing then.
+            poe_manager=POEManager(current_dt_override=moment),
+        )
+        # The issuer's own path has been validated by the caller (validate_path): recorded
+        # as such, as certvalidator records each CA of a path it walks, so the CRL-issuer
+        # check stops at it.
+        above = list(reversed(issuers[:-1]))  # anchor-first, as certvalidator lists a path
+        context.record_validation(
+            issuers[0],
+            ValidationPath(CertTrustAnchor(issuers[-1]), above[:-1], above[-1] if above else None),
+        )
+        self._contexts[key] = (context, (evidence, companions))
+        self.contexts_built += 1
+        return context
 
 
 def _name_sm3(name: x509.Name) -> bytes:

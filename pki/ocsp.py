@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 
-from asn1crypto import core, ocsp, x509
+from asn1crypto import algos, core, ocsp, x509
 
 from pki import algorithms
 from pki.algorithms import SigningKey
@@ -44,6 +44,7 @@ __all__ = [
     "OcspError",
     "OcspResponder",
     "SingleStatus",
+    "build_batch_request",
     "build_request",
     "clear_caches",
     "parse_response",
@@ -224,30 +225,54 @@ def build_request(
     hash_algo: str = "sha1",
 ) -> bytes:
     """A DER OCSPRequest for one certificate, with a 16-byte random nonce unless ``nonce=False``."""
-    if certificate.issuer.dump() != issuer_certificate.subject.dump():
+    return build_batch_request([certificate], issuer_certificate, nonce, hash_algo)
+
+
+def build_batch_request(
+    certificates: Sequence[x509.Certificate],
+    issuer_certificate: x509.Certificate,
+    nonce: bool = True,
+    hash_algo: str = "sha1",
+) -> bytes:
+    """One DER OCSPRequest about several certificates of one issuer (RFC 6960 §4.1.1's
+    ``requestList``; at most :data:`MAX_REQUESTS`): a verifier with a seal, its maker and
+    a time-stamp under one CA asks once and reads one signed answer."""
+    if not 0 < len(certificates) <= MAX_REQUESTS:
+        raise ValueError(f"a request must ask about 1 to {MAX_REQUESTS} certificates")
+    if any(c.issuer.dump() != issuer_certificate.subject.dump() for c in certificates):
         raise CertificateError("the certificate was not issued by this issuer")
     if hash_algo not in CERT_ID_HASHES:
         raise UnsupportedAlgorithm(f"unsupported CertID hash {hash_algo}")
     name_hash, key_hash = _issuer_hashes(issuer_certificate, hash_algo)
-    cert_id = {
-        "hash_algorithm": {"algorithm": hash_algo},
-        "issuer_name_hash": name_hash,
-        "issuer_key_hash": key_hash,
-        "serial_number": certificate.serial_number,
-    }
+    # Built from the leaves up, each part re-read from its DER (pki.asn1.cached): nested
+    # dicts re-encode every inner level once per enclosing one (0.7 ms for one CertID).
+    algorithm = parsed(algos.DigestAlgorithm({"algorithm": hash_algo}))
+    requests = [
+        parsed(
+            ocsp.Request(
+                {
+                    "req_cert": parsed(
+                        ocsp.CertId(
+                            {
+                                "hash_algorithm": algorithm,
+                                "issuer_name_hash": name_hash,
+                                "issuer_key_hash": key_hash,
+                                "serial_number": certificate.serial_number,
+                            }
+                        )
+                    )
+                }
+            )
+        )
+        for certificate in certificates
+    ]
     extensions = None
     if nonce:
         extensions = [
             {"extn_id": "nonce", "critical": False, "extn_value": secrets.token_bytes(16)}
         ]
-    return ocsp.OCSPRequest(
-        {
-            "tbs_request": {
-                "request_list": [{"req_cert": cert_id}],
-                "request_extensions": extensions,
-            }
-        }
-    ).dump()
+    tbs = parsed(ocsp.TBSRequest({"request_list": requests, "request_extensions": extensions}))
+    return ocsp.OCSPRequest({"tbs_request": tbs}).dump()
 
 
 def parse_response(

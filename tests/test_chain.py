@@ -29,10 +29,10 @@ from helpers.pki_fixtures import (
 )
 from pyhanko_certvalidator.revinfo import validate_ocsp
 
-from pki import algorithms, sm2
+from pki import algorithms, chain, sm2
 from pki.certificates import PROFILES, Profile, ProfileSpec, build_name, issue_certificate
-from pki.chain import ChainError, ChainFailure, ValidatedPath, validate_path
-from pki.ocsp import CertStatus, OcspResponder, build_request
+from pki.chain import ChainError, ChainFailure, RevocationJudge, ValidatedPath, validate_path
+from pki.ocsp import CertStatus, OcspResponder, build_batch_request, build_request
 
 SEAL_USAGE = ("digital_signature", "non_repudiation")
 
@@ -513,10 +513,77 @@ def test_ocsp_nocheck_context_pin() -> None:
     """pki.chain replaces ``ValidationContext`` in certvalidator's OCSP module because its
     nocheck-responder branch builds a context without our signature validator.  When this
     fails, upstream changed that code: check whether the replacement is still needed."""
-    source = inspect.getsource(validate_ocsp._validate_delegated_ocsp_provenance)
+    source = inspect.getsource(chain._upstream_responder_provenance)
     assert "vc = ValidationContext(" in source
     assert "signature_validator" not in source
     assert validate_ocsp.ValidationContext.__name__ == "_SmValidationContext"
+
+
+def test_responder_provenance_pin() -> None:
+    """pki.chain remembers a nocheck responder's authorisation per context by replacing
+    certvalidator's provenance check, which _check_ocsp_authorisation calls through the
+    module global.  When this fails, upstream changed that code: revisit the pin."""
+    assert validate_ocsp._validate_delegated_ocsp_provenance is (
+        chain._remembered_responder_provenance
+    )
+    caller = inspect.getsource(validate_ocsp._check_ocsp_authorisation)
+    assert "await _validate_delegated_ocsp_provenance(" in caller
+    upstream = inspect.getsource(chain._upstream_responder_provenance)
+    assert "responder_cert.ocsp_no_check_value is not None" in upstream
+    assert "check_path_verif_recursion(responder_cert)" in upstream
+    assert "trust_roots=[TrustAnchor(issuer)]" in upstream
+    assert "validation_context.record_validation(responder_cert, responder_chain)" in upstream
+
+
+def _answer_about(h: Hierarchy, responder: x509.Certificate, *certificates: x509.Certificate):
+    """One signed OCSP answer about ``certificates``, all good, from ``responder``."""
+    signer = OcspResponder(responder, h.ocsp_key, h.issuing, lambda serial: CertStatus("good"))
+    request = build_batch_request(list(certificates), h.issuing, nonce=False)
+    answer = ocsp.OCSPResponse.load(signer.respond(request))
+    single = answer.basic_ocsp_response["tbs_response_data"]["responses"][0]
+    return answer, single["this_update"].native, single["next_update"].native
+
+
+@pytest.mark.parametrize("family", ["rsa", "sm2"])
+def test_a_responder_is_authorised_once_per_answer_and_refused_every_time(
+    family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One answer about the seal and the TSA, read in one context: the responder's
+    delegation is checked once and both certificates are judged good.  A responder whose
+    certificate has expired is refused for each certificate — a failure is not kept."""
+    h = build_hierarchy(family)
+    calls: list[bytes] = []
+    upstream = chain._upstream_responder_provenance
+
+    async def counting(responder_cert, *args, **kwargs):
+        calls.append(responder_cert.dump())
+        await upstream(responder_cert, *args, **kwargs)
+
+    monkeypatch.setattr(chain, "_upstream_responder_provenance", counting)
+    answer, this_update, next_update = _answer_about(h, h.ocsp, h.seal, h.tsa)
+    judge = RevocationJudge()
+    for certificate in (h.seal, h.tsa):
+        found = judge.statement(certificate, (h.issuing, h.root), answer, this_update, next_update)
+        assert found is not None and found.status == "good"
+    assert len(calls) == 1 and judge.contexts_built == 1
+
+    expired, _ = issue_leaf(
+        h,
+        Profile.OCSP,
+        common_name="深圳市电子印章OCSP服务（已过期）",
+        not_before=h.not_before,
+        not_after=h.not_before + timedelta(minutes=5),
+        key=h.ocsp_key,
+    )
+    calls.clear()
+    answer, this_update, next_update = _answer_about(h, expired, h.seal, h.tsa)
+    judge = RevocationJudge()
+    for certificate in (h.seal, h.tsa):
+        assert (
+            judge.statement(certificate, (h.issuing, h.root), answer, this_update, next_update)
+            is None
+        )
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("family", ["rsa", "sm2"])

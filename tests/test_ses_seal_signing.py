@@ -24,6 +24,7 @@ from pki import ses
 from pki.algorithms import SignatureScheme
 from pki.asn1 import ses as asn1
 from pki.certificates import load_certificate
+from pki.chain import RevocationJudge
 from pki.clock import now_utc
 from pki.sm2 import sm3
 from sealsvc import seals, ses_seals, ses_signing
@@ -437,6 +438,36 @@ def test_a_revoked_seal_maker_certificate_is_found(context: ServiceContext) -> N
     assert verified.report.revocation.status == "good"  # the seal's own certificate is fine
     clear_caches()  # and from a cold start alike
     assert _verify(context, der, later=True).report.sub_indication is AdESFailure.REVOKED
+
+
+def test_one_verification_sets_the_engine_up_once_per_revocation_item(
+    context: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signer, seal maker and TSA under one CA: seven revocation statements (CRL and OCSP
+    for each, the root's CRL for the CA) from three engine set-ups — the CA's CRL, the one
+    OCSP answer about all three, the root's CRL — counted, cold, by instrumentation."""
+    code = _issue(context)
+    der = _sign(context, code)
+    judges: list[RevocationJudge] = []
+    asked: list[bytes] = []
+    init, statement = RevocationJudge.__init__, RevocationJudge.statement
+
+    def counting_init(self: RevocationJudge) -> None:
+        init(self)
+        judges.append(self)
+
+    def counting_statement(self: RevocationJudge, certificate: x509.Certificate, *args, **kw):
+        asked.append(certificate.dump())
+        return statement(self, certificate, *args, **kw)
+
+    monkeypatch.setattr(RevocationJudge, "__init__", counting_init)
+    monkeypatch.setattr(RevocationJudge, "statement", counting_statement)
+    clear_caches()
+    verified = _verify(context, der)
+    assert verified.passed, verified.report.message
+    [judge] = judges  # one evidence pool, one judge, per verification
+    assert len(asked) == 7 and len(set(asked)) == 4  # TSA, signer, maker, issuing CA
+    assert judge.contexts_built == 3
 
 
 def test_a_suspended_seal(context: ServiceContext) -> None:

@@ -158,33 +158,45 @@ def _not_checked(layer: Layer, message: str) -> LayerResult:
 
 
 def check_seal(seal: SesSeal) -> LayerResult:
-    """The maker layer alone: the maker's SM2 signature over the seal info verifies.
+    """The maker layer alone: the maker's SM2 signature over the seal info verifies."""
+    return _remembered_sm2(
+        Layer.MAKER_SIGNATURE,
+        "maker",
+        seal.maker_certificate,
+        seal.signed_bytes,
+        seal.signature,
+        seal.signature_algorithm,
+    )
 
-    Remembered by the bytes it is a function of: one seal object comes back in every
-    document its seal signs, and its maker signature need not be verified each time."""
-    key = (seal.signed_bytes, seal.maker_certificate, seal.signature, seal.signature_algorithm)
-    result = _SEAL_CHECKS.get(key)
+
+def _remembered_sm2(
+    layer: Layer, who: str, certificate: bytes, message: bytes, value: bytes, algorithm: str
+) -> LayerResult:
+    """:func:`_check_sm2`, remembered by the bytes it is a function of: one seal object
+    comes back in every document its seal signs (its maker signature need not be verified
+    each time), and a document verified again brings back its signer's signature — as a
+    PDF's CMS signature comes back to :data:`pki.chain.VALID_SIGNATURES`."""
+    key = (layer, certificate, message, value, algorithm)
+    result = _SM2_CHECKS.get(key)
     if result is None:
-        result = _check_sm2(
-            Layer.MAKER_SIGNATURE,
-            "maker",
-            seal.maker_certificate,
-            seal.signed_bytes,
-            seal.signature,
-            seal.signature_algorithm,
-        )
-        _SEAL_CHECKS.put(key, result)
+        result = _check_sm2(layer, who, certificate, message, value, algorithm)
+        _SM2_CHECKS.put(key, result)
     return result
 
 
-_SEAL_CHECKS: LruCache[LayerResult] = LruCache(256)
-"""Maker-layer results by (seal info DER, maker certificate DER, signature, algorithm)."""
+_SM2_CHECKS: LruCache[LayerResult] = LruCache(512)
+"""Maker- and signer-layer results by (layer, certificate DER, signed bytes, signature,
+algorithm)."""
+
+_TIME_STAMP_CHECKS: LruCache[tuple[LayerResult, datetime | None, bytes | None]] = LruCache(256)
+"""Time-stamp layer results by (token DER, signature value): see :func:`_check_time_stamp`."""
 
 
 def clear_caches() -> None:
-    """Forget the maker-layer results (a benchmark's "cold" column; verdicts never depend
-    on it: the results are pure functions of their key)."""
-    _SEAL_CHECKS.clear()
+    """Forget the layer results (a benchmark's "cold" column; verdicts never depend on
+    it: the results are pure functions of their key)."""
+    _SM2_CHECKS.clear()
+    _TIME_STAMP_CHECKS.clear()
 
 
 def check_signature(signature: SesSignature, data: bytes | None = None) -> SesCheck:
@@ -198,7 +210,7 @@ def check_signature(signature: SesSignature, data: bytes | None = None) -> SesCh
     signing_time = stamped_at or signature.signing_time
     layers = (
         check_seal(signature.seal),
-        _check_sm2(
+        _remembered_sm2(
             Layer.SIGNER_SIGNATURE,
             "signer",
             signature.signer_certificate,
@@ -315,11 +327,23 @@ def _check_time_stamp(
     signature: SesSignature,
 ) -> tuple[LayerResult, datetime | None, bytes | None]:
     """The time-stamp layer, and the verified genTime and TSA certificate (``None`` if the
-    token is absent or does not verify)."""
+    token is absent or does not verify); remembered by the token and the signature value
+    it must cover, its only inputs (a document verified again brings both back)."""
     if signature.time_stamp_token is None:
         return _not_checked(Layer.TIME_STAMP, "the signature carries no time-stamp"), None, None
+    key = (signature.time_stamp_token, signature.signature)
+    found = _TIME_STAMP_CHECKS.get(key)
+    if found is None:
+        found = _check_token(signature.time_stamp_token, signature.signature)
+        _TIME_STAMP_CHECKS.put(key, found)
+    return found
+
+
+def _check_token(
+    token: bytes, signature_value: bytes
+) -> tuple[LayerResult, datetime | None, bytes | None]:
     try:
-        gen_time, certificate = _verify_token(signature.time_stamp_token, signature.signature)
+        gen_time, certificate = _verify_token(token, signature_value)
     except _TokenFailure as failure:
         return _failed(Layer.TIME_STAMP, failure.reason, str(failure)), None, None
     when = f"{gen_time:%Y-%m-%d %H:%M:%S}Z"

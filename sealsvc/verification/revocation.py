@@ -34,10 +34,11 @@ from typing import NamedTuple
 
 from asn1crypto import crl, ocsp, x509
 
-from pki.chain import RevocationStatement, revocation_statement
+from pki.chain import RevocationJudge, RevocationStatement
 from pki.crl import load_crl
 from pki.errors import PkiError
-from pki.ocsp import build_request
+from pki.lru import LruCache
+from pki.ocsp import build_batch_request
 from pki.ocsp import clear_caches as clear_ocsp_caches
 from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.report import RevocationCheck
@@ -124,7 +125,12 @@ class EvidencePool:
         ocsps: Iterable[bytes],
         fetcher: RevocationFetcher | None = None,
         certificates: Iterable[x509.Certificate] = (),
+        *,
+        asked_about: Iterable[x509.Certificate] = (),
     ) -> None:
+        """``certificates`` are the document's other certificates; ``asked_about`` the
+        ones the verification will ask about (a seal's signer, its maker, its TSA), so
+        that one OCSP request covers those of one issuer and responder."""
         self._crls: list[_Crl] = []
         # The document's other certificates: a CRL issuer or responder may be among them
         # (a separate CRL-signing key, an indirect CRL, a key rollover), as for the engine.
@@ -133,11 +139,24 @@ class EvidencePool:
             self._add_crl("dss", data)
         self._ocsps = [("dss", data) for data in ocsps]
         self._fetcher = fetcher
+        self._asked_about = tuple(asked_about)
         self._fetched: set[bytes] = set()
+        # (certificate, issuer, URL) already in an OCSP request of this pool.
+        self._ocsp_asked: set[tuple[bytes, bytes, str]] = set()
         # A CRL speaks for every certificate of its issuer: a seal's, its maker's and the
         # TSA's certificates under one CA name one distribution point, fetched once here.
         self._fetched_crls: set[str] = set()
         self._cache: dict[tuple[bytes, ...], list[Evidence]] = {}
+        # One engine set-up per item for all the certificates asked about (the same CRL,
+        # the same batched OCSP answer), and one parse per OCSP response for it to key on.
+        self._judge = RevocationJudge()
+        self._responses: dict[bytes, ocsp.OCSPResponse | None] = {}
+
+    @property
+    def engine_setups(self) -> int:
+        """How many items the engine was set up for (tests: one per item, not per
+        certificate asked about)."""
+        return self._judge.contexts_built
 
     def evidence(
         self, certificate: x509.Certificate, issuers: tuple[x509.Certificate, ...]
@@ -159,8 +178,11 @@ class EvidencePool:
     def _fetch(self, certificate: x509.Certificate, issuer: x509.Certificate) -> None:
         assert self._fetcher is not None  # noqa: S101  called only when fetching is on
         for url in certificate.ocsp_urls:
+            batch = self._ocsp_batch(certificate, issuer, url)
+            if not batch:
+                continue
             try:
-                request = _request(certificate.dump(), issuer.dump())
+                request = _request(tuple(c.dump() for c in batch), issuer.dump())
                 self._ocsps.append(("fetched", self._fetcher(url, request)))
             except Exception:  # noqa: S112  unreachable: the status stays unknown, and says so
                 continue
@@ -173,6 +195,30 @@ class EvidencePool:
                 self._add_crl("fetched", self._fetcher(url, None))
             except Exception:  # noqa: S112  unreachable: the status stays unknown, and says so
                 continue
+
+    def _ocsp_batch(
+        self, certificate: x509.Certificate, issuer: x509.Certificate, url: str
+    ) -> list[x509.Certificate]:
+        """``certificate`` and the certificates asked about that name the same issuer and
+        responder, each not yet asked about there with this issuer's CertID nor fetched for
+        on its own.
+
+        A certificate with the issuer's name but another key (a CA's rollover) gets an
+        answer the engine does not match to it, and is asked again with its own issuer.
+        """
+        issuer_der, issuer_name = issuer.dump(), issuer.subject.dump()
+        batch = []
+        for candidate in (certificate, *self._asked_about):
+            key = (candidate.dump(), issuer_der, url)
+            if key in self._ocsp_asked or candidate.issuer.dump() != issuer_name:
+                continue
+            if candidate is not certificate and (
+                key[0] in self._fetched or url not in candidate.ocsp_urls
+            ):
+                continue  # answered with its own issuer already, or another responder's
+            self._ocsp_asked.add(key)
+            batch.append(candidate)
+        return batch
 
     def _add_crl(self, source: str, data: bytes) -> None:
         """Hold ``data`` once: a second copy (the DSS's and a fetched one) would be judged
@@ -224,7 +270,7 @@ class EvidencePool:
             )
             tbs = certificate_list["tbs_cert_list"]
             this_update, next_update = tbs["this_update"].native, tbs["next_update"].native
-            statement = _crl_statement(der, companions, certificate.dump(), issuers, self._others)
+            statement = self._crl_statement(der, companions, certificate.dump(), issuers)
             if statement is not None:
                 out.append(_evidence("crl", source, statement, this_update, next_update))
         return out
@@ -235,12 +281,84 @@ class EvidencePool:
         out = []
         for source, data in self._ocsps:
             for this_update, next_update in _ocsp_singles(data).get(certificate.serial_number, ()):
-                statement = _ocsp_statement(
-                    data, this_update, next_update, certificate.dump(), issuers, self._others
+                statement = self._ocsp_statement(
+                    data, this_update, next_update, certificate.dump(), issuers
                 )
                 if statement is not None:
                     out.append(_evidence("ocsp", source, statement, this_update, next_update))
         return out
+
+    def _crl_statement(
+        self,
+        crl_der: bytes,
+        companions: tuple[bytes, ...],
+        certificate_der: bytes,
+        issuers: tuple[bytes, ...],
+    ) -> RevocationStatement | None:
+        """The engine's reading of a CRL (with its companions) about a certificate."""
+        key = ("crl", crl_der, companions, certificate_der, issuers, self._others)
+        found = _STATEMENTS.get(key)
+        if found is None:
+            certificate_list = _crl(crl_der)
+            tbs = certificate_list["tbs_cert_list"]
+            found = (
+                self._judge.statement(
+                    shared_certificate(certificate_der),
+                    tuple(shared_certificate(c) for c in issuers),
+                    certificate_list,
+                    tbs["this_update"].native,
+                    tbs["next_update"].native,
+                    companions=[_crl(c) for c in companions],
+                    others=[shared_certificate(c) for c in self._others],
+                ),
+            )
+            _STATEMENTS.put(key, found)
+        return found[0]
+
+    def _ocsp_statement(
+        self,
+        response_der: bytes,
+        this_update: datetime,
+        next_update: datetime | None,
+        certificate_der: bytes,
+        issuers: tuple[bytes, ...],
+    ) -> RevocationStatement | None:
+        """The engine's reading of an OCSP response about a certificate, as of the
+        answer's thisUpdate (parsed once per pool: certvalidator keeps state on the objects
+        it is given, and a batched answer serves every certificate it names)."""
+        key = (
+            "ocsp",
+            response_der,
+            this_update,
+            next_update,
+            certificate_der,
+            issuers,
+            self._others,
+        )
+        found = _STATEMENTS.get(key)
+        if found is None:
+            response = self._response(response_der)
+            statement = None
+            if response is not None:
+                statement = self._judge.statement(
+                    shared_certificate(certificate_der),
+                    tuple(shared_certificate(c) for c in issuers),
+                    response,
+                    this_update,
+                    next_update,
+                    others=[shared_certificate(c) for c in self._others],
+                )
+            found = (statement,)
+            _STATEMENTS.put(key, found)
+        return found[0]
+
+    def _response(self, data: bytes) -> ocsp.OCSPResponse | None:
+        if data not in self._responses:
+            try:
+                self._responses[data] = ocsp.OCSPResponse.load(data)
+            except _ERRORS:
+                self._responses[data] = None
+        return self._responses[data]
 
 
 def _evidence(
@@ -279,57 +397,18 @@ def _crl(data: bytes) -> crl.CertificateList:
 
 
 @functools.lru_cache(maxsize=512)
-def _request(certificate_der: bytes, issuer_der: bytes) -> bytes:
-    """The OCSP request about a certificate (no nonce: the same bytes every time)."""
-    certificate, issuer = shared_certificate(certificate_der), shared_certificate(issuer_der)
-    return build_request(certificate, issuer, nonce=False)
+def _request(certificate_ders: tuple[bytes, ...], issuer_der: bytes) -> bytes:
+    """The OCSP request about certificates of one issuer (no nonce: the same bytes every
+    time)."""
+    certificates = [shared_certificate(c) for c in certificate_ders]
+    return build_batch_request(certificates, shared_certificate(issuer_der), nonce=False)
 
 
-@functools.lru_cache(maxsize=1024)
-def _crl_statement(
-    crl_der: bytes,
-    companions: tuple[bytes, ...],
-    certificate_der: bytes,
-    issuers: tuple[bytes, ...],
-    others: tuple[bytes, ...],
-) -> RevocationStatement | None:
-    """The engine's reading of a CRL (with its companions) about a certificate: a
-    function of the encodings."""
-    certificate_list = _crl(crl_der)
-    return revocation_statement(
-        shared_certificate(certificate_der),
-        tuple(shared_certificate(c) for c in issuers),
-        certificate_list,
-        certificate_list["tbs_cert_list"]["this_update"].native,
-        certificate_list["tbs_cert_list"]["next_update"].native,
-        companions=[_crl(c) for c in companions],
-        others=[shared_certificate(c) for c in others],
-    )
-
-
-@functools.lru_cache(maxsize=1024)
-def _ocsp_statement(
-    response_der: bytes,
-    this_update: datetime,
-    next_update: datetime | None,
-    certificate_der: bytes,
-    issuers: tuple[bytes, ...],
-    others: tuple[bytes, ...],
-) -> RevocationStatement | None:
-    """The engine's reading of an OCSP response about a certificate, as of the answer's
-    thisUpdate (parsed afresh: certvalidator keeps state on the objects it is given)."""
-    try:
-        response = ocsp.OCSPResponse.load(response_der)
-    except _ERRORS:
-        return None
-    return revocation_statement(
-        shared_certificate(certificate_der),
-        tuple(shared_certificate(c) for c in issuers),
-        response,
-        this_update,
-        next_update,
-        others=[shared_certificate(c) for c in others],
-    )
+_STATEMENTS: LruCache[tuple[RevocationStatement | None]] = LruCache(2048)
+"""The engine's reading of a CRL (with its companions) or an OCSP answer (as of one
+answer's update times) about a certificate, keyed on the encodings it is a function of:
+the item, the certificate, its issuer path and the other certificates offered.  Kept
+across documents (thread-safe, LRU); ``None`` — not evidence about it — is kept too."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -350,8 +429,9 @@ def _ocsp_singles(data: bytes) -> dict[int, tuple[tuple[datetime, datetime | Non
 
 def clear_caches() -> None:
     """Forget every parsed and verified item (benchmarks measure a cold start with it)."""
-    for cached in (_crl, _request, _crl_statement, _ocsp_statement, _ocsp_singles):
+    for cached in (_crl, _request, _ocsp_singles):
         cached.cache_clear()
+    _STATEMENTS.clear()
     clear_ocsp_caches()
 
 

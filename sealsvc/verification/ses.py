@@ -382,9 +382,13 @@ def _verify(
         who = "signer" if signer is None else "seal maker"
         return run.finish(AdESFailure.FORMAT_FAILURE, f"the {who} certificate cannot be read")
 
-    ctx = VerificationContext(
-        trust.certificates, now, EvidencePool([], [], fetcher), [*intermediates], None
-    )
+    # Signer, maker and TSA certificates are asked about together: one OCSP answer from
+    # a responder for all those of one CA, one engine set-up for it and for their CRL.
+    asked_about = [signer, maker]
+    if check.time_stamp_certificate is not None:
+        asked_about.append(shared_certificate(check.time_stamp_certificate))
+    pool = EvidencePool([], [], fetcher, asked_about=asked_about)
+    ctx = VerificationContext(trust.certificates, now, pool, [*intermediates], None)
     _time_stamp(signature, check[Layer.TIME_STAMP], check.time_stamp_certificate, ctx, run)
     failed = _failed(check[Layer.VALIDITY])
     if failed is not None:
@@ -444,12 +448,16 @@ def _readable(der: bytes) -> x509.Certificate | None:
     """The certificate, or ``None`` if it is not one we can read (the crypto layers may
     still have been checked over its key: pki.ses reads certificates more leniently).
 
-    Remembered by its bytes: the same seal and maker certificates come back in document
-    after document, and parsing one in full takes milliseconds (CJK names)."""
+    Decoded in full once, on the process's shared object (:func:`shared_certificate`):
+    path validation and revocation then read the very fields decoded here instead of
+    parsing the certificate again, and the same seal and maker certificates come back in
+    document after document (parsing one in full takes milliseconds: CJK names)."""
+    certificate = shared_certificate(der)
     try:
-        return load_certificate(der)
-    except PkiError:
+        certificate.native  # noqa: B018  (as load_certificate: malformed input fails here)
+    except (ValueError, TypeError):
         return None
+    return certificate
 
 
 def _consult(ask: Callable[[], Any], warnings: list[str]) -> Any:

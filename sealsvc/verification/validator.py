@@ -385,7 +385,9 @@ def certificate_info(certificate: x509.Certificate) -> CertificateInfo:
 
 @functools.lru_cache(maxsize=1024)
 def _certificate_info(der: bytes) -> CertificateInfo:
-    certificate = x509.Certificate.load(der)
+    # The shared object: names and validity the path check (or an SES seal's full decode)
+    # has read already are not decoded again.
+    certificate = shared_certificate(der)
     names = certificate.subject.native
 
     def first(value: object) -> str | None:
