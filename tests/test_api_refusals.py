@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from helpers.api_calls import assert_problem, bearer, sign
 from helpers.pdf_fixtures import chinese_pdf
-from test_api import assert_problem, bearer, sign
 
 from sealsvc import audit, seals
 
@@ -372,9 +372,9 @@ def test_a_real_server_logs_the_fault_id_with_its_traceback(
 ) -> None:
     """``sealctl serve``: the id in the 500 is in the server's log with the traceback."""
     import httpx
-    from helpers.api_fixtures import run_server
+    from helpers.server import running_server
 
-    with run_server(tmp_path_factory.mktemp("fault") / "data") as server:
+    with running_server(tmp_path_factory.mktemp("fault") / "data") as server:
         seal = server.demo_seal("ZZ-D14", "rsa").code
         shown = server.sealctl("seal", "show", seal, "--json")
         assert shown.returncode == 0, shown.stderr
