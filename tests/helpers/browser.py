@@ -43,6 +43,7 @@ def _require_browser() -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
+    """Headless Chromium emulating a phone, one per module (starting it takes seconds)."""
     _require_browser()
     os.environ["SE_OFFLINE"] = "true"  # selenium-manager, should anything call it: no network
     from selenium import webdriver
@@ -83,6 +84,7 @@ def screenshot(driver: WebDriver, name: str) -> None:
 
 
 def wait_for_images(driver: WebDriver) -> None:
+    """Until every image of the page is loaded: a screenshot before that shows holes."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, 60).until(

@@ -54,6 +54,7 @@ def licence_page(name: str, data: dict[str, str]) -> LicencePage:
 
 
 def template_licence_ofd(name: str) -> tuple[bytes, LicencePage]:
+    """The unsealed OFD of template ``name``'s example licence, and the page it shows."""
     template = load_template(name)
     page = licence_page(name, template.validate_data(template.example))
     return render_licence_ofd(template, page), page

@@ -53,6 +53,7 @@ def prepared(context: ServiceContext) -> ServiceContext:
 
 
 def sm2_seal(context: ServiceContext, kind: str = "行政审批专用章") -> str:
+    """The code of a fresh SM2 seal of ZZ-FTZ, the algorithm GB/T 38540 seals use."""
     return seals.issue(context, department="ZZ-FTZ", kind=kind, algorithm="sm2", actor=ACTOR).code
 
 

@@ -32,6 +32,7 @@ class Row:
 
 
 def asn1parse(path: Path) -> list[Row]:
+    """Every TLV of the DER file as ``openssl asn1parse`` lists it."""
     result = openssl("asn1parse", "-inform", "DER", "-in", path)
     assert result.returncode == 0, result.stderr
     rows = []
@@ -45,6 +46,7 @@ def asn1parse(path: Path) -> list[Row]:
 
 
 def children(rows: list[Row], parent: Row) -> list[Row]:
+    """The rows directly inside ``parent``."""
     return [
         r for r in rows if r.depth == parent.depth + 1 and parent.offset < r.offset < parent.end
     ]
@@ -72,6 +74,7 @@ def extract_contents(path: Path, row: Row, out: Path) -> bytes:
 
 
 def public_key_pem(certificate_der: Path, out: Path) -> Path:
+    """The certificate's public key as PEM, extracted by ``openssl x509 -pubkey``."""
     result = openssl("x509", "-inform", "DER", "-in", certificate_der, "-pubkey", "-noout")
     assert result.returncode == 0, result.stderr
     out.write_text(result.stdout)
@@ -79,6 +82,7 @@ def public_key_pem(certificate_der: Path, out: Path) -> Path:
 
 
 def openssl_verifies(public_key: Path, message: Path, signature: Path) -> bool:
+    """``openssl pkeyutl -verify`` of an SM2/SM3 signature with the default signer ID."""
     result = openssl(
         "pkeyutl", "-verify", "-pubin", "-inkey", public_key, "-rawin", "-digest", "sm3",
         "-pkeyopt", SM2_DISTID, "-in", message, "-sigfile", signature,
