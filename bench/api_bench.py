@@ -53,9 +53,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the server launcher and test PDFs are shared
 
-from helpers.api_fixtures import LiveServer, run_server  # noqa: E402
 from helpers.local import TEST_PASSPHRASE  # noqa: E402
 from helpers.pdf_fixtures import chinese_pdf  # noqa: E402
+from helpers.server import ServerProcess, running_server  # noqa: E402
 
 from sealsvc.config import Settings  # noqa: E402
 from sealsvc.context import ServiceContext  # noqa: E402
@@ -311,7 +311,7 @@ async def _once(call: Call) -> tuple[int, bytes]:
 
 def measure_http(
     name: str,
-    server: LiveServer,
+    server: ServerProcess,
     call: Call | Callable[[], Iterator[Call]],
     count: int,
     concurrencies: Iterable[int] = CONCURRENCY,
@@ -321,7 +321,7 @@ def measure_http(
     results = []
     for concurrency in concurrencies:
         calls = call if isinstance(call, Call) else call()
-        load = asyncio.run(_load(calls, (server.process.pid,), count, concurrency))
+        load = asyncio.run(_load(calls, (server.pid,), count, concurrency))
         latencies = load.tally.latencies or [float("nan")]
         server_cpu = sum(load.server_cpu.values())
         results.append(
@@ -396,7 +396,7 @@ def measure_in_process(
 # --- the run ---------------------------------------------------------------------------------
 
 
-def _bench_key(server: LiveServer, department: str) -> str:
+def _bench_key(server: ServerProcess, department: str) -> str:
     created = server.sealctl(
         "apikey", "create", "--name", "bench", "--scopes", "sign",
         "--dept", department, "--rate", "100000000", "--json",
@@ -410,7 +410,7 @@ def run(args: argparse.Namespace, console: Console) -> None:
     with tempfile.TemporaryDirectory(prefix="sealsvc-bench-") as tmp:
         directory = Path(tmp)
         console.print(f"starting sealctl serve --workers {args.workers} …")
-        with run_server(directory / "data", workers=args.workers) as server:
+        with running_server(directory / "data", workers=args.workers) as server:
             seal = server.demo_seal("ZZ-D26", args.algorithm)
             headers = {
                 "Authorization": f"Bearer {_bench_key(server, seal.department)}",

@@ -36,7 +36,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_ofd_verification import licence_ofd, seal_ofd  # noqa: E402
+from helpers.ofd_verify_fixtures import licence_ofd, seal_ofd  # noqa: E402
 
 from sealsvc import departments, seals  # noqa: E402
 from sealsvc.config import Settings  # noqa: E402

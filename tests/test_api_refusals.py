@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from helpers.api_calls import assert_problem, bearer, sign
 from helpers.pdf_fixtures import chinese_pdf
-from test_api import assert_problem, bearer, sign
 
 from sealsvc import audit, seals
 
@@ -268,14 +268,20 @@ def test_a_corrupt_key_store_file_is_500_with_an_id(
 # --------------------------------------------------------------------------- placement
 
 
-def test_stamp_outside_the_page_is_400_naming_x_mm(api_world: ApiWorld) -> None:
+@pytest.mark.parametrize(("x", "y"), [(300, 100), (100, 400), (5, 100), (100, 10)])
+def test_stamp_outside_the_page_is_400_naming_x_mm(api_world: ApiWorld, x: int, y: int) -> None:
+    """A4 is 210 × 297 mm: each point lies outside it, or too near its edge for the stamp."""
     seal = api_world.demo_seal(DEPT, "rsa").code
     key = api_world.api_key(department=DEPT, scopes={"sign"})
-    for x, y in ((300, 100), (100, 400), (5, 100), (100, 10)):  # A4: 210 x 297 mm
-        response = sign(api_world, seal, key, params={"x_mm": x, "y_mm": y})
-        detail = assert_problem(response, 400)["detail"]
-        assert "x_mm and y_mm" in detail and "210 × 297 mm" in detail, detail
-        assert "--" not in detail
+    response = sign(api_world, seal, key, params={"x_mm": x, "y_mm": y})
+    detail = assert_problem(response, 400)["detail"]
+    assert "x_mm and y_mm" in detail and "210 × 297 mm" in detail, detail
+    assert "--" not in detail
+
+
+def test_a_stamp_near_the_corner_inside_the_page_is_sealed(api_world: ApiWorld) -> None:
+    seal = api_world.demo_seal(DEPT, "rsa").code
+    key = api_world.api_key(department=DEPT, scopes={"sign"})
     inside = sign(api_world, seal, key, params={"x_mm": 22, "y_mm": 275, "level": "B-B"})
     assert inside.status_code == 200, inside.text
 
@@ -372,9 +378,9 @@ def test_a_real_server_logs_the_fault_id_with_its_traceback(
 ) -> None:
     """``sealctl serve``: the id in the 500 is in the server's log with the traceback."""
     import httpx
-    from helpers.api_fixtures import run_server
+    from helpers.server import running_server
 
-    with run_server(tmp_path_factory.mktemp("fault") / "data") as server:
+    with running_server(tmp_path_factory.mktemp("fault") / "data") as server:
         seal = server.demo_seal("ZZ-D14", "rsa").code
         shown = server.sealctl("seal", "show", seal, "--json")
         assert shown.returncode == 0, shown.stderr

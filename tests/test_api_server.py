@@ -25,7 +25,7 @@ from helpers.pdf_fixtures import ANCHOR, chinese_pdf
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 if TYPE_CHECKING:
-    from helpers.api_fixtures import LiveServer
+    from helpers.server import ServerProcess
 
 pytest_plugins = ("helpers.api_fixtures",)  # live_server
 
@@ -39,7 +39,7 @@ def run(*argv: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
     )
 
 
-def sign(server: LiveServer, code: str, **params: str) -> httpx.Response:
+def sign(server: ServerProcess, code: str, **params: str) -> httpx.Response:
     with server.client() as client:
         return client.post(
             f"/v1/seals/{code}/sign",
@@ -57,7 +57,7 @@ def pdfsig(pdf: bytes, directory: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def pems(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def pems(live_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The RSA root and issuing CA certificates downloaded from the server, as PEM files."""
     directory = tmp_path_factory.mktemp("pems")
     with httpx.Client(base_url=live_server.url) as client:
@@ -73,7 +73,7 @@ def pems(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> P
     return directory
 
 
-def seal_pem(server: LiveServer, code: str, directory: Path) -> Path:
+def seal_pem(server: ServerProcess, code: str, directory: Path) -> Path:
     with httpx.Client(base_url=server.url) as client:
         chain = client.get(f"/v1/seals/{code}").json()["chain_pem"]
     path = directory / f"{code}.pem"
@@ -81,13 +81,13 @@ def seal_pem(server: LiveServer, code: str, directory: Path) -> Path:
     return path
 
 
-def audit_entries(server: LiveServer, code: str) -> list[dict]:
+def audit_entries(server: ServerProcess, code: str) -> list[dict]:
     shown = server.sealctl("audit", "show", "--seal", code, "--action", "seal.use", "--json")
     assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)
 
 
-def test_first_start_printed_token_and_demo_seals(live_server: LiveServer) -> None:
+def test_first_start_printed_token_and_demo_seals(live_server: ServerProcess) -> None:
     assert len(live_server.demo_seals) == 6
     with httpx.Client(base_url=live_server.url) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
@@ -100,7 +100,7 @@ def test_first_start_printed_token_and_demo_seals(live_server: LiveServer) -> No
 
 
 @pytest.mark.parametrize("algorithm", ["rsa", "sm2"])
-def test_sign_at_b_t_over_http(live_server: LiveServer, algorithm: str, tmp_path: Path) -> None:
+def test_sign_at_b_t_over_http(live_server: ServerProcess, algorithm: str, tmp_path: Path) -> None:
     code = live_server.demo_seal("ZZ-FTZ", algorithm).code
     response = sign(live_server, code, level="B-T", anchor=ANCHOR)
     assert response.status_code == 200, response.text
@@ -126,7 +126,7 @@ def test_sign_at_b_t_over_http(live_server: LiveServer, algorithm: str, tmp_path
     assert 'sealsvc_seals_applied_total{level="B-T"}' in metrics
 
 
-def test_key_revoked_by_another_process_is_refused_at_once(live_server: LiveServer) -> None:
+def test_key_revoked_by_another_process_is_refused_at_once(live_server: ServerProcess) -> None:
     """No authentication result outlives its key: the next request after a revocation fails."""
     created = live_server.sealctl(
         "apikey", "create", "--name", "revoked soon", "--scopes", "sign", "--dept", "ZZ-FTZ",
@@ -151,7 +151,7 @@ def test_key_revoked_by_another_process_is_refused_at_once(live_server: LiveServ
     assert "revoked" in refused.json()["detail"]
 
 
-def test_concurrent_seals_each_answered_and_audited(live_server: LiveServer) -> None:
+def test_concurrent_seals_each_answered_and_audited(live_server: ServerProcess) -> None:
     """Eight clients at once on one worker: its CPU queue seals them one after another."""
     code = live_server.demo_seal("ZZ-FTZ", "rsa").code
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -174,7 +174,7 @@ def openssl_ocsp(seal: Path, pems: Path, url: str) -> str:
 
 
 def test_ocsp_good_then_revoked_after_sealctl_revoke(
-    live_server: LiveServer, pems: Path, tmp_path: Path
+    live_server: ServerProcess, pems: Path, tmp_path: Path
 ) -> None:
     code = live_server.demo_seal("ZZ-D14", "rsa").code  # used by no other test here
     seal = seal_pem(live_server, code, tmp_path)
@@ -222,7 +222,7 @@ def _crl_distribution_point(certificate: Path) -> str:
 
 
 def test_tsa_answers_openssl_ts_query_sent_by_curl(
-    live_server: LiveServer, pems: Path, tmp_path: Path
+    live_server: ServerProcess, pems: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "document.txt").write_text("郑州市 时间戳 测试\n")
     query = run(

@@ -18,37 +18,20 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import cms
+from helpers.archive_fixtures import renew_service_certificates as _renew_service_certificates
 from helpers.pdf_fixtures import certified_no_changes_pdf, chinese_pdf
 from helpers.time_fixtures import ACTOR, YEAR, World
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESStatus
 
-from pki.certificates import Profile, build_name, certificate_pem, load_certificate
+from pki.certificates import certificate_pem, load_certificate
 from pki.clock import now_utc
 from sealsvc import audit, seals
 from sealsvc.archive import ArchiveExtender
-from sealsvc.ca import HIERARCHIES
 from sealsvc.errors import InvalidInput
 from sealsvc.pades import Level
 
 pytest_plugins = ("helpers.seal_fixtures", "helpers.time_fixtures")  # sqlite_seal_context, world
-
-
-def _renew_service_certificates(world: World, hierarchy: str) -> None:
-    """What operators do before TSA and OCSP certificates run out: new keys, new certs."""
-    for profile in (Profile.TSA, Profile.OCSP):
-        info = world.context.keystore.generate(
-            HIERARCHIES[hierarchy]["leaf"], label=f"{hierarchy} {profile.value} renewed"
-        )
-        with world.context.database.session() as session:
-            world.context.ca.issue(
-                session,
-                hierarchy=hierarchy,
-                profile=profile,
-                subject=build_name(common_name=f"renewed {profile.value}"),
-                key_id=info.key_id,
-                actor=ACTOR,
-            )
 
 
 @pytest.fixture(params=["rsa", "sm2"])

@@ -13,8 +13,8 @@ import hashlib
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers.api_calls import ZZ_D26, assert_problem, bearer, sign
 from helpers.pdf_fixtures import certified_no_changes_pdf, chinese_pdf
-from test_api import ZZ_D26, assert_problem, bearer, sign
 
 from sealsvc import audit
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import jsonschema
 import pytest
-from test_api import ZZ_D26, assert_problem, bearer, sign
+from helpers.api_calls import ZZ_D26, assert_problem, bearer, sign
 
 from sealsvc.archival_check import ARCHIVE_CHECK_SCHEMA
 from sealsvc.licences import issue_licence, load_template

@@ -14,8 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers.archive_fixtures import renew_service_certificates as _renew_service_certificates
 from helpers.time_fixtures import ACTOR, YEAR, World
-from test_archive import _renew_service_certificates
 
 from pki.clock import now_utc
 from sealsvc import audit, seals

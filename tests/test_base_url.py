@@ -16,15 +16,14 @@ import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
-from helpers.api_fixtures import SEALCTL, _server_environ, _stop, _wait_ready
 from helpers.local import free_port
+from helpers.server import SEALCTL, ServerProcess, running_server, server_environ
 
 from sealsvc.config import DEFAULT_BASE_URL, Settings
 from sealsvc.public_url import listening_url, mismatch_warning
@@ -34,28 +33,11 @@ _TOKEN = re.compile(r"^(sk_[0-9a-f]{16}_\S+)$", re.MULTILINE)
 _RSA_DEMO_SEAL = re.compile(r"demo seal (\d{14})\s+郑州市市场监督管理局 公章 \(rsa")
 
 
-@dataclass
-class Started:
-    url: str
-    output: str
-
-
 @contextmanager
-def serve(data_dir: Path, port: int, base_url: str | None = None) -> Iterator[Started]:
+def serve(data_dir: Path, port: int, base_url: str | None = None) -> Iterator[ServerProcess]:
     """``sealctl serve --port port``; ``SEALSVC_BASE_URL`` only if ``base_url`` is given."""
-    url = f"http://127.0.0.1:{port}"
-    environ = _server_environ(url)
-    del environ["SEALSVC_BASE_URL"]
-    if base_url is not None:
-        environ["SEALSVC_BASE_URL"] = base_url
-    log = data_dir.parent / f"serve-{port}.log"
-    argv = [str(SEALCTL), "--data-dir", str(data_dir), "serve", "--port", str(port)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(argv, env=environ, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        yield Started(url=url, output=_wait_ready(process, url, log, timeout=90))
-    finally:
-        _stop(process)
+    with running_server(data_dir, port=port, env={"SEALSVC_BASE_URL": base_url}) as server:
+        yield server
 
 
 def _urls(chain_pem: list[str]) -> list[str]:
@@ -171,7 +153,7 @@ def test_serve_port_is_the_base_url_of_everything_and_later_starts_keep_it(
         assert f"--port {port}" in said and "SEALSVC_BASE_URL to the URL" in said
         assert _seal(later.url, code)["image_url"].startswith(f"{base}/")
         # another sealctl process on the data directory (no SEALSVC_BASE_URL) agrees
-        environ = _server_environ(later.url)
+        environ = server_environ(later.url)
         del environ["SEALSVC_BASE_URL"]
         issued = subprocess.run(
             [
@@ -226,7 +208,7 @@ def test_base_url_from_the_environment_overrides_the_address_served(tmp_path: Pa
 
 
 def test_a_malformed_base_url_stops_the_start_and_creates_nothing(tmp_path: Path) -> None:
-    environ = _server_environ("ftp://seal.example")
+    environ = server_environ("ftp://seal.example")
     result = subprocess.run(
         [str(SEALCTL), "--data-dir", str(tmp_path / "data"), "serve", "--port", "1"],
         env=environ,

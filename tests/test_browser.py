@@ -13,83 +13,39 @@ driver and browser, so selenium-manager never downloads anything.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from helpers.browser import (
+    PHONE,
+    screenshot,
+    wait_for_images,
+)
+from helpers.licence_api import MARKET, TEMPLATES
 from helpers.verify_corpus import append_page_content_update
 
 if TYPE_CHECKING:
-    from helpers.api_fixtures import LiveServer
+    from helpers.server import ServerProcess
     from selenium.webdriver.remote.webdriver import WebDriver
 
-pytest_plugins = ("helpers.api_fixtures",)  # live_server
+pytest_plugins = ("helpers.api_fixtures", "helpers.browser")  # live_server, browser
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-DOCS = Path(__file__).resolve().parents[1] / "docs"
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-PHONE = {"width": 412, "height": 915, "pixelRatio": 1.5}
-MARKET = "ZZ-D26"
-
-
-def _require_browser() -> None:
-    if CHROMIUM.exists() and CHROMEDRIVER.exists():
-        return
-    # A failure in CI (tests/helpers/crosschecks.py), a skip elsewhere.
-    pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver)")
-
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    _require_browser()
-    os.environ["SE_OFFLINE"] = "true"  # selenium-manager, should anything call it: no network
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--lang=zh-CN",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(argument)
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def licence(live_server: LiveServer) -> tuple[dict, bytes]:
+def licence(live_server: ServerProcess) -> tuple[dict, bytes]:
     with live_server.client() as client:
         return _issue_business_licence(live_server, client, "sm2")
 
 
-def _issue_business_licence(live_server: LiveServer, client, algorithm: str) -> tuple[dict, bytes]:
+def _issue_business_licence(
+    live_server: ServerProcess, client, algorithm: str
+) -> tuple[dict, bytes]:
     """The example 营业执照 sealed with the market regulator's demo seal: record and PDF."""
     data = json.loads((TEMPLATES / "business_licence" / "example.json").read_text("utf-8"))
     response = client.post(
@@ -105,25 +61,7 @@ def _issue_business_licence(live_server: LiveServer, client, algorithm: str) -> 
     return record, client.get(record["download_url"]).content
 
 
-def _screenshot(driver: WebDriver, name: str) -> None:
-    """The whole page (not just the viewport), as the phone renders it."""
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
-    )
-    (DOCS / name).write_bytes(base64.b64decode(shot["data"]))
-
-
-def _wait_for_images(driver: WebDriver) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 60).until(
-        lambda d: d.execute_script(
-            "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"
-        )
-    )
-
-
-def _upload(driver: WebDriver, server: LiveServer, pdf: bytes, directory: Path) -> str:
+def _upload(driver: WebDriver, server: ServerProcess, pdf: bytes, directory: Path) -> str:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -137,12 +75,12 @@ def _upload(driver: WebDriver, server: LiveServer, pdf: bytes, directory: Path) 
     verdict = WebDriverWait(driver, 120).until(
         expected_conditions.presence_of_element_located((By.ID, "verdict"))
     )
-    _wait_for_images(driver)
+    wait_for_images(driver)
     return verdict.text
 
 
 def test_citizen_verifies_a_licence_in_a_browser(
-    browser: WebDriver, live_server: LiveServer, licence: tuple[dict, bytes], tmp_path: Path
+    browser: WebDriver, live_server: ServerProcess, licence: tuple[dict, bytes], tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -155,17 +93,17 @@ def test_citizen_verifies_a_licence_in_a_browser(
     assert image.get_attribute("naturalWidth") not in (None, "0")
     # The page fits the phone: nothing wider than the viewport.
     assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"]
-    _screenshot(browser, "verify-page-pass.png")
+    screenshot(browser, "verify-page-pass.png")
 
     verdict = _upload(browser, live_server, append_page_content_update(pdf), tmp_path)
     assert "验证失败" in verdict
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "与登记的文件不一致" in body and "盖章后已被篡改" in body
-    _screenshot(browser, "verify-page-fail.png")
+    screenshot(browser, "verify-page-fail.png")
 
 
 def test_qr_code_url_opens_the_registry_record(
-    browser: WebDriver, live_server: LiveServer, licence: tuple[dict, bytes]
+    browser: WebDriver, live_server: ServerProcess, licence: tuple[dict, bytes]
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -182,12 +120,12 @@ def test_qr_code_url_opens_the_registry_record(
     hidden = browser.find_element(By.CSS_SELECTOR, "input[name=licence_no]")
     assert hidden.get_attribute("value") == record["number"]
     assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"]
-    _screenshot(browser, "verify-page-qr.png")
+    screenshot(browser, "verify-page-qr.png")
     assert httpx.get(record["verify_url"]).headers["content-security-policy"]
 
 
 def test_an_annulled_licence_is_not_green_in_a_browser(
-    browser: WebDriver, live_server: LiveServer, tmp_path: Path
+    browser: WebDriver, live_server: ServerProcess, tmp_path: Path
 ) -> None:
     """Valid seals on a cancelled (注销) licence: the headline a citizen reads is red."""
     from selenium.webdriver.common.by import By
@@ -214,7 +152,7 @@ def test_an_annulled_licence_is_not_green_in_a_browser(
     assert colour == "rgb(192, 40, 27)", colour  # --bad: #c0281b
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "已注销" in body and "企业申请注销登记" in body and "已吊销" not in body
-    _screenshot(browser, "verify-page-annulled.png")
+    screenshot(browser, "verify-page-annulled.png")
 
     browser.get(record["verify_url"])  # the QR page says the same
     qr_headline = browser.find_element(By.ID, "verdict").text

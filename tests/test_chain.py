@@ -399,17 +399,20 @@ def test_leaf_purpose(leaf: str, usage, eku, reason: ChainFailure) -> None:
     assert caught.value.reason is reason
 
 
-def test_openssl_purpose_checks_agree_on_tsa(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("leaf_name", "expect_ok"), [("tsa", True), ("seal", False)])
+def test_openssl_purpose_checks_agree_on_tsa(
+    tmp_path: Path, leaf_name: str, expect_ok: bool
+) -> None:
     h = build_hierarchy("rsa")
-    for leaf, expect_ok in [(h.tsa, True), (h.seal, False)]:
-        root = write_pem(tmp_path, "r.pem", h.root)
-        issuing = write_pem(tmp_path, "i.pem", h.issuing)
-        leaf_pem = write_pem(tmp_path, "l.pem", leaf)
-        result = openssl(
-            "verify", "-purpose", "timestampsign", "-CAfile", root, "-untrusted", issuing, leaf_pem
-        )
-        ours = _reason_eku(h, leaf, "time_stamping")
-        assert (result.returncode == 0) is expect_ok is (ours is None), result.stderr
+    leaf = getattr(h, leaf_name)
+    root = write_pem(tmp_path, "r.pem", h.root)
+    issuing = write_pem(tmp_path, "i.pem", h.issuing)
+    leaf_pem = write_pem(tmp_path, "l.pem", leaf)
+    result = openssl(
+        "verify", "-purpose", "timestampsign", "-CAfile", root, "-untrusted", issuing, leaf_pem
+    )
+    ours = _reason_eku(h, leaf, "time_stamping")
+    assert (result.returncode == 0) is expect_ok is (ours is None), result.stderr
 
 
 def _reason_eku(h: Hierarchy, leaf: x509.Certificate, eku: str):

@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.api_fixtures import SEALCTL
 from helpers.local import TEST_PASSPHRASE
+from helpers.server import SEALCTL
 
 from sealsvc import seals
 from sealsvc.cli.common import PipeFriendlyConsole

@@ -39,11 +39,11 @@ from helpers.cluster_helpers import CLIENT_ADDRESS, Cluster, HaProxy, running_cl
 from helpers.pdf_fixtures import chinese_pdf
 from helpers.reliability_helpers import (
     RsaTrust,
-    ServerProcess,
     pdfsig_valid_signatures,
     signer_serial,
     validate_rsa_seal,
 )
+from helpers.server import ServerProcess
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from sealsvc.licences import load_template

@@ -32,13 +32,13 @@ import pytest
 from helpers.pdf_fixtures import chinese_pdf
 from helpers.reliability_helpers import (
     RsaTrust,
-    ServerProcess,
     rsa_trust,
     signer_serial,
     signing_time,
     timestamp_serials,
     validate_rsa_seal,
 )
+from helpers.server import ServerProcess
 from sqlalchemy import select
 
 from sealsvc import audit, seals

@@ -35,11 +35,11 @@ import pytest
 from helpers.pdf_fixtures import chinese_pdf
 from helpers.reliability_helpers import (
     Forker,
-    ServerProcess,
     check_data_dir,
     rsa_trust,
     validate_rsa_seal,
 )
+from helpers.server import ServerProcess
 from sqlalchemy import func, select
 
 from sealsvc import apikeys, audit, seals

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from helpers.api_fixtures import SEALCTL
 from helpers.local import TEST_PASSPHRASE
+from helpers.server import SEALCTL
 from typer.testing import CliRunner
 
 from sealsvc import datadir

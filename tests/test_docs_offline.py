@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from test_browser import browser  # noqa: F401  (the headless Chromium fixture)
 
 if TYPE_CHECKING:
-    from helpers.api_fixtures import ApiWorld, LiveServer
+    from helpers.api_fixtures import ApiWorld
+    from helpers.server import ServerProcess
     from selenium.webdriver.remote.webdriver import WebDriver
 
-pytest_plugins = ("helpers.api_fixtures",)  # api_world, live_server
+pytest_plugins = ("helpers.api_fixtures", "helpers.browser")  # api_world, live_server, browser
 
 _REFERENCE = re.compile(r"""(?:src|href)="([^"]+)"|url:\s*'([^']+)'""")
 
@@ -48,8 +48,8 @@ def test_docs_reference_only_same_origin_urls_that_answer(api_world: ApiWorld) -
 
 @pytest.mark.slow
 def test_docs_render_in_a_browser_without_internet(
-    browser: WebDriver,  # noqa: F811
-    live_server: LiveServer,
+    browser: WebDriver,
+    live_server: ServerProcess,
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

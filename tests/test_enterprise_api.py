@@ -24,20 +24,21 @@ from typing import TYPE_CHECKING
 import pytest
 from asn1crypto import pem, x509
 from fastapi.testclient import TestClient
+from helpers.api_calls import assert_problem, bearer
+from helpers.enterprise_identities import new_credit_code
+from helpers.licence_api import MARKET, template_example
+from helpers.ofd_documents import unsigned_ofd
 from helpers.pdf_fixtures import chinese_pdf
 from helpers.pki_fixtures import gmssl_verify, openssl
 from PIL import Image
 from sqlalchemy import func, select
-from test_api import assert_problem, bearer
-from test_licence_api import MARKET, _example
-from test_ofd_signatures import unsigned_ofd
 
 from api.app import create_app
 from ofd.package import OfdPackage
 from ofd.signatures import check_references, read_signature, read_signatures
 from pki import ses
 from pki.errors import KeyStoreError
-from sealsvc import audit, creditcode, seals
+from sealsvc import audit, seals
 from sealsvc.licences import reissue_licence
 from sealsvc.models import Department, Enterprise, Licence, Seal
 from sealsvc.verification.ses import SesVerifier
@@ -49,13 +50,6 @@ pytest_plugins = ("helpers.api_fixtures",)  # api_world
 
 SM2_DISTID = "distid:1234567812345678"
 ALL_KINDS = ["公章", "finance", "发票专用章", "contract", "legal_representative"]
-_serials = itertools.count(1)
-
-
-def new_credit_code() -> str:
-    """A fresh valid 统一社会信用代码 (GB 32100 check character computed)."""
-    first17 = f"91410100MA{next(_serials):07d}"
-    return first17 + creditcode.check_char(first17)
 
 
 _NAMES = iter(f"郑州{a}{b}信息科技有限公司" for a in "东南西北中" for b in "甲乙丙丁戊己庚辛壬癸")
@@ -63,7 +57,7 @@ _NAMES = iter(f"郑州{a}{b}信息科技有限公司" for a in "东南西北中"
 
 def licence_body(credit_code: str, **overrides) -> dict:
     """A 营业执照 request for a new enterprise (credit code and name are unique)."""
-    data = {**_example("business_licence"), "uscc": credit_code, "name": next(_NAMES)}
+    data = {**template_example("business_licence"), "uscc": credit_code, "name": next(_NAMES)}
     data.pop("authority", None)
     data.update(overrides.pop("data", {}))
     return {"template": "business_licence", "data": data, "level": "B-T", **overrides}

@@ -15,9 +15,9 @@ from collections.abc import Callable
 import pytest
 from alembic import command
 from click.testing import Result
+from helpers.enterprise_identities import new_credit_code
+from helpers.licence_api import template_example
 from sqlalchemy import func, select
-from test_enterprise_api import new_credit_code
-from test_licence_api import _example
 
 from pki.errors import KeyStoreError
 from sealsvc import apikeys, seals
@@ -38,7 +38,7 @@ _names = itertools.count(1)
 def _data(credit_code: str) -> dict:
     index = next(_names)
     return {
-        **_example("business_licence"),
+        **template_example("business_licence"),
         "uscc": credit_code,
         "name": f"郑州{'一二三四五六七八九十'[index % 10]}{'甲乙丙丁戊'[index % 5]}商贸有限公司",
         "authority": "郑州市市场监督管理局",

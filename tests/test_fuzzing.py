@@ -29,13 +29,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import re
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -44,6 +43,7 @@ from urllib.parse import quote
 
 import pytest
 from asn1crypto import cms, ocsp, tsp, x509
+from helpers.fuzzing import fuzz, hot_spots, mutated
 from helpers.hostile_pdfs import (
     HOSTILE,
     content_bomb,
@@ -54,7 +54,7 @@ from helpers.hostile_pdfs import (
 )
 from helpers.hostile_pdfs import xref_prev_loop as prev_loop
 from helpers.verify_corpus import TestServices, services_for
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pki.cms import verify_signed_data
@@ -76,17 +76,7 @@ PEAK_RSS_LIMIT_MIB = 700
 """Peak RSS of a process that verifies and seals every hostile document (~200 MiB seen)."""
 
 
-SCALE = int(os.environ.get("SEALSVC_FUZZ_SCALE", "1"))
 """Multiplies every example count: ``SEALSVC_FUZZ_SCALE=20`` for a long run off CI."""
-
-
-def fuzz(examples: int) -> settings:
-    """Hypothesis settings for ``examples`` × :data:`SCALE` inputs; time: :func:`bounded`."""
-    return settings(
-        max_examples=examples * SCALE,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
 
 
 T = TypeVar("T")
@@ -128,72 +118,9 @@ def _report_counts(request: pytest.FixtureRequest):
 
 # --- the mutation strategy ----------------------------------------------------------------------
 
-_BOUNDARY_BYTES = (0x00, 0x01, 0x7F, 0x80, 0xFF, 0x30, 0x0A, 0x20, 0x28, 0x29, 0x3C, 0x3E, 0x5B)
-_TOKENS = (
-    b" 0 R",
-    b"<<",
-    b">>",
-    b"[",
-    b"]",
-    b"(",
-    b"\\",
-    b"/Length 999999999",
-    b"endstream",
-    b"endobj",
-    b"%%EOF",
-    b"\x30\x82\xff\xff",
-    b"\x30\x80",
-    b"\x04\x84\x7f\xff\xff\xff",
-    b"\x06\x00",
-    b"\x02\x81\x00",
-    b"-1",
-    b"99999999999999999999",
-)
-
-
-def hot_spots(data: bytes, markers: Sequence[bytes]) -> list[int]:
-    """Offsets of the syntax that steers a parser: where mutations hurt the most."""
-    return sorted({m.start() for marker in markers for m in re.finditer(re.escape(marker), data)})
-
 
 PDF_MARKERS = (b"obj", b"xref", b"trailer", b"startxref", b"stream", b"/ByteRange",
                b"/Contents", b"/DSS", b"/Prev", b"/Length", b"/Type", b"/Filter")  # fmt: skip
-
-
-@st.composite
-def mutated(draw, data: bytes, hot: Sequence[int] = ()) -> bytes:
-    """``data`` after 1-4 random edits (see the module docstring)."""
-    out = bytearray(data)
-    for _ in range(draw(st.integers(1, 4))):
-        size = len(out)
-        if hot and draw(st.booleans()):
-            position = draw(st.sampled_from(hot)) + draw(st.integers(-8, 48))
-        else:
-            position = draw(st.integers(0, max(size - 1, 0)))
-        position = min(max(position, 0), max(size - 1, 0))
-        operation = draw(
-            st.sampled_from(["flip", "set", "insert", "token", "delete", "splice", "truncate"])
-        )
-        if operation == "flip" and size:
-            out[position] ^= 1 << draw(st.integers(0, 7))
-        elif operation == "set" and size:
-            out[position] = draw(st.sampled_from(_BOUNDARY_BYTES) | st.integers(0, 255))
-        elif operation == "insert":
-            out[position:position] = draw(st.binary(min_size=1, max_size=24))
-        elif operation == "token":
-            out[position:position] = draw(st.sampled_from(_TOKENS))
-        elif operation == "delete":
-            del out[position : position + draw(st.integers(1, 64))]
-        elif operation == "splice" and size:
-            start = draw(st.integers(0, size - 1))
-            chunk = bytes(out[start : start + draw(st.integers(1, 256))])
-            if draw(st.booleans()):
-                out[position:position] = chunk
-            else:
-                out[position : position + len(chunk)] = chunk
-        elif operation == "truncate":
-            del out[position:]
-    return bytes(out)
 
 
 # --- inputs -------------------------------------------------------------------------------------

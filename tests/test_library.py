@@ -16,11 +16,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from helpers.ofd_documents import unsigned_ofd
 from helpers.pdf_fixtures import chinese_pdf
 from helpers.pki_fixtures import build_hierarchy, write_pem
 from helpers.verify_corpus import TestServices, services_for
 from sqlalchemy import select
-from test_ofd_signatures import unsigned_ofd
 
 from sealsvc import seals
 from sealsvc.apikeys import Principal

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers.api_calls import bearer
 from helpers.pdf_fixtures import chinese_pdf
 from helpers.verify_corpus import services_for
 from sqlalchemy import select, text
@@ -46,10 +47,6 @@ WORKER_PERMIT = CONSTRUCTION_CODE + "901"  # 建筑施工特种作业操作资�
 PERSON_ID = "11010519491231002X"  # GB 11643's own example number
 PURPOSE = {"purpose": "办理纳税人登记核验营业执照", "item_code": "11410100TAX-0001"}
 ACTOR = "test:library"
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _example(name: str) -> dict:
@@ -93,7 +90,7 @@ def _collect(world: ApiWorld, token: str, pdf: bytes, metadata: dict, face: dict
         "/v1/library/licences",
         files={"file": ("licence.pdf", pdf, "application/pdf")},
         data=fields,
-        headers=_bearer(token),
+        headers=bearer(token),
     )
 
 
@@ -139,7 +136,7 @@ def business_licence(api_world: ApiWorld, tokens: dict[str, str]) -> dict:
             "seals": [api_world.demo_seal(MARKET).code],
             "level": "B-T",
         },
-        headers=_bearer(tokens["market"]),
+        headers=bearer(tokens["market"]),
     )
     assert response.status_code == 201, response.text
     assert response.json()["identifier"]
@@ -211,7 +208,7 @@ def test_the_services_own_roots_are_not_the_librarys(
         f"/v1/seals/{api_world.demo_seal(MARKET).code}/sign",
         files={"file": ("a.pdf", chinese_pdf(1), "application/pdf")},
         data={"level": "B-LT", "invisible": "true"},
-        headers=_bearer(signer),
+        headers=bearer(signer),
     )
     assert sealed.status_code == 200, sealed.text
     public = api_world.client.post(
@@ -287,7 +284,7 @@ def test_bad_metadata_is_a_clear_400(
 
 def _lookup(world: ApiWorld, token: str, holder: str, type_code: str, **purpose: str):
     body = {"holder_code": holder, "type_code": type_code, **purpose}
-    return world.client.post("/v1/library/lookup", json=body, headers=_bearer(token))
+    return world.client.post("/v1/library/lookup", json=body, headers=bearer(token))
 
 
 def test_a_department_without_a_grant_gets_403_and_the_refusal_is_audited(
@@ -306,7 +303,7 @@ def test_a_department_without_a_grant_gets_403_and_the_refusal_is_audited(
     file = api_world.client.get(
         f"/v1/library/licences/{business_licence['identifier']}/file",
         params=PURPOSE,
-        headers=_bearer(tokens["construction"]),
+        headers=bearer(tokens["construction"]),
     )
     assert file.status_code == 403
 
@@ -329,7 +326,7 @@ def test_a_lookup_without_a_purpose_is_refused(
         assert "required" in response.json()["detail"]
     identifier = business_licence["identifier"]
     for path in (f"/v1/library/licences/{identifier}", f"/v1/library/licences/{identifier}/file"):
-        response = api_world.client.get(path, headers=_bearer(tokens["tax"]))
+        response = api_world.client.get(path, headers=bearer(tokens["tax"]))
         assert response.status_code == 400 and "用证事由" in response.json()["detail"]
     assert len(_audit(api_world, "library.lookup")) == before
 
@@ -357,7 +354,7 @@ def test_lookup_finds_an_issued_licence_and_the_purpose_lands_in_the_audit_log(
     assert logged["details"]["identifiers"] == [business_licence["identifier"]]
 
     file = api_world.client.get(entry["file_url"].split("127.0.0.1:8000")[-1], params=PURPOSE,
-                                headers=_bearer(tokens["tax"]))  # fmt: skip
+                                headers=bearer(tokens["tax"]))  # fmt: skip
     assert file.status_code == 200 and file.headers["content-type"] == "application/pdf"
     assert hashlib.sha256(file.content).hexdigest() == business_licence["document_sha256"]
     assert _audit(api_world, "library.file")[-1]["details"]["purpose"] == PURPOSE["purpose"]
@@ -375,7 +372,7 @@ def test_lookup_by_id_number_finds_a_collected_licence_and_never_keeps_the_numbe
     file = api_world.client.get(
         f"/v1/library/licences/{entry['identifier']}/file",
         params=PURPOSE,
-        headers=_bearer(tokens["tax"]),
+        headers=bearer(tokens["tax"]),
     )
     assert file.content == collected["pdf"]
     assert "Signature is Valid." in _pdfsig(file.content)  # poppler agrees the seal holds
@@ -401,7 +398,7 @@ def test_a_revoked_grant_takes_effect_at_once(
         check = api_world.client.post(
             "/v1/library/check",
             json={"identifier": collected["identifier"]},
-            headers=_bearer(tokens["tax"]),
+            headers=bearer(tokens["tax"]),
         )
         assert check.status_code == 403
     finally:
@@ -412,7 +409,7 @@ def test_a_revoked_grant_takes_effect_at_once(
 
 
 def _check(world: ApiWorld, token: str, **body: str) -> dict:
-    response = world.client.post("/v1/library/check", json=body, headers=_bearer(token))
+    response = world.client.post("/v1/library/check", json=body, headers=bearer(token))
     assert response.status_code == 200, response.text
     assert "face" not in response.json() and "file_url" not in response.json()
     return response.json()
@@ -420,7 +417,7 @@ def _check(world: ApiWorld, token: str, **body: str) -> dict:
 
 def _feed(world: ApiWorld, token: str, since: int = 0, limit: int = 100) -> dict:
     response = world.client.get(
-        "/v1/library/changes", params={"since": since, "limit": limit}, headers=_bearer(token)
+        "/v1/library/changes", params={"since": since, "limit": limit}, headers=bearer(token)
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -436,7 +433,7 @@ def test_annulment_shows_in_check_and_feed_at_once(
     annulled = api_world.client.post(
         f"/v1/licences/{number}/annul",
         json={"kind": "revoked", "reason": "虚报注册资本"},
-        headers=_bearer(tokens["market"]),
+        headers=bearer(tokens["market"]),
     )
     assert annulled.status_code == 200, annulled.text
     status = _check(api_world, tokens["tax"], identifier=identifier)
@@ -463,7 +460,7 @@ def test_check_by_number_needs_the_right_holder(
     wrong = api_world.client.post(
         "/v1/library/check",
         json={"number": "ZJ2024-0001", "holder_code": "110101199003074514"},
-        headers=_bearer(tokens["tax"]),
+        headers=bearer(tokens["tax"]),
     )
     assert wrong.status_code == 404
 
@@ -484,7 +481,7 @@ def test_a_new_version_supersedes_and_annulment_of_a_collected_licence(
     annul = api_world.client.post(
         f"/v1/library/licences/{new}/annul",
         json={"kind": "cancelled", "reason": "持证人申请注销"},
-        headers=_bearer(tokens["construction"]),
+        headers=bearer(tokens["construction"]),
     )
     assert annul.status_code == 200, annul.text
     assert _check(api_world, tokens["tax"], identifier=new)["status"] == "annulled"
@@ -498,7 +495,7 @@ def test_a_new_version_supersedes_and_annulment_of_a_collected_licence(
     again = api_world.client.post(
         f"/v1/library/licences/{new}/annul",
         json={"kind": "cancelled", "reason": "again"},
-        headers=_bearer(tokens["construction"]),
+        headers=bearer(tokens["construction"]),
     )
     assert again.status_code == 409
 
@@ -541,7 +538,7 @@ def test_the_feed_pages_with_a_growing_cursor_and_only_granted_types(
     assert types == set()
     assert _feed(api_world, tokens["tax"], since=10**9)["changes"] == []
     bad = api_world.client.get(
-        "/v1/library/changes", params={"since": -1}, headers=_bearer(tokens["tax"])
+        "/v1/library/changes", params={"since": -1}, headers=bearer(tokens["tax"])
     )
     assert bad.status_code == 422
 
@@ -550,7 +547,7 @@ def test_library_routes_need_the_library_scope(api_world: ApiWorld, tokens: dict
     body = {"holder_code": PERSON_ID, "type_code": WORKER_PERMIT, **PURPOSE}
     assert api_world.client.post("/v1/library/lookup", json=body).status_code == 401
     response = api_world.client.post(
-        "/v1/library/lookup", json=body, headers=_bearer(tokens["market"])
+        "/v1/library/lookup", json=body, headers=bearer(tokens["market"])
     )
     assert response.status_code == 403 and "'library' scope" in response.json()["detail"]
 
@@ -562,7 +559,7 @@ def _show_code(world: ApiWorld, token: str, identifier: str, holder: str):
     return world.client.post(
         "/v1/library/show-codes",
         json={"identifier": identifier, "holder_code": holder},
-        headers=_bearer(token),
+        headers=bearer(token),
     )
 
 

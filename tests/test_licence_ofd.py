@@ -16,16 +16,22 @@ import re
 import subprocess
 import uuid
 from dataclasses import astuple
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers.ses_fixtures import sm2
-from PIL import Image, ImageChops
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from test_ofd_signatures import PROVIDER
-from test_ofd_signatures_ses import OFD_CHECK, SesSigner, needs_ofd_check
+from helpers.licence_ofd_render import (
+    NUMBER,
+    easyofd_png,
+    first_seal_box,
+    licence_page,
+    seal_red_pixels,
+    template_licence_ofd,
+)
+from helpers.ofd_check import OFD_CHECK, needs_ofd_check
+from helpers.ofd_documents import PROVIDER
+from helpers.ses_fixtures import SesSigner, sm2
+from PIL import Image
 
 from ofd.model import PathObject, TextObject
 from ofd.package import OfdPackage
@@ -33,54 +39,21 @@ from ofd.reader import read_ofd
 from ofd.signatures import StampPlacement, add_signature
 from sealsvc.errors import InvalidInput
 from sealsvc.licences import (
-    LicencePage,
-    QrCode,
-    data_hash,
     load_template,
     render_licence,
-    verification_url,
 )
-from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.licences.layout import lay_out
-from sealsvc.licences.metadata import licence_metadata
 from sealsvc.licences.render_ofd import render_licence_ofd
 from sealsvc.licences.templates import IDENTIFIER_FIELD
 
 TEMPLATES = ["admin_permit_decision", "business_licence", "construction_permit",
              "real_estate_certificate"]  # fmt: skip
-ISSUED = datetime(2024, 3, 15, 2, 30, tzinfo=UTC)
-NUMBER = "YYZZ2024031512345678"
 PAGE = "Doc_0/Pages/Page_0/Content.xml"
-ISSUER_CODE = "11410100EXAMPL012Q"
-
-
-def _page(name: str, data: dict[str, str]) -> LicencePage:
-    """The page of licence NUMBER as issuing makes it: identifier and metadata included."""
-    template = load_template(name)
-    url = verification_url(
-        "https://zwfw.zhengzhou.example", NUMBER, data_hash(NUMBER, 1, name, data)
-    )
-    identifier = LicenceIdentifier.for_licence(
-        type_code=template.spec.licence_type.code,
-        issuer_code=ISSUER_CODE,
-        number=NUMBER,
-        version=1,
-    )
-    metadata = licence_metadata(
-        template, number=NUMBER, data=data, identifier=identifier, issued_at=ISSUED
-    )
-    return LicencePage(NUMBER, 1, data, QrCode.encode(url), ISSUED, str(identifier), metadata)
-
-
-def _licence(name: str) -> tuple[bytes, LicencePage]:
-    template = load_template(name)
-    page = _page(name, template.validate_data(template.example))
-    return render_licence_ofd(template, page), page
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_ofd_licence_shows_every_value_with_embedded_fonts(name: str) -> None:
-    data, page = _licence(name)
+    data, page = template_licence_ofd(name)
     template = load_template(name)
     document = read_ofd(data)
     assert document.warnings == ()
@@ -106,7 +79,7 @@ def test_ofd_licence_shows_every_value_with_embedded_fonts(name: str) -> None:
 
 
 def test_ofd_carries_the_pdf_metadata_and_the_licence_metadata_as_custom_data() -> None:
-    data, page = _licence("business_licence")
+    data, page = template_licence_ofd("business_licence")
     template = load_template("business_licence")
     layout = lay_out(template, page)
     info = read_ofd(data).info
@@ -125,7 +98,7 @@ def test_ofd_carries_the_pdf_metadata_and_the_licence_metadata_as_custom_data() 
 
 def test_text_is_where_the_pdf_has_it(tmp_path: Path) -> None:
     template = load_template("business_licence")
-    page = _page("business_licence", template.validate_data(template.example))
+    page = licence_page("business_licence", template.validate_data(template.example))
     pdf = tmp_path / "licence.pdf"
     pdf.write_bytes(render_licence(template, page))
     html = subprocess.run(
@@ -155,7 +128,7 @@ def test_text_too_long_for_its_box_is_refused_for_ofd_too() -> None:
     template = load_template("construction_permit")
     data = template.validate_data({**template.example, "builder": "郑州地铁集团有限公司" * 8})
     with pytest.raises(InvalidInput, match=r"建设单位 \(builder\) does not fit its box"):
-        render_licence_ofd(template, _page("construction_permit", data))
+        render_licence_ofd(template, licence_page("construction_permit", data))
 
 
 def _ink(image: Image.Image, box: tuple[float, float, float, float], page_mm: float) -> int:
@@ -166,31 +139,11 @@ def _ink(image: Image.Image, box: tuple[float, float, float, float], page_mm: fl
     return sum(region.histogram()[:128])
 
 
-def _easyofd(data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Image.Image:
-    """easyofd's PNG of the first page of ``data``.
-
-    easyofd sets every character in a font it calls 宋体 and registers embedded fonts under
-    their file names instead; so we hand it our embedded song subset under that name: the
-    glyphs it draws come from the OFD file, none from the machine's fonts.
-    """
-    easyofd = pytest.importorskip("easyofd.ofd")
-    texts = [o for o in read_ofd(data).pages[0].objects if isinstance(o, TextObject)]
-    song = next(t.font for t in texts if t.font.family == "AR PL UMing CN")
-    font_file = tmp_path / "song.ttf"
-    font_file.write_bytes(song.data)
-    pdfmetrics.registerFont(TTFont("宋体", str(font_file)))
-    monkeypatch.chdir(tmp_path)  # easyofd unpacks into the working directory
-    reader = easyofd.OFD()
-    reader.read(data, fmt="binary")
-    (image,) = reader.to_jpg()
-    return image
-
-
 def test_easyofd_renders_our_licence_with_its_text(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data, _ = _licence("business_licence")
-    image = _easyofd(data, tmp_path, monkeypatch)
+    data, _ = template_licence_ofd("business_licence")
+    image = easyofd_png(data, tmp_path, monkeypatch)
     image.save(tmp_path / "easyofd.png")
     assert image.width / image.height == pytest.approx(297 / 210, rel=0.01)
     texts = [o for o in read_ofd(data).pages[0].objects if isinstance(o, TextObject)]
@@ -198,28 +151,6 @@ def test_easyofd_renders_our_licence_with_its_text(
     assert _ink(image, astuple(name.boundary), 297) > 500, "company name not drawn"
     empty = (170, 135, 20, 15)  # between 住所 and 登记机关: nothing is printed there
     assert _ink(image, empty, 297) == 0
-
-
-def _stamp_box(template_name: str) -> tuple[float, float, float, float]:
-    """The template's first seal spot (centre, mm from lower left) as an OFD boundary."""
-    spec = load_template(template_name).spec
-    spot = spec.seals[0]
-    half = spot.size_mm / 2
-    return (spot.x_mm - half, spec.page.height_mm - spot.y_mm - half, spot.size_mm, spot.size_mm)
-
-
-def _red(image: Image.Image, box: tuple[float, float, float, float], page_mm: float) -> int:
-    """Seal-red pixels inside ``box`` (mm from the upper left)."""
-    scale = image.width / page_mm
-    x, y, w, h = (round(v * scale) for v in box)
-    red, green, blue = image.convert("RGB").crop((x, y, x + w, y + h)).split()
-    mask = ImageChops.multiply(
-        ImageChops.multiply(
-            red.point(lambda v: 255 if v > 150 else 0), green.point(lambda v: 255 if v < 100 else 0)
-        ),
-        blue.point(lambda v: 255 if v < 100 else 0),
-    )
-    return mask.histogram()[255]
 
 
 @pytest.mark.slow
@@ -230,8 +161,8 @@ def test_sealed_licence_ofd_passes_ofd_check_and_easyofd_shows_the_stamp(
     """Our licence OFD sealed with a real SES_Signature (ofd-sign's add_signature and the
     SES test seal): ofdrw's validator PASSes it and FAILs a copy with one byte of the page
     changed; easyofd draws the seal picture from SignedValue.dat in the template's spot."""
-    data, _ = _licence("business_licence")
-    box = _stamp_box("business_licence")
+    data, _ = template_licence_ofd("business_licence")
+    box = first_seal_box("business_licence")
     signer = SesSigner()
     sealed = add_signature(
         OfdPackage.read(data),
@@ -254,11 +185,11 @@ def test_sealed_licence_ofd_passes_ofd_check_and_easyofd_shows_the_stamp(
     assert any(line.startswith(f"PASS {tmp_path / 'sealed.ofd'}") for line in lines), run.stdout
     assert any(line.startswith(f"FAIL {tmp_path / 'tampered.ofd'}") for line in lines), run.stdout
 
-    unsealed = _easyofd(data, tmp_path, monkeypatch)
-    sealed_image = _easyofd(sealed.to_bytes(), tmp_path, monkeypatch)
+    unsealed = easyofd_png(data, tmp_path, monkeypatch)
+    sealed_image = easyofd_png(sealed.to_bytes(), tmp_path, monkeypatch)
     sealed_image.save(tmp_path / "easyofd-sealed.png")
-    assert _red(unsealed, box, 297) < 50
-    assert _red(sealed_image, box, 297) > 2000, "no seal picture in the stamp's spot"
+    assert seal_red_pixels(unsealed, box, 297) < 50
+    assert seal_red_pixels(sealed_image, box, 297) > 2000, "no seal picture in the stamp's spot"
     name = next(
         o for o in read_ofd(data).pages[0].objects
         if isinstance(o, TextObject) and o.text.startswith("郑州中原智链")

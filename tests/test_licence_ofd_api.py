@@ -13,7 +13,8 @@ from html import unescape
 from typing import TYPE_CHECKING
 
 import pytest
-from test_licence_api import MARKET, _bearer, _issue
+from helpers.api_calls import bearer
+from helpers.licence_api import MARKET, issue_licence
 
 from api.problems import PROBLEM_JSON
 from ofd.package import OfdPackage
@@ -33,7 +34,7 @@ def market_token(api_world: ApiWorld) -> str:
 
 @pytest.fixture(scope="module")
 def issued_ofd(api_world: ApiWorld, market_token: str) -> dict:
-    status, body = _issue(
+    status, body = issue_licence(
         api_world, market_token, format="ofd", seals=[api_world.demo_seal(MARKET, "sm2").code]
     )
     assert status == 201, body
@@ -41,7 +42,7 @@ def issued_ofd(api_world: ApiWorld, market_token: str) -> dict:
 
 
 def _get(world: ApiWorld, path: str, token: str):
-    return world.client.get(path, headers=_bearer(token))
+    return world.client.get(path, headers=bearer(token))
 
 
 def test_an_ofd_licence_is_issued_and_downloaded_as_issued(
@@ -74,7 +75,7 @@ def test_asking_for_the_other_format_is_a_409_naming_the_one_issued(
     wrong = _get(api_world, f"/v1/licences/{issued_ofd['number']}/pdf", market_token)
     assert wrong.status_code == 409 and wrong.headers["content-type"] == PROBLEM_JSON
     assert "issued as OFD, not PDF" in wrong.json()["detail"]
-    status, pdf = _issue(api_world, market_token)
+    status, pdf = issue_licence(api_world, market_token)
     assert status == 201 and pdf["format"] == "pdf"
     wrong = _get(api_world, f"/v1/licences/{pdf['number']}/ofd", market_token)
     assert wrong.status_code == 409 and "issued as PDF, not OFD" in wrong.json()["detail"]
@@ -96,7 +97,7 @@ def test_bad_ofd_requests_are_problems_and_store_nothing(
     if overrides.pop("sm2", False):
         overrides["seals"] = [api_world.demo_seal(MARKET, "sm2").code]
     before = sorted((api_world.settings.data_dir / "licences").glob("*"))
-    got, body = _issue(api_world, market_token, **overrides)
+    got, body = issue_licence(api_world, market_token, **overrides)
     assert got == status, body
     assert needle in str(body)
     assert sorted((api_world.settings.data_dir / "licences").glob("*")) == before
@@ -110,7 +111,7 @@ def _download_link(html: str) -> str | None:
 def test_the_qr_page_links_the_ofd_and_shows_the_state(
     api_world: ApiWorld, market_token: str
 ) -> None:
-    status, body = _issue(
+    status, body = issue_licence(
         api_world, market_token, format="ofd", seals=[api_world.demo_seal(MARKET, "sm2").code]
     )
     assert status == 201, body
@@ -138,7 +139,7 @@ def test_the_qr_page_links_the_ofd_and_shows_the_state(
     annulled = client.post(
         f"/v1/licences/{body['number']}/annul",
         json={"kind": "revoked", "reason": "依法吊销"},
-        headers=_bearer(market_token),
+        headers=bearer(market_token),
     )
     assert annulled.status_code == 200 and annulled.json()["format"] == "ofd"
     page = client.get(qr[qr.index("/verify/") :])
@@ -148,7 +149,7 @@ def test_the_qr_page_links_the_ofd_and_shows_the_state(
 def test_the_qr_page_of_a_pdf_licence_has_no_ofd_link(
     api_world: ApiWorld, market_token: str
 ) -> None:
-    status, body = _issue(api_world, market_token)
+    status, body = issue_licence(api_world, market_token)
     assert status == 201, body
     qr = body["verify_url"]
     page = api_world.client.get(qr[qr.index("/verify/") :])

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from alembic import command
 from click.testing import Result
+from helpers.ofd_check import needs_ofd_check, run_ofd_check
+from helpers.ofd_seal_checks import verify_all_seals
 from sqlalchemy import func, select
-from test_ofd_sealing import _verify_all
-from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
 
 from ofd.package import OfdPackage
 from ofd.signatures import read_signature, read_signatures
@@ -112,7 +112,7 @@ def test_an_ofd_licence_is_sealed_at_issue_stored_and_served(context: ServiceCon
     assert get_licence_file(context, record.number) == ofd  # whatever its format
 
     package = OfdPackage.read(ofd)
-    assert list(_verify_all(context, package).values()) == [code]
+    assert list(verify_all_seals(context, package).values()) == [code]
     (entry,) = read_signatures(package).entries
     signature = read_signature(package, entry)
     # B-T by default for OFD: the SES_Signature carries our TSA's token
@@ -139,7 +139,7 @@ def test_joint_seals_each_sign_at_their_spot_and_all_verify(context: ServiceCont
                            file_format="ofd", level=Level.B_B)  # fmt: skip
     assert record.data[template.spec.issuer_field] == f"{MARKET}、{FTZ}"
     package = OfdPackage.read(get_licence_ofd(context, record.number))
-    assert list(_verify_all(context, package).values()) == [market, ftz]
+    assert list(verify_all_seals(context, package).values()) == [market, ftz]
     spots = [v for s in template.spec.seals for v in (s.x_mm, s.y_mm)]
     assert _stamp_centres(package) == pytest.approx(spots)
     for entry in read_signatures(package).entries:  # B-B: no time-stamp
@@ -203,7 +203,7 @@ def test_reissue_annul_and_status_keep_the_format(context: ServiceContext) -> No
                              actor=ACTOR, reason="增资")  # fmt: skip
     assert (second.version, second.format, second.file_name) == (2, "ofd", f"{first.number}-v2.ofd")
     package = OfdPackage.read(get_licence_ofd(context, first.number))
-    assert list(_verify_all(context, package).values()) == [code]
+    assert list(verify_all_seals(context, package).values()) == [code]
     assert get_licence(context, first.number, 1).status == "superseded"
     assert OfdPackage.read(get_licence_ofd(context, first.number, 1))  # v1 is still served
     annulled = annul_licence(context, first.number, "申请注销", kind="cancelled", actor=ACTOR)
@@ -297,7 +297,7 @@ def test_ofd_check_passes_issued_ofd_licences_and_fails_a_tampered_one(
     files["tampered"] = files["business_licence"].with_files(
         {"Doc_0/Pages/Page_0/Content.xml": bytes(page)}
     )
-    lines = _ofd_check(files, tmp_path)
+    lines = run_ofd_check(files, tmp_path)
     for name in ("business_licence", "admin_permit_decision"):
         assert lines[name].startswith("PASS "), lines[name]
     assert lines["tampered"].startswith("FAIL "), lines["tampered"]

@@ -14,13 +14,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers.licence_ofd_render import easyofd_png, seal_red_pixels
+from helpers.ofd_check import OFD_CHECK
 from helpers.pdf_fixtures import chinese_pdf, encrypted_pdf
 from helpers.time_fixtures import ACTOR, World
 from lxml import etree
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from test_licence_ofd import _easyofd, _red
-from test_ofd_signatures_ses import OFD_CHECK
 
 from ofd.package import OfdPackage
 from ofd.reader import read_ofd
@@ -202,7 +202,7 @@ def test_the_ofd_a_copy_keeps_the_stamps_as_annotations_with_their_facts(
         )  # fmt: skip
         assert "signatures: none (OFD.xml DocBody has no Signatures entry)" in run.stdout
         assert "DocNotSignException" in run.stdout, run.stdout
-    image = _easyofd(files[copy_path], tmp_path, monkeypatch)
+    image = easyofd_png(files[copy_path], tmp_path, monkeypatch)
     image.save(tmp_path / "easyofd-ofd-a.png")
     box = (stamp.boundary[0], stamp.boundary[1], stamp.boundary[2], stamp.boundary[3])
-    assert _red(image, box, 297) > 2000, "easyofd shows no stamp where the seal was"
+    assert seal_red_pixels(image, box, 297) > 2000, "easyofd shows no stamp where the seal was"

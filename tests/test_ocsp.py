@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -244,12 +245,18 @@ def test_malformed_requests(rsa: Setup, request_der: bytes) -> None:
     assert "Responder Error: malformedrequest (1)" in result.stdout
 
 
-def test_truncated_openssl_request_is_malformed(rsa: Setup) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    [lambda r: r[:-1], lambda r: r[: len(r) // 2], lambda r: r + b"\x00"],
+    ids=["last-byte-cut", "cut-in-half", "byte-appended"],
+)
+def test_truncated_openssl_request_is_malformed(
+    rsa: Setup, damage: Callable[[bytes], bytes]
+) -> None:
     rsa.exchange("seal")
-    request = (rsa.dir / "seal.req").read_bytes()
-    for cut in (request[:-1], request[: len(request) // 2], request + b"\x00"):
-        status = ocsp.OCSPResponse.load(rsa.responder.respond(cut))["response_status"]
-        assert status.native == "malformed_request"
+    request = damage((rsa.dir / "seal.req").read_bytes())
+    status = ocsp.OCSPResponse.load(rsa.responder.respond(request))["response_status"]
+    assert status.native == "malformed_request"
 
 
 # --- live status, clock, failures ------------------------------------------------------------

@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.licence_ofd_render import licence_page as _page
 from PIL import Image
-from test_licence_ofd import _page
 
 from ofd.errors import OfdFormatError, OfdLimitExceeded
 from ofd.model import Box, ImageObject, MultiMedia, Page, PathObject, TextObject

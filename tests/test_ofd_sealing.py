@@ -19,16 +19,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from test_licence_ofd import _easyofd, _licence, _red, _stamp_box
-from test_ofd_signatures import unsigned_ofd
-from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
-from test_ses_openssl import (
-    layers_by_asn1parse,
-    layers_by_our_parser,
-    openssl,
-    openssl_verifies,
+from helpers.licence_ofd_render import (
+    easyofd_png as _easyofd,
 )
+from helpers.licence_ofd_render import (
+    first_seal_box as _stamp_box,
+)
+from helpers.licence_ofd_render import (
+    seal_red_pixels as _red,
+)
+from helpers.licence_ofd_render import (
+    template_licence_ofd as _licence,
+)
+from helpers.ofd_check import needs_ofd_check
+from helpers.ofd_check import run_ofd_check as _ofd_check
+from helpers.ofd_documents import unsigned_ofd
+from helpers.ofd_seal_checks import verify_all_seals as _verify_all
+from helpers.pki_fixtures import openssl
+from helpers.ses_openssl import layers_by_asn1parse, layers_by_our_parser, openssl_verifies
+from sqlalchemy import select
 from typer.testing import Result
 
 from ofd.package import OfdPackage
@@ -46,7 +55,6 @@ from sealsvc.licences import load_template, render_licence
 from sealsvc.models import AuditEntry
 from sealsvc.ofd_sealing import PROVIDER, OfdSealResult, seal_ofd
 from sealsvc.pades import MM, Placement
-from sealsvc.verification.ses import SesVerifier
 
 pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context, seal_context
 
@@ -92,25 +100,6 @@ def _seal(
     return seal_ofd(
         context, data, code, placement or Placement(), timestamp=timestamp, actor=ACTOR, **options
     )
-
-
-def _verify_all(context: ServiceContext, package: OfdPackage, skip: int = 0) -> dict[str, str]:
-    """Each signature after the first ``skip`` (others' seals) checked: References, the
-    Seal.esl copy and every SES layer, then the service's verifier; path → esID."""
-    verifier = SesVerifier(context)
-    found = {}
-    for entry in read_signatures(package).entries[skip:]:
-        signature = read_signature(package, entry)
-        assert check_references(package, signature).intact, entry.path
-        parsed = ses.parse_signature(package[signature.signed_value_path])
-        assert parsed.property_info == "/" + entry.path
-        assert parsed.seal.der == package[signature.seal_path]
-        check = ses.check_signature(parsed, signature.signature_xml)
-        assert check.ok, check.failures
-        verified = verifier.verify(parsed.der, signature.signature_xml)
-        assert verified.passed, verified.to_dict()
-        found[entry.path] = parsed.seal.es_id
-    return found
 
 
 def test_a_licence_ofd_sealed_with_a_registered_seal(context: ServiceContext) -> None:

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
-from test_api import ZZ_D26, assert_problem, bearer
-from test_licence_ofd import _licence
-from test_ofd_signatures import unsigned_ofd
+from helpers.api_calls import ZZ_D26, assert_problem, bearer
+from helpers.licence_ofd_render import template_licence_ofd as _licence
+from helpers.ofd_documents import unsigned_ofd
 
 from api.app import create_app
 from ofd.package import OfdPackage

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import pem
-from helpers.pki_fixtures import build_hierarchy
+from helpers.licence_ofd_render import template_licence_ofd as _licence
+from helpers.ofd_check import needs_ofd_check
+from helpers.ofd_check import run_ofd_check as _ofd_check
+from helpers.ofd_documents import unsigned_ofd
+from helpers.pki_fixtures import build_hierarchy, openssl
 from helpers.ses_fixtures import sm2
+from helpers.ses_openssl import openssl_verifies
 from sqlalchemy import select
-from test_licence_ofd import _licence
-from test_ofd_signatures import unsigned_ofd
-from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
-from test_ses_openssl import openssl, openssl_verifies
 
 from ofd.package import OfdPackage
 from ofd.signatures import check_references, read_signature, read_signatures

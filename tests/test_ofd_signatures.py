@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from helpers.ofd_documents import PROVIDER, unsigned_ofd
 
 from ofd.errors import OfdError, OfdFormatError
 from ofd.package import OfdPackage
@@ -33,9 +34,7 @@ from pki import sm2
 from pki.errors import SignatureInvalid
 
 SAMPLES = Path(__file__).parent / "data" / "ofd-samples"
-PROVIDER = Provider("sealsvc", "0.1.0", "sealsvc")
 WHEN = datetime(2026, 12, 3, 8, 30, 15, tzinfo=UTC)
-NS = 'xmlns:ofd="http://www.ofdspec.org/2016"'
 
 
 def _sample(name: str) -> OfdPackage:
@@ -57,35 +56,6 @@ def _flip_byte(package: OfdPackage, path: str, offset: int = -20) -> OfdPackage:
     data = bytearray(package[path])
     data[offset] ^= 0x01
     return package.with_files({path: bytes(data)})
-
-
-def unsigned_ofd(pages: int = 2) -> OfdPackage:
-    """A small unsigned OFD: OFD.xml, Document.xml, page contents and one resource."""
-    page_list = "".join(
-        f'<ofd:Page ID="{10 + i}" BaseLoc="Pages/Page_{i}/Content.xml"/>' for i in range(pages)
-    )
-    files = {
-        "OFD.xml": (
-            f'<?xml version="1.0" encoding="UTF-8"?><ofd:OFD {NS} DocType="OFD" Version="1.1">'
-            "<ofd:DocBody><ofd:DocInfo><ofd:DocID>d41d8cd98f00b204e9800998ecf8427e</ofd:DocID>"
-            "</ofd:DocInfo><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>"
-        ).encode(),
-        "Doc_0/Document.xml": (
-            f'<?xml version="1.0" encoding="UTF-8"?><ofd:Document {NS}><ofd:CommonData>'
-            "<ofd:MaxUnitID>20</ofd:MaxUnitID><ofd:PageArea><ofd:PhysicalBox>0 0 210 297"
-            "</ofd:PhysicalBox></ofd:PageArea><ofd:PublicRes>PublicRes.xml</ofd:PublicRes>"
-            f"</ofd:CommonData><ofd:Pages>{page_list}</ofd:Pages></ofd:Document>"
-        ).encode(),
-        "Doc_0/PublicRes.xml": f'<?xml version="1.0" encoding="UTF-8"?><ofd:Res {NS}/>'.encode(),
-    }
-    for i in range(pages):
-        files[f"Doc_0/Pages/Page_{i}/Content.xml"] = (
-            f'<?xml version="1.0" encoding="UTF-8"?><ofd:Page {NS}><ofd:Content><ofd:Layer ID="2">'
-            f'<ofd:TextObject ID="3" Boundary="20 20 100 10" Font="1" Size="5">'
-            f'<ofd:TextCode X="0" Y="5">第{i + 1}页</ofd:TextCode></ofd:TextObject>'
-            "</ofd:Layer></ofd:Content></ofd:Page>"
-        ).encode()
-    return OfdPackage.from_files(files)
 
 
 class Sm2Signer:

@@ -12,12 +12,13 @@ signature, chains, validity, time-stamps) is checked here with :func:`pki.ses.ch
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.ses_fixtures import make_seal, sm2, timestamper
-from test_ofd_signatures import PROVIDER, unsigned_ofd
+from helpers.ofd_check import REPO, needs_ofd_check
+from helpers.ofd_check import run_ofd_check as _ofd_check
+from helpers.ofd_documents import PROVIDER, unsigned_ofd
+from helpers.ses_fixtures import SesSigner, sm2
 
 from ofd.package import OfdPackage
 from ofd.signatures import (
@@ -31,39 +32,6 @@ from ofd.signatures import (
 )
 from pki import cms, ses
 from pki.sm2 import sm3
-
-REPO = Path(__file__).resolve().parents[1]
-OFD_CHECK = next(
-    (
-        folder / "shared" / "ofdrw" / "ofd_check"
-        for folder in REPO.parents
-        if (folder / "shared" / "ofdrw" / "ofd_check").is_file()
-    ),
-    None,
-)
-needs_ofd_check = pytest.mark.skipif(
-    OFD_CHECK is None,
-    reason="ofdrw's ofd_check not found in shared/ofdrw beside the repository (CI has it)",
-)
-
-
-class SesSigner:
-    """``make_signed_value`` that seals with a real v4 SES_Signature (seal made per signer)."""
-
-    def __init__(self, es_id: str = "44030000000001") -> None:
-        self.seal = make_seal(es_id=es_id)
-
-    def __call__(self, signature_xml: bytes, signature_path: str) -> bytes:
-        hierarchy = sm2()
-        return ses.sign_ses(
-            seal=self.seal,
-            signer_certificate=hierarchy.seal.dump(),
-            signer=hierarchy.seal_key,
-            data_hash=sm3(signature_xml),
-            property_info=signature_path,
-            signing_time=hierarchy.valid_at,
-            timestamper=timestamper,
-        )
 
 
 def _seal(package: OfdPackage, signer: SesSigner, page: int = 0) -> OfdPackage:
@@ -202,27 +170,6 @@ def test_tampered_copies_fail_our_checks() -> None:
     assert [c.path for c in result.checks if c.status is DigestStatus.MISMATCH] == [
         "Doc_0/Pages/Page_0/Content.xml"
     ]
-
-
-def _ofd_check(files: dict[str, OfdPackage], folder: Path) -> dict[str, str]:
-    """Run ofd_check once over all ``files``; return each file's output line."""
-    paths = {}
-    for name, package in files.items():
-        path = folder / f"{name}.ofd"
-        path.write_bytes(package.to_bytes())
-        paths[str(path)] = name
-    assert OFD_CHECK is not None
-    run = subprocess.run(
-        [str(OFD_CHECK), *paths], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert run.returncode in (0, 1), run.stderr
-    lines = {}
-    for line in run.stdout.splitlines():
-        path = line.partition(" ")[2].split(": ", 1)[0]
-        if path in paths:
-            lines[paths[path]] = line
-    assert set(lines) == set(files), run.stdout
-    return lines
 
 
 @pytest.mark.slow

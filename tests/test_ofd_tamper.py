@@ -18,10 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
-from test_ofd_signatures import unsigned_ofd
-from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
-from test_ofd_verification import (
+from helpers.ofd_check import needs_ofd_check
+from helpers.ofd_check import run_ofd_check as _ofd_check
+from helpers.ofd_documents import unsigned_ofd
+from helpers.ofd_verify_fixtures import (
     ACTOR,
     check,
     licence_ofd,
@@ -30,6 +30,7 @@ from test_ofd_verification import (
     seal_ofd,
     sm2_seal,
 )
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 
 from ofd.package import OfdPackage
 from pki.clock import now_utc

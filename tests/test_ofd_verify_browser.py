@@ -5,7 +5,7 @@ with its demo SM2 seal of the market regulator, downloaded from ``GET /v1/licenc
 and uploaded through ``/verify`` on a phone-sized screen.  The page must give the same
 verdict a PDF gets, name the licence, find it equal to the registered file and show its
 face — page 1 rendered by :mod:`ofd.raster` with the stamp — and a tampered copy must read
-验证失败.  The screenshot is kept as ``docs/verify-page-ofd.png``.
+验证失败.  The _screenshot is kept as ``docs/verify-page-ofd.png``.
 """
 
 from __future__ import annotations
@@ -15,28 +15,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from test_browser import (  # noqa: F401 - browser is a fixture
-    MARKET,
-    PHONE,
-    TEMPLATES,
-    _screenshot,
-    _wait_for_images,
-    browser,
-)
-from test_ofd_verification import one_byte_changed
+from helpers.browser import PHONE
+from helpers.browser import screenshot as _screenshot
+from helpers.browser import wait_for_images as _wait_for_images
+from helpers.licence_api import MARKET, TEMPLATES
+from helpers.ofd_verify_fixtures import one_byte_changed
 
 from ofd.package import OfdPackage
 
 if TYPE_CHECKING:
-    from helpers.api_fixtures import LiveServer
+    from helpers.server import ServerProcess
     from selenium.webdriver.remote.webdriver import WebDriver
 
-pytest_plugins = ("helpers.api_fixtures",)  # live_server
+pytest_plugins = ("helpers.api_fixtures", "helpers.browser")  # live_server, browser
 
 pytestmark = pytest.mark.slow
 
 
-def _upload(driver: WebDriver, server: LiveServer, data: bytes, path: Path) -> str:
+def _upload(driver: WebDriver, server: ServerProcess, data: bytes, path: Path) -> str:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -53,8 +49,8 @@ def _upload(driver: WebDriver, server: LiveServer, data: bytes, path: Path) -> s
 
 
 def test_citizen_verifies_an_ofd_licence_and_sees_its_face(
-    browser: WebDriver,  # noqa: F811 - the fixture imported above
-    live_server: LiveServer,
+    browser: WebDriver,
+    live_server: ServerProcess,
     tmp_path: Path,
 ) -> None:
     from selenium.webdriver.common.by import By

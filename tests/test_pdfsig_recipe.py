@@ -18,21 +18,12 @@ from pathlib import Path
 import pytest
 from helpers.local import TEST_PASSPHRASE
 from helpers.pdf_fixtures import ANCHOR, chinese_pdf
+from helpers.readme_recipes import pdfsig_recipe
 
 from sealsvc import seals
 from sealsvc.context import ServiceContext
 
 pytest_plugins = ("helpers.seal_fixtures",)  # sqlite_seal_context
-
-README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def recipe() -> str:
-    """The first ``sh`` block after the pdfsig heading of the README."""
-    section = README.read_text(encoding="utf-8").split("## Checking a sealed PDF with pdfsig")[1]
-    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert block is not None, "no shell block in the README's pdfsig section"
-    return block.group(1)
 
 
 @pytest.fixture
@@ -69,7 +60,7 @@ def _run(script: str, cwd: Path) -> str:
 
 
 def test_the_readme_pdfsig_recipe_makes_the_seal_valid_and_trusted(workdir: Path) -> None:
-    report = _run(recipe(), workdir)
+    report = _run(pdfsig_recipe(), workdir)
     seal = report.split("Signature #2")[0]  # #2 is the B-LTA document time-stamp
     assert "Signer Certificate Common Name: 郑州市市场监督管理局" in seal, report
     assert "Signature Validation: Signature is Valid." in seal, report
@@ -77,7 +68,9 @@ def test_the_readme_pdfsig_recipe_makes_the_seal_valid_and_trusted(workdir: Path
 
 
 def test_without_the_recipes_crls_pdfsig_does_not_trust_the_seal(workdir: Path) -> None:
-    without_crls = re.sub(r"^for ca in .*?^done\n", "", recipe(), flags=re.DOTALL | re.MULTILINE)
+    without_crls = re.sub(
+        r"^for ca in .*?^done\n", "", pdfsig_recipe(), flags=re.DOTALL | re.MULTILINE
+    )
     assert "crlutil" not in without_crls
     report = _run(without_crls, workdir)
     assert "Signature Validation: Signature is Valid." in report

@@ -14,51 +14,30 @@ from asn1crypto.crl import CertificateList
 from asn1crypto.ocsp import OCSPResponse
 from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
 from helpers.pdf_fixtures import chinese_pdf
-from PIL import Image, ImageDraw
+from helpers.personal_sign_fixtures import (
+    ACTOR,
+    CHAIN,
+    _person,
+    _sign,
+    id_number,
+    sign_off_chain,
+)
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from sqlalchemy import select
 
 from pki.certificates import POLICY_PERSON_EVENT, POLICY_PERSON_OFFICIAL
-from sealsvc import identity, persons, seals
+from sealsvc import identity, persons
 from sealsvc.context import ServiceContext
 from sealsvc.errors import Forbidden, InvalidInput
-from sealsvc.identity import PersonIdentity, id_number_hash, verify_id_token
+from sealsvc.identity import id_number_hash
 from sealsvc.models import AuditEntry, Certificate
-from sealsvc.pades import Level, Placement, SealOptions
-from sealsvc.personal_signing import ACTION, ACTION_REFUSED, sign_as_person
-from sealsvc.sealing import Sealer
+from sealsvc.pades import Level
+from sealsvc.personal_signing import ACTION, ACTION_REFUSED
 from sealsvc.verification.service import DocumentVerifier
 
 pytest_plugins = ("helpers.seal_fixtures",)  # seal_context
-
-ACTOR = "test:person-sign"
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def id_number(body: str) -> str:
-    """``body`` (17 digits) with its GB 11643 check character: a made-up, well-formed number."""
-    total = sum(int(d) * w for d, w in zip(body, _WEIGHTS, strict=True))
-    return body + "10X98765432"[total % 11]
-
-
-# Three officials of one approval, each with their own account and ID number.
-CHAIN = (
-    ("u-2001", "李小明", id_number("41010219850101201"), "经办人"),
-    ("u-2002", "王芳", id_number("41010319790505302"), "审核人"),
-    ("u-2003", "欧阳建国", id_number("41010419700909403"), "签发人"),
-)
-
-
-def signature_png() -> bytes:
-    """A drawn signature: dark strokes on a white pad, as the signature pad sends it."""
-    image = Image.new("RGB", (600, 240), "white")
-    draw = ImageDraw.Draw(image)
-    draw.line([(40, 180), (120, 60), (200, 170), (300, 50), (420, 190), (560, 80)], "black", 9)
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
 
 
 @pytest.fixture
@@ -75,24 +54,6 @@ def context(seal_context: ServiceContext, provider: TestProvider) -> ServiceCont
         )  # fmt: skip
         seal_context.ca.export_files(session)  # the trust anchors the verifier reads
     return seal_context
-
-
-def _person(context: ServiceContext, provider: TestProvider, **claims: str) -> PersonIdentity:
-    return verify_id_token(context, provider.token(**claims), actor=ACTOR)
-
-
-def _sign(
-    context: ServiceContext, pdf: bytes, person: PersonIdentity, role: str, **options: object
-):
-    arguments: dict = {
-        "placement": Placement(page=1, x_mm=60, y_mm=60, size_mm=36),
-        "level": Level.B_T,
-        "role": role,
-        "signature_image_png": signature_png(),
-        "actor": ACTOR,
-    }
-    arguments.update(options)
-    return sign_as_person(context, pdf, person, **arguments)
 
 
 def _audit(context: ServiceContext, action: str) -> list[AuditEntry]:
@@ -234,25 +195,6 @@ def test_bad_requests_are_refused_with_one_line_and_audited(
 def test_not_a_pdf_is_refused(context: ServiceContext, provider: TestProvider) -> None:
     with pytest.raises(InvalidInput, match="neither a PDF"):
         _sign(context, b"PK\x03\x04 an OFD perhaps", _person(context, provider), "申请人")
-
-
-def sign_off_chain(context: ServiceContext, provider: TestProvider) -> bytes:
-    """经办人 (event certificate) → 审核人 → 签发人 (officials), then the 行政审批专用章 (RSA)."""
-    pdf = chinese_pdf()
-    for number, (subject, name, number_, role) in enumerate(CHAIN):
-        if role != "经办人":  # the reviewers are enrolled officials; the clerk signs per event
-            persons.enroll(
-                context, provider="ywtb", subject=subject, name=name, id_number=number_,
-                department="郑州市市场监督管理局", role=role, hierarchy="rsa", actor=ACTOR,
-            )  # fmt: skip
-        person = _person(context, provider, sub=subject, name=name, id_number=number_)
-        placement = Placement(page=1, x_mm=30 + 50 * number, y_mm=60, size_mm=36)
-        pdf = _sign(context, pdf, person, role, placement=placement).document
-    seal = seals.issue(context, department="ZZ-FTZ", kind="行政审批专用章", actor=ACTOR)
-    return Sealer(context).seal(
-        pdf, seal.code, SealOptions(level=Level.B_T, placement=Placement(x_mm=150, y_mm=140)),
-        actor=ACTOR,
-    ).pdf  # fmt: skip
 
 
 def test_a_sign_off_chain_then_the_seal_verifies_with_roles_in_order(

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.licence_ofd_render import template_licence_ofd
 from helpers.pdf_fixtures import chinese_pdf
+from helpers.personal_sign_fixtures import CHAIN, sign_off_chain, signature_png
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
-from test_licence_ofd import _licence
-from test_personal_sign import CHAIN, sign_off_chain, signature_png
 
 from api.app import create_app
 from ofd.package import OfdPackage
@@ -218,7 +218,7 @@ def test_an_official_signs_an_ofd_through_the_api(
         sqlite_seal_context, provider="ywtb", subject="u-1001", name="张三丰",
         id_number=ID_NUMBER, role="签发人", hierarchy="sm2", actor=ACTOR,
     )  # fmt: skip
-    data, _ = _licence("business_licence")
+    data, _ = template_licence_ofd("business_licence")
     files = {"file": ("licence.ofd", data, "application/ofd")}
     form = {"id_token": provider.token(), "role": "签发人", "level": "B-B"}
     response = client.post("/v1/signatures", headers=platform, files=files, data=form)

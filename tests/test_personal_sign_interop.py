@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms, x509
 from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.licence_ofd_render import template_licence_ofd
+from helpers.ofd_check import needs_ofd_check, run_ofd_check
 from helpers.pdf_fixtures import chinese_pdf
+from helpers.personal_sign_fixtures import CHAIN, sign_off_chain, signature_png
 from helpers.pki_fixtures import write_pem
 from helpers.sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
-from test_licence_ofd import _licence
-from test_ofd_signatures_ses import _ofd_check, needs_ofd_check
-from test_personal_sign import CHAIN, sign_off_chain, signature_png
 
 from ofd.package import OfdPackage
 from ofd.signatures import read_signature, read_signatures
@@ -214,7 +214,7 @@ def _enrolled_sm2_official(context: ServiceContext, provider: TestProvider):
 def test_an_official_signs_an_ofd_type_sign_that_ofd_check_passes(
     context: ServiceContext, provider: TestProvider, tmp_path: Path
 ) -> None:
-    data, _ = _licence("business_licence")
+    data, _ = template_licence_ofd("business_licence")
     person = _enrolled_sm2_official(context, provider)
     result = sign_as_person(
         context, data, person, placement=Placement(x_mm=60, y_mm=40, size_mm=30),
@@ -230,14 +230,14 @@ def test_an_official_signs_an_ofd_type_sign_that_ofd_check_passes(
     assert signer.certificate.serial_number == int(result.certificate_serial)
     assert signer.certificate.subject.native["common_name"] == "张三丰"
     assert ID_NUMBER.encode() not in result.document
-    lines = _ofd_check({"signed": package}, tmp_path)
+    lines = run_ofd_check({"signed": package}, tmp_path)
     assert lines["signed"].startswith("PASS "), lines["signed"]
 
 
 def test_an_applicant_cannot_sign_an_ofd_without_a_time_stamp(
     context: ServiceContext, provider: TestProvider
 ) -> None:
-    data, _ = _licence("business_licence")
+    data, _ = template_licence_ofd("business_licence")
     applicant = verify_id_token(context, provider.token(sub="u-9"), actor=ACTOR)
     with pytest.raises(InvalidInput, match="applicant's OFD signature needs level B-T"):
         sign_as_person(

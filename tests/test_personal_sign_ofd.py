@@ -21,12 +21,12 @@ import pytest
 from asn1crypto import cms, x509
 from asn1crypto.core import OctetString
 from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.licence_ofd_render import template_licence_ofd
+from helpers.ofd_check import OFD_CHECK, needs_ofd_check, run_ofd_check
+from helpers.personal_sign_fixtures import signature_png
 from helpers.sm2_crosscheck import gmssl_sm2_verifies, openssl_sm2_verifies
 from PIL import Image
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
-from test_licence_ofd import _licence
-from test_ofd_signatures_ses import OFD_CHECK, _ofd_check, needs_ofd_check
-from test_personal_sign import signature_png
 
 from ofd.package import OfdPackage
 from ofd.signatures import read_signature, read_signatures
@@ -70,7 +70,7 @@ def context(sqlite_seal_context: ServiceContext, provider: TestProvider) -> Serv
 
 def _applicant_signs(context: ServiceContext, provider: TestProvider) -> PersonalSignResult:
     applicant = verify_id_token(context, provider.token(sub="u-42"), actor=ACTOR)
-    data, _ = _licence("business_licence")
+    data, _ = template_licence_ofd("business_licence")
     return sign_as_person(
         context, data, applicant, placement=Placement(x_mm=60, y_mm=40, size_mm=30),
         role="申请人", signature_image_png=None, actor=ACTOR,
@@ -218,14 +218,14 @@ def test_ofd_check_passes_the_time_stamped_signature(
     context: ServiceContext, provider: TestProvider, tmp_path: Path
 ) -> None:
     result = _applicant_signs(context, provider)
-    lines = _ofd_check({"signed": OfdPackage.read(result.document)}, tmp_path)
+    lines = run_ofd_check({"signed": OfdPackage.read(result.document)}, tmp_path)
     assert lines["signed"].startswith("PASS "), lines["signed"]
 
 
 def test_levels_an_ofd_signature_is_not_made_at(
     context: ServiceContext, provider: TestProvider
 ) -> None:
-    data, _ = _licence("business_licence")
+    data, _ = template_licence_ofd("business_licence")
     for level, refusal in (
         (Level.B_B, "applicant's OFD signature needs level B-T"),
         (Level.B_LT, "no OFD counterpart"),
@@ -265,7 +265,7 @@ def test_the_handwriting_is_the_signed_appearance_in_the_stamp_box(
     """The picture (handwriting, name, time: :func:`signature_appearance_png`, the PDF's
     layout) is a signed attribute, so it is drawn where the StampAnnot says and cannot be
     swapped without breaking the signature."""
-    data, _ = _licence("business_licence")
+    data, _ = template_licence_ofd("business_licence")
     applicant = verify_id_token(context, provider.token(sub="u-7"), actor=ACTOR)
     centre = (_EMPTY[0] + _EMPTY[2] / 2, 210 - _EMPTY[1] - _EMPTY[3] / 2)  # from lower left
     result = sign_as_person(
@@ -298,7 +298,7 @@ def test_the_handwriting_is_the_signed_appearance_in_the_stamp_box(
 def test_an_invisible_ofd_signature_has_no_appearance(
     context: ServiceContext, provider: TestProvider
 ) -> None:
-    data, _ = _licence("business_licence")
+    data, _ = template_licence_ofd("business_licence")
     applicant = verify_id_token(context, provider.token(sub="u-8"), actor=ACTOR)
     result = sign_as_person(
         context, data, applicant, placement=Placement(invisible=True), role="申请人",
@@ -319,7 +319,7 @@ _CHAIN = (("u-31", "李小明", "经办人"), ("u-32", "王芳", "审核人"), (
 def _approval_ofd(context: ServiceContext, provider: TestProvider) -> bytes:
     """Three persons sign (time-stamped, each with its handwriting and role), then the
     approval seal goes on (B-T): four signatures of one OFD, each leaving the others intact."""
-    data, _ = _licence("business_licence")
+    data, _ = template_licence_ofd("business_licence")
     for number, (subject, name, role) in enumerate(_CHAIN):
         person = verify_id_token(context, provider.token(sub=subject, name=name), actor=ACTOR)
         data = sign_as_person(
@@ -349,7 +349,7 @@ def test_an_approval_ofd_verifies_with_the_roles_in_order(
     assert all(s.modifications.allowed for s in report.signatures)
     assert ID_NUMBER not in report.to_json() and ID_NUMBER.encode() not in approval
     if OFD_CHECK is not None:
-        lines = _ofd_check({"approval": package}, tmp_path)
+        lines = run_ofd_check({"approval": package}, tmp_path)
         assert lines["approval"].startswith("PASS "), lines["approval"]
     else:
         pytest.skip("ofd_check not found beside the repository: the verdict above was checked")

@@ -25,11 +25,11 @@ import httpx
 import pytest
 from asn1crypto import pem
 from click.testing import Result
-from helpers.api_fixtures import run_server
 from helpers.local import TEST_PASSPHRASE
 from helpers.pdf_fixtures import ANCHOR, chinese_pdf
+from helpers.readme_recipes import pdfsig_recipe
+from helpers.server import running_server
 from sqlalchemy import select
-from test_pdfsig_recipe import recipe
 
 from pki.pkcs11_keystore import CompositeKeyStore
 from sealsvc import departments, seals
@@ -90,7 +90,7 @@ def seal_pdf(code: str, directory: Path, name: str) -> Path:
 def pdfsig_report(directory: Path, pdf: str) -> str:
     """The README's pdfsig recipe (CRLs published through the token) run on ``pdf``."""
     shutil.rmtree(directory / "nssdb", ignore_errors=True)  # certutil -N would prompt
-    script = recipe().replace("sealed.pdf", pdf)
+    script = pdfsig_recipe().replace("sealed.pdf", pdf)
     environ = {k: v for k, v in os.environ.items() if k != "SEALSVC_PASSPHRASE"}
     environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ['PATH']}"
     result = subprocess.run(
@@ -253,7 +253,7 @@ def test_a_served_node_with_two_workers_seals_concurrently_in_the_token(
     """``sealctl serve --workers 2`` (two processes, each a thread pool) on a token: the
     first start makes the RSA demo seals' keys in the token, and sixteen concurrent
     requests are each sealed, audited, and verify."""
-    with run_server(tmp_path / "data", workers=2, extra_environ=softhsm.environ()) as server:
+    with running_server(tmp_path / "data", workers=2, env=softhsm.environ()) as server:
         code = server.demo_seal("ZZ-FTZ", "rsa").code
         listed = server.sealctl("token", "list", "--json")
         assert listed.returncode == 0, listed.stderr

@@ -66,18 +66,22 @@ def test_sm2_set_is_sm2_and_otherwise_unchanged(sm2_set: Sm2Pkits) -> None:
         assert twin["crl_extensions"].dump() == original["crl_extensions"].dump()
 
 
-def test_gmssl_agrees_on_sm2_signatures(sm2_set: Sm2Pkits) -> None:
+@pytest.mark.parametrize(
+    ("issuer_name", "subject_name", "expected"),
+    [
+        ("TrustAnchorRootCertificate", "GoodCACert", True),
+        ("GoodCACert", "ValidCertificatePathTest1EE", True),
+        ("GoodCACert", "InvalidEESignatureTest3EE", False),
+    ],
+)
+def test_gmssl_agrees_on_sm2_signatures(
+    sm2_set: Sm2Pkits, issuer_name: str, subject_name: str, expected: bool
+) -> None:
     """An independent SM2 implementation accepts a good link and rejects NIST's bad one."""
-    cert = lambda n: x509.Certificate.load(sm2_set.load(f"certs/{n}"))  # noqa: E731
-    anchor, good_ca = cert("TrustAnchorRootCertificate.crt"), cert("GoodCACert.crt")
-    ee, bad_ee = cert("ValidCertificatePathTest1EE.crt"), cert("InvalidEESignatureTest3EE.crt")
-    for issuer, subject, expected in (
-        (anchor, good_ca, True),
-        (good_ca, ee, True),
-        (good_ca, bad_ee, False),
-    ):
-        tbs = subject["tbs_certificate"].dump()
-        assert gmssl_verify(issuer.public_key, tbs, subject["signature_value"].native) is expected
+    issuer = x509.Certificate.load(sm2_set.load(f"certs/{issuer_name}.crt"))
+    subject = x509.Certificate.load(sm2_set.load(f"certs/{subject_name}.crt"))
+    tbs = subject["tbs_certificate"].dump()
+    assert gmssl_verify(issuer.public_key, tbs, subject["signature_value"].native) is expected
 
 
 @pytest.mark.parametrize("family", ["rsa", "sm2"])

@@ -57,17 +57,23 @@ def test_oids_add_works_before_and_after_asn1crypto_built_the_reverse_map(
     assert Probe.load(Probe("1.2.3.5").dump()).native == "second"
 
 
-def test_the_gm_oids_are_registered_both_ways() -> None:
+def test_the_sm2_curve_is_registered() -> None:
     assert keys.NamedCurve.map(oids.SM2_CURVE) == "sm2p256v1"
-    for oid_type, name, dotted in [
+
+
+@pytest.mark.parametrize(
+    ("oid_type", "name", "dotted"),
+    [
         (algos.DigestAlgorithmId, "sm3", oids.SM3),
         (algos.SignedDigestAlgorithmId, "sm2_sm3", oids.SM2_SM3),
         (cms.ContentType, "gbt35275_data", oids.GBT35275_DATA),
         (cms.ContentType, "gbt35275_signed_data", oids.GBT35275_SIGNED_DATA),
-    ]:
-        assert oid_type.unmap(name) == dotted  # the class method, without an instance
-        assert oid_type(name).dotted == dotted
-        assert oid_type.load(oid_type(dotted).dump()).native == name
+    ],
+)
+def test_the_gm_oids_are_registered_both_ways(oid_type: type, name: str, dotted: str) -> None:
+    assert oid_type.unmap(name) == dotted  # the class method, without an instance
+    assert oid_type(name).dotted == dotted
+    assert oid_type.load(oid_type(dotted).dump()).native == name
 
 
 # --- tongsuopy: SM2 with a signer ID other than the default (pki/sm2.py) ---------------

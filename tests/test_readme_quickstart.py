@@ -13,32 +13,22 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from helpers.pdf_fixtures import chinese_pdf
+from helpers.readme_recipes import quick_start_commands
+from helpers.server import running_server
 
 if TYPE_CHECKING:
-    from helpers.api_fixtures import LiveServer
+    from helpers.server import ServerProcess
 
-pytest_plugins = ("helpers.api_fixtures",)  # run_server
-
-README = Path(__file__).resolve().parents[1] / "README.md"
 README_URL = "http://127.0.0.1:8000"
-_BLOCK = re.compile(r"```sh\n(.*?)```", re.DOTALL)
 
 
-def quick_start_commands() -> str:
-    """The ``sh`` block of the Quick start section that talks to the service."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    blocks = [block for block in _BLOCK.findall(section) if "curl" in block]
-    assert len(blocks) == 1, "the Quick start should have one sh block of curl examples"
-    return blocks[0]
-
-
-def _pasted(commands: str, server: LiveServer) -> str:
+def _pasted(commands: str, server: ServerProcess) -> str:
     """What a reader runs: their token and port, and no desktop to open a browser."""
     script, count = re.subn(
         r"^TOKEN=\S+", f"TOKEN={server.admin_token}", commands, flags=re.MULTILINE
@@ -51,7 +41,7 @@ def _pasted(commands: str, server: LiveServer) -> str:
 
 
 def _run_pasted(
-    commands: str, server: LiveServer, cwd: Path, timeout: float
+    commands: str, server: ServerProcess, cwd: Path, timeout: float
 ) -> subprocess.CompletedProcess[str]:
     """Run ``commands`` as a reader pastes them into bash, in ``cwd``."""
     return subprocess.run(
@@ -65,14 +55,12 @@ def _run_pasted(
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    from helpers.api_fixtures import run_server
-
-    with run_server(tmp_path_factory.mktemp("readme") / "data") as live:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with running_server(tmp_path_factory.mktemp("readme") / "data") as live:
         yield live
 
 
-def test_readme_quick_start_works_when_pasted(server: LiveServer, tmp_path: Path) -> None:
+def test_readme_quick_start_works_when_pasted(server: ServerProcess, tmp_path: Path) -> None:
     commands = quick_start_commands()
     assert "?" not in commands.replace("?h=", ""), "options as -F fields, not a raw query"
     assert commands.count("--fail-with-body") >= 2
@@ -89,7 +77,7 @@ def test_readme_quick_start_works_when_pasted(server: LiveServer, tmp_path: Path
     assert report["verdict"] == "TOTAL_PASSED", report
 
 
-def test_a_failed_seal_shows_the_problem_not_a_pdf(server: LiveServer, tmp_path: Path) -> None:
+def test_a_failed_seal_shows_the_problem_not_a_pdf(server: ServerProcess, tmp_path: Path) -> None:
     """The ``|| cat`` path: a PDF without （盖章） gets the 400 problem on the terminal."""
     from reportlab.pdfgen.canvas import Canvas
 

@@ -35,7 +35,6 @@ import os
 import secrets
 import sqlite3
 import stat
-import subprocess
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -47,9 +46,8 @@ from asn1crypto import keys, pem
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from fastapi.testclient import TestClient
-from helpers.api_fixtures import SEALCTL, _server_environ, _stop, _wait_ready
-from helpers.local import free_port
 from helpers.pdf_fixtures import chinese_pdf
+from helpers.server import ServerProcess
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -299,22 +297,15 @@ def _serve_workload(
     haystack: Haystack, data_dir: Path, passphrase: str, token: str, code: str
 ) -> str:
     """``sealctl serve --log-level debug`` on the data directory; returns its output."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    environ = {**_server_environ(url), "SEALSVC_PASSPHRASE": passphrase}
-    log = data_dir.parent / "serve.log"
-    argv = [str(SEALCTL), "--data-dir", str(data_dir), "serve", "--port", str(port)]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*argv, "--log-level", "debug", "--no-bootstrap"],
-            env=environ,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+    server = ServerProcess(
+        data_dir,
+        env={"SEALSVC_PASSPHRASE": passphrase},
+        serve_options=("--log-level", "debug"),
+        bootstrap=False,
+    )
+    server.start(timeout=60)
     try:
-        _wait_ready(process, url, log, timeout=60)
-        with httpx.Client(base_url=url, timeout=60) as client:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/pdf"}
             ok = client.post(f"/v1/seals/{code}/sign", content=chinese_pdf(1), headers=auth)
             assert haystack.response("serve sign", ok).status_code == 200
@@ -324,8 +315,8 @@ def _serve_workload(
             denied = client.post(f"/v1/seals/{code}/sign", content=chinese_pdf(1), headers=wrong)
             assert haystack.response("serve wrong key", denied).status_code == 401
     finally:
-        _stop(process)
-    output = log.read_text(errors="replace")
+        server.stop()
+    output = server.log.read_text(errors="replace")
     haystack.add("serve stdout+stderr", output)
     return output
 

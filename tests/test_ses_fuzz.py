@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 
+from helpers.fuzzing import fuzz, hot_spots, mutated
 from helpers.ses_fixtures import (
     DOCUMENT,
     make_seal,
@@ -22,7 +23,6 @@ from helpers.ses_fixtures import (
 from helpers.ses_fixtures import timestamper as _timestamper
 from hypothesis import given
 from hypothesis import strategies as st
-from test_fuzzing import fuzz, hot_spots, mutated
 
 from pki import ses
 

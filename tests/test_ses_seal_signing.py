@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from asn1crypto import core, x509
 from helpers.ses_fixtures import sample_signatures
+from helpers.ses_openssl import layers_by_asn1parse, layers_by_our_parser, openssl_verifies
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
 from sqlalchemy import select
-from test_ses_openssl import layers_by_asn1parse, layers_by_our_parser, openssl_verifies
 
 from pki import ses
 from pki.algorithms import SignatureScheme

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from helpers.pki_fixtures import openssl
+from helpers.ses_openssl import asn1parse, children, extract_contents, extract_tlv, openssl_verifies
 from PIL import Image
 from sqlalchemy import delete, select, update
-from test_ses_openssl import asn1parse, children, extract_contents, extract_tlv, openssl_verifies
 
 from pki import ses
 from pki.certificates import load_certificate

@@ -16,11 +16,11 @@ from datetime import timedelta
 
 import pytest
 from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.ofd_documents import unsigned_ofd
 from helpers.pdf_fixtures import chinese_pdf
 from PIL import Image, ImageDraw
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select, update
-from test_ofd_signatures import unsigned_ofd
 
 from api.v1 import HTTP_NAMES
 from sealsvc import audit, identity, signature_images, signing_requests

@@ -12,7 +12,6 @@ its own page.  Screenshots: ``docs/sign-pad.png`` (the pad, drawn on) and
 
 from __future__ import annotations
 
-import base64
 import io
 import subprocess
 from datetime import timedelta
@@ -21,12 +20,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from helpers.browser import DOCS, PHONE, screenshot
 from helpers.idp_fixtures import AUDIENCE, ID_NUMBER, TestProvider
+from helpers.licence_ofd_render import template_licence_ofd
 from helpers.pdf_fixtures import chinese_pdf
 from PIL import Image, ImageChops
 from sqlalchemy import update
-from test_browser import DOCS, PHONE, browser  # noqa: F401 - the Chromium fixture
-from test_licence_ofd import _licence
 
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
@@ -34,10 +33,10 @@ from sealsvc.models import SigningRequest, utcnow
 from sealsvc.verification.ofd import render_face
 
 if TYPE_CHECKING:
-    from helpers.api_fixtures import LiveServer
+    from helpers.server import ServerProcess
     from selenium.webdriver.remote.webdriver import WebDriver
 
-pytest_plugins = ("helpers.api_fixtures",)  # live_server
+pytest_plugins = ("helpers.api_fixtures", "helpers.browser")  # live_server, browser
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +47,7 @@ DPI = 100
 
 
 @pytest.fixture(scope="module")
-def provider(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> TestProvider:
+def provider(live_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> TestProvider:
     provider = TestProvider(tmp_path_factory.mktemp("idp"), issuer=ISSUER)
     added = live_server.sealctl(
         "idp", "add", "pad-browser", "--issuer", ISSUER,
@@ -58,7 +57,7 @@ def provider(live_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) 
     return provider
 
 
-def _request(live_server: LiveServer, provider: TestProvider, document: bytes) -> dict:
+def _request(live_server: ServerProcess, provider: TestProvider, document: bytes) -> dict:
     with live_server.client() as client:
         response = client.post(
             "/v1/signatures/requests",
@@ -73,13 +72,6 @@ def _request(live_server: LiveServer, provider: TestProvider, document: bytes) -
         )
     assert response.status_code == 201, response.text
     return response.json()
-
-
-def _screenshot(driver: WebDriver, name: str) -> None:
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
-    )
-    (DOCS / name).write_bytes(base64.b64decode(shot["data"]))
 
 
 def _stroke(driver: WebDriver, kind: str, points: list[tuple[int, int]]) -> None:
@@ -133,8 +125,8 @@ def _box_px(page_height: int) -> tuple[int, int, int, int]:
 
 
 def test_a_person_draws_confirms_and_the_signed_page_shows_the_strokes(
-    browser: WebDriver,  # noqa: F811 - the fixture imported above
-    live_server: LiveServer,
+    browser: WebDriver,
+    live_server: ServerProcess,
     provider: TestProvider,
     tmp_path: Path,
 ) -> None:
@@ -177,7 +169,7 @@ def test_a_person_draws_confirms_and_the_signed_page_shows_the_strokes(
     )
     assert ink > 500, ink  # all three pointers drew
     assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"]
-    _screenshot(browser, "sign-pad.png")
+    screenshot(browser, "sign-pad.png")
     browser.find_element(By.ID, "confirm").click()
     verdict = WebDriverWait(browser, 120).until(
         expected_conditions.presence_of_element_located((By.ID, "verdict"))
@@ -213,8 +205,8 @@ def test_a_person_draws_confirms_and_the_signed_page_shows_the_strokes(
 
 
 def test_an_expired_request_shows_its_own_page(
-    browser: WebDriver,  # noqa: F811 - the fixture imported above
-    live_server: LiveServer,
+    browser: WebDriver,
+    live_server: ServerProcess,
     provider: TestProvider,
 ) -> None:
     from selenium.webdriver.common.by import By
@@ -238,8 +230,8 @@ def test_an_expired_request_shows_its_own_page(
 
 
 def test_a_person_signs_an_ofd_on_the_pad_in_chromium(
-    browser: WebDriver,  # noqa: F811 - the fixture imported above
-    live_server: LiveServer,
+    browser: WebDriver,
+    live_server: ServerProcess,
     provider: TestProvider,
 ) -> None:
     """The pad shows an OFD licence's first page (our OFD renderer); the drawing becomes
@@ -248,7 +240,7 @@ def test_a_person_signs_an_ofd_on_the_pad_in_chromium(
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    document, _ = _licence("business_licence")
+    document, _ = template_licence_ofd("business_licence")
     centre, size = (180.0, 67.5), 30.0  # an empty spot of the licence
     with live_server.client() as client:
         created = client.post(
@@ -265,7 +257,7 @@ def test_a_person_signs_an_ofd_on_the_pad_in_chromium(
                                    "return i.complete && i.naturalWidth > 0")
     )  # fmt: skip
     _sign_here(browser)
-    _screenshot(browser, "sign-pad-ofd.png")
+    screenshot(browser, "sign-pad-ofd.png")
     browser.find_element(By.ID, "confirm").click()
     verdict = WebDriverWait(browser, 120).until(
         expected_conditions.presence_of_element_located((By.ID, "verdict"))

@@ -1,6 +1,6 @@
 """A sealsvc cluster on this machine: one PostgreSQL, two nodes, HAProxy in front.
 
-* :class:`Cluster` — two ``sealctl serve`` nodes (:class:`reliability_helpers.ServerProcess`,
+* :class:`Cluster` — two ``sealctl serve`` nodes (:class:`helpers.server.ServerProcess`,
   real processes in their own process groups, so ``kill -9`` is a power cut) on one
   PostgreSQL database, each with its **own, initially empty data directory** and port, the
   master passphrase from one file (``SEALSVC_PASSPHRASE_FILE``, as deployed).  Node A's
@@ -13,7 +13,7 @@
   deployment guide ships, addresses from the environment) in the foreground, with its
   health checks on ``/readyz``; :meth:`HaProxy.states` reads its stats CSV.
 
-Import as ``from cluster_helpers import ...`` (pytest puts ``tests/`` on ``sys.path``).
+Import as ``from helpers.cluster_helpers import ...``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,8 @@ from pathlib import Path
 
 import httpx
 
-from helpers.api_fixtures import SEALCTL
 from helpers.local import TEST_PASSPHRASE, PostgresServer, free_port
-from helpers.reliability_helpers import ServerProcess
+from helpers.server import SEALCTL, ServerProcess, die_with_parent
 
 __all__ = [
     "CLIENT_ADDRESS",
@@ -98,6 +97,7 @@ class HaProxy:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # only prctl: safe between fork and exec
             )
 
     def states(self) -> dict[str, str]:

@@ -7,7 +7,7 @@ an empty signature field, an encrypted file, a broken cross-reference table, a
 certified document whose DocMDP P=1 forbids any change (signed with the test PKI of
 :mod:`pki_fixtures`).
 
-Import as ``from pdf_fixtures import chinese_pdf`` (pytest puts ``tests/`` on ``sys.path``).
+Import as ``from helpers.pdf_fixtures import chinese_pdf`` (pytest puts ``tests/`` on ``sys.path``).
 Every generator is deterministic (reportlab ``invariant=True``) and cached, so tests may
 call them freely; treat the returned bytes as read-only.
 """

@@ -1,8 +1,7 @@
 """Tools for the crash-consistency and concurrency suites: real processes, real checks.
 
-* :class:`ServerProcess` — ``sealctl --data-dir D serve`` in its own process group, so
-  ``kill -9`` takes the uvicorn supervisor and its workers down at once, like a power
-  cut takes a node; it can be started again on the same data directory.
+* The server itself is :class:`helpers.server.ServerProcess` (its ``kill9`` is the power
+  cut); :class:`Forker` can fork it instead of exec'ing ``sealctl``.
 * :class:`Forker` — ``sealctl`` commands (the server too) as forks of a process that
   imported sealctl once, killed with SIGKILL a chosen time after their fork: the delay
   then falls into the command's own work, not into seconds of Python imports.
@@ -11,7 +10,7 @@
 * :func:`validate_rsa_seal`, :func:`timestamp_serials` — a sealed PDF checked by pyHanko's
   validator, and the serials of its RFC 3161 tokens.
 
-Import as ``from reliability_helpers import ...`` (pytest puts ``tests/`` on ``sys.path``).
+Import as ``from helpers.reliability_helpers import ...``.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 from asn1crypto import cms, crl, tsp, x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
@@ -38,15 +36,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
-from helpers.api_fixtures import (
-    _DEMO_LINE,
-    _TOKEN,
-    SEALCTL,
-    DemoSeal,
-    _demo_seals,
-    _server_environ,
-)
-from helpers.local import free_port
+from helpers.server import die_with_parent
 from pki.certificates import load_certificate
 from pki.keystore import FileKeyStore
 from sealsvc import audit
@@ -59,7 +49,6 @@ __all__ = [
     "ForkedExit",
     "Forker",
     "RsaTrust",
-    "ServerProcess",
     "check_data_dir",
     "pdfsig_valid_signatures",
     "rsa_trust",
@@ -73,144 +62,6 @@ _KEYSTORE_FILE = "keystore.json"
 
 
 # --- processes ------------------------------------------------------------------------------
-
-
-@dataclass
-class ServerProcess:
-    """``sealctl serve`` on ``data_dir``; startable again after :meth:`kill9`."""
-
-    data_dir: Path
-    database_url: str | None = None
-    workers: int = 1
-    port: int = field(default_factory=free_port)
-    admin_token: str = ""
-    demo_seals: list[DemoSeal] = field(default_factory=list)
-    starts: int = 0
-    forker: Forker | None = field(default=None, repr=False)
-    """Fork the server from this pre-imported process instead of exec'ing ``sealctl``."""
-    passphrase_file: Path | None = None
-    """Give the passphrase as ``SEALSVC_PASSPHRASE_FILE`` (as deployed), not in the environment."""
-    base_url: str | None = None
-    """The public URL (a cluster's proxy) if not the server's own."""
-    bootstrap: bool = True
-    """``False`` for a node joining an initialised database: no dev set-up, nothing printed."""
-    serve_options: tuple[str, ...] = ()
-    """More ``sealctl serve`` options (``--forwarded-allow-ips …``)."""
-    _process: subprocess.Popen | None = field(default=None, repr=False)
-    _pid: int | None = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        """The server's (supervisor's) process id, while it runs."""
-        pid = self._pid if self.forker is not None else self._process and self._process.pid
-        assert pid is not None, "the server is not running"
-        return pid
-
-    @property
-    def environ(self) -> dict[str, str]:
-        environ = _server_environ(self.base_url or self.url)
-        environ["SEALSVC_DATA_DIR"] = str(self.data_dir)
-        if self.passphrase_file is not None:
-            del environ["SEALSVC_PASSPHRASE"]
-            environ["SEALSVC_PASSPHRASE_FILE"] = str(self.passphrase_file)
-        if self.database_url:
-            environ["SEALSVC_DATABASE_URL"] = self.database_url
-        return environ
-
-    def context(self) -> ServiceContext:
-        """A fresh in-process context on the same data directory and database."""
-        from sealsvc.config import Settings
-
-        return ServiceContext(Settings.load(self.data_dir, self.environ))
-
-    def start(self, timeout: float = 90) -> None:
-        """Start (first start: bootstrap, parse token and demo seals) and wait for /healthz."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = self.data_dir.parent / f"serve-{self.port}-{self.starts}.log"
-        args = ["--data-dir", str(self.data_dir), "serve", "--port", str(self.port)]
-        args += ["--workers", str(self.workers), *self.serve_options]
-        if self.starts or not self.bootstrap:
-            args.append("--no-bootstrap")  # initialised by the first start (or another node)
-        if self.forker is not None:
-            self._pid = self.forker.start(args, log)
-        else:
-            with log.open("wb") as sink:
-                self._process = subprocess.Popen(
-                    [str(SEALCTL), *args],
-                    env=self.environ,
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # its own process group: kill9 reaches the workers
-                )
-        output = self._wait_ready(log, timeout)
-        if self.starts == 0 and self.bootstrap:
-            token = _TOKEN.search(output)
-            assert token is not None, f"no admin token in the first start's output:\n{output}"
-            self.admin_token = token.group(1)
-            self.demo_seals = _demo_seals(_DEMO_LINE.findall(output))
-        self.starts += 1
-
-    def _wait_ready(self, log: Path, timeout: float) -> str:
-        """The server's output once ``/healthz`` answers."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise AssertionError(f"sealctl serve exited:\n{log.read_text()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return log.read_text()
-            time.sleep(0.05)
-        raise AssertionError(f"sealctl serve did not answer in {timeout} s:\n{log.read_text()}")
-
-    def kill9(self) -> None:
-        """SIGKILL the whole process group (supervisor and workers), no clean-up at all."""
-        if self.forker is not None and self._pid is not None:
-            self.forker.wait(self._pid, timeout=0)
-            self._pid = None
-        elif self._process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
-        self._wait_port_free()
-
-    def stop(self) -> None:
-        if self.forker is not None:
-            self.kill9()
-            return
-        if self._process is None or self._process.poll() is not None:
-            return
-        os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill9()
-
-    def _wait_port_free(self) -> None:
-        """Orphaned workers die with their group; wait until nothing answers any more."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.url}/healthz", timeout=0.2)
-            except httpx.TransportError:
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"something still answers on {self.url} after kill -9")
-
-    def client(self, timeout: float = 60) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {self.admin_token}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
-
-    def demo_seal(self, department: str, algorithm: str = "rsa") -> DemoSeal:
-        return next(
-            s
-            for s in self.demo_seals
-            if s.department == department and s.algorithm.startswith(algorithm)
-        )
 
 
 @dataclass(frozen=True)
@@ -242,6 +93,7 @@ class Forker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=die_with_parent,  # only prctl: safe between fork and exec
         )
         self._ready = False
 
@@ -294,6 +146,7 @@ def _forker_main() -> None:
 
 def _forked_child(app, args: list[str], log: str) -> None:
     os.setsid()
+    die_with_parent()  # a fork inherits no death signal: set it, to die with the forker
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)

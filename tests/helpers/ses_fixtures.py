@@ -1,7 +1,8 @@
 """Real SES material for tests: a seal maker on the SM2 test hierarchy, a PNG seal image,
-seals and signatures made with them, and the third-party OFD samples' SES files.
+seals and signatures made with them, :class:`SesSigner` (an OFD's signed value as a real
+SES_Signature), and the third-party OFD samples' SES files.
 
-Import as ``from ses_fixtures import …`` (pytest puts ``tests/`` on ``sys.path``).  The
+Import as ``from helpers.ses_fixtures import …`` (pytest puts ``tests/`` on ``sys.path``).  The
 samples are read from ``tests/data/ofd-samples/`` (copied unchanged from ofdrw's test
 resources; see the README there) with :mod:`zipfile` only — the OFD reader is another
 package's business.
@@ -197,3 +198,22 @@ def sample_seal_files() -> dict[str, bytes]:
             for name in sorted(n for n in package.namelist() if n.endswith("/Seal.esl")):
                 found[f"{path.name}:{name.rsplit('/', 2)[1]}"] = package.read(name)
     return found
+
+
+class SesSigner:
+    """``make_signed_value`` that seals with a real v4 SES_Signature (seal made per signer)."""
+
+    def __init__(self, es_id: str = "44030000000001") -> None:
+        self.seal = make_seal(es_id=es_id)
+
+    def __call__(self, signature_xml: bytes, signature_path: str) -> bytes:
+        hierarchy = sm2()
+        return ses.sign_ses(
+            seal=self.seal,
+            signer_certificate=hierarchy.seal.dump(),
+            signer=hierarchy.seal_key,
+            data_hash=sm3(signature_xml),
+            property_info=signature_path,
+            signing_time=hierarchy.valid_at,
+            timestamper=timestamper,
+        )

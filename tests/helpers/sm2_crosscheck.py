@@ -4,7 +4,7 @@ OpenSSL 3.0's ``ts -verify``, ``cms -verify`` and ``ocsp`` cannot check SM2 sign
 (they never set the SM2 signer ID), so tests of SM2 tokens and responses check the exact
 signed bytes with tools nobody here wrote: ``openssl pkeyutl -verify -rawin -digest sm3
 -pkeyopt distid:1234567812345678`` (C) and gmssl's ``verify_with_sm3`` (pure Python).
-Import as ``from sm2_crosscheck import openssl_sm2_verifies, gmssl_sm2_verifies``.
+Import as ``from helpers.sm2_crosscheck import openssl_sm2_verifies, gmssl_sm2_verifies``.
 """
 
 from __future__ import annotations
