@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -163,7 +164,44 @@ def test_a_valid_pdf_licence_is_pdfa_with_fonts_embedded_per_pdffonts(corpus: Co
     (report,) = corpus.check(path)
     usability = {c.id: c.reason for c in report.property(Property.USABILITY).checks}
     assert usability["long_term_format"].startswith("PDF/A-2B")
-    assert "pyHanko" in usability["long_term_format"]  # the known Producer note is stated
+    assert "注" not in usability["long_term_format"]  # no Producer note: Info and XMP agree
+
+
+@pytest.mark.parametrize("level", [Level.B_B, Level.B_LTA])
+def test_a_sealed_licence_names_one_producer_in_info_and_xmp(corpus: Corpus, level: Level) -> None:
+    """poppler reads the Info /Producer (pdfinfo) and the XMP packet (pdfinfo -meta): after
+    sealing and, at B-LTA, the DSS and document time-stamp updates, both name pyHanko."""
+    template = load_template("business_licence")
+    number = issue_licence(
+        corpus.context, template, template.example, [corpus.rsa_seal], actor=ACTOR, level=level
+    ).number
+    path = corpus.write(f"producer-{level.value}.pdf", get_licence_file(corpus.context, number))
+    info = re.search(r"^Producer:\s+(.*)$", _tool("pdfinfo", str(path)), re.MULTILINE)
+    xmp = re.search(r'pdf:Producer(?:="([^"]*)"|>([^<]*)<)', _tool("pdfinfo", "-meta", str(path)))
+    assert info and xmp, "pdfinfo shows no Producer"
+    assert info.group(1).startswith("pyHanko ")
+    assert info.group(1) == (xmp.group(1) or xmp.group(2))
+    (report,) = corpus.check(path)  # B-B has no time-stamp: 真实性 fails, 可用性 holds
+    long_term = {c.id: c for c in report.property(Property.USABILITY).checks}["long_term_format"]
+    assert long_term.outcome is Outcome.PASS
+    assert "Producer" not in long_term.reason
+
+
+def test_a_foreign_pyhanko_update_keeps_the_producer_note(corpus: Corpus) -> None:
+    """A file updated by pyHanko elsewhere still carries the two Producers (pyHanko appends
+    its name to the Info one, replaces the XMP one): a note, not a failure."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(corpus.file("valid.pdf").read_bytes()))
+    info = writer.trailer.raw_get("/Info")
+    info.get_object()["/Producer"] = generic.TextStringObject("Other PDF Tool")
+    writer.mark_update(info)
+    out = io.BytesIO()
+    writer.write(out)
+    path = corpus.write("foreign-producer.pdf", out.getvalue())
+    assert "Other PDF Tool; pyHanko" in _tool("pdfinfo", str(path))
+    facts = inspect_pdf(out.getvalue())
+    assert not facts.long_term_problems
+    (note,) = facts.notes
+    assert "Other PDF Tool; pyHanko" in note and "已知差异" in note
 
 
 def test_a_licence_number_checks_the_stored_file(corpus: Corpus) -> None:
