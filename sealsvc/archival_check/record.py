@@ -28,7 +28,6 @@ from pki.clock import CHINA_TIME
 from sealsvc.archival_check.facts import FileFacts
 from sealsvc.archival_check.ofd_facts import inspect_ofd
 from sealsvc.archival_check.pdf_facts import inspect_pdf
-from sealsvc.archival_check.rendering import render_problem
 from sealsvc.licences.identifier import LicenceIdentifier
 from sealsvc.licences.identify import LicenceMatch
 from sealsvc.licences.pipeline import (
@@ -160,6 +159,10 @@ class RecordInspector:
             facts, verification = FileFacts("unknown", problem="既不是 PDF 也不是 OFD 文件"), None
         problem, rendered = None, False
         if self.render and facts.readable:
+            # imported here: pdftoppm's wrapper and the OFD rasteriser stay out of the
+            # workers of a batch that does not paint (a spawned worker imports afresh)
+            from sealsvc.archival_check.rendering import render_problem
+
             problem, rendered = render_problem(data, facts.format), True
         return Record(source, data, facts, verification, None, problem, rendered)
 
