@@ -448,9 +448,14 @@ def _decoded(stream: generic.StreamObject, encrypted: bool) -> bytes:
     return data
 
 
-def _bounded(stream: generic.StreamObject, purpose: DecodePurpose = DecodePurpose.GENERIC) -> bytes:
+def _bounded(
+    stream: generic.PdfObject | None, purpose: DecodePurpose = DecodePurpose.GENERIC
+) -> bytes:
     """A stream decoded by pyHanko, to at most the anchor search's per-stream limit (the
-    reader is the verifier's, under pyHanko's looser defaults)."""
+    reader is the verifier's, under pyHanko's looser defaults); anything else where a
+    stream must be is a broken file."""
+    if not isinstance(stream, generic.StreamObject):
+        raise ValueError(f"a stream was expected, not {type(stream).__name__}")
     return stream.read_data(purpose, expected_size=_MAX_CONTENT_BYTES)
 
 

@@ -110,9 +110,17 @@ def check_records(inspector: RecordInspector, items: Sequence[Item]) -> list[Res
             for item, e in zip(items, examined, strict=True)
         ]
     return [
-        (e, None) if isinstance(e, RecordReport) else (report_of(r := next(registered)), r.licence)
-        for e in examined
+        (e, None) if isinstance(e, RecordReport) else _reported(item, next(registered))
+        for item, e in zip(items, examined, strict=True)
     ]
+
+
+def _reported(item: Item, record: Record) -> Result:
+    """The report on ``record``, or its failed report when judging it fails."""
+    try:
+        return report_of(record), record.licence
+    except Exception as exc:  # a batch never stops at a bad record
+        return _unchecked(item, _reason(exc, item.source)), None
 
 
 def _examined(inspector: RecordInspector, item: Item) -> Record | RecordReport:
