@@ -465,6 +465,19 @@ def test_a_batch_asks_the_registry_once_per_chunk(corpus: Corpus) -> None:
     assert len(bulk) == 1, bulk  # four licences (three PDF, one OFD), one query
 
 
+def test_worker_processes_give_the_reports_of_one_process_in_order(corpus: Corpus) -> None:
+    """Two workers (forked from the forkserver, a chunk per task) report exactly what one
+    process reports, record for record and in the batch's order."""
+    garbage = corpus.write("garbage-workers.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 4)
+    names = ["valid.pdf", "valid.ofd", "garbage-workers.pdf", "missing.pdf"] * 3
+    items = [Item(n, path=corpus.file(n)) for n in names]
+    assert garbage.exists()
+    alone = ArchiveChecker(corpus.context).check(items)
+    shared = ArchiveChecker(corpus.context).check(items, workers=2)
+    assert [r.to_dict() for r in shared.records] == [r.to_dict() for r in alone.records]
+    assert [r.passed for r in shared.records[:4]] == [True, True, False, False]
+
+
 def test_a_registry_fault_fails_its_chunk_with_an_id_and_the_batch_goes_on(
     corpus: Corpus, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
