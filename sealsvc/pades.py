@@ -40,6 +40,7 @@ from asn1crypto import algos, cms, core, crl, ocsp, tsp, x509
 from pdfminer.psparser import PSException
 from pyhanko.pdf_utils import content, generic, layout
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.model import VENDOR
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
@@ -73,6 +74,7 @@ __all__ = [
     "TsaTimeStamper",
     "add_document_timestamp",
     "add_validation_data",
+    "incremental_writer",
     "seal_pdf",
 ]
 
@@ -535,11 +537,37 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
+def incremental_writer(pdf: io.BytesIO, *, strict: bool = False) -> IncrementalPdfFileWriter:
+    """pyHanko's writer for an update of ``pdf``, with an Info ``/Producer`` its XMP agrees with.
+
+    pyHanko names itself in every update it writes: in the XMP packet it *replaces*
+    ``pdf:Producer`` with "pyHanko x.y", in the Info dictionary it *appends* "; pyHanko
+    x.y" to the Producer there — so every sealed PDF/A licence said two things, which
+    ISO 19005-2 §6.6.2.3.1 forbids and the archive check reported.  When the file has an
+    XMP packet (pyHanko then writes it), the Info ``/Producer`` is set to pyHanko's name
+    beforehand: pyHanko keeps an Info Producer that already names it, so both say the
+    same.  The earlier producer stays in the revisions before (incremental updates
+    rewrite nothing); a file without XMP keeps pyHanko's appended form.
+    """
+    writer = IncrementalPdfFileWriter(pdf, strict=strict)
+    if writer.prev.encrypted or "/Metadata" not in writer.root:
+        return writer
+    try:
+        info = writer.trailer.raw_get("/Info")
+    except KeyError:
+        return writer
+    entries = info.get_object() if isinstance(info, generic.IndirectObject) else None
+    if isinstance(entries, generic.DictionaryObject) and entries.get("/Producer") != VENDOR:
+        entries["/Producer"] = generic.TextStringObject(VENDOR)
+        writer.mark_update(info)
+    return writer
+
+
 def _open(pdf: bytes) -> IncrementalPdfFileWriter:
     if not pdf.lstrip()[:5].startswith(b"%PDF-"):
         raise InvalidInput("the file is not a PDF (no %PDF- header)")
     with _document_errors("parsed"):
-        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        writer = incremental_writer(io.BytesIO(pdf))
         if writer.prev.encrypted:
             raise InvalidInput("the PDF is encrypted; seal the unencrypted document")
         int(writer.root["/Pages"]["/Count"])  # a document without a page tree is broken
@@ -704,5 +732,5 @@ def add_document_timestamp(
 ) -> io.BytesIO:
     """Append a document time-stamp over the whole file (B-LTA, and each renewal)."""
     return signers.PdfTimeStamper(timestamper).timestamp_pdf(
-        IncrementalPdfFileWriter(pdf, strict=False), digest_algorithm
+        incremental_writer(pdf), digest_algorithm
     )

@@ -11,10 +11,13 @@ licences must pass all four.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
+import re
 import subprocess
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
 from pyhanko.sign import fields, signers
+from sqlalchemy import event
 
 from ofd.package import OfdPackage
 from pki.clock import now_utc
@@ -49,7 +53,8 @@ from sealsvc.archival_check import (
     Property,
     RecordReport,
 )
-from sealsvc.archival_check.pdf_facts import _RISKY, inspect_pdf
+from sealsvc.archival_check.pdf_facts import _RISKY, _decoded, inspect_pdf
+from sealsvc.archival_check.record import RecordInspector
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
 from sealsvc.licences import (
@@ -64,6 +69,8 @@ from sealsvc.licences import (
 from sealsvc.licences.metadata import licence_metadata
 from sealsvc.pades import Level, Placement, SealOptions
 from sealsvc.sealing import Sealer
+from sealsvc.verification.pdf_signatures import open_reader
+from sealsvc.verification.service import DocumentVerifier
 
 if TYPE_CHECKING:
     from helpers.seal_fixtures import CaTemplates
@@ -163,7 +170,44 @@ def test_a_valid_pdf_licence_is_pdfa_with_fonts_embedded_per_pdffonts(corpus: Co
     (report,) = corpus.check(path)
     usability = {c.id: c.reason for c in report.property(Property.USABILITY).checks}
     assert usability["long_term_format"].startswith("PDF/A-2B")
-    assert "pyHanko" in usability["long_term_format"]  # the known Producer note is stated
+    assert "注" not in usability["long_term_format"]  # no Producer note: Info and XMP agree
+
+
+@pytest.mark.parametrize("level", [Level.B_B, Level.B_LTA])
+def test_a_sealed_licence_names_one_producer_in_info_and_xmp(corpus: Corpus, level: Level) -> None:
+    """poppler reads the Info /Producer (pdfinfo) and the XMP packet (pdfinfo -meta): after
+    sealing and, at B-LTA, the DSS and document time-stamp updates, both name pyHanko."""
+    template = load_template("business_licence")
+    number = issue_licence(
+        corpus.context, template, template.example, [corpus.rsa_seal], actor=ACTOR, level=level
+    ).number
+    path = corpus.write(f"producer-{level.value}.pdf", get_licence_file(corpus.context, number))
+    info = re.search(r"^Producer:\s+(.*)$", _tool("pdfinfo", str(path)), re.MULTILINE)
+    xmp = re.search(r'pdf:Producer(?:="([^"]*)"|>([^<]*)<)', _tool("pdfinfo", "-meta", str(path)))
+    assert info and xmp, "pdfinfo shows no Producer"
+    assert info.group(1).startswith("pyHanko ")
+    assert info.group(1) == (xmp.group(1) or xmp.group(2))
+    (report,) = corpus.check(path)  # B-B has no time-stamp: 真实性 fails, 可用性 holds
+    long_term = {c.id: c for c in report.property(Property.USABILITY).checks}["long_term_format"]
+    assert long_term.outcome is Outcome.PASS
+    assert "Producer" not in long_term.reason
+
+
+def test_a_foreign_pyhanko_update_keeps_the_producer_note(corpus: Corpus) -> None:
+    """A file updated by pyHanko elsewhere still carries the two Producers (pyHanko appends
+    its name to the Info one, replaces the XMP one): a note, not a failure."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(corpus.file("valid.pdf").read_bytes()))
+    info = writer.trailer.raw_get("/Info")
+    info.get_object()["/Producer"] = generic.TextStringObject("Other PDF Tool")
+    writer.mark_update(info)
+    out = io.BytesIO()
+    writer.write(out)
+    path = corpus.write("foreign-producer.pdf", out.getvalue())
+    assert "Other PDF Tool; pyHanko" in _tool("pdfinfo", str(path))
+    facts = inspect_pdf(out.getvalue())
+    assert not facts.long_term_problems
+    (note,) = facts.notes
+    assert "Other PDF Tool; pyHanko" in note and "已知差异" in note
 
 
 def test_a_licence_number_checks_the_stored_file(corpus: Corpus) -> None:
@@ -394,6 +438,95 @@ def test_a_batch_never_stops_at_a_bad_record(corpus: Corpus) -> None:
     assert records[2].sm3 == sm3.sm3_hash(list(not_a_document.read_bytes()))
     assert records[2].sha256 == _sha256(not_a_document.read_bytes())
     assert "YYZZ2099010100000001" in reasons[3]
+
+
+def test_a_batch_asks_the_registry_once_per_chunk(corpus: Corpus) -> None:
+    """The registry's records of every licence in a chunk come from one query, not from
+    several per record: SQLAlchemy's statements counted as the database receives them."""
+    numbers = [corpus.issue("pdf") for _ in range(3)]
+    paths = [corpus.write(f"chunk-{n}.pdf", get_licence_file(corpus.context, n)) for n in numbers]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = corpus.context.database.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        records = corpus.check(*paths, corpus.file("valid.ofd"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    for record in records:  # (the batch skips licences issued between: a serial gap)
+        matched = {c.id: c for c in record.property(Property.AUTHENTICITY).checks}
+        assert matched["registry_match"].outcome is Outcome.PASS, record.source
+        assert matched["metadata_match"].outcome is Outcome.PASS, record.source
+    assert [r.licence_number for r in records[:3]] == numbers
+    bulk = [s for s in statements if re.search(r"licences\.number IN", s)]
+    assert len(bulk) == 1, bulk  # four licences (three PDF, one OFD), one query
+
+
+def test_worker_processes_give_the_reports_of_one_process_in_order(corpus: Corpus) -> None:
+    """Two workers (forked from the forkserver, a chunk per task) report exactly what one
+    process reports, record for record and in the batch's order."""
+    garbage = corpus.write("garbage-workers.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 4)
+    names = ["valid.pdf", "valid.ofd", "garbage-workers.pdf", "missing.pdf"] * 3
+    items = [Item(n, path=corpus.file(n)) for n in names]
+    assert garbage.exists()
+    alone = ArchiveChecker(corpus.context).check(items)
+    shared = ArchiveChecker(corpus.context).check(items, workers=2)
+    assert [r.to_dict() for r in shared.records] == [r.to_dict() for r in alone.records]
+    assert [r.passed for r in shared.records[:4]] == [True, True, False, False]
+
+
+def test_a_registry_fault_fails_its_chunk_with_an_id_and_the_batch_goes_on(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fault of ours while reading the registry (injected: the database cannot fail on
+    cue) fails the records of that chunk with a fault id that is in the log; records that
+    never reached the registry keep their own reason."""
+
+    def broken(self: RecordInspector, records: object) -> object:
+        raise RuntimeError("registry connection lost")
+
+    monkeypatch.setattr(RecordInspector, "registered", broken)
+    records = corpus.check(corpus.file("valid.pdf"), corpus.file("missing.pdf"))
+    (reason,) = {c.reason for c in records[0].properties[0].checks}
+    fault = re.search(r"编号 ([0-9a-f]{12})", reason)
+    assert fault and fault.group(1) in caplog.text and "registry connection lost" in caplog.text
+    assert "无法读取" in records[1].properties[0].checks[0].reason
+
+
+def test_the_facts_read_from_the_verifiers_parse_equal_a_fresh_parse(corpus: Corpus) -> None:
+    """The check parses a PDF once and reads its facts from the objects the verifier
+    resolved: the facts, and the verifier's verdict, must be those of separate parses."""
+    verifier = DocumentVerifier(corpus.context)
+    names = ["valid.pdf", "encrypted.pdf", "javascript.pdf", "program.pdf", "foreign-producer.pdf"]
+    for path in (corpus.file(n) for n in names if corpus.file(n).exists()):
+        data = path.read_bytes()
+        reader = open_reader(data)
+        shared = verifier.check(data, ofd=False, reader=reader).report
+        assert inspect_pdf(data, reader) == inspect_pdf(data), path.name
+        alone = verifier.check(data, ofd=False).report
+        assert (shared.verdict, shared.sentence) == (alone.verdict, alone.sentence), path.name
+
+
+def test_ascii85_flate_page_content_is_decoded_as_pyhanko_decodes_it() -> None:
+    """reportlab writes page content as ASCII85 over Flate; the checker decodes it with
+    the standard library.  Zero groups ("z"), line breaks and the "~>" end must read as
+    pyHanko's own decoder reads them."""
+    content = b"q BT /F1 12 Tf (\x00\x00\x00\x00) Tj ET /Im0 Do Q\n" * 40
+    packed = zlib.compress(b"\x00" * 16 + content, 0)  # stored: the zeros stay zeros
+    encoded = base64.a85encode(packed, wrapcol=64) + b"~>"
+    assert b"z" in encoded and b"\n" in encoded
+    chain = generic.ArrayObject(
+        [generic.NameObject("/ASCII85Decode"), generic.NameObject("/FlateDecode")]
+    )
+    stream = generic.StreamObject({generic.NameObject("/Filter"): chain}, encoded_data=encoded)
+    theirs = generic.StreamObject({generic.NameObject("/Filter"): chain}, encoded_data=encoded)
+    assert _decoded(stream, encrypted=False) == theirs.data == b"\x00" * 16 + content
+    broken = generic.StreamObject({generic.NameObject("/Filter"): chain}, encoded_data=b"ab{~>")
+    with pytest.raises(ValueError, match="cannot be decoded"):
+        _decoded(broken, encrypted=False)
 
 
 def test_the_cli_prints_tables_and_a_summary_and_exits_by_the_verdict(

@@ -8,9 +8,10 @@ Two walks, both bounded:
   embedded files, and every font dictionary with or without its font program.  Walking
   the objects rather than the page tree finds what a hostile file hides where no tree
   points — a PDF/A validator does the same.
-* **the page tree**: each page's content streams are decoded (pyHanko, under the same
-  decode limits the anchor search uses) and every font (``Tf``) and XObject (``Do``) they
-  name must exist in the page's resources.  This is what "the file opens and renders"
+* **the page tree**: each page's content streams are decoded (bounded by the anchor
+  search's per-stream limit; filters other than Flate by pyHanko under the verification
+  engine's decode limits) and every font (``Tf``) and XObject (``Do``) they name must
+  exist in the page's resources.  This is what "the file opens and renders"
   needs from the file short of painting it; ``--render`` paints page 1 as well
   (:mod:`.rendering`).
 
@@ -18,20 +19,23 @@ The PDF/A claim is read from the XMP packet (:mod:`.xmp`) and checked against th
 file: the part and conformance level, the output intent, and the Info dictionary agreeing
 with the XMP (ISO 19005-2 §6.6.2.3.1).  One known deviation is a note, not a failure:
 pyHanko, when it seals, appends "; pyHanko x.y" to the Info ``/Producer`` but writes only
-"pyHanko x.y" to ``pdf:Producer`` — every PDF sealed by pyHanko carries it.
+"pyHanko x.y" to ``pdf:Producer`` — PDFs sealed by pyHanko elsewhere carry it (ours do
+not: :func:`sealsvc.pades.incremental_writer` makes the two agree).
 """
 
 from __future__ import annotations
 
-import io
+import base64
+import functools
 import re
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
 
-from asn1crypto import crl, ocsp
+from asn1crypto import crl, ocsp, x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.crypt.api import AuthStatus
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from sealsvc.anchors import SEARCH_DECODE_LIMITS
@@ -39,7 +43,7 @@ from sealsvc.archival_check.executables import executable_reason
 from sealsvc.archival_check.facts import FileFacts
 from sealsvc.archival_check.xmp import XmpError, simple_properties
 from sealsvc.licences.metadata import ELEMENTS, XMP_NAMESPACE
-from sealsvc.verification.pdf_signatures import MAX_PDF_BYTES, PARSE_ERRORS
+from sealsvc.verification.pdf_signatures import MAX_PDF_BYTES, PARSE_ERRORS, open_reader
 
 __all__ = ["inspect_pdf"]
 
@@ -93,12 +97,17 @@ Object streams (``ObjStm``, compressed dictionaries) and ``#``-escaped names (``
 always walked."""
 
 
-def inspect_pdf(data: bytes) -> FileFacts:
-    """The facts of ``data``; a file that cannot be read gets ``problem``, never an exception."""
+def inspect_pdf(data: bytes, reader: PdfFileReader | None = None) -> FileFacts:
+    """The facts of ``data``; a file that cannot be read gets ``problem``, never an exception.
+
+    ``reader``: ``data`` as the verification engine opened it
+    (:func:`~sealsvc.verification.pdf_signatures.open_reader`): the objects it parsed —
+    pages, fonts, the DSS — are not parsed twice.  Without one the file is opened here.
+    """
     if len(data) > MAX_PDF_BYTES:
         return FileFacts("pdf", problem=f"文件超过 {MAX_PDF_BYTES} 字节，未检测")
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False, decode_limits=SEARCH_DECODE_LIMITS)
+        reader = reader or open_reader(data)
         encrypted = reader.encrypted
         if encrypted and reader.decrypt("").status is AuthStatus.FAILED:
             return FileFacts("pdf", problem="PDF 已加密，需要打开密码", encrypted=True)
@@ -216,7 +225,7 @@ class _Inspection:
         for key in ("/F", "/UF"):
             stream = _get(streams, key) if isinstance(streams, generic.DictionaryObject) else None
             if isinstance(stream, generic.StreamObject):
-                reason = executable_reason(name, stream.data[:8])
+                reason = executable_reason(name, _bounded(stream)[:8])
                 if reason:
                     self.executables.append(f"{where}：附件 {name or '(无名)'} {reason}")
                 return
@@ -309,13 +318,14 @@ class _Inspection:
             return frozenset()
         found = set()
         for stream in _items(_get(dss, "/OCSPs"))[:_MAX_DSS_ENTRIES]:
-            response = ocsp.OCSPResponse.load(stream.data)
+            response = ocsp.OCSPResponse.load(_bounded(stream, DecodePurpose.OCSP_RESPONSE))
             basic = response["response_bytes"]["response"].parsed
             for single in basic["tbs_response_data"]["responses"]:
                 found.add(f"ocsp:{single['cert_id']['serial_number'].native:x}")
         for stream in _items(_get(dss, "/CRLs"))[:_MAX_DSS_ENTRIES]:
-            issuer = crl.CertificateList.load(stream.data)["tbs_cert_list"]["issuer"]
-            found.add(f"crl:{issuer.human_friendly}")
+            der = _bounded(stream, DecodePurpose.CRL)
+            issuer = crl.CertificateList.load(der)["tbs_cert_list"]["issuer"]
+            found.add(f"crl:{_name(issuer.dump())}")
         return frozenset(found)
 
     # --- metadata ---------------------------------------------------------------------
@@ -327,7 +337,7 @@ class _Inspection:
         if not isinstance(stream, generic.StreamObject):
             return {}
         try:
-            return simple_properties(stream.data)
+            return simple_properties(_bounded(stream, DecodePurpose.XMP_METADATA))
         except XmpError as exc:
             self.xmp_problem = str(exc)
             return {}
@@ -374,6 +384,13 @@ class _Inspection:
         return claim, problems, notes
 
 
+@functools.lru_cache(maxsize=256)
+def _name(der: bytes) -> str:
+    """A distinguished name as the verification report spells it; our CAs' CRLs come back
+    in file after file of a batch, and asn1crypto spells a CJK name in ~0.3 ms."""
+    return x509.Name.load(der).human_friendly
+
+
 def _items(array: generic.PdfObject | None) -> list[generic.PdfObject]:
     """An array's elements resolved (iterating an ``ArrayObject`` yields references)."""
     if not isinstance(array, generic.ArrayObject):
@@ -411,20 +428,43 @@ def _content(page: generic.DictionaryObject, encrypted: bool) -> bytes:
     )
 
 
+_FAST_FILTERS = (["/FlateDecode"], ["/ASCII85Decode", "/FlateDecode"])
+"""Filter chains decoded here at once: plain Flate, and ASCII85 then Flate, which
+reportlab writes for every page (our licences, most reports)."""
+_PDF_WHITESPACE = b" \t\n\r\f\x00"
+
+
 def _decoded(stream: generic.StreamObject, encrypted: bool) -> bytes:
-    """A stream's data: a plain ``/FlateDecode`` one inflated by zlib at once (pyHanko's
-    decoder inflates in small steps to apply its limits, 10x slower on page content),
-    bounded by the same per-stream limit; anything else by pyHanko."""
-    if encrypted or _get(stream, "/Filter") != "/FlateDecode" or "/DecodeParms" in stream:
-        return stream.data
-    inflater = zlib.decompressobj()
+    """A stream's data: one of :data:`_FAST_FILTERS` decoded by the standard library at
+    once (pyHanko's decoders go byte by byte for ASCII85 and inflate in small steps to
+    apply their limits: 10x slower on page content), inflation bounded by the same
+    per-stream limit; anything else by pyHanko."""
+    filters = _get(stream, "/Filter")
+    chain = [filters] if isinstance(filters, generic.NameObject) else filters
+    if encrypted or "/DecodeParms" in stream or chain not in _FAST_FILTERS:
+        return _bounded(stream)
+    data = stream.encoded_data
     try:
-        data = inflater.decompress(stream.encoded_data, _MAX_CONTENT_BYTES)
-    except zlib.error as exc:
-        raise ValueError(f"content stream cannot be inflated: {exc}") from None
+        if chain[0] == "/ASCII85Decode":
+            data = base64.a85decode(data.partition(b"~>")[0], ignorechars=_PDF_WHITESPACE)
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(data, _MAX_CONTENT_BYTES)
+    except (ValueError, zlib.error) as exc:
+        raise ValueError(f"content stream cannot be decoded: {exc}") from None
     if inflater.unconsumed_tail:
-        raise ValueError(f"content stream inflates to more than {_MAX_CONTENT_BYTES} bytes")
+        raise ValueError(f"content stream exceeds the limit of {_MAX_CONTENT_BYTES} bytes")
     return data
+
+
+def _bounded(
+    stream: generic.PdfObject | None, purpose: DecodePurpose = DecodePurpose.GENERIC
+) -> bytes:
+    """A stream decoded by pyHanko, to at most the anchor search's per-stream limit (the
+    reader is the verifier's, under pyHanko's looser defaults); anything else where a
+    stream must be is a broken file."""
+    if not isinstance(stream, generic.StreamObject):
+        raise ValueError(f"a stream was expected, not {type(stream).__name__}")
+    return stream.read_data(purpose, expected_size=_MAX_CONTENT_BYTES)
 
 
 def _inherited(page: generic.DictionaryObject, key: str) -> generic.PdfObject | None:

@@ -15,24 +15,29 @@ turns bytes into a :class:`Record`:
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from pki.algorithms import digest
 from pki.clock import CHINA_TIME
 from sealsvc.archival_check.facts import FileFacts
 from sealsvc.archival_check.ofd_facts import inspect_ofd
 from sealsvc.archival_check.pdf_facts import inspect_pdf
-from sealsvc.archival_check.rendering import render_problem
 from sealsvc.licences.identifier import LicenceIdentifier
-from sealsvc.licences.pipeline import get_licence, get_licence_file, record_metadata
-from sealsvc.models import Licence
+from sealsvc.licences.identify import LicenceMatch
+from sealsvc.licences.pipeline import (
+    LicenceRecord,
+    get_licence_file,
+    licence_versions,
+    record_metadata,
+)
 from sealsvc.ofd_sealing import is_ofd
+from sealsvc.verification.pdf_signatures import MAX_PDF_BYTES, PARSE_ERRORS, open_reader
 from sealsvc.verification.service import DocumentCheck, DocumentVerifier
 
 if TYPE_CHECKING:
@@ -80,6 +85,10 @@ class Record:
 
     @cached_property
     def sha256(self) -> str:
+        """The verifier's hash of the file when it saw it (hashing 200 KB twice is a tenth
+        of what the checks add to verification)."""
+        if self.verification is not None:
+            return self.verification.report.document_sha256
         return hashlib.sha256(self.data).hexdigest()
 
     @cached_property
@@ -93,16 +102,32 @@ class Record:
         return self.facts.licence_metadata.get("number")
 
 
-def issuer_of(row: Licence) -> str:
-    """The issuer a licence row's serial belongs to (identifier's issuer code, else the
-    first seal): the same key for every row, so a day's serials group consistently."""
-    if row.identifier:
-        return LicenceIdentifier.parse(row.identifier).issuer_code
-    return f"seal:{json.loads(row.seal_codes)[0]}"
+def issuer_of(identifier: str | None, seal_codes: Sequence[str]) -> str:
+    """The issuer a licence's serial belongs to (identifier's issuer code, else the first
+    seal): the same key for every version, so a day's serials group consistently."""
+    if identifier:
+        return LicenceIdentifier.parse(identifier).issuer_code
+    return f"seal:{seal_codes[0]}"
+
+
+def _opened(data: bytes) -> PdfFileReader | None:
+    """``data`` opened for both the verifier and the facts; ``None`` when it does not
+    open (each then reports why in its own words)."""
+    if len(data) > MAX_PDF_BYTES:
+        return None
+    try:
+        return open_reader(data)
+    except (*PARSE_ERRORS, RecursionError, NotImplementedError):
+        return None
 
 
 class RecordInspector:
-    """Bytes or licence numbers → :class:`Record`; one per process, thread-safe."""
+    """Bytes or licence numbers → :class:`Record`; one per process, thread-safe.
+
+    A record is examined on its own (:meth:`examine`); the registry's records of the
+    licences a batch holds are read together (:meth:`registered`): one query for a chunk
+    of the batch, not several per record.
+    """
 
     def __init__(
         self,
@@ -118,45 +143,56 @@ class RecordInspector:
         self.verifier = verifier or DocumentVerifier(context)
 
     def from_number(self, number: str) -> Record:
-        """The stored file of licence ``number`` (latest version), checked as a record."""
-        return self.from_bytes(f"licence:{number}", get_licence_file(self.context, number))
+        """The stored file of licence ``number`` (latest version), examined."""
+        return self.examine(f"licence:{number}", get_licence_file(self.context, number))
 
-    def from_bytes(self, source: str, data: bytes) -> Record:
+    def examine(self, source: str, data: bytes) -> Record:
+        """The file's facts and the verification engine's verdict; ``licence`` is left
+        for :meth:`registered` to fill in."""
         if is_ofd(data):
-            facts = inspect_ofd(data)
+            facts, verification = inspect_ofd(data), self.verifier.check(data, ofd=True)
         elif b"%PDF-" in data[:1024]:
-            facts = inspect_pdf(data)
+            reader = _opened(data)  # parsed once: the verifier's objects are the facts' too
+            verification = self.verifier.check(data, ofd=False, reader=reader)
+            facts = inspect_pdf(data, reader)
         else:
-            facts = FileFacts("unknown", problem="既不是 PDF 也不是 OFD 文件")
-        verification = None
-        if facts.format != "unknown":
-            verification = self.verifier.check(data, ofd=facts.format == "ofd")
-        licence = self._registered(verification) if verification else None
+            facts, verification = FileFacts("unknown", problem="既不是 PDF 也不是 OFD 文件"), None
         problem, rendered = None, False
         if self.render and facts.readable:
-            problem, rendered = render_problem(data, facts.format), True
-        return Record(source, data, facts, verification, licence, problem, rendered)
+            # imported here: pdftoppm's wrapper and the OFD rasteriser stay out of the
+            # workers of a batch that does not paint (a spawned worker imports afresh)
+            from sealsvc.archival_check.rendering import render_problem
 
-    def _registered(self, check: DocumentCheck) -> RegisteredLicence | None:
-        match = check.licence
-        if match is None:
+            problem, rendered = render_problem(data, facts.format), True
+        return Record(source, data, facts, verification, None, problem, rendered)
+
+    def registered(self, records: Sequence[Record]) -> list[Record]:
+        """``records`` with the registry's record of the licence each is (or names)."""
+        matches = [r.verification.licence if r.verification else None for r in records]
+        versions = licence_versions(self.context, {m.registry.number for m in matches if m})
+        return [
+            replace(record, licence=self._licence(match, versions.get(match.registry.number)))
+            if match is not None
+            else record
+            for record, match in zip(records, matches, strict=True)
+        ]
+
+    def _licence(
+        self, match: LicenceMatch, versions: list[LicenceRecord] | None
+    ) -> RegisteredLicence | None:
+        if not versions:  # licences are never deleted; a number gone is none of ours
             return None
-        number = match.registry.number
-        record = get_licence(self.context, number, match.version)
+        record = next((v for v in versions if v.version == match.version), versions[-1])
         metadata = record_metadata(self.context, record)
-        with self.context.database.session(read_only=True) as session:
-            first = session.scalars(
-                select(Licence).where(Licence.number == number, Licence.version == 1)
-            ).one()
-            issuer, first_issued, first_id = issuer_of(first), first.issued_at, first.id
+        first = versions[0]
         return RegisteredLicence(
-            number=number,
+            number=match.registry.number,
             version=match.version,
             status=match.status,
             sentence=match.sentence,
             document_matches=match.document_matches,
             metadata=metadata.as_dict() if metadata else {},
-            issuer=issuer,
-            first_issued=first_issued,
-            first_id=first_id,
+            issuer=issuer_of(first.identifier, first.seal_codes),
+            first_issued=first.issued_at,
+            first_id=first.id,
         )

@@ -1,6 +1,6 @@
 """Check records one by one or in a batch, in this process or in worker processes.
 
-Each record is judged on its own (:func:`check_record`), then the batch adds what only a
+Each record is judged on its own (:func:`check_records`), then the batch adds what only a
 batch can see — serial gaps per issuer and day (:mod:`.serials`) — to each record's
 完整性.  A batch never stops at a bad record: an unreadable file, an unknown licence
 number and even a fault of ours fail that record with the reason (a fault also gets an id
@@ -9,7 +9,8 @@ in the log, as the API's 500s do) and the batch goes on.
 ``workers`` > 1 runs the records in that many processes, each with its own
 :class:`~sealsvc.context.ServiceContext` and :class:`.RecordInspector` (database
 connections, caches and keys are not shared across processes); files are read in the
-worker, so only paths and reports cross process boundaries.
+worker, so only paths and reports cross process boundaries, a chunk of
+:data:`CHUNK` records per task (one registry query and one round trip each).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from sealsvc.verification.service import DocumentVerifier
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
-__all__ = ["ArchiveChecker", "Item", "check_record"]
+__all__ = ["ArchiveChecker", "Item", "check_records"]
 
 _log = logging.getLogger(__name__)
 
@@ -92,23 +93,55 @@ def report_of(record: Record) -> RecordReport:
     )
 
 
-def check_record(
-    inspector: RecordInspector, item: Item
-) -> tuple[RecordReport, RegisteredLicence | None]:
-    """The report on ``item`` and its registry record; never raises for the item's sake."""
+Result = tuple[RecordReport, RegisteredLicence | None]
+"""A record's report (the batch's serial check not yet added) and its registry record."""
+
+
+def check_records(inspector: RecordInspector, items: Sequence[Item]) -> list[Result]:
+    """The reports on ``items``, a chunk of a batch: each examined on its own, the registry
+    read once for all of them.  Never raises for an item's sake."""
+    examined = [_examined(inspector, item) for item in items]
+    try:
+        registered = iter(inspector.registered([e for e in examined if isinstance(e, Record)]))
+    except Exception as exc:  # the chunk's records fail with the reason
+        why = _reason(exc, f"{len(items)} records from {items[0].source}")
+        return [
+            (e if isinstance(e, RecordReport) else _unchecked(item, why), None)
+            for item, e in zip(items, examined, strict=True)
+        ]
+    return [
+        (e, None) if isinstance(e, RecordReport) else _reported(item, next(registered))
+        for item, e in zip(items, examined, strict=True)
+    ]
+
+
+def _reported(item: Item, record: Record) -> Result:
+    """The report on ``record``, or its failed report when judging it fails."""
+    try:
+        return report_of(record), record.licence
+    except Exception as exc:  # a batch never stops at a bad record
+        return _unchecked(item, _reason(exc, item.source)), None
+
+
+def _examined(inspector: RecordInspector, item: Item) -> Record | RecordReport:
+    """The record of ``item``, or its failed report when it cannot be examined."""
     try:
         if item.number is not None:
-            record = inspector.from_number(item.number)
-        else:
-            data = item.data if item.data is not None else _read(item.path)
-            record = inspector.from_bytes(item.source, data)
-        return report_of(record), record.licence
-    except (SealsvcError, PkiError) as exc:
-        return _unchecked(item, str(exc)), None
-    except Exception:  # a fault of ours must not end the batch: logged with an id
-        fault = uuid.uuid4().hex[:12]
-        _log.exception("archive check of %s failed (fault %s)", item.source, fault)
-        return _unchecked(item, f"检测时发生内部错误（编号 {fault}，详见服务日志）"), None
+            return inspector.from_number(item.number)
+        data = item.data if item.data is not None else _read(item.path)
+        return inspector.examine(item.source, data)
+    except Exception as exc:  # a batch never stops at a bad record
+        return _unchecked(item, _reason(exc, item.source))
+
+
+def _reason(exc: Exception, what: str) -> str:
+    """Why a record could not be checked: the error's own sentence, or for a fault of
+    ours an id that finds its traceback in the log (as the API's 500s do)."""
+    if isinstance(exc, SealsvcError | PkiError):
+        return str(exc)
+    fault = uuid.uuid4().hex[:12]
+    _log.error("archive check of %s failed (fault %s)", what, fault, exc_info=exc)
+    return f"检测时发生内部错误（编号 {fault}，详见服务日志）"
 
 
 def _read(path: Path | None) -> bytes:
@@ -142,7 +175,7 @@ def _unchecked(item: Item, reason: str) -> RecordReport:
 
 
 class ArchiveChecker:
-    """Runs :func:`check_record` over a batch and adds the batch's serial findings."""
+    """Runs :func:`check_records` over a batch and adds the batch's serial findings."""
 
     def __init__(
         self,
@@ -178,16 +211,31 @@ class ArchiveChecker:
 
     def _results(
         self, items: Sequence[Item], workers: int, progress: Progress | None
-    ) -> Iterator[tuple[RecordReport, RegisteredLicence | None]]:
-        total = len(items)
-        if workers <= 1 or total < 2:
-            done = (check_record(self.inspector, item) for item in items)
+    ) -> Iterator[Result]:
+        total, done = len(items), 0
+        chunks = _chunks(items, workers)
+        if workers <= 1 or len(chunks) < 2:
+            checked = (check_records(self.inspector, chunk) for chunk in chunks)
         else:
-            done = _in_processes(self.context.settings, self.render, items, workers)
-        for index, result in enumerate(done, start=1):
+            checked = _in_processes(self.context.settings, self.render, chunks, workers)
+        for results in checked:
+            done += len(results)
             if progress is not None:
-                progress(index, total)
-            yield result
+                progress(done, total)
+            yield from results
+
+
+CHUNK = 32
+"""Records per registry query and per task sent to a worker: large enough that the
+query and a task's round trip cost little per record, small enough that the workers
+finish together and the progress bar moves."""
+
+
+def _chunks(items: Sequence[Item], workers: int) -> list[Sequence[Item]]:
+    """``items`` in chunks of :data:`CHUNK`, smaller when a batch is too small to give
+    each worker four."""
+    size = max(1, min(CHUNK, -(-len(items) // (4 * workers)))) if workers > 1 else CHUNK
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 _worker: RecordInspector | None = None
@@ -201,21 +249,25 @@ def _start_worker(settings: Settings, render: bool) -> None:
     _worker = RecordInspector(ServiceContext(settings), render=render)
 
 
-def _in_worker(item: Item) -> tuple[RecordReport, RegisteredLicence | None]:
+def _in_worker(items: Sequence[Item]) -> list[Result]:
     if _worker is None:
         raise RuntimeError("the worker process was not initialised")
-    return check_record(_worker, item)
+    return check_records(_worker, items)
 
 
 def _in_processes(
-    settings: Settings, render: bool, items: Iterable[Item], workers: int
-) -> Iterator[tuple[RecordReport, RegisteredLicence | None]]:
-    # spawn: a fresh interpreter per worker, so no database connection or lock of the
-    # parent is inherited half-open.
+    settings: Settings, render: bool, chunks: Iterable[Sequence[Item]], workers: int
+) -> Iterator[list[Result]]:
+    # forkserver: each worker is forked from a fresh single-threaded server process, so no
+    # database connection, lock or thread of the parent is inherited half-open (as with
+    # spawn), and that server imports the checker once: spawned workers each paid ~2 s of
+    # CPU importing it, more than a batch of a hundred records costs to check.
+    mp_context = multiprocessing.get_context("forkserver")
+    mp_context.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=mp_context,
         initializer=_start_worker,
         initargs=(dataclasses.replace(settings, environ=dict(settings.environ)), render),
     ) as pool:
-        yield from pool.map(_in_worker, items, chunksize=8)
+        yield from pool.map(_in_worker, chunks)

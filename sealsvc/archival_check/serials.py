@@ -11,6 +11,7 @@ files that are no registered licence, have no serial to check (``not_applicable`
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
@@ -90,7 +91,11 @@ def _missing(context: ServiceContext, issuer: str, day: str, numbers: set[str]) 
             )
             .order_by(Licence.issued_at, Licence.id)
         ).all()
-        serial = [row.number for row in rows if issuer_of(row) == issuer]
+        serial = [
+            row.number
+            for row in rows
+            if issuer_of(row.identifier, json.loads(row.seal_codes)) == issuer
+        ]
     held = [i for i, number in enumerate(serial) if number in numbers]
     if not held:
         return []

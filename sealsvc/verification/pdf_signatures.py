@@ -58,6 +58,7 @@ __all__ = [
     "FormatProblem",
     "FoundSignature",
     "check_cms",
+    "open_reader",
     "read_document",
     "signature_timestamp_token",
 ]
@@ -265,14 +266,23 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def read_document(pdf: bytes) -> Document:
-    """Parse ``pdf`` and collect its signatures; raise :class:`FormatProblem` if unreadable."""
+def open_reader(pdf: bytes) -> PdfFileReader:
+    """The reader every check of ``pdf`` shares (the archive check reads its facts from the
+    same objects the verifier parsed); raises what pyHanko raises on a broken file."""
+    return PdfFileReader(io.BytesIO(pdf), strict=False)
+
+
+def read_document(pdf: bytes, reader: PdfFileReader | None = None) -> Document:
+    """Parse ``pdf`` and collect its signatures; raise :class:`FormatProblem` if unreadable.
+
+    ``reader``: ``pdf`` already opened by :func:`open_reader` (objects parsed once serve
+    the caller's own inspection too)."""
     if len(pdf) > MAX_PDF_BYTES:
         raise FormatProblem(f"the file is larger than {MAX_PDF_BYTES} bytes")
     if b"%PDF-" not in pdf[:1024]:
         raise FormatProblem("the file is not a PDF (no %PDF- header)")
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = reader or open_reader(pdf)
         if reader.xrefs.total_revisions > MAX_REVISIONS:
             raise FormatProblem(f"the PDF has more than {MAX_REVISIONS} revisions")
         if reader.encrypted:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from asn1crypto import x509
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from ofd.package import OfdPackage, is_ofd
 from pki.certificates import POLICY_SEAL_MAKER
@@ -166,14 +167,21 @@ class DocumentVerifier:
             return self._anchors
 
     def check(
-        self, pdf: bytes, *, licence_number: str | None = None, ofd: bool | None = None
+        self,
+        pdf: bytes,
+        *,
+        licence_number: str | None = None,
+        ofd: bool | None = None,
+        reader: PdfFileReader | None = None,
     ) -> DocumentCheck:
         """Verify ``pdf`` — a PDF, or an OFD when ``ofd`` says so or, left ``None``, when
         the content does (a ZIP naming ``OFD.xml``); compare it with licence
         ``licence_number`` when one is named.
 
         Never raises for a bad file (the report says FORMAT_FAILURE); a named licence
-        number must be well-formed (InvalidInput) and registered (NotFound).
+        number must be well-formed (InvalidInput) and registered (NotFound).  ``reader``:
+        the PDF already opened by :func:`.pdf_signatures.open_reader` (the archive check
+        reads its own facts from the same parsed objects).
         """
         if licence_number is not None:
             check_number(licence_number)
@@ -201,6 +209,7 @@ class DocumentVerifier:
             fetcher=lambda url, request: self._fetched(url, request, state, now),
             cache=self.cache,
             state=state,
+            reader=reader,
         )
         return match_licence(self._context, report, pdf, licence_number)
 

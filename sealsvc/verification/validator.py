@@ -32,6 +32,7 @@ from pathlib import Path
 
 from asn1crypto import cms, pem, tsp, x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
 
@@ -186,6 +187,7 @@ def verify(
     fetcher: RevocationFetcher | None = None,
     cache: VerdictCache | None = None,
     state: Hashable = None,
+    reader: PdfFileReader | None = None,
 ) -> ValidationReport:
     """Validate every signature in ``pdf``; never raises for bad input.
 
@@ -194,18 +196,19 @@ def verify(
     HTTP, :func:`.revocation.http_fetcher`).  With a ``cache`` (:class:`.VerdictCache`) a
     report computed before is returned while it still holds; when the registry is
     consulted or data fetched, only if the caller names the ``state`` those answers
-    come from (a token that changes whenever they may).
+    come from (a token that changes whenever they may).  ``reader``: ``pdf`` already
+    opened by :func:`.pdf_signatures.open_reader`, shared with the caller.
     """
     now = now or now_utc()
     digest = hashlib.sha256(pdf).hexdigest()
     external = registry_lookup is not None or allow_fetching
     if cache is None or (external and state is None):
-        return _verify(pdf, digest, trust, registry_lookup, now, allow_fetching, fetcher)[0]
+        return _verify(pdf, digest, trust, registry_lookup, now, allow_fetching, fetcher, reader)[0]
     key = VerdictCache.key(digest, trust.certificates, state)
     report = cache.get(key, now)
     if report is None:
         report, valid_until = _verify(
-            pdf, digest, trust, registry_lookup, now, allow_fetching, fetcher
+            pdf, digest, trust, registry_lookup, now, allow_fetching, fetcher, reader
         )
         cache.put(key, report, valid_until)
     return report
@@ -219,10 +222,11 @@ def _verify(
     now: datetime,
     allow_fetching: bool,
     fetcher: RevocationFetcher | None,
+    reader: PdfFileReader | None = None,
 ) -> tuple[ValidationReport, datetime]:
     """The report, and the first moment after ``now`` at which it may read differently."""
     try:
-        document = pdfsig.read_document(pdf)
+        document = pdfsig.read_document(pdf, reader)
         crls, ocsps, dss_certs = _read_dss(document)
     except pdfsig.FormatProblem as exc:
         encrypted = isinstance(exc, pdfsig.EncryptedPdf)
