@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Caller, require_scope
 from api.bodies import pdf_upload_body, read_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
-from api.problems import problem_responses, server_fault
+from api.problems import log_fault, problem_responses
 from api.signature_routes import SignatureOptions
 from api.urls import public_url
 from api.v1 import HTTP_NAMES
@@ -112,7 +111,7 @@ def _error(status: int, message: str | None = None) -> HTMLResponse:
 def _page_error(request: Request, exc: SealsvcError) -> HTMLResponse:
     """The page for a domain error: its status when 4xx; a logged fault with an id when not."""
     if exc.status >= 500:
-        fault_id = json.loads(server_fault(request, exc).body)["id"]
+        fault_id = log_fault(request, exc)
         return _error(500, f"签名未能完成，请稍后重试（故障编号 {fault_id}）。")
     if isinstance(exc, RequestGone | NotFound):
         return _error(exc.status)

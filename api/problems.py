@@ -28,6 +28,7 @@ __all__ = [
     "PROBLEM_JSON",
     "Problem",
     "install_problem_handlers",
+    "log_fault",
     "problem",
     "problem_responses",
     "server_fault",
@@ -58,15 +59,9 @@ def problem(status: int, title: str, detail: str | None = None, kind: str = "err
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def server_fault(
-    request: Request,
-    exc: BaseException,
-    *,
-    status: int = 500,
-    title: str = "Internal error",
-    kind: str = "internal",
-) -> JSONResponse:
-    """Log ``exc`` with its traceback under a new id; answer ``status`` naming only the id."""
+def log_fault(request: Request, exc: BaseException) -> str:
+    """Log ``exc`` with its traceback under a new id, returned for the answer to name
+    (a problem document, or a page for people)."""
     fault_id = secrets.token_hex(8)
     logger.error(
         "server fault id=%s on %s %s: %s: %s",
@@ -77,6 +72,19 @@ def server_fault(
         exc,
         exc_info=exc,
     )
+    return fault_id
+
+
+def server_fault(
+    request: Request,
+    exc: BaseException,
+    *,
+    status: int = 500,
+    title: str = "Internal error",
+    kind: str = "internal",
+) -> JSONResponse:
+    """Log ``exc`` with its traceback under a new id; answer ``status`` naming only the id."""
+    fault_id = log_fault(request, exc)
     return problem(
         status,
         title,

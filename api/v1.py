@@ -26,6 +26,7 @@ from api.problems import problem_responses
 from sealsvc import ofd_sealing
 from sealsvc.errors import InvalidInput
 from sealsvc.pades import Level, Placement, SealOptions
+from sealsvc.sealing import SealResult
 
 __all__ = ["HTTP_NAMES", "SignOptions", "router"]
 
@@ -151,6 +152,7 @@ async def sign(
     sign_options = _with_form_fields(query, fields)
     options = sign_options.seal_options()
     details = caller.audit_details(request)
+    result: ofd_sealing.OfdSealResult | SealResult
     if is_ofd:
         if "size_mm" in sign_options.model_fields_set:
             raise InvalidInput("size_mm does not apply to OFD: the stamp is the seal's picture")
