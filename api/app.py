@@ -17,13 +17,10 @@ from api import pad_routes, pages, pki_routes, v1
 from api.cpu_bound import install_cpu_queue
 from api.docs import install_docs
 from api.problems import install_problem_handlers, problem, problem_responses
+from api.state import install_services
 from sealsvc import __version__
-from sealsvc.archive import ArchiveExtender
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
-from sealsvc.sealing import Sealer
-from sealsvc.trust_services import TrustServices
-from sealsvc.verification.service import DocumentVerifier
 
 __all__ = ["create_app"]
 
@@ -39,12 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     context = ServiceContext(settings)
-    trust = TrustServices(context)
-    app.state.context = context
-    app.state.trust = trust
-    app.state.sealer = Sealer(context, trust)
-    app.state.verifier = DocumentVerifier(context, trust)
-    app.state.archive = ArchiveExtender(context, trust)
+    install_services(app, context)
     install_problem_handlers(app)
     install_docs(app)
     install_cpu_queue(app)

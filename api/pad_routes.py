@@ -38,6 +38,7 @@ from api.bodies import pdf_upload_body, read_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
 from api.problems import log_fault, problem_responses
 from api.signature_routes import SignatureOptions
+from api.state import service_context, trust_services
 from api.urls import public_url
 from api.v1 import HTTP_NAMES
 from sealsvc import signing_requests
@@ -161,7 +162,7 @@ async def create_request(
     The person opens ``sign_url`` (no login: the id is the capability) before
     ``expires_at`` — ten minutes, or the token's own expiry if sooner — and signs once.
     """
-    context = request.app.state.context
+    context = service_context(request)
     document, fields, _ = await read_document_upload(request, context.settings.max_pdf_bytes)
     token = fields.get("id_token", "").strip()
     if not token:
@@ -194,7 +195,7 @@ async def get_request(
     caller: Annotated[Caller, Depends(require_scope("signature"))],
 ) -> dict[str, Any]:
     """``pending``, ``signed`` (with ``document_url``), ``expired`` or ``cancelled``."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> dict[str, Any]:
         with context.database.session(read_only=True) as session:
@@ -225,7 +226,7 @@ async def get_document(
     caller: Annotated[Caller, Depends(require_scope("signature"))],
 ) -> Response:
     """The signed PDF or OFD; 409 while the request is not signed."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> bytes:
         with context.database.session(read_only=True) as session:
@@ -253,7 +254,7 @@ async def cancel_request(
     caller: Annotated[Caller, Depends(require_scope("signature"))],
 ) -> Response:
     """The pad then answers 410; the stored document is dropped."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def cancel() -> None:
         with context.database.session() as session:
@@ -271,7 +272,7 @@ async def cancel_request(
 
 async def _pending(request: Request, request_id: str) -> tuple[SigningRequest, bytes | None]:
     """The pending request and its person's saved signature (404/410 errors otherwise)."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> tuple[SigningRequest, bytes | None]:
         with context.database.session(read_only=True) as session:
@@ -346,7 +347,7 @@ def _same_origin(request: Request) -> bool:
     if origin is None:
         return True
     ours = {
-        request.app.state.context.settings.base_url,
+        service_context(request).settings.base_url,
         f"{request.url.scheme}://{request.url.netloc}",
     }
     return origin in {f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in ours}
@@ -384,7 +385,7 @@ async def sign(request: Request, request_id: str) -> HTMLResponse:
     if not _same_origin(request):
         origin = {**client, "origin": request.headers.get("origin", "")[:200]}
         await run_in_threadpool(
-            signing_requests.record_refusal, request.app.state.context, request_id,
+            signing_requests.record_refusal, service_context(request), request_id,
             "the form was posted from another site", actor=actor, details=origin,
         )  # fmt: skip
         return _error(403)
@@ -392,7 +393,7 @@ async def sign(request: Request, request_id: str) -> HTMLResponse:
         row, saved_png = await _pending(request, request_id)
     except RequestGone as exc:
         await run_in_threadpool(
-            signing_requests.record_refusal, request.app.state.context, request_id, str(exc),
+            signing_requests.record_refusal, service_context(request), request_id, str(exc),
             actor=actor, details=client,
         )  # fmt: skip
         return _page_error(request, exc)
@@ -406,12 +407,12 @@ async def sign(request: Request, request_id: str) -> HTMLResponse:
         await run_cpu_bound(
             request,
             signing_requests.sign,
-            request.app.state.context,
+            service_context(request),
             request_id,
             drawn_png=drawn,
             actor=actor,
             names=HTTP_NAMES,
-            trust=request.app.state.trust,
+            trust=trust_services(request),
         )
     except BlankSignature:
         return _pad(request, row, saved_png, 400, _BLANK)
@@ -430,7 +431,7 @@ async def sign(request: Request, request_id: str) -> HTMLResponse:
 @page_router.get("/{request_id}/signed.pdf", name="sign_download")
 async def download(request: Request, request_id: str) -> Response:
     """The signed document, for the person, for a while after signing."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> bytes:
         with context.database.session(read_only=True) as session:

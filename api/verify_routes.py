@@ -20,6 +20,7 @@ from api.bodies import pdf_upload_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
 from api.metrics import VERIFICATIONS
 from api.problems import problem_responses
+from api.state import document_verifier, service_context
 from sealsvc.verification.service import DocumentCheck, DocumentVerifier
 
 __all__ = ["check_upload", "router"]
@@ -39,7 +40,7 @@ async def check_upload(
 ) -> DocumentCheck:
     """Verify ``pdf`` (an OFD if ``ofd``) with the app's verifier (a CPU-bound job); count
     the verdict."""
-    verifier: DocumentVerifier = request.app.state.verifier
+    verifier: DocumentVerifier = document_verifier(request)
     result = await run_cpu_bound(
         request, verifier.check, pdf, licence_number=licence_number, ofd=ofd
     )
@@ -71,6 +72,6 @@ async def check_upload(
 async def verify_pdf(request: Request) -> dict:
     """Verify every seal and time-stamp of the uploaded PDF or OFD; no API key needed."""
     data, _, ofd = await read_document_upload(
-        request, request.app.state.context.settings.max_pdf_bytes
+        request, service_context(request).settings.max_pdf_bytes
     )
     return (await check_upload(request, data, ofd=ofd)).to_dict()

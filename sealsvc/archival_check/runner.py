@@ -180,6 +180,7 @@ class ArchiveChecker:
         self, items: Sequence[Item], workers: int, progress: Progress | None
     ) -> Iterator[tuple[RecordReport, RegisteredLicence | None]]:
         total = len(items)
+        done: Iterator[tuple[RecordReport, RegisteredLicence | None]]
         if workers <= 1 or total < 2:
             done = (check_record(self.inspector, item) for item in items)
         else:

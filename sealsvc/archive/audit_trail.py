@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from sealsvc import audit
@@ -38,7 +38,7 @@ def record_trail(
 ) -> dict[str, Any]:
     """The segment and anchor for the record whose files have ``document_hashes`` (and, for
     a licence, whose ``number`` its entries name)."""
-    conditions = [AuditEntry.document_hash.in_(sorted(document_hashes))]
+    conditions: list[ColumnElement[bool]] = [AuditEntry.document_hash.in_(sorted(document_hashes))]
     if number is not None:
         conditions.append(AuditEntry.details.contains(json.dumps(number)))
     seqs = sorted(session.scalars(select(AuditEntry.seq).where(or_(*conditions))))

@@ -31,6 +31,7 @@ import hashlib
 import io
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from asn1crypto import x509
@@ -236,7 +237,7 @@ def renew(
             actor=actor,
             action=RENEW_ACTION,
             details={"number": record.number, "version": record.version, "reason": horizon.reason},
-            before_commit=lambda pdf, record=record: _store(context, record, pdf),
+            before_commit=partial(_store, context, record),
         )
         report.items.append(
             RenewItem(
