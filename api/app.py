@@ -8,7 +8,7 @@ the routers.  All domain decisions happen in ``sealsvc``.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -51,8 +51,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness", responses=problem_responses(503))
-    async def readyz():
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness",
+        response_model=None,  # the answer below, or the 503 problem
+        responses=problem_responses(503),
+    )
+    async def readyz() -> dict[str, str] | JSONResponse:
         """Readiness: the database answers and the key store opens."""
 
         def check() -> None:

@@ -41,7 +41,7 @@ from api.urls import public_url
 from api.verify_routes import check_upload
 from pki.clock import CHINA_TIME
 from sealsvc.errors import InvalidInput, NotFound
-from sealsvc.licences import get_licence_file, licence_status
+from sealsvc.licences import LicenceStatusReport, get_licence_file, licence_status
 from sealsvc.licences.identify import LicenceMatch
 from sealsvc.licences.wording import status_label
 from sealsvc.models import LicenceFormat
@@ -286,7 +286,7 @@ async def licence_page(request: Request, licence_no: str, h: str | None = None) 
     """
     context = service_context(request)
 
-    def read():
+    def read() -> LicenceStatusReport:
         with context.database.session(read_only=True) as session:
             return licence_status(session, licence_no, h or None, settings=context.settings)
 

@@ -51,8 +51,10 @@ class Problem(BaseModel):
     )
 
 
-def problem(status: int, title: str, detail: str | None = None, kind: str = "error", **extra):
-    body = {"type": TYPE_BASE + kind, "title": title, "status": status}
+def problem(
+    status: int, title: str, detail: str | None = None, kind: str = "error", **extra: object
+) -> JSONResponse:
+    body: dict[str, object] = {"type": TYPE_BASE + kind, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update(extra)
@@ -125,7 +127,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict]:
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SealsvcError)
-    async def _domain(request: Request, exc: SealsvcError):
+    async def _domain(request: Request, exc: SealsvcError) -> JSONResponse:
         if exc.status >= 500:
             return server_fault(request, exc)
         # A domain error may add RFC 9457 extension members (an identity token's failed check).
@@ -138,17 +140,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(PkiError)
-    async def _pki(request: Request, exc: PkiError):
+    async def _pki(request: Request, exc: PkiError) -> JSONResponse:
         return server_fault(request, exc)
 
     @app.exception_handler(ConfigError)
-    async def _config(request: Request, exc: ConfigError):
+    async def _config(request: Request, exc: ConfigError) -> JSONResponse:
         return server_fault(
             request, exc, status=503, title="Service not configured", kind="not-ready"
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(
             exc.status_code,
             _TITLES.get(exc.status_code, "Error"),
@@ -157,7 +159,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError):
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"loc": [str(part) for part in e.get("loc", ())], "msg": e.get("msg", "")}
             for e in exc.errors()
@@ -167,5 +169,5 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return server_fault(request, exc)

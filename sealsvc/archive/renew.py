@@ -49,6 +49,8 @@ from sealsvc.verification.algorithm_policy import SUNSET
 from sealsvc.verification.pdf_signatures import signature_timestamp_token
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sealsvc.context import ServiceContext
 
 __all__ = ["RENEW_ACTION", "RenewItem", "RenewReport", "archival_copy", "parse_window", "renew"]
@@ -65,7 +67,7 @@ def parse_window(text: str) -> timedelta:
     return timedelta(days=int(text[:-1]) * units[text[-1]])
 
 
-def _archive_path(context: ServiceContext, record: LicenceRecord):
+def _archive_path(context: ServiceContext, record: LicenceRecord) -> Path:
     return (
         context.settings.data_dir
         / "licences"

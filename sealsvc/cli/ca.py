@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -25,6 +25,9 @@ from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_er
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput, NotFound
 
+if TYPE_CHECKING:
+    from sealsvc.models import Certificate
+
 app = typer.Typer(
     help="Certificate authorities: show them, issue certificates.", no_args_is_help=True
 )
@@ -35,7 +38,7 @@ HierarchyOption = Annotated[
 ]
 
 
-def _certificate_dict(row) -> dict:
+def _certificate_dict(row: Certificate) -> dict[str, Any]:
     certificate = load_certificate(row.der)
     return {
         "profile": row.profile,

@@ -50,6 +50,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from asn1crypto import cms, x509
 from asn1crypto.core import OctetString
@@ -246,7 +247,7 @@ def _finish(
     *,
     sentence: str | None = None,
     on_hold: bool = False,
-    **known,
+    **known: Any,
 ) -> SignatureReport:
     draft = SignatureReport(
         field_name=field_name,
@@ -318,7 +319,7 @@ def _signature(run: _Run, index: int) -> SignatureReport:
     base = layers.report
     warnings = list(base.warnings)
     modifications, shown = _modifications(run, index, integrity, warnings)
-    known = {
+    known: dict[str, Any] = {
         "signer": base.signer,
         "person": base.person,
         "claimed_signing_time": base.claimed_signing_time,
@@ -338,7 +339,7 @@ def _signature(run: _Run, index: int) -> SignatureReport:
         "modifications": modifications,
     }
 
-    def finish(sub: AdESSubIndic | None, message: str, **more) -> SignatureReport:
+    def finish(sub: AdESSubIndic | None, message: str, **more: Any) -> SignatureReport:
         return _finish(name, sub, message, **known, warnings=tuple(warnings), **more)
 
     broken = [c for c in integrity.checks if c.status is DigestStatus.MALFORMED]
@@ -522,7 +523,7 @@ def _sign_layers(run: _Run, der: bytes, signature_xml: bytes) -> SignatureReport
     )
     best_time = _signature_time_stamp(signer_info, ctx, known, warnings)
 
-    def finish(sub: AdESSubIndic | None, message: str, **more) -> SignatureReport:
+    def finish(sub: AdESSubIndic | None, message: str, **more: Any) -> SignatureReport:
         return _finish("", sub, message, **known, warnings=tuple(warnings), **more)
 
     failure, known["chain"], path = certificate_path(signer, ctx, best_time)
