@@ -16,7 +16,7 @@ request into a write that holds the audit chain's lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -118,7 +118,7 @@ def _token(request: Request) -> str:
 
 def require_scope(
     scope: str, *, seal_in_path: str | None = None, seals_documents: bool = False
-) -> Callable:
+) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency: the caller's key, which must have ``scope`` (or ``admin``).
 
     With ``seal_in_path`` the seal named by that path parameter must belong to the key's

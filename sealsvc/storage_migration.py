@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import pem
-from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, select, text, update
 
 from pki.keystore import DirectoryEnvelopes
 from sealsvc import audit, stored_files
@@ -253,7 +253,7 @@ def _compare(
         for table in _tables():
             if table.name == AuditHead.__tablename__:
                 continue  # checked by the chain: verify() compares the head with the entries
-            condition = None
+            condition: ColumnElement[bool] | None = None
             if table.name == "audit_entries":
                 condition = table.c.seq <= source_head  # the target's own later entries aside
             report.tables[table.name] = {
@@ -274,7 +274,9 @@ def _compare(
     return report
 
 
-def _digest(connection: Connection, table: Table, condition: Any) -> dict[str, Any]:
+def _digest(
+    connection: Connection, table: Table, condition: ColumnElement[bool] | None
+) -> dict[str, Any]:
     """Rows and a SHA-256 over them in primary-key order, each value in a form both
     backends give alike (``repr`` of the Python value, times in UTC)."""
     query = select(table).order_by(*table.primary_key.columns)
