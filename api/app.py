@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
-    async def healthz() -> dict:
+    async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -35,13 +35,13 @@ _CERT_PROFILES = {
 _CRL_ISSUERS = {"root": Profile.ROOT_CA, "issuing": Profile.ISSUING_CA, "person": Profile.PERSON_CA}
 
 
-def _binary(media_type: str, description: str) -> dict:
+def _binary(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     """An OpenAPI response entry for a DER body of ``media_type``."""
     schema = {"type": "string", "format": "binary"}
     return {200: {"content": {media_type: {"schema": schema}}, "description": description}}
 
 
-def _binary_body(media_type: str) -> dict:
+def _binary_body(media_type: str) -> dict[str, Any]:
     """``openapi_extra`` for a route whose DER request body is read raw (not by FastAPI)."""
     content = {media_type: {"schema": {"type": "string", "format": "binary"}}}
     return {"requestBody": {"required": True, "content": content}}

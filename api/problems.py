@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -113,7 +114,7 @@ _TITLES = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict]:
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error statuses (problem+json bodies)."""
     schema = Problem.model_json_schema()
     return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
 from asn1crypto import pem
 from fastapi import APIRouter, Query, Request, Response
@@ -111,7 +111,7 @@ class SealDetail(SealSummary):
     )
 
 
-def _summary_fields(view: seals.SealView) -> dict:
+def _summary_fields(view: seals.SealView) -> dict[str, Any]:
     current = view.current_certificate
     return {
         "code": view.code,

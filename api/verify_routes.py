@@ -14,6 +14,8 @@ gives.  Only the envelope is refused: 413 over the size limit, 415 for another m
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 
 from api.bodies import pdf_upload_body, read_document_upload
@@ -69,7 +71,7 @@ async def check_upload(
         **problem_responses(400, 413, 415),
     },
 )
-async def verify_pdf(request: Request) -> dict:
+async def verify_pdf(request: Request) -> dict[str, Any]:
     """Verify every seal and time-stamp of the uploaded PDF or OFD; no API key needed."""
     data, _, ofd = await read_document_upload(
         request, service_context(request).settings.max_pdf_bytes

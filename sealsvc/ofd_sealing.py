@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from importlib.metadata import version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import cms, x509
 from asn1crypto.core import OctetString
@@ -353,7 +353,7 @@ def seal_ofd(
     *,
     timestamp: bool,
     actor: str,
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
     now: datetime | None = None,
     trust: TrustServices | None = None,
     trusted_input: bool = False,
@@ -481,7 +481,7 @@ def sign_ofd(
     chain: tuple[bytes, ...] = (),
     placement: Placement | None = None,
     stamp_size: tuple[float, float] = (40.0, 20.0),
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
     now: datetime | None = None,
     trusted_input: bool = False,
     timestamp: bool = False,

@@ -43,6 +43,8 @@ def test_the_project_is_clean() -> None:
         ("ofd", "def names() -> list:\n    return []\n", "[type-arg]"),
         # sealsvc: a function without annotations
         ("sealsvc", "def shout(x):\n    return x\n", "[no-untyped-def]"),
+        # sealsvc: a generic without its parameters
+        ("sealsvc", "def names() -> dict:\n    return {}\n", "[type-arg]"),
         # sealsvc: None reaching a call that needs a value
         ("sealsvc", "def f(x: str | None) -> int:\n    return len(x)\n", "[arg-type]"),
         # api: a parameter left without its type
@@ -50,8 +52,8 @@ def test_the_project_is_clean() -> None:
         # api: a wrong argument type
         ("api", "def f(x: int) -> int:\n    return x\n\n\nf('one')\n", "[arg-type]"),
     ],
-    ids=["pki-untyped", "ofd-bare-generic", "sealsvc-untyped", "sealsvc-none", "api-partial",
-         "api-argument"],
+    ids=["pki-untyped", "ofd-bare-generic", "sealsvc-untyped", "sealsvc-bare-generic",
+         "sealsvc-none", "api-partial", "api-argument"],
 )  # fmt: skip
 def test_each_mode_catches_a_violation(
     tmp_path: Path, package: str, code: str, expected: str

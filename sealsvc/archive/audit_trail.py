@@ -96,8 +96,8 @@ def check_trail(data: bytes, document_hashes: set[str]) -> list[str]:
         return ["the audit trail holds no entry of the record"]
     if [entry["seq"] for entry in entries] != covered:
         problems.append("the audit entries do not cover their runs of the chain (entries missing)")
-    by_seq: dict[int, dict] = {}
-    previous: dict | None = None
+    by_seq: dict[int, dict[str, Any]] = {}
+    previous: dict[str, Any] | None = None
     for entry in entries:
         try:
             recomputed = audit.exported_hash(entry)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import crl, ocsp, x509
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
@@ -78,7 +78,7 @@ class ArchiveExtender:
         pdf: bytes,
         *,
         actor: str,
-        details: dict | None = None,
+        details: dict[str, Any] | None = None,
         action: str = "archive.extend",
         before_commit: Callable[[bytes], None] | None = None,
     ) -> Extension:

@@ -56,7 +56,7 @@ def _certificate_dict(row: Certificate) -> dict[str, Any]:
     }
 
 
-def _describe(sets: list[CaSet], session: Session, context: ServiceContext) -> list[dict]:
+def _describe(sets: list[CaSet], session: Session, context: ServiceContext) -> list[dict[str, Any]]:
     """Each hierarchy's CA, TSA and OCSP certificates, then the seal maker (if there is one:
     a data directory made before the seal maker existed gets it with its first SESeal),
     then the personal-signing CAs (likewise)."""
@@ -80,7 +80,7 @@ _CRL_COLUMNS = ("hierarchy", "issuer", "crl_number", "next_update")
 _TABLE_COLUMNS = ("hierarchy", "profile", "common_name", "serial_hex", "not_after", "status")
 
 
-def _print_table(rows: list[dict], title: str) -> None:
+def _print_table(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
     for column in _TABLE_COLUMNS:
         table.add_column(column)

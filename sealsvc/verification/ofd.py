@@ -508,7 +508,7 @@ def _sign_layers(run: _Run, der: bytes, signature_xml: bytes) -> SignatureReport
     signer = identity.certificate
     info = certificate_info(signer)
     warnings: list[str] = []
-    known: dict = {
+    known: dict[str, Any] = {
         "signer": info,
         "person": person_info(signer, _role(signer_info)),
         "claimed_signing_time": identity.signing_time,
@@ -581,7 +581,10 @@ def _registry(run: _Run, sha256: str, warnings: list[str]) -> RegistryMatch | No
 
 
 def _signature_time_stamp(
-    signer_info: cms.SignerInfo, ctx: VerificationContext, known: dict, warnings: list[str]
+    signer_info: cms.SignerInfo,
+    ctx: VerificationContext,
+    known: dict[str, Any],
+    warnings: list[str],
 ) -> datetime | None:
     """The proof of time of a SignedData: its signature time-stamp token, if valid."""
     unsigned = signer_info["unsigned_attrs"]

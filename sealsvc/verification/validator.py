@@ -443,7 +443,9 @@ def _finish(
     )
 
 
-def _masked(name: str, masked: str, message: str, fields: dict) -> tuple[str, dict]:
+def _masked(
+    name: str, masked: str, message: str, fields: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """The report's texts with a person's ``name`` masked: a public answer shows 张*三 in
     the signer's names, the certificate path, the message and the warnings alike."""
     signer, chain = fields["signer"], fields.get("chain")  # the caller found a signer
@@ -629,7 +631,7 @@ def _signature(
     embedded = found.embedded
     warnings: list[str] = []
     cms_check = pdfsig.check_cms(embedded.signed_data, pdfsig.digest(found), "data")
-    known: dict = {"claimed_signing_time": _claimed_time(embedded), "warnings": ()}
+    known: dict[str, Any] = {"claimed_signing_time": _claimed_time(embedded), "warnings": ()}
     if cms_check.problem or cms_check.signer is None:
         return _format_failure(found, cms_check.problem or "no signer certificate", **known)
     signer = cms_check.signer
