@@ -8,7 +8,7 @@ the routers.  All domain decisions happen in ``sealsvc``.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -17,13 +17,10 @@ from api import pad_routes, pages, pki_routes, v1
 from api.cpu_bound import install_cpu_queue
 from api.docs import install_docs
 from api.problems import install_problem_handlers, problem, problem_responses
+from api.state import install_services
 from sealsvc import __version__
-from sealsvc.archive import ArchiveExtender
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
-from sealsvc.sealing import Sealer
-from sealsvc.trust_services import TrustServices
-from sealsvc.verification.service import DocumentVerifier
 
 __all__ = ["create_app"]
 
@@ -39,12 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     context = ServiceContext(settings)
-    trust = TrustServices(context)
-    app.state.context = context
-    app.state.trust = trust
-    app.state.sealer = Sealer(context, trust)
-    app.state.verifier = DocumentVerifier(context, trust)
-    app.state.archive = ArchiveExtender(context, trust)
+    install_services(app, context)
     install_problem_handlers(app)
     install_docs(app)
     install_cpu_queue(app)
@@ -55,12 +47,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
-    async def healthz() -> dict:
+    async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness", responses=problem_responses(503))
-    async def readyz():
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        summary="Readiness",
+        response_model=None,  # the answer below, or the 503 problem
+        responses=problem_responses(503),
+    )
+    async def readyz() -> dict[str, str] | JSONResponse:
         """Readiness: the database answers and the key store opens."""
 
         def check() -> None:

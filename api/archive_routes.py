@@ -26,6 +26,7 @@ from api.auth import Caller, require_scope
 from api.bodies import pdf_response, pdf_upload_body, read_document_upload, read_pdf_upload
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses
+from api.state import archive_extender, document_verifier, service_context
 from sealsvc.archival_check import ARCHIVE_CHECK_SCHEMA, ArchiveChecker, Item
 from sealsvc.archive import ArchiveExtender
 from sealsvc.licences import check_number
@@ -64,8 +65,8 @@ async def extend(
     expires (10 years); it also lifts B-B/B-T documents to B-LTA.  Every renewal is written
     to the audit log (``archive.extend``) with the API key id and the client's address.
     """
-    pdf, _ = await read_pdf_upload(request, request.app.state.context.settings.max_pdf_bytes)
-    extender: ArchiveExtender = request.app.state.archive
+    pdf, _ = await read_pdf_upload(request, service_context(request).settings.max_pdf_bytes)
+    extender: ArchiveExtender = archive_extender(request)
     extension = await run_cpu_bound(
         request,
         extender.extend,
@@ -149,14 +150,15 @@ async def check(
 def _checker(request: Request) -> ArchiveChecker:
     """One per worker process, sharing the worker's verifier and its caches."""
     state = request.app.state
-    checker = getattr(state, "archive_checker", None)
+    checker: ArchiveChecker | None = getattr(state, "archive_checker", None)
     if checker is None:
-        checker = state.archive_checker = ArchiveChecker(state.context, verifier=state.verifier)
+        checker = ArchiveChecker(service_context(request), verifier=document_verifier(request))
+        state.archive_checker = checker
     return checker
 
 
 async def _check_items(request: Request) -> list[Item]:
-    limit = request.app.state.context.settings.max_pdf_bytes
+    limit = service_context(request).settings.max_pdf_bytes
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         data, _, _ = await read_document_upload(request, limit)

@@ -16,7 +16,7 @@ request into a write that holds the audit chain's lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.state import service_context
 from sealsvc import apikeys, refusals, seals
 from sealsvc.apikeys import Principal
 from sealsvc.errors import Forbidden, RateLimited, SealNotUsable, SealsvcError, Unauthorized
@@ -70,7 +71,7 @@ class Caller:
     def check_seal_use(self, request: Request, seal_codes: Iterable[str]) -> None:
         """Before sealing with ``seal_codes``: each must be the caller's department's and
         able to seal now; the first that is not is refused, and the refusal audited."""
-        context = request.app.state.context
+        context = service_context(request)
         with context.database.session(read_only=True) as session:
             for seal_code in seal_codes:
                 try:
@@ -87,7 +88,7 @@ class Caller:
     def audit_refusal(self, request: Request, seal_code: str | None, refusal: SealsvcError) -> None:
         """Write ``seal.refused`` for ``refusal`` of ``seal_code`` by this caller."""
         refusals.record(
-            request.app.state.context,
+            service_context(request),
             actor=self.actor,
             seal_code=seal_code,
             refusal=refusal,
@@ -117,7 +118,7 @@ def _token(request: Request) -> str:
 
 def require_scope(
     scope: str, *, seal_in_path: str | None = None, seals_documents: bool = False
-) -> Callable:
+) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency: the caller's key, which must have ``scope`` (or ``admin``).
 
     With ``seal_in_path`` the seal named by that path parameter must belong to the key's
@@ -130,7 +131,7 @@ def require_scope(
 
     async def dependency(request: Request) -> Caller:
         token = _token(request)
-        context = request.app.state.context
+        context = service_context(request)
         seal_code = request.path_params[seal_in_path] if seal_in_path else None
 
         def authorise() -> Caller:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 
 __all__ = ["install_cpu_queue", "run_cpu_bound"]
 
+_P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
@@ -34,9 +35,9 @@ def install_cpu_queue(app: FastAPI) -> None:
 
 
 async def run_cpu_bound(
-    request: Request, function: Callable[..., _T], /, *args: Any, **kwargs: Any
+    request: Request, function: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs
 ) -> _T:
-    """``function(*args, **kwargs)`` in a worker thread, after the jobs queued before it."""
-    return await anyio.to_thread.run_sync(
-        partial(function, *args, **kwargs), limiter=request.app.state.cpu_jobs
-    )
+    """``function(*args, **kwargs)`` in a worker thread, after the jobs queued before it
+    (the arguments are type-checked against ``function``'s)."""
+    jobs: anyio.CapacityLimiter = request.app.state.cpu_jobs
+    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs), limiter=jobs)

@@ -20,6 +20,7 @@ from api.cpu_bound import run_cpu_bound
 from api.licence_routes import check_access
 from api.problems import problem_responses
 from api.seal_sets import seal_set_body
+from api.state import service_context
 from sealsvc import licences
 from sealsvc.enterprise import issuance, registry
 
@@ -65,7 +66,7 @@ async def issue_seal_set(
 ) -> dict[str, Any]:
     """SM2 seals under the enterprise profile, with images and GB/T 38540 seal objects, and
     (the first time) the enterprise's API key, shown once. One transaction: all or none."""
-    context = request.app.state.context
+    context = service_context(request)
     number = await run_in_threadpool(issuance.business_licence_number, context, credit_code)
     await run_in_threadpool(_check_registrar, caller, context, number)
     seal_set = await run_cpu_bound(
@@ -90,7 +91,7 @@ async def show_enterprise(
     caller: Annotated[Caller, Depends(require_scope("licence"))],
 ) -> dict[str, Any]:
     """The enterprise, the licence its seals follow and each seal's status."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> dict[str, Any]:
         with context.database.session(read_only=True) as session:

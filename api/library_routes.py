@@ -19,6 +19,7 @@ from api.auth import Caller, require_scope
 from api.bodies import OFD_MEDIA_TYPE, pdf_upload_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses
+from api.state import service_context
 from api.urls import public_url
 from sealsvc.library import changes, collect, sharing, showcodes
 from sealsvc.library.entries import LibraryEntry
@@ -126,7 +127,7 @@ async def collect_licence(request: Request, caller: _Library) -> dict[str, Any]:
     trust add``): anything but TOTAL_PASSED is refused with 422 and the report (``report``).
     A department pushes only licences it issued (its credit code is the identifier's issuer
     code)."""
-    context = request.app.state.context
+    context = service_context(request)
     data, fields, is_ofd = await read_document_upload(request, context.settings.max_pdf_bytes)
     entry = await run_cpu_bound(
         request,
@@ -154,7 +155,7 @@ async def annul_licence(
     ``/v1/licences/{number}/annul``."""
     entry = await run_in_threadpool(
         lambda: collect.annul_collected(
-            request.app.state.context,
+            service_context(request),
             caller.principal,
             identifier,
             kind=body.kind,
@@ -176,7 +177,7 @@ async def lookup(request: Request, body: LookupRequest, caller: _Library) -> dic
     purpose = Purpose.of(body.purpose, body.item_code)
     found = await run_in_threadpool(
         lambda: sharing.lookup(
-            request.app.state.context,
+            service_context(request),
             caller.principal,
             holder=body.holder_code,
             type_code=body.type_code,
@@ -206,7 +207,7 @@ async def face(
     checked = Purpose.of(purpose, item_code)
     entry = await run_in_threadpool(
         lambda: sharing.face(
-            request.app.state.context,
+            service_context(request),
             caller.principal,
             identifier,
             purpose=checked,
@@ -236,7 +237,7 @@ async def licence_file(
     checked = Purpose.of(purpose, item_code)
     entry, document = await run_in_threadpool(
         lambda: sharing.licence_file(
-            request.app.state.context,
+            service_context(request),
             caller.principal,
             identifier,
             purpose=checked,
@@ -256,7 +257,7 @@ async def check(request: Request, body: CheckRequest, caller: _Library) -> dict[
     holder code."""
     entry = await run_in_threadpool(
         lambda: sharing.check(
-            request.app.state.context,
+            service_context(request),
             caller.principal,
             identifier=body.identifier,
             number=body.number,
@@ -277,7 +278,7 @@ async def show_code(request: Request, body: ShowCodeRequest, caller: _Library) -
     """Six digits, valid five minutes, good for one showing; hand them to the holder."""
     issued = await run_in_threadpool(
         lambda: showcodes.issue_code(
-            request.app.state.context,
+            service_context(request),
             caller.principal,
             body.identifier,
             holder=body.holder_code,
@@ -306,7 +307,7 @@ async def show(request: Request, body: ShowRequest) -> dict[str, Any] | Response
     client = request.client.host if request.client else ""
     shown = await run_in_threadpool(
         lambda: showcodes.show(
-            request.app.state.context,
+            service_context(request),
             holder=body.holder_code,
             code=body.code,
             with_file=body.file,
@@ -333,7 +334,7 @@ async def feed(
 ) -> dict[str, Any]:
     """Changes to the licence types the department is granted, oldest first; ask again from
     ``next`` (a cursor that only grows)."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def page() -> dict[str, Any]:
         with context.database.session(read_only=True) as session:

@@ -10,7 +10,7 @@ public status of a licence (for the QR code) lives with the citizen verification
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,6 +22,7 @@ from api.bodies import OFD_MEDIA_TYPE, pdf_response
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem, problem_responses
 from api.seal_sets import seal_set_body
+from api.state import sealer, service_context
 from api.urls import public_url
 from sealsvc import licences
 from sealsvc.enterprise import issuance as enterprise_issuance
@@ -33,6 +34,7 @@ from sealsvc.pades import Level
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
+    from sealsvc.sealing import Sealer
 
 __all__ = ["LicenceRequest", "check_access", "router"]
 
@@ -117,7 +119,7 @@ def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
     """The record as JSON: with its GB/T 36904 ``identifier``, GB/T 36903 ``metadata`` and
     the URL of the file."""
     body = record.as_dict()
-    metadata = record_metadata(request.app.state.context, record)
+    metadata = record_metadata(service_context(request), record)
     body["metadata"] = metadata.as_dict() if metadata else None
     route = _DOWNLOADS[LicenceFormat(record.format)]
     body["download_url"] = (
@@ -129,6 +131,17 @@ def _record(request: Request, record: licences.LicenceRecord) -> dict[str, Any]:
 _DOWNLOADS = {LicenceFormat.PDF: "download_licence", LicenceFormat.OFD: "download_licence_ofd"}
 """The download route of each format (route names, for :func:`api.urls.public_url`)."""
 _OFD_CONTENT = {OFD_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}
+
+
+class _IssueOptions(TypedDict):
+    """The keyword arguments both ways of issuing take alike (with or without an
+    enterprise's seals), typed so that each call is checked."""
+
+    actor: str
+    level: Level | None
+    file_format: LicenceFormat
+    sealer: Sealer
+    audit_details: dict[str, str]
 
 
 @router.post(
@@ -149,17 +162,17 @@ async def issue(
     the template allows; otherwise 422 before anything is sealed (``errors[].loc`` names
     ``data.<field>`` or ``seals.<i>``).
     """
-    context = request.app.state.context
+    context = service_context(request)
     # Before the job queue, like the sign route's check: a foreign or unusable seal is
     # refused (and the refusal audited) at once, not after the seals queued ahead.
     await run_in_threadpool(caller.check_seal_use, request, body.seals)
-    options = {
-        "actor": caller.actor,
-        "level": body.level,
-        "file_format": body.format,
-        "sealer": request.app.state.sealer,
-        "audit_details": caller.audit_details(request),
-    }
+    options = _IssueOptions(
+        actor=caller.actor,
+        level=body.level,
+        file_format=body.format,
+        sealer=sealer(request),
+        audit_details=caller.audit_details(request),
+    )
     seal_set = None
     try:
         if body.enterprise_seals is None:
@@ -190,7 +203,7 @@ async def show(
     version: int | None = None,
 ) -> dict[str, Any]:
     """The stored record: data, hash, seals, status and version."""
-    context = request.app.state.context
+    context = service_context(request)
     record = await run_in_threadpool(licences.get_licence, context, number, version)
     await run_in_threadpool(check_access, caller, context, record)
     return _record(request, record)
@@ -242,7 +255,7 @@ async def _download(
 ) -> Response:
     """The stored file if the licence was issued as ``expected`` (access checked first, so
     a 409 tells no stranger which format a licence has)."""
-    context = request.app.state.context
+    context = service_context(request)
     record = await run_in_threadpool(licences.get_licence, context, number, version)
     await run_in_threadpool(check_access, caller, context, record)
     document = await run_in_threadpool(
@@ -267,7 +280,7 @@ async def annul(
     caller: Annotated[Caller, Depends(require_scope("licence"))],
 ) -> dict[str, Any]:
     """Mark the licence annulled; verification and the QR page then say so."""
-    context = request.app.state.context
+    context = service_context(request)
     current = await run_in_threadpool(licences.get_licence, context, number, None)
     await run_in_threadpool(check_access, caller, context, current)
     record = await run_in_threadpool(

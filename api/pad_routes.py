@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,8 +36,9 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Caller, require_scope
 from api.bodies import pdf_upload_body, read_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
-from api.problems import problem_responses, server_fault
+from api.problems import log_fault, problem_responses
 from api.signature_routes import SignatureOptions
+from api.state import service_context, trust_services
 from api.urls import public_url
 from api.v1 import HTTP_NAMES
 from sealsvc import signing_requests
@@ -112,7 +112,7 @@ def _error(status: int, message: str | None = None) -> HTMLResponse:
 def _page_error(request: Request, exc: SealsvcError) -> HTMLResponse:
     """The page for a domain error: its status when 4xx; a logged fault with an id when not."""
     if exc.status >= 500:
-        fault_id = json.loads(server_fault(request, exc).body)["id"]
+        fault_id = log_fault(request, exc)
         return _error(500, f"签名未能完成，请稍后重试（故障编号 {fault_id}）。")
     if isinstance(exc, RequestGone | NotFound):
         return _error(exc.status)
@@ -162,7 +162,7 @@ async def create_request(
     The person opens ``sign_url`` (no login: the id is the capability) before
     ``expires_at`` — ten minutes, or the token's own expiry if sooner — and signs once.
     """
-    context = request.app.state.context
+    context = service_context(request)
     document, fields, _ = await read_document_upload(request, context.settings.max_pdf_bytes)
     token = fields.get("id_token", "").strip()
     if not token:
@@ -195,7 +195,7 @@ async def get_request(
     caller: Annotated[Caller, Depends(require_scope("signature"))],
 ) -> dict[str, Any]:
     """``pending``, ``signed`` (with ``document_url``), ``expired`` or ``cancelled``."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> dict[str, Any]:
         with context.database.session(read_only=True) as session:
@@ -226,7 +226,7 @@ async def get_document(
     caller: Annotated[Caller, Depends(require_scope("signature"))],
 ) -> Response:
     """The signed PDF or OFD; 409 while the request is not signed."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> bytes:
         with context.database.session(read_only=True) as session:
@@ -254,7 +254,7 @@ async def cancel_request(
     caller: Annotated[Caller, Depends(require_scope("signature"))],
 ) -> Response:
     """The pad then answers 410; the stored document is dropped."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def cancel() -> None:
         with context.database.session() as session:
@@ -272,7 +272,7 @@ async def cancel_request(
 
 async def _pending(request: Request, request_id: str) -> tuple[SigningRequest, bytes | None]:
     """The pending request and its person's saved signature (404/410 errors otherwise)."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> tuple[SigningRequest, bytes | None]:
         with context.database.session(read_only=True) as session:
@@ -347,7 +347,7 @@ def _same_origin(request: Request) -> bool:
     if origin is None:
         return True
     ours = {
-        request.app.state.context.settings.base_url,
+        service_context(request).settings.base_url,
         f"{request.url.scheme}://{request.url.netloc}",
     }
     return origin in {f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in ours}
@@ -385,7 +385,7 @@ async def sign(request: Request, request_id: str) -> HTMLResponse:
     if not _same_origin(request):
         origin = {**client, "origin": request.headers.get("origin", "")[:200]}
         await run_in_threadpool(
-            signing_requests.record_refusal, request.app.state.context, request_id,
+            signing_requests.record_refusal, service_context(request), request_id,
             "the form was posted from another site", actor=actor, details=origin,
         )  # fmt: skip
         return _error(403)
@@ -393,7 +393,7 @@ async def sign(request: Request, request_id: str) -> HTMLResponse:
         row, saved_png = await _pending(request, request_id)
     except RequestGone as exc:
         await run_in_threadpool(
-            signing_requests.record_refusal, request.app.state.context, request_id, str(exc),
+            signing_requests.record_refusal, service_context(request), request_id, str(exc),
             actor=actor, details=client,
         )  # fmt: skip
         return _page_error(request, exc)
@@ -407,12 +407,12 @@ async def sign(request: Request, request_id: str) -> HTMLResponse:
         await run_cpu_bound(
             request,
             signing_requests.sign,
-            request.app.state.context,
+            service_context(request),
             request_id,
             drawn_png=drawn,
             actor=actor,
             names=HTTP_NAMES,
-            trust=request.app.state.trust,
+            trust=trust_services(request),
         )
     except BlankSignature:
         return _pad(request, row, saved_png, 400, _BLANK)
@@ -431,7 +431,7 @@ async def sign(request: Request, request_id: str) -> HTMLResponse:
 @page_router.get("/{request_id}/signed.pdf", name="sign_download")
 async def download(request: Request, request_id: str) -> Response:
     """The signed document, for the person, for a while after signing."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> bytes:
         with context.database.session(read_only=True) as session:

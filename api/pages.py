@@ -36,11 +36,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.bodies import read_document_upload
 from api.cpu_bound import run_cpu_bound
+from api.state import service_context
 from api.urls import public_url
 from api.verify_routes import check_upload
 from pki.clock import CHINA_TIME
 from sealsvc.errors import InvalidInput, NotFound
-from sealsvc.licences import get_licence_file, licence_status
+from sealsvc.licences import LicenceStatusReport, get_licence_file, licence_status
 from sealsvc.licences.identify import LicenceMatch
 from sealsvc.licences.wording import status_label
 from sealsvc.models import LicenceFormat
@@ -90,7 +91,7 @@ _ERRORS = {
 
 
 def _max_mb(request: Request) -> str:
-    return f"{request.app.state.context.settings.max_pdf_bytes / 1024 / 1024:g}"
+    return f"{service_context(request).settings.max_pdf_bytes / 1024 / 1024:g}"
 
 
 def _page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -227,7 +228,7 @@ async def verify(request: Request) -> HTMLResponse:
     """Verify the uploaded PDF (and compare it with licence ``licence_no`` when given)."""
     try:
         pdf, fields, ofd = await read_document_upload(
-            request, request.app.state.context.settings.max_pdf_bytes
+            request, service_context(request).settings.max_pdf_bytes
         )
     except HTTPException as exc:
         return _error(request, exc.status_code if exc.status_code in _ERRORS else 400)
@@ -248,7 +249,7 @@ async def licence_ofd(request: Request, licence_no: str, h: str = "") -> Respons
 
     Registered before the licence page, whose path parameter would match this URL too.
     """
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> bytes | None:
         with context.database.session(read_only=True) as session:
@@ -283,9 +284,9 @@ async def licence_page(request: Request, licence_no: str, h: str | None = None) 
 
     The number is matched as a path so that one with slashes gets the 400 page too.
     """
-    context = request.app.state.context
+    context = service_context(request)
 
-    def read():
+    def read() -> LicenceStatusReport:
         with context.database.session(read_only=True) as session:
             return licence_status(session, licence_no, h or None, settings=context.settings)
 

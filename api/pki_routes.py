@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.bodies import read_body
 from api.problems import problem_responses
+from api.state import service_context, trust_services
 from pki.certificates import Profile
 
 __all__ = ["router"]
@@ -34,24 +35,20 @@ _CERT_PROFILES = {
 _CRL_ISSUERS = {"root": Profile.ROOT_CA, "issuing": Profile.ISSUING_CA, "person": Profile.PERSON_CA}
 
 
-def _binary(media_type: str, description: str) -> dict:
+def _binary(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     """An OpenAPI response entry for a DER body of ``media_type``."""
     schema = {"type": "string", "format": "binary"}
     return {200: {"content": {media_type: {"schema": schema}}, "description": description}}
 
 
-def _binary_body(media_type: str) -> dict:
+def _binary_body(media_type: str) -> dict[str, Any]:
     """``openapi_extra`` for a route whose DER request body is read raw (not by FastAPI)."""
     content = {media_type: {"schema": {"type": "string", "format": "binary"}}}
     return {"requestBody": {"required": True, "content": content}}
 
 
-def _context(request: Request):
-    return request.app.state.context
-
-
 def _certificate_der(request: Request, hierarchy: str, name: str) -> bytes:
-    context = _context(request)
+    context = service_context(request)
     with context.database.session(read_only=True) as session:
         return context.ca.current(session, hierarchy, _CERT_PROFILES[name]).der
 
@@ -83,18 +80,18 @@ async def crl(
 ) -> Response:
     """The newest CRL of the root, issuing or personal-signing CA (DER)."""
     profile = _CRL_ISSUERS[name]
-    trust = request.app.state.trust
+    trust = trust_services(request)
     der = await run_in_threadpool(trust.latest_crl_der, hierarchy, profile)
     return Response(der, media_type="application/pkix-crl")
 
 
 def _ocsp_answer(request: Request, hierarchy: str, request_der: bytes) -> Response:
-    responder = request.app.state.trust.ocsp(hierarchy)
+    responder = trust_services(request).ocsp(hierarchy)
     return Response(responder.respond(request_der), media_type="application/ocsp-response")
 
 
 def _person_ocsp_answer(request: Request, hierarchy: str, request_der: bytes) -> Response:
-    responder = request.app.state.trust.person_ocsp(hierarchy)
+    responder = trust_services(request).person_ocsp(hierarchy)
     return Response(responder.respond(request_der), media_type="application/ocsp-response")
 
 
@@ -163,6 +160,6 @@ async def ocsp_get(request: Request, hierarchy: Hierarchy, encoded: str) -> Resp
 async def tsa(request: Request, hierarchy: Hierarchy) -> Response:
     """RFC 3161 time-stamping over HTTP."""
     body = await read_body(request, _MAX_PROTOCOL_BODY)
-    authority = await run_in_threadpool(request.app.state.trust.tsa, hierarchy)
+    authority = await run_in_threadpool(trust_services(request).tsa, hierarchy)
     answer = await run_in_threadpool(authority.respond, body)
     return Response(answer, media_type="application/timestamp-reply")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +29,7 @@ __all__ = [
     "PROBLEM_JSON",
     "Problem",
     "install_problem_handlers",
+    "log_fault",
     "problem",
     "problem_responses",
     "server_fault",
@@ -50,12 +52,30 @@ class Problem(BaseModel):
     )
 
 
-def problem(status: int, title: str, detail: str | None = None, kind: str = "error", **extra):
-    body = {"type": TYPE_BASE + kind, "title": title, "status": status}
+def problem(
+    status: int, title: str, detail: str | None = None, kind: str = "error", **extra: object
+) -> JSONResponse:
+    body: dict[str, object] = {"type": TYPE_BASE + kind, "title": title, "status": status}
     if detail:
         body["detail"] = detail
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def log_fault(request: Request, exc: BaseException) -> str:
+    """Log ``exc`` with its traceback under a new id, returned for the answer to name
+    (a problem document, or a page for people)."""
+    fault_id = secrets.token_hex(8)
+    logger.error(
+        "server fault id=%s on %s %s: %s: %s",
+        fault_id,
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+    )
+    return fault_id
 
 
 def server_fault(
@@ -67,16 +87,7 @@ def server_fault(
     kind: str = "internal",
 ) -> JSONResponse:
     """Log ``exc`` with its traceback under a new id; answer ``status`` naming only the id."""
-    fault_id = secrets.token_hex(8)
-    logger.error(
-        "server fault id=%s on %s %s: %s: %s",
-        fault_id,
-        request.method,
-        request.url.path,
-        type(exc).__name__,
-        exc,
-        exc_info=exc,
-    )
+    fault_id = log_fault(request, exc)
     return problem(
         status,
         title,
@@ -103,7 +114,7 @@ _TITLES = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict]:
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error statuses (problem+json bodies)."""
     schema = Problem.model_json_schema()
     return {
@@ -117,7 +128,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict]:
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SealsvcError)
-    async def _domain(request: Request, exc: SealsvcError):
+    async def _domain(request: Request, exc: SealsvcError) -> JSONResponse:
         if exc.status >= 500:
             return server_fault(request, exc)
         # A domain error may add RFC 9457 extension members (an identity token's failed check).
@@ -130,17 +141,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(PkiError)
-    async def _pki(request: Request, exc: PkiError):
+    async def _pki(request: Request, exc: PkiError) -> JSONResponse:
         return server_fault(request, exc)
 
     @app.exception_handler(ConfigError)
-    async def _config(request: Request, exc: ConfigError):
+    async def _config(request: Request, exc: ConfigError) -> JSONResponse:
         return server_fault(
             request, exc, status=503, title="Service not configured", kind="not-ready"
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(
             exc.status_code,
             _TITLES.get(exc.status_code, "Error"),
@@ -149,7 +160,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError):
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"loc": [str(part) for part in e.get("loc", ())], "msg": e.get("msg", "")}
             for e in exc.errors()
@@ -159,5 +170,5 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return server_fault(request, exc)

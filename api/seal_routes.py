@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
 from asn1crypto import pem
 from fastapi import APIRouter, Query, Request, Response
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.problems import problem_responses
+from api.state import service_context
 from api.urls import public_url
 from sealsvc import seals, ses_seals
 from sealsvc.models import Certificate, SealAlgorithm, SealStatus
@@ -110,7 +111,7 @@ class SealDetail(SealSummary):
     )
 
 
-def _summary_fields(view: seals.SealView) -> dict:
+def _summary_fields(view: seals.SealView) -> dict[str, Any]:
     current = view.current_certificate
     return {
         "code": view.code,
@@ -145,7 +146,7 @@ async def list_seals(
     status: Annotated[SealStatus | None, Query(description="Effective status.")] = None,
 ) -> list[SealSummary]:
     """Every registered seal, ordered by code; 404 for an unknown department."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> list[SealSummary]:
         with context.database.session(read_only=True) as session:
@@ -163,7 +164,7 @@ async def list_seals(
 )
 async def show_seal(request: Request, code: str) -> SealDetail:
     """A seal's public data, its certificate chain as PEM and a link to its image."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> SealDetail:
         with context.database.session(read_only=True) as session:
@@ -215,7 +216,7 @@ def _ses_info(request: Request, session: Session, view: seals.SealView) -> SesSe
 )
 async def seal_esl(request: Request, code: str) -> Response:
     """The SM2 seal's current electronic seal object (SESeal, DER); 409 for an RSA seal."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> tuple[str, bytes]:
         with context.database.session(read_only=True) as session:
@@ -251,7 +252,7 @@ def _png(appearance: seals.SealAppearance) -> bytes:
 )
 async def seal_image(request: Request, code: str) -> Response:
     """The seal's image: its uploaded scan, or drawn from its text, kind and code."""
-    context = request.app.state.context
+    context = service_context(request)
 
     def read() -> bytes:
         with context.database.session(read_only=True) as session:

@@ -8,6 +8,7 @@ from typing import Any
 from asn1crypto import pem
 from fastapi import Request
 
+from api.state import service_context
 from api.urls import public_url
 from sealsvc import seals
 from sealsvc.enterprise.issuance import SealSet
@@ -19,7 +20,7 @@ def seal_set_body(request: Request, seal_set: SealSet) -> dict[str, Any]:
     """The set as JSON: per seal its certificate (PEM) and the URLs of its image and
     GB/T 38540 seal object."""
     body = seal_set.as_dict()
-    context = request.app.state.context
+    context = service_context(request)
     with context.database.session(read_only=True) as session:
         for entry in body["seals"]:
             certificate = seals.get(session, entry["code"]).current_certificate

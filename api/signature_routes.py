@@ -21,6 +21,7 @@ from api.auth import Caller, require_scope
 from api.bodies import HTTP_NAMES
 from api.cpu_bound import run_cpu_bound
 from api.problems import problem_responses
+from api.state import sealer, service_context
 from sealsvc.identity import verify_id_token
 from sealsvc.ofd_sealing import MEDIA_TYPE as OFD_MEDIA_TYPE
 from sealsvc.pades import Level, Placement
@@ -139,7 +140,7 @@ async def sign_as_person_route(
     long-lived certificate, anyone else with an event certificate made for this request
     (``X-Event-Certificate: true``).  401 names the identity-token check that failed.
     """
-    context = request.app.state.context
+    context = service_context(request)
     document, image, fields = await _read_form(request, context.settings.max_pdf_bytes)
     token = fields.get("id_token", "")
     if not token or len(token) > _TOKEN_LIMIT:
@@ -163,7 +164,7 @@ async def sign_as_person_route(
         signature_image_png=image,
         actor=actor,
         details=caller.audit_details(request),
-        trust=request.app.state.sealer.trust,
+        trust=sealer(request).trust,
         hierarchy=options.hierarchy,
     )
     return Response(

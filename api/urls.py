@@ -12,10 +12,12 @@ from urllib.parse import quote
 
 from fastapi import Request
 
+from api.state import service_context
+
 __all__ = ["public_url"]
 
 
 def public_url(request: Request, route_name: str, **path_params: str) -> str:
     """``{base_url}{path of route_name}`` for this application, percent-encoded."""
-    base = request.app.state.context.settings.base_url
+    base = service_context(request).settings.base_url
     return base + quote(str(request.app.url_path_for(route_name, **path_params)), safe="/")

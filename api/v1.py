@@ -23,9 +23,11 @@ from api.bodies import HTTP_NAMES, pdf_response, pdf_upload_body, read_document_
 from api.cpu_bound import run_cpu_bound
 from api.metrics import SEALS_APPLIED
 from api.problems import problem_responses
+from api.state import sealer, service_context
 from sealsvc import ofd_sealing
 from sealsvc.errors import InvalidInput
 from sealsvc.pades import Level, Placement, SealOptions
+from sealsvc.sealing import SealResult
 
 __all__ = ["HTTP_NAMES", "SignOptions", "router"]
 
@@ -146,11 +148,12 @@ async def sign(
     ``field``, ``size_mm`` (the stamp is the seal's picture at its printed size),
     ``reason``, ``location`` and ``contact`` do not apply to OFD: 400.
     """
-    context = request.app.state.context
+    context = service_context(request)
     data, fields, is_ofd = await read_document_upload(request, context.settings.max_pdf_bytes)
     sign_options = _with_form_fields(query, fields)
     options = sign_options.seal_options()
     details = caller.audit_details(request)
+    result: ofd_sealing.OfdSealResult | SealResult
     if is_ofd:
         if "size_mm" in sign_options.model_fields_set:
             raise InvalidInput("size_mm does not apply to OFD: the stamp is the seal's picture")
@@ -164,14 +167,14 @@ async def sign(
             timestamp=ofd_sealing.timestamp_for(options),
             actor=caller.actor,
             details={**details, "level": options.level.value},
-            trust=request.app.state.sealer.trust,
+            trust=sealer(request).trust,
         )
         SEALS_APPLIED.labels(level=options.level.value).inc()
         document, media_type = result.ofd, ofd_sealing.MEDIA_TYPE
     else:
         result = await run_cpu_bound(
             request,
-            request.app.state.sealer.seal,
+            sealer(request).seal,
             data,
             code,
             options,

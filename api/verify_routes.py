@@ -14,12 +14,15 @@ gives.  Only the envelope is refused: 413 over the size limit, 415 for another m
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 
 from api.bodies import pdf_upload_body, read_document_upload
 from api.cpu_bound import run_cpu_bound
 from api.metrics import VERIFICATIONS
 from api.problems import problem_responses
+from api.state import document_verifier, service_context
 from sealsvc.verification.service import DocumentCheck, DocumentVerifier
 
 __all__ = ["check_upload", "router"]
@@ -39,7 +42,7 @@ async def check_upload(
 ) -> DocumentCheck:
     """Verify ``pdf`` (an OFD if ``ofd``) with the app's verifier (a CPU-bound job); count
     the verdict."""
-    verifier: DocumentVerifier = request.app.state.verifier
+    verifier: DocumentVerifier = document_verifier(request)
     result = await run_cpu_bound(
         request, verifier.check, pdf, licence_number=licence_number, ofd=ofd
     )
@@ -68,9 +71,9 @@ async def check_upload(
         **problem_responses(400, 413, 415),
     },
 )
-async def verify_pdf(request: Request) -> dict:
+async def verify_pdf(request: Request) -> dict[str, Any]:
     """Verify every seal and time-stamp of the uploaded PDF or OFD; no API key needed."""
     data, _, ofd = await read_document_upload(
-        request, request.app.state.context.settings.max_pdf_bytes
+        request, service_context(request).settings.max_pdf_bytes
     )
     return (await check_upload(request, data, ofd=ofd)).to_dict()

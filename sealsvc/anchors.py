@@ -17,9 +17,10 @@ search when a stream inflates beyond them or the page content exceeds
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 from pdfminer.high_level import extract_pages
-from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
+from pdfminer.layout import LAParams, LTChar, LTItem, LTTextContainer, LTTextLine
 from pdfminer.pdfparser import PDFSyntaxError
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
@@ -46,7 +47,7 @@ _MAX_OBJECTS = 200_000
 """Most objects walked; far above any licence (a 100-page one has ~1,000)."""
 
 
-def _lines(element):
+def _lines(element: LTItem) -> Iterator[LTTextLine]:
     if isinstance(element, LTTextLine):
         yield element
     elif isinstance(element, LTTextContainer) or hasattr(element, "__iter__"):

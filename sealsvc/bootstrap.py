@@ -9,6 +9,7 @@ kind, and an admin API key printed once.  A data directory that already has CAs 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sealsvc import apikeys, departments, identity, locks, public_url, seals
 from sealsvc.context import ServiceContext
@@ -34,7 +35,7 @@ no licence: see ``docs/licence-issuers.md``)."""
 @dataclass(frozen=True)
 class BootstrapResult:
     created: bool
-    seals: list[dict] = field(default_factory=list)
+    seals: list[dict[str, Any]] = field(default_factory=list)
     admin_token: str | None = None
 
 

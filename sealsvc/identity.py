@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import jwt
 from asn1crypto import keys
@@ -540,6 +540,14 @@ NAME_LIMIT = 64
 organizationName, which carry them in the person's certificate."""
 
 
+@overload
+def _text_claim(
+    payload: Mapping[str, Any], claim: str, *, required: Literal[True], limit: int = 255
+) -> str: ...
+@overload
+def _text_claim(
+    payload: Mapping[str, Any], claim: str, *, required: Literal[False], limit: int = 255
+) -> str | None: ...
 def _text_claim(
     payload: Mapping[str, Any], claim: str, *, required: bool, limit: int = 255
 ) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -21,6 +22,9 @@ from sqlalchemy.orm import Session
 from pki.errors import KeyStoreError
 from sealsvc.db import Database
 from sealsvc.models import KeyEnvelope, KeyStoreHeader
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
 
 __all__ = ["DatabaseEnvelopes"]
 
@@ -58,7 +62,12 @@ class DatabaseEnvelopes:
     def delete_envelope(self, key_id: str) -> bool:
         try:
             with self._database.session() as session:
-                result = session.execute(delete(KeyEnvelope).where(KeyEnvelope.key_id == key_id))
+                # SQLAlchemy types Session.execute as returning Result; for a DELETE it
+                # returns a CursorResult, and only that type declares rowcount.
+                result = cast(
+                    "CursorResult[Any]",
+                    session.execute(delete(KeyEnvelope).where(KeyEnvelope.key_id == key_id)),
+                )
                 return bool(result.rowcount)
         except SQLAlchemyError as exc:
             raise self._unusable("delete", exc) from None

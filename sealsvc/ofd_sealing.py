@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from importlib.metadata import version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import cms
 from asn1crypto.core import OctetString
@@ -329,7 +329,7 @@ def seal_ofd(
     *,
     timestamp: bool,
     actor: str,
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
     now: datetime | None = None,
     trust: TrustServices | None = None,
     trusted_input: bool = False,
@@ -425,7 +425,7 @@ def sign_ofd(
     chain: tuple[bytes, ...] = (),
     placement: Placement | None = None,
     stamp_size: tuple[float, float] = (40.0, 20.0),
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
     now: datetime | None = None,
     trusted_input: bool = False,
     timestamp: bool = False,

@@ -623,12 +623,21 @@ def _field_spec(
     return fields.SigFieldSpec(sig_field_name=field_name, on_page=page_index, box=box)
 
 
-def _page_box(writer: IncrementalPdfFileWriter, page_index: int) -> tuple[float, ...]:
-    """The page's MediaBox (llx, lly, urx, ury), inherited from the page tree if need be."""
+def _page_box(
+    writer: IncrementalPdfFileWriter, page_index: int
+) -> tuple[float, float, float, float]:
+    """The page's MediaBox (llx, lly, urx, ury), inherited from the page tree if need be;
+    :class:`InvalidInput` unless it is four numbers (the stamp is placed from them)."""
     node = writer.prev.find_page_for_modification(page_index)[0].get_object()
     for _ in range(64):  # a page tree deeper than this is hostile
         if "/MediaBox" in node:
-            return tuple(float(value) for value in node["/MediaBox"])
+            try:
+                llx, lly, urx, ury = (float(value) for value in node["/MediaBox"])
+            except (TypeError, ValueError):
+                raise InvalidInput(
+                    f"page {page_index + 1} has a MediaBox that is not four numbers"
+                ) from None
+            return llx, lly, urx, ury
         node = node["/Parent"].get_object()
     raise InvalidInput(f"page {page_index + 1} has no MediaBox")
 
@@ -705,7 +714,8 @@ def seal_pdf(pdf: bytes, material: SealingMaterial, options: SealOptions) -> byt
                 output, material.validation_data(), (material.certificate, *material.chain)
             )
         if level is Level.B_LTA:
-            output = add_document_timestamp(output, material.timestamper, signer.digest_algorithm)
+            assert timestamper is not None  # noqa: S101  refused above when missing
+            output = add_document_timestamp(output, timestamper, signer.digest_algorithm)
     return output.getvalue()
 
 

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import crl, ocsp
 from PIL import Image, ImageDraw, ImageFont
@@ -255,7 +255,7 @@ def _refused(
     identity: PersonIdentity,
     refusal: SealsvcError,
     actor: str,
-    details: dict | None,
+    details: dict[str, Any] | None,
 ) -> None:
     """Audit a refused signing event (``person.sign_refused``), never the ID number."""
     with context.database.session() as session:
@@ -283,7 +283,7 @@ def sign_as_person(
     role: str,
     signature_image_png: bytes | None,
     actor: str,
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
     trust: TrustServices | None = None,
     hierarchy: str = "rsa",
 ) -> PersonalSignResult:
@@ -314,7 +314,7 @@ def _sign(
     role: str,
     image: bytes | None,
     actor: str,
-    details: dict | None,
+    details: dict[str, Any] | None,
     trust: TrustServices,
     hierarchy: str,
 ) -> PersonalSignResult:
@@ -404,7 +404,7 @@ def _sign_ofd(
     role: str,
     image: bytes | None,
     actor: str,
-    details: dict | None,
+    details: dict[str, Any] | None,
     trust: TrustServices,
 ) -> PersonalSignResult:
     """GM/T 0099 ``Type="Sign"`` with an SM2 key (see the module note): B-T time-stamps
@@ -457,7 +457,7 @@ def _audited(
     level: Level,
     role: str,
     actor: str,
-    details: dict | None,
+    details: dict[str, Any] | None,
 ) -> PersonalSignResult:
     """Write the ``person.sign`` entry (never the ID number) and return the result."""
     serial = str(handle.certificate.serial_number)

@@ -419,11 +419,14 @@ def _refuse(context: ServiceContext, person: PersonIdentity, reason: str, actor:
     raise Forbidden(f"cannot sign as this person: {reason}")
 
 
-def _refusal(session: Session, person: PersonIdentity) -> str | None:
-    """Why ``person`` may not use an official's key, or ``None`` when it may."""
+def _usable_enrolment(session: Session, person: PersonIdentity) -> Person | str:
+    """The official's enrolment whose key ``person`` may use, or why it may not: one lookup
+    decides both, so the key used is the enrolment that was checked."""
     now = utcnow()
     idp = session.scalar(select(IdentityProvider).where(IdentityProvider.name == person.provider))
-    use = session.get(IdentityTokenUse, (idp.id, person.token_id)) if idp else None
+    if idp is None:
+        return "the identity is not from a verified token"
+    use = session.get(IdentityTokenUse, (idp.id, person.token_id))
     if use is None:
         return "the identity is not from a verified token"
     if use.expires_at <= now or now - use.used_at > FRESHNESS or person.expires_at <= now:
@@ -440,7 +443,7 @@ def _refusal(session: Session, person: PersonIdentity) -> str | None:
     certificate = enrolled.certificate
     if certificate.status != CertificateStatus.VALID.value or certificate.not_after <= now:
         return "the official's certificate is not valid"
-    return None
+    return enrolled
 
 
 def person_signer(context: ServiceContext, person: PersonIdentity, *, actor: str) -> PersonSigner:
@@ -454,13 +457,8 @@ def person_signer(context: ServiceContext, person: PersonIdentity, *, actor: str
     Audited as ``person.key_use``.
     """
     with context.database.session() as session:
-        reason = _refusal(session, person)
-        if reason is None:
-            enrolled = session.scalar(
-                select(Person)
-                .join(IdentityProvider)
-                .where(IdentityProvider.name == person.provider, Person.subject == person.subject)
-            )
+        enrolled = _usable_enrolment(session, person)
+        if isinstance(enrolled, Person):
             certificate = enrolled.certificate
             audit.append(
                 session,
@@ -483,6 +481,6 @@ def person_signer(context: ServiceContext, person: PersonIdentity, *, actor: str
                 event=False,
                 hierarchy=enrolled.hierarchy,
             )
-    if reason is not None:
-        _refuse(context, person, reason, actor)
+    if isinstance(enrolled, str):
+        _refuse(context, person, enrolled, actor)
     return handle

@@ -113,5 +113,5 @@ class DatabaseBuckets:
         return empty
 
     @staticmethod
-    def _locked(key_id: str) -> Select[tuple[RateLimitBucket]]:
+    def _locked(key_id: str) -> Select[RateLimitBucket]:
         return select(RateLimitBucket).where(RateLimitBucket.key_id == key_id).with_for_update()

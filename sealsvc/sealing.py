@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pki.certificates import load_certificate
 from pki.clock import now_utc
@@ -61,7 +61,7 @@ class Sealer:
         options: SealOptions,
         *,
         actor: str,
-        details: dict | None = None,
+        details: dict[str, Any] | None = None,
         now: datetime | None = None,
         trusted_input: bool = False,
     ) -> SealResult:
@@ -90,7 +90,7 @@ class Sealer:
         options: SealOptions,
         *,
         actor: str,
-        details: dict | None,
+        details: dict[str, Any] | None,
         now: datetime | None,
         trusted_input: bool,
     ) -> SealResult:

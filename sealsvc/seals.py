@@ -834,7 +834,9 @@ def _begin(
 
 def _delete_new_keys(change: _Change | None) -> None:
     """Delete the keys a change that did not commit generated."""
-    for key_id in change.new_keys if change is not None else ():
+    if change is None:
+        return
+    for key_id in change.new_keys:
         with contextlib.suppress(KeyStoreError):  # left over: reconcile_orphan_keys
             change.context.keystore.delete(key_id)
 
@@ -1210,7 +1212,7 @@ def rotate(
     active again, with the new key). Audited as ``key.generate``, ``cert.issue``,
     ``cert.revoke`` per revoked serial, ``seal.rotate``.
     """
-    allowed = (SealStatus.ACTIVE, SealStatus.EXPIRED)
+    allowed: tuple[SealStatus, ...] = (SealStatus.ACTIVE, SealStatus.EXPIRED)
     if revoke_old is not None:
         _check_reason(revoke_old)
         allowed = (*allowed, SealStatus.SUSPENDED)

@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pki.clock import now_utc
 from pki.ses import sign_ses
@@ -71,7 +71,7 @@ def read_seal(
     code: str,
     *,
     actor: str,
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> SealMaterial:
     """The registry check and the seal's current ``SESeal``, read once per seal use.
@@ -114,7 +114,7 @@ def sign_hash(
     *,
     timestamp: bool,
     actor: str,
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
     now: datetime | None = None,
     trust: TrustServices | None = None,
     material: SealMaterial | None = None,
@@ -159,7 +159,7 @@ def _sign(
     property_info: str,
     timestamp: bool,
     actor: str,
-    details: dict | None,
+    details: dict[str, Any] | None,
     now: datetime,
     trust: TrustServices | None,
 ) -> SesSignResult:

@@ -70,12 +70,13 @@ def checked_signature_png(data: bytes) -> bytes:
     with Image.open(io.BytesIO(rgba_png)) as image:
         alpha = image.getchannel("A").point(lambda level: 255 if level >= _OPAQUE else 0)
         ink = alpha.histogram()[255]
-        if ink < MIN_INK_PIXELS:
+        bbox = alpha.getbbox()  # None only for a drawing without ink
+        if ink < MIN_INK_PIXELS or bbox is None:
             raise BlankSignature(
                 f"the signature is blank ({ink} ink pixels; at least {MIN_INK_PIXELS}): "
                 "draw it on the pad"
             )
-        left, top, right, bottom = alpha.getbbox()
+        left, top, right, bottom = bbox
         cropped = image.crop(
             (
                 max(0, left - _MARGIN),

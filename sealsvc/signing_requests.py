@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -44,6 +44,8 @@ from sealsvc.personal_signing import LEVELS, sign_as_person
 from sealsvc.verification.ofd import render_face
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
+
     from sealsvc.context import ServiceContext
     from sealsvc.trust_services import TrustServices
 
@@ -139,7 +141,8 @@ def effective_status(row: SigningRequest, now: datetime | None = None) -> Signin
 
 def identity_of(session: Session, row: SigningRequest) -> PersonIdentity:
     """The person the request's ID token named, as :func:`verify_id_token` returned them."""
-    provider = session.get(IdentityProvider, row.provider_id)
+    # The foreign key keeps the provider while the request exists.
+    provider = session.get_one(IdentityProvider, row.provider_id)
     return PersonIdentity(
         provider=provider.name,
         subject=row.subject,
@@ -358,6 +361,7 @@ def sign(
     with context.database.session() as session:
         row = open_for_person(session, request_id)
         identity = identity_of(session, row)
+        image: bytes | None
         if drawn_png is not None:
             image = signature_images.set_image(session, identity, drawn_png, actor=actor)
         else:
@@ -381,19 +385,24 @@ def sign(
     )
     with context.database.session() as session:
         now = utcnow()
-        stored = session.execute(
-            update(SigningRequest)
-            .where(
-                SigningRequest.id == request_id,
-                SigningRequest.status == SigningRequestStatus.PENDING.value,
-                SigningRequest.expires_at > now,
-            )
-            .values(
-                status=SigningRequestStatus.SIGNED.value,
-                signed_at=now,
-                result=result.document,
-                document=b"",
-            )
+        # SQLAlchemy types Session.execute as returning Result; for an UPDATE it returns a
+        # CursorResult, and only that type declares rowcount.
+        stored = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(SigningRequest)
+                .where(
+                    SigningRequest.id == request_id,
+                    SigningRequest.status == SigningRequestStatus.PENDING.value,
+                    SigningRequest.expires_at > now,
+                )
+                .values(
+                    status=SigningRequestStatus.SIGNED.value,
+                    signed_at=now,
+                    result=result.document,
+                    document=b"",
+                ),
+            ),
         )
         if stored.rowcount != 1:
             raise RequestGone("the signing request was used or expired meanwhile")

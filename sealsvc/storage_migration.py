@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import pem
-from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, select, text, update
 
 from pki.keystore import DirectoryEnvelopes
 from sealsvc import audit, stored_files
@@ -128,6 +128,12 @@ def _tables() -> list[Table]:
     return [t for t in Base.metadata.sorted_tables if t.name not in _SHARED_TABLES]
 
 
+def _table(model: type[Base]) -> Table:
+    """A model's table: SQLAlchemy types ``__table__`` as any FromClause (a class may map a
+    join or a select); every model here maps one table, kept in the metadata by name."""
+    return Base.metadata.tables[model.__tablename__]
+
+
 def _deferred_columns(table: Table) -> list[str]:
     """Foreign keys inserted as NULL and set afterwards: those to the table itself (an
     issuer certificate, a previous licence) and the cycle seals ↔ certificates."""
@@ -188,16 +194,16 @@ def _copy_files(writing: Connection, data_dir: Path) -> None:
     keys = DirectoryEnvelopes(data_dir / "keys")
     header = keys.read_header() if keys.directory.is_dir() else None
     if header is not None:
-        writing.execute(insert(KeyStoreHeader.__table__), [{"id": 1, "document": header}])
+        writing.execute(insert(_table(KeyStoreHeader)), [{"id": 1, "document": header}])
         for key_id in keys.key_ids():
             writing.execute(
-                insert(KeyEnvelope.__table__),
+                insert(_table(KeyEnvelope)),
                 [{"key_id": key_id, "document": keys.read_envelope(key_id)}],
             )
     for path in _licence_files(data_dir):
         content = path.read_bytes()
         writing.execute(
-            insert(StoredFile.__table__),
+            insert(_table(StoredFile)),
             [
                 {
                     "kind": stored_files.LICENCE,
@@ -230,7 +236,7 @@ def _empty(connection: Connection) -> None:
     for table in reversed(Base.metadata.sorted_tables):
         connection.execute(delete(table))
     connection.execute(
-        insert(AuditHead.__table__),
+        insert(_table(AuditHead)),
         [{"id": 1, "seq": _GENESIS_SEQ, "entry_hash": audit.GENESIS_HASH}],
     )
 
@@ -243,11 +249,11 @@ def _compare(
 ) -> MigrationReport:
     report = MigrationReport(source=str(data_dir), target=_where(target), copied=copied)
     with source.engine.connect() as src, target.engine.connect() as dst:
-        source_head = src.execute(select(AuditHead.__table__.c.seq)).scalar_one()
+        source_head = src.execute(select(_table(AuditHead).c.seq)).scalar_one()
         for table in _tables():
             if table.name == AuditHead.__tablename__:
                 continue  # checked by the chain: verify() compares the head with the entries
-            condition = None
+            condition: ColumnElement[bool] | None = None
             if table.name == "audit_entries":
                 condition = table.c.seq <= source_head  # the target's own later entries aside
             report.tables[table.name] = {
@@ -268,7 +274,9 @@ def _compare(
     return report
 
 
-def _digest(connection: Connection, table: Table, condition: Any) -> dict[str, Any]:
+def _digest(
+    connection: Connection, table: Table, condition: ColumnElement[bool] | None
+) -> dict[str, Any]:
     """Rows and a SHA-256 over them in primary-key order, each value in a form both
     backends give alike (``repr`` of the Python value, times in UTC)."""
     query = select(table).order_by(*table.primary_key.columns)
@@ -289,17 +297,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _file_pairs(dst: Connection, data_dir: Path) -> Iterator[tuple[str, str, str, str | None]]:
-    """(kind, name, SHA-256 in the data directory, SHA-256 in the target or None)."""
+def _file_pairs(
+    dst: Connection, data_dir: Path
+) -> Iterator[tuple[str, str, str | None, str | None]]:
+    """(kind, name, SHA-256 in the data directory, SHA-256 in the target); ``None`` where
+    a side lacks the file (a key envelope may also vanish from the directory meanwhile)."""
     keys = DirectoryEnvelopes(data_dir / "keys")
     if keys.directory.is_dir() and keys.read_header() is not None:
         header = dst.execute(select(KeyStoreHeader.document)).scalar_one_or_none()
         yield "keystore", "keystore.json", _sha(keys.read_header()), _sha(header)
         for key_id in keys.key_ids():
-            stored = dst.execute(
+            envelope = dst.execute(
                 select(KeyEnvelope.document).where(KeyEnvelope.key_id == key_id)
             ).scalar_one_or_none()
-            yield "key", f"{key_id}.key", _sha(keys.read_envelope(key_id)), _sha(stored)
+            yield "key", f"{key_id}.key", _sha(keys.read_envelope(key_id)), _sha(envelope)
     for path in _licence_files(data_dir):
         stored = dst.execute(
             select(StoredFile.sha256).where(

@@ -27,10 +27,12 @@ from pki.tsa import TimeStampAuthority
 from sealsvc.ca import HIERARCHIES, CaSet
 from sealsvc.config import ConfigError
 from sealsvc.errors import NotFound, SealsvcError, ServerFault
-from sealsvc.models import Certificate, CertificateStatus
+from sealsvc.models import Certificate, CertificateStatus, Crl
 from sealsvc.pades import RevocationMaterial
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from sealsvc.context import ServiceContext
 
 __all__ = ["CRL_REFRESH_ACTOR", "TrustServices"]
@@ -167,7 +169,7 @@ class TrustServices:
                 raise NotFound(f"no CRL has been published for the {hierarchy} {issuer.value}")
         return row.der
 
-    def _latest_crl(self, session, hierarchy: str, issuer: Profile):
+    def _latest_crl(self, session: Session, hierarchy: str, issuer: Profile) -> Crl | None:
         ca = self._context.ca
         return ca.latest_crl(session, ca.current(session, hierarchy, issuer))
 

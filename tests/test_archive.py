@@ -141,6 +141,16 @@ def test_bad_input_is_a_clear_error_and_leaves_no_trace(
         assert not audit.query(session, action="archive.extend")
 
 
+def test_a_signature_that_cannot_be_read_is_named_in_the_refusal(world: World) -> None:
+    """Its CMS bytes zeroed, the PDF still parses but the signature does not: a clear 400
+    naming the field (it was an AttributeError, a 500, before)."""
+    pdf = certified_no_changes_pdf("rsa")
+    start = pdf.index(b"/Contents <") + len(b"/Contents <")
+    broken = pdf[:start] + b"0" * 8 + pdf[start + 8 :]
+    with pytest.raises(InvalidInput, match=r"signature \S+ cannot be read: the signature data"):
+        ArchiveExtender(world.context, world.trust).extend(broken, actor=ACTOR)
+
+
 def test_an_oversized_file_is_refused_before_it_is_parsed(world: World) -> None:
     too_big = b"%PDF-1.7\n" + bytes(world.context.settings.max_pdf_bytes)
     with pytest.raises(InvalidInput, match="the limit is"):

@@ -28,8 +28,10 @@ from ofd.signatures import read_signature, read_signatures
 from pki import ses
 from sealsvc import seals
 from sealsvc.archive.import_check import import_check
+from sealsvc.archive.ofd_a import ofd_a_copy
 from sealsvc.archive.package import PackageExporter
 from sealsvc.archive.pdfa_check import check_pdfa
+from sealsvc.errors import InvalidInput
 from sealsvc.licences import get_licence_pdf, issue_licence, load_template
 
 pytest_plugins = ("helpers.seal_fixtures", "helpers.time_fixtures")  # sqlite_seal_context, world
@@ -206,3 +208,24 @@ def test_the_ofd_a_copy_keeps_the_stamps_as_annotations_with_their_facts(
     image.save(tmp_path / "easyofd-ofd-a.png")
     box = (stamp.boundary[0], stamp.boundary[1], stamp.boundary[2], stamp.boundary[3])
     assert seal_red_pixels(image, box, 297) > 2000, "easyofd shows no stamp where the seal was"
+
+
+@pytest.mark.parametrize(
+    "max_unit_id",
+    [b"", b"<ofd:MaxUnitID>many</ofd:MaxUnitID>", b"<ofd:MaxUnitID/>"],
+    ids=["missing", "not-a-number", "empty"],
+)
+def test_an_ofd_a_copy_of_a_document_without_its_max_unit_id_is_refused(
+    max_unit_id: bytes,
+) -> None:
+    """A Document.xml without a MaxUnitID number gets a clear refusal (it was an
+    AttributeError or ValueError, a 500, before)."""
+    sample = (Path(__file__).parent / "data" / "ofd-samples" / "SESV4SignDoc.ofd").read_bytes()
+    package = OfdPackage.read(sample)
+    document = package["Doc_0/Document.xml"]
+    assert b"<ofd:MaxUnitID>4</ofd:MaxUnitID>" in document
+    broken = document.replace(b"<ofd:MaxUnitID>4</ofd:MaxUnitID>", max_unit_id)
+    ofd = package.with_files({"Doc_0/Document.xml": broken}).to_bytes()
+    assert ofd_a_copy(sample, [{}], made_on="2026-12-04")  # the sample itself is fine
+    with pytest.raises(InvalidInput, match="no CommonData/MaxUnitID number"):
+        ofd_a_copy(ofd, [{}], made_on="2026-12-04")

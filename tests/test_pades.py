@@ -34,6 +34,7 @@ from helpers.pdf_fixtures import (
     encrypted_pdf,
     pdf_with_broken_xref,
     pdf_with_empty_field,
+    pdf_with_media_box,
     reportlab_seal_pdf,
 )
 from helpers.pki_fixtures import (
@@ -533,11 +534,14 @@ def test_rendered_page_shows_the_seal_where_asked(tmp_path: Path) -> None:
         (lambda: chinese_pdf(1)[:-2000], AT, "cannot be parsed"),
         (lambda: certified_no_changes_pdf("rsa"), AT, "no changes allowed"),
         (lambda: chinese_pdf(2), Placement(page=3, x_mm=10, y_mm=10), "page 3 does not exist"),
+        (lambda: pdf_with_media_box("0 0 595"), AT, "MediaBox that is not four numbers"),
+        (lambda: pdf_with_media_box("0 0 595 842 0"), AT, "MediaBox that is not four numbers"),
+        (lambda: pdf_with_media_box("0 0 /W /H"), Placement(page=1), "not four numbers"),
         (chinese_pdf, Placement(field="不存在"), "no signature field named '不存在'"),
         (chinese_pdf, Placement(anchor="（签字）"), "'（签字）' does not occur"),
     ],
     ids=["text", "empty", "encrypted", "broken-xref", "truncated", "docmdp-p1", "page",
-         "field", "anchor"],
+         "media-box-3", "media-box-5", "media-box-names", "field", "anchor"],
 )  # fmt: skip
 def test_bad_documents_are_refused_clearly(make_pdf, placement: Placement, message: str) -> None:
     with pytest.raises(InvalidInput, match=re.escape(message)):

@@ -22,6 +22,7 @@ import re
 from lxml import etree
 
 from ofd.errors import OfdError
+from ofd.model import ImageObject, TextObject
 from ofd.package import OfdPackage
 from ofd.reader import read_package
 from ofd.xml import parse_xml
@@ -48,7 +49,9 @@ def inspect_ofd(data: bytes) -> FileFacts:
         document = read_package(package)
     except OfdError as exc:
         return FileFacts("ofd", problem=f"OFD 无法读取：{exc}")
-    active, external, long_term = [], [], []
+    active: list[str] = []
+    external: list[str] = []
+    long_term: list[str] = []
     for path in package:
         if path.lower().endswith(".xml"):
             try:
@@ -65,9 +68,11 @@ def inspect_ofd(data: bytes) -> FileFacts:
         obj.font.name or obj.font.family
         for page in document.pages
         for obj in page.objects
-        if getattr(obj, "font", None) is not None and obj.font.data is None
+        if isinstance(obj, TextObject) and obj.font.data is None
     }
-    images = sum(1 for page in document.pages for obj in page.objects if hasattr(obj, "image"))
+    images = sum(
+        1 for page in document.pages for obj in page.objects if isinstance(obj, ImageObject)
+    )
     info = document.info
     descriptive = {
         "title": info.title,

@@ -50,7 +50,7 @@ __all__ = ["inspect_pdf"]
 _MAX_OBJECTS = 200_000
 _MAX_PAGES = 10_000
 _MAX_DSS_ENTRIES = 1_000
-_MAX_CONTENT_BYTES = SEARCH_DECODE_LIMITS.per_stream.max_output_size
+_MAX_CONTENT_BYTES = SEARCH_DECODE_LIMITS.per_stream.max_output_size or 0  # zlib: 0 = no limit
 
 _ACTIVE = {"/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/Rendition", "/Movie", "/Sound"}
 """Actions that run code, start programs, send data out or play media: never in an archive
@@ -233,7 +233,8 @@ class _Inspection:
     def _on_open(self) -> None:
         """Actions run when the document opens (OpenAction, catalog AA) or a page opens."""
         root = self.reader.root
-        triggers: list[tuple[str, generic.PdfObject]] = [("打开文档时", _get(root, "/OpenAction"))]
+        triggers: list[tuple[str, generic.PdfObject | None]]
+        triggers = [("打开文档时", _get(root, "/OpenAction"))]
         for owner, label in ((root, "文档"), *((p, "页面") for p in self._page_dicts())):
             additional = _get(owner, "/AA")
             if isinstance(additional, generic.DictionaryObject):
@@ -274,12 +275,15 @@ class _Inspection:
 
     def _page_resources(self, page: generic.DictionaryObject, content: bytes) -> Iterator[str]:
         resources = _inherited(page, "/Resources")
-        fonts = (_get(resources, "/Font") or {}) if isinstance(resources, dict) else {}
-        xobjects = (_get(resources, "/XObject") or {}) if isinstance(resources, dict) else {}
+        fonts, xobjects = generic.DictionaryObject(), generic.DictionaryObject()
+        if isinstance(resources, generic.DictionaryObject):
+            fonts = _dictionary(_get(resources, "/Font"))
+            xobjects = _dictionary(_get(resources, "/XObject"))
         self._resource_fonts(resources, depth=0)
         for annotation in _items(_get(page, "/Annots")):
-            appearance = _get(annotation, "/AP") if isinstance(annotation, dict) else None
-            normal = _get(appearance, "/N") if isinstance(appearance, dict) else None
+            dictionary = generic.DictionaryObject
+            appearance = _get(annotation, "/AP") if isinstance(annotation, dictionary) else None
+            normal = _get(appearance, "/N") if isinstance(appearance, dictionary) else None
             if isinstance(normal, generic.StreamObject):
                 self._resource_fonts(_get(normal, "/Resources"), depth=1)
         for name in dict.fromkeys(_TF.findall(content)):
@@ -296,8 +300,8 @@ class _Inspection:
         """Check the fonts of ``resources`` and of the form XObjects in them (to depth 4)."""
         if not isinstance(resources, generic.DictionaryObject) or depth > 4:
             return
-        fonts = _get(resources, "/Font")
-        for name in fonts if isinstance(fonts, generic.DictionaryObject) else ():
+        fonts = _dictionary(_get(resources, "/Font"))
+        for name in fonts:
             font = fonts[name]
             if not isinstance(font, generic.DictionaryObject):
                 continue
@@ -305,8 +309,8 @@ class _Inspection:
                 font = next(iter(_items(_get(font, "/DescendantFonts"))), font)
             if isinstance(font, generic.DictionaryObject):
                 self._font(font)
-        xobjects = _get(resources, "/XObject")
-        for name in xobjects if isinstance(xobjects, generic.DictionaryObject) else ():
+        xobjects = _dictionary(_get(resources, "/XObject"))
+        for name in xobjects:
             xobject = xobjects[name]
             if isinstance(xobject, generic.StreamObject) and _get(xobject, "/Subtype") == "/Form":
                 self._resource_fonts(_get(xobject, "/Resources"), depth + 1)
@@ -398,6 +402,16 @@ def _items(array: generic.PdfObject | None) -> list[generic.PdfObject]:
     return [array[i] for i in range(min(len(array), _MAX_OBJECTS))]
 
 
+def _streams(array: generic.PdfObject | None) -> list[generic.StreamObject]:
+    """An array's stream elements (a DSS entry that is no stream vouches for nothing)."""
+    return [item for item in _items(array) if isinstance(item, generic.StreamObject)]
+
+
+def _dictionary(value: generic.PdfObject | None) -> generic.DictionaryObject:
+    """``value`` when a dictionary, else an empty one (a malformed entry holds nothing)."""
+    return value if isinstance(value, generic.DictionaryObject) else generic.DictionaryObject()
+
+
 def _get(dictionary: generic.DictionaryObject, key: str) -> generic.PdfObject | None:
     """``dictionary[key]`` resolved, ``None`` when absent (``dict.get`` would not resolve)."""
     if key not in dictionary:
@@ -405,7 +419,7 @@ def _get(dictionary: generic.DictionaryObject, key: str) -> generic.PdfObject | 
     return dictionary[key]
 
 
-def _chain(action: generic.PdfObject) -> Iterator[generic.DictionaryObject]:
+def _chain(action: generic.PdfObject | None) -> Iterator[generic.DictionaryObject]:
     """An action and the ones its ``/Next`` runs after it (bounded, loops end)."""
     todo, seen = [action], 0
     while todo and seen < 256:

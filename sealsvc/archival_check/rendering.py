@@ -27,6 +27,7 @@ __all__ = ["render_problem"]
 
 def render_problem(data: bytes, file_format: str) -> str | None:
     """Why page 1 of ``data`` does not render to a visible image, or ``None`` when it does."""
+    image: Image.Image
     try:
         if file_format == "pdf":
             image = Image.open(io.BytesIO(preview_png(data)))

@@ -14,6 +14,7 @@ passing silently, so a reader sees what was *not* established.
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,7 +91,7 @@ class PropertyReport:
     property: Property
     checks: tuple[Check, ...]
 
-    @property
+    @builtins.property  # the field above shadows the builtin's name in this class
     def passed(self) -> bool:
         """No check failed (a property with only not-applicable checks passes: nothing
         that applies was found wrong)."""

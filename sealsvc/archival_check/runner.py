@@ -214,6 +214,7 @@ class ArchiveChecker:
     ) -> Iterator[Result]:
         total, done = len(items), 0
         chunks = _chunks(items, workers)
+        checked: Iterator[list[Result]]
         if workers <= 1 or len(chunks) < 2:
             checked = (check_records(self.inspector, chunk) for chunk in chunks)
         else:

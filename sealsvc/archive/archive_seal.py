@@ -16,7 +16,7 @@ first use and found again by department, kind and text (the newest such seal).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -83,7 +83,7 @@ def seal_manifest(
     manifest: bytes,
     *,
     actor: str,
-    details: dict,
+    details: dict[str, Any],
     trust: TrustServices | None = None,
     now: datetime | None = None,
 ) -> ses_signing.SesSignResult:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from sealsvc import audit
@@ -38,7 +38,7 @@ def record_trail(
 ) -> dict[str, Any]:
     """The segment and anchor for the record whose files have ``document_hashes`` (and, for
     a licence, whose ``number`` its entries name)."""
-    conditions = [AuditEntry.document_hash.in_(sorted(document_hashes))]
+    conditions: list[ColumnElement[bool]] = [AuditEntry.document_hash.in_(sorted(document_hashes))]
     if number is not None:
         conditions.append(AuditEntry.details.contains(json.dumps(number)))
     seqs = sorted(session.scalars(select(AuditEntry.seq).where(or_(*conditions))))
@@ -96,8 +96,8 @@ def check_trail(data: bytes, document_hashes: set[str]) -> list[str]:
         return ["the audit trail holds no entry of the record"]
     if [entry["seq"] for entry in entries] != covered:
         problems.append("the audit entries do not cover their runs of the chain (entries missing)")
-    by_seq: dict[int, dict] = {}
-    previous: dict | None = None
+    by_seq: dict[int, dict[str, Any]] = {}
+    previous: dict[str, Any] | None = None
     for entry in entries:
         try:
             recomputed = audit.exported_hash(entry)

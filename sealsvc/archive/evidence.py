@@ -24,8 +24,10 @@ import io
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from asn1crypto import cms, ocsp, x509
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -114,7 +116,7 @@ def _pdf_evidence(pdf: bytes, into: EvidenceSet) -> None:
         into.ocsps.update(dict.fromkeys(_streams(dss.ocsps, DecodePurpose.OCSP_RESPONSE)))
 
 
-def _streams(references: Iterable, purpose: DecodePurpose) -> list[bytes]:
+def _streams(references: Iterable[generic.IndirectObject], purpose: DecodePurpose) -> list[bytes]:
     """The decoded streams of DSS entries (pyHanko's per-purpose size limits apply)."""
     return [reference.get_object().read_data(purpose) for reference in references]
 
@@ -156,7 +158,7 @@ class RecordingFetcher:
         self.answers[(url, request)] = answer
         return answer
 
-    def record_into(self, evidence: EvidenceSet) -> list[dict]:
+    def record_into(self, evidence: EvidenceSet) -> list[dict[str, Any]]:
         """Add the answers to ``evidence``; the index :class:`ReplayFetcher` reads."""
         index = []
         for (url, request), answer in self.answers.items():
@@ -180,7 +182,7 @@ class RecordingFetcher:
 class ReplayFetcher:
     """Answers the engine's CRL/OCSP questions from a package's recorded answers only."""
 
-    def __init__(self, index: list[dict], files: Mapping[str, bytes]) -> None:
+    def __init__(self, index: list[dict[str, Any]], files: Mapping[str, bytes]) -> None:
         self._answers: dict[tuple[str, bytes | None], bytes] = {}
         for item in index:
             if not isinstance(item, dict) or not isinstance(item.get("url"), str):

@@ -18,11 +18,11 @@ service must not do for a file somebody uploaded.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from asn1crypto import x509
+from asn1crypto import crl, ocsp, x509
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from sqlalchemy import select
 
@@ -78,7 +78,7 @@ class ArchiveExtender:
         pdf: bytes,
         *,
         actor: str,
-        details: dict | None = None,
+        details: dict[str, Any] | None = None,
         action: str = "archive.extend",
         before_commit: Callable[[bytes], None] | None = None,
     ) -> Extension:
@@ -103,7 +103,7 @@ class ArchiveExtender:
         newest_hierarchy = None
         for found in document.signatures:  # oldest revision first
             if found.embedded is None:
-                raise InvalidInput(f"signature {found.name} cannot be read: {found.problem}")
+                raise InvalidInput(f"signature {found.field_name} cannot be read: {found.problem}")
             for certificate in _certificates_of(found.embedded):
                 hierarchy = issuers.get(certificate.issuer.dump())
                 if hierarchy is not None:
@@ -170,9 +170,11 @@ def _certificates_of(embedded: EmbeddedPdfSignature) -> list[x509.Certificate]:
     return found
 
 
-def _merge(parts) -> RevocationMaterial:
+def _merge(parts: Iterable[RevocationMaterial]) -> RevocationMaterial:
     """One DSS worth of material; the same certificate or CRL appears once."""
-    certificates, crls, responses = {}, {}, {}
+    certificates: dict[bytes, x509.Certificate] = {}
+    crls: dict[bytes, crl.CertificateList] = {}
+    responses: dict[bytes, ocsp.OCSPResponse] = {}
     for part in parts:
         certificates.update((c.dump(), c) for c in part.certificates)
         crls.update((c.dump(), c) for c in part.crls)

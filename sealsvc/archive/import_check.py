@@ -46,6 +46,7 @@ from sealsvc.archive.manifest import (
     MANIFEST,
     SEAL_EVIDENCE,
     SEAL_FILE,
+    ManifestEntry,
     ManifestProblem,
     digests,
     read_manifest,
@@ -152,7 +153,7 @@ def _b64(value: object) -> bytes:
     return base64.b64decode(value, validate=True)
 
 
-def _files_check(files: Mapping[str, bytes], entries: Sequence) -> CheckResult:
+def _files_check(files: Mapping[str, bytes], entries: Sequence[ManifestEntry]) -> CheckResult:
     problems = []
     listed = {entry.path for entry in entries}
     for entry in entries:

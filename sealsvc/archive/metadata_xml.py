@@ -43,7 +43,9 @@ def metadata_xml(
     """The XML described in the module docstring; ``dates`` e.g. issued, sealed, exported."""
     root = etree.Element(_TAG + "record", {"version": "1"}, nsmap={None: NAMESPACE})
 
-    def add(parent: etree._Element, tag: str, text: str | None = None, **attrib: str):
+    def add(
+        parent: etree._Element, tag: str, text: str | None = None, **attrib: str
+    ) -> etree._Element:
         element = etree.SubElement(parent, _TAG + tag, attrib)
         element.text = text
         return element

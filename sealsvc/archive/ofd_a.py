@@ -63,7 +63,9 @@ def ofd_a_copy(ofd: bytes, signatures: Sequence[Mapping[str, Any]], *, made_on: 
     if child(document, "Annotations") is not None:
         raise InvalidInput("the OFD has annotations already: merging them is not supported")
     common = child(document, "CommonData")
-    max_id = child(common, "MaxUnitID")
+    max_id = child(common, "MaxUnitID") if common is not None else None
+    if common is None or max_id is None or not (max_id.text or "").strip().isdecimal():
+        raise InvalidInput("the OFD's Document.xml has no CommonData/MaxUnitID number")
     next_id = int(max_id.text)
     pages = {p.get("ID"): p.get("BaseLoc") for p in children(child(document, "Pages"), "Page")}
 

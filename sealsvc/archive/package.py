@@ -34,7 +34,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -206,7 +206,7 @@ class PackageExporter:
         return self._lock(files, record, actor, now, cas, accepted=check.accepted)
 
     def _descriptions(
-        self, record: _Record, verification: dict, ofd: bool, now: datetime
+        self, record: _Record, verification: dict[str, Any], ofd: bool, now: datetime
     ) -> dict[str, bytes]:
         """``metadata/metadata.xml`` and the human report."""
         sha256, sm3_hex = digests(record.document)

@@ -31,6 +31,7 @@ import hashlib
 import io
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from asn1crypto import x509
@@ -48,6 +49,8 @@ from sealsvc.verification.algorithm_policy import SUNSET
 from sealsvc.verification.pdf_signatures import signature_timestamp_token
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sealsvc.context import ServiceContext
 
 __all__ = ["RENEW_ACTION", "RenewItem", "RenewReport", "archival_copy", "parse_window", "renew"]
@@ -64,7 +67,7 @@ def parse_window(text: str) -> timedelta:
     return timedelta(days=int(text[:-1]) * units[text[-1]])
 
 
-def _archive_path(context: ServiceContext, record: LicenceRecord):
+def _archive_path(context: ServiceContext, record: LicenceRecord) -> Path:
     return (
         context.settings.data_dir
         / "licences"
@@ -236,7 +239,7 @@ def renew(
             actor=actor,
             action=RENEW_ACTION,
             details={"number": record.number, "version": record.version, "reason": horizon.reason},
-            before_commit=lambda pdf, record=record: _store(context, record, pdf),
+            before_commit=partial(_store, context, record),
         )
         report.items.append(
             RenewItem(

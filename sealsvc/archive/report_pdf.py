@@ -18,7 +18,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from pki.clock import CHINA_TIME
 from sealsvc.sealimage import load_font
@@ -68,7 +68,7 @@ def report_pdf(summary: Mapping[str, Any], verification: Mapping[str, Any]) -> b
         return grid
 
     accepted = verification.get("accepted", verification.get("verdict") == "TOTAL_PASSED")
-    story: list = [
+    story: list[Flowable] = [
         p("电子档案验证报告", title),
         p("（归档信息包随附，供离线查阅）", small),
         Spacer(1, 6 * mm),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -60,7 +60,7 @@ def list_keys(ctx: typer.Context, json_output: JsonOption = False) -> None:
     with user_errors():
         context = ServiceContext(settings(ctx))
         with context.database.session(read_only=True) as session:
-            rows = [
+            rows: list[dict[str, Any]] = [
                 {
                     "key_id": row.key_id,
                     "name": row.name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -25,6 +25,9 @@ from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_er
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput, NotFound
 
+if TYPE_CHECKING:
+    from sealsvc.models import Certificate
+
 app = typer.Typer(
     help="Certificate authorities: show them, issue certificates.", no_args_is_help=True
 )
@@ -35,7 +38,7 @@ HierarchyOption = Annotated[
 ]
 
 
-def _certificate_dict(row) -> dict:
+def _certificate_dict(row: Certificate) -> dict[str, Any]:
     certificate = load_certificate(row.der)
     return {
         "profile": row.profile,
@@ -53,7 +56,7 @@ def _certificate_dict(row) -> dict:
     }
 
 
-def _describe(sets: list[CaSet], session: Session, context: ServiceContext) -> list[dict]:
+def _describe(sets: list[CaSet], session: Session, context: ServiceContext) -> list[dict[str, Any]]:
     """Each hierarchy's CA, TSA and OCSP certificates, then the seal maker (if there is one:
     a data directory made before the seal maker existed gets it with its first SESeal),
     then the personal-signing CAs (likewise)."""
@@ -77,7 +80,7 @@ _CRL_COLUMNS = ("hierarchy", "issuer", "crl_number", "next_update")
 _TABLE_COLUMNS = ("hierarchy", "profile", "common_name", "serial_hex", "not_after", "status")
 
 
-def _print_table(rows: list[dict], title: str) -> None:
+def _print_table(rows: list[dict[str, Any]], title: str) -> None:
     table = Table(title=title)
     for column in _TABLE_COLUMNS:
         table.add_column(column)

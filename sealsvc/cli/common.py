@@ -54,7 +54,7 @@ class PipeFriendlyConsole(Console):
 
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
-        Console.size.fset(self, new_size)
+        self.width, self.height = new_size  # what Console's own size setter does
 
 
 console = PipeFriendlyConsole()

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -33,7 +33,7 @@ _Dept = Annotated[str, typer.Argument(help="Department code or name.")]
 _Type = Annotated[str, typer.Argument(help="证照类型代码 (21 characters).")]
 
 
-def _table(title: str, rows: list[dict], columns: tuple[str, ...]) -> None:
+def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
     table = Table(title=title)
     for column in columns:
         table.add_column(column)

@@ -386,8 +386,8 @@ def image_command(
         emit_json({"code": code.strip(), "image_source": source, "files": written})
         return
     console.print(f"seal {code.strip()}: image {source}", highlight=False)
-    for path in written:
-        console.print(f"wrote {path}", highlight=False)
+    for name in written:
+        console.print(f"wrote {name}", highlight=False)
 
 
 @app.command("suspend")

@@ -12,7 +12,7 @@ database, seals and licences are looked up in it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -31,6 +31,9 @@ from sealsvc.verification.registry import database_lookup
 from sealsvc.verification.report import indication_name
 from sealsvc.verification.sentence import beijing_time
 from sealsvc.verification.service import DocumentCheck, match_licence, service_anchors
+
+if TYPE_CHECKING:
+    from sealsvc.verification.revocation import RevocationFetcher
 
 __all__ = ["verify"]
 
@@ -62,7 +65,7 @@ def verify(
             raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
         lookup = None
         context = None
-        fetcher = http_fetcher if online else None
+        fetcher: RevocationFetcher | None = http_fetcher if online else None
         database_file = config.data_dir / "sealsvc.db"
         if not config.database_url.startswith("sqlite") or database_file.exists():
             context = ServiceContext(config)

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
@@ -301,7 +301,7 @@ class _Layout:
         size = element.size_pt
         smallest = element.min_size_pt or size
         while True:
-            lines = wrap_text(value, width, lambda s, z=size: self.measure(s, element.font, z))
+            lines = wrap_text(value, width, partial(self.measure, face=element.font, size=size))
             if len(lines) <= element.lines_at(size):
                 break
             if size - 0.5 < smallest:
@@ -414,9 +414,9 @@ def lay_out(template: Template, page: LicencePage) -> PageLayout:
                 colour=element.colour,
             )
         elif isinstance(element, FieldElement):
-            value = display.get(element.field)
-            if value:
-                layout.field(element, template.label(element.field), value)
+            field_value = display.get(element.field)
+            if field_value:
+                layout.field(element, template.label(element.field), field_value)
         elif isinstance(element, NumberElement):
             suffix = f"（第{page.version}版）" if page.version > 1 else ""
             layout.text(

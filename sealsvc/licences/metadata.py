@@ -194,7 +194,11 @@ def licence_metadata(
     return LicenceMetadata(
         name=spec.title,
         # The identifier's own type code: the template's may have changed since issue.
-        type_code=identifier.type_code if identifier else licence_type and licence_type.code,
+        type_code=identifier.type_code
+        if identifier
+        else licence_type.code
+        if licence_type
+        else None,
         number=number,
         identifier=str(identifier) if identifier else None,
         issuer_name=data.get(spec.issuer_field, ""),

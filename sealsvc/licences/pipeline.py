@@ -690,7 +690,7 @@ def _produce(
             template, number=number, data=data, identifier=identifier, issued_at=now
         )
         page = LicencePage(
-            number, version, data, code, now, identifier and str(identifier), metadata
+            number, version, data, code, now, str(identifier) if identifier else None, metadata
         )
         pdf = file_format is LicenceFormat.PDF
         document = (render_licence if pdf else render_licence_ofd)(template, page)

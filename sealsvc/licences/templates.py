@@ -45,6 +45,7 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from sealsvc import creditcode
 from sealsvc.config import Settings
@@ -438,7 +439,7 @@ def display_value(spec: FieldSpec, value: str) -> str:
     return value
 
 
-def _describe(error: Mapping[str, Any], specs: Mapping[str, FieldSpec]) -> str:
+def _describe(error: ErrorDetails, specs: Mapping[str, FieldSpec]) -> str:
     location = error.get("loc") or ("?",)
     key = str(location[0])
     spec = specs.get(key)
@@ -448,7 +449,7 @@ def _describe(error: Mapping[str, Any], specs: Mapping[str, FieldSpec]) -> str:
             return f"unknown field {key!r} (known: {', '.join(specs)})"
         return f"{key}: {error.get('msg')}"
     who = f"{spec.label} ({spec.name})"
-    value = error.get("input")
+    value = error["input"]
     if kind == "missing":
         return f"{who} is required"
     if kind == "string_too_short":

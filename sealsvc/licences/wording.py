@@ -48,7 +48,8 @@ def status_label(status: str, kind: str | None = None) -> str:
     """The badge: 有效, 已吊销, 已注销 (已吊销/注销 when the kind is unknown), 已变更."""
     if status == LicenceStatus.ANNULLED:
         return f"已{AnnulKind(kind).chinese}" if kind else "已吊销/注销"
-    return {LicenceStatus.VALID: "有效", LicenceStatus.SUPERSEDED: "已变更"}.get(status, status)
+    labels: dict[str, str] = {LicenceStatus.VALID: "有效", LicenceStatus.SUPERSEDED: "已变更"}
+    return labels.get(status, status)
 
 
 def no_longer_valid(state: VersionState, latest: VersionState) -> str | None:

@@ -50,6 +50,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from asn1crypto import cms, x509
 from asn1crypto.core import OctetString
@@ -246,7 +247,7 @@ def _finish(
     *,
     sentence: str | None = None,
     on_hold: bool = False,
-    **known,
+    **known: Any,
 ) -> SignatureReport:
     draft = SignatureReport(
         field_name=field_name,
@@ -318,7 +319,7 @@ def _signature(run: _Run, index: int) -> SignatureReport:
     base = layers.report
     warnings = list(base.warnings)
     modifications, shown = _modifications(run, index, integrity, warnings)
-    known = {
+    known: dict[str, Any] = {
         "signer": base.signer,
         "person": base.person,
         "claimed_signing_time": base.claimed_signing_time,
@@ -338,7 +339,7 @@ def _signature(run: _Run, index: int) -> SignatureReport:
         "modifications": modifications,
     }
 
-    def finish(sub: AdESSubIndic | None, message: str, **more) -> SignatureReport:
+    def finish(sub: AdESSubIndic | None, message: str, **more: Any) -> SignatureReport:
         return _finish(name, sub, message, **known, warnings=tuple(warnings), **more)
 
     broken = [c for c in integrity.checks if c.status is DigestStatus.MALFORMED]
@@ -507,7 +508,7 @@ def _sign_layers(run: _Run, der: bytes, signature_xml: bytes) -> SignatureReport
     signer = identity.certificate
     info = certificate_info(signer)
     warnings: list[str] = []
-    known: dict = {
+    known: dict[str, Any] = {
         "signer": info,
         "person": person_info(signer, _role(signer_info)),
         "claimed_signing_time": identity.signing_time,
@@ -522,7 +523,7 @@ def _sign_layers(run: _Run, der: bytes, signature_xml: bytes) -> SignatureReport
     )
     best_time = _signature_time_stamp(signer_info, ctx, known, warnings)
 
-    def finish(sub: AdESSubIndic | None, message: str, **more) -> SignatureReport:
+    def finish(sub: AdESSubIndic | None, message: str, **more: Any) -> SignatureReport:
         return _finish("", sub, message, **known, warnings=tuple(warnings), **more)
 
     failure, known["chain"], path = certificate_path(signer, ctx, best_time)
@@ -580,7 +581,10 @@ def _registry(run: _Run, sha256: str, warnings: list[str]) -> RegistryMatch | No
 
 
 def _signature_time_stamp(
-    signer_info: cms.SignerInfo, ctx: VerificationContext, known: dict, warnings: list[str]
+    signer_info: cms.SignerInfo,
+    ctx: VerificationContext,
+    known: dict[str, Any],
+    warnings: list[str],
 ) -> datetime | None:
     """The proof of time of a SignedData: its signature time-stamp token, if valid."""
     unsigned = signer_info["unsigned_attrs"]

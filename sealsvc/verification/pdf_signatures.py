@@ -22,6 +22,7 @@ import io
 import logging
 import re
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from asn1crypto import cms, core, x509
 from pyhanko.pdf_utils import generic, misc
@@ -92,7 +93,7 @@ _read_hex_string_bytewise = generic.read_hex_string_from_stream
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
-def _read_hex_string(stream):
+def _read_hex_string(stream: BinaryIO) -> generic.ByteStringObject | generic.TextStringObject:
     """pyHanko's ``read_hex_string_from_stream``, reading a block at a time.
 
     pyHanko reads a hex string one byte at a time through a generator; a signature's
@@ -137,7 +138,7 @@ _PLAIN_NAME = re.compile(rb"[!-~]*")
 """Bytes a name may hold unescaped; ``#`` is left to pyHanko's decoder."""
 
 
-def _read_name(stream) -> generic.NameObject:
+def _read_name(stream: BinaryIO) -> generic.NameObject:
     """pyHanko's ``NameObject.read_from_stream``, reading a block at a time.
 
     pyHanko reads a name one byte at a time through a generator and decodes it one byte
@@ -164,14 +165,16 @@ def _read_name(stream) -> generic.NameObject:
 # as a class attribute; no public hook selects a name reader.  tests/test_verify_cache.py
 # (test_fast_name_reader_*) checks both readers agree, byte for byte and error for error,
 # and that the parser still goes through the attribute.
-generic.NameObject.read_from_stream = staticmethod(_read_name)
+generic.NameObject.read_from_stream = staticmethod(_read_name)  # type: ignore[method-assign]
 
 
 _read_non_whitespace_bytewise = misc.read_non_whitespace
 _NOT_WHITESPACE = re.compile(rb"[^ \n\r\t\f\x00]")
 
 
-def _read_non_whitespace(stream, seek_back: bool = False, allow_eof: bool = False) -> bytes:
+def _read_non_whitespace(
+    stream: BinaryIO, seek_back: bool = False, allow_eof: bool = False
+) -> bytes:
     """pyHanko's ``read_non_whitespace`` (the next byte that is not whitespace), from one
     block read instead of one read per byte; the parser calls it before every token.
 
@@ -316,7 +319,9 @@ def _open_encrypted(reader: PdfFileReader) -> None:
         raise EncryptedPdf("the PDF is encrypted with a password; signatures cannot be checked")
 
 
-def _found(reader: PdfFileReader, name: str, value, field) -> FoundSignature:
+def _found(
+    reader: PdfFileReader, name: str, value: generic.PdfObject, field: DictionaryObject
+) -> FoundSignature:
     kind = "signature"
     try:
         sig_object = value.get_object()
@@ -422,7 +427,8 @@ def integrity(found: FoundSignature, cms_check: CmsCheck) -> IntegrityCheck:
     embedded = found.embedded
     assert embedded is not None  # noqa: S101  only parsed signatures get here
     coverage = embedded.evaluate_signature_coverage()
-    embedded.coverage = coverage
+    # pyHanko sets the cache to None in __init__ without annotating it, so its type is None.
+    embedded.coverage = coverage  # type: ignore[assignment]
     return IntegrityCheck(
         byte_range=tuple(int(v) for v in embedded.byte_range),
         coverage=coverage.name,
@@ -574,6 +580,8 @@ def _judge(
 
 def author_revision(document: Document, author_sig: DictionaryObject) -> int:
     ref = author_sig.container_ref
+    if not isinstance(ref, generic.Reference):  # the trailer, or not read from the file
+        return 0
     try:
         return document.reader.xrefs.get_last_change(ref)
     except (*PARSE_ERRORS, AttributeError):

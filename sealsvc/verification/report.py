@@ -122,7 +122,11 @@ def person_info(certificate: x509.Certificate, role: str | None) -> PersonInfo |
         policies = certificate.certificate_policies_value
     except ValueError:
         return None
-    kinds = {_PERSON_POLICIES.get(p["policy_identifier"].dotted) for p in policies or ()} - {None}
+    kinds = {
+        kind
+        for policy in policies or ()
+        if (kind := _PERSON_POLICIES.get(policy["policy_identifier"].dotted)) is not None
+    }
     names = certificate.subject.native.get("common_name")
     name = names[0] if isinstance(names, list) and names else names
     if len(kinds) != 1 or not isinstance(name, str):

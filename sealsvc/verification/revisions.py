@@ -167,6 +167,8 @@ class RevisionIndex:
             return None
         value = field.raw_get("/V") if "/V" in field else None
         written = {(r.idnum, r.generation): r for r in new.explicit_refs_in_revision()}
+        if not isinstance(value, generic.IndirectObject):
+            return None
         for ref in (field_ref, value):  # the field and its signature are new objects
             if not isinstance(ref, generic.IndirectObject):
                 return None

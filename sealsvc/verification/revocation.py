@@ -28,7 +28,7 @@ import functools
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import NamedTuple
 
@@ -435,23 +435,27 @@ def clear_caches() -> None:
     clear_ocsp_caches()
 
 
+_ALWAYS = datetime.min.replace(tzinfo=UTC)
+
+
 def decide(
     evidence: list[Evidence], best_time: datetime | None, now: datetime
 ) -> tuple[Outcome, RevocationCheck]:
     """Apply the rules of the module docstring; ``best_time`` is the proven signing time."""
-    revoked = [e for e in evidence if e.status == "revoked"]
+    # A revocation without a time (no parser yields one) counts from the start: conservative.
+    revoked = [(e.revoked_at or _ALWAYS, e) for e in evidence if e.status == "revoked"]
     if revoked:
-        first = min(revoked, key=lambda e: e.revoked_at)
+        revoked_at, first = min(revoked, key=lambda pair: pair[0])
         check = _check(first)
         if best_time is None:
             return Outcome.REVOKED_NO_POE, check
-        if first.revoked_at <= best_time:
+        if revoked_at <= best_time:
             return Outcome.REVOKED, check
         return Outcome.GOOD, check
     if evidence:
         # Same second (OCSP and CRL times are whole seconds): the hold wins, conservatively.
         newest = max(evidence, key=lambda e: (e.issued_at, e.status == "on_hold"))
-        if newest.status == "on_hold" and newest.revoked_at <= now:
+        if newest.status == "on_hold" and (newest.revoked_at or _ALWAYS) <= now:
             return Outcome.ON_HOLD, _check(newest)
     at = best_time or now
     usable = [

@@ -152,9 +152,9 @@ def proven_by_later_timestamp(report: SignatureReport) -> bool:
 
 def _passed(report: SignatureReport) -> str:
     when = report.best_signature_time or report.claimed_signing_time
-    at = f"于 {beijing_time(when)} " if when else ""
-    if proven_by_later_timestamp(report):
-        at = f"不晚于 {beijing_time(when)} "
+    at = ""
+    if when is not None:  # "no later than" when only a later time-stamp proves the time
+        at = f"{'不晚于' if proven_by_later_timestamp(report) else '于'} {beijing_time(when)} "
     changed = report.modifications is not None and report.modifications.level not in (
         "NONE",
         "LTA_UPDATES",

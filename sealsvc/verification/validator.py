@@ -29,12 +29,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from asn1crypto import cms, pem, tsp, x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from pki import algorithms
 from pki.chain import ChainFailure
@@ -247,10 +249,12 @@ def _verify(
     for index in reversed(range(len(document.signatures))):
         found = document.signatures[index]
         if found.kind == "document_timestamp":
-            reports[index] = _guard(found, lambda f=found: _document_timestamp(document, f, ctx))
+            reports[index] = _guard(
+                found, functools.partial(_document_timestamp, document, found, ctx)
+            )
     for index, found in enumerate(document.signatures):
         if found.kind == "signature":
-            reports[index] = _guard(found, lambda f=found: _signature(document, f, ctx))
+            reports[index] = _guard(found, functools.partial(_signature, document, found, ctx))
     signatures = tuple(reports[i] for i in range(len(document.signatures)))
     verdict, deciding = document_verdict(signatures)
     if deciding is None:
@@ -413,7 +417,7 @@ def _certificate_info(der: bytes) -> CertificateInfo:
     )
 
 
-def _format_failure(found: pdfsig.FoundSignature, problem: str, **known) -> SignatureReport:
+def _format_failure(found: pdfsig.FoundSignature, problem: str, **known: Any) -> SignatureReport:
     return _finish(found, AdESFailure.FORMAT_FAILURE, problem, **known)
 
 
@@ -423,7 +427,7 @@ def _finish(
     message: str,
     *,
     on_hold: bool = False,
-    **known,
+    **known: Any,
 ) -> SignatureReport:
     fields = dict(known)
     person = _person(found)
@@ -445,10 +449,12 @@ def _finish(
     )
 
 
-def _masked(name: str, masked: str, message: str, fields: dict) -> tuple[str, dict]:
+def _masked(
+    name: str, masked: str, message: str, fields: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """The report's texts with a person's ``name`` masked: a public answer shows 张*三 in
     the signer's names, the certificate path, the message and the warnings alike."""
-    signer, chain = fields.get("signer"), fields.get("chain")
+    signer, chain = fields["signer"], fields.get("chain")  # the caller found a signer
     fields = {
         **fields,
         "signer": dataclasses.replace(
@@ -529,7 +535,9 @@ def check_time_stamp(
         info = certificate_info(token.signer)
         authority = info.common_name or info.subject
 
-    def result(problem: str | None, sub: AdESSubIndic | None, checked=token) -> TokenCheck:
+    def result(
+        problem: str | None, sub: AdESSubIndic | None, checked: pdfsig.CmsCheck = token
+    ) -> TokenCheck:
         check = TimestampCheck(gen_time, authority, problem is None, problem)
         return TokenCheck(check, token.signer, checked, sub)
 
@@ -556,6 +564,7 @@ def check_time_stamp(
         if later:
             path = validate_path(token.signer, intermediates, ctx.anchors, later[0], Purpose.TSA)
     if not path.ok:
+        assert path.failure is not None  # noqa: S101  a path that is not ok names why
         return result(
             f"the time-stamp authority is not trusted: {path.message}",
             CHAIN_SUBINDICATION[path.failure],
@@ -579,7 +588,7 @@ def _document_timestamp(
     token = check_time_stamp(
         embedded.signed_data, lambda alg: embedded.compute_digest(alg), later, ctx
     )
-    known = {
+    known: dict[str, Any] = {
         "signer": certificate_info(token.certificate) if token.certificate else None,
         "timestamp": token.check,
         "claimed_signing_time": token.check.time,
@@ -628,7 +637,7 @@ def _signature(
     embedded = found.embedded
     warnings: list[str] = []
     cms_check = pdfsig.check_cms(embedded.signed_data, pdfsig.digest(found), "data")
-    known: dict = {"claimed_signing_time": _claimed_time(embedded), "warnings": ()}
+    known: dict[str, Any] = {"claimed_signing_time": _claimed_time(embedded), "warnings": ()}
     if cms_check.problem or cms_check.signer is None:
         return _format_failure(found, cms_check.problem or "no signer certificate", **known)
     signer = cms_check.signer
@@ -638,7 +647,7 @@ def _signature(
     known["registry"] = _registry(ctx, info, warnings)
     known["integrity"] = integrity = pdfsig.integrity(found, cms_check)
 
-    def finish(sub: AdESSubIndic | None, message: str, **more) -> SignatureReport:
+    def finish(sub: AdESSubIndic | None, message: str, **more: Any) -> SignatureReport:
         return _finish(found, sub, message, **{**known, "warnings": tuple(warnings)}, **more)
 
     if not pdfsig.coverage_ok(integrity):
@@ -703,6 +712,7 @@ def _signature(
         problem=path.message,
     )
     if not path.ok:
+        assert path.failure is not None  # noqa: S101  a path that is not ok names why
         return finish(CHAIN_SUBINDICATION[path.failure], path.message or "untrusted chain")
     if best_time is not None and best_time < signer.not_valid_before:
         return finish(AdESFailure.NOT_YET_VALID, "sealed before the certificate became valid")
@@ -743,7 +753,7 @@ def check_revocation(
     return outcome, check
 
 
-def _signature_hash(embedded) -> str | None:
+def _signature_hash(embedded: EmbeddedPdfSignature) -> str | None:
     """The hash inside the signature algorithm (sha1 of sha1WithRSA), if it names one."""
     try:
         return embedded.signer_info["signature_algorithm"].hash_algo
@@ -751,7 +761,7 @@ def _signature_hash(embedded) -> str | None:
         return None
 
 
-def _claimed_time(embedded) -> datetime | None:
+def _claimed_time(embedded: EmbeddedPdfSignature) -> datetime | None:
     try:
         return extract_self_reported_ts(embedded.signer_info) or embedded.self_reported_timestamp
     except (*pdfsig.PARSE_ERRORS,):

@@ -19,6 +19,7 @@ import io
 import math
 from pathlib import Path
 
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import copy_into_new_writer
@@ -109,6 +110,20 @@ def pdf_with_empty_field() -> bytes:
             sig_field_name=EMPTY_FIELD, on_page=0, box=(x - 20, y - 40, x + 100, y + 80)
         ),
     )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def pdf_with_media_box(box: str) -> bytes:
+    """The 1-page licence whose page says ``/MediaBox [box]`` (hostile unless four numbers)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(chinese_pdf(1)))
+    page = writer.root["/Pages"]["/Kids"][0]
+    page["/MediaBox"] = generic.ArrayObject(
+        generic.NameObject(value) if value.startswith("/") else generic.FloatObject(value)
+        for value in box.split()
+    )
+    writer.update_container(page)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
