@@ -32,8 +32,9 @@ from collections.abc import Collection
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
 from pyhanko.sign.diff_analysis.constants import ACROFORM_EXEMPT_STRICT_COMPARISON
+from pyhanko.sign.diff_analysis.rules.metadata_rules import MetadataUpdateRule
 
 __all__ = ["RevisionIndex"]
 
@@ -52,6 +53,8 @@ _R = re.compile(rb"R(?=[\s()<>\[\]{}/%]|\Z)")
 _WHITESPACE = frozenset(b" \n\r\t\f\x00")
 _DIGITS = frozenset(b"0123456789")
 _MAX_DIGITS = 32
+_LTA_FIELD_KEYS = frozenset({"/AP", "/Lock", "/SV"})
+"""Entries of a new signature field whose new objects pyHanko rates FORM_FILLING."""
 
 
 class RevisionIndex:
@@ -70,6 +73,8 @@ class RevisionIndex:
         self._referencing: dict[tuple[int, int], list[int]] = {}
         """(idnum, generation) → the revisions whose bytes reference it, in order (those
         before ``_scanned`` are read)."""
+        self._occurrences: dict[tuple[int, int, int], int] = {}
+        """(idnum, generation, revision) → how often the revision's bytes reference it."""
         self._scanned = 0
         self._scanned_to = 0
         self._streams_scanned: set[int] = set()
@@ -124,7 +129,9 @@ class RevisionIndex:
           array, or the plain information dictionary.
 
         Level as pyHanko's rules give it: LTA_UPDATES for an invisible document
-        time-stamp, FORM_FILLING otherwise.
+        time-stamp (whose field has no appearance, lock or seed value, in a form
+        whose other entries are unchanged), FORM_FILLING otherwise.  The XMP metadata
+        stream may be rewritten as :meth:`_metadata_update` allows.
         """
         reader = self._reader
         new = reader.get_historical_resolver(revision)
@@ -149,6 +156,13 @@ class RevisionIndex:
         for key in {*new_form, *(old_form or ())} - ACROFORM_EXEMPT_STRICT_COMPARISON:
             if old_form is None or _raw(new_form, key) != _raw(old_form, key):
                 return None
+        form_changed = old_form is None or any(
+            _raw(new_form, key) != _raw(old_form, key)
+            for key in ACROFORM_EXEMPT_STRICT_COMPARISON - {"/Fields"}
+        )
+        metadata = self._metadata_update(new, old, revision)
+        if metadata is None:
+            return None
         new_resources = "/DR" in new_form and (
             old_form is None or _raw(new_form, "/DR") != _raw(old_form, "/DR")
         )
@@ -181,6 +195,7 @@ class RevisionIndex:
             (new.root_ref.idnum, new.root_ref.generation),
             *_indirect_keys(new_root, "/AcroForm"),
             *_indirect_keys(new_form, "/Fields"),
+            *metadata,
         }
         pages_with_widget = 0
         for key, ref in written.items():
@@ -200,7 +215,13 @@ class RevisionIndex:
         if not self._only_new_objects_besides(new, revision, checked, info):
             return None
         visible = _has_area(field)
-        if value.get("/Type") == "/DocTimeStamp" and not visible and not new_resources:
+        if "/Type" in value and value.raw_get("/Type") == "/DocTimeStamp" and not visible:
+            if new_resources:
+                return ModificationLevel.FORM_FILLING
+            if form_changed or not _LTA_FIELD_KEYS.isdisjoint(field):
+                # pyHanko rates an appearance's new objects, or a form entry it exempts,
+                # by rules this check does not repeat: its analysis decides.
+                return None
             return ModificationLevel.LTA_UPDATES
         return ModificationLevel.FORM_FILLING
 
@@ -249,8 +270,11 @@ class RevisionIndex:
         # What may be overwritten besides the catalog: objects that have only ever been
         # DSS data.  Anything the revision adds can only be reached through what it
         # writes, that is through the DSS.
+        metadata = self._metadata_update(new, old, revision)
+        if metadata is None:
+            return False
         self._references_until(revision)
-        replaceable = {(root_ref.idnum, root_ref.generation)}
+        replaceable = {(root_ref.idnum, root_ref.generation), *metadata}
         for ref in new.explicit_refs_in_revision():
             if self._existed(ref, revision) and self._only_dss_data(ref, revision):
                 replaceable.add((ref.idnum, ref.generation))
@@ -284,10 +308,91 @@ class RevisionIndex:
                 if referencing.get(key, [revision])[0] < revision:
                     return False  # it would fill a reference that dangled before
                 continue
-            if key in replaceable or _is_plain_info(ref, info, new):
+            if key in replaceable or self._plain_info(ref, info, new, revision):
                 continue
             return False
         return True
+
+    def _metadata_update(self, new, old, revision: int) -> set[tuple[int, int]] | None:
+        """The XMP metadata stream judged as pyHanko's ``MetadataUpdateRule`` does.
+
+        pyHanko's writer rewrites the catalog's ``/Metadata`` stream in place (its
+        ``/ModDate``) with every incremental update, so each revision of a licence
+        overwrites it.  pyHanko allows that when the stream is well-formed XMP in both
+        revisions (checked here with its own function) and the catalog is the only
+        place that reaches it — otherwise the other paths stay unexplained.  The second
+        is read from the reference counts of every earlier revision (:meth:`_held_only_by`),
+        and the new stream may reference nothing (pyHanko approves the stream alone).
+
+        Returns the objects the revision may thereby overwrite (the stream, or nothing),
+        ``None`` where pyHanko would object or this check cannot tell.
+        """
+        if "/Metadata" not in new.root:
+            return set()  # pyHanko's rule has nothing to check
+        for root in (new.root, old.root):
+            if "/Metadata" not in root:
+                continue
+            if not isinstance(root.raw_get("/Metadata"), generic.IndirectObject):
+                return None
+            try:
+                MetadataUpdateRule.is_well_formed_xml(root.get_value_as_reference("/Metadata"))
+            except SuspiciousModification:
+                return None
+        ref = new.root.raw_get("/Metadata").reference
+        key = (ref.idnum, ref.generation)
+        if key not in {(r.idnum, r.generation) for r in new.explicit_refs_in_revision()}:
+            return set()
+        if not self._existed(ref, revision):
+            return set()  # a new object: judged with every other new one
+        if not (
+            isinstance(new(ref), generic.StreamObject)
+            and _references_nothing(new(ref))
+            and self._held_only_by(key, revision, self._catalog_metadata)
+        ):
+            return None
+        return {key}
+
+    def _held_only_by(self, key: tuple[int, int], revision: int, holder) -> bool:
+        """Whether every reference to ``key`` written before ``revision`` is the one that
+        ``holder(r)`` (the catalog's ``/Metadata``, the trailer's ``/Info`` as written in
+        revision ``r``) makes: a revision that mentions it once, where that holder names
+        it — so no page, annotation or other dictionary reaches it."""
+        self._references_until(revision)
+        for earlier in self._referencing.get(key, ()):
+            if earlier >= revision:
+                break
+            if self._occurrences[(*key, earlier)] != 1 or holder(earlier) != key:
+                return False
+        return True
+
+    def _catalog_metadata(self, revision: int) -> tuple[int, int] | None:
+        """The ``/Metadata`` reference of the catalog, if ``revision`` writes the catalog."""
+        resolver = self._reader.get_historical_resolver(revision)
+        root = resolver.root_ref
+        written = {(r.idnum, r.generation) for r in resolver.explicit_refs_in_revision()}
+        if (root.idnum, root.generation) not in written:
+            return None
+        return _reference_key(resolver.root, "/Metadata")
+
+    def _trailer_info(self, revision: int) -> tuple[int, int] | None:
+        """The ``/Info`` reference of the trailer of ``revision``."""
+        return _reference_key(self._reader.get_historical_resolver(revision).trailer_view, "/Info")
+
+    def _plain_info(self, ref, info, new, revision: int) -> bool:
+        """``ref`` is the document information dictionary, as pyHanko's ``DocInfoRule``
+        allows it to be rewritten: a dictionary (not a stream) before and after, reached
+        only through the trailer, and referencing nothing (pyHanko approves it alone)."""
+        if not isinstance(info, generic.IndirectObject) or info.reference != ref:
+            return False
+        old = self._reader.get_historical_resolver(revision - 1)
+        key = (ref.idnum, ref.generation)
+        return (
+            isinstance(new(ref), generic.DictionaryObject)
+            and not isinstance(new(ref), generic.StreamObject)
+            and not isinstance(old(ref), generic.StreamObject)
+            and _references_nothing(new(ref))
+            and self._held_only_by(key, revision, self._trailer_info)
+        )
 
     def _references_until(self, revision: int) -> dict[tuple[int, int], list[int]]:
         """Each reference written in the file before ``revision`` (a superset: see
@@ -324,6 +429,8 @@ class RevisionIndex:
                 revisions = self._referencing.setdefault((idnum, generation), [])
                 if not revisions or revisions[-1] != revision:
                     revisions.append(revision)
+                key = (idnum, generation, revision)
+                self._occurrences[key] = self._occurrences.get(key, 0) + 1
 
     def _spend(self) -> None:
         self._budget -= 1
@@ -426,12 +533,19 @@ def _has_area(annotation) -> bool:
     return abs(x1 - x2) * abs(y1 - y2) > 0
 
 
-def _is_plain_info(ref, info, resolver) -> bool:
-    """``ref`` is the document information dictionary, holding direct values only."""
-    if not isinstance(info, generic.IndirectObject) or info.reference != ref:
+def _reference_key(dictionary, key: str) -> tuple[int, int] | None:
+    value = dictionary.raw_get(key) if key in dictionary else None
+    if isinstance(value, generic.IndirectObject):
+        return (value.idnum, value.generation)
+    return None
+
+
+def _references_nothing(value) -> bool:
+    """No indirect reference anywhere inside ``value`` (a stream's dictionary included)."""
+    if isinstance(value, generic.IndirectObject):
         return False
-    value = resolver(ref)
-    return isinstance(value, generic.DictionaryObject) and not any(
-        isinstance(value.raw_get(k), generic.IndirectObject | generic.DictionaryObject)
-        for k in value
-    )
+    if isinstance(value, generic.DictionaryObject):
+        return all(_references_nothing(value.raw_get(k)) for k in value)
+    if isinstance(value, generic.ArrayObject):
+        return all(_references_nothing(value.raw_get(i)) for i in range(len(value)))
+    return True
