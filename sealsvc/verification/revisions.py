@@ -32,7 +32,11 @@ from collections.abc import Collection
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
+from pyhanko.sign.diff_analysis import (
+    DEFAULT_DIFF_POLICY,
+    ModificationLevel,
+    SuspiciousModification,
+)
 from pyhanko.sign.diff_analysis.constants import ACROFORM_EXEMPT_STRICT_COMPARISON
 from pyhanko.sign.diff_analysis.rules.metadata_rules import MetadataUpdateRule
 
@@ -42,7 +46,17 @@ _MAX_REFERENCES = 200_000
 """Most reference candidates (each ``R`` in the file) read per document: bounds the work a
 hostile file causes; beyond it pyHanko decides."""
 _SAME_TRAILER_KEYS = ("/Root", "/Info", "/Encrypt")
-_READ_ERRORS = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError)
+_READ_ERRORS = (
+    PdfError,
+    SuspiciousModification,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+)
+"""Malformed input, or a rule of pyHanko refusing: the cheap path gives up, pyHanko decides."""
+_DSS_ENTRIES = ("/Certs", "/CRLs", "/OCSPs", "/VRI")
 
 
 class _Exhausted(Exception):
@@ -267,19 +281,62 @@ class RevisionIndex:
             return False
         if any(_raw(new_root, k) != _raw(old_root, k) for k in new_root if k != "/DSS"):
             return False
-        # What may be overwritten besides the catalog: objects that have only ever been
-        # DSS data.  Anything the revision adds can only be reached through what it
-        # writes, that is through the DSS.
+        # pyHanko's own whole-file rules (catalog, /Info, XMP, xref and object streams,
+        # and the DSS structure: stream arrays, /VRI entries kept) — cheap: they read what
+        # the revision writes.  What they approve is what pyHanko would explain; the
+        # costly part of its analysis, every path through which the signed revision
+        # reaches an overwritten object, is replaced by reference counts.
+        approved = set()
+        for rule in DEFAULT_DIFF_POLICY.global_rules:
+            for level, update in rule.apply_qualified(old, new):
+                if level is not ModificationLevel.LTA_UPDATES:
+                    return False
+                approved.add((update.updated_ref.idnum, update.updated_ref.generation))
         metadata = self._metadata_update(new, old, revision)
         if metadata is None:
             return False
         self._references_until(revision)
         replaceable = {(root_ref.idnum, root_ref.generation), *metadata}
         for ref in new.explicit_refs_in_revision():
+            key = (ref.idnum, ref.generation)
+            if key not in approved:
+                return False
             if self._existed(ref, revision) and self._only_dss_data(ref, revision):
-                replaceable.add((ref.idnum, ref.generation))
+                holder = self._dss_holder(key, new, old)
+                if holder is not None and self._held_only_by(key, revision, holder):
+                    replaceable.add(key)
         info = new.trailer_view.raw_get("/Info") if "/Info" in new.trailer_view else None
         return self._only_new_objects_besides(new, revision, replaceable, info)
+
+    def _dss_holder(self, key: tuple[int, int], new, old):
+        """For an overwritten object that is the DSS dictionary or one of its arrays or
+        its ``/VRI`` — kept under the same reference, as pyHanko allows — the function
+        naming, per revision, the reference that revision's DSS holds there; ``None``
+        for any other object (pyHanko approves no other overwrite in the DSS)."""
+        dss = _reference_key(new.root, "/DSS")
+        if dss is not None and dss == _reference_key(old.root, "/DSS") and key == dss:
+            return lambda revision: self._dss_entry(revision, "/DSS")
+        new_dss, old_dss = new.root["/DSS"], old.root.get("/DSS")
+        for name in _DSS_ENTRIES:
+            value = _reference_key(new_dss, name)
+            if value == key and old_dss is not None and value == _reference_key(old_dss, name):
+                return lambda revision, name=name: self._dss_entry(revision, name)
+        return None
+
+    def _dss_entry(self, revision: int, name: str) -> tuple[int, int] | None:
+        """The reference the catalog (``/DSS``) or the DSS dictionary (its entries)
+        written by ``revision`` holds under ``name``; ``None`` if it writes neither."""
+        resolver = self._reader.get_historical_resolver(revision)
+        written = {(r.idnum, r.generation) for r in resolver.explicit_refs_in_revision()}
+        root_written = (resolver.root_ref.idnum, resolver.root_ref.generation) in written
+        if name == "/DSS":
+            return _reference_key(resolver.root, "/DSS") if root_written else None
+        dss = _reference_key(resolver.root, "/DSS")
+        if (dss in written) if dss is not None else root_written:
+            value = resolver.root.get("/DSS", None)
+            if isinstance(value, generic.DictionaryObject):
+                return _reference_key(value, name)
+        return None
 
     def _only_dss_data(self, ref, revision: int) -> bool:
         """Whether ``ref`` has only ever been validation data before ``revision``: added by
