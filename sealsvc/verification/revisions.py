@@ -57,6 +57,14 @@ _READ_ERRORS = (
 )
 """Malformed input, or a rule of pyHanko refusing: the cheap path gives up, pyHanko decides."""
 _DSS_ENTRIES = ("/Certs", "/CRLs", "/OCSPs", "/VRI")
+_WHOLE_FILE_RULES = [
+    rule
+    for rule in DEFAULT_DIFF_POLICY.global_rules
+    if not isinstance(getattr(rule, "rule", None), MetadataUpdateRule)
+]
+"""pyHanko's whole-file rules but its XMP rule, which :meth:`RevisionIndex._metadata_update`
+applies once per version of the stream (were pyHanko to wrap its rules otherwise, the
+XMP rule would simply run here too)."""
 
 
 class _Exhausted(Exception):
@@ -94,6 +102,7 @@ class RevisionIndex:
         self._streams_scanned: set[int] = set()
         self._field_names: dict[tuple, str] = {}
         self._existence: dict[tuple[int, int, int], bool] = {}
+        self._xmp: dict[tuple, bool] = {}
 
     def adds_only_validation_data(self, revision: int) -> bool:
         """Whether ``revision`` (≥ 1) only adds or updates the DSS, as described above."""
@@ -286,15 +295,15 @@ class RevisionIndex:
         # the revision writes.  What they approve is what pyHanko would explain; the
         # costly part of its analysis, every path through which the signed revision
         # reaches an overwritten object, is replaced by reference counts.
-        approved = set()
-        for rule in DEFAULT_DIFF_POLICY.global_rules:
+        metadata = self._metadata_update(new, old, revision)
+        if metadata is None:
+            return False
+        approved = set(metadata)
+        for rule in _WHOLE_FILE_RULES:
             for level, update in rule.apply_qualified(old, new):
                 if level is not ModificationLevel.LTA_UPDATES:
                     return False
                 approved.add((update.updated_ref.idnum, update.updated_ref.generation))
-        metadata = self._metadata_update(new, old, revision)
-        if metadata is None:
-            return False
         self._references_until(revision)
         replaceable = {(root_ref.idnum, root_ref.generation), *metadata}
         for ref in new.explicit_refs_in_revision():
@@ -386,14 +395,12 @@ class RevisionIndex:
         """
         if "/Metadata" not in new.root:
             return set()  # pyHanko's rule has nothing to check
-        for root in (new.root, old.root):
+        for root, version in ((new.root, revision), (old.root, revision - 1)):
             if "/Metadata" not in root:
                 continue
             if not isinstance(root.raw_get("/Metadata"), generic.IndirectObject):
                 return None
-            try:
-                MetadataUpdateRule.is_well_formed_xml(root.get_value_as_reference("/Metadata"))
-            except SuspiciousModification:
+            if not self._well_formed_xmp(root.get_value_as_reference("/Metadata"), version):
                 return None
         ref = new.root.raw_get("/Metadata").reference
         key = (ref.idnum, ref.generation)
@@ -408,6 +415,20 @@ class RevisionIndex:
         ):
             return None
         return {key}
+
+    def _well_formed_xmp(self, ref, revision: int) -> bool:
+        """pyHanko's XMP check of ``ref`` as of ``revision``, once per version of the
+        stream (each revision's check reads the stream of the one before it again)."""
+        key = (ref.idnum, ref.generation, self._reader.xrefs.get_historical_ref(ref, revision))
+        found = self._xmp.get(key)
+        if found is None:
+            try:
+                MetadataUpdateRule.is_well_formed_xml(ref)
+                found = True
+            except SuspiciousModification:
+                found = False
+            self._xmp[key] = found
+        return found
 
     def _held_only_by(self, key: tuple[int, int], revision: int, holder) -> bool:
         """Whether every reference to ``key`` written before ``revision`` is the one that
