@@ -221,6 +221,8 @@ def _rdn_sizes(name: x509.Name) -> tuple[int, ...]:
 # Pinned reach-in: asn1crypto offers no hook for name comparison; the class attribute is
 # replaced with the same relation, computed faster for byte-equal names.
 # tests/test_verify_cache.py (test_name_equality_*) checks the relation is unchanged.
+_rfc5280_name_equal = x509.Name.__eq__
+"""asn1crypto's own, for bench/verify_bench.py's reference run of pyHanko as shipped."""
 x509.Name.__eq__ = _name_equal
 
 
