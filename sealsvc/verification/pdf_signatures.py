@@ -225,6 +225,8 @@ def _rdn_sizes(name: x509.Name) -> tuple[int, ...]:
 # Pinned reach-in: asn1crypto offers no hook for name comparison; the class attribute is
 # replaced with the same relation, computed faster for byte-equal names.
 # tests/test_verify_cache.py (test_name_equality_*) checks the relation is unchanged.
+_rfc5280_name_equal = x509.Name.__eq__
+"""asn1crypto's own, for bench/verify_bench.py's reference run of pyHanko as shipped."""
 x509.Name.__eq__ = _name_equal
 
 
@@ -517,9 +519,12 @@ def _review(
     The same loop as pyHanko's ``StandardDiffPolicy.review_file`` (each later revision
     compared with the signed one), except that a revision :class:`.RevisionIndex` shows
     to add validation data only counts as LTA_UPDATES, and one that only adds and fills a
-    signature field counts as pyHanko's rules rate it (when this signature sets no
-    permission those rules would apply) — without re-reading the signed revision for
-    every signature, which made the cost grow with signatures × revisions.
+    signature field counts as pyHanko's rules rate it — without re-reading the signed
+    revision for every signature, which made the cost grow with signatures × revisions.
+    A permission this signature sets (DocMDP of a certification, a FieldMDP lock) only
+    changes pyHanko's verdict on form updates that are not valid when certifying or
+    locked; an invisible document time-stamp (LTA_UPDATES) makes none, so that revision
+    is taken from the index for a certified licence too.  Anything else is pyHanko's.
     """
     coverage = embedded.coverage
     if coverage is None or coverage < SignatureCoverageLevel.ENTIRE_REVISION:
@@ -535,8 +540,8 @@ def _review(
         if document.index.adds_only_validation_data(revision):
             level = max(level, ModificationLevel.LTA_UPDATES)
             continue
-        signing = document.index.adds_one_signature(revision) if plain else None
-        if signing is not None:
+        signing = document.index.adds_one_signature(revision)
+        if signing is not None and (plain or signing is ModificationLevel.LTA_UPDATES):
             level = max(level, signing)
             continue
         base = base or reader.get_historical_resolver(embedded.signed_revision)

@@ -32,8 +32,13 @@ from collections.abc import Collection
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.diff_analysis import (
+    DEFAULT_DIFF_POLICY,
+    ModificationLevel,
+    SuspiciousModification,
+)
 from pyhanko.sign.diff_analysis.constants import ACROFORM_EXEMPT_STRICT_COMPARISON
+from pyhanko.sign.diff_analysis.rules.metadata_rules import MetadataUpdateRule
 
 __all__ = ["RevisionIndex"]
 
@@ -41,7 +46,25 @@ _MAX_REFERENCES = 200_000
 """Most reference candidates (each ``R`` in the file) read per document: bounds the work a
 hostile file causes; beyond it pyHanko decides."""
 _SAME_TRAILER_KEYS = ("/Root", "/Info", "/Encrypt")
-_READ_ERRORS = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError)
+_READ_ERRORS = (
+    PdfError,
+    SuspiciousModification,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+)
+"""Malformed input, or a rule of pyHanko refusing: the cheap path gives up, pyHanko decides."""
+_DSS_ENTRIES = ("/Certs", "/CRLs", "/OCSPs", "/VRI")
+_WHOLE_FILE_RULES = [
+    rule
+    for rule in DEFAULT_DIFF_POLICY.global_rules
+    if not isinstance(getattr(rule, "rule", None), MetadataUpdateRule)
+]
+"""pyHanko's whole-file rules but its XMP rule, which :meth:`RevisionIndex._metadata_update`
+applies once per version of the stream (were pyHanko to wrap its rules otherwise, the
+XMP rule would simply run here too)."""
 
 
 class _Exhausted(Exception):
@@ -52,6 +75,8 @@ _R = re.compile(rb"R(?=[\s()<>\[\]{}/%]|\Z)")
 _WHITESPACE = frozenset(b" \n\r\t\f\x00")
 _DIGITS = frozenset(b"0123456789")
 _MAX_DIGITS = 32
+_LTA_FIELD_KEYS = frozenset({"/AP", "/Lock", "/SV"})
+"""Entries of a new signature field whose new objects pyHanko rates FORM_FILLING."""
 
 
 class RevisionIndex:
@@ -70,11 +95,14 @@ class RevisionIndex:
         self._referencing: dict[tuple[int, int], list[int]] = {}
         """(idnum, generation) → the revisions whose bytes reference it, in order (those
         before ``_scanned`` are read)."""
+        self._occurrences: dict[tuple[int, int, int], int] = {}
+        """(idnum, generation, revision) → how often the revision's bytes reference it."""
         self._scanned = 0
         self._scanned_to = 0
         self._streams_scanned: set[int] = set()
         self._field_names: dict[tuple, str] = {}
         self._existence: dict[tuple[int, int, int], bool] = {}
+        self._xmp: dict[tuple, bool] = {}
 
     def adds_only_validation_data(self, revision: int) -> bool:
         """Whether ``revision`` (≥ 1) only adds or updates the DSS, as described above."""
@@ -124,7 +152,9 @@ class RevisionIndex:
           array, or the plain information dictionary.
 
         Level as pyHanko's rules give it: LTA_UPDATES for an invisible document
-        time-stamp, FORM_FILLING otherwise.
+        time-stamp (whose field has no appearance, lock or seed value, in a form
+        whose other entries are unchanged), FORM_FILLING otherwise.  The XMP metadata
+        stream may be rewritten as :meth:`_metadata_update` allows.
         """
         reader = self._reader
         new = reader.get_historical_resolver(revision)
@@ -149,6 +179,13 @@ class RevisionIndex:
         for key in {*new_form, *(old_form or ())} - ACROFORM_EXEMPT_STRICT_COMPARISON:
             if old_form is None or _raw(new_form, key) != _raw(old_form, key):
                 return None
+        form_changed = old_form is None or any(
+            _raw(new_form, key) != _raw(old_form, key)
+            for key in ACROFORM_EXEMPT_STRICT_COMPARISON - {"/Fields"}
+        )
+        metadata = self._metadata_update(new, old, revision)
+        if metadata is None:
+            return None
         new_resources = "/DR" in new_form and (
             old_form is None or _raw(new_form, "/DR") != _raw(old_form, "/DR")
         )
@@ -183,6 +220,7 @@ class RevisionIndex:
             (new.root_ref.idnum, new.root_ref.generation),
             *_indirect_keys(new_root, "/AcroForm"),
             *_indirect_keys(new_form, "/Fields"),
+            *metadata,
         }
         pages_with_widget = 0
         for key, ref in written.items():
@@ -202,7 +240,13 @@ class RevisionIndex:
         if not self._only_new_objects_besides(new, revision, checked, info):
             return None
         visible = _has_area(field)
-        if value.get("/Type") == "/DocTimeStamp" and not visible and not new_resources:
+        if "/Type" in value and value.raw_get("/Type") == "/DocTimeStamp" and not visible:
+            if new_resources:
+                return ModificationLevel.FORM_FILLING
+            if form_changed or not _LTA_FIELD_KEYS.isdisjoint(field):
+                # pyHanko rates an appearance's new objects, or a form entry it exempts,
+                # by rules this check does not repeat: its analysis decides.
+                return None
             return ModificationLevel.LTA_UPDATES
         return ModificationLevel.FORM_FILLING
 
@@ -248,16 +292,62 @@ class RevisionIndex:
             return False
         if any(_raw(new_root, k) != _raw(old_root, k) for k in new_root if k != "/DSS"):
             return False
-        # What may be overwritten besides the catalog: objects that have only ever been
-        # DSS data.  Anything the revision adds can only be reached through what it
-        # writes, that is through the DSS.
+        # pyHanko's own whole-file rules (catalog, /Info, XMP, xref and object streams,
+        # and the DSS structure: stream arrays, /VRI entries kept) — cheap: they read what
+        # the revision writes.  What they approve is what pyHanko would explain; the
+        # costly part of its analysis, every path through which the signed revision
+        # reaches an overwritten object, is replaced by reference counts.
+        metadata = self._metadata_update(new, old, revision)
+        if metadata is None:
+            return False
+        approved = set(metadata)
+        for rule in _WHOLE_FILE_RULES:
+            for level, update in rule.apply_qualified(old, new):
+                if level is not ModificationLevel.LTA_UPDATES:
+                    return False
+                approved.add((update.updated_ref.idnum, update.updated_ref.generation))
         self._references_until(revision)
-        replaceable = {(root_ref.idnum, root_ref.generation)}
+        replaceable = {(root_ref.idnum, root_ref.generation), *metadata}
         for ref in new.explicit_refs_in_revision():
+            key = (ref.idnum, ref.generation)
+            if key not in approved:
+                return False
             if self._existed(ref, revision) and self._only_dss_data(ref, revision):
-                replaceable.add((ref.idnum, ref.generation))
+                holder = self._dss_holder(key, new, old)
+                if holder is not None and self._held_only_by(key, revision, holder):
+                    replaceable.add(key)
         info = new.trailer_view.raw_get("/Info") if "/Info" in new.trailer_view else None
         return self._only_new_objects_besides(new, revision, replaceable, info)
+
+    def _dss_holder(self, key: tuple[int, int], new, old):
+        """For an overwritten object that is the DSS dictionary or one of its arrays or
+        its ``/VRI`` — kept under the same reference, as pyHanko allows — the function
+        naming, per revision, the reference that revision's DSS holds there; ``None``
+        for any other object (pyHanko approves no other overwrite in the DSS)."""
+        dss = _reference_key(new.root, "/DSS")
+        if dss is not None and dss == _reference_key(old.root, "/DSS") and key == dss:
+            return lambda revision: self._dss_entry(revision, "/DSS")
+        new_dss, old_dss = new.root["/DSS"], old.root.get("/DSS")
+        for name in _DSS_ENTRIES:
+            value = _reference_key(new_dss, name)
+            if value == key and old_dss is not None and value == _reference_key(old_dss, name):
+                return lambda revision, name=name: self._dss_entry(revision, name)
+        return None
+
+    def _dss_entry(self, revision: int, name: str) -> tuple[int, int] | None:
+        """The reference the catalog (``/DSS``) or the DSS dictionary (its entries)
+        written by ``revision`` holds under ``name``; ``None`` if it writes neither."""
+        resolver = self._reader.get_historical_resolver(revision)
+        written = {(r.idnum, r.generation) for r in resolver.explicit_refs_in_revision()}
+        root_written = (resolver.root_ref.idnum, resolver.root_ref.generation) in written
+        if name == "/DSS":
+            return _reference_key(resolver.root, "/DSS") if root_written else None
+        dss = _reference_key(resolver.root, "/DSS")
+        if (dss in written) if dss is not None else root_written:
+            value = resolver.root.get("/DSS", None)
+            if isinstance(value, generic.DictionaryObject):
+                return _reference_key(value, name)
+        return None
 
     def _only_dss_data(self, ref, revision: int) -> bool:
         """Whether ``ref`` has only ever been validation data before ``revision``: added by
@@ -286,10 +376,103 @@ class RevisionIndex:
                 if referencing.get(key, [revision])[0] < revision:
                     return False  # it would fill a reference that dangled before
                 continue
-            if key in replaceable or _is_plain_info(ref, info, new):
+            if key in replaceable or self._plain_info(ref, info, new, revision):
                 continue
             return False
         return True
+
+    def _metadata_update(self, new, old, revision: int) -> set[tuple[int, int]] | None:
+        """The XMP metadata stream judged as pyHanko's ``MetadataUpdateRule`` does.
+
+        pyHanko's writer rewrites the catalog's ``/Metadata`` stream in place (its
+        ``/ModDate``) with every incremental update, so each revision of a licence
+        overwrites it.  pyHanko allows that when the stream is well-formed XMP in both
+        revisions (checked here with its own function) and the catalog is the only
+        place that reaches it — otherwise the other paths stay unexplained.  The second
+        is read from the reference counts of every earlier revision (:meth:`_held_only_by`),
+        and the new stream may reference nothing (pyHanko approves the stream alone).
+
+        Returns the objects the revision may thereby overwrite (the stream, or nothing),
+        ``None`` where pyHanko would object or this check cannot tell.
+        """
+        if "/Metadata" not in new.root:
+            return set()  # pyHanko's rule has nothing to check
+        for root, version in ((new.root, revision), (old.root, revision - 1)):
+            if "/Metadata" not in root:
+                continue
+            if not isinstance(root.raw_get("/Metadata"), generic.IndirectObject):
+                return None
+            if not self._well_formed_xmp(root.get_value_as_reference("/Metadata"), version):
+                return None
+        ref = new.root.raw_get("/Metadata").reference
+        key = (ref.idnum, ref.generation)
+        if key not in {(r.idnum, r.generation) for r in new.explicit_refs_in_revision()}:
+            return set()
+        if not self._existed(ref, revision):
+            return set()  # a new object: judged with every other new one
+        if not (
+            isinstance(new(ref), generic.StreamObject)
+            and _references_nothing(new(ref))
+            and self._held_only_by(key, revision, self._catalog_metadata)
+        ):
+            return None
+        return {key}
+
+    def _well_formed_xmp(self, ref, revision: int) -> bool:
+        """pyHanko's XMP check of ``ref`` as of ``revision``, once per version of the
+        stream (each revision's check reads the stream of the one before it again)."""
+        key = (ref.idnum, ref.generation, self._reader.xrefs.get_historical_ref(ref, revision))
+        found = self._xmp.get(key)
+        if found is None:
+            try:
+                MetadataUpdateRule.is_well_formed_xml(ref)
+                found = True
+            except SuspiciousModification:
+                found = False
+            self._xmp[key] = found
+        return found
+
+    def _held_only_by(self, key: tuple[int, int], revision: int, holder) -> bool:
+        """Whether every reference to ``key`` written before ``revision`` is the one that
+        ``holder(r)`` (the catalog's ``/Metadata``, the trailer's ``/Info`` as written in
+        revision ``r``) makes: a revision that mentions it once, where that holder names
+        it — so no page, annotation or other dictionary reaches it."""
+        self._references_until(revision)
+        for earlier in self._referencing.get(key, ()):
+            if earlier >= revision:
+                break
+            if self._occurrences[(*key, earlier)] != 1 or holder(earlier) != key:
+                return False
+        return True
+
+    def _catalog_metadata(self, revision: int) -> tuple[int, int] | None:
+        """The ``/Metadata`` reference of the catalog, if ``revision`` writes the catalog."""
+        resolver = self._reader.get_historical_resolver(revision)
+        root = resolver.root_ref
+        written = {(r.idnum, r.generation) for r in resolver.explicit_refs_in_revision()}
+        if (root.idnum, root.generation) not in written:
+            return None
+        return _reference_key(resolver.root, "/Metadata")
+
+    def _trailer_info(self, revision: int) -> tuple[int, int] | None:
+        """The ``/Info`` reference of the trailer of ``revision``."""
+        return _reference_key(self._reader.get_historical_resolver(revision).trailer_view, "/Info")
+
+    def _plain_info(self, ref, info, new, revision: int) -> bool:
+        """``ref`` is the document information dictionary, as pyHanko's ``DocInfoRule``
+        allows it to be rewritten: a dictionary (not a stream) before and after, reached
+        only through the trailer, and referencing nothing (pyHanko approves it alone)."""
+        if not isinstance(info, generic.IndirectObject) or info.reference != ref:
+            return False
+        old = self._reader.get_historical_resolver(revision - 1)
+        key = (ref.idnum, ref.generation)
+        return (
+            isinstance(new(ref), generic.DictionaryObject)
+            and not isinstance(new(ref), generic.StreamObject)
+            and not isinstance(old(ref), generic.StreamObject)
+            and _references_nothing(new(ref))
+            and self._held_only_by(key, revision, self._trailer_info)
+        )
 
     def _references_until(self, revision: int) -> dict[tuple[int, int], list[int]]:
         """Each reference written in the file before ``revision`` (a superset: see
@@ -326,6 +509,8 @@ class RevisionIndex:
                 revisions = self._referencing.setdefault((idnum, generation), [])
                 if not revisions or revisions[-1] != revision:
                     revisions.append(revision)
+                key = (idnum, generation, revision)
+                self._occurrences[key] = self._occurrences.get(key, 0) + 1
 
     def _spend(self) -> None:
         self._budget -= 1
@@ -428,12 +613,19 @@ def _has_area(annotation) -> bool:
     return abs(x1 - x2) * abs(y1 - y2) > 0
 
 
-def _is_plain_info(ref, info, resolver) -> bool:
-    """``ref`` is the document information dictionary, holding direct values only."""
-    if not isinstance(info, generic.IndirectObject) or info.reference != ref:
+def _reference_key(dictionary, key: str) -> tuple[int, int] | None:
+    value = dictionary.raw_get(key) if key in dictionary else None
+    if isinstance(value, generic.IndirectObject):
+        return (value.idnum, value.generation)
+    return None
+
+
+def _references_nothing(value) -> bool:
+    """No indirect reference anywhere inside ``value`` (a stream's dictionary included)."""
+    if isinstance(value, generic.IndirectObject):
         return False
-    value = resolver(ref)
-    return isinstance(value, generic.DictionaryObject) and not any(
-        isinstance(value.raw_get(k), generic.IndirectObject | generic.DictionaryObject)
-        for k in value
-    )
+    if isinstance(value, generic.DictionaryObject):
+        return all(_references_nothing(value.raw_get(k)) for k in value)
+    if isinstance(value, generic.ArrayObject):
+        return all(_references_nothing(value.raw_get(i)) for i in range(len(value)))
+    return True

@@ -203,7 +203,7 @@ class DocumentVerifier:
         report = verify(
             pdf,
             trust=self.anchors(),
-            registry_lookup=self._lookup,
+            registry_lookup=self._remembered("seal", self._lookup, state, now),
             now=now,
             allow_fetching=True,
             fetcher=lambda url, request: self._fetched(url, request, state, now),
