@@ -24,7 +24,6 @@ the ETSI EN 319 102-1 sub-indication.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -64,7 +63,7 @@ from pyhanko_certvalidator.sig_validate import (
     SignatureValidationContext,
 )
 
-from pki import algorithms
+from pki import algorithms, coroutines
 from pki.errors import CertificateError, SignatureInvalid, UnsupportedAlgorithm
 from pki.lru import LruCache
 
@@ -481,7 +480,7 @@ def _validate_path(
     )
     validator = CertificateValidator(leaf, validation_context=context, pkix_params=params)
     try:
-        validated = asyncio.run(validator.async_validate_path())
+        validated = coroutines.run(validator.async_validate_path())
     except (PathBuildingError, PathValidationError, InvalidCertificateError) as exc:
         raise _chain_error(exc, leaf, at) from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -600,7 +599,7 @@ class RevocationJudge:
         path = ValidationPath(anchor, list(reversed(issuers[:-1])), certificate)
         check = verify_crl if isinstance(evidence, crl.CertificateList) else verify_ocsp_response
         try:
-            asyncio.run(check(certificate, path, context))
+            coroutines.run(check(certificate, path, context))
         except RevokedError as exc:
             return RevocationStatement("revoked", exc.revocation_dt, exc.reason.native)
         except (
