@@ -40,7 +40,7 @@ from asn1crypto import algos, cms, core, crl, ocsp, tsp, x509
 from pdfminer.psparser import PSException
 from pyhanko.pdf_utils import content, generic, layout
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.metadata.model import VENDOR
+from pyhanko.pdf_utils.metadata.model import VENDOR, DocumentMetadata
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
@@ -537,8 +537,25 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
+class _OneModificationTime(DocumentMetadata):
+    """pyHanko's document metadata with ``last_modified = "now"`` read from the clock once.
+
+    On every write pyHanko sets ``last_modified`` to ``"now"``, and the Info dictionary
+    and the XMP packet each read the clock for it: when a second ends between the two,
+    Info ``/ModDate`` and ``xmp:ModifyDate`` differ by one second, which PDF/A
+    (ISO 19005-2 §6.6.2.3.1) forbids — the archive check caught one licence in a
+    thousand.  Resolving it at assignment gives both the same moment.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "last_modified" and value == "now":
+            value = datetime.now(UTC)
+        super().__setattr__(name, value)
+
+
 def incremental_writer(pdf: io.BytesIO, *, strict: bool = False) -> IncrementalPdfFileWriter:
-    """pyHanko's writer for an update of ``pdf``, with an Info ``/Producer`` its XMP agrees with.
+    """pyHanko's writer for an update of ``pdf``, with an Info ``/Producer`` its XMP agrees with
+    and one modification time in both (:class:`_OneModificationTime`).
 
     pyHanko names itself in every update it writes: in the XMP packet it *replaces*
     ``pdf:Producer`` with "pyHanko x.y", in the Info dictionary it *appends* "; pyHanko
@@ -550,6 +567,7 @@ def incremental_writer(pdf: io.BytesIO, *, strict: bool = False) -> IncrementalP
     rewrite nothing); a file without XMP keeps pyHanko's appended form.
     """
     writer = IncrementalPdfFileWriter(pdf, strict=strict)
+    writer._meta = _OneModificationTime()  # private attribute: see the class; test_pades pins it
     if writer.prev.encrypted or "/Metadata" not in writer.root:
         return writer
     try:
@@ -726,13 +744,16 @@ def add_validation_data(
 ) -> io.BytesIO:
     """Append a DSS update with ``certificates`` and everything in ``data`` (B-LT)."""
     output = pdf if isinstance(pdf, io.BytesIO) else io.BytesIO(pdf)
-    DocumentSecurityStore.add_dss(
-        output,
-        sig_contents=None,
+    writer = incremental_writer(output, strict=True)  # as DocumentSecurityStore.add_dss
+    dss = DocumentSecurityStore.supply_dss_in_writer(
+        writer,
+        None,
         certs=[*certificates, *data.certificates],
         crls=list(data.crls),
         ocsps=list(data.ocsp_responses),
     )
+    if dss.modified:
+        writer.write_in_place()
     output.seek(0)
     return output
 

@@ -12,12 +12,16 @@ import asyncio
 import hashlib
 import inspect
 import io
+import itertools
+import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import algos, cms, core, keys
 from helpers.pki_fixtures import build_hierarchy
+from pyhanko.pdf_utils.metadata import info, xmp_xml
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_cms import Signer
 from reportlab.pdfbase.pdfdoc import PDFCatalog, PDFDocument
 from reportlab.pdfgen.canvas import Canvas
@@ -26,7 +30,7 @@ from tongsuopy.backends.tongsuo import backend as tongsuo_backend
 from pki import algorithms, sm2
 from pki.asn1 import oids
 from sealsvc.licences.pdfa import apply_pdfa
-from sealsvc.pades import _SealSigner
+from sealsvc.pades import _OneModificationTime, _SealSigner, incremental_writer
 
 # --- asn1crypto: OID registration (pki/asn1/oids.py) ---------------------------------
 
@@ -143,6 +147,39 @@ def test_apply_pdfa_still_writes_metadata_output_intent_and_id() -> None:
     assert b"/Metadata" in pdf
     other = _pdfa_page(str(uuid.UUID(int=2)))
     assert pdf[pdf.rindex(b"/ID") :] != other[other.rindex(b"/ID") :]
+
+
+# --- pyHanko: one modification time per update (sealsvc/pades.py) ----------------------
+
+
+class _TickingClock(datetime):
+    """A clock a second further on at each reading: a second ending between pyHanko's
+    Info and XMP writes, which it otherwise does about once in a thousand licences."""
+
+    readings = itertools.count()
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime(2026, 12, 4, 15, 52, 23, tzinfo=UTC) + timedelta(seconds=next(cls.readings))
+
+
+def test_one_update_writes_one_modification_time_in_info_and_xmp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pyHanko sets ``last_modified = "now"`` on its writer's ``_meta`` and lets the Info
+    dictionary and the XMP packet each read the clock; ``incremental_writer`` gives
+    the writer a metadata object that reads it once."""
+    monkeypatch.setattr(info, "datetime", _TickingClock)
+    monkeypatch.setattr(xmp_xml, "datetime", _TickingClock)
+    writer = incremental_writer(io.BytesIO(_pdfa_page(str(uuid.UUID(int=3)))))
+    assert isinstance(writer.document_meta, _OneModificationTime)  # pyHanko's _meta
+    out = io.BytesIO()
+    writer.write(out)
+    reader = PdfFileReader(out)
+    mod_date = str(reader.trailer_view["/Info"]["/ModDate"])
+    xmp = reader.root["/Metadata"].data.decode()
+    [modify_date] = re.findall(r'xmp:ModifyDate(?:="|>)([^"<]+)', xmp)  # attribute or element
+    assert re.sub(r"\D", "", modify_date)[:14] == re.sub(r"\D", "", mod_date)[:14]
 
 
 # --- pyHanko: the signed-attribute hook (sealsvc/pades.py) ------------------------------
