@@ -11,8 +11,8 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from starlette.datastructures import UploadFile
 
+from ofd.package import is_ofd
 from sealsvc.ofd_sealing import MEDIA_TYPE as OFD_MEDIA_TYPE
-from sealsvc.ofd_sealing import is_ofd
 from sealsvc.pades import PlacementNames
 
 __all__ = [

@@ -41,12 +41,12 @@ from api.signature_routes import SignatureOptions
 from api.state import service_context, trust_services
 from api.urls import public_url
 from api.v1 import HTTP_NAMES
+from ofd.package import is_ofd
 from sealsvc import signing_requests
 from sealsvc.errors import Conflict, InvalidInput, NotFound, SealsvcError
 from sealsvc.identity import mask_name, verify_id_token
 from sealsvc.models import SigningRequest
 from sealsvc.ofd_sealing import MEDIA_TYPE as OFD_MEDIA_TYPE
-from sealsvc.ofd_sealing import is_ofd
 from sealsvc.signature_images import MAX_IMAGE_BYTES, BlankSignature
 from sealsvc.signing_requests import RequestGone, RequestOptions
 from sealsvc.verification.sentence import beijing_time

@@ -48,7 +48,7 @@ from asn1crypto.core import OctetString
 
 from ofd.errors import OfdError
 from ofd.model import Document, PageObject, TextObject
-from ofd.package import ROOT_FILE, OfdPackage, is_ofd, resolve_loc
+from ofd.package import ROOT_FILE, OfdPackage, resolve_loc
 from ofd.reader import read_package
 from ofd.signatures import (
     Provider,
@@ -67,7 +67,7 @@ from pki.ses import parse_seal
 from pki.sm2 import sm3
 from sealsvc import audit, ses_signing
 from sealsvc.errors import InvalidInput
-from sealsvc.ofd_attributes import APPEARANCE_ATTRIBUTE, claimed_role, role_attribute
+from sealsvc.ofd_attributes import APPEARANCE_ATTRIBUTE, role_attribute
 from sealsvc.pades import MM, Level, Placement, SealOptions
 from sealsvc.sealing import check_upload_size
 from sealsvc.trust_services import TrustServices
@@ -76,15 +76,12 @@ if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
 __all__ = [
-    "APPEARANCE_ATTRIBUTE",
     "MEDIA_TYPE",
     "PROVIDER",
     "SIGN_ACTION",
     "OfdSealResult",
     "OfdSignResult",
-    "claimed_role",
     "find_text",
-    "is_ofd",
     "read_upload",
     "seal_ofd",
     "sign_ofd",

@@ -43,6 +43,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 
+from ofd.package import is_ofd
 from pki.certificates import Profile, load_certificate
 from pki.clock import CHINA_TIME, now_utc
 from pki.ocsp import build_request
@@ -50,7 +51,7 @@ from sealsvc import audit, persons
 from sealsvc.errors import InvalidInput, SealsvcError
 from sealsvc.identity import PersonIdentity
 from sealsvc.models import IdentityProvider, Person, PersonStatus
-from sealsvc.ofd_sealing import is_ofd, sign_ofd
+from sealsvc.ofd_sealing import sign_ofd
 from sealsvc.pades import (
     Level,
     Placement,

@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from ofd.package import is_ofd
 from sealsvc import audit, signature_images
 from sealsvc.errors import InvalidInput, NotFound, SealsvcError, ServerFault
 from sealsvc.identity import PersonIdentity, get_provider, mask_name
 from sealsvc.models import IdentityProvider, SigningRequest, SigningRequestStatus, utcnow
-from sealsvc.ofd_sealing import is_ofd
 from sealsvc.pades import Level, Placement, PlacementNames
 from sealsvc.personal_signing import LEVELS, sign_as_person
 from sealsvc.verification.ofd import render_face

@@ -42,13 +42,13 @@ from helpers.pki_fixtures import empty_crls
 from helpers.ses_fixtures import sm2
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 
-from ofd.package import OfdPackage
+from ofd.package import OfdPackage, is_ofd
 from ofd.signatures import (
     read_signature,
     read_signatures,
 )
 from sealsvc.context import ServiceContext
-from sealsvc.ofd_sealing import is_ofd, sign_ofd
+from sealsvc.ofd_sealing import sign_ofd
 from sealsvc.verification import DocumentVerdict, TrustAnchors
 from sealsvc.verification.ofd import (
     licence_number_in_ofd,

@@ -36,7 +36,8 @@ from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.identity import verify_id_token
 from sealsvc.models import AuditEntry
-from sealsvc.ofd_sealing import APPEARANCE_ATTRIBUTE, seal_ofd
+from sealsvc.ofd_attributes import APPEARANCE_ATTRIBUTE
+from sealsvc.ofd_sealing import seal_ofd
 from sealsvc.pades import Level, Placement
 from sealsvc.personal_signing import (
     PersonalSignResult,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from ofd.package import is_ofd
 from pki.algorithms import digest
 from pki.clock import CHINA_TIME
 from sealsvc.archival_check.facts import FileFacts
@@ -36,7 +37,6 @@ from sealsvc.licences.pipeline import (
     licence_versions,
     record_metadata,
 )
-from sealsvc.ofd_sealing import is_ofd
 from sealsvc.verification.pdf_signatures import MAX_PDF_BYTES, PARSE_ERRORS, open_reader
 from sealsvc.verification.service import DocumentCheck, DocumentVerifier
 

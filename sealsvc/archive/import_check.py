@@ -35,7 +35,7 @@ from typing import Any
 from asn1crypto import x509
 
 from ofd.errors import OfdFormatError
-from ofd.package import OfdPackage, read_zip
+from ofd.package import OfdPackage, is_ofd, read_zip
 from ofd.signatures import read_signatures
 from pki.certificates import POLICY_SEAL_MAKER
 from pki.clock import now_utc
@@ -52,7 +52,6 @@ from sealsvc.archive.manifest import (
     read_manifest,
 )
 from sealsvc.archive.pdfa_check import check_pdfa
-from sealsvc.ofd_sealing import is_ofd
 from sealsvc.verification.ofd import verify_ofd
 from sealsvc.verification.report import ValidationReport
 from sealsvc.verification.ses import verify_ses

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from ofd.package import is_ofd
 from pki.certificates import Profile
 from pki.clock import CHINA_TIME, now_utc
 from sealsvc import audit
@@ -57,7 +58,6 @@ from sealsvc.errors import InvalidInput
 from sealsvc.licences.metadata import LicenceMetadata
 from sealsvc.licences.pipeline import get_licence, record_metadata
 from sealsvc.models import Certificate
-from sealsvc.ofd_sealing import is_ofd
 from sealsvc.sealing import check_upload_size
 from sealsvc.trust_services import TrustServices
 from sealsvc.verification.service import DocumentVerifier
