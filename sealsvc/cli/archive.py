@@ -22,7 +22,7 @@ from sealsvc.cli import archive_check
 from sealsvc.cli.common import JsonOption, console, emit_json, settings, user_errors
 from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
-from sealsvc.licences.pipeline import check_number
+from sealsvc.licences.status import check_number
 from sealsvc.sealing import write_output
 from sealsvc.verification import TrustAnchors
 

@@ -15,6 +15,7 @@ from sealsvc.context import ServiceContext
 from sealsvc.errors import InvalidInput
 from sealsvc.licences import pipeline
 from sealsvc.licences.pipeline import LicenceRecord
+from sealsvc.licences.status import licence_status
 from sealsvc.models import AnnulKind, LicenceFormat
 from sealsvc.pades import Level
 from sealsvc.sealing import write_output
@@ -159,8 +160,8 @@ def show(
         context = _context(ctx)
         record = pipeline.get_licence(context, number, version)
         with context.database.session(read_only=True) as session:
-            status = pipeline.licence_status(session, number, record.data_hash,
-                                             settings=context.settings)  # fmt: skip
+            status = licence_status(session, number, record.data_hash,
+                                    settings=context.settings)  # fmt: skip
         metadata = pipeline.record_metadata(context, record)
         if json_output:
             emit_json(

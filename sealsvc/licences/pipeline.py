@@ -79,12 +79,7 @@ from sealsvc.licences.metadata import LicenceMetadata, licence_metadata
 from sealsvc.licences.qr import QrCode, data_hash, verification_url
 from sealsvc.licences.render import LicencePage, render_licence
 from sealsvc.licences.render_ofd import render_licence_ofd
-from sealsvc.licences.status import (
-    NUMBER_PATTERN,
-    LicenceStatusReport,
-    check_number,
-    licence_status,
-)
+from sealsvc.licences.status import check_number
 from sealsvc.licences.templates import Template, load_template
 from sealsvc.models import (
     AnnulKind,
@@ -102,19 +97,15 @@ if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
 __all__ = [
-    "NUMBER_PATTERN",
     "LicenceFileProblem",
     "LicenceRecord",
-    "LicenceStatusReport",
     "WrongFormat",
     "annul_licence",
-    "check_number",
     "get_licence",
     "get_licence_file",
     "get_licence_ofd",
     "get_licence_pdf",
     "issue_licence",
-    "licence_status",
     "licence_versions",
     "list_licences",
     "read_licence_file",
