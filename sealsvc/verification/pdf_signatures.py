@@ -46,6 +46,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pki.chain import SmSignatureValidator
 from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
+from sealsvc.verification.pdf_reading import read_object as _read_object  # noqa: F401 (installs it)
 from sealsvc.verification.report import IntegrityCheck, ModificationCheck
 from sealsvc.verification.revisions import RevisionIndex
 
