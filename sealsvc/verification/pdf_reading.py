@@ -22,6 +22,7 @@ from __future__ import annotations
 import binascii
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from pyhanko.pdf_utils import generic
@@ -88,6 +89,10 @@ _OPEN_DICT, _CLOSE_DICT, _HEX, _OPEN_ARRAY, _CLOSE_ARRAY, _STRING, _TRUE, _FALSE
     )
 )
 
+_INTEGER = re.compile(rb"[+\-]?[0-9]+")
+_INTEGER_ARRAY = re.compile(rb"((?:" + _WS + rb"[+\-]?[0-9]{1,18}(?![+,\-.0-9]))*)" + _WS + rb"\]")
+"""The rest of an array that holds integers only (after its ``[``).  None of them starts
+an ``n g R`` for pyHanko: that needs an ``R`` before the ``]``."""
 _PLAIN_NAME = re.compile(rb"[!\"$-~]*")
 """Name bytes that decode as themselves (printable ASCII but ``#``); others go to
 pyHanko's decoder (``_decode_name``)."""
@@ -186,10 +191,14 @@ def _parse(buf: bytes, at: int, container_ref: Any) -> tuple[PdfObject, int]:
         elif kind in (_OPEN_DICT, _OPEN_ARRAY):
             if len(stack) >= MAX_DEPTH:
                 raise _Unsure
-            stack.append((container, in_dict, key))
-            in_dict = kind == _OPEN_DICT
-            container, key = ({} if in_dict else ArrayObject()), None
-            continue
+            numbers = _INTEGER_ARRAY.match(buf, at) if kind == _OPEN_ARRAY else None
+            if numbers is None:
+                stack.append((container, in_dict, key))
+                in_dict = kind == _OPEN_DICT
+                container, key = ({} if in_dict else ArrayObject()), None
+                continue
+            at = numbers.end()  # the whole array at once (font widths, boxes)
+            obj = ArrayObject(_integers(numbers.group(1), container_ref))
         elif kind == _CLOSE_ARRAY and container is not None and not in_dict:
             obj = container
             container, in_dict, key = stack.pop()
@@ -213,6 +222,14 @@ def _parse(buf: bytes, at: int, container_ref: Any) -> tuple[PdfObject, int]:
             key = None
         else:
             container.append(obj)
+
+
+def _integers(run: bytes, container_ref: Any) -> Iterator[NumberObject]:
+    """The integers of an :data:`_INTEGER_ARRAY`'s run, each with its container."""
+    for digits in _INTEGER.findall(run):
+        number = int.__new__(NumberObject, int(digits))
+        number.container_ref = container_ref
+        yield number
 
 
 def _after_whitespace(buf: bytes, at: int) -> int:
