@@ -8,8 +8,7 @@ import hashlib
 import inspect
 import io
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from helpers.pdf_fixtures import (
     pdf_with_empty_field,
     reportlab_seal_pdf,
 )
+from helpers.pdf_objects import difference, every_object, outcome, stock_parser
 from pyhanko.pdf_utils import generic, misc, reader
 from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -39,105 +39,21 @@ DATA = Path(__file__).parent / "data"
 STOCK = pdf_reading._read_object_bytewise
 
 
-@contextmanager
-def _stock_parser() -> Iterator[None]:
-    """pyHanko's own ``read_object`` for every object read in the block, nested ones too."""
-    generic.read_object = STOCK
-    try:
-        yield
-    finally:
-        generic.read_object = pdf_reading.read_object
-
-
-def _difference(ours: object, theirs: object, path: str = "") -> str | None:
-    """Where two parsed objects differ (``None``: nowhere).  Stricter than ``==``: types,
-    containers, the string kind and its detected encoding, a decimal's digits, the
-    references' handlers, a stream's bytes and the order of a dictionary's keys."""
-    if type(ours) is not type(theirs):
-        return f"{path}: {type(ours).__name__} / {type(theirs).__name__}"
-    if isinstance(ours, generic.DecryptedObjectProxy):  # compared as read, not decrypted
-        assert isinstance(theirs, generic.DecryptedObjectProxy)
-        return _difference(ours.raw_object, theirs.raw_object, path)
-    mine, its = getattr(ours, "container_ref", None), getattr(theirs, "container_ref", None)
-    if type(mine) is not type(its) or (isinstance(mine, generic.Reference) and mine != its):
-        return f"{path}: container {mine} / {its}"
-    if isinstance(ours, generic.StreamObject):
-        assert isinstance(theirs, generic.StreamObject)
-        if ours.encoded_data != theirs.encoded_data:
-            return f"{path}: stream data"
-    if isinstance(ours, dict):
-        assert isinstance(theirs, dict)
-        if [(type(k), k) for k in ours] != [(type(k), k) for k in theirs]:
-            return f"{path}: keys {list(ours)} / {list(theirs)}"
-        found = (_difference(dict.__getitem__(ours, k), dict.__getitem__(theirs, k), path + k)
-                 for k in ours)  # fmt: skip
-        return next((d for d in found if d), None)
-    if isinstance(ours, list):
-        assert isinstance(theirs, list)
-        if len(ours) != len(theirs):
-            return f"{path}: {len(ours)} / {len(theirs)} items"
-        pairs = zip(list.__iter__(ours), list.__iter__(theirs), strict=True)
-        found = (_difference(a, b, f"{path}[{i}]") for i, (a, b) in enumerate(pairs))
-        return next((d for d in found if d), None)
-    if isinstance(ours, generic.IndirectObject):
-        assert isinstance(theirs, generic.IndirectObject)
-        same_handler = type(ours.get_pdf_handler()) is type(theirs.get_pdf_handler())
-        return None if ours.reference == theirs.reference and same_handler else f"{path}: ref"
-    if isinstance(ours, generic.TextStringObject):
-        kinds = (ours.autodetected_encoding, getattr(theirs, "autodetected_encoding", None))
-        return None if ours == theirs and kinds[0] == kinds[1] else f"{path}: {ours!r}"
-    if isinstance(ours, generic.BooleanObject):
-        assert isinstance(theirs, generic.BooleanObject)
-        return None if ours.value == theirs.value else f"{path}: {ours}"
-    if isinstance(ours, generic.FloatObject):
-        return None if str(ours) == str(theirs) else f"{path}: {ours} / {theirs}"
-    return None if ours == theirs else f"{path}: {ours!r} / {theirs!r}"
-
-
-def _outcome(parse: Callable[[], object]) -> tuple[str, object]:
-    try:
-        return "object", parse()
-    except RecursionError:
-        return "error", (RecursionError, "")  # the message depends on where it struck
-    except Exception as exc:  # any error: it must be pyHanko's own
-        return "error", (type(exc), str(exc))
-
-
 def _assert_same(ours: tuple[str, object], theirs: tuple[str, object], where: str) -> None:
     if ours[0] == "error" or theirs[0] == "error":
         assert ours == theirs, where
         return
-    difference = _difference(ours[1], theirs[1])
-    assert difference is None, f"{where}{difference}"
+    found = difference(ours[1], theirs[1])
+    assert found is None, f"{where}{found}"
 
 
 # --- whole files: every object, every revision ------------------------------------------
 
 
-def _every_object(pdf: bytes) -> dict[object, tuple[str, object]]:
-    """Each revision's objects as a fresh reader of ``pdf`` reads them, raw (not
-    decrypted), and the trailer; what cannot be read is its error."""
-    opened = _outcome(lambda: PdfFileReader(io.BytesIO(pdf), strict=False))
-    if opened[0] == "error":
-        return {"open": opened}
-    pdf_reader = opened[1]
-    assert isinstance(pdf_reader, PdfFileReader)
-    found: dict[object, tuple[str, object]] = {"trailer": _outcome(lambda: pdf_reader.trailer_view)}
-    xrefs = pdf_reader.xrefs
-    for revision in range(xrefs.total_revisions):
-        for ref in sorted(xrefs.explicit_refs_in_revision(revision), key=lambda r: r.idnum):
-            found[revision, ref.idnum, ref.generation] = _outcome(
-                lambda ref=ref, revision=revision: pdf_reader.get_object(
-                    ref, revision=revision, transparent_decrypt=False
-                )
-            )
-    return found
-
-
-def _assert_every_object_agrees(pdf: bytes, label: str) -> int:
-    ours = _every_object(pdf)
-    with _stock_parser():
-        theirs = _every_object(pdf)
+def _assertevery_object_agrees(pdf: bytes, label: str) -> int:
+    ours = every_object(pdf)
+    with stock_parser():
+        theirs = every_object(pdf)
     assert ours.keys() == theirs.keys(), label
     for key in ours:
         _assert_same(ours[key], theirs[key], f"{label} {key}: ")
@@ -165,21 +81,21 @@ def test_the_corpus_holds_the_interop_files() -> None:
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
-def test_every_object_of_the_test_pdfs_reads_as_pyhanko_reads_it(path: Path) -> None:
-    assert _assert_every_object_agrees(path.read_bytes(), path.name) > 1
+def testevery_object_of_the_test_pdfs_reads_as_pyhanko_reads_it(path: Path) -> None:
+    assert _assertevery_object_agrees(path.read_bytes(), path.name) > 1
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
-def test_every_object_of_the_fixture_pdfs_reads_as_pyhanko_reads_it(name: str) -> None:
-    assert _assert_every_object_agrees(FIXTURES[name](), name) >= 1
+def testevery_object_of_the_fixture_pdfs_reads_as_pyhanko_reads_it(name: str) -> None:
+    assert _assertevery_object_agrees(FIXTURES[name](), name) >= 1
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_every_object_of_the_hostile_pdfs_reads_as_pyhanko_reads_it(name: str) -> None:
-    assert _assert_every_object_agrees(HOSTILE[name](), name) >= 1
+def testevery_object_of_the_hostile_pdfs_reads_as_pyhanko_reads_it(name: str) -> None:
+    assert _assertevery_object_agrees(HOSTILE[name](), name) >= 1
 
 
-def test_every_object_of_the_licences_we_issue_reads_as_pyhanko_reads_it(
+def testevery_object_of_the_licences_we_issue_reads_as_pyhanko_reads_it(
     sqlite_seal_context: ServiceContext,
 ) -> None:
     """PDF/A licences as issued: one seal B-LTA, one seal B-T, and a joint licence with
@@ -208,7 +124,7 @@ def test_every_object_of_the_licences_we_issue_reads_as_pyhanko_reads_it(
     for label, record in issued.items():
         pdf = get_licence_file(context, record.number)
         assert b"pdfaid:part" in pdf, label
-        assert _assert_every_object_agrees(pdf, label) > 20
+        assert _assertevery_object_agrees(pdf, label) > 20
 
 
 # --- single objects: hand-written edge cases and mutations --------------------------------
@@ -225,17 +141,17 @@ def _read(data: bytes, start: int = 0, container: object = _CONTAINER) -> tuple[
     def parse() -> tuple[object, int]:
         return generic.read_object(source, container), source.tell()
 
-    return _outcome(parse)
+    return outcome(parse)
 
 
 def _assert_reads_alike(data: bytes, start: int = 0, container: object = _CONTAINER) -> None:
     ours = _read(data, start, container)
-    with _stock_parser():
+    with stock_parser():
         theirs = _read(data, start, container)
     if ours[0] == "object" and theirs[0] == "object":
         (mine, my_end), (its, its_end) = ours[1], theirs[1]  # type: ignore[misc]
         assert my_end == its_end, data[:80]
-        assert _difference(mine, its) is None, (data[:80], _difference(mine, its))
+        assert difference(mine, its) is None, (data[:80], difference(mine, its))
     else:
         assert ours == theirs, data[:80]
 
@@ -296,9 +212,9 @@ def test_a_stream_with_an_indirect_length_reads_as_pyhanko_reads_it() -> None:
     """``/Length 2 0 R``: the length object is fetched through the handler, as pyHanko
     does, and the stream read from where the dictionary ended."""
     pdf = build_pdf({1: b"<< /Length 2 0 R >>\nstream\nhello\nendstream", 2: b"5"})
-    assert _assert_every_object_agrees(pdf, "indirect length") == 3
+    assert _assertevery_object_agrees(pdf, "indirect length") == 3
     wrong = build_pdf({1: b"<< /Length 2 0 R >>\nstream\nhello\nendstream", 2: b"(five)"})
-    assert _assert_every_object_agrees(wrong, "length not a number") == 3
+    assert _assertevery_object_agrees(wrong, "length not a number") == 3
 
 
 def test_deep_nesting_reads_as_pyhanko_reads_it() -> None:
