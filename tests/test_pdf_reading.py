@@ -4,6 +4,7 @@ decimal digits, stream bytes), ending at the same byte, or the same error."""
 
 from __future__ import annotations
 
+import decimal
 import hashlib
 import inspect
 import io
@@ -25,6 +26,7 @@ from pyhanko.pdf_utils import generic, misc, reader
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from sealsvc import seals
+from sealsvc.archival_check.pdf_facts import inspect_pdf
 from sealsvc.context import ServiceContext
 from sealsvc.licences import get_licence_file, issue_licence, load_template
 from sealsvc.pades import Level
@@ -227,6 +229,22 @@ def test_deep_nesting_reads_as_pyhanko_reads_it() -> None:
     assert _read(b"[" * 100_000)[1][0] is RecursionError  # type: ignore[index]
     with pytest.raises(FormatProblem, match="cannot be parsed"):
         read_document(nested(100_000))
+
+
+def test_a_malformed_decimal_is_a_format_problem_not_a_crash() -> None:
+    """pyHanko reads ``1.2.3`` as a number and ``Decimal`` raises InvalidOperation (an
+    ArithmeticError): both parsers raise it, and the checks report an unreadable file."""
+    assert _read(b"1.2.3")[1][0] is decimal.InvalidOperation  # type: ignore[index]
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] >> >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 1.2.3] >>",
+        4: b"<< /FT /Sig /T (Seal1) /Rect [0 0 1.2.3 0] /V << /Type /Sig >> >>",
+    }
+    with pytest.raises(FormatProblem, match="cannot be parsed"):
+        read_document(build_pdf(objects))
+    facts = inspect_pdf(build_pdf(objects))
+    assert facts.problem and "PDF 无法解析" in facts.problem
 
 
 def test_a_missing_handler_is_pyhankos_error() -> None:
