@@ -68,7 +68,7 @@ from helpers.verify_corpus import TestServices, services_for  # noqa: E402
 
 from pki import chain  # noqa: E402
 from sealsvc.pades import Level, Placement  # noqa: E402
-from sealsvc.verification import DocumentVerdict, TrustAnchors, verify  # noqa: E402
+from sealsvc.verification import DocumentVerdict, TrustAnchors, pdf_reading, verify  # noqa: E402
 from sealsvc.verification import pdf_signatures as pdfsig  # noqa: E402
 from sealsvc.verification.cache import VerdictCache  # noqa: E402
 from sealsvc.verification.validator import clear_caches  # noqa: E402
@@ -147,18 +147,21 @@ def _stock_pyhanko() -> Iterator[None]:
     """pyHanko, certvalidator and asn1crypto as shipped, for the duration of the block.
 
     Importing :mod:`sealsvc.verification` replaces a few of their module functions with
-    faster equivalents (the block-wise PDF readers in :mod:`.pdf_signatures`, name
+    faster equivalents (the object reader of :mod:`.pdf_reading`, the block-wise PDF
+    readers in :mod:`.pdf_signatures`, name
     equality and the memoised name form in :mod:`pki.chain`); left in place they would
     speed up the reference too — more than halving pyHanko's own time — so the
     reference runs with the originals, and ours with the replacements.
     """
     ours = (
+        generic.read_object,
         generic.read_hex_string_from_stream,
         generic.NameObject.read_from_stream,
         generic.read_non_whitespace,
         x509.Name.__eq__,
         x509.Name.hashable,
     )
+    generic.read_object = pdf_reading._read_object_bytewise
     generic.read_hex_string_from_stream = pdfsig._read_hex_string_bytewise
     generic.NameObject.read_from_stream = staticmethod(pdfsig._read_name_bytewise)
     generic.read_non_whitespace = misc.read_non_whitespace = pdfsig._read_non_whitespace_bytewise
@@ -167,7 +170,8 @@ def _stock_pyhanko() -> Iterator[None]:
     try:
         yield
     finally:
-        generic.read_hex_string_from_stream, name_reader, whitespace, equal, hashable = ours
+        generic.read_object, generic.read_hex_string_from_stream = ours[:2]
+        name_reader, whitespace, equal, hashable = ours[2:]
         generic.NameObject.read_from_stream = staticmethod(name_reader)
         generic.read_non_whitespace = misc.read_non_whitespace = whitespace
         x509.Name.__eq__ = equal

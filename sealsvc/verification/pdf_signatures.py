@@ -17,6 +17,7 @@ Size and complexity are bounded (:data:`MAX_PDF_BYTES`, :data:`MAX_SIGNATURES`,
 from __future__ import annotations
 
 import binascii
+import decimal
 import hashlib
 import io
 import logging
@@ -46,6 +47,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pki.chain import SmSignatureValidator
 from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
+from sealsvc.verification.pdf_reading import read_object as _read_object  # noqa: F401 (installs it)
 from sealsvc.verification.report import IntegrityCheck, ModificationCheck
 from sealsvc.verification.revisions import RevisionIndex
 
@@ -71,8 +73,17 @@ MAX_SIGNATURES = 64
 MAX_REVISIONS = 512
 """Most incremental updates accepted; each one costs a difference analysis."""
 
-PARSE_ERRORS = (PdfError, ValueError, TypeError, KeyError, IndexError, AttributeError)
-"""What pyHanko and asn1crypto raise on malformed input (asn1crypto: ValueError/TypeError)."""
+PARSE_ERRORS = (
+    PdfError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    decimal.InvalidOperation,
+)
+"""What pyHanko and asn1crypto raise on malformed input (asn1crypto: ValueError/TypeError;
+pyHanko hands a number such as ``1.2.3`` to ``Decimal``, whose error is no ValueError)."""
 
 _VALIDATOR = SmSignatureValidator()
 
