@@ -38,7 +38,7 @@ from ofd.model import (
 from ofd.package import OfdPackage
 from ofd.xml import new_root, sub_element, xml_bytes
 
-__all__ = ["circle_path", "line_path", "number", "rect_path", "write_ofd"]
+__all__ = ["build_ofd", "circle_path", "line_path", "number", "rect_path", "write_ofd"]
 
 _KAPPA = 4 * (math.sqrt(2) - 1) / 3
 """Control-point distance of a cubic Bézier quarter circle, per unit radius."""
@@ -227,7 +227,15 @@ def _content(page: Page, ids: _Ids, resources: _Resources) -> bytes:
 
 
 def write_ofd(document: Document) -> bytes:
-    """The OFD package of ``document`` (unsigned), as ZIP bytes.
+    """The OFD package of ``document`` (unsigned), as ZIP bytes (:func:`build_ofd`'s)."""
+    return build_ofd(document).to_bytes()
+
+
+def build_ofd(document: Document) -> OfdPackage:
+    """The OFD package of ``document`` (unsigned), as the files it holds.
+
+    What a caller that goes on to seal the document takes: signing it needs the files,
+    which the ZIP bytes would only have to be decompressed into again.
 
     Raises ValueError for what OFD cannot carry as given: a font without its file, an
     image format readers do not know, a document without pages.
@@ -267,4 +275,4 @@ def write_ofd(document: Document) -> bytes:
     }
     for index, content in enumerate(contents):
         files[f"Doc_0/Pages/Page_{index}/Content.xml"] = content
-    return OfdPackage.from_files(files).to_bytes()
+    return OfdPackage.from_files(files)
