@@ -96,9 +96,9 @@ def _read(context: ServiceContext, code: str, now: datetime) -> SealMaterial:
             min_days_left=context.settings.min_cert_days_left,
             usage_limit=context.settings.seal_usage_limit,
         )
-        ses_seal = ses_seals.current(session, code)
+        ses_seal = ses_seals.current_for_signing(session, code)
         ses_der, ses_sha256 = ses_seal.der, ses_seal.sha256
-        bound = ses_seal.certificate.der
+        bound = ses_seal.certificate_der
     if bound != material.certificate_der:
         # Both change in one transaction, but on PostgreSQL (READ COMMITTED) a rotation may
         # commit between the two reads above: never sign with a seal object for another key.
