@@ -567,6 +567,7 @@ def signing_material(
     lock: bool = False,
     min_days_left: int = 0,
     usage_limit: int = 0,
+    with_chain: bool = True,
 ) -> SealSigningMaterial:
     """Key id, certificate and chain of a seal that may seal documents at ``now``.
 
@@ -588,6 +589,10 @@ def signing_material(
     from the audit log, as ``seal.use`` entries since the key's ``key.generate``, so a renewal
     keeps counting and a rotation starts afresh. Exact in the final check (``lock=True``:
     the audit chain head is held, no other signature can commit in between).
+
+    ``with_chain=False`` leaves ``chain_ders`` empty, for callers that do not embed the
+    chain (an ``SES_Signature``; the final check, which only compares the certificate):
+    it is one query per certificate above the seal's.
     """
     now = now or utcnow()
     row = _signing_row(session, code, lock)
@@ -621,7 +626,7 @@ def signing_material(
         key_id=row.key_id,
         algorithm=row.algorithm,
         certificate_der=row.der,
-        chain_ders=_chain(session, row.issuer_certificate_id),
+        chain_ders=_chain(session, row.issuer_certificate_id) if with_chain else (),
         hierarchy=row.hierarchy,
         certificate_serial=row.serial,
         appearance=appearance(row),
