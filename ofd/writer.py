@@ -56,7 +56,7 @@ def number(value: float) -> str:
 
 
 def _numbers(values: Iterable[float]) -> str:
-    return " ".join(number(v) for v in values)
+    return " ".join(map(number, values))
 
 
 def _box(box: Box) -> str:
@@ -69,11 +69,10 @@ def line_path(x1: float, y1: float, x2: float, y2: float) -> str:
 
 
 def rect_path(x: float, y: float, width: float, height: float) -> str:
-    """``AbbreviatedData`` of a closed rectangle."""
-    return (
-        f"M {_numbers((x, y))} L {_numbers((x + width, y))} "
-        f"L {_numbers((x + width, y + height))} L {_numbers((x, y + height))} C"
-    )
+    """``AbbreviatedData`` of a closed rectangle (a QR code is hundreds of them: each
+    coordinate is formatted once)."""
+    left, top, right, bottom = number(x), number(y), number(x + width), number(y + height)
+    return f"M {left} {top} L {right} {top} L {right} {bottom} L {left} {bottom} C"
 
 
 def circle_path(cx: float, cy: float, radius: float) -> str:
