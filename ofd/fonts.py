@@ -13,7 +13,10 @@ Why not fontTools' ``Subsetter``: it parses the whole source font for every subs
 (~180 ms for a CJK collection, twice per licence), where OFD rendering should cost about
 what reportlab's PDF rendering does. So each source font is opened once per process
 (:class:`_Source`: its ``cmap``, metrics and lazily loaded outlines), and a subset is
-assembled from it with fontTools' ``FontBuilder`` — about 10 ms.
+assembled from it: the small tables with fontTools' ``FontBuilder``, the outlines
+(``glyf``) from each glyph's bytes, hinting trimmed once per glyph and process, and the
+file by :mod:`ofd.sfnt` with the outlines' checksum summed from per-glyph checksums —
+about 3 ms for a licence's 240 characters.
 """
 
 from __future__ import annotations
