@@ -430,15 +430,15 @@ def test_a_rotation_after_reading_the_seal_object_is_a_conflict(
     """Seal.esl is written before the SES_Signature is made: if the seal rotates in between,
     the signature carries the new SESeal and the file would name the old one — refused."""
     code = _issue(context)
-    real_current = ses_seals.current
+    real_current = ses_seals.current_for_signing
 
     def rotated_after_reading(session, wanted: str):
-        monkeypatch.setattr(ses_seals, "current", real_current)
+        monkeypatch.setattr(ses_seals, "current_for_signing", real_current)
         row = real_current(session, wanted)
         seals.rotate(context, wanted, actor="test:other-node")
         return row
 
-    monkeypatch.setattr(ses_seals, "current", rotated_after_reading)
+    monkeypatch.setattr(ses_seals, "current_for_signing", rotated_after_reading)
     with pytest.raises(Conflict, match="changed while sealing; try again"):
         _seal(context, unsigned_ofd().to_bytes(), code, timestamp=False)
     sealed = OfdPackage.read(_seal(context, unsigned_ofd().to_bytes(), code).ofd)
