@@ -38,7 +38,7 @@ from ofd.model import (
 from ofd.package import OfdPackage
 from ofd.xml import new_root, sub_element, xml_bytes
 
-__all__ = ["circle_path", "line_path", "number", "rect_path", "write_ofd"]
+__all__ = ["build_ofd", "circle_path", "line_path", "number", "rect_path", "write_ofd"]
 
 _KAPPA = 4 * (math.sqrt(2) - 1) / 3
 """Control-point distance of a cubic Bézier quarter circle, per unit radius."""
@@ -56,7 +56,7 @@ def number(value: float) -> str:
 
 
 def _numbers(values: Iterable[float]) -> str:
-    return " ".join(number(v) for v in values)
+    return " ".join(map(number, values))
 
 
 def _box(box: Box) -> str:
@@ -69,11 +69,10 @@ def line_path(x1: float, y1: float, x2: float, y2: float) -> str:
 
 
 def rect_path(x: float, y: float, width: float, height: float) -> str:
-    """``AbbreviatedData`` of a closed rectangle."""
-    return (
-        f"M {_numbers((x, y))} L {_numbers((x + width, y))} "
-        f"L {_numbers((x + width, y + height))} L {_numbers((x, y + height))} C"
-    )
+    """``AbbreviatedData`` of a closed rectangle (a QR code is hundreds of them: each
+    coordinate is formatted once)."""
+    left, top, right, bottom = number(x), number(y), number(x + width), number(y + height)
+    return f"M {left} {top} L {right} {top} L {right} {bottom} L {left} {bottom} C"
 
 
 def circle_path(cx: float, cy: float, radius: float) -> str:
@@ -227,7 +226,15 @@ def _content(page: Page, ids: _Ids, resources: _Resources) -> bytes:
 
 
 def write_ofd(document: Document) -> bytes:
-    """The OFD package of ``document`` (unsigned), as ZIP bytes.
+    """The OFD package of ``document`` (unsigned), as ZIP bytes (:func:`build_ofd`'s)."""
+    return build_ofd(document).to_bytes()
+
+
+def build_ofd(document: Document) -> OfdPackage:
+    """The OFD package of ``document`` (unsigned), as the files it holds.
+
+    What a caller that goes on to seal the document takes: signing it needs the files,
+    which the ZIP bytes would only have to be decompressed into again.
 
     Raises ValueError for what OFD cannot carry as given: a font without its file, an
     image format readers do not know, a document without pages.
@@ -267,4 +274,4 @@ def write_ofd(document: Document) -> bytes:
     }
     for index, content in enumerate(contents):
         files[f"Doc_0/Pages/Page_{index}/Content.xml"] = content
-    return OfdPackage.from_files(files).to_bytes()
+    return OfdPackage.from_files(files)

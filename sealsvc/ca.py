@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from asn1crypto import keys, x509
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from pki.algorithms import KeyAlgorithm, SigningKey
@@ -127,6 +127,20 @@ class CaSet:
     def chain(self) -> tuple[x509.Certificate, x509.Certificate]:
         """Issuing CA and root, the chain every leaf of this hierarchy needs."""
         return load_certificate(self.issuing.der), load_certificate(self.root.der)
+
+
+_CURRENT = (
+    select(Certificate)
+    .where(
+        Certificate.hierarchy == bindparam("hierarchy"),
+        Certificate.profile == bindparam("profile"),
+        Certificate.status == CertificateStatus.VALID.value,
+    )
+    .order_by(Certificate.not_before.desc(), Certificate.id.desc())
+    .limit(1)
+)
+""":meth:`CertificateAuthority.current`'s select, built once: the TSA is looked up for
+every time-stamped seal, and building the select cost more than running it."""
 
 
 class CertificateAuthority:
@@ -245,16 +259,7 @@ class CertificateAuthority:
     @staticmethod
     def current(session: Session, hierarchy: str, profile: Profile) -> Certificate:
         """The newest valid certificate of ``profile`` in ``hierarchy`` (CA, TSA or OCSP)."""
-        row = session.scalars(
-            select(Certificate)
-            .where(
-                Certificate.hierarchy == hierarchy,
-                Certificate.profile == profile.value,
-                Certificate.status == CertificateStatus.VALID.value,
-            )
-            .order_by(Certificate.not_before.desc(), Certificate.id.desc())
-            .limit(1)
-        ).first()
+        row = session.scalars(_CURRENT, {"hierarchy": hierarchy, "profile": profile.value}).first()
         if row is None:
             raise NotFound(
                 f"no {profile.value} certificate in the {hierarchy} hierarchy: run `sealctl init`"

@@ -124,19 +124,23 @@ class OfdSealResult:
     """Whether the ``SES_Signature`` carries our TSA's token."""
     audit_seq: int
     """Sequence number of the ``seal.use`` entry that :func:`sign_hash` wrote."""
+    package: OfdPackage = dataclasses.field(repr=False, compare=False)
+    """The files of :attr:`ofd`: what the next seal of a joint sealing takes, instead of
+    reading the ZIP back."""
 
 
-def read_upload(data: bytes) -> OfdPackage:
+def read_upload(data: bytes | OfdPackage) -> OfdPackage:
     """Open an OFD to sign; every format problem is an :class:`InvalidInput`.
 
     :class:`ofd.package.OfdPackage.read` checks the ZIP's names and sizes before it
     decompresses anything (zip bombs, ``../`` names, duplicates), so a hostile file costs
-    a bounded amount of memory and ends in one readable line.  A document with an intact
-    signature that one more would break (it covers ``Signatures.xml``) is refused too, as
-    a PDF certified "no changes" is: the service never breaks someone's signature.
+    a bounded amount of memory and ends in one readable line; a package (made in this
+    process: a licence just rendered or sealed) is taken as it is.  A document with an
+    intact signature that one more would break (it covers ``Signatures.xml``) is refused
+    too, as a PDF certified "no changes" is: the service never breaks someone's signature.
     """
     try:
-        package = OfdPackage.read(data)
+        package = data if isinstance(data, OfdPackage) else OfdPackage.read(data)
         broken = broken_by_adding(package)
     except OfdError as exc:
         raise InvalidInput(f"the OFD cannot be read: {exc}") from None
@@ -320,7 +324,7 @@ def _stamp(
 
 def seal_ofd(
     context: ServiceContext,
-    ofd_bytes: bytes,
+    ofd: bytes | OfdPackage,
     seal_code: str,
     placement: Placement,
     *,
@@ -331,7 +335,12 @@ def seal_ofd(
     trust: TrustServices | None = None,
     trusted_input: bool = False,
 ) -> OfdSealResult:
-    """Add one ``Type="Seal"`` signature of seal ``seal_code`` to ``ofd_bytes``.
+    """Add one ``Type="Seal"`` signature of seal ``seal_code`` to ``ofd``.
+
+    ``ofd`` is the file, or — for a document this process made, such as a licence just
+    rendered (:func:`sealsvc.licences.render_ofd.render_licence_package`) or the
+    :attr:`OfdSealResult.package` of the previous seal — its package, which spares
+    writing the ZIP and reading it back.
 
     ``timestamp`` adds our SM2 TSA's token to the ``SES_Signature``. ``details`` (the API's
     key id and client address, a licence number) go into the ``seal.use`` or
@@ -344,11 +353,14 @@ def seal_ofd(
     ``seal.refused`` — :class:`~sealsvc.ses_seals.NoSesSeal` (409) for an RSA seal and
     :class:`~sealsvc.errors.SealNotUsable` for a suspended, revoked or expired one.
     """
+    # A package's ZIP bytes are its files' compressed forms (kept, not made again when
+    # the sealed package is written) put end to end: only their hash is needed here.
+    ofd_bytes = ofd.to_bytes() if isinstance(ofd, OfdPackage) else ofd
     if not trusted_input:
         check_upload_size(context.settings, ofd_bytes, "OFD")
     input_sha256 = hashlib.sha256(ofd_bytes).hexdigest()
     details = {"input_sha256": input_sha256, "container": "ofd", **(details or {})}
-    package = read_upload(ofd_bytes)
+    package = read_upload(ofd)
     now = now or now_utc()
     # One read of the seal for both Seal.esl and the signature (so they name one SESeal);
     # sign_hash checks its status again in the audit transaction.
@@ -391,6 +403,7 @@ def seal_ofd(
         signature_path=signature_path.lstrip("/"),
         time_stamped=result.time_stamped,
         audit_seq=result.audit_seq,
+        package=sealed,
     )
 
 

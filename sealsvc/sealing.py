@@ -141,6 +141,7 @@ class Sealer:
                 now=now,
                 lock=True,
                 usage_limit=self._context.settings.seal_usage_limit,
+                with_chain=False,  # a status check: the chain was read before signing
             )
             entry = audit.append(
                 session,

@@ -34,11 +34,11 @@ RSA seals have none: GB/T 38540 is SM2 only, and asking for one is a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from pki.certificates import load_certificate, name_text
@@ -53,9 +53,11 @@ __all__ = [
     "ORGANISATION_SEAL",
     "PERSONAL_SEAL",
     "SES_TYPES",
+    "CurrentSesSeal",
     "NoSesSeal",
     "SesSealView",
     "current",
+    "current_for_signing",
     "describe",
     "make",
     "seal_maker",
@@ -196,6 +198,43 @@ def current(session: Session, code: str) -> SesSeal:
             "run `sealctl seal ses-backfill` to make it"
         )
     return row
+
+
+@dataclass(frozen=True)
+class CurrentSesSeal:
+    """What signing needs of a seal's current ``SESeal`` (:func:`current_for_signing`)."""
+
+    der: bytes = field(repr=False)
+    sha256: str
+    certificate_der: bytes = field(repr=False)
+    """The seal certificate the ``SESeal`` lists (its ``certList``)."""
+
+
+_CURRENT_FOR_SIGNING = (
+    select(SesSeal.der, SesSeal.sha256, Certificate.der)
+    .join(Seal, Seal.id == SesSeal.seal_id)
+    .join(Certificate, Certificate.id == SesSeal.certificate_id)
+    .where(
+        Seal.code == bindparam("code"),
+        Seal.algorithm == SealAlgorithm.SM2.value,
+        SesSeal.superseded_at.is_(None),
+    )
+)
+"""Built once: building a select costs about as much as running this one."""
+
+
+def current_for_signing(session: Session, code: str) -> CurrentSesSeal:
+    """:func:`current`'s ``SESeal`` and its certificate in one query, for every seal use.
+
+    :func:`current` reads the seal, its ``SESeal`` and then the certificate, three round
+    trips that were a sixth of reading a seal for an OFD licence; its errors are the same
+    (it is asked for them when this finds nothing).
+    """
+    found = session.execute(_CURRENT_FOR_SIGNING, {"code": code.strip()}).one_or_none()
+    if found is None:  # current() raises the precise NotFound or NoSesSeal
+        row = current(session, code)
+        return CurrentSesSeal(row.der, row.sha256, row.certificate.der)
+    return CurrentSesSeal(*found)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,8 @@ class SesSignResult:
 @dataclass(frozen=True)
 class SealMaterial:
     """What signing with a seal needs from the registry, read in one snapshot: the key and
-    certificate (:func:`sealsvc.seals.signing_material`) and the seal's current ``SESeal``."""
+    certificate (:func:`sealsvc.seals.signing_material`, without the CA chain, which an
+    ``SES_Signature`` does not carry) and the seal's current ``SESeal``."""
 
     signing: seals.SealSigningMaterial
     ses_der: bytes = field(repr=False)
@@ -95,10 +96,11 @@ def _read(context: ServiceContext, code: str, now: datetime) -> SealMaterial:
             now=now,
             min_days_left=context.settings.min_cert_days_left,
             usage_limit=context.settings.seal_usage_limit,
+            with_chain=False,  # an SES_Signature carries the signer's certificate only
         )
-        ses_seal = ses_seals.current(session, code)
+        ses_seal = ses_seals.current_for_signing(session, code)
         ses_der, ses_sha256 = ses_seal.der, ses_seal.sha256
-        bound = ses_seal.certificate.der
+        bound = ses_seal.certificate_der
     if bound != material.certificate_der:
         # Both change in one transaction, but on PostgreSQL (READ COMMITTED) a rotation may
         # commit between the two reads above: never sign with a seal object for another key.
@@ -184,8 +186,9 @@ def _sign(
         # rotation: the signature is the old key's, and an OFD's Seal.esl, written from
         # the same read, would name a seal object that is no longer current.
         current = seals.signing_material(
-            session, code, now=now, lock=True, usage_limit=context.settings.seal_usage_limit
-        )
+            session, code, now=now, lock=True, usage_limit=context.settings.seal_usage_limit,
+            with_chain=False,
+        )  # fmt: skip
         if current.certificate_der != material.certificate_der:
             raise Conflict(f"seal {code} changed while sealing; try again")
         entry = audit.append(

@@ -153,6 +153,26 @@ def test_joint_seals_on_a_third_party_ofd_all_verify(seal_context: ServiceContex
     assert len(_entries(seal_context, second, "seal.use")) == 1
 
 
+def test_a_package_in_is_sealed_as_its_file_and_the_sealed_package_comes_out(
+    context: ServiceContext,
+) -> None:
+    """Licence issuing hands seal_ofd the rendered package and the next seal the previous
+    seal's package: the same as sealing the files' ZIP, and what comes out is the ZIP's files."""
+    first, second = _issue(context), _issue(context, kind="公章")
+    data, _ = _licence("business_licence")
+    once = _seal(context, OfdPackage.read(data), first, trusted_input=True)
+    assert once.input_sha256 == hashlib.sha256(OfdPackage.read(data).to_bytes()).hexdigest()
+    assert dict(once.package) == dict(OfdPackage.read(once.ofd))
+    assert once.package.to_bytes() == once.ofd
+    twice = _seal(context, once.package, second, Placement(x_mm=60, y_mm=40), trusted_input=True)
+    assert twice.input_sha256 == once.output_sha256
+    assert dict(twice.package) == dict(OfdPackage.read(twice.ofd))
+    assert _verify_all(context, OfdPackage.read(twice.ofd)) == {
+        "Doc_0/Signs/Sign_0/Signature.xml": first,
+        "Doc_0/Signs/Sign_1/Signature.xml": second,
+    }
+
+
 @pytest.mark.parametrize("change", ["revoke", "suspend"])
 def test_revoked_and_suspended_seals_are_refused_and_audited(
     context: ServiceContext, change: str
@@ -410,15 +430,15 @@ def test_a_rotation_after_reading_the_seal_object_is_a_conflict(
     """Seal.esl is written before the SES_Signature is made: if the seal rotates in between,
     the signature carries the new SESeal and the file would name the old one — refused."""
     code = _issue(context)
-    real_current = ses_seals.current
+    real_current = ses_seals.current_for_signing
 
     def rotated_after_reading(session, wanted: str):
-        monkeypatch.setattr(ses_seals, "current", real_current)
+        monkeypatch.setattr(ses_seals, "current_for_signing", real_current)
         row = real_current(session, wanted)
         seals.rotate(context, wanted, actor="test:other-node")
         return row
 
-    monkeypatch.setattr(ses_seals, "current", rotated_after_reading)
+    monkeypatch.setattr(ses_seals, "current_for_signing", rotated_after_reading)
     with pytest.raises(Conflict, match="changed while sealing; try again"):
         _seal(context, unsigned_ofd().to_bytes(), code, timestamp=False)
     sealed = OfdPackage.read(_seal(context, unsigned_ofd().to_bytes(), code).ofd)

@@ -11,8 +11,10 @@ import io
 from datetime import date
 
 import pytest
-from fontTools.ttLib import TTFont
+from fontTools.ttLib import TTFont, newTable
+from fontTools.ttLib.sfnt import calcChecksum
 from fontTools.ttLib.tables._g_l_y_f import Glyph
+from fontTools.ttLib.tables.DefaultTable import DefaultTable
 from fontTools.ttLib.tables.ttProgram import Program
 from PIL import Image, ImageFont
 from reportlab.pdfbase.ttfonts import TTFont as RlFont
@@ -225,3 +227,40 @@ def test_fonttools_internals_the_font_subsets_rely_on() -> None:
     ours = parsed["glyf"].glyphs[parsed.getBestCmap()[ord("营")]]
     padding = len(ours.data) - len(trimmed.data)  # glyf pads each glyph to 2 or 4 bytes
     assert ours.data[: len(trimmed.data)] == trimmed.data and 0 <= padding < 4, "bytes as they are"
+
+
+@pytest.mark.parametrize(("path", "index"), DEFAULT_FONTS)
+@pytest.mark.parametrize("count", [0, 1, 300, 1200])
+def test_font_subsets_are_the_files_fonttools_would_write(
+    path: str, index: int, count: int
+) -> None:
+    """ofd/fonts.py assembles the file itself (ofd/sfnt.py): ``glyf`` from the glyphs' bytes
+    (odd ones padded when that allows short ``loca`` offsets; long offsets past 128 kB,
+    1200 characters), every checksum summed from parts. fontTools, given the same glyphs
+    and the other tables as they are, writes the same bytes; the file's checksum is the
+    spec's."""
+    cmap = TTFont(path, fontNumber=index, lazy=True).getBestCmap()
+    characters = [chr(c) for c in sorted(cmap) if c >= 0x4E00][:: max(1, 20000 // (count or 1))]
+    ours = embed_font(path, index, "".join(characters[:count])).data
+    assert ours is not None
+    read = TTFont(io.BytesIO(ours))
+    offsets = read["loca"].locations
+    glyphs = read.reader["glyf"]
+    order = read.getGlyphOrder()
+    again = TTFont(recalcBBoxes=False, recalcTimestamp=False)
+    again.setGlyphOrder(order)
+    for tag in sorted(read.reader.tables):
+        again[tag] = DefaultTable(tag)
+        again[tag].data = read.reader[tag]
+    again["loca"] = newTable("loca")
+    glyf = again["glyf"] = newTable("glyf")
+    glyf.glyphOrder = order
+    glyf.glyphs = {name: Glyph(glyphs[offsets[i] : offsets[i + 1]]) for i, name in enumerate(order)}
+    out = io.BytesIO()
+    again.save(out, reorderTables=None)
+    assert out.getvalue() == ours
+    assert calcChecksum(ours) == 0xB1B0AFBA
+    if count <= 1:
+        assert read["head"].indexToLocFormat == 0, "short offsets"
+    if count == 1200:
+        assert read["head"].indexToLocFormat == 1, "long offsets"

@@ -136,14 +136,14 @@ def test_a_rotation_between_the_two_reads_is_a_conflict(
     if database_url.startswith("sqlite"):
         pytest.skip("a SQLite read transaction keeps one snapshot: both reads agree")
     code = _issue(seal_context)
-    real_current = ses_seals.current
+    real_current = ses_seals.current_for_signing
 
     def rotated_meanwhile(session, wanted: str):
-        monkeypatch.setattr(ses_seals, "current", real_current)
+        monkeypatch.setattr(ses_seals, "current_for_signing", real_current)
         seals.rotate(seal_context, wanted, actor="test:other-node")
         return real_current(session, wanted)
 
-    monkeypatch.setattr(ses_seals, "current", rotated_meanwhile)
+    monkeypatch.setattr(ses_seals, "current_for_signing", rotated_meanwhile)
     with pytest.raises(Conflict, match="changed while signing; try again"):
         _sign(seal_context, code, timestamp=False)
     assert _entries(seal_context, code, "seal.use") == []

@@ -58,10 +58,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyhanko.sign import fields
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ofd.package import OfdPackage
 from pki.clock import CHINA_TIME, now_utc
 from pki.fsutil import fsync_directory, move_into_place, write_temporary
 from sealsvc import audit, refusals, seals, ses_seals, stored_files
@@ -78,7 +79,7 @@ from sealsvc.licences.issuer import (
 from sealsvc.licences.metadata import LicenceMetadata, licence_metadata
 from sealsvc.licences.qr import QrCode, data_hash, verification_url
 from sealsvc.licences.render import LicencePage, render_licence
-from sealsvc.licences.render_ofd import render_licence_ofd
+from sealsvc.licences.render_ofd import render_licence_package
 from sealsvc.licences.status import check_number
 from sealsvc.licences.templates import Template, load_template
 from sealsvc.models import (
@@ -501,11 +502,16 @@ def _bound_data(
     return template.validate_data(bound), code
 
 
+_NUMBER_TAKEN = select(Licence.id).where(Licence.number == bindparam("number")).limit(1)
+"""Whether a licence number is taken, built once: building a select costs about as much
+as running this one, once or twice per issue."""
+
+
 def _new_number(session: Session, template: Template, now: datetime) -> str:
     day = now.astimezone(CHINA_TIME).strftime("%Y%m%d")
     for _ in range(10):
         number = f"{template.spec.number_prefix}{day}{secrets.randbelow(10**8):08d}"
-        if session.scalar(select(Licence.id).where(Licence.number == number)) is None:
+        if session.scalar(_NUMBER_TAKEN, {"number": number}) is None:
             return number
     raise Conflict("could not find a free licence number; try again")
 
@@ -612,7 +618,7 @@ def _seal_all(
 def _seal_all_ofd(
     context: ServiceContext,
     sealer: Sealer,
-    ofd: bytes,
+    ofd: OfdPackage,
     template: Template,
     seal_codes: tuple[str, ...],
     *,
@@ -622,17 +628,21 @@ def _seal_all_ofd(
     actor: str,
     now: datetime,
 ) -> bytes:
-    """One ``SES_Signature`` per seal, each stamped at its template spot (as on the PDF)."""
+    """One ``SES_Signature`` per seal, each stamped at its template spot (as on the PDF).
+
+    The rendered package goes from seal to seal as files: no ZIP is read back."""
+    sealed = b""
     for code, spot in zip(seal_codes, template.spec.seals, strict=False):
         # the stamp's size is the seal picture's (seal_ofd); the spot gives its centre
         placement = Placement(page=spot.page, x_mm=spot.x_mm, y_mm=spot.y_mm)
-        ofd = seal_ofd(
+        result = seal_ofd(
             context, ofd, code, placement,
             timestamp=timestamp_for(SealOptions(level=level)), actor=actor,
             details={"licence": number, "licence_version": version},
             now=now, trust=sealer.trust, trusted_input=True,
-        ).ofd  # fmt: skip
-    return ofd
+        )  # fmt: skip
+        ofd, sealed = result.package, result.ofd
+    return sealed
 
 
 def _write_temporary(directory: Path, name: str, data: bytes) -> Path:
@@ -683,11 +693,13 @@ def _produce(
         page = LicencePage(
             number, version, data, code, now, str(identifier) if identifier else None, metadata
         )
-        pdf = file_format is LicenceFormat.PDF
-        document = (render_licence if pdf else render_licence_ofd)(template, page)
+        if file_format is LicenceFormat.PDF:
+            document: bytes | OfdPackage = render_licence(template, page)
+        else:
+            document = render_licence_package(template, page)
     with _stage(timings, "seal"):
         sealer = sealer or Sealer(context)
-        if pdf:
+        if isinstance(document, bytes):
             sealed = _seal_all(sealer, document, template, seal_codes, number=number,
                                version=version, level=level, actor=actor, now=now)  # fmt: skip
         else:
@@ -828,7 +840,7 @@ def issue_licence(
         with context.database.session(read_only=True) as session:
             if number is None:
                 number = _new_number(session, template, now)
-            elif session.scalar(select(Licence.id).where(Licence.number == number)):
+            elif session.scalar(_NUMBER_TAKEN, {"number": number}):
                 raise Conflict(f"licence {number} already exists")
     return _produce(
         context, template, clean, codes,

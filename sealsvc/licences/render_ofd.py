@@ -23,7 +23,8 @@ from reportlab.lib.units import mm
 
 from ofd.fonts import embed_font
 from ofd.model import Box, Colour, DocInfo, Document, Font, Page, PathObject, TextObject
-from ofd.writer import circle_path, line_path, rect_path, write_ofd
+from ofd.package import OfdPackage
+from ofd.writer import build_ofd, circle_path, line_path, rect_path
 from pki.clock import CHINA_TIME
 from sealsvc.licences.layout import (
     EmblemMark,
@@ -37,7 +38,7 @@ from sealsvc.licences.layout import (
 )
 from sealsvc.licences.templates import Template
 
-__all__ = ["paint_ofd", "render_licence_ofd"]
+__all__ = ["paint_ofd", "render_licence_ofd", "render_licence_package"]
 
 _ASCENT = 1.0
 """Top of a text object's boundary above the baseline, in em (CJK glyphs fill the em)."""
@@ -157,8 +158,9 @@ class _Page:
         self.objects.append(PathObject(box, runs, stroke=None, fill=BLACK))
 
 
-def paint_ofd(layout: PageLayout) -> bytes:
-    """The OFD file of a laid-out page; its GB/T 36903 metadata go into ``DocInfo/CustomDatas``."""
+def paint_ofd(layout: PageLayout) -> OfdPackage:
+    """The OFD package of a laid-out page; its GB/T 36903 metadata go into
+    ``DocInfo/CustomDatas``."""
     page = _Page(layout)
     for mark in layout.marks:
         if isinstance(mark, TextRun):
@@ -181,9 +183,15 @@ def paint_ofd(layout: PageLayout) -> bytes:
         creator="sealsvc",
         custom_datas=tuple(layout.metadata.pairs()) if layout.metadata else (),
     )
-    return write_ofd(Document(info, (Page(layout.width / mm, page.height, tuple(page.objects)),)))
+    return build_ofd(Document(info, (Page(layout.width / mm, page.height, tuple(page.objects)),)))
+
+
+def render_licence_package(template: Template, page: LicencePage) -> OfdPackage:
+    """The unsealed licence OFD for validated ``page.data`` as a package (same layout as
+    the PDF): what issuing seals, without writing the ZIP and reading it back."""
+    return paint_ofd(lay_out(template, page))
 
 
 def render_licence_ofd(template: Template, page: LicencePage) -> bytes:
-    """The unsealed licence OFD for validated ``page.data``: same layout as the PDF."""
-    return paint_ofd(lay_out(template, page))
+    """The unsealed licence OFD for validated ``page.data``, as the file."""
+    return render_licence_package(template, page).to_bytes()
