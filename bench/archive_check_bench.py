@@ -51,6 +51,7 @@ from sealsvc.archival_check.runner import CHUNK, report_of
 from sealsvc.archival_check.serials import serial_checks
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
+from sealsvc.gc_pacing import settle
 from sealsvc.licences import get_licence_file, issue_licence, load_template
 from sealsvc.pades import Level
 from sealsvc.sealing import Sealer
@@ -229,6 +230,7 @@ def main() -> None:
             f"{'rec/s/core':>10} {'/verify':>7} {'x1 wall':>7}"
         )
 
+        settle()  # as `sealctl archive check` does before a batch (sealsvc.gc_pacing)
         verifier = DocumentVerifier(context)
         verifier.check(paths[0].read_bytes())  # warm: CA certificates, OCSP answers
         cpu, wall = _cpu(), time.perf_counter()

@@ -12,13 +12,15 @@ licences must pass all four.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import io
 import json
 import re
 import subprocess
+import weakref
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +54,7 @@ from sealsvc.archival_check import (
     Outcome,
     Property,
     RecordReport,
+    runner,
 )
 from sealsvc.archival_check.pdf_facts import _RISKY, _decoded, inspect_pdf
 from sealsvc.archival_check.record import RecordInspector
@@ -476,6 +479,38 @@ def test_worker_processes_give_the_reports_of_one_process_in_order(corpus: Corpu
     shared = ArchiveChecker(corpus.context).check(items, workers=2)
     assert [r.to_dict() for r in shared.records] == [r.to_dict() for r in alone.records]
     assert [r.passed for r in shared.records[:4]] == [True, True, False, False]
+
+
+def test_each_chunk_runs_with_the_collector_paused_and_its_garbage_collected_after(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk is one unit of garbage collection (sealsvc.gc_pacing): the collector does
+    not run inside it, and what it leaves in cycles is freed once it ends."""
+    leftovers: list[weakref.ref[object]] = []
+    collector_on: list[bool] = []
+    checked = runner.check_records
+
+    def spying(inspector: RecordInspector, items: Sequence[Item]) -> list[runner.Result]:
+        collector_on.append(gc.isenabled())
+        cycle: list[object] = []
+        cycle.append(cycle)
+        leftovers.append(weakref.ref(_Referenced(cycle)))
+        return checked(inspector, items)
+
+    monkeypatch.setattr(runner, "check_records", spying)
+    items = [Item("valid.pdf", path=corpus.file("valid.pdf"))] * (runner.CHUNK + 1)
+    assert ArchiveChecker(corpus.context).check(items).passed
+    assert collector_on == [False, False]  # two chunks, neither with the collector on
+    assert gc.isenabled()
+    assert [ref() for ref in leftovers] == [None, None]
+
+
+class _Referenced:
+    """Something in a reference cycle, so that only the collector frees it."""
+
+    def __init__(self, cycle: list[object]) -> None:
+        self.cycle = cycle
+        cycle.append(self)
 
 
 def test_a_registry_fault_fails_its_chunk_with_an_id_and_the_batch_goes_on(
