@@ -496,10 +496,10 @@ def test_the_services_verdict_ends_when_the_seal_certificate_expires(world) -> N
     before = verifier.check(pdf).report
     assert before.verdict is DocumentVerdict.TOTAL_PASSED
     assert verifier.check(pdf).report is before
-    state = verifier._registry_state()
+    state = verifier.registry_state()
     world.travel(not_after + timedelta(seconds=1))
     after = verifier.check(pdf).report
-    assert verifier._registry_state() == state  # the interval ended, not the state
+    assert verifier.registry_state() == state  # the interval ended, not the state
     assert after.verdict is not DocumentVerdict.TOTAL_PASSED
     assert after.validation_time == not_after + timedelta(seconds=1)
 
