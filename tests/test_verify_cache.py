@@ -21,6 +21,7 @@ from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
 
 from pki import chain
+from pki.certificates import Profile
 from pki.chain import PATH_CACHE, ChainError, ChainFailure, validate_path
 from pki.lru import LruCache
 from pki.ocsp import OcspError, build_request, parse_response
@@ -30,6 +31,7 @@ from sealsvc.verification import DocumentVerdict, TrustAnchors, verify
 from sealsvc.verification import pdf_signatures as pdfsig
 from sealsvc.verification.cache import VerdictCache
 from sealsvc.verification.certificates import shared_certificate
+from sealsvc.verification.report import _person_of, person_info
 from sealsvc.verification.service import DocumentVerifier
 from sealsvc.verification.validator import clear_caches
 
@@ -639,6 +641,22 @@ def test_a_shared_certificate_encodes_as_it_was_read() -> None:
     changed = shared.copy()
     changed["tbs_certificate"]["serial_number"] = 7
     assert changed.dump() != der and x509.Certificate.load(changed.dump()).serial_number == 7
+
+
+def test_a_persons_name_is_decoded_once_per_certificate() -> None:
+    """The person a certificate names (its policy, its masked common name) is worked out
+    once per encoding: a copy read from another document is answered from it, and a
+    seal's certificate names no person."""
+    hierarchy = build_hierarchy("rsa")
+    person, _ = issue_leaf(hierarchy, Profile.PERSON_EVENT, common_name="张三丰")
+    _person_of.cache_clear()
+    first = person_info(person, "申请人")
+    again = person_info(x509.Certificate.load(person.dump()), None)
+    assert first is not None and again is not None
+    assert (first.name, first.role, first.certificate) == ("张*丰", "申请人", "event")
+    assert (again.name, again.role, again.certificate) == ("张*丰", None, "event")
+    assert _person_of.cache_info().hits == 1
+    assert person_info(hierarchy.seal, "盖章") is None
 
 
 # --- OCSP answers: the responder's certificate decoded once ------------------------------

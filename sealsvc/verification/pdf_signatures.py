@@ -62,6 +62,7 @@ __all__ = [
     "open_reader",
     "read_document",
     "signature_timestamp_token",
+    "signer_certificate",
 ]
 
 MAX_PDF_BYTES = 100 * 1024 * 1024
@@ -422,6 +423,12 @@ def _signer_and_others(signed_data: cms.SignedData) -> SignedDataCerts:
                 others = certificates[:index] + certificates[index + 1 :]
                 return SignedDataCerts(cert, others, [])
     return extract_certs_for_validation(signed_data)
+
+
+def signer_certificate(signed_data: cms.SignedData) -> x509.Certificate:
+    """The signer's certificate as :func:`check_cms` finds it: the process's shared object
+    when the CMS names it by issuer and serial (what is decoded of it stays decoded)."""
+    return _signer_and_others(signed_data).signer_cert
 
 
 def integrity(found: FoundSignature, cms_check: CmsCheck) -> IntegrityCheck:
