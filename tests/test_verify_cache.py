@@ -18,7 +18,12 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
+from pyhanko.sign.diff_analysis import (
+    DEFAULT_DIFF_POLICY,
+    DiffResult,
+    ModificationLevel,
+    SuspiciousModification,
+)
 
 from pki import chain
 from pki.certificates import Profile
@@ -261,6 +266,26 @@ def test_a_b_lt_licences_dss_revision_is_recognised(rsa_services) -> None:
     last = document.revisions - 1
     assert document.index.adds_only_validation_data(last)
     assert not document.index.adds_only_validation_data(document.signatures[0].signed_revision)
+
+
+def test_dss_updates_that_rewrite_vri_entries_are_judged_from_each_signed_revision() -> None:
+    """lt-short.pdf's DSS updates each write an unused cross-reference stream object (an
+    orphan, which pyHanko's analysis explains) and, from the second on, rewrite the /VRI
+    entries the DSS before held: validation data from a signed revision that did not hold
+    them, refused — by pyHanko's rules, hence by its analysis — from one that did."""
+    pdf = (Path(__file__).parent / "data" / "pdf-interop" / "lt-short.pdf").read_bytes()
+    document = pdfsig.read_document(pdf)
+    index, reader = document.index, document.reader
+    assert index.adds_only_validation_data(5)
+    assert not index.adds_only_validation_data(7)
+    assert index.adds_only_validation_data_since(4, 7) is True
+    refusal = index.adds_only_validation_data_since(6, 7)
+    assert isinstance(refusal, SuspiciousModification) and "VRI" in str(refusal)
+    resolver = reader.get_historical_resolver
+    level = DEFAULT_DIFF_POLICY.apply(resolver(4), resolver(7)).modification_level
+    assert level is ModificationLevel.LTA_UPDATES
+    with pytest.raises(SuspiciousModification, match="VRI"):
+        DEFAULT_DIFF_POLICY.apply(resolver(6), resolver(7))
 
 
 def test_a_hand_written_dss_update_is_recognised(rsa_services) -> None:

@@ -544,7 +544,12 @@ def _review(
     # A new signature's level depends on no permission of this one (none is set).
     plain = embedded.fieldmdp is None and embedded.docmdp_level is None
     for revision in range(embedded.signed_revision + 1, document.revisions):
-        if document.index.adds_only_validation_data(revision):
+        validation = document.index.adds_only_validation_data_since(
+            embedded.signed_revision, revision
+        )
+        if isinstance(validation, SuspiciousModification):
+            return validation  # pyHanko's whole-file rules refuse it: so would its analysis
+        if validation:
             level = max(level, ModificationLevel.LTA_UPDATES)
             continue
         signing = document.index.adds_one_signature(revision)
