@@ -24,6 +24,8 @@ from pyhanko.sign.diff_analysis import (
     ModificationLevel,
     SuspiciousModification,
 )
+from pyhanko.sign.validation import generic_cms
+from pyhanko.sign.validation.errors import SignatureValidationError
 
 from pki import chain
 from pki.certificates import Profile
@@ -682,6 +684,44 @@ def test_a_persons_name_is_decoded_once_per_certificate() -> None:
     assert (again.name, again.role, again.certificate) == ("张*丰", None, "event")
     assert _person_of.cache_info().hits == 1
     assert person_info(hierarchy.seal, "盖章") is None
+
+
+def test_signing_certificate_check_is_what_pyhankos_cms_validation_calls(
+    rsa_services, monkeypatch
+) -> None:
+    """pyHanko's ``validate_sig_integrity`` and ``extract_certs_for_validation`` still go
+    through the module global the ESS check is remembered in."""
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_T)
+    found = pdfsig.read_document(pdf).signatures[0]
+    assert found.embedded is not None
+    assert generic_cms._check_signing_certificate is pdfsig._check_signing_certificate
+    calls: list[x509.Certificate] = []
+
+    def counted(cert: x509.Certificate, signed_attrs: object) -> None:
+        calls.append(cert)
+
+    monkeypatch.setattr(generic_cms, "_check_signing_certificate", counted)
+    check = pdfsig.check_cms(found.embedded.signed_data, pdfsig.digest(found), "data")
+    assert check.valid and len(calls) == 1
+    generic_cms.extract_certs_for_validation(found.embedded.signed_data)
+    assert len(calls) == 2
+
+
+def test_signing_certificate_check_still_refuses_a_certificate_it_does_not_name(
+    rsa_services,
+) -> None:
+    """A pass is remembered for the certificate and attribute that passed only: another
+    certificate with the same attribute fails, each time."""
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_B)
+    found = pdfsig.read_document(pdf).signatures[0]
+    assert found.embedded is not None
+    attributes = found.embedded.signer_info["signed_attrs"]
+    signer = pdfsig.signer_certificate(found.embedded.signed_data)
+    other, _ = issue_leaf(rsa_services.hierarchy, common_name="另一个专用章")
+    for _ in range(2):
+        pdfsig._check_signing_certificate(signer, attributes)
+        with pytest.raises(SignatureValidationError, match="Signing certificate attribute"):
+            pdfsig._check_signing_certificate(other, attributes)
 
 
 # --- OCSP answers: the responder's certificate decoded once ------------------------------
