@@ -486,16 +486,26 @@ class RevisionIndex:
 
     def _well_formed_xmp(self, ref, revision: int) -> bool:
         """pyHanko's XMP check of ``ref`` as of ``revision``, once per version of the
-        stream (each revision's check reads the stream of the one before it again)."""
-        key = (ref.idnum, ref.generation, self._reader.xrefs.get_historical_ref(ref, revision))
-        found = self._xmp.get(key)
+        stream (each revision's check reads the stream of the one before it again) and
+        once per content: pyHanko's writer rewrites the stream with every incremental
+        update, most often with the same bytes."""
+        where = (ref.idnum, ref.generation, self._reader.xrefs.get_historical_ref(ref, revision))
+        found = self._xmp.get(where)
         if found is None:
-            try:
-                MetadataUpdateRule.is_well_formed_xml(ref)
-                found = True
-            except SuspiciousModification:
-                found = False
-            self._xmp[key] = found
+            stream = ref.get_object()
+            what = (
+                (ref.idnum, ref.generation, stream.encoded_data, repr(dict(stream)))
+                if isinstance(stream, generic.StreamObject)
+                else where
+            )
+            found = self._xmp.get(what)
+            if found is None:
+                try:
+                    MetadataUpdateRule.is_well_formed_xml(ref)
+                    found = True
+                except SuspiciousModification:
+                    found = False
+            self._xmp[where] = self._xmp[what] = found
         return found
 
     def _held_only_by(self, key: tuple[int, int], revision: int, holder) -> bool:
