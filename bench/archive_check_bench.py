@@ -14,10 +14,11 @@ process pool; not timed), then measures on the same files, in this order:
 * **archive check, N processes** — the same with ``--workers N``: the start-up (the
   forkserver's imports, each worker's context and first verification) is inside the
   timed run;
-* **per stage** — where a record's time goes in one process: the verification (with the
-  one shared parse), the facts read from the parsed file, the registry (one query per
-  chunk of 32), the four properties' report, the serial check and the JSON; "checks"
-  is everything but the verification, per record;
+* **per stage** — where a record's time goes in one process: the registry's state (read
+  once per chunk of 32), the verification of the seals (with the one shared parse), the
+  facts read from the parsed file, the registry's licences (which each file is, and their
+  versions: three queries per chunk), the four properties' report, the serial check and
+  the JSON; "checks" is everything but the verification, per record;
 * **check --render** on ``--render-sample`` files: page 1 painted by pdftoppm.
 
 "records/s per core" is records divided by the CPU seconds the checking used: this
@@ -56,7 +57,12 @@ from sealsvc.licences import get_licence_file, issue_licence, load_template
 from sealsvc.pades import Level
 from sealsvc.sealing import Sealer
 from sealsvc.verification.pdf_signatures import open_reader
-from sealsvc.verification.service import DocumentCheck, DocumentVerifier
+from sealsvc.verification.service import (
+    DocumentCheck,
+    DocumentVerifier,
+    RegistryState,
+    Verified,
+)
 
 _T = TypeVar("_T")
 
@@ -166,19 +172,23 @@ class _Stages:
         return result
 
     def run(self, inspector: RecordInspector, paths: list[Path]) -> None:
-        def verified(data: bytes) -> tuple[PdfFileReader, DocumentCheck]:
+        def verified(data: bytes, state: RegistryState) -> tuple[PdfFileReader, Verified]:
             reader = open_reader(data)  # the one parse, the verifier's and the facts'
-            return reader, inspector.verifier.check(data, ofd=False, reader=reader)
+            return reader, inspector.verifier.verified(data, state, ofd=False, reader=reader)
 
         registered: list[Record] = []
         for first in range(0, len(paths), CHUNK):
             records = []
+            state = self.timed("registry state (1 / chunk)", inspector.registry_state)
             for path in paths[first : first + CHUNK]:
                 data = self.timed("read the file", path.read_bytes)
-                reader, check = self.timed("verify (parse once)", verified, data)
+                reader, seals = self.timed("verify (parse once)", verified, data, state)
                 facts = self.timed("facts of the parsed file", inspect_pdf, data, reader)
-                records.append(Record(str(path), data, facts, check, None, None, False))
-            registered += self.timed(f"registry (1 query / {CHUNK})", inspector.registered, records)
+                check = DocumentCheck(seals.report, None)
+                records.append(Record(str(path), data, facts, check, None, None, False, seals))
+            registered += self.timed(
+                f"registry (3 queries / {CHUNK})", inspector.registered, records
+            )
         reports = self.timed(
             "four properties, checksums", lambda: [report_of(r) for r in registered]
         )

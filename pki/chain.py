@@ -344,6 +344,7 @@ kept as (reason, message, certificate) and raised afresh.
 def clear_caches() -> None:
     """Forget remembered paths, signatures and name forms (a benchmark's cold start)."""
     PATH_CACHE.clear()
+    _ISSUER_CHOICES.clear()
     VALID_SIGNATURES.clear()
     _NAME_HASHABLES.clear()
 
@@ -432,18 +433,30 @@ def _possible_issuers(
     every signer and time-stamp in its DSS: leaving out the ones no path can use keeps
     each signature's context (and the cache key) the size of its own chain.
     """
-    try:
-        by_subject: dict[str, list[int]] = {}
-        for index, certificate in enumerate(others):
-            by_subject.setdefault(certificate.subject.hashable, []).append(index)
-        wanted, chosen = [leaf.issuer.hashable], set()
-        while wanted:
-            for index in by_subject.pop(wanted.pop(), ()):
-                chosen.add(index)
-                wanted.append(others[index].issuer.hashable)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return others  # an undecodable name: certvalidator decides (MALFORMED)
+    key = (leaf.dump(), *(c.dump() for c in others))
+    chosen = _ISSUER_CHOICES.get(key)
+    if chosen is None:
+        try:
+            by_subject: dict[str, list[int]] = {}
+            for index, certificate in enumerate(others):
+                by_subject.setdefault(certificate.subject.hashable, []).append(index)
+            wanted, found = [leaf.issuer.hashable], set()
+            while wanted:
+                for index in by_subject.pop(wanted.pop(), ()):
+                    found.add(index)
+                    wanted.append(others[index].issuer.hashable)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return others  # an undecodable name: certvalidator decides (MALFORMED)
+        chosen = frozenset(found)
+        _ISSUER_CHOICES.put(key, chosen)
     return [certificate for index, certificate in enumerate(others) if index in chosen]
+
+
+_ISSUER_CHOICES: LruCache[frozenset[int]] = LruCache(1024)
+""":func:`_possible_issuers`' choice by the encodings of the leaf and of the certificates
+offered (a function of those bytes alone): every licence's DSS offers the same CA and TSA
+certificates, and reading each one's names to choose again was most of a cached path's
+cost."""
 
 
 def _validate_path(

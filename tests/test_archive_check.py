@@ -444,7 +444,8 @@ def test_a_batch_never_stops_at_a_bad_record(corpus: Corpus) -> None:
 
 
 def test_a_batch_asks_the_registry_once_per_chunk(corpus: Corpus) -> None:
-    """The registry's records of every licence in a chunk come from one query, not from
+    """Which licence each file of a chunk is, the registry's records of those licences and
+    the registry's state the seals are judged against come from one query each, not from
     several per record: SQLAlchemy's statements counted as the database receives them."""
     numbers = [corpus.issue("pdf") for _ in range(3)]
     paths = [corpus.write(f"chunk-{n}.pdf", get_licence_file(corpus.context, n)) for n in numbers]
@@ -464,8 +465,13 @@ def test_a_batch_asks_the_registry_once_per_chunk(corpus: Corpus) -> None:
         assert matched["registry_match"].outcome is Outcome.PASS, record.source
         assert matched["metadata_match"].outcome is Outcome.PASS, record.source
     assert [r.licence_number for r in records[:3]] == numbers
+    # four licences (three PDF, one OFD): one query finds them by their files' SHA-256,
+    # one reads their versions to identify them, one reads them for the archive record
+    by_hash = [s for s in statements if re.search(r"licences\.document_sha256 IN", s)]
     bulk = [s for s in statements if re.search(r"licences\.number IN", s)]
-    assert len(bulk) == 1, bulk  # four licences (three PDF, one OFD), one query
+    assert (len(by_hash), len(bulk)) == (1, 2), statements
+    assert not [s for s in statements if re.search(r"licences\.(number|document_sha256) =", s)]
+    assert len([s for s in statements if re.search(r"FROM audit_head", s)]) == 1
 
 
 def test_worker_processes_give_the_reports_of_one_process_in_order(corpus: Corpus) -> None:

@@ -18,9 +18,17 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
+from pyhanko.sign.diff_analysis import (
+    DEFAULT_DIFF_POLICY,
+    DiffResult,
+    ModificationLevel,
+    SuspiciousModification,
+)
+from pyhanko.sign.validation import generic_cms
+from pyhanko.sign.validation.errors import SignatureValidationError
 
 from pki import chain
+from pki.certificates import Profile
 from pki.chain import PATH_CACHE, ChainError, ChainFailure, validate_path
 from pki.lru import LruCache
 from pki.ocsp import OcspError, build_request, parse_response
@@ -30,6 +38,7 @@ from sealsvc.verification import DocumentVerdict, TrustAnchors, pdf_reading, ver
 from sealsvc.verification import pdf_signatures as pdfsig
 from sealsvc.verification.cache import VerdictCache
 from sealsvc.verification.certificates import shared_certificate
+from sealsvc.verification.report import _person_of, person_info
 from sealsvc.verification.service import DocumentVerifier
 from sealsvc.verification.validator import clear_caches
 
@@ -265,6 +274,26 @@ def test_a_b_lt_licences_dss_revision_is_recognised(rsa_services) -> None:
     assert not document.index.adds_only_validation_data(document.signatures[0].signed_revision)
 
 
+def test_dss_updates_that_rewrite_vri_entries_are_judged_from_each_signed_revision() -> None:
+    """lt-short.pdf's DSS updates each write an unused cross-reference stream object (an
+    orphan, which pyHanko's analysis explains) and, from the second on, rewrite the /VRI
+    entries the DSS before held: validation data from a signed revision that did not hold
+    them, refused — by pyHanko's rules, hence by its analysis — from one that did."""
+    pdf = (Path(__file__).parent / "data" / "pdf-interop" / "lt-short.pdf").read_bytes()
+    document = pdfsig.read_document(pdf)
+    index, reader = document.index, document.reader
+    assert index.adds_only_validation_data(5)
+    assert not index.adds_only_validation_data(7)
+    assert index.adds_only_validation_data_since(4, 7) is True
+    refusal = index.adds_only_validation_data_since(6, 7)
+    assert isinstance(refusal, SuspiciousModification) and "VRI" in str(refusal)
+    resolver = reader.get_historical_resolver
+    level = DEFAULT_DIFF_POLICY.apply(resolver(4), resolver(7)).modification_level
+    assert level is ModificationLevel.LTA_UPDATES
+    with pytest.raises(SuspiciousModification, match="VRI"):
+        DEFAULT_DIFF_POLICY.apply(resolver(6), resolver(7))
+
+
 def test_a_hand_written_dss_update_is_recognised(rsa_services) -> None:
     sealed = rsa_services.seal(chinese_pdf(1), level=Level.B_B)
     pdf = _append_dss_by_hand(sealed, 900)
@@ -359,7 +388,12 @@ def test_certificates_no_path_can_use_are_left_out_of_the_path_key() -> None:
     other family's CA) cannot be on a path: the same path, and one cache entry."""
     h, other = build_hierarchy("rsa"), build_hierarchy("sm2")
     unrelated = [h.tsa, h.ocsp, other.issuing, other.root]
-    assert chain._possible_issuers(h.seal, [*unrelated, h.issuing, h.root]) == [h.issuing, h.root]
+    chain.clear_caches()
+    for _ in range(2):  # the second time the choice is the one remembered for these bytes
+        chosen = chain._possible_issuers(h.seal, [*unrelated, h.issuing, h.root])
+        assert chosen == [h.issuing, h.root]
+    assert (chain._ISSUER_CHOICES.misses, chain._ISSUER_CHOICES.hits) == (1, 1)
+    assert chain._possible_issuers(h.seal, [h.root, *unrelated, h.issuing]) == [h.root, h.issuing]
     PATH_CACHE.clear()
     alone = validate_path(h.seal, [h.issuing], [h.root], h.valid_at)
     crowded = validate_path(h.seal, [*unrelated, h.issuing], [h.root], h.valid_at)
@@ -500,10 +534,10 @@ def test_the_services_verdict_ends_when_the_seal_certificate_expires(world) -> N
     before = verifier.check(pdf).report
     assert before.verdict is DocumentVerdict.TOTAL_PASSED
     assert verifier.check(pdf).report is before
-    state = verifier._registry_state()
+    state = verifier.registry_state()
     world.travel(not_after + timedelta(seconds=1))
     after = verifier.check(pdf).report
-    assert verifier._registry_state() == state  # the interval ended, not the state
+    assert verifier.registry_state() == state  # the interval ended, not the state
     assert after.verdict is not DocumentVerdict.TOTAL_PASSED
     assert after.validation_time == not_after + timedelta(seconds=1)
 
@@ -643,6 +677,60 @@ def test_a_shared_certificate_encodes_as_it_was_read() -> None:
     changed = shared.copy()
     changed["tbs_certificate"]["serial_number"] = 7
     assert changed.dump() != der and x509.Certificate.load(changed.dump()).serial_number == 7
+
+
+def test_a_persons_name_is_decoded_once_per_certificate() -> None:
+    """The person a certificate names (its policy, its masked common name) is worked out
+    once per encoding: a copy read from another document is answered from it, and a
+    seal's certificate names no person."""
+    hierarchy = build_hierarchy("rsa")
+    person, _ = issue_leaf(hierarchy, Profile.PERSON_EVENT, common_name="张三丰")
+    _person_of.cache_clear()
+    first = person_info(person, "申请人")
+    again = person_info(x509.Certificate.load(person.dump()), None)
+    assert first is not None and again is not None
+    assert (first.name, first.role, first.certificate) == ("张*丰", "申请人", "event")
+    assert (again.name, again.role, again.certificate) == ("张*丰", None, "event")
+    assert _person_of.cache_info().hits == 1
+    assert person_info(hierarchy.seal, "盖章") is None
+
+
+def test_signing_certificate_check_is_what_pyhankos_cms_validation_calls(
+    rsa_services, monkeypatch
+) -> None:
+    """pyHanko's ``validate_sig_integrity`` and ``extract_certs_for_validation`` still go
+    through the module global the ESS check is remembered in."""
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_T)
+    found = pdfsig.read_document(pdf).signatures[0]
+    assert found.embedded is not None
+    assert generic_cms._check_signing_certificate is pdfsig._check_signing_certificate
+    calls: list[x509.Certificate] = []
+
+    def counted(cert: x509.Certificate, signed_attrs: object) -> None:
+        calls.append(cert)
+
+    monkeypatch.setattr(generic_cms, "_check_signing_certificate", counted)
+    check = pdfsig.check_cms(found.embedded.signed_data, pdfsig.digest(found), "data")
+    assert check.valid and len(calls) == 1
+    generic_cms.extract_certs_for_validation(found.embedded.signed_data)
+    assert len(calls) == 2
+
+
+def test_signing_certificate_check_still_refuses_a_certificate_it_does_not_name(
+    rsa_services,
+) -> None:
+    """A pass is remembered for the certificate and attribute that passed only: another
+    certificate with the same attribute fails, each time."""
+    pdf = rsa_services.seal(chinese_pdf(1), level=Level.B_B)
+    found = pdfsig.read_document(pdf).signatures[0]
+    assert found.embedded is not None
+    attributes = found.embedded.signer_info["signed_attrs"]
+    signer = pdfsig.signer_certificate(found.embedded.signed_data)
+    other, _ = issue_leaf(rsa_services.hierarchy, common_name="另一个专用章")
+    for _ in range(2):
+        pdfsig._check_signing_certificate(signer, attributes)
+        with pytest.raises(SignatureValidationError, match="Signing certificate attribute"):
+            pdfsig._check_signing_certificate(other, attributes)
 
 
 # --- OCSP answers: the responder's certificate decoded once ------------------------------

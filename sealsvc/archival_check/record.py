@@ -38,7 +38,13 @@ from sealsvc.licences.pipeline import (
     record_metadata,
 )
 from sealsvc.verification.pdf_signatures import MAX_PDF_BYTES, PARSE_ERRORS, open_reader
-from sealsvc.verification.service import DocumentCheck, DocumentVerifier
+from sealsvc.verification.service import (
+    DocumentCheck,
+    DocumentVerifier,
+    RegistryState,
+    Verified,
+    match_licences,
+)
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
@@ -82,6 +88,9 @@ class Record:
     render_problem: str | None
     rendered: bool
     """Whether page 1 was painted (``--render``); else only parsed."""
+    verified: Verified | None = None
+    """The verification before :meth:`RecordInspector.registered` asked which licence the
+    file is (``verification`` then holds the answer too)."""
 
     @cached_property
     def sha256(self) -> str:
@@ -142,21 +151,30 @@ class RecordInspector:
         self.render = render
         self.verifier = verifier or DocumentVerifier(context)
 
-    def from_number(self, number: str) -> Record:
-        """The stored file of licence ``number`` (latest version), examined."""
-        return self.examine(f"licence:{number}", get_licence_file(self.context, number))
+    def registry_state(self) -> RegistryState:
+        """What the registry says now (the head of the audit log), for the records that
+        :meth:`examine` then checks against it: a chunk of a batch reads it once."""
+        return self.verifier.registry_state()
 
-    def examine(self, source: str, data: bytes) -> Record:
-        """The file's facts and the verification engine's verdict; ``licence`` is left
+    def from_number(self, number: str, state: RegistryState) -> Record:
+        """The stored file of licence ``number`` (latest version), examined."""
+        data = get_licence_file(self.context, number)
+        return self.examine(f"licence:{number}", data, state)
+
+    def examine(self, source: str, data: bytes, state: RegistryState) -> Record:
+        """The file's facts and the verification engine's verdict on its seals as of
+        registry ``state`` (:meth:`registry_state`, read when or before this record's
+        check began); the licence it is (``verification.licence``, ``licence``) is left
         for :meth:`registered` to fill in."""
+        verified: Verified | None
         if is_ofd(data):
-            facts, verification = inspect_ofd(data), self.verifier.check(data, ofd=True)
+            facts, verified = inspect_ofd(data), self.verifier.verified(data, state, ofd=True)
         elif b"%PDF-" in data[:1024]:
             reader = _opened(data)  # parsed once: the verifier's objects are the facts' too
-            verification = self.verifier.check(data, ofd=False, reader=reader)
+            verified = self.verifier.verified(data, state, ofd=False, reader=reader)
             facts = inspect_pdf(data, reader)
         else:
-            facts, verification = FileFacts("unknown", problem="既不是 PDF 也不是 OFD 文件"), None
+            facts, verified = FileFacts("unknown", problem="既不是 PDF 也不是 OFD 文件"), None
         problem, rendered = None, False
         if self.render and facts.readable:
             # imported here: pdftoppm's wrapper and the OFD rasteriser stay out of the
@@ -164,10 +182,17 @@ class RecordInspector:
             from sealsvc.archival_check.rendering import render_problem
 
             problem, rendered = render_problem(data, facts.format), True
-        return Record(source, data, facts, verification, None, problem, rendered)
+        verification = None if verified is None else DocumentCheck(verified.report, None)
+        return Record(source, data, facts, verification, None, problem, rendered, verified)
 
     def registered(self, records: Sequence[Record]) -> list[Record]:
-        """``records`` with the registry's record of the licence each is (or names)."""
+        """``records`` with the registry's record of the licence each is (or names): which
+        licence each file is, and that licence's versions, read once for all of them."""
+        verified = [(r.verified, r.data) for r in records if r.verified is not None]
+        checks = iter(match_licences(self.context, verified))
+        records = [
+            replace(r, verification=next(checks)) if r.verified is not None else r for r in records
+        ]
         matches = [r.verification.licence if r.verification else None for r in records]
         versions = licence_versions(self.context, {m.registry.number for m in matches if m})
         return [

@@ -10,6 +10,13 @@ verification report it builds on (``sealsvc.verification/1``).
 A check that does not apply to a record (the registry comparison of a document that is no
 licence, the serial continuity of a record checked alone) says ``not_applicable`` instead of
 passing silently, so a reader sees what was *not* established.
+
+What the registry knew: a batch is checked in chunks of 32 records, and each chunk's seals
+are judged against the registry as it stood when the chunk began (its revocations,
+suspensions and certificates, read once for the chunk); which licence each record is, and
+that licence's status, are read when the chunk's files have been verified.  So a change
+made before a check starts shows in every record of it; one made while a batch runs may
+show only from the next chunk on.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from sealsvc.config import Settings
 from sealsvc.errors import SealsvcError
 from sealsvc.gc_pacing import one_unit, settle
 from sealsvc.licences import NUMBER_PATTERN
-from sealsvc.verification.service import DocumentVerifier
+from sealsvc.verification.service import DocumentVerifier, RegistryState
 
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
@@ -100,18 +100,37 @@ Result = tuple[RecordReport, RegisteredLicence | None]
 
 def check_records(inspector: RecordInspector, items: Sequence[Item]) -> list[Result]:
     """The reports on ``items``, a chunk of a batch: each examined on its own, the registry
-    read once for all of them.  Never raises for an item's sake."""
-    examined = [_examined(inspector, item) for item in items]
+    read once for all of them.  Never raises for an item's sake.
+
+    The seals are judged against the registry as it stood when the chunk began (one read
+    of the audit log's head for the chunk, :meth:`.RecordInspector.registry_state`): a
+    seal or certificate revoked, suspended or resumed before the chunk began shows in
+    every record of it; a change while the chunk is checked may show only from the next
+    chunk on.  Which licence each file is, and its status, is read after the chunk's
+    files were verified."""
+    try:
+        state = inspector.registry_state()
+    except Exception as exc:  # the chunk's records fail with the reason
+        return _all_unchecked(items, [None] * len(items), exc)
+    examined = [_examined(inspector, item, state) for item in items]
     try:
         registered = iter(inspector.registered([e for e in examined if isinstance(e, Record)]))
     except Exception as exc:  # the chunk's records fail with the reason
-        why = _reason(exc, f"{len(items)} records from {items[0].source}")
-        return [
-            (e if isinstance(e, RecordReport) else _unchecked(item, why), None)
-            for item, e in zip(items, examined, strict=True)
-        ]
+        return _all_unchecked(items, examined, exc)
     return [
         (e, None) if isinstance(e, RecordReport) else _reported(item, next(registered))
+        for item, e in zip(items, examined, strict=True)
+    ]
+
+
+def _all_unchecked(
+    items: Sequence[Item], examined: Sequence[Record | RecordReport | None], exc: Exception
+) -> list[Result]:
+    """Every record of a chunk whose registry could not be read failed with the reason
+    (those that failed already keep their own)."""
+    why = _reason(exc, f"{len(items)} records from {items[0].source}")
+    return [
+        (e if isinstance(e, RecordReport) else _unchecked(item, why), None)
         for item, e in zip(items, examined, strict=True)
     ]
 
@@ -124,13 +143,15 @@ def _reported(item: Item, record: Record) -> Result:
         return _unchecked(item, _reason(exc, item.source)), None
 
 
-def _examined(inspector: RecordInspector, item: Item) -> Record | RecordReport:
+def _examined(
+    inspector: RecordInspector, item: Item, state: RegistryState
+) -> Record | RecordReport:
     """The record of ``item``, or its failed report when it cannot be examined."""
     try:
         if item.number is not None:
-            return inspector.from_number(item.number)
+            return inspector.from_number(item.number, state)
         data = item.data if item.data is not None else _read(item.path)
-        return inspector.examine(item.source, data)
+        return inspector.examine(item.source, data, state)
     except Exception as exc:  # a batch never stops at a bad record
         return _unchecked(item, _reason(exc, item.source))
 

@@ -18,6 +18,7 @@ its seals hold by the verification report.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,11 +28,16 @@ from sqlalchemy.orm import Session
 
 from sealsvc.config import Settings
 from sealsvc.errors import InvalidInput, NotFound
-from sealsvc.licences.status import LicenceStatusReport, check_number, licence_status
+from sealsvc.licences.status import (
+    NUMBER_PATTERN,
+    LicenceStatusReport,
+    check_number,
+    status_of_rows,
+)
 from sealsvc.licences.wording import VersionState, no_longer_valid, status_label
 from sealsvc.models import Licence
 
-__all__ = ["LicenceMatch", "identify_licence", "number_in_metadata"]
+__all__ = ["LicenceMatch", "identify_licence", "identify_licences", "number_in_metadata"]
 
 _KEYWORDS = re.compile(rb"<pdf:Keywords>[a-z0-9_]{1,64}, ([A-Z0-9][A-Z0-9-]{5,63})</pdf:Keywords>")
 
@@ -121,18 +127,65 @@ def identify_licence(
         if number is None:
             return None
     try:
-        registry = licence_status(session, number, settings=settings)
+        rows = _versions(session, [check_number(number)]).get(number)
+        if not rows:
+            raise NotFound(f"no licence {number}")
     except (NotFound, InvalidInput):
         if found_by == "requested":
             raise
         return None
-    rows = session.scalars(
-        select(Licence).where(Licence.number == number).order_by(Licence.version)
-    ).all()
+    return _match(rows, pdf_sha256, found_by, settings)
+
+
+def identify_licences(
+    session: Session,
+    files: Sequence[tuple[str, bytes, str | None]],
+    *,
+    settings: Settings | None = None,
+) -> list[LicenceMatch | None]:
+    """:func:`identify_licence` of each file of a batch — (SHA-256, bytes, the number its
+    metadata names or ``None``) — in two queries for all of them, not three per file."""
+    by_sha256: dict[str, str] = {}
+    wanted = sorted({sha256 for sha256, _, _ in files})
+    if wanted:
+        query = select(Licence.number, Licence.document_sha256)
+        for found, sha256 in session.execute(query.where(Licence.document_sha256.in_(wanted))):
+            by_sha256.setdefault(sha256, found)
+    numbers: list[tuple[str | None, str]] = []
+    for sha256, pdf, metadata_number in files:
+        number = by_sha256.get(sha256)
+        if number is not None:
+            numbers.append((number, "sha256"))
+        else:
+            numbers.append((metadata_number or number_in_metadata(pdf), "metadata"))
+    versions = _versions(
+        session, {n for n, _ in numbers if n is not None and NUMBER_PATTERN.fullmatch(n)}
+    )
+    return [
+        _match(versions[number], sha256, found_by, settings) if number in versions else None
+        for (number, found_by), (sha256, _, _) in zip(numbers, files, strict=True)
+    ]
+
+
+def _versions(session: Session, numbers: Collection[str]) -> dict[str, list[Licence]]:
+    """Every version of each licence of ``numbers`` that is registered, oldest first."""
+    found: dict[str, list[Licence]] = {}
+    if numbers:
+        query = select(Licence).where(Licence.number.in_(sorted(numbers)))
+        for row in session.scalars(query.order_by(Licence.number, Licence.version)):
+            found.setdefault(row.number, []).append(row)
+    return found
+
+
+def _match(
+    rows: Sequence[Licence], pdf_sha256: str, found_by: str, settings: Settings | None
+) -> LicenceMatch:
+    """The :class:`LicenceMatch` of a file with SHA-256 ``pdf_sha256`` and the licence whose
+    versions (oldest first) are ``rows``."""
     matched = next((r for r in rows if r.document_sha256 == pdf_sha256), None)
     shown = matched or rows[-1]
     return LicenceMatch(
-        registry=registry,
+        registry=status_of_rows(rows, settings=settings),
         found_by=found_by,
         version=matched.version if matched else None,
         status=shown.status,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,13 @@ from sealsvc.licences.templates import Template, load_template
 from sealsvc.licences.wording import VersionState, no_longer_valid
 from sealsvc.models import Licence
 
-__all__ = ["NUMBER_PATTERN", "LicenceStatusReport", "check_number", "licence_status"]
+__all__ = [
+    "NUMBER_PATTERN",
+    "LicenceStatusReport",
+    "check_number",
+    "licence_status",
+    "status_of_rows",
+]
 
 NUMBER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{5,63}$")
 """Licence numbers: upper-case letters, digits and ``-``; no dots or slashes, so no path
@@ -97,9 +104,21 @@ def licence_status(
     ).all()
     if not rows:
         raise NotFound(f"no licence {number}")
+    return status_of_rows(rows, h, settings=settings)
+
+
+def status_of_rows(
+    rows: Sequence[Licence], h: str | None = None, *, settings: Settings | None = None
+) -> LicenceStatusReport:
+    """:func:`licence_status` from every version of one licence, oldest first (read by the
+    caller: identifying a batch of files reads the versions of all their licences at once).
+    """
     latest = rows[-1]
-    versions = {data_hash(r.number, r.version, r.template, json.loads(r.data)): r for r in rows}
-    shown = versions.get(h) if h else None
+    number = latest.number
+    shown = None
+    if h:  # hashing every version's data only to compare with a hash given
+        versions = {data_hash(r.number, r.version, r.template, json.loads(r.data)): r for r in rows}
+        shown = versions.get(h)
     presented = shown.version if shown else None
     data = json.loads(latest.data)
     template: Template | None = None

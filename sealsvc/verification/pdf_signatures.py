@@ -39,12 +39,14 @@ from pyhanko.sign.diff_analysis import (
 )
 from pyhanko.sign.fields import MDPPerm, enumerate_sig_fields
 from pyhanko.sign.general import SignedDataCerts
+from pyhanko.sign.validation import generic_cms
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import extract_certs_for_validation, validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, read_certification_data
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from pki.chain import SmSignatureValidator
+from pki.lru import LruCache
 from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
 from sealsvc.verification.pdf_reading import read_object as _read_object  # noqa: F401 (installs it)
@@ -64,6 +66,7 @@ __all__ = [
     "open_reader",
     "read_document",
     "signature_timestamp_token",
+    "signer_certificate",
 ]
 
 MAX_PDF_BYTES = 100 * 1024 * 1024
@@ -411,6 +414,37 @@ def check_cms(signed_data: cms.SignedData, content_digest: bytes, content_type: 
     return CmsCheck(certs.signer_cert, intact, valid, tuple(certs.other_certs), None)
 
 
+_ESS_ATTRIBUTES = frozenset({"signing_certificate", "signing_certificate_v2"})
+_check_signing_certificate_uncached = generic_cms._check_signing_certificate
+_SIGNING_CERTIFICATES: LruCache[bool] = LruCache(1024)
+"""(certificate DER, DER of each signing-certificate attribute) that pyHanko's check
+passed: it is a function of those bytes alone.  A failure is not kept (it raises anew)."""
+
+
+def _check_signing_certificate(cert: x509.Certificate, signed_attrs: cms.CMSAttributes) -> None:
+    """pyHanko's ESS signing-certificate check (the attribute names the signer's
+    certificate by hash and issuer/serial), remembered when it passes.
+
+    Every seal of one certificate, and every time-stamp token of one TSA, carries the same
+    attribute; hashing the certificate and comparing issuer names (stringprep) for each
+    of them was half of checking a CMS signature.
+    """
+    key = (
+        cert.dump(),
+        *(a.dump() for a in signed_attrs if a["type"].native in _ESS_ATTRIBUTES),
+    )
+    if _SIGNING_CERTIFICATES.get(key) is None:
+        _check_signing_certificate_uncached(cert, signed_attrs)
+        _SIGNING_CERTIFICATES.put(key, True)
+
+
+# Pinned reach-in: validate_sig_integrity and extract_certs_for_validation call this
+# function by its module-global name; no public hook selects it.  tests/test_verify_cache.py
+# (test_signing_certificate_check_*) checks that both still call it, and that a certificate
+# the attribute does not name still fails after one it names passed.
+generic_cms._check_signing_certificate = _check_signing_certificate
+
+
 def _signer_and_others(signed_data: cms.SignedData) -> SignedDataCerts:
     """The signer's certificate by issuer DER and serial, else pyHanko's RFC 5280 lookup.
 
@@ -433,6 +467,12 @@ def _signer_and_others(signed_data: cms.SignedData) -> SignedDataCerts:
                 others = certificates[:index] + certificates[index + 1 :]
                 return SignedDataCerts(cert, others, [])
     return extract_certs_for_validation(signed_data)
+
+
+def signer_certificate(signed_data: cms.SignedData) -> x509.Certificate:
+    """The signer's certificate as :func:`check_cms` finds it: the process's shared object
+    when the CMS names it by issuer and serial (what is decoded of it stays decoded)."""
+    return _signer_and_others(signed_data).signer_cert
 
 
 def integrity(found: FoundSignature, cms_check: CmsCheck) -> IntegrityCheck:
@@ -548,7 +588,12 @@ def _review(
     # A new signature's level depends on no permission of this one (none is set).
     plain = embedded.fieldmdp is None and embedded.docmdp_level is None
     for revision in range(embedded.signed_revision + 1, document.revisions):
-        if document.index.adds_only_validation_data(revision):
+        validation = document.index.adds_only_validation_data_since(
+            embedded.signed_revision, revision
+        )
+        if isinstance(validation, SuspiciousModification):
+            return validation  # pyHanko's whole-file rules refuse it: so would its analysis
+        if validation:
             level = max(level, ModificationLevel.LTA_UPDATES)
             continue
         signing = document.index.adds_one_signature(revision)

@@ -14,6 +14,7 @@ operator who knows EU DSS or pyHanko reads the same words: ``TOTAL_PASSED``,
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from pyhanko.sign.ades.report import AdESStatus, AdESSubIndic
 
 from pki.certificates import POLICY_PERSON_EVENT, POLICY_PERSON_OFFICIAL
 from sealsvc.identity import mask_name
+from sealsvc.verification.certificates import shared_certificate
 
 __all__ = [
     "JSON_SCHEMA",
@@ -40,6 +42,7 @@ __all__ = [
     "SignatureReport",
     "TimestampCheck",
     "ValidationReport",
+    "clear_person_cache",
     "indication_name",
     "person_info",
 ]
@@ -118,6 +121,24 @@ _PERSON_POLICIES = {POLICY_PERSON_EVENT: "event", POLICY_PERSON_OFFICIAL: "offic
 def person_info(certificate: x509.Certificate, role: str | None) -> PersonInfo | None:
     """The :class:`PersonInfo` of a signer certificate issued to a natural person by a
     personal-signing CA (its policy OID says so), else ``None`` (a seal, a TSA, anyone else's)."""
+    person = _person_of(certificate.dump())
+    if person is None:
+        return None
+    name, kind = person
+    return PersonInfo(name=name, role=role or None, certificate=kind)
+
+
+def clear_person_cache() -> None:
+    """Forget every certificate's person (a benchmark's cold start)."""
+    _person_of.cache_clear()
+
+
+@functools.lru_cache(maxsize=1024)
+def _person_of(der: bytes) -> tuple[str, str] | None:
+    """(masked name, kind of personal certificate) of the certificate encoded by ``der``,
+    worked out once per certificate: decoding its policies and subject was most of what
+    reporting a seal cost, and the same seals come back in document after document."""
+    certificate = shared_certificate(der)
     try:
         policies = certificate.certificate_policies_value
     except ValueError:
@@ -131,7 +152,7 @@ def person_info(certificate: x509.Certificate, role: str | None) -> PersonInfo |
     name = names[0] if isinstance(names, list) and names else names
     if len(kinds) != 1 or not isinstance(name, str):
         return None
-    return PersonInfo(name=mask_name(name), role=role or None, certificate=kinds.pop())
+    return mask_name(name), kinds.pop()
 
 
 @dataclass(frozen=True)

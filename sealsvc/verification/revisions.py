@@ -16,7 +16,12 @@ directly, from the revision before it, once per document:
 - every object it adds is referenced nowhere in the file before it (the bytes and the
   object streams of each revision are searched once).  Such an object can then only be
   reached through what the revision writes — through the DSS — so no page, annotation
-  or form field can see the new data, not even through a reference that dangled before.
+  or form field can see the new data, not even through a reference that dangled before;
+- pyHanko's whole-file rules approve every object it writes but orphans (new objects
+  referenced nowhere, up to the revision itself: pyHanko's analysis explains them) —
+  compared with the revision before, or, where they refuse it there (a DSS update that
+  rewrites the ``/VRI`` entries of the DSS before), compared with the signed revision
+  of each signature judged (:meth:`RevisionIndex.adds_only_validation_data_since`).
 
 A revision that only adds and fills one signature or document time-stamp field is
 recognised the same way (:meth:`RevisionIndex.adds_one_signature`), which keeps the cost
@@ -103,6 +108,12 @@ class RevisionIndex:
         self._field_names: dict[tuple, str] = {}
         self._existence: dict[tuple[int, int, int], bool] = {}
         self._xmp: dict[tuple, bool] = {}
+        self._rules_per_base: dict[int, set[tuple[int, int]]] = {}
+        """Revisions that add validation data as far as their structure shows but whose
+        whole-file rules refuse them compared with the revision before (a rewritten
+        ``/VRI`` entry): the objects they write that those rules must approve, compared
+        with each signed revision (:meth:`adds_only_validation_data_since`)."""
+        self._since: dict[tuple[int, int], bool | SuspiciousModification] = {}
 
     def adds_only_validation_data(self, revision: int) -> bool:
         """Whether ``revision`` (≥ 1) only adds or updates the DSS, as described above."""
@@ -118,6 +129,38 @@ class RevisionIndex:
                 verdict = False
             self._only_validation_data[earlier] = verdict
         return self._only_validation_data[revision]
+
+    def adds_only_validation_data_since(
+        self, base: int, revision: int
+    ) -> bool | SuspiciousModification:
+        """Whether ``revision`` only adds validation data, judged for a signature of
+        revision ``base`` as pyHanko judges it — its whole-file rules applied from ``base``.
+
+        ``True`` also for a DSS update that rewrites ``/VRI`` entries (lt-short.pdf's, as
+        pyHanko's writer and others produce them): pyHanko's ``DSSCompareRule`` refuses
+        the revision compared with the one before, where those entries were, but not
+        from a signed revision that did not hold them yet.  The refusal (a
+        :class:`SuspiciousModification`) when the rules refuse it from ``base`` too: so
+        does pyHanko's analysis, which applies them after its costly part.  ``False``
+        where pyHanko's analysis must decide.
+        """
+        if self.adds_only_validation_data(revision):
+            return True
+        needed = self._rules_per_base.get(revision)
+        if needed is None or base >= revision:
+            return False
+        key = (base, revision)
+        if key not in self._since:
+            reader = self._reader
+            try:
+                old = reader.get_historical_resolver(base)
+                approved = _approved(old, reader.get_historical_resolver(revision))
+                self._since[key] = approved is not None and needed <= approved
+            except SuspiciousModification as exc:
+                self._since[key] = exc
+            except (*_READ_ERRORS, RecursionError):
+                self._since[key] = False
+        return self._since[key]
 
     def adds_one_signature(self, revision: int) -> ModificationLevel | None:
         """The level pyHanko gives ``revision`` if it only adds and fills one signature
@@ -300,24 +343,47 @@ class RevisionIndex:
         metadata = self._metadata_update(new, old, revision)
         if metadata is None:
             return False
-        approved = set(metadata)
-        for rule in _WHOLE_FILE_RULES:
-            for level, update in rule.apply_qualified(old, new):
-                if level is not ModificationLevel.LTA_UPDATES:
-                    return False
-                approved.add((update.updated_ref.idnum, update.updated_ref.generation))
+        refused = False
+        try:
+            approved = _approved(old, new)
+        except SuspiciousModification:  # from the revision before; perhaps not from a base
+            approved, refused = set(), True
+        if approved is None:
+            return False
         self._references_until(revision)
         replaceable = {(root_ref.idnum, root_ref.generation), *metadata}
+        needed = set()
         for ref in new.explicit_refs_in_revision():
             key = (ref.idnum, ref.generation)
-            if key not in approved:
+            if key in metadata:
+                continue
+            if self._orphan(ref, revision):
+                continue  # pyHanko's analysis explains it (LTA_UPDATES)
+            if not refused and key not in approved:
                 return False
+            needed.add(key)
             if self._existed(ref, revision) and self._only_dss_data(ref, revision):
                 holder = self._dss_holder(key, new, old)
                 if holder is not None and self._held_only_by(key, revision, holder):
                     replaceable.add(key)
         info = new.trailer_view.raw_get("/Info") if "/Info" in new.trailer_view else None
-        return self._only_new_objects_besides(new, revision, replaceable, info)
+        if not self._only_new_objects_besides(new, revision, replaceable, info):
+            return False
+        if refused:
+            self._rules_per_base[revision] = needed
+            return False
+        return True
+
+    def _orphan(self, ref, revision: int) -> bool:
+        """Whether ``ref`` is an object ``revision`` adds that nothing references, up to and
+        including that revision — an orphan in pyHanko's sense (a new object number that
+        the trailer and the objects the revision overwrites do not reach), which its
+        analysis explains at LTA_UPDATES (lt-short.pdf's DSS updates each write an
+        unused cross-reference stream object)."""
+        previous = self._reader.get_historical_resolver(revision - 1)
+        if not previous.is_ref_unassignable(ref):
+            return False
+        return (ref.idnum, ref.generation) not in self._references_until(revision + 1)
 
     def _dss_holder(self, key: tuple[int, int], new, old):
         """For an overwritten object that is the DSS dictionary or one of its arrays or
@@ -420,16 +486,26 @@ class RevisionIndex:
 
     def _well_formed_xmp(self, ref, revision: int) -> bool:
         """pyHanko's XMP check of ``ref`` as of ``revision``, once per version of the
-        stream (each revision's check reads the stream of the one before it again)."""
-        key = (ref.idnum, ref.generation, self._reader.xrefs.get_historical_ref(ref, revision))
-        found = self._xmp.get(key)
+        stream (each revision's check reads the stream of the one before it again) and
+        once per content: pyHanko's writer rewrites the stream with every incremental
+        update, most often with the same bytes."""
+        where = (ref.idnum, ref.generation, self._reader.xrefs.get_historical_ref(ref, revision))
+        found = self._xmp.get(where)
         if found is None:
-            try:
-                MetadataUpdateRule.is_well_formed_xml(ref)
-                found = True
-            except SuspiciousModification:
-                found = False
-            self._xmp[key] = found
+            stream = ref.get_object()
+            what = (
+                (ref.idnum, ref.generation, stream.encoded_data, repr(dict(stream)))
+                if isinstance(stream, generic.StreamObject)
+                else where
+            )
+            found = self._xmp.get(what)
+            if found is None:
+                try:
+                    MetadataUpdateRule.is_well_formed_xml(ref)
+                    found = True
+                except SuspiciousModification:
+                    found = False
+            self._xmp[where] = self._xmp[what] = found
         return found
 
     def _held_only_by(self, key: tuple[int, int], revision: int, holder) -> bool:
@@ -538,6 +614,19 @@ def _number_before(data: bytes, end: int) -> tuple[int | None, int]:
     if start == digits_end:
         return None, end
     return int(data[start:digits_end]), start
+
+
+def _approved(old, new) -> set[tuple[int, int]] | None:
+    """The objects pyHanko's whole-file rules (but its XMP rule) approve as validation data
+    when ``new`` is compared with ``old``; :class:`SuspiciousModification` if one refuses,
+    ``None`` if one rates a change above LTA_UPDATES."""
+    approved = set()
+    for rule in _WHOLE_FILE_RULES:
+        for level, update in rule.apply_qualified(old, new):
+            if level is not ModificationLevel.LTA_UPDATES:
+                return None
+            approved.add((update.updated_ref.idnum, update.updated_ref.generation))
+    return approved
 
 
 def _same_trailer(new, old) -> bool:

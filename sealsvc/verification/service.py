@@ -17,7 +17,7 @@ and the revocation answers may read differently, and no report computed before i
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,7 +29,7 @@ from ofd.package import OfdPackage, is_ofd
 from pki.certificates import POLICY_SEAL_MAKER
 from pki.clock import now_utc
 from pki.lru import LruCache
-from sealsvc.licences.identify import LicenceMatch, identify_licence
+from sealsvc.licences.identify import LicenceMatch, identify_licence, identify_licences
 from sealsvc.licences.status import check_number
 from sealsvc.models import AuditHead
 from sealsvc.trust_services import TrustServices
@@ -51,7 +51,15 @@ _T = TypeVar("_T")
 if TYPE_CHECKING:
     from sealsvc.context import ServiceContext
 
-__all__ = ["DocumentCheck", "DocumentVerifier", "match_licence", "service_anchors"]
+__all__ = [
+    "DocumentCheck",
+    "DocumentVerifier",
+    "RegistryState",
+    "Verified",
+    "match_licence",
+    "match_licences",
+    "service_anchors",
+]
 # service_anchors lives in .anchors (ses.py needs it too); it is still imported from here.
 
 
@@ -105,6 +113,21 @@ class DocumentCheck:
         }
 
 
+RegistryState = tuple[int, str] | None
+"""The head of the audit log (sequence number, entry hash), ``None`` without one: the
+token every remembered answer of a verifier is keyed on."""
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A file's seals judged, before the registry is asked which licence the file is."""
+
+    report: ValidationReport
+    package: OfdPackage | None
+    """An OFD's package as read for its verification (its ``CustomDatas`` name its
+    licence); ``None`` for a PDF (its XMP is searched) or an unreadable package."""
+
+
 def match_licence(
     context: ServiceContext,
     report: ValidationReport,
@@ -128,6 +151,25 @@ def match_licence(
             metadata_number=claimed,
         )
     return DocumentCheck(report, licence)
+
+
+def match_licences(
+    context: ServiceContext, files: Sequence[tuple[Verified, bytes]]
+) -> list[DocumentCheck]:
+    """:func:`match_licence` of each (verified file, its bytes) of a batch, the registry
+    read once for all of them (:func:`.identify_licences`)."""
+    if not files:
+        return []
+    with context.database.session(read_only=True) as session:
+        matches = identify_licences(
+            session,
+            [
+                (v.report.document_sha256, data, licence_number_in_ofd(v.package))
+                for v, data in files
+            ],
+            settings=context.settings,
+        )
+    return [DocumentCheck(v.report, m) for (v, _), m in zip(files, matches, strict=True)]
 
 
 class DocumentVerifier:
@@ -180,12 +222,29 @@ class DocumentVerifier:
 
         Never raises for a bad file (the report says FORMAT_FAILURE); a named licence
         number must be well-formed (InvalidInput) and registered (NotFound).  ``reader``:
-        the PDF already opened by :func:`.pdf_signatures.open_reader` (the archive check
-        reads its own facts from the same parsed objects).
+        the PDF already opened by :func:`.pdf_signatures.open_reader`.
         """
         if licence_number is not None:
             check_number(licence_number)
-        now, state = self._clock(), self._registry_state()
+        verified = self.verified(pdf, self.registry_state(), ofd=ofd, reader=reader)
+        return match_licence(
+            self._context, verified.report, pdf, licence_number, package=verified.package
+        )
+
+    def verified(
+        self,
+        pdf: bytes,
+        state: RegistryState,
+        *,
+        ofd: bool | None = None,
+        reader: PdfFileReader | None = None,
+    ) -> Verified:
+        """The seals of ``pdf`` (see :meth:`check`) judged as of registry ``state`` (read
+        by :meth:`registry_state` when, or before, this check began), without asking which
+        licence the file is: a batch (the archive check) asks that for many files at once
+        (:func:`match_licences`).  ``reader``: as for :meth:`check` (the archive check
+        reads its own facts from the same parsed objects)."""
+        now = self._clock()
         if ofd or (ofd is None and is_ofd(pdf)):
             package = read_ofd_package(pdf)
             report = verify_ofd(
@@ -199,7 +258,7 @@ class DocumentVerifier:
                 fetcher=lambda url, request: self._fetched(url, request, state, now),
                 maker_policy=POLICY_SEAL_MAKER,
             )
-            return match_licence(self._context, report, pdf, licence_number, package=package)
+            return Verified(report, package)
         report = verify(
             pdf,
             trust=self.anchors(),
@@ -211,7 +270,7 @@ class DocumentVerifier:
             state=state,
             reader=reader,
         )
-        return match_licence(self._context, report, pdf, licence_number)
+        return Verified(report, None)
 
     def _fetched(self, url: str, request: bytes | None, state: object, now: datetime) -> bytes:
         """Our own OCSP answer or CRL, produced once per registry state and ``max_age``.
@@ -261,7 +320,7 @@ class DocumentVerifier:
             self._issuing = (state, issuing)
         return issuing
 
-    def _registry_state(self) -> tuple[int, str] | None:
+    def registry_state(self) -> RegistryState:
         """The head of the audit log: it moves with every audited status change."""
         with self._context.database.session(read_only=True) as session:
             head = session.get(AuditHead, 1)

@@ -35,6 +35,7 @@ from asn1crypto import cms, pem, tsp, x509
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESSubIndic
+from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import extract_self_reported_ts
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
@@ -65,6 +66,7 @@ from sealsvc.verification.report import (
     SignatureReport,
     TimestampCheck,
     ValidationReport,
+    clear_person_cache,
     person_info,
 )
 from sealsvc.verification.revocation import (
@@ -282,6 +284,7 @@ def clear_caches() -> None:
     clear_revocation_caches()
     _certificate_info.cache_clear()
     clear_certificate_cache()
+    clear_person_cache()
 
 
 def _unreadable(
@@ -477,8 +480,11 @@ def _person(found: pdfsig.FoundSignature) -> PersonInfo | None:
         return None
     try:
         reason = embedded.sig_object.get("/Reason")
-        return person_info(embedded.signer_cert, str(reason) if reason is not None else None)
-    except pdfsig.PARSE_ERRORS:
+        # The shared certificate (:func:`.pdf_signatures.signer_certificate`), not
+        # pyHanko's copy parsed afresh from every document.
+        signer = pdfsig.signer_certificate(embedded.signed_data)
+        return person_info(signer, str(reason) if reason is not None else None)
+    except (*pdfsig.PARSE_ERRORS, SignatureValidationError):
         return None
 
 
