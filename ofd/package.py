@@ -102,10 +102,12 @@ _UTF8_NAMES = 0x0800
 _DOS_TIME, _DOS_DATE = 0, (1 << 5) | 1  # year 1980 + 0, month 1, day 1
 """1980-01-01 00:00, the earliest ZIP time: entries carry none, so equal files, equal bytes."""
 _ZIP_MAX = 0xFFFFFFFF
-_DEFLATE_LEVEL = 4
-"""zlib level 4: a licence's 110 kB font subset deflates in 2.3 ms instead of 3.7 ms (level
-6, zlib's default) to a 2.5 % larger payload (56.0 vs 54.6 kB), measured; levels 1-3
-switch to zlib's greedy matcher and lose 5-10 %."""
+_DEFLATE_LEVEL = 1
+"""zlib level 1: deflating was ~3 ms of the ~23 ms of CPU an OFD licence costs, and each
+licence's font subset differs, so none of it is saved by caching. The 113 kB subset
+deflates in 1.6 ms instead of 2.2 ms (level 4) and the 40 kB page in 0.1 ms instead of
+0.2 ms, to a 3 % larger file (172 vs 167 kB), measured; zlib's default, level 6, takes
+3.3 ms for a font payload 9 % smaller than level 1's."""
 
 
 @dataclass(frozen=True)
@@ -401,9 +403,10 @@ class OfdPackage(Mapping[str, bytes]):
 
         ``OFD.xml`` first (readers that sniff the first entry find it), then the other files
         in code-point order of their paths; no folder entries, a fixed timestamp and mode,
-        UTF-8 names, raw deflate at level 4 (or stored, when deflate would not shrink a file).
-        Written here rather than with :mod:`zipfile`, which cannot take a file compressed
-        before; the tests read the result back with :mod:`zipfile`, ``unzip -t`` and ofdrw.
+        UTF-8 names, raw deflate at :data:`_DEFLATE_LEVEL` (or stored, when deflate would not
+        shrink a file). Written here rather than with :mod:`zipfile`, which cannot take a file
+        compressed before; the tests read the result back with :mod:`zipfile`, ``unzip -t``
+        and ofdrw.
         """
         order = sorted(self._files, key=lambda p: (p != ROOT_FILE, p))
         if len(order) > 0xFFFF:
