@@ -36,7 +36,10 @@ def remember_introductions(reader: PdfFileReader) -> None:
     # attribute; no public hook caches it.  tests/test_verify_cache.py
     # (test_introducing_revision_*) checks that they still call it there and that the
     # remembered answers are pyHanko's own.
-    xrefs.get_introducing_revision = _remembered(xrefs.get_introducing_revision)
+    # An instance attribute shadowing the method (mypy objects to assigning one).
+    xrefs.get_introducing_revision = _remembered(  # type: ignore[method-assign,assignment]
+        xrefs.get_introducing_revision
+    )
 
 
 def _remembered(lookup: Callable[[generic.Reference], int]) -> Callable[[generic.Reference], int]:
