@@ -38,7 +38,9 @@ from sealsvc.verification import DocumentVerdict, TrustAnchors, pdf_reading, ver
 from sealsvc.verification import pdf_signatures as pdfsig
 from sealsvc.verification.cache import VerdictCache
 from sealsvc.verification.certificates import shared_certificate
+from sealsvc.verification.introductions import remember_introductions
 from sealsvc.verification.report import _person_of, person_info
+from sealsvc.verification.revisions import RevisionIndex
 from sealsvc.verification.service import DocumentVerifier
 from sealsvc.verification.validator import clear_caches
 
@@ -765,3 +767,73 @@ def test_name_equality_counts_the_attributes_of_each_rdn() -> None:
     assert once.hashable == twice.hashable
     assert once != twice and twice != once
     assert once.chosen != twice.chosen  # asn1crypto's own relation, on the RDN sequences
+
+
+# --- introducing revisions remembered per reader (sealsvc/verification/introductions.py) --
+
+
+def _lt_short_reader() -> PdfFileReader:
+    pdf = (Path(__file__).parent / "data" / "pdf-interop" / "lt-short.pdf").read_bytes()
+    return pdfsig.open_reader(pdf)
+
+
+def test_introducing_revision_lookups_go_through_the_readers_xrefs() -> None:
+    """pyHanko's ``collect_dependencies(..., since_revision=...)`` (its DSS rule) looks the
+    revision up through ``reader.xrefs``: what :func:`remember_introductions` replaces.  If
+    pyHanko stopped calling it there, the memo would no longer be used (only slower)."""
+    reader = _lt_short_reader()
+    asked: list[tuple[int, int]] = []
+    stock = reader.xrefs.get_introducing_revision
+
+    def spy(ref):
+        asked.append((ref.idnum, ref.generation))
+        return stock(ref)
+
+    reader.xrefs.get_introducing_revision = spy
+    latest = reader.get_historical_resolver(reader.xrefs.total_revisions - 1)
+    found = latest.collect_dependencies(latest.root.raw_get("/DSS"), since_revision=1)
+    assert found and asked
+    assert {(r.idnum, r.generation) for r in found} <= set(asked)
+
+
+def _answer(lookup, ref) -> int | str:
+    """The revision ``lookup`` names, or "KeyError" (an entry no section resolves)."""
+    try:
+        return lookup(ref)
+    except KeyError:
+        return "KeyError"
+
+
+def test_introducing_revisions_remembered_are_pyhankos() -> None:
+    """Every object of every revision of lt-short.pdf, asked twice: the remembered answer
+    is the stock method's, and an object no section defines still raises KeyError."""
+    reader = _lt_short_reader()
+    remember_introductions(reader)
+    remember_introductions(reader)  # idempotent: one memo, not a memo of a memo
+    xrefs = reader.xrefs
+    refs = {
+        (ref.idnum, ref.generation): ref
+        for revision in range(xrefs.total_revisions)
+        for ref in xrefs.explicit_refs_in_revision(revision)
+    }
+    assert len(refs) > 100
+
+    def stock(ref):
+        return xref.XRefCache.get_introducing_revision(xrefs, ref)
+
+    introduced = {_answer(stock, ref) for ref in refs.values()}
+    assert len(introduced) > 10  # objects of many revisions, not all of the first
+    for _ in range(2):
+        for ref in refs.values():
+            remembered = _answer(xrefs.get_introducing_revision, ref)
+            assert remembered == _answer(stock, ref), ref
+    missing = generic.Reference(max(key[0] for key in refs) + 1000, 0)
+    for _ in range(2):
+        with pytest.raises(KeyError):
+            xrefs.get_introducing_revision(missing)
+
+
+def test_revision_index_remembers_introductions() -> None:
+    reader = _lt_short_reader()
+    RevisionIndex(reader, b"")
+    assert "get_introducing_revision" in vars(reader.xrefs)

@@ -45,6 +45,8 @@ from pyhanko.sign.diff_analysis import (
 from pyhanko.sign.diff_analysis.constants import ACROFORM_EXEMPT_STRICT_COMPARISON
 from pyhanko.sign.diff_analysis.rules.metadata_rules import MetadataUpdateRule
 
+from sealsvc.verification.introductions import remember_introductions
+
 __all__ = ["RevisionIndex"]
 
 _MAX_REFERENCES = 200_000
@@ -92,6 +94,9 @@ class RevisionIndex:
         writes a signature value reachable from the form, so it never only adds validation
         data; it is not examined for that (one revision read less per signature)."""
         self._reader = reader
+        # pyHanko's DSS rule, applied here from each signed revision, asks for the same
+        # objects' introducing revisions again and again (see the module).
+        remember_introductions(reader)
         self._pdf = pdf
         self._signed = frozenset(signed)
         self._budget = _MAX_REFERENCES
