@@ -20,9 +20,9 @@ nested calls come back here, object by object).
 from __future__ import annotations
 
 import binascii
+import decimal
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from pyhanko.pdf_utils import generic
@@ -89,13 +89,21 @@ _OPEN_DICT, _CLOSE_DICT, _HEX, _OPEN_ARRAY, _CLOSE_ARRAY, _STRING, _TRUE, _FALSE
     )
 )
 
-_INTEGER = re.compile(rb"[+\-]?[0-9]+")
-_INTEGER_ARRAY = re.compile(rb"((?:" + _WS + rb"[+\-]?[0-9]{1,18}(?![+,\-.0-9]))*)" + _WS + rb"\]")
-"""The rest of an array that holds integers only (after its ``[``).  None of them starts
-an ``n g R`` for pyHanko: that needs an ``R`` before the ``]``."""
+_NUMBER = r"[+\-]?(?:[0-9]{1,18}|[0-9]+\.[0-9]*|\.[0-9]+)"
+"""An integer of up to 18 digits or a decimal as the ``float`` token reads it."""
+_NUMBER_ARRAY = re.compile(rb"((?:" + _WS + _NUMBER.encode() + rb"(?![+,\-.0-9]))*)" + _WS + rb"\]")
+"""The rest of an array that holds numbers only (after its ``[``): font widths, boxes,
+matrices.  None of them starts an ``n g R`` for pyHanko: that needs an ``R`` before the
+``]``.  A number ends where whitespace begins (the next may not follow it directly), so
+the run splits at whitespace into its numbers."""
 _PLAIN_NAME = re.compile(rb"[!\"$-~]*")
 """Name bytes that decode as themselves (printable ASCII but ``#``); others go to
 pyHanko's decoder (``_decode_name``)."""
+_PLAIN_NAMES: dict[bytes, str] = {}
+"""Plain names already decoded: the same few hundred (``/Type``, ``/Length``, font
+names …) come back in object after object and file after file."""
+_MAX_PLAIN_NAMES = 4096
+"""Bound on :data:`_PLAIN_NAMES`, so that a file of made-up names cannot fill memory."""
 _INDIRECT_PEEK = 20
 """pyHanko matches ``n g R`` within the next 20 bytes only; a longer one is a number."""
 
@@ -109,6 +117,16 @@ _ESCAPES = {
     ord("f"): b"\f",
 }
 """The escapes pyHanko's string reader knows (``_read_string_literal_bytes``)."""
+
+_new_int = int.__new__
+_new_decimal = decimal.Decimal.__new__
+"""What ``NumberObject(int)`` and ``FloatObject(str)`` call, without their Python-level
+``__new__`` (their source is pinned: ``MIRRORED`` in tests/test_pdf_reading.py)."""
+
+_update = dict.update
+"""Fills a ``DictionaryObject`` with the parsed entries at once: its constructor would
+pass each key through ``_normalise_key``, which leaves a ``NameObject`` as it is (pinned:
+``MIRRORED`` in tests/test_pdf_reading.py)."""
 
 _WHITESPACE = re.compile(_WS)
 _ENDSTREAM = re.compile(_WS + rb"endstream")
@@ -174,31 +192,32 @@ def _parse(buf: bytes, at: int, container_ref: Any) -> tuple[PdfObject, int]:
                 continue
             if kind != _CLOSE_DICT:
                 raise _Unsure
-            obj = DictionaryObject(container)
+            obj = DictionaryObject()  # its keys are names: nothing to normalise
+            _update(obj, container)
             container, in_dict, key = stack.pop()
             if container is None:
                 obj, at = _maybe_stream(buf, at, obj, handler)
             elif buf.startswith((b"%", b"stream"), _after_whitespace(buf, at)):
                 raise _Unsure  # pyHanko would look for a stream here too
         elif kind == _INT:
-            obj = int.__new__(NumberObject, int(m.group(_INT)))
+            obj = _new_int(NumberObject, int(m.group(_INT)))
         elif kind == _NAME:
             obj = _name(m.group(_NAME))
         elif kind == _FLOAT:
-            obj = FloatObject(m.group(_FLOAT).decode("ascii"))
+            obj = _new_decimal(FloatObject, m.group(_FLOAT).decode("ascii"))
         elif kind == _REF:
             obj = _reference(m, handler)
         elif kind in (_OPEN_DICT, _OPEN_ARRAY):
             if len(stack) >= MAX_DEPTH:
                 raise _Unsure
-            numbers = _INTEGER_ARRAY.match(buf, at) if kind == _OPEN_ARRAY else None
+            numbers = _NUMBER_ARRAY.match(buf, at) if kind == _OPEN_ARRAY else None
             if numbers is None:
                 stack.append((container, in_dict, key))
                 in_dict = kind == _OPEN_DICT
                 container, key = ({} if in_dict else ArrayObject()), None
                 continue
             at = numbers.end()  # the whole array at once (font widths, boxes)
-            obj = ArrayObject(_integers(numbers.group(1), container_ref))
+            obj = ArrayObject(_numbers(numbers.group(1), container_ref))
         elif kind == _CLOSE_ARRAY and container is not None and not in_dict:
             obj = container
             container, in_dict, key = stack.pop()
@@ -224,12 +243,16 @@ def _parse(buf: bytes, at: int, container_ref: Any) -> tuple[PdfObject, int]:
             container.append(obj)
 
 
-def _integers(run: bytes, container_ref: Any) -> Iterator[NumberObject]:
-    """The integers of an :data:`_INTEGER_ARRAY`'s run, each with its container."""
-    for digits in _INTEGER.findall(run):
-        number = int.__new__(NumberObject, int(digits))
+def _numbers(run: bytes, container_ref: Any) -> list[PdfObject]:
+    """The numbers of a :data:`_NUMBER_ARRAY`'s run, each with its container: the
+    objects the token loop builds for them, without its per-token dispatch."""
+    numbers: list[PdfObject] = [
+        _new_decimal(FloatObject, text) if "." in text else _new_int(NumberObject, int(text))
+        for text in run.decode("ascii").replace("\x00", " ").split()
+    ]
+    for number in numbers:
         number.container_ref = container_ref
-        yield number
+    return numbers
 
 
 def _after_whitespace(buf: bytes, at: int) -> int:
@@ -239,9 +262,16 @@ def _after_whitespace(buf: bytes, at: int) -> int:
 
 
 def _name(body: bytes) -> NameObject:
-    """``/body`` decoded as pyHanko decodes a name (plain ASCII at once)."""
+    """``/body`` decoded as pyHanko decodes a name (plain ASCII at once, the commonest
+    from :data:`_PLAIN_NAMES`)."""
+    text = _PLAIN_NAMES.get(body)
+    if text is not None:
+        return NameObject(text)
     if _PLAIN_NAME.fullmatch(body, 1) is not None:
-        return NameObject(body.decode("ascii"))
+        text = body.decode("ascii")
+        if len(_PLAIN_NAMES) < _MAX_PLAIN_NAMES:
+            _PLAIN_NAMES[body] = text
+        return NameObject(text)
     try:
         return generic._decode_name(body[1:])
     except generic.PdfReadError:
