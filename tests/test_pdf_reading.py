@@ -176,6 +176,8 @@ CASES = [
     b"(\\q)", b"(a\\\nb)", b"(a\\\r\nb)", b"(a\\\n\rb)", b"(a\\\n\nb)", b"(a\r\nb)", b"(unbalanced",
     b"(a(b)", b"(\xfe\xff\x00A)", b"(\xef\xbb\xbfutf8)", b"(\xff\xfeA\x00)", b"(\xfe\xff\x00)",
     b"(\\", b"(% not a comment)",
+    b"(a(\\101)b\\)c)", b"(a(b\\", b"(\\\r)", b"(\\\r\r)", b"(a(\\\n)b)", b"(\\7777)",
+    b"(\\08)", b"(a(b)\\q)", b"(\\\\(a))", b"(\\)", b"(a(\\)b)", b"(\\376\\377\\204\\045N\\032b)",
     # hex strings
     b"<>", b"<4142>", b"<414>", b"< 41 42 >", b"<FEFF0041>", b"<41G2>", b"<4142", b"<41%c\n42>",
     # keywords

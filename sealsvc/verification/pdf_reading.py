@@ -22,6 +22,7 @@ from __future__ import annotations
 import binascii
 import decimal
 import io
+import itertools
 import re
 from typing import Any
 
@@ -107,7 +108,6 @@ _MAX_PLAIN_NAMES = 4096
 _INDIRECT_PEEK = 20
 """pyHanko matches ``n g R`` within the next 20 bytes only; a longer one is a number."""
 
-_STRING_SPECIAL = re.compile(rb"[()\\]")
 _ESCAPES = {
     **{c: bytes((c,)) for c in b"() /%<>[]#_&$\\"},
     ord("n"): b"\n",
@@ -117,6 +117,27 @@ _ESCAPES = {
     ord("f"): b"\f",
 }
 """The escapes pyHanko's string reader knows (``_read_string_literal_bytes``)."""
+_OCTAL = [bytes(d) for n in (1, 2, 3) for d in itertools.product(b"01234567", repeat=n)]
+_UNESCAPED = {
+    **{b"\\" + bytes((c,)): value for c, value in _ESCAPES.items()},
+    **{b"\\" + digits: bytes((int(digits, 8),)) for digits in _OCTAL if int(digits, 8) < 256},
+    **{b"\\" + end: b"" for end in (b"\r", b"\n", b"\r\n", b"\n\r", b"\r\r", b"\n\n")},
+}
+"""Every escape pyHanko's string reader resolves, as written and as resolved: one of
+:data:`_ESCAPES`, one to three octal digits up to 255, an escaped line end (with the
+line end after it) that stands for nothing.  Anything else :data:`_ESCAPE` finds (an
+``8`` or ``9`` among the digits, ``\\777``, ``\\x``) pyHanko refuses."""
+_ESCAPE = re.compile(rb"\\(?:[0-9]{1,3}|[\r\n][\r\n]?|[\s\S])")
+"""An escape as pyHanko's reader consumes it: up to three digits, a line end and the
+line end after it, else one byte."""
+_FLAT_STRING = re.compile(rb"[^()\\]*(?:\\[\s\S][^()\\]*)*\)")
+"""The rest of a literal string without nested parentheses, to its ``)``.  An escape
+starts where a backslash is not itself escaped and hides the one byte after it (the
+further bytes an escape consumes are digits and line ends, never a parenthesis)."""
+_STRING_SPECIAL = re.compile(rb"[()]|\\[\s\S]")
+"""A parenthesis or an escape (which hides the byte after it), in a string with nested
+parentheses."""
+_DEPTH = {b"(": 1, b")": -1}
 
 _new_int = int.__new__
 _new_decimal = decimal.Decimal.__new__
@@ -294,42 +315,27 @@ def _literal_string(buf: bytes, at: int) -> tuple[bytes, int]:
     """The bytes of the literal string whose ``(`` ends at ``at``, and its end, as
     ``_read_string_literal_bytes`` reads them (nested parentheses kept, escapes
     resolved, line ends as written)."""
-    depth, chunk, parts = 1, at, []
-    search = _STRING_SPECIAL.search
-    while True:
-        m = search(buf, at)
-        if m is None:
-            raise _Unsure  # unterminated
-        j = m.start()
-        char = buf[j]
-        at = j + 1
-        if char == 0x28:  # (
-            depth += 1
-        elif char == 0x29:  # )
-            depth -= 1
-            if depth == 0:
-                parts.append(buf[chunk:j])
-                return b"".join(parts), at
-        else:  # backslash
-            parts.append(buf[chunk:j])
-            escaped = buf[at] if at < len(buf) else -1
-            if escaped in _ESCAPES:
-                parts.append(_ESCAPES[escaped])
-                at += 1
-            elif 0x30 <= escaped <= 0x39:
-                end = at + 1
-                while end < min(at + 3, len(buf)) and 0x30 <= buf[end] <= 0x39:
-                    end += 1
-                digits = buf[at:end]
-                if b"8" in digits or b"9" in digits or int(digits, 8) > 255:
-                    raise _Unsure  # pyHanko raises ValueError
-                parts.append(bytes((int(digits, 8),)))
-                at = end
-            elif escaped in (0x0A, 0x0D):  # an escaped line end: nothing
-                at += 2 if buf[at + 1 : at + 2] in (b"\r", b"\n") else 1
-            else:
-                raise _Unsure  # pyHanko raises
-            chunk = at
+    flat = _FLAT_STRING.match(buf, at)
+    if flat is not None:  # the commonest: found in one match
+        end = flat.end()
+    else:
+        depth, search, end = 1, _STRING_SPECIAL.search, at
+        while depth:
+            m = search(buf, end)
+            if m is None:
+                raise _Unsure  # unterminated
+            end = m.end()
+            depth += _DEPTH.get(m.group(), 0)
+    body = buf[at : end - 1]
+    return (_ESCAPE.sub(_unescape, body) if b"\\" in body else body), end
+
+
+def _unescape(escape: re.Match[bytes]) -> bytes:
+    """An :data:`_ESCAPE` resolved; one pyHanko refuses is not for this parser."""
+    try:
+        return _UNESCAPED[escape.group()]
+    except KeyError:
+        raise _Unsure from None  # pyHanko raises
 
 
 def _maybe_stream(
