@@ -20,9 +20,10 @@ nested calls come back here, object by object).
 from __future__ import annotations
 
 import binascii
+import decimal
 import io
+import itertools
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from pyhanko.pdf_utils import generic
@@ -89,17 +90,24 @@ _OPEN_DICT, _CLOSE_DICT, _HEX, _OPEN_ARRAY, _CLOSE_ARRAY, _STRING, _TRUE, _FALSE
     )
 )
 
-_INTEGER = re.compile(rb"[+\-]?[0-9]+")
-_INTEGER_ARRAY = re.compile(rb"((?:" + _WS + rb"[+\-]?[0-9]{1,18}(?![+,\-.0-9]))*)" + _WS + rb"\]")
-"""The rest of an array that holds integers only (after its ``[``).  None of them starts
-an ``n g R`` for pyHanko: that needs an ``R`` before the ``]``."""
+_NUMBER = r"[+\-]?(?:[0-9]{1,18}|[0-9]+\.[0-9]*|\.[0-9]+)"
+"""An integer of up to 18 digits or a decimal as the ``float`` token reads it."""
+_NUMBER_ARRAY = re.compile(rb"((?:" + _WS + _NUMBER.encode() + rb"(?![+,\-.0-9]))*)" + _WS + rb"\]")
+"""The rest of an array that holds numbers only (after its ``[``): font widths, boxes,
+matrices.  None of them starts an ``n g R`` for pyHanko: that needs an ``R`` before the
+``]``.  A number ends where whitespace begins (the next may not follow it directly), so
+the run splits at whitespace into its numbers."""
 _PLAIN_NAME = re.compile(rb"[!\"$-~]*")
 """Name bytes that decode as themselves (printable ASCII but ``#``); others go to
 pyHanko's decoder (``_decode_name``)."""
+_PLAIN_NAMES: dict[bytes, str] = {}
+"""Plain names already decoded: the same few hundred (``/Type``, ``/Length``, font
+names …) come back in object after object and file after file."""
+_MAX_PLAIN_NAMES = 4096
+"""Bound on :data:`_PLAIN_NAMES`, so that a file of made-up names cannot fill memory."""
 _INDIRECT_PEEK = 20
 """pyHanko matches ``n g R`` within the next 20 bytes only; a longer one is a number."""
 
-_STRING_SPECIAL = re.compile(rb"[()\\]")
 _ESCAPES = {
     **{c: bytes((c,)) for c in b"() /%<>[]#_&$\\"},
     ord("n"): b"\n",
@@ -109,6 +117,37 @@ _ESCAPES = {
     ord("f"): b"\f",
 }
 """The escapes pyHanko's string reader knows (``_read_string_literal_bytes``)."""
+_OCTAL = [bytes(d) for n in (1, 2, 3) for d in itertools.product(b"01234567", repeat=n)]
+_UNESCAPED = {
+    **{b"\\" + bytes((c,)): value for c, value in _ESCAPES.items()},
+    **{b"\\" + digits: bytes((int(digits, 8),)) for digits in _OCTAL if int(digits, 8) < 256},
+    **{b"\\" + end: b"" for end in (b"\r", b"\n", b"\r\n", b"\n\r", b"\r\r", b"\n\n")},
+}
+"""Every escape pyHanko's string reader resolves, as written and as resolved: one of
+:data:`_ESCAPES`, one to three octal digits up to 255, an escaped line end (with the
+line end after it) that stands for nothing.  Anything else :data:`_ESCAPE` finds (an
+``8`` or ``9`` among the digits, ``\\777``, ``\\x``) pyHanko refuses."""
+_ESCAPE = re.compile(rb"\\(?:[0-9]{1,3}|[\r\n][\r\n]?|[\s\S])")
+"""An escape as pyHanko's reader consumes it: up to three digits, a line end and the
+line end after it, else one byte."""
+_FLAT_STRING = re.compile(rb"[^()\\]*(?:\\[\s\S][^()\\]*)*\)")
+"""The rest of a literal string without nested parentheses, to its ``)``.  An escape
+starts where a backslash is not itself escaped and hides the one byte after it (the
+further bytes an escape consumes are digits and line ends, never a parenthesis)."""
+_STRING_SPECIAL = re.compile(rb"[()]|\\[\s\S]")
+"""A parenthesis or an escape (which hides the byte after it), in a string with nested
+parentheses."""
+_DEPTH = {b"(": 1, b")": -1}
+
+_new_int = int.__new__
+_new_decimal = decimal.Decimal.__new__
+"""What ``NumberObject(int)`` and ``FloatObject(str)`` call, without their Python-level
+``__new__`` (their source is pinned: ``MIRRORED`` in tests/test_pdf_reading.py)."""
+
+_update = dict.update
+"""Fills a ``DictionaryObject`` with the parsed entries at once: its constructor would
+pass each key through ``_normalise_key``, which leaves a ``NameObject`` as it is (pinned:
+``MIRRORED`` in tests/test_pdf_reading.py)."""
 
 _WHITESPACE = re.compile(_WS)
 _ENDSTREAM = re.compile(_WS + rb"endstream")
@@ -174,31 +213,32 @@ def _parse(buf: bytes, at: int, container_ref: Any) -> tuple[PdfObject, int]:
                 continue
             if kind != _CLOSE_DICT:
                 raise _Unsure
-            obj = DictionaryObject(container)
+            obj = DictionaryObject()  # its keys are names: nothing to normalise
+            _update(obj, container)
             container, in_dict, key = stack.pop()
             if container is None:
                 obj, at = _maybe_stream(buf, at, obj, handler)
             elif buf.startswith((b"%", b"stream"), _after_whitespace(buf, at)):
                 raise _Unsure  # pyHanko would look for a stream here too
         elif kind == _INT:
-            obj = int.__new__(NumberObject, int(m.group(_INT)))
+            obj = _new_int(NumberObject, int(m.group(_INT)))
         elif kind == _NAME:
             obj = _name(m.group(_NAME))
         elif kind == _FLOAT:
-            obj = FloatObject(m.group(_FLOAT).decode("ascii"))
+            obj = _new_decimal(FloatObject, m.group(_FLOAT).decode("ascii"))
         elif kind == _REF:
             obj = _reference(m, handler)
         elif kind in (_OPEN_DICT, _OPEN_ARRAY):
             if len(stack) >= MAX_DEPTH:
                 raise _Unsure
-            numbers = _INTEGER_ARRAY.match(buf, at) if kind == _OPEN_ARRAY else None
+            numbers = _NUMBER_ARRAY.match(buf, at) if kind == _OPEN_ARRAY else None
             if numbers is None:
                 stack.append((container, in_dict, key))
                 in_dict = kind == _OPEN_DICT
                 container, key = ({} if in_dict else ArrayObject()), None
                 continue
             at = numbers.end()  # the whole array at once (font widths, boxes)
-            obj = ArrayObject(_integers(numbers.group(1), container_ref))
+            obj = ArrayObject(_numbers(numbers.group(1), container_ref))
         elif kind == _CLOSE_ARRAY and container is not None and not in_dict:
             obj = container
             container, in_dict, key = stack.pop()
@@ -224,12 +264,16 @@ def _parse(buf: bytes, at: int, container_ref: Any) -> tuple[PdfObject, int]:
             container.append(obj)
 
 
-def _integers(run: bytes, container_ref: Any) -> Iterator[NumberObject]:
-    """The integers of an :data:`_INTEGER_ARRAY`'s run, each with its container."""
-    for digits in _INTEGER.findall(run):
-        number = int.__new__(NumberObject, int(digits))
+def _numbers(run: bytes, container_ref: Any) -> list[PdfObject]:
+    """The numbers of a :data:`_NUMBER_ARRAY`'s run, each with its container: the
+    objects the token loop builds for them, without its per-token dispatch."""
+    numbers: list[PdfObject] = [
+        _new_decimal(FloatObject, text) if "." in text else _new_int(NumberObject, int(text))
+        for text in run.decode("ascii").replace("\x00", " ").split()
+    ]
+    for number in numbers:
         number.container_ref = container_ref
-        yield number
+    return numbers
 
 
 def _after_whitespace(buf: bytes, at: int) -> int:
@@ -239,9 +283,16 @@ def _after_whitespace(buf: bytes, at: int) -> int:
 
 
 def _name(body: bytes) -> NameObject:
-    """``/body`` decoded as pyHanko decodes a name (plain ASCII at once)."""
+    """``/body`` decoded as pyHanko decodes a name (plain ASCII at once, the commonest
+    from :data:`_PLAIN_NAMES`)."""
+    text = _PLAIN_NAMES.get(body)
+    if text is not None:
+        return NameObject(text)
     if _PLAIN_NAME.fullmatch(body, 1) is not None:
-        return NameObject(body.decode("ascii"))
+        text = body.decode("ascii")
+        if len(_PLAIN_NAMES) < _MAX_PLAIN_NAMES:
+            _PLAIN_NAMES[body] = text
+        return NameObject(text)
     try:
         return generic._decode_name(body[1:])
     except generic.PdfReadError:
@@ -264,42 +315,27 @@ def _literal_string(buf: bytes, at: int) -> tuple[bytes, int]:
     """The bytes of the literal string whose ``(`` ends at ``at``, and its end, as
     ``_read_string_literal_bytes`` reads them (nested parentheses kept, escapes
     resolved, line ends as written)."""
-    depth, chunk, parts = 1, at, []
-    search = _STRING_SPECIAL.search
-    while True:
-        m = search(buf, at)
-        if m is None:
-            raise _Unsure  # unterminated
-        j = m.start()
-        char = buf[j]
-        at = j + 1
-        if char == 0x28:  # (
-            depth += 1
-        elif char == 0x29:  # )
-            depth -= 1
-            if depth == 0:
-                parts.append(buf[chunk:j])
-                return b"".join(parts), at
-        else:  # backslash
-            parts.append(buf[chunk:j])
-            escaped = buf[at] if at < len(buf) else -1
-            if escaped in _ESCAPES:
-                parts.append(_ESCAPES[escaped])
-                at += 1
-            elif 0x30 <= escaped <= 0x39:
-                end = at + 1
-                while end < min(at + 3, len(buf)) and 0x30 <= buf[end] <= 0x39:
-                    end += 1
-                digits = buf[at:end]
-                if b"8" in digits or b"9" in digits or int(digits, 8) > 255:
-                    raise _Unsure  # pyHanko raises ValueError
-                parts.append(bytes((int(digits, 8),)))
-                at = end
-            elif escaped in (0x0A, 0x0D):  # an escaped line end: nothing
-                at += 2 if buf[at + 1 : at + 2] in (b"\r", b"\n") else 1
-            else:
-                raise _Unsure  # pyHanko raises
-            chunk = at
+    flat = _FLAT_STRING.match(buf, at)
+    if flat is not None:  # the commonest: found in one match
+        end = flat.end()
+    else:
+        depth, search, end = 1, _STRING_SPECIAL.search, at
+        while depth:
+            m = search(buf, end)
+            if m is None:
+                raise _Unsure  # unterminated
+            end = m.end()
+            depth += _DEPTH.get(m.group(), 0)
+    body = buf[at : end - 1]
+    return (_ESCAPE.sub(_unescape, body) if b"\\" in body else body), end
+
+
+def _unescape(escape: re.Match[bytes]) -> bytes:
+    """An :data:`_ESCAPE` resolved; one pyHanko refuses is not for this parser."""
+    try:
+        return _UNESCAPED[escape.group()]
+    except KeyError:
+        raise _Unsure from None  # pyHanko raises
 
 
 def _maybe_stream(
