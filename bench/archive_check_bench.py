@@ -17,8 +17,9 @@ process pool; not timed), then measures on the same files, in this order:
 * **per stage** — where a record's time goes in one process: the registry's state (read
   once per chunk of 32), the verification of the seals (with the one shared parse), the
   facts read from the parsed file, the registry's licences (which each file is, and their
-  versions: three queries per chunk), the four properties' report, the serial check and
-  the JSON; "checks" is everything but the verification, per record;
+  versions: three queries per chunk), the garbage collection after each chunk (paused
+  during it, as the runner does), the four properties' report, the serial check and the
+  JSON; "checks" is everything but the verification, per record;
 * **check --render** on ``--render-sample`` files: page 1 painted by pdftoppm.
 
 "records/s per core" is records divided by the CPU seconds the checking used: this
@@ -52,7 +53,7 @@ from sealsvc.archival_check.runner import CHUNK, report_of
 from sealsvc.archival_check.serials import serial_checks
 from sealsvc.config import Settings
 from sealsvc.context import ServiceContext
-from sealsvc.gc_pacing import settle
+from sealsvc.gc_pacing import one_unit, settle
 from sealsvc.licences import get_licence_file, issue_licence, load_template
 from sealsvc.pades import Level
 from sealsvc.sealing import Sealer
@@ -178,6 +179,10 @@ class _Stages:
 
         registered: list[Record] = []
         for first in range(0, len(paths), CHUNK):
+            # as the runner does: the collector paused for a chunk, its garbage collected
+            # after it (timed as its own stage)
+            unit = one_unit()
+            unit.__enter__()
             records = []
             state = self.timed("registry state (1 / chunk)", inspector.registry_state)
             for path in paths[first : first + CHUNK]:
@@ -189,6 +194,7 @@ class _Stages:
             registered += self.timed(
                 f"registry (3 queries / {CHUNK})", inspector.registered, records
             )
+            self.timed("garbage collection (1 / chunk)", unit.__exit__, None, None, None)
         reports = self.timed(
             "four properties, checksums", lambda: [report_of(r) for r in registered]
         )
