@@ -37,7 +37,12 @@ from sealsvc.licences.pipeline import (
     licence_versions,
     record_metadata,
 )
-from sealsvc.verification.pdf_signatures import MAX_PDF_BYTES, PARSE_ERRORS, open_reader
+from sealsvc.verification.pdf_signatures import (
+    MAX_PDF_BYTES,
+    PARSE_ERRORS,
+    open_reader,
+    release,
+)
 from sealsvc.verification.service import (
     DocumentCheck,
     DocumentVerifier,
@@ -171,8 +176,12 @@ class RecordInspector:
             facts, verified = inspect_ofd(data), self.verifier.verified(data, state, ofd=True)
         elif b"%PDF-" in data[:1024]:
             reader = _opened(data)  # parsed once: the verifier's objects are the facts' too
-            verified = self.verifier.verified(data, state, ofd=False, reader=reader)
-            facts = inspect_pdf(data, reader)
+            try:
+                verified = self.verifier.verified(data, state, ofd=False, reader=reader)
+                facts = inspect_pdf(data, reader)
+            finally:
+                if reader is not None:
+                    release(reader)
         else:
             facts, verified = FileFacts("unknown", problem="既不是 PDF 也不是 OFD 文件"), None
         problem, rendered = None, False

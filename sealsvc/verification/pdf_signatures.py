@@ -65,6 +65,7 @@ __all__ = [
     "check_cms",
     "open_reader",
     "read_document",
+    "release",
     "signature_timestamp_token",
     "signer_certificate",
 ]
@@ -289,6 +290,22 @@ def open_reader(pdf: bytes) -> PdfFileReader:
     """The reader every check of ``pdf`` shares (the archive check reads its facts from the
     same objects the verifier parsed); raises what pyHanko raises on a broken file."""
     return PdfFileReader(io.BytesIO(pdf), strict=False)
+
+
+def release(reader: PdfFileReader) -> None:
+    """Drop the objects ``reader`` parsed, once nothing will ask it for more.
+
+    Every object pyHanko parses names its reader (``container_ref``) and the reader keeps
+    every object it resolved: a document's whole object graph is one reference cycle,
+    which only the cycle collector frees, traversing all of it.  Emptied caches break the
+    cycle, and reference counting frees the objects at once (a batch of archive checks
+    spent a fifth of its CPU collecting them).
+    """
+    for resolver in reader._historical_resolver_cache.values():
+        resolver.cache.clear()
+    reader._historical_resolver_cache.clear()
+    reader.resolved_objects.clear()
+    reader._embedded_signatures = None
 
 
 def read_document(pdf: bytes, reader: PdfFileReader | None = None) -> Document:

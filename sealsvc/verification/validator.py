@@ -237,44 +237,48 @@ def _verify(
         return _unreadable(str(exc), now, digest, encrypted=encrypted), datetime.max.replace(
             tzinfo=now.tzinfo
         )
-    archived_crls, archived_ocsps = _archived_revocation_info(document)
-    pool = EvidencePool(
-        [*crls, *archived_crls],
-        [*ocsps, *archived_ocsps],
-        (fetcher or http_fetcher) if allow_fetching else None,
-        dss_certs,
-    )
-    ctx = VerificationContext(trust.certificates, now, pool, dss_certs, registry_lookup)
-    ctx.note_certificates((*trust.certificates, *dss_certs))
-    reports: dict[int, SignatureReport] = {}
-    # Latest document time-stamp first: each proves the existence of everything before it.
-    for index in reversed(range(len(document.signatures))):
-        found = document.signatures[index]
-        if found.kind == "document_timestamp":
-            reports[index] = _guard(
-                found, functools.partial(_document_timestamp, document, found, ctx)
-            )
-    for index, found in enumerate(document.signatures):
-        if found.kind == "signature":
-            reports[index] = _guard(found, functools.partial(_signature, document, found, ctx))
-    signatures = tuple(reports[i] for i in range(len(document.signatures)))
-    verdict, deciding = document_verdict(signatures)
-    if deciding is None:
-        message = "the PDF carries no signature"
-    elif deciding.passed:
-        message = f"all {len(signatures)} signature(s) are valid"
-    else:
-        message = f"{deciding.field_name}: {deciding.message}"
-    report = ValidationReport(
-        verdict=verdict,
-        sub_indication=None if deciding is None else deciding.sub_indication,
-        message=message,
-        sentence=document_sentence(signatures, deciding),
-        validation_time=now,
-        document_sha256=digest,
-        signatures=signatures,
-    )
-    return report, ctx.valid_until()
+    try:
+        archived_crls, archived_ocsps = _archived_revocation_info(document)
+        pool = EvidencePool(
+            [*crls, *archived_crls],
+            [*ocsps, *archived_ocsps],
+            (fetcher or http_fetcher) if allow_fetching else None,
+            dss_certs,
+        )
+        ctx = VerificationContext(trust.certificates, now, pool, dss_certs, registry_lookup)
+        ctx.note_certificates((*trust.certificates, *dss_certs))
+        reports: dict[int, SignatureReport] = {}
+        # Latest document time-stamp first: each proves the existence of everything before it.
+        for index in reversed(range(len(document.signatures))):
+            found = document.signatures[index]
+            if found.kind == "document_timestamp":
+                reports[index] = _guard(
+                    found, functools.partial(_document_timestamp, document, found, ctx)
+                )
+        for index, found in enumerate(document.signatures):
+            if found.kind == "signature":
+                reports[index] = _guard(found, functools.partial(_signature, document, found, ctx))
+        signatures = tuple(reports[i] for i in range(len(document.signatures)))
+        verdict, deciding = document_verdict(signatures)
+        if deciding is None:
+            message = "the PDF carries no signature"
+        elif deciding.passed:
+            message = f"all {len(signatures)} signature(s) are valid"
+        else:
+            message = f"{deciding.field_name}: {deciding.message}"
+        report = ValidationReport(
+            verdict=verdict,
+            sub_indication=None if deciding is None else deciding.sub_indication,
+            message=message,
+            sentence=document_sentence(signatures, deciding),
+            validation_time=now,
+            document_sha256=digest,
+            signatures=signatures,
+        )
+        return report, ctx.valid_until()
+    finally:
+        if reader is None:  # opened here: nothing else will ask it for objects
+            pdfsig.release(document.reader)
 
 
 def clear_caches() -> None:
