@@ -16,10 +16,11 @@ process pool; not timed), then measures on the same files, in this order:
   timed run;
 * **per stage** — where a record's time goes in one process: the registry's state (read
   once per chunk of 32), the verification of the seals (with the one shared parse), the
-  facts read from the parsed file, the registry's licences (which each file is, and their
-  versions: three queries per chunk), the garbage collection after each chunk (paused
-  during it, as the runner does), the four properties' report, the serial check and the
-  JSON; "checks" is everything but the verification, per record;
+  facts read from the parsed file, releasing the parsed objects (as the runner does), the
+  registry's licences (which each file is, and their versions: three queries per chunk),
+  the garbage collection after each chunk (paused during it, as the runner does), the
+  four properties' report, the serial check and the JSON; "checks" is everything but the
+  verification, per record;
 * **check --render** on ``--render-sample`` files: page 1 painted by pdftoppm.
 
 "records/s per core" is records divided by the CPU seconds the checking used: this
@@ -57,7 +58,7 @@ from sealsvc.gc_pacing import one_unit, settle
 from sealsvc.licences import get_licence_file, issue_licence, load_template
 from sealsvc.pades import Level
 from sealsvc.sealing import Sealer
-from sealsvc.verification.pdf_signatures import open_reader
+from sealsvc.verification.pdf_signatures import open_reader, release
 from sealsvc.verification.service import (
     DocumentCheck,
     DocumentVerifier,
@@ -189,6 +190,7 @@ class _Stages:
                 data = self.timed("read the file", path.read_bytes)
                 reader, seals = self.timed("verify (parse once)", verified, data, state)
                 facts = self.timed("facts of the parsed file", inspect_pdf, data, reader)
+                self.timed("release the parsed objects", release, reader)
                 check = DocumentCheck(seals.report, None)
                 records.append(Record(str(path), data, facts, check, None, None, False, seals))
             registered += self.timed(
