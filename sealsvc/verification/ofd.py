@@ -80,7 +80,7 @@ from pki.clock import now_utc
 from pki.errors import PkiError, UnsupportedAlgorithm
 from pki.ses import parse_signature
 from sealsvc.ofd_attributes import APPEARANCE_ATTRIBUTE, claimed_role
-from sealsvc.verification.indication import REVOCATION_SUBINDICATION, document_verdict, status_of
+from sealsvc.verification.indication import REVOCATION_SUBINDICATION, status_of
 from sealsvc.verification.report import (
     DocumentVerdict,
     IntegrityCheck,
@@ -91,7 +91,7 @@ from sealsvc.verification.report import (
     person_info,
 )
 from sealsvc.verification.revocation import EvidencePool, Outcome, RevocationFetcher
-from sealsvc.verification.sentence import document_sentence, signature_sentence
+from sealsvc.verification.sentence import signature_sentence
 from sealsvc.verification.ses import SesRegistryLookup, certificate_path, verify_ses
 from sealsvc.verification.validator import (
     RegistryLookup,
@@ -100,6 +100,7 @@ from sealsvc.verification.validator import (
     certificate_info,
     check_revocation,
     check_time_stamp,
+    document_report,
 )
 
 __all__ = [
@@ -203,22 +204,7 @@ def verify_ofd(
         fetcher, maker_policy,
     )  # fmt: skip
     signatures = tuple(_guard(run, index) for index in range(len(found)))
-    verdict, deciding = document_verdict(signatures)
-    if deciding is None:
-        message = "the OFD carries no signature"
-    elif deciding.passed:
-        message = f"all {len(signatures)} signature(s) are valid"
-    else:
-        message = f"{deciding.field_name}: {deciding.message}"
-    return ValidationReport(
-        verdict=verdict,
-        sub_indication=None if deciding is None else deciding.sub_indication,
-        message=message,
-        sentence=document_sentence(signatures, deciding),
-        validation_time=now,
-        document_sha256=digest,
-        signatures=signatures,
-    )
+    return document_report(signatures, "OFD", now, digest)
 
 
 def _unreadable(problem: str, now: datetime, digest: str) -> ValidationReport:

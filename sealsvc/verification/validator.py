@@ -259,26 +259,33 @@ def _verify(
             if found.kind == "signature":
                 reports[index] = _guard(found, functools.partial(_signature, document, found, ctx))
         signatures = tuple(reports[i] for i in range(len(document.signatures)))
-        verdict, deciding = document_verdict(signatures)
-        if deciding is None:
-            message = "the PDF carries no signature"
-        elif deciding.passed:
-            message = f"all {len(signatures)} signature(s) are valid"
-        else:
-            message = f"{deciding.field_name}: {deciding.message}"
-        report = ValidationReport(
-            verdict=verdict,
-            sub_indication=None if deciding is None else deciding.sub_indication,
-            message=message,
-            sentence=document_sentence(signatures, deciding),
-            validation_time=now,
-            document_sha256=digest,
-            signatures=signatures,
-        )
-        return report, ctx.valid_until()
+        return document_report(signatures, "PDF", now, digest), ctx.valid_until()
     finally:
         if reader is None:  # opened here: nothing else will ask it for objects
             pdfsig.release(document.reader)
+
+
+def document_report(
+    signatures: tuple[SignatureReport, ...], kind: str, now: datetime, digest: str
+) -> ValidationReport:
+    """The report on a document (``kind``: ``PDF`` or ``OFD``) from its signatures' own:
+    the deciding signature gives the verdict, the message and the sentence."""
+    verdict, deciding = document_verdict(signatures)
+    if deciding is None:
+        message = f"the {kind} carries no signature"
+    elif deciding.passed:
+        message = f"all {len(signatures)} signature(s) are valid"
+    else:
+        message = f"{deciding.field_name}: {deciding.message}"
+    return ValidationReport(
+        verdict=verdict,
+        sub_indication=None if deciding is None else deciding.sub_indication,
+        message=message,
+        sentence=document_sentence(signatures, deciding),
+        validation_time=now,
+        document_sha256=digest,
+        signatures=signatures,
+    )
 
 
 def clear_caches() -> None:
