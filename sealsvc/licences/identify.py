@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sealsvc.config import Settings
-from sealsvc.errors import InvalidInput, NotFound
+from sealsvc.errors import NotFound
 from sealsvc.licences.status import (
     NUMBER_PATTERN,
     LicenceStatusReport,
@@ -114,27 +114,14 @@ def identify_licence(
     names when the caller has read it (an OFD's ``CustomDatas``); else the PDF's XMP is
     searched.
     """
-    found_by = "requested"
-    if number is not None:
-        check_number(number)
-    else:
-        number = session.scalars(
-            select(Licence.number).where(Licence.document_sha256 == pdf_sha256)
-        ).first()
-        found_by = "sha256"
     if number is None:
-        number, found_by = metadata_number or number_in_metadata(pdf), "metadata"
-        if number is None:
-            return None
-    try:
-        rows = _versions(session, [check_number(number)]).get(number)
-        if not rows:
-            raise NotFound(f"no licence {number}")
-    except (NotFound, InvalidInput):
-        if found_by == "requested":
-            raise
-        return None
-    return _match(rows, pdf_sha256, found_by, settings)
+        return identify_licences(session, [(pdf_sha256, pdf, metadata_number)], settings=settings)[
+            0
+        ]
+    rows = _versions(session, [check_number(number)]).get(number)
+    if not rows:
+        raise NotFound(f"no licence {number}")
+    return _match(rows, pdf_sha256, "requested", settings)
 
 
 def identify_licences(
