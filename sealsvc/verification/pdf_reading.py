@@ -43,7 +43,7 @@ from pyhanko.pdf_utils.generic import (
 )
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 
-__all__ = ["MAX_DEPTH", "read_object"]
+__all__ = ["MAX_DEPTH", "hex_string", "read_object"]
 
 MAX_DEPTH = 64
 """Deepest nesting parsed here; deeper objects are pyHanko's (whose recursion decides
@@ -244,7 +244,7 @@ def _parse(buf: bytes, at: int, container_ref: Any) -> tuple[PdfObject, int]:
             container, in_dict, key = stack.pop()
         elif kind == _HEX:
             digits = m.group(_HEX).translate(None, PDF_WHITESPACE)
-            obj = pdf_string(binascii.unhexlify(digits + b"0" * (len(digits) % 2)))
+            obj = hex_string(digits)
         elif kind == _STRING:
             data, at = _literal_string(buf, at)
             obj = pdf_string(data)
@@ -262,6 +262,12 @@ def _parse(buf: bytes, at: int, container_ref: Any) -> tuple[PdfObject, int]:
             key = None
         else:
             container.append(obj)
+
+
+def hex_string(digits: bytes) -> generic.ByteStringObject | generic.TextStringObject:
+    """The string a hex string's ``digits`` (whitespace removed) stand for, as pyHanko
+    reads it: an odd last digit counts as followed by ``0``."""
+    return pdf_string(binascii.unhexlify(digits + b"0" * (len(digits) % 2)))
 
 
 def _numbers(run: bytes, container_ref: Any) -> list[PdfObject]:

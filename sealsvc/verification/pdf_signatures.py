@@ -16,7 +16,6 @@ Size and complexity are bounded (:data:`MAX_PDF_BYTES`, :data:`MAX_SIGNATURES`,
 
 from __future__ import annotations
 
-import binascii
 import decimal
 import hashlib
 import io
@@ -49,6 +48,7 @@ from pki.chain import SmSignatureValidator
 from pki.lru import LruCache
 from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
+from sealsvc.verification.pdf_reading import hex_string
 from sealsvc.verification.pdf_reading import read_object as _read_object  # noqa: F401 (installs it)
 from sealsvc.verification.report import IntegrityCheck, ModificationCheck
 from sealsvc.verification.revisions import RevisionIndex
@@ -136,7 +136,7 @@ def _read_hex_string(stream: BinaryIO) -> generic.ByteStringObject | generic.Tex
         stream.seek(start)
         return _read_hex_string_bytewise(stream)
     stream.seek(start + len(body) + 2)
-    return generic.pdf_string(binascii.unhexlify(digits + b"0" * (len(digits) % 2)))
+    return hex_string(digits)
 
 
 # Pinned reach-in: pyHanko's object parser (generic.read_object) calls this module-level
