@@ -1,10 +1,12 @@
-"""PDF object reading on 1-seal B-LTA licences: pyHanko's parser against the fast one.
+"""PDF reading on 1-seal B-LTA licences: pyHanko's parser against the fast one.
 
     python bench/pdf_reading_bench.py [--count 60] [--rounds 3]
 
 Issues ``--count`` 营业执照 (PDF B-LTA, one RSA seal, in a throw-away data directory; not
-timed), then measures, alternating pyHanko's own ``read_object`` with
-:func:`sealsvc.verification.pdf_reading.read_object` licence by licence (the machine is
+timed), then measures, alternating pyHanko's own reading (``read_object``, and the
+cross-reference tables, trailers and ``n g obj … endobj`` around the objects) with the
+fast one (:mod:`sealsvc.verification.pdf_reading`, :mod:`sealsvc.verification.pdf_frames`)
+licence by licence (the machine is
 shared: alternating puts both under the same load), in CPU time (``time.process_time``):
 
 * **parse every object** — a fresh reader of each licence, every object of every

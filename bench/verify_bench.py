@@ -52,7 +52,7 @@ from itertools import cycle, repeat
 from pathlib import Path
 
 from asn1crypto import x509
-from pyhanko.pdf_utils import generic, misc
+from pyhanko.pdf_utils import generic, misc, xref
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
@@ -68,7 +68,7 @@ from helpers.verify_corpus import TestServices, services_for  # noqa: E402
 
 from pki import chain  # noqa: E402
 from sealsvc.pades import Level, Placement  # noqa: E402
-from sealsvc.verification import DocumentVerdict, TrustAnchors, pdf_reading, verify  # noqa: E402
+from sealsvc.verification import DocumentVerdict, TrustAnchors, pdf_frames, pdf_reading, verify  # noqa: E402
 from sealsvc.verification import pdf_signatures as pdfsig  # noqa: E402
 from sealsvc.verification.cache import VerdictCache  # noqa: E402
 from sealsvc.verification.validator import clear_caches  # noqa: E402
@@ -147,8 +147,8 @@ def _stock_pyhanko() -> Iterator[None]:
     """pyHanko, certvalidator and asn1crypto as shipped, for the duration of the block.
 
     Importing :mod:`sealsvc.verification` replaces a few of their module functions with
-    faster equivalents (the object reader of :mod:`.pdf_reading`, the block-wise PDF
-    readers in :mod:`.pdf_signatures`, name
+    faster equivalents (the object reader of :mod:`.pdf_reading`, the frame readers of
+    :mod:`.pdf_frames`, the block-wise PDF readers in :mod:`.pdf_signatures`, name
     equality and the memoised name form in :mod:`pki.chain`); left in place they would
     speed up the reference too — more than halving pyHanko's own time — so the
     reference runs with the originals, and ours with the replacements.
@@ -161,6 +161,11 @@ def _stock_pyhanko() -> Iterator[None]:
         x509.Name.__eq__,
         x509.Name.hashable,
     )
+    frames = (xref.parse_xref_table, generic.DictionaryObject.read_from_stream,
+              PdfFileReader._read_object)  # fmt: skip
+    xref.parse_xref_table = pdf_frames._parse_xref_table_bytewise
+    generic.DictionaryObject.read_from_stream = staticmethod(pdf_frames._read_dictionary_bytewise)
+    PdfFileReader._read_object = pdf_frames._read_object_framed_bytewise
     generic.read_object = pdf_reading._read_object_bytewise
     generic.read_hex_string_from_stream = pdfsig._read_hex_string_bytewise
     generic.NameObject.read_from_stream = staticmethod(pdfsig._read_name_bytewise)
@@ -176,6 +181,8 @@ def _stock_pyhanko() -> Iterator[None]:
         generic.read_non_whitespace = misc.read_non_whitespace = whitespace
         x509.Name.__eq__ = equal
         x509.Name.hashable = hashable
+        xref.parse_xref_table, dictionary_reader, PdfFileReader._read_object = frames
+        generic.DictionaryObject.read_from_stream = staticmethod(dictionary_reader)
 
 
 def _pyhanko(pdfs: Iterator[bytes], root) -> None:

@@ -34,7 +34,7 @@ from pki.lru import LruCache
 from pki.ocsp import OcspError, build_request, parse_response
 from sealsvc import seals
 from sealsvc.pades import Level, Placement, _SealSigner
-from sealsvc.verification import DocumentVerdict, TrustAnchors, pdf_reading, verify
+from sealsvc.verification import DocumentVerdict, TrustAnchors, pdf_frames, pdf_reading, verify
 from sealsvc.verification import pdf_signatures as pdfsig
 from sealsvc.verification.cache import VerdictCache
 from sealsvc.verification.certificates import shared_certificate
@@ -142,7 +142,7 @@ def test_fast_name_reader_is_what_pyhankos_parser_calls() -> None:
     pyHanko's decoder for escaped names is still where it was."""
     assert callable(generic._decode_name)
     assert generic.NameObject.read_from_stream is pdfsig._read_name
-    for parser in (STOCK_READ_OBJECT, generic.DictionaryObject.read_from_stream):
+    for parser in (STOCK_READ_OBJECT, pdf_frames._read_dictionary_bytewise):
         assert "read_from_stream" in parser.__code__.co_names
     calls = []
 
@@ -189,8 +189,8 @@ def test_fast_whitespace_skip_raises_pyhankos_errors(data: bytes) -> None:
 def test_fast_whitespace_skip_is_what_pyhankos_parsers_call() -> None:
     """The pin: the parsers look the function up in the generic and misc modules."""
     assert generic.read_non_whitespace is misc.read_non_whitespace is pdfsig._read_non_whitespace
-    assert "read_non_whitespace" in generic.DictionaryObject.read_from_stream.__code__.co_names
-    assert "read_non_whitespace" in xref.parse_xref_table.__code__.co_names
+    assert "read_non_whitespace" in pdf_frames._read_dictionary_bytewise.__code__.co_names
+    assert "read_non_whitespace" in pdf_frames._parse_xref_table_bytewise.__code__.co_names
 
 
 # --- revisions that only add validation data ---------------------------------------------

@@ -43,7 +43,7 @@ from pyhanko.pdf_utils.generic import (
 )
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 
-__all__ = ["MAX_DEPTH", "hex_string", "read_object"]
+__all__ = ["MAX_DEPTH", "hex_string", "parsed_at", "read_object"]
 
 MAX_DEPTH = 64
 """Deepest nesting parsed here; deeper objects are pyHanko's (whose recursion decides
@@ -171,15 +171,22 @@ def read_object(
         and not as_metadata_stream
         and in_content_stream is ContentOpReading.NO
     ):
-        start = stream.tell()
-        try:
-            obj, end = _parse(stream.getvalue(), start, container_ref)
-        except _Unsure:
-            stream.seek(start)
-        else:
+        found = parsed_at(stream.getvalue(), stream.tell(), container_ref)
+        if found is not None:
+            obj, end = found
             stream.seek(end)
             return obj
     return _read_object_bytewise(stream, container_ref, as_metadata_stream, in_content_stream)
+
+
+def parsed_at(buf: bytes, at: int, container_ref: Any) -> tuple[PdfObject, int] | None:
+    """The object at ``buf[at]`` and where it ends, as ``generic.read_object`` reads it
+    from there; ``None`` where only pyHanko's parser can tell (nothing read, no side
+    effect but pyHanko's own fetching of an indirect ``/Length``)."""
+    try:
+        return _parse(buf, at, container_ref)
+    except _Unsure:
+        return None
 
 
 def _parse(buf: bytes, at: int, container_ref: Any) -> tuple[PdfObject, int]:

@@ -1,5 +1,7 @@
-"""Two PDF object parsers compared: pyHanko's own ``read_object`` and the fast one of
-:mod:`sealsvc.verification.pdf_reading`, object by object, for the tests and the bench."""
+"""Two PDF readers compared: pyHanko's own and the fast one of
+:mod:`sealsvc.verification.pdf_reading` (objects) and :mod:`sealsvc.verification.pdf_frames`
+(cross-reference tables, trailers, ``n g obj … endobj``), object by object, for the tests
+and the bench."""
 
 from __future__ import annotations
 
@@ -7,22 +9,29 @@ import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils import generic, xref
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from sealsvc.verification import pdf_reading
+from sealsvc.verification import pdf_frames, pdf_reading
 
 __all__ = ["difference", "every_object", "outcome", "stock_parser"]
 
 
 @contextmanager
 def stock_parser() -> Iterator[None]:
-    """pyHanko's own ``read_object`` for every object read in the block, nested ones too."""
+    """pyHanko's own reading for every object read in the block, nested ones too, and for
+    the cross-reference tables, trailers and object frames around them."""
     generic.read_object = pdf_reading._read_object_bytewise
+    xref.parse_xref_table = pdf_frames._parse_xref_table_bytewise
+    generic.DictionaryObject.read_from_stream = staticmethod(pdf_frames._read_dictionary_bytewise)
+    PdfFileReader._read_object = pdf_frames._read_object_framed_bytewise
     try:
         yield
     finally:
         generic.read_object = pdf_reading.read_object
+        xref.parse_xref_table = pdf_frames.parse_xref_table
+        generic.DictionaryObject.read_from_stream = staticmethod(pdf_frames.read_dictionary)
+        PdfFileReader._read_object = pdf_frames.read_framed_object
 
 
 def difference(ours: object, theirs: object, path: str = "") -> str | None:
@@ -79,17 +88,22 @@ def outcome(parse: Callable[[], object]) -> tuple[str, object]:
         return "error", (type(exc), str(exc))
 
 
-def every_object(pdf: bytes) -> dict[object, tuple[str, object]]:
+def every_object(pdf: bytes, *, strict: bool = False) -> dict[object, tuple[str, object]]:
     """Each revision's objects as a fresh reader of ``pdf`` reads them, raw (not
-    decrypted), and the trailer; what cannot be read is its error."""
-    opened = outcome(lambda: PdfFileReader(io.BytesIO(pdf), strict=False))
+    decrypted), its cross-reference sections and trailers; what cannot be read is its
+    error."""
+    opened = outcome(lambda: PdfFileReader(io.BytesIO(pdf), strict=strict))
     if opened[0] == "error":
         return {"open": opened}
     pdf_reader = opened[1]
     assert isinstance(pdf_reader, PdfFileReader)
     found: dict[object, tuple[str, object]] = {"trailer": outcome(lambda: pdf_reader.trailer_view)}
     xrefs = pdf_reader.xrefs
+    found["xrefs"] = ("object", _cross_references(xrefs))
     for revision in range(xrefs.total_revisions):
+        found["trailer", revision] = outcome(
+            lambda revision=revision: pdf_reader.get_historical_resolver(revision).trailer_view
+        )
         for ref in sorted(xrefs.explicit_refs_in_revision(revision), key=lambda r: r.idnum):
             found[revision, ref.idnum, ref.generation] = outcome(
                 lambda ref=ref, revision=revision: pdf_reader.get_object(
@@ -97,3 +111,22 @@ def every_object(pdf: bytes) -> dict[object, tuple[str, object]]:
                 )
             )
     return found
+
+
+def _cross_references(xrefs: xref.XRefCache) -> list[tuple[object, ...]]:
+    """Each section as read: where it is, its kind and size, and every entry."""
+    sections = []
+    for section in xrefs._xref_sections:
+        data = section.xref_data
+        sections.append(
+            (
+                section.meta_info,
+                data.standard_xrefs,
+                data.xrefs_in_objstm,
+                data.freed,
+                sorted(data.explicit_refs_in_revision),
+                sorted(data.obj_streams_used),
+                data.hybrid is not None,
+            )
+        )
+    return sections
