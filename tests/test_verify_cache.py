@@ -3,6 +3,7 @@ by what changes a verdict (revocation, trust anchors, time)."""
 
 from __future__ import annotations
 
+import decimal
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -318,6 +319,50 @@ def test_a_dss_update_filling_a_dangling_reference_is_not_waved_through(rsa_serv
     (signature,) = verify(pdf, trust=rsa_services.trust).signatures
     assert signature.modifications is not None and not signature.modifications.allowed
     assert signature.indication is not AdESStatus.PASSED
+
+
+def test_a_dangling_reference_before_a_number_is_seen(rsa_services) -> None:
+    """``900 0 R.5``: pyHanko's look-ahead wants no letter after the ``R``, so it reads a
+    reference and then the number .5 — the page's contents array (an object of its own,
+    which sealing does not rewrite) names object 900.  Defining it later inside a DSS
+    update is no "validation data only" update."""
+    base = chinese_pdf(1)
+    reader = PdfFileReader(io.BytesIO(base), strict=False)
+    page_ref = reader.root["/Pages"]["/Kids"].raw_get(0)
+    page = page_ref.get_object()
+    array_number = int(reader.trailer_view["/Size"])
+    rest = generic.DictionaryObject({k: page.raw_get(k) for k in page})
+    rest["/Contents"] = generic.IndirectObject(array_number, 0, reader)
+    array = b"[%d 0 R 900 0 R.5]" % page.raw_get("/Contents").idnum
+    prepared = _append_objects(base, {page_ref.idnum: _rendered(rest), array_number: array})
+    drawn = PdfFileReader(io.BytesIO(prepared), strict=False).root["/Pages"]["/Kids"][0]
+    drawn_contents = drawn["/Contents"]
+    assert drawn_contents.raw_get(1).idnum == 900 and drawn_contents[2] == decimal.Decimal("0.5")
+    sealed = rsa_services.seal(prepared, level=Level.B_B)
+    pdf = _append_dss_by_hand(sealed, 900)
+    document = pdfsig.read_document(pdf)
+    assert not document.index.adds_only_validation_data(document.revisions - 1)
+    (signature,) = verify(pdf, trust=rsa_services.trust).signatures
+    assert signature.modifications is not None and not signature.modifications.allowed
+    assert signature.indication is not AdESStatus.PASSED
+
+
+def test_binary_data_that_looks_like_a_commented_reference_keeps_the_fast_path(
+    rsa_services,
+) -> None:
+    """Compressed streams hold any bytes: ``%`` then a line end then `` R `` is no comment
+    inside a reference (pyHanko reads none with a comment in it), so a DSS update after
+    such a stream is still recognised directly, without pyHanko's whole-file analysis."""
+    binary = b"\x9c%\xfe\x01\n R \x07\n12 %\x00\n0 R\xee"
+    stream = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(binary), binary)
+    reader = PdfFileReader(io.BytesIO(chinese_pdf(1)), strict=False)
+    prepared = _append_objects(chinese_pdf(1), {int(reader.trailer_view["/Size"]): stream})
+    sealed = rsa_services.seal(prepared, level=Level.B_B)
+    pdf = _append_dss_by_hand(sealed, 900)
+    document = pdfsig.read_document(pdf)
+    assert document.index.adds_only_validation_data(document.revisions - 1)
+    (signature,) = verify(pdf, trust=rsa_services.trust).signatures
+    assert signature.modifications is not None and signature.modifications.allowed
 
 
 def test_an_object_the_page_uses_is_never_overwritten_as_dss(rsa_services) -> None:

@@ -50,8 +50,8 @@ from sealsvc.verification.introductions import remember_introductions
 __all__ = ["RevisionIndex"]
 
 _MAX_REFERENCES = 200_000
-"""Most reference candidates (each ``R`` in the file) read per document: bounds the work a
-hostile file causes; beyond it pyHanko decides."""
+"""Most reference candidates (each :data:`_CANDIDATE` in the file) read per document:
+bounds the work a hostile file causes; beyond it pyHanko decides."""
 _SAME_TRAILER_KEYS = ("/Root", "/Info", "/Encrypt")
 _READ_ERRORS = (
     PdfError,
@@ -78,10 +78,15 @@ class _Exhausted(Exception):
     """The document is too large to classify cheaply; pyHanko decides."""
 
 
-_R = re.compile(rb"R(?=[\s()<>\[\]{}/%]|\Z)")
-_WHITESPACE = frozenset(b" \n\r\t\f\x00")
-_DIGITS = frozenset(b"0123456789")
-_MAX_DIGITS = 32
+_SPACE = rb"[\x00\t\n\x0b\x0c\r ]"
+_CANDIDATE = re.compile(rb"R(?<=" + _SPACE + rb"R)(?![a-zA-Z])")
+"""An ``R`` after whitespace and before no letter: where a reference may end."""
+_REFERENCE_ENDING = re.compile(
+    rb"(?<![0-9])([0-9]{1,20})" + _SPACE + rb"{1,20}([0-9]{1,20})" + _SPACE + rb"{1,20}R\Z"
+)
+"""``n g R`` ending where the search ends, ``n`` a whole run of digits."""
+_LONGEST_REFERENCE = 81
+"""Bytes the longest :data:`_REFERENCE_ENDING` spans (pyHanko's own look-ahead is 20)."""
 _LTA_FIELD_KEYS = frozenset({"/AP", "/Lock", "/SV"})
 """Entries of a new signature field whose new objects pyHanko rates FORM_FILLING."""
 
@@ -575,50 +580,33 @@ class RevisionIndex:
         return self._referencing
 
     def _scan(self, data: bytes, revision: int) -> None:
-        """Add every ``idnum gen R`` in ``data``: find each ``R`` (a plain search), then
-        read the two numbers before it.  Inside strings and streams this also finds text
-        that only looks like a reference, which only makes the check stricter.  pyHanko
-        also reads a comment between the tokens; one there ends the cheap path."""
-        for r in _R.finditer(data):
+        """Add every ``idnum gen R`` in ``data`` that pyHanko could read as a reference.
+
+        pyHanko reads a reference only where its 20-byte look-ahead matches
+        ``(\\d+)\\s+(\\d+)\\s+R[^a-zA-Z]``: numbers and ``R`` apart by whitespace (never
+        a comment), no letter after the ``R``.  Found in two steps: each ``R`` after
+        whitespace and before no letter (a plain search), then the two numbers before it,
+        each a whole run of digits (whitespace here also counts ``\\0``: a superset).
+        Inside strings and streams this also finds bytes that only look like a
+        reference, which only makes the check stricter."""
+        ending = _REFERENCE_ENDING.search
+        for candidate in _CANDIDATE.finditer(data):
             self._spend()
-            end = r.start()
-            generation, end = _number_before(data, end)
-            if generation is None:
+            end = candidate.end()
+            found = ending(data, max(0, end - _LONGEST_REFERENCE), end)
+            if found is None:
                 continue
-            idnum, _ = _number_before(data, end)
-            if idnum is not None:
-                revisions = self._referencing.setdefault((idnum, generation), [])
-                if not revisions or revisions[-1] != revision:
-                    revisions.append(revision)
-                key = (idnum, generation, revision)
-                self._occurrences[key] = self._occurrences.get(key, 0) + 1
+            idnum, generation = int(found[1]), int(found[2])
+            revisions = self._referencing.setdefault((idnum, generation), [])
+            if not revisions or revisions[-1] != revision:
+                revisions.append(revision)
+            key = (idnum, generation, revision)
+            self._occurrences[key] = self._occurrences.get(key, 0) + 1
 
     def _spend(self) -> None:
         self._budget -= 1
         if self._budget < 0:
             raise _Exhausted
-
-
-def _number_before(data: bytes, end: int) -> tuple[int | None, int]:
-    """The integer that ends, after at least one whitespace, just before ``end``."""
-    start = end
-    while start > 0 and data[start - 1] in _WHITESPACE:
-        start -= 1
-    if start == end:
-        return None, end
-    gap = data[start:end]
-    if b"\n" in gap or b"\r" in gap:
-        line = max(data.rfind(b"\n", 0, start), data.rfind(b"\r", 0, start)) + 1
-        if b"%" in data[line:start]:
-            raise _Exhausted  # perhaps a comment between the tokens
-    digits_end = start
-    while start > 0 and data[start - 1] in _DIGITS:
-        start -= 1
-        if digits_end - start > _MAX_DIGITS:
-            raise _Exhausted
-    if start == digits_end:
-        return None, end
-    return int(data[start:digits_end]), start
 
 
 def _approved(old, new) -> set[tuple[int, int]] | None:
