@@ -357,6 +357,7 @@ def _found(
     reader: PdfFileReader, name: str, value: generic.PdfObject, field: DictionaryObject
 ) -> FoundSignature:
     kind = "signature"
+    field_name = str(name)  # not pyHanko's string: it would keep the reader (a report's)
     try:
         sig_object = value.get_object()
         if sig_object.get("/Type") == "/DocTimeStamp":
@@ -365,9 +366,9 @@ def _found(
         _ = embedded.signer_info["signature"].native  # force parsing of the SignerInfo
     except (*PARSE_ERRORS, SignatureValidationError) as exc:
         return FoundSignature(
-            name, kind, None, f"the signature data cannot be read: {_first_line(exc)}"
+            field_name, kind, None, f"the signature data cannot be read: {_first_line(exc)}"
         )
-    return FoundSignature(name, kind, embedded)
+    return FoundSignature(field_name, kind, embedded)
 
 
 @dataclass(frozen=True)
