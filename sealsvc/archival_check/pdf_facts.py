@@ -44,6 +44,7 @@ from sealsvc.archival_check.facts import FileFacts
 from sealsvc.archival_check.xmp import XmpError, simple_properties
 from sealsvc.licences.metadata import ELEMENTS, XMP_NAMESPACE
 from sealsvc.verification.pdf_signatures import MAX_PDF_BYTES, PARSE_ERRORS, open_reader
+from sealsvc.verification.revocation import ocsp_serials
 
 __all__ = ["inspect_pdf"]
 
@@ -322,10 +323,15 @@ class _Inspection:
             return frozenset()
         found = set()
         for stream in _items(_get(dss, "/OCSPs"))[:_MAX_DSS_ENTRIES]:
-            response = ocsp.OCSPResponse.load(_bounded(stream, DecodePurpose.OCSP_RESPONSE))
-            basic = response["response_bytes"]["response"].parsed
-            for single in basic["tbs_response_data"]["responses"]:
-                found.add(f"ocsp:{single['cert_id']['serial_number'].native:x}")
+            der = _bounded(stream, DecodePurpose.OCSP_RESPONSE)
+            serials = ocsp_serials(der)  # as the verifier read it (else: why it cannot)
+            if serials is None:
+                basic = ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
+                responses = basic["tbs_response_data"]["responses"]
+                serials = frozenset(
+                    single["cert_id"]["serial_number"].native for single in responses
+                )
+            found.update(f"ocsp:{serial:x}" for serial in serials)
         for stream in _items(_get(dss, "/CRLs"))[:_MAX_DSS_ENTRIES]:
             der = _bounded(stream, DecodePurpose.CRL)
             issuer = crl.CertificateList.load(der)["tbs_cert_list"]["issuer"]

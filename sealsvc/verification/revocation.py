@@ -52,6 +52,7 @@ __all__ = [
     "clear_caches",
     "decide",
     "http_fetcher",
+    "ocsp_serials",
 ]
 
 RevocationFetcher = Callable[[str, bytes | None], bytes]
@@ -425,6 +426,14 @@ def _ocsp_singles(data: bytes) -> dict[int, tuple[tuple[datetime, datetime | Non
     except (*_ERRORS, AttributeError):
         return {}
     return out
+
+
+def ocsp_serials(data: bytes) -> frozenset[int] | None:
+    """The serial numbers an OCSP response answers about (unverified), from the reading
+    of it the verification keeps per encoding (so a file's DSS answers are not parsed
+    again to list them); ``None`` when it gives none — unreadable, or no answers."""
+    singles = _ocsp_singles(data)
+    return frozenset(singles) if singles else None
 
 
 def clear_caches() -> None:
