@@ -117,6 +117,7 @@ class RevisionIndex:
         self._streams_scanned: set[int] = set()
         self._field_names: dict[tuple, str] = {}
         self._existence: dict[tuple[int, int, int], bool] = {}
+        self._written_in: dict[int, dict[tuple[int, int], generic.Reference]] = {}
         self._xmp: dict[tuple, bool] = {}
         self._rules_per_base: dict[int, set[tuple[int, int]]] = {}
         """Revisions that add validation data as far as their structure shows but whose
@@ -256,7 +257,7 @@ class RevisionIndex:
         if str(field.get("/T")) in old_names:
             return None
         value = field.raw_get("/V") if "/V" in field else None
-        written = {(r.idnum, r.generation): r for r in new.explicit_refs_in_revision()}
+        written = self._written(revision)
         if not isinstance(value, generic.IndirectObject):
             return None
         for ref in (field_ref, value):  # the field and its signature are new objects
@@ -322,6 +323,15 @@ class RevisionIndex:
                 self._field_names[key] = name
         return name
 
+    def _written(self, revision: int) -> dict[tuple[int, int], generic.Reference]:
+        """The objects ``revision`` writes, by (idnum, generation): pyHanko builds a new
+        set of references each time it is asked, and each check here asks again."""
+        written = self._written_in.get(revision)
+        if written is None:
+            refs = self._reader.xrefs.explicit_refs_in_revision(revision)
+            written = self._written_in[revision] = {(r.idnum, r.generation): r for r in refs}
+        return written
+
     def _existed(self, ref, revision: int) -> bool:
         """Whether ``ref`` resolves before ``revision``; remembered, as pyHanko searches
         the xref sections one by one (the checks of one revision ask about each object
@@ -363,8 +373,7 @@ class RevisionIndex:
         self._references_until(revision)
         replaceable = {(root_ref.idnum, root_ref.generation), *metadata}
         needed = set()
-        for ref in new.explicit_refs_in_revision():
-            key = (ref.idnum, ref.generation)
+        for key, ref in self._written(revision).items():
             if key in metadata:
                 continue
             if self._orphan(ref, revision):
@@ -414,7 +423,7 @@ class RevisionIndex:
         """The reference the catalog (``/DSS``) or the DSS dictionary (its entries)
         written by ``revision`` holds under ``name``; ``None`` if it writes neither."""
         resolver = self._reader.get_historical_resolver(revision)
-        written = {(r.idnum, r.generation) for r in resolver.explicit_refs_in_revision()}
+        written = self._written(revision)
         root_written = (resolver.root_ref.idnum, resolver.root_ref.generation) in written
         if name == "/DSS":
             return _reference_key(resolver.root, "/DSS") if root_written else None
@@ -446,8 +455,7 @@ class RevisionIndex:
         """Whether ``revision`` overwrites only ``replaceable`` objects (and the plain
         information dictionary) and every object it adds was referenced nowhere before."""
         referencing = self._references_until(revision)
-        for ref in new.explicit_refs_in_revision():
-            key = (ref.idnum, ref.generation)
+        for key, ref in self._written(revision).items():
             if not self._existed(ref, revision):
                 if referencing.get(key, [revision])[0] < revision:
                     return False  # it would fill a reference that dangled before
@@ -482,7 +490,7 @@ class RevisionIndex:
                 return None
         ref = new.root.raw_get("/Metadata").reference
         key = (ref.idnum, ref.generation)
-        if key not in {(r.idnum, r.generation) for r in new.explicit_refs_in_revision()}:
+        if key not in self._written(revision):
             return set()
         if not self._existed(ref, revision):
             return set()  # a new object: judged with every other new one
@@ -535,8 +543,7 @@ class RevisionIndex:
         """The ``/Metadata`` reference of the catalog, if ``revision`` writes the catalog."""
         resolver = self._reader.get_historical_resolver(revision)
         root = resolver.root_ref
-        written = {(r.idnum, r.generation) for r in resolver.explicit_refs_in_revision()}
-        if (root.idnum, root.generation) not in written:
+        if (root.idnum, root.generation) not in self._written(revision):
             return None
         return _reference_key(resolver.root, "/Metadata")
 
