@@ -53,7 +53,7 @@ from pathlib import Path
 
 from asn1crypto import x509
 from pyhanko.pdf_utils import generic, misc, xref
-from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from rich.console import Console
@@ -68,7 +68,14 @@ from helpers.verify_corpus import TestServices, services_for  # noqa: E402
 
 from pki import chain  # noqa: E402
 from sealsvc.pades import Level, Placement  # noqa: E402
-from sealsvc.verification import DocumentVerdict, TrustAnchors, pdf_frames, pdf_reading, verify  # noqa: E402
+from sealsvc.verification import (  # noqa: E402
+    DocumentVerdict,
+    TrustAnchors,
+    pdf_frames,
+    pdf_history,
+    pdf_reading,
+    verify,
+)
 from sealsvc.verification import pdf_signatures as pdfsig  # noqa: E402
 from sealsvc.verification.cache import VerdictCache  # noqa: E402
 from sealsvc.verification.validator import clear_caches  # noqa: E402
@@ -148,7 +155,8 @@ def _stock_pyhanko() -> Iterator[None]:
 
     Importing :mod:`sealsvc.verification` replaces a few of their module functions with
     faster equivalents (the object reader of :mod:`.pdf_reading`, the frame readers of
-    :mod:`.pdf_frames`, the block-wise PDF readers in :mod:`.pdf_signatures`, name
+    :mod:`.pdf_frames`, the revision views' copy of :mod:`.pdf_history`, the block-wise
+    PDF readers in :mod:`.pdf_signatures`, name
     equality and the memoised name form in :mod:`pki.chain`); left in place they would
     speed up the reference too — more than halving pyHanko's own time — so the
     reference runs with the originals, and ours with the replacements.
@@ -163,6 +171,8 @@ def _stock_pyhanko() -> Iterator[None]:
     )
     frames = (xref.parse_xref_table, generic.DictionaryObject.read_from_stream,
               PdfFileReader._read_object)  # fmt: skip
+    subsume = HistoricalResolver._subsume_object
+    HistoricalResolver._subsume_object = pdf_history._subsume_object_stock
     xref.parse_xref_table = pdf_frames._parse_xref_table_bytewise
     generic.DictionaryObject.read_from_stream = staticmethod(pdf_frames._read_dictionary_bytewise)
     PdfFileReader._read_object = pdf_frames._read_object_framed_bytewise
@@ -183,6 +193,7 @@ def _stock_pyhanko() -> Iterator[None]:
         x509.Name.hashable = hashable
         xref.parse_xref_table, dictionary_reader, PdfFileReader._read_object = frames
         generic.DictionaryObject.read_from_stream = staticmethod(dictionary_reader)
+        HistoricalResolver._subsume_object = subsume
 
 
 def _pyhanko(pdfs: Iterator[bytes], root) -> None:

@@ -30,7 +30,7 @@ from sealsvc.archival_check.pdf_facts import inspect_pdf
 from sealsvc.context import ServiceContext
 from sealsvc.licences import get_licence_file, issue_licence, load_template
 from sealsvc.pades import Level
-from sealsvc.verification import pdf_frames, pdf_reading
+from sealsvc.verification import pdf_frames, pdf_history, pdf_reading
 from sealsvc.verification import pdf_signatures as pdfsig
 from sealsvc.verification.pdf_signatures import FormatProblem, read_document
 
@@ -346,3 +346,20 @@ def test_the_rules_the_fast_reader_copies_are_still_pyhankos() -> None:
     assert misc.PDF_DELIMITERS == b"()<>[]{}/%"
     sources = "".join(inspect.getsource(f) for f in MIRRORED.values())
     assert hashlib.sha256(sources.encode()).hexdigest()[:12] == MIRRORED_SOURCE
+
+
+def test_the_view_copy_is_what_pyhankos_views_call() -> None:
+    """The pin of :mod:`.pdf_history`: a revision's view copies each object it reads with
+    ``self._subsume_object``, and the method whose rules the fast copy follows (with the
+    dictionary constructor's key rule) is unchanged.  If pyHanko changes it, re-check
+    pdf_history against it and update the digest."""
+    assert reader.HistoricalResolver._subsume_object is pdf_history.subsume_object
+    assert "_subsume_object" in reader.HistoricalResolver.get_object.__code__.co_names
+    copied = (
+        pdf_history._subsume_object_stock,
+        generic.PdfObject.get_container_ref,
+        generic.DictionaryObject.__init__,
+        generic._normalise_key,
+    )
+    sources = "".join(inspect.getsource(f) for f in copied)
+    assert hashlib.sha256(sources.encode()).hexdigest()[:12] == "0a48eb97323f"

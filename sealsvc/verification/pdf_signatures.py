@@ -46,7 +46,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 
 from pki.chain import SmSignatureValidator
 from pki.lru import LruCache
-from sealsvc.verification import pdf_frames  # noqa: F401 (installs its readers)
+from sealsvc.verification import pdf_frames, pdf_history  # noqa: F401 (install their readers)
 from sealsvc.verification.certificates import shared_certificate
 from sealsvc.verification.effects import Unclassifiable, effect_of_later_revisions
 from sealsvc.verification.pdf_reading import hex_string

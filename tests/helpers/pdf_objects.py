@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pyhanko.pdf_utils import generic, xref
-from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
 
-from sealsvc.verification import pdf_frames, pdf_reading
+from sealsvc.verification import pdf_frames, pdf_history, pdf_reading
 
 __all__ = ["difference", "every_object", "outcome", "stock_parser"]
 
@@ -20,14 +20,17 @@ __all__ = ["difference", "every_object", "outcome", "stock_parser"]
 @contextmanager
 def stock_parser() -> Iterator[None]:
     """pyHanko's own reading for every object read in the block, nested ones too, and for
-    the cross-reference tables, trailers and object frames around them."""
+    the cross-reference tables, trailers and object frames around them, and for the
+    copies a revision's view makes."""
     generic.read_object = pdf_reading._read_object_bytewise
     xref.parse_xref_table = pdf_frames._parse_xref_table_bytewise
     generic.DictionaryObject.read_from_stream = staticmethod(pdf_frames._read_dictionary_bytewise)
     PdfFileReader._read_object = pdf_frames._read_object_framed_bytewise
+    HistoricalResolver._subsume_object = pdf_history._subsume_object_stock
     try:
         yield
     finally:
+        HistoricalResolver._subsume_object = pdf_history.subsume_object
         generic.read_object = pdf_reading.read_object
         xref.parse_xref_table = pdf_frames.parse_xref_table
         generic.DictionaryObject.read_from_stream = staticmethod(pdf_frames.read_dictionary)
@@ -46,6 +49,8 @@ def difference(ours: object, theirs: object, path: str = "") -> str | None:
     mine, its = getattr(ours, "container_ref", None), getattr(theirs, "container_ref", None)
     if type(mine) is not type(its) or (isinstance(mine, generic.Reference) and mine != its):
         return f"{path}: container {mine} / {its}"
+    if isinstance(mine, generic.Reference) and type(mine.pdf) is not type(its.pdf):
+        return f"{path}: container's handler {type(mine.pdf)} / {type(its.pdf)}"
     if isinstance(ours, generic.StreamObject):
         assert isinstance(theirs, generic.StreamObject)
         if ours.encoded_data != theirs.encoded_data:
@@ -90,8 +95,8 @@ def outcome(parse: Callable[[], object]) -> tuple[str, object]:
 
 def every_object(pdf: bytes, *, strict: bool = False) -> dict[object, tuple[str, object]]:
     """Each revision's objects as a fresh reader of ``pdf`` reads them, raw (not
-    decrypted), its cross-reference sections and trailers; what cannot be read is its
-    error."""
+    decrypted), and as that revision's view copies them; its cross-reference sections
+    and trailers; what cannot be read is its error."""
     opened = outcome(lambda: PdfFileReader(io.BytesIO(pdf), strict=strict))
     if opened[0] == "error":
         return {"open": opened}
@@ -109,6 +114,11 @@ def every_object(pdf: bytes, *, strict: bool = False) -> dict[object, tuple[str,
                 lambda ref=ref, revision=revision: pdf_reader.get_object(
                     ref, revision=revision, transparent_decrypt=False
                 )
+            )
+            found["view", revision, ref.idnum, ref.generation] = outcome(
+                lambda ref=ref, revision=revision: pdf_reader.get_historical_resolver(
+                    revision
+                )._subsume_object(pdf_reader.get_object(ref, revision, transparent_decrypt=False))
             )
     return found
 
