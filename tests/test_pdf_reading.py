@@ -363,3 +363,24 @@ def test_the_view_copy_is_what_pyhankos_views_call() -> None:
     )
     sources = "".join(inspect.getsource(f) for f in copied)
     assert hashlib.sha256(sources.encode()).hexdigest()[:12] == "0a48eb97323f"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        generic.NumberObject(5),
+        generic.DictionaryObject({generic.NameObject("/A"): generic.NumberObject(1)}),
+        generic.ArrayObject([generic.NumberObject(1)]),
+    ],
+    ids=["number", "dictionary", "array"],
+)
+@pytest.mark.parametrize("container", ["none", "trailer"])
+def test_a_view_copies_an_object_not_from_a_file_as_pyhanko_does(value, container) -> None:
+    """No container (built, not read) or the trailer's (no object numbers): pyHanko's
+    copy raises before it looks at the value, and so does the fast one."""
+    pdf_reader = PdfFileReader(io.BytesIO(chinese_pdf()), strict=False)
+    view = pdf_reader.get_historical_resolver(0)
+    value.container_ref = None if container == "none" else generic.TrailerReference(pdf_reader)
+    theirs = outcome(lambda: pdf_history._subsume_object_stock(view, value))
+    ours = outcome(lambda: pdf_history.subsume_object(view, value))
+    assert theirs[0] == "error" and ours == theirs

@@ -321,7 +321,7 @@ class _Inspection:
         dss = _get(self.reader.root, "/DSS")
         if not isinstance(dss, generic.DictionaryObject):
             return frozenset()
-        found = set()
+        found: set[str] = set()
         for stream in _items(_get(dss, "/OCSPs"))[:_MAX_DSS_ENTRIES]:
             der = _bounded(stream, DecodePurpose.OCSP_RESPONSE)
             serials = ocsp_serials(der)  # as the verifier read it (else: why it cannot)

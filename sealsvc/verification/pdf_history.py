@@ -31,11 +31,11 @@ _update = dict.update
 
 def subsume_object(self: HistoricalResolver, obj: Any) -> Any:
     """``HistoricalResolver._subsume_object``: ``obj`` as seen from this revision."""
+    # pyHanko reads the container's numbers first, for every object: one not read from a
+    # file, or held by the trailer (no numbers), raises there
+    container: Any = obj.get_container_ref()
+    idnum, generation = container.idnum, container.generation
     kind = type(obj)
-    if not isinstance(obj, _CONTAINERS):
-        obj.get_container_ref()  # pyHanko asks, and raises for an object not from a file
-        return obj
-    container = obj.get_container_ref()
     if kind is generic.IndirectObject:
         return generic.IndirectObject(obj.idnum, obj.generation, self)
     if kind is generic.DictionaryObject:
@@ -46,9 +46,11 @@ def subsume_object(self: HistoricalResolver, obj: Any) -> Any:
         _update(result, copied)
     elif kind is generic.ArrayObject:
         result = generic.ArrayObject([subsume_object(self, v) for v in obj])
-    else:  # a stream, an encrypted object's proxy, another class
+    elif isinstance(obj, _CONTAINERS):  # a stream, an encrypted object's proxy, a subclass
         return _subsume_object_stock(self, obj)
-    result.container_ref = generic.Reference(container.idnum, container.generation, self)
+    else:  # names, numbers, strings: shared with the reader, as pyHanko does
+        return obj
+    result.container_ref = generic.Reference(idnum, generation, self)
     return result
 
 
