@@ -52,8 +52,8 @@ from itertools import cycle, repeat
 from pathlib import Path
 
 from asn1crypto import x509
-from pyhanko.pdf_utils import generic, misc, xref
-from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+from pyhanko.pdf_utils import generic, misc
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from rich.console import Console
@@ -63,19 +63,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers.pdf_fixtures import chinese_pdf  # noqa: E402
+from helpers.pdf_objects import stock_parser  # noqa: E402
 from helpers.pki_fixtures import issue_leaf  # noqa: E402
 from helpers.verify_corpus import TestServices, services_for  # noqa: E402
 
 from pki import chain  # noqa: E402
 from sealsvc.pades import Level, Placement  # noqa: E402
-from sealsvc.verification import (  # noqa: E402
-    DocumentVerdict,
-    TrustAnchors,
-    pdf_frames,
-    pdf_history,
-    pdf_reading,
-    verify,
-)
+from sealsvc.verification import DocumentVerdict, TrustAnchors, verify  # noqa: E402
 from sealsvc.verification import pdf_signatures as pdfsig  # noqa: E402
 from sealsvc.verification.cache import VerdictCache  # noqa: E402
 from sealsvc.verification.validator import clear_caches  # noqa: E402
@@ -155,45 +149,35 @@ def _stock_pyhanko() -> Iterator[None]:
 
     Importing :mod:`sealsvc.verification` replaces a few of their module functions with
     faster equivalents (the object reader of :mod:`.pdf_reading`, the frame readers of
-    :mod:`.pdf_frames`, the revision views' copy of :mod:`.pdf_history`, the block-wise
-    PDF readers in :mod:`.pdf_signatures`, name
-    equality and the memoised name form in :mod:`pki.chain`); left in place they would
-    speed up the reference too — more than halving pyHanko's own time — so the
-    reference runs with the originals, and ours with the replacements.
+    :mod:`.pdf_frames`, the revision views' copy of :mod:`.pdf_history` — undone by the
+    tests' :func:`helpers.pdf_objects.stock_parser` — the block-wise PDF readers in
+    :mod:`.pdf_signatures`, name equality and the memoised name form in
+    :mod:`pki.chain`); left in place they would speed up the reference too — more than
+    halving pyHanko's own time — so the reference runs with the originals, and ours with
+    the replacements.
     """
     ours = (
-        generic.read_object,
         generic.read_hex_string_from_stream,
         generic.NameObject.read_from_stream,
         generic.read_non_whitespace,
         x509.Name.__eq__,
         x509.Name.hashable,
     )
-    frames = (xref.parse_xref_table, generic.DictionaryObject.read_from_stream,
-              PdfFileReader._read_object)  # fmt: skip
-    subsume = HistoricalResolver._subsume_object
-    HistoricalResolver._subsume_object = pdf_history._subsume_object_stock
-    xref.parse_xref_table = pdf_frames._parse_xref_table_bytewise
-    generic.DictionaryObject.read_from_stream = staticmethod(pdf_frames._read_dictionary_bytewise)
-    PdfFileReader._read_object = pdf_frames._read_object_framed_bytewise
-    generic.read_object = pdf_reading._read_object_bytewise
     generic.read_hex_string_from_stream = pdfsig._read_hex_string_bytewise
     generic.NameObject.read_from_stream = staticmethod(pdfsig._read_name_bytewise)
     generic.read_non_whitespace = misc.read_non_whitespace = pdfsig._read_non_whitespace_bytewise
     x509.Name.__eq__ = pdfsig._rfc5280_name_equal
     x509.Name.hashable = property(chain._uncached_name_hashable)
     try:
-        yield
+        with stock_parser():
+            yield
     finally:
-        generic.read_object, generic.read_hex_string_from_stream = ours[:2]
-        name_reader, whitespace, equal, hashable = ours[2:]
+        hex_reader, name_reader, whitespace, equal, hashable = ours
+        generic.read_hex_string_from_stream = hex_reader
         generic.NameObject.read_from_stream = staticmethod(name_reader)
         generic.read_non_whitespace = misc.read_non_whitespace = whitespace
         x509.Name.__eq__ = equal
         x509.Name.hashable = hashable
-        xref.parse_xref_table, dictionary_reader, PdfFileReader._read_object = frames
-        generic.DictionaryObject.read_from_stream = staticmethod(dictionary_reader)
-        HistoricalResolver._subsume_object = subsume
 
 
 def _pyhanko(pdfs: Iterator[bytes], root) -> None:
